@@ -1,0 +1,2 @@
+// PLACEHOLDER: replaced by the SQLite store.
+#include "coordinator/store.h"

@@ -1,0 +1,86 @@
+// LlmClient: the one interface through which jobs talk to models (sim, OpenAI-compatible,
+// Anthropic). A client is created per (model, job) by MakeLlmClient and used from one slot
+// thread at a time. Requests and responses are provider-neutral; providers translate.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "schema/status.h"
+#include "schema/types.h"
+
+namespace codesweep {
+
+struct ToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments_json;  // as the model sent it; may be invalid JSON
+};
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant", "tool"
+  std::string content;
+  std::vector<ToolCall> tool_calls;  // assistant messages only
+  std::string tool_call_id;          // tool messages only
+  std::string name;                  // tool messages: the tool's name
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  std::string parameters_json;  // JSON Schema object
+};
+
+struct LlmRequest {
+  std::vector<ChatMessage> messages;
+  std::vector<ToolSpec> tools;
+  GenSettings gen;
+  int draw = 0;  // draw index: distinct draws of the same request get distinct cache keys
+};
+
+struct LlmUsage {
+  int64_t input_tokens = 0;
+  int64_t cached_input_tokens = 0;
+  int64_t output_tokens = 0;
+  bool estimated = false;
+};
+
+struct LlmResponse {
+  std::string content;
+  std::vector<ToolCall> tool_calls;
+  std::string finish_reason;  // "stop", "length", "tool_calls", ...
+  LlmUsage usage;
+  int http_status = 0;
+  int64_t latency_ms = 0;
+  int attempts = 1;
+  int rate_limited = 0;
+  double cost_usd = 0.0;
+  bool cached = false;
+};
+
+struct LlmCapabilities {
+  bool tools = true;            // function/tool calling
+  bool system_message = true;   // accepts a system role
+  bool temperature = true;      // accepts temperature/top_p
+};
+
+class LlmClient {
+ public:
+  virtual ~LlmClient() = default;
+  virtual Result<LlmResponse> Complete(const LlmRequest& request) = 0;
+  virtual LlmCapabilities capabilities() const = 0;
+};
+
+// Canonical JSON of a request (sorted keys, no whitespace) and its call key:
+// SHA-256 over provider, model name, canonical request (messages, tools, settings) and draw.
+std::string CanonicalRequestJson(const LlmRequest& request);
+CallKey ComputeCallKey(const ModelSpec& model, const LlmRequest& request);
+
+// Normalized response <-> JSON, for the call cache and the calls table.
+std::string ResponseToJson(const LlmResponse& response);
+Result<LlmResponse> ResponseFromJson(const std::string& json);
+
+}  // namespace codesweep

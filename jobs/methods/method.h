@@ -1,0 +1,47 @@
+// The steering methods of the paper (PAPER.md §3), each a small turn loop over LlmClient and
+// Executor. Methods are stateless; RunJob may be called from many slot threads at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobs/llm/llm_client.h"
+#include "jobs/sandbox/executor.h"
+#include "jobs/tasks/task.h"
+#include "schema/clock.h"
+#include "schema/types.h"
+
+namespace codesweep {
+
+struct MethodInfo {
+  std::string name;            // as written in sweep files: "only_question", ...
+  std::string prompt_version;  // changes whenever the method's prompts change (part of cell key)
+  bool multi_turn = false;     // accepts turns > 1
+  bool needs_tools = false;    // requires a model with tool calling
+  std::string description;
+};
+
+const std::vector<MethodInfo>& AllMethods();
+const MethodInfo* FindMethod(std::string_view name);  // nullptr if unknown
+
+// Makes the LlmClient for one job. The worker supplies one that routes metered providers through
+// the coordinator (rate limit and call cache); tests supply fakes.
+using LlmClientFactory = std::function<Result<std::unique_ptr<LlmClient>>(
+    const JobSpec& spec, const Task& task, const Instance& instance)>;
+
+struct RunnerDeps {
+  const TaskRegistry* tasks = nullptr;
+  Executor* executor = nullptr;
+  LlmClientFactory make_client;
+  const Clock* clock = nullptr;
+};
+
+// Runs one cell: generate the instance, run the method's turn loop, check the candidates
+// (code output and raw reply; correct if either passes), and fill in the Outcome.
+// Never throws; infrastructure errors come back as outcome.failed with retryable set.
+Outcome RunJob(const JobSpec& spec, const RunnerDeps& deps);
+
+}  // namespace codesweep

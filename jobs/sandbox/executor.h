@@ -1,0 +1,54 @@
+// Executor: runs one piece of model-written Python and reports what happened. The engine and
+// methods see only this interface; jobs/sandbox is the only code that spawns processes.
+// Implementations are thread-safe: many slots call Run() concurrently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "schema/status.h"
+
+namespace codesweep {
+
+struct ExecLimits {
+  int64_t wall_ms = 10'000;            // wall-clock deadline
+  int64_t cpu_ms = 11'000;             // CPU time (RLIMIT_CPU backstop)
+  int64_t memory_bytes = 1LL << 30;    // cgroup memory where available, else address space
+  int64_t max_processes = 64;
+  int64_t max_file_bytes = 16LL << 20;
+  int64_t tmp_bytes = 64LL << 20;
+  int64_t keep_output_bytes = 1LL << 20;  // kept per stream; the rest is dropped (truncated flag)
+  int64_t kill_output_bytes = 16LL << 20; // total output past which the run is killed
+};
+
+enum class ExecStatus { kOk, kError, kTimeout, kMemory, kKilled, kOutputLimit, kRefused };
+std::string_view ExecStatusName(ExecStatus s);  // "ok", "error", "timeout", ...
+
+struct ExecRequest {
+  std::string code;
+  ExecLimits limits;
+};
+
+struct ExecResult {
+  ExecStatus status = ExecStatus::kOk;
+  int exit_code = 0;
+  int signal = 0;
+  int64_t wall_ms = 0;
+  int64_t cpu_ms = 0;
+  int64_t peak_rss_kb = 0;
+  std::string stdout_text;
+  std::string stderr_text;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string tier;  // "A", "B", "C" or "plain"
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Runs the code to completion or to a limit. Infrastructure failures (cannot spawn) come back as
+  // a non-OK Status; everything the code itself does is an ExecResult.
+  virtual Result<ExecResult> Run(const ExecRequest& request) = 0;
+};
+
+}  // namespace codesweep

@@ -1,0 +1,87 @@
+// Task: one of the paper's 14 tasks. A task generates an instance from (complexity, sample, seed),
+// renders its prompt, checks an answer deterministically, and gives a reference Python solution.
+// Tasks are stateless after construction (datasets are loaded once, at registry creation) and
+// every method is safe to call from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "schema/status.h"
+
+namespace codesweep {
+
+// A generated instance. `data` is the task's own description of the instance (numbers, grid,
+// words...) and is everything Check() and ReferenceSolution() need.
+struct Instance {
+  std::string task;
+  std::string complexity;
+  int64_t sample = 0;
+  uint64_t seed = 0;
+  std::string prompt;  // the question as the model sees it, asking for <<<answer>>>
+  std::string truth;   // human-readable ground truth (for display in `tasks show` and reports)
+  // One canonical answer that Check() accepts, written as a model would put it inside <<< >>>,
+  // or "" where the task cannot produce one cheaply in C++ (then only the reference code solves it).
+  std::string canonical_answer;
+  nlohmann::json data;
+};
+
+struct Verdict {
+  bool correct = false;
+  double score = 0.0;      // partial score in [0, 1]; 1.0/0.0 for pass/fail tasks
+  std::string parsed;      // what the checker understood the answer to be (truncated for display)
+  std::string reason;      // why: "ok", "no <<<answer>>> found", "uses 8 twice", ...
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::string_view description() const = 0;
+  // The complexity levels offered by default, in increasing difficulty. Empty where the task has
+  // no knob (then "" is the only valid complexity).
+  virtual std::vector<std::string> complexity_levels() const = 0;
+  // OK if `complexity` is a level this task can generate (may accept more than the listed ones,
+  // e.g. number_multiply accepts any "D_D_..._D").
+  virtual Status ValidateComplexity(std::string_view complexity) const = 0;
+  // Number of distinct instances at this level, or -1 when unbounded (synthesized tasks).
+  // Dataset tasks wrap the sample index modulo this count.
+  virtual int64_t InstanceCount(std::string_view complexity) const = 0;
+  virtual bool has_partial_score() const { return false; }
+
+  // Deterministic: the same arguments give the same instance on every machine.
+  virtual Result<Instance> Generate(std::string_view complexity, int64_t sample,
+                                    uint64_t seed) const = 0;
+  // Judges one candidate answer (a whole model reply or a program's stdout). Reads the last
+  // <<<...>>> with task-specific fallbacks. Never throws, never hangs, on any input.
+  virtual Verdict Check(const Instance& instance, std::string_view answer) const = 0;
+  // A complete Python 3 program that solves this instance generically (by search where needed)
+  // and prints its answer as <<<...>>>. Uses only the standard library.
+  virtual std::string ReferenceSolution(const Instance& instance) const = 0;
+};
+
+// The registry of all tasks, built once (loads datasets from `data_dir`). Owns the tasks.
+class TaskRegistry {
+ public:
+  // data_dir: the project's data/ folder. Fails if a dataset file is missing or malformed.
+  static Result<std::unique_ptr<TaskRegistry>> Create(const std::string& data_dir);
+  const Task* Find(std::string_view name) const;  // nullptr if unknown
+  const std::vector<std::unique_ptr<Task>>& tasks() const { return tasks_; }
+
+  // Registration (used by Create).
+  void Add(std::unique_ptr<Task> task) { tasks_.push_back(std::move(task)); }
+
+ private:
+  std::vector<std::unique_ptr<Task>> tasks_;
+};
+
+// Finds the data/ directory: $CODESWEEP_DATA_DIR if set (read once in main and passed down),
+// else the source tree's data/ recorded at build time.
+std::string DefaultDataDir();
+
+}  // namespace codesweep

@@ -1,0 +1,107 @@
+// The wire protocol between workers (DEALER) and the coordinator (ROUTER): one msgpack frame per
+// message, a version field on every frame. docs/protocol.md is the catalogue; schema/codec.h
+// encodes and decodes. Plain structs, no behaviour.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "schema/types.h"
+
+namespace codesweep {
+
+inline constexpr int kProtocolVersion = 1;
+inline constexpr size_t kMaxFrameBytes = 64 << 20;  // frames larger than this are rejected
+
+struct LeaseRef {
+  int64_t job = 0;
+  int64_t lease = 0;
+  auto operator<=>(const LeaseRef&) const = default;
+};
+
+// ---- worker -> coordinator ----
+struct HelloMsg {
+  int proto = kProtocolVersion;
+  std::string worker_id;
+  std::string host;
+  int64_t pid = 0;
+  int slots = 0;
+  std::vector<std::string> labels;
+  std::vector<LeaseRef> inflight;  // jobs still running here
+  std::vector<LeaseRef> unacked;   // results finished here but not yet ACKed (re-sent after)
+};
+struct CreditMsg {
+  int n = 0;  // how many more jobs the worker can take
+};
+struct HeartbeatMsg {
+  std::vector<LeaseRef> inflight;
+};
+struct CallMsg {
+  int64_t job = 0;
+  int64_t lease = 0;
+  std::string call_key;
+  std::string provider;
+  std::string model;
+  std::string key_alias;  // names the API key (e.g. its env var), never the key
+  int64_t est_tokens = 0;
+};
+struct CallResultMsg {
+  int64_t job = 0;
+  int64_t lease = 0;
+  std::string call_key;
+  std::string provider;
+  std::string model;
+  std::string key_alias;
+  bool ok = false;            // only ok responses are cached
+  std::string response_json;  // normalized response
+  int64_t tokens_in = 0;
+  int64_t tokens_out = 0;
+  int64_t latency_ms = 0;
+  int http_status = 0;
+  int rate_limited = 0;  // 429s seen for this call
+  std::vector<std::pair<std::string, std::string>> headers;  // rate-limit headers only
+};
+struct ResultMsg {
+  int64_t job = 0;
+  int64_t lease = 0;
+  int attempt = 0;
+  Outcome outcome;
+};
+struct ByeMsg {};
+
+// ---- coordinator -> worker ----
+struct WelcomeMsg {
+  int64_t epoch = 0;  // changes on every coordinator start
+  int hb_ms = 1000;
+  int liveness = 3;
+  int64_t lease_ms = 60000;
+};
+struct JobMsg {
+  int64_t lease = 0;
+  int attempt = 0;
+  JobSpec spec;  // spec.job is the job id
+};
+struct GrantMsg {
+  std::string call_key;
+  bool cached = false;        // true: response_json is the stored response, do not call
+  std::string response_json;  // set when cached
+};
+struct AckMsg {
+  int64_t job = 0;
+  int64_t lease = 0;
+};
+struct CancelMsg {
+  int64_t job = 0;
+  int64_t lease = 0;
+};
+struct ResetMsg {};  // unknown worker or new epoch: send HELLO again
+struct CoordHeartbeatMsg {};
+
+using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg,
+                             ByeMsg, WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg,
+                             CoordHeartbeatMsg>;
+
+}  // namespace codesweep
