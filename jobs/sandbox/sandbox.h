@@ -1,0 +1,32 @@
+// The sandbox: Executor implementations for model-written Python, in isolation tiers chosen by a
+// probe at start (A: namespaces via bubblewrap; B: Landlock + seccomp + rlimits; C: seccomp +
+// rlimits, only when explicitly allowed) and two modes (fresh interpreter per run, or a
+// per-slot fork server with preloaded modules). The returned Executor is thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobs/sandbox/executor.h"
+#include "schema/log.h"
+
+namespace codesweep {
+
+struct SandboxOptions {
+  std::string python = "/usr/bin/python3";  // absolute path, run with -I
+  std::string tier = "auto";                // "auto", "A", "B", "C"
+  bool allow_tier_c = false;                // tier C is refused unless this is set
+  std::string mode = "fresh";               // "fresh" or "forkserver"
+  std::vector<std::string> preload = {"numpy", "sympy"};  // forkserver mode only
+  std::string scratch_root;                 // "" = $TMPDIR or /tmp, passed in by main
+};
+
+Result<std::unique_ptr<Executor>> MakeSandbox(const SandboxOptions& options, Logger& logger);
+
+// Parses a sweep's sandbox overrides ({"wall_ms":..,"memory_bytes":..,...}) on top of defaults.
+// Unknown keys and non-positive values are errors.
+Result<ExecLimits> ParseExecLimits(std::string_view json, const ExecLimits& defaults = {});
+
+}  // namespace codesweep
