@@ -1,0 +1,184 @@
+// Grid expansion and cell keys. A cell key is SHA-256 over a versioned, canonical description of
+// everything that changes the model's output; the per-(model, method, turns) and
+// per-(task, complexity) parts are built once and only the sample index varies per cell.
+#include "coordinator/grid.h"
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/methods/method.h"
+#include "schema/hash.h"
+
+namespace codesweep {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Options that only say how to reach the model, never what it answers.
+constexpr const char* kTransportKeys[] = {"base_url",        "api_key_env",   "headers",
+                                          "timeout_ms",      "connect_timeout_ms",
+                                          "cell_context_header", "max_retries", "latency_ms",
+                                          "latency_jitter_ms"};
+
+json GenJson(const GenSettings& g) {
+  json j = {{"temperature", g.temperature},
+            {"top_p", g.top_p},
+            {"max_tokens", g.max_tokens},
+            {"stop", g.stop}};
+  if (g.seed) j["seed"] = *g.seed;
+  return j;
+}
+
+// The turn counts a method gets: the sweep's list for multi-turn methods, else just 1.
+std::vector<int> TurnsFor(const SweepConfig& c, const std::string& method) {
+  const MethodInfo* info = FindMethod(method);
+  if (info != nullptr && info->multi_turn) return c.turns;
+  return {1};
+}
+
+struct Combo {
+  size_t model_index;
+  std::string method;
+  int turns;
+  std::string key_part;
+};
+
+std::vector<Combo> Combos(const SweepConfig& c) {
+  std::vector<Combo> out;
+  json sandbox = json::parse(c.sandbox_json);
+  for (size_t mi = 0; mi < c.models.size(); ++mi) {
+    const ModelConfig& m = c.models[mi];
+    for (const auto& method : c.methods) {
+      const MethodInfo* info = FindMethod(method);
+      for (int turns : TurnsFor(c, method)) {
+        json j = {{"model", m.spec.id},
+                  {"options", json::parse(OutputAffectingOptions(m.spec))},
+                  {"gen", GenJson(m.gen)},
+                  {"method", method},
+                  {"prompt_version", info ? info->prompt_version : ""},
+                  {"turns", turns},
+                  {"sandbox", sandbox}};
+        out.push_back({mi, method, turns, j.dump()});
+      }
+    }
+  }
+  return out;
+}
+
+int64_t SamplesFor(const SweepConfig& c, const TaskConfig& t) {
+  return t.samples > 0 ? t.samples : c.samples;
+}
+
+}  // namespace
+
+std::string OutputAffectingOptions(const ModelSpec& model) {
+  json o = json::parse(model.options_json, nullptr, /*allow_exceptions=*/false);
+  if (!o.is_object()) return "{}";
+  for (const char* k : kTransportKeys) o.erase(k);
+  return o.dump();  // nlohmann::json objects are sorted by key
+}
+
+int64_t GridSize(const SweepConfig& c) {
+  int64_t combos = 0;
+  for (const auto& method : c.methods) combos += static_cast<int64_t>(TurnsFor(c, method).size());
+  combos *= static_cast<int64_t>(c.models.size());
+  int64_t instances = 0;
+  for (const auto& t : c.tasks) {
+    instances += static_cast<int64_t>(t.complexities.size()) * SamplesFor(c, t);
+  }
+  return combos * instances;
+}
+
+void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)>& fn) {
+  std::vector<Combo> combos = Combos(c);
+  GridCell cell;
+  std::string buf;
+  for (const auto& t : c.tasks) {
+    for (const auto& level : t.complexities) {
+      json tj = {{"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name},
+                 {"complexity", level}};
+      std::string task_part = tj.dump();
+      int64_t n = SamplesFor(c, t);
+      for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
+        for (const Combo& combo : combos) {
+          buf.clear();
+          buf += task_part;
+          buf += "|sample=";
+          buf += std::to_string(s);
+          buf += '|';
+          buf += combo.key_part;
+          cell.cell = CellKey(Sha256Hex(buf));
+          cell.task = t.name;
+          cell.complexity = level;
+          cell.sample = s;
+          cell.model_index = combo.model_index;
+          cell.method = combo.method;
+          cell.turns = combo.turns;
+          if (!fn(cell)) return;
+        }
+      }
+    }
+  }
+}
+
+Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
+  ExpandStats stats;
+  SweepRecord rec;
+  rec.name = c.name;
+  rec.seed = c.seed;
+  rec.max_attempts = c.max_attempts;
+  rec.source_path = c.path;
+  rec.source_text = c.text;
+  rec.config_json = SweepConfigJson(c);
+  CS_ASSIGN_OR_RETURN(stats.sweep_id, store.UpsertSweep(rec));
+  std::vector<int64_t> variant_ids;
+  for (const ModelConfig& m : c.models) {
+    VariantRecord v{m.spec, m.gen, c.sandbox_json};
+    CS_ASSIGN_OR_RETURN(int64_t id, store.UpsertVariant(v));
+    variant_ids.push_back(id);
+  }
+  constexpr size_t kBatch = 50'000;
+  std::vector<CellRow> batch;
+  batch.reserve(kBatch);
+  Status status;
+  auto flush = [&]() -> bool {
+    auto inserted = store.InsertCells(stats.sweep_id, batch);
+    if (!inserted.ok()) {
+      status = inserted.status();
+      return false;
+    }
+    stats.inserted += *inserted;
+    batch.clear();
+    return true;
+  };
+  ForEachCell(c, [&](const GridCell& g) {
+    ++stats.total;
+    batch.push_back({g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method,
+                     g.turns});
+    return batch.size() < kBatch || flush();
+  });
+  if (status.ok() && !batch.empty()) flush();
+  if (!status.ok()) return status;
+  CS_RETURN_IF_ERROR(store.Commit());
+  return stats;
+}
+
+JobSpec MakeJobSpec(const std::string& sweep_name, uint64_t seed, const JobRow& row,
+                    const VariantRecord& variant) {
+  JobSpec spec;
+  spec.job = row.job;
+  spec.cell = row.cell;
+  spec.sweep = sweep_name;
+  spec.task = row.task;
+  spec.complexity = row.complexity;
+  spec.sample = row.sample;
+  spec.seed = seed;
+  spec.model = variant.model;
+  spec.method = row.method;
+  spec.turns = row.turns;
+  spec.gen = variant.gen;
+  spec.sandbox_json = variant.sandbox_json;
+  return spec;
+}
+
+}  // namespace codesweep

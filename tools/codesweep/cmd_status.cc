@@ -1,13 +1,149 @@
-// TEMPORARY stub: replaced by the real `codesweep status`.
+// `codesweep status --db FILE`: per sweep and per (model, method) job counts by state, success so
+// far, rate and ETA. Opens the database read-only, so it is safe beside a running coordinator.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "coordinator/store.h"
+#include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
 namespace codesweep {
-CommandAction SetupStatusCommand(CLI::App&) {
-  return [] {
-    std::fprintf(stderr, "codesweep status: not built yet\n");
-    return 2;
-  };
+
+namespace {
+
+struct StatusFlags {
+  std::string db;
+  std::string sweep;
+  bool json = false;
+  bool watch = false;
+  double interval_s = 2.0;
+};
+
+struct Totals {
+  int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0, correct = 0;
+  int64_t first_ms = 0, last_ms = 0;
+  void Add(const StatusRow& r) {
+    pending += r.pending;
+    leased += r.leased;
+    done += r.done;
+    failed += r.failed;
+    dead += r.dead;
+    correct += r.correct;
+    if (r.first_finished_ms > 0 && (first_ms == 0 || r.first_finished_ms < first_ms)) {
+      first_ms = r.first_finished_ms;
+    }
+    last_ms = std::max(last_ms, r.last_finished_ms);
+  }
+  int64_t total() const { return pending + leased + done + failed + dead; }
+  int64_t finished() const { return done + failed + dead; }
+  // Cells per second over the finished span (0 when unknown).
+  double rate() const {
+    double span_s = static_cast<double>(last_ms - first_ms) / 1000.0;
+    return span_s > 0 && finished() > 1 ? static_cast<double>(finished() - 1) / span_s : 0.0;
+  }
+};
+
+std::string Eta(const Totals& t) {
+  int64_t left = t.pending + t.leased;
+  if (left == 0) return "done";
+  double r = t.rate();
+  if (r <= 0) return "-";
+  int64_t s = static_cast<int64_t>(static_cast<double>(left) / r);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
 }
+
+nlohmann::json TotalsJson(const Totals& t) {
+  return {{"pending", t.pending}, {"leased", t.leased}, {"done", t.done},
+          {"failed", t.failed},   {"dead", t.dead},     {"correct", t.correct},
+          {"total", t.total()},   {"rate_per_s", t.rate()}, {"eta", Eta(t)}};
+}
+
+void PrintLine(const char* label, const Totals& t) {
+  double pct = t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
+  std::printf("%-44s %8lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n", label,
+              static_cast<long long>(t.total()), static_cast<long long>(t.pending),
+              static_cast<long long>(t.leased), static_cast<long long>(t.done),
+              static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct, t.rate(),
+              Eta(t).c_str());
+}
+
+int ShowOnce(const StatusFlags& f) {
+  StoreOptions opts;
+  opts.read_only = true;
+  auto store = Store::Open(f.db, opts);
+  if (!store.ok()) return PrintError("status", store.status());
+  auto rows = (*store)->StatusRows(f.sweep);
+  if (!rows.ok()) return PrintError("status", rows.status());
+  std::map<std::string, std::vector<StatusRow>> by_sweep;
+  for (const auto& r : *rows) by_sweep[r.sweep].push_back(r);
+  if (f.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [sweep, list] : by_sweep) {
+      Totals all;
+      nlohmann::json groups = nlohmann::json::array();
+      for (const auto& r : list) {
+        Totals t;
+        t.Add(r);
+        all.Add(r);
+        nlohmann::json g = TotalsJson(t);
+        g["model"] = r.model;
+        g["method"] = r.method;
+        groups.push_back(g);
+      }
+      nlohmann::json s = TotalsJson(all);
+      s["sweep"] = sweep;
+      s["groups"] = groups;
+      out.push_back(s);
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  if (by_sweep.empty()) std::printf("no sweeps in %s\n", f.db.c_str());
+  for (const auto& [sweep, list] : by_sweep) {
+    std::printf("%-44s %8s %7s %7s %8s %6s %5s %7s %10s %10s\n", ("sweep " + sweep).c_str(),
+                "total", "pending", "leased", "done", "failed", "dead", "correct", "rate", "eta");
+    Totals all;
+    for (const auto& r : list) {
+      Totals t;
+      t.Add(r);
+      all.Add(r);
+      PrintLine(("  " + r.model + " / " + r.method).c_str(), t);
+    }
+    PrintLine("  all", all);
+  }
+  return 0;
+}
+
+int RunStatus(const StatusFlags& f) {
+  if (!f.watch) return ShowOnce(f);
+  for (;;) {
+    std::printf("\033[H\033[2J");
+    int rc = ShowOnce(f);
+    if (rc != 0) return rc;
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(f.interval_s * 1000)));
+  }
+}
+
+}  // namespace
+
+CommandAction SetupStatusCommand(CLI::App& sub) {
+  auto flags = std::make_shared<StatusFlags>();
+  sub.add_option("--db", flags->db, "Database file")->required();
+  sub.add_option("--sweep", flags->sweep, "Only this sweep");
+  sub.add_flag("--json", flags->json, "Machine-readable output");
+  sub.add_flag("--watch", flags->watch, "Refresh until interrupted");
+  sub.add_option("--interval", flags->interval_s, "Seconds between refreshes with --watch");
+  return [flags] { return RunStatus(*flags); };
+}
+
 }  // namespace codesweep

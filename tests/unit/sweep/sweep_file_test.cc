@@ -1,0 +1,141 @@
+// Sweep file parsing: accepted files, and errors that name file, line and key.
+#include "coordinator/sweep_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/unit/sweep/fake_task.h"
+
+namespace codesweep {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SweepFileTest : public ::testing::Test {
+ protected:
+  SweepFileTest() { registry_.Add(std::make_unique<FakeTask>()); }
+  Result<SweepConfig> Parse(const std::string& text) {
+    return ParseSweep(text, "test.toml", registry_);
+  }
+  TaskRegistry registry_;
+};
+
+constexpr const char* kGood = R"(
+name = "demo"
+seed = 7
+samples = 3
+methods = ["only_question", "all_code"]
+turns = [1, 2]
+
+[[tasks]]
+name = "fake"
+complexity = ["1", "2"]
+
+[models."sim:a"]
+p_correct = 0.5
+
+[models."openai:gpt-4o"]
+temperature = 0.3
+max_tokens = 100
+rpm = 500
+base_url = "http://127.0.0.1:1/v1"
+)";
+
+TEST_F(SweepFileTest, ParsesAGoodFile) {
+  auto c = Parse(kGood);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->name, "demo");
+  EXPECT_EQ(c->seed, 7u);
+  EXPECT_EQ(c->samples, 3);
+  ASSERT_EQ(c->tasks.size(), 1u);
+  EXPECT_EQ(c->tasks[0].complexities, (std::vector<std::string>{"1", "2"}));
+  ASSERT_EQ(c->models.size(), 2u);
+  const ModelConfig* gpt = c->models[0].spec.id == "openai:gpt-4o" ? &c->models[0] : &c->models[1];
+  EXPECT_EQ(gpt->spec.provider, "openai");
+  EXPECT_EQ(gpt->spec.name, "gpt-4o");
+  EXPECT_DOUBLE_EQ(gpt->gen.temperature, 0.3);
+  EXPECT_EQ(gpt->gen.max_tokens, 100);
+  EXPECT_DOUBLE_EQ(gpt->limits.requests_per_minute, 500);
+  EXPECT_EQ(gpt->key_alias, "OPENAI_API_KEY");
+  EXPECT_THAT(gpt->spec.options_json, HasSubstr("base_url"));
+  EXPECT_THAT(gpt->spec.options_json, ::testing::Not(HasSubstr("temperature")));
+  EXPECT_EQ(c->turns, (std::vector<int>{1, 2}));
+}
+
+TEST_F(SweepFileTest, DefaultComplexityIsTheTasksLevels) {
+  auto c = Parse(R"(
+name = "d"
+methods = ["only_question"]
+[[tasks]]
+name = "fake"
+[models."sim:a"]
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->tasks[0].complexities, (std::vector<std::string>{"1", "2", "3"}));
+}
+
+struct BadCase {
+  const char* text;
+  const char* expect;  // substring of the error
+};
+
+TEST_F(SweepFileTest, ErrorsNameFileLineAndKey) {
+  const BadCase cases[] = {
+      {"name = \"x\"\nmethods = [\"only_question\"]\nbogus = 1\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:3: bogus: unknown key"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\nsamples = \"many\"\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:3: samples: expected an integer"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\nsamples = 0\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:3: samples: must be between 1"},
+      {"name = \"x\"\nmethods = [\"nope\"]\n[[tasks]]\nname=\"fake\"\n[models.\"sim:a\"]\n",
+       "test.toml:2: methods: unknown method \"nope\""},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"nope\"\n[models.\"sim:a\"]\n",
+       "test.toml:4: tasks[0].name: unknown task \"nope\""},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\ncomplexity=[\"9\"]\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:5: tasks[0].complexity:"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n[models.\"bad\"]\n",
+       "models.bad: a model id is"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"openai:m\"]\ntemperature = 9\n",
+       "test.toml:6: models.\"openai:m\".temperature: must be between 0 and 2"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\nno_such_knob = 1\n",
+       "models.\"sim:a\""},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\nname = \"y\"\n",
+       "test.toml:5:"},  // TOML syntax error: duplicate key
+      {"methods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n[models.\"sim:a\"]\n",
+       "name: missing"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\nturns = [0]\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:3: turns: must be between 1 and 50"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n[models.\"sim:a\"]\n"
+       "[sandbox]\nwall_ms = -5\n",
+       "test.toml:6: sandbox:"},
+  };
+  for (const BadCase& bc : cases) {
+    auto c = Parse(bc.text);
+    ASSERT_FALSE(c.ok()) << "accepted: " << bc.text;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(c.status().message(), HasSubstr(bc.expect)) << bc.text;
+  }
+}
+
+TEST_F(SweepFileTest, GarbageNeverCrashes) {
+  std::string junk;
+  for (int i = 0; i < 2000; ++i) junk.push_back(static_cast<char>((i * 7919) % 256));
+  EXPECT_FALSE(Parse(junk).ok());
+  EXPECT_FALSE(Parse("").ok());
+  EXPECT_FALSE(Parse(std::string(100000, '[')).ok());
+}
+
+TEST_F(SweepFileTest, MissingFileIsNotFound) {
+  auto c = LoadSweepFile("no/such/file.toml", registry_);
+  EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace codesweep
