@@ -1,0 +1,43 @@
+#include "schema/job_state.h"
+
+#include <gtest/gtest.h>
+
+namespace codesweep {
+namespace {
+
+constexpr JobState kAll[] = {JobState::kPending, JobState::kLeased, JobState::kDone,
+                             JobState::kFailed, JobState::kDead};
+
+TEST(JobStateTest, NamesRoundTrip) {
+  for (JobState s : kAll) EXPECT_EQ(ParseJobState(JobStateName(s)), s);
+  EXPECT_FALSE(ParseJobState("running").has_value());
+}
+
+TEST(JobStateTest, TransitionTable) {
+  EXPECT_TRUE(IsLegalTransition(JobState::kPending, JobState::kLeased));
+  EXPECT_TRUE(IsLegalTransition(JobState::kLeased, JobState::kDone));
+  EXPECT_TRUE(IsLegalTransition(JobState::kLeased, JobState::kPending));
+  EXPECT_TRUE(IsLegalTransition(JobState::kLeased, JobState::kDead));
+  EXPECT_TRUE(IsLegalTransition(JobState::kDead, JobState::kPending));
+  // A finished job is never leased again or finished twice.
+  EXPECT_FALSE(IsLegalTransition(JobState::kDone, JobState::kLeased));
+  EXPECT_FALSE(IsLegalTransition(JobState::kDone, JobState::kPending));
+  EXPECT_FALSE(IsLegalTransition(JobState::kDone, JobState::kDone));
+  EXPECT_FALSE(IsLegalTransition(JobState::kPending, JobState::kDone));
+  int legal = 0;
+  for (JobState a : kAll) {
+    for (JobState b : kAll) legal += IsLegalTransition(a, b);
+  }
+  EXPECT_EQ(legal, 7);
+}
+
+TEST(JobStateTest, Terminal) {
+  EXPECT_FALSE(IsTerminal(JobState::kPending));
+  EXPECT_FALSE(IsTerminal(JobState::kLeased));
+  EXPECT_TRUE(IsTerminal(JobState::kDone));
+  EXPECT_TRUE(IsTerminal(JobState::kFailed));
+  EXPECT_TRUE(IsTerminal(JobState::kDead));
+}
+
+}  // namespace
+}  // namespace codesweep
