@@ -19,5 +19,7 @@ CommandAction SetupStatusCommand(CLI::App& sub);       // cmd_status.cc
 CommandAction SetupTasksCommand(CLI::App& sub);        // cmd_tasks.cc
 CommandAction SetupExecCommand(CLI::App& sub);         // cmd_exec.cc
 CommandAction SetupCacheCommand(CLI::App& sub);        // cmd_cache.cc
+CommandAction SetupReportCommand(CLI::App& sub);       // cmd_report.cc
+CommandAction SetupShowCommand(CLI::App& sub);         // cmd_show.cc
 
 }  // namespace codesweep

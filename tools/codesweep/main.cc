@@ -25,6 +25,10 @@ constexpr CommandEntry kCommands[] = {
     {"tasks", "List tasks, show an instance, or check an answer", codesweep::SetupTasksCommand},
     {"exec", "Run one Python file in the sandbox as a worker would", codesweep::SetupExecCommand},
     {"cache", "Inspect or clear the LLM call cache", codesweep::SetupCacheCommand},
+    {"report", "Tables and charts of a sweep's results (md, csv, json, html)",
+     codesweep::SetupReportCommand},
+    {"show", "Print one cell's whole trajectory: prompts, replies, code, output, verdict",
+     codesweep::SetupShowCommand},
 };
 
 }  // namespace
