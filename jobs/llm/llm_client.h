@@ -67,11 +67,21 @@ struct LlmCapabilities {
   bool temperature = true;      // accepts temperature/top_p
 };
 
+// What the last Complete() cost, filled on success and on failure alike (a failed call still made
+// HTTP attempts that the calls table records). Clients without HTTP report zeros.
+struct LlmCallStats {
+  int attempts = 0;      // HTTP attempts, 429s included
+  int rate_limited = 0;  // 429s among them
+  int http_status = 0;   // of the last attempt; 0 if none reached a server
+  int64_t latency_ms = 0;
+};
+
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
   virtual Result<LlmResponse> Complete(const LlmRequest& request) = 0;
   virtual LlmCapabilities capabilities() const = 0;
+  virtual LlmCallStats last_call_stats() const { return {}; }
 };
 
 // Canonical JSON of a request (sorted keys, no whitespace) and its call key:

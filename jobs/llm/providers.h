@@ -1,25 +1,49 @@
 // Provider clients over HTTP (OpenAI-compatible Chat Completions, Anthropic Messages) with the one
 // retry layer, and the factory that picks a client for a ModelSpec. Secrets are looked up through
 // ProviderEnv::get_secret by the env-var name in the model options and never stored or logged.
+// A client is used by one thread at a time; the HttpEngine it sends through is shared and
+// thread-safe. Options, capability table and prices: docs/llm.md.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "jobs/llm/llm_client.h"
+#include "jobs/llm/retry.h"
+#include "schema/clock.h"
 #include "schema/log.h"
 
 namespace codesweep {
+
+class HttpEngine;
+class PriceTable;
 
 struct ProviderEnv {
   // Returns the value of a named secret (an environment variable read by main), or nullopt.
   std::function<std::optional<std::string>(const std::string& name)> get_secret;
   Logger* logger = nullptr;
+  // Extra request headers (e.g. X-Codesweep-Cell) sent only when the model's options set
+  // "cell_context_header": true.
+  std::vector<std::pair<std::string, std::string>> extra_headers;
+  // Called on the calling thread after each HTTP attempt whose response carried rate-limit
+  // headers or was a 429 (for the coordinator's rate limiter).
+  std::function<void(const ModelSpec& model, const RateLimitInfo& info)> on_rate_info;
+  // The process's shared HTTP engine (see MakeHttpEngine); null = the client starts its own.
+  std::shared_ptr<HttpEngine> http;
+  // Prices; null = data/prices.json under data_dir ("" = the source tree's data/).
+  std::shared_ptr<const PriceTable> prices;
+  std::string data_dir;
+  const Clock* clock = nullptr;       // null = the system clock
+  std::function<void(Millis)> sleep;  // null = std::this_thread::sleep_for
 };
 
 // For provider "openai" or "anthropic". ("sim" clients are made by jobs/llm/sim.)
+// Fails with kFailedPrecondition when the API key variable is unset (an api_key_env of ""
+// sends no key, for local servers).
 Result<std::unique_ptr<LlmClient>> MakeProviderClient(const ModelSpec& model,
                                                       const ProviderEnv& env);
 // Checks the model's options (known keys, types) without contacting anything.

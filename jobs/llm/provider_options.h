@@ -1,0 +1,69 @@
+// Options of an HTTP provider model (parsed from ModelSpec.options_json), the per-model capability
+// table and the price table (data/prices.json). Plain values; parse once per client, read from
+// any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jobs/llm/llm_client.h"
+#include "jobs/llm/retry.h"
+
+namespace codesweep {
+
+struct Price {  // USD per million tokens
+  double input = 0.0;
+  double cached_input = 0.0;
+  double output = 0.0;
+};
+
+// Price per model id ("openai:gpt-4o"); the longest id that prefixes the asked one wins, so
+// dated snapshots ("openai:gpt-4o-2024-08-06") find their family.
+class PriceTable {
+ public:
+  static Result<PriceTable> FromJson(const std::string& json);
+  static Result<PriceTable> Load(const std::string& path);
+  std::optional<Price> Find(const std::string& model_id) const;
+  void Set(const std::string& model_id, Price price) { prices_[model_id] = price; }
+
+ private:
+  std::map<std::string, Price> prices_;
+};
+
+double CostUsd(const Price& price, const LlmUsage& usage);
+
+enum class WireFormat { kOpenAi, kAnthropic };
+
+struct ProviderOptions {
+  WireFormat format = WireFormat::kOpenAi;
+  std::string base_url;     // default https://api.openai.com/v1 or https://api.anthropic.com
+  std::string api_key_env;  // default OPENAI_API_KEY or ANTHROPIC_API_KEY
+  std::string anthropic_version = "2023-06-01";
+  HttpHeaders headers;  // extra headers sent on every request
+  int64_t connect_timeout_ms = 10'000;
+  int64_t timeout_ms = 300'000;      // one attempt
+  RetryPolicy retry;                 // retry.deadline_ms bounds the whole call
+  bool cell_context_header = false;  // forward ProviderEnv::extra_headers
+  std::optional<Price> price;        // overrides the price table
+  // Overrides of the sweep's generation settings for this model.
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int> max_tokens;
+  std::optional<int64_t> seed;
+  std::optional<std::vector<std::string>> stop;
+  std::string extra_body_json;  // JSON object merged into every request body ("" = none)
+  LlmCapabilities capabilities;
+};
+
+// Validates and parses the options of an "openai" or "anthropic" model. Unknown keys fail.
+Result<ProviderOptions> ParseProviderOptions(const ModelSpec& model);
+// The capability table by model name (see docs/llm.md), before option overrides.
+LlmCapabilities DefaultCapabilities(const std::string& provider, const std::string& name);
+// Reasoning models (o1/o3/o4 families) take max_completion_tokens instead of max_tokens.
+bool UsesMaxCompletionTokens(const std::string& name);
+
+}  // namespace codesweep

@@ -1,0 +1,205 @@
+// HttpProviderClient: one LlmClient for both wire formats, sending through the shared HttpEngine
+// and retrying through the Retrier.
+#include "jobs/llm/providers.h"
+
+#include <thread>
+
+#include "jobs/llm/http.h"
+#include "jobs/llm/provider_options.h"
+#include "jobs/llm/wire_format.h"
+#include "schema/hash.h"
+
+namespace codesweep {
+namespace {
+
+struct ClientParts {
+  ModelSpec model;
+  ProviderOptions options;
+  std::string api_key;  // in memory only
+  std::optional<Price> price;
+  std::shared_ptr<HttpEngine> http;
+  HttpHeaders headers;  // every header but the key's, in send order
+};
+
+class HttpProviderClient final : public LlmClient {
+ public:
+  HttpProviderClient(ClientParts parts, const ProviderEnv& env)
+      : p_(std::move(parts)),
+        logger_(env.logger != nullptr ? env.logger : &Logger::Null()),
+        on_rate_info_(env.on_rate_info),
+        clock_(env.clock != nullptr ? env.clock : &system_clock_),
+        sleep_(env.sleep ? env.sleep : [](Millis d) { std::this_thread::sleep_for(d); }) {}
+
+  Result<LlmResponse> Complete(const LlmRequest& request) override;
+  LlmCapabilities capabilities() const override { return p_.options.capabilities; }
+  LlmCallStats last_call_stats() const override { return stats_; }
+
+ private:
+  HttpRequest BaseRequest(std::string body) const;
+  AttemptOutcome Attempt(const HttpRequest& base, int64_t remaining_ms, LlmResponse* out);
+  AttemptOutcome Classify(const HttpResponse& http, LlmResponse* out);
+  std::string Redact(std::string text) const { return RedactSecrets(std::move(text), p_.api_key); }
+
+  ClientParts p_;
+  Logger* logger_;
+  std::function<void(const ModelSpec&, const RateLimitInfo&)> on_rate_info_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  Retrier::Sleep sleep_;
+  LlmCallStats stats_;
+  uint64_t calls_ = 0;
+};
+
+HttpRequest HttpProviderClient::BaseRequest(std::string body) const {
+  HttpRequest req;
+  const bool openai = p_.options.format == WireFormat::kOpenAi;
+  req.url = p_.options.base_url + (openai ? "/chat/completions" : "/v1/messages");
+  req.body = std::move(body);
+  req.connect_timeout_ms = p_.options.connect_timeout_ms;
+  req.headers = p_.headers;
+  if (!p_.api_key.empty()) {
+    req.headers.emplace_back(openai ? "Authorization" : "x-api-key",
+                             openai ? "Bearer " + p_.api_key : p_.api_key);
+  }
+  return req;
+}
+
+AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, LlmResponse* out) {
+  AttemptOutcome o;
+  o.http_status = http.status;
+  o.cls = ClassifyHttpStatus(http.status);
+  o.retry_after_ms = ParseRetryAfterMs(http.headers, clock_->WallMs());
+  if (on_rate_info_) {
+    RateLimitInfo info = ParseRateLimitHeaders(http.headers, clock_->WallMs());
+    info.http_status = http.status;
+    if (info.present() || http.status == 429) on_rate_info_(p_.model, info);
+  }
+  const std::string where = Str("HTTP ", http.status, " from ", p_.model.id, ": ");
+  switch (o.cls) {
+    case AttemptClass::kOk: {
+      Result<LlmResponse> parsed = ParseResponseBody(p_.options.format, http.body);
+      if (!parsed.ok()) {
+        o.cls = AttemptClass::kMalformed;
+        o.status = Status::InvalidArgument(where + parsed.status().message());
+      } else {
+        *out = std::move(parsed).value();
+      }
+      break;
+    }
+    case AttemptClass::kRateLimited:
+      o.status = Status::ResourceExhausted(where + Redact(ExtractErrorMessage(http.body)));
+      break;
+    case AttemptClass::kTransient:
+      o.status =
+          Status(http.status == 408 ? StatusCode::kDeadlineExceeded : StatusCode::kUnavailable,
+                 where + Redact(ExtractErrorMessage(http.body)));
+      break;
+    default:
+      o.status =
+          Status(PermanentStatusCode(http.status), where + Redact(ExtractErrorMessage(http.body)));
+  }
+  return o;
+}
+
+AttemptOutcome HttpProviderClient::Attempt(const HttpRequest& base, int64_t remaining_ms,
+                                           LlmResponse* out) {
+  HttpRequest req = base;
+  req.timeout_ms = std::min(p_.options.timeout_ms, remaining_ms);
+  Result<HttpResponse> http = p_.http->Send(std::move(req));
+  if (http.ok()) return Classify(*http, out);
+  AttemptOutcome o;
+  o.status = http.status().WithContext(p_.model.id);
+  o.cls = http.status().code() == StatusCode::kResourceExhausted ? AttemptClass::kMalformed
+                                                                 : AttemptClass::kTransient;
+  return o;
+}
+
+Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
+  stats_ = {};
+  const SteadyTime start = clock_->Now();
+  CS_ASSIGN_OR_RETURN(std::string body,
+                      BuildRequestBody(p_.options.format, p_.model.name, request, p_.options));
+  const HttpRequest base = BaseRequest(std::move(body));
+  Retrier retrier(p_.options.retry, clock_, sleep_,
+                  Sha256U64(base.body) ^ (reinterpret_cast<uintptr_t>(this) + ++calls_));
+  LlmResponse response;
+  RetryStats rs;
+  Status s = retrier.Run(
+      [&](int64_t remaining_ms) { return Attempt(base, remaining_ms, &response); }, &rs);
+  stats_ = {rs.attempts, rs.rate_limited, rs.http_status,
+            std::chrono::duration_cast<Millis>(clock_->Now() - start).count()};
+  if (!s.ok()) {
+    Status redacted(s.code(), Redact(s.message()));
+    logger_->Warn(Str("llm call failed model=", p_.model.id, " attempts=", rs.attempts,
+                      " rate_limited=", rs.rate_limited, " error=", redacted.ToString()));
+    return redacted;
+  }
+  response.http_status = rs.http_status;
+  response.attempts = rs.attempts;
+  response.rate_limited = rs.rate_limited;
+  response.latency_ms = stats_.latency_ms;
+  if (p_.price) response.cost_usd = CostUsd(*p_.price, response.usage);
+  return response;
+}
+
+std::optional<Price> LookUpPrice(const ModelSpec& model, const ProviderOptions& options,
+                                 const ProviderEnv& env, Logger* logger) {
+  if (options.price) return options.price;
+  if (env.prices) return env.prices->Find(model.id);
+  const std::string dir =
+      env.data_dir.empty() ? std::string(CODESWEEP_SOURCE_DIR) + "/data" : env.data_dir;
+  Result<PriceTable> table = PriceTable::Load(dir + "/prices.json");
+  if (!table.ok()) {
+    logger->Warn("no price table: " + table.status().ToString() + "; costs recorded as 0");
+    return std::nullopt;
+  }
+  return table->Find(model.id);
+}
+
+HttpHeaders CommonHeaders(const ProviderOptions& o, const ProviderEnv& env) {
+  HttpHeaders h = {{"Content-Type", "application/json"}};
+  if (o.format == WireFormat::kAnthropic) h.emplace_back("anthropic-version", o.anthropic_version);
+  for (const auto& kv : o.headers) h.push_back(kv);
+  if (o.cell_context_header) {
+    for (const auto& kv : env.extra_headers) h.push_back(kv);
+  }
+  return h;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlmClient>> MakeProviderClient(const ModelSpec& model,
+                                                      const ProviderEnv& env) {
+  CS_ASSIGN_OR_RETURN(ProviderOptions options, ParseProviderOptions(model));
+  Logger* logger = env.logger != nullptr ? env.logger : &Logger::Null();
+  ClientParts parts;
+  if (!options.api_key_env.empty()) {
+    std::optional<std::string> key =
+        env.get_secret ? env.get_secret(options.api_key_env) : std::nullopt;
+    if (!key || key->empty()) {
+      return Status::FailedPrecondition(model.id + ": API key variable " + options.api_key_env +
+                                        " is not set");
+    }
+    parts.api_key = *key;
+  }
+  parts.http = env.http;
+  if (!parts.http) {
+    CS_ASSIGN_OR_RETURN(parts.http, MakeHttpEngine());
+  }
+  parts.price = LookUpPrice(model, options, env, logger);
+  parts.headers = CommonHeaders(options, env);
+  parts.model = model;
+  parts.options = std::move(options);
+  return std::unique_ptr<LlmClient>(new HttpProviderClient(std::move(parts), env));
+}
+
+Status ValidateProviderModel(const ModelSpec& model) {
+  return ParseProviderOptions(model).status();
+}
+
+LlmCapabilities ProviderCapabilities(const ModelSpec& model) {
+  Result<ProviderOptions> o = ParseProviderOptions(model);
+  return o.ok() ? o->capabilities : DefaultCapabilities(model.provider, model.name);
+}
+
+}  // namespace codesweep
