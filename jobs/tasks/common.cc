@@ -1,20 +1,28 @@
 #include "jobs/tasks/common.h"
 
+#include <fstream>
+#include <sstream>
+
+#include "schema/hash.h"
+
 namespace codesweep {
 
 std::optional<std::string> LastTripleAngle(std::string_view reply) {
-  size_t open = reply.rfind("<<<");
-  while (open != std::string_view::npos) {
-    size_t close = reply.find(">>>", open + 3);
-    if (close != std::string_view::npos) {
-      // Skip extra '<' so "<<<<x>>>" reads as "x" only when the run of '<' is longer than 3.
-      size_t start = open + 3;
-      return std::string(reply.substr(start, close - start));
-    }
-    if (open == 0) break;
+  // The last ">>>" closes the answer; the opening is the last "<<<" that ends before it. Runs of
+  // more than three '<' or '>' are read as the three nearest the content. Two linear scans.
+  size_t close = reply.rfind(">>>");
+  if (close == std::string_view::npos || close < 3) return std::nullopt;
+  // Use the first '>' of a run of '>' as the close, so "<<<x>>>>" reads "x>"-free: "x".
+  while (close > 0 && reply[close - 1] == '>') --close;
+  if (close < 3) return std::nullopt;
+  size_t open = reply.rfind("<<<", close - 3);
+  while (open != std::string_view::npos && open + 3 > close) {
+    if (open == 0) return std::nullopt;
     open = reply.rfind("<<<", open - 1);
   }
-  return std::nullopt;
+  if (open == std::string_view::npos) return std::nullopt;
+  size_t start = open + 3;
+  return std::string(reply.substr(start, close - start));
 }
 
 std::string Truncate(std::string_view s, size_t max_bytes) {
@@ -31,6 +39,103 @@ std::string_view TrimAscii(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
+}
+
+uint64_t InstanceSeed(std::string_view task, std::string_view complexity, int64_t sample,
+                      uint64_t seed) {
+  std::string key;
+  key.append(task).append("|").append(complexity).append("|");
+  key.append(std::to_string(sample)).append("|").append(std::to_string(seed));
+  return Sha256U64(key);
+}
+
+std::vector<std::string_view> SplitOn(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t begin = 0;
+  while (true) {
+    size_t pos = s.find(sep, begin);
+    if (pos == std::string_view::npos) {
+      out.push_back(s.substr(begin));
+      return out;
+    }
+    out.push_back(s.substr(begin, pos - begin));
+    begin = pos + 1;
+  }
+}
+
+std::optional<int64_t> ParseInt(std::string_view s, int64_t lo, int64_t hi) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  bool neg = false;
+  size_t i = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  if (i == s.size()) return std::nullopt;
+  int64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (neg) v = -v;
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+std::string ToLowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+size_t FindNoCase(std::string_view hay, std::string_view needle, size_t from) {
+  if (needle.empty()) return from <= hay.size() ? from : std::string_view::npos;
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+  for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() && lower(hay[i + k]) == lower(needle[k])) ++k;
+    if (k == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IoError("cannot read " + path);
+  return ss.str();
+}
+
+Result<std::vector<nlohmann::json>> ReadJsonLines(const std::string& path) {
+  CS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  std::vector<nlohmann::json> rows;
+  size_t line_no = 0;
+  for (std::string_view line : SplitOn(text, '\n')) {
+    ++line_no;
+    if (TrimAscii(line).empty()) continue;
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_discarded() || !row.is_object()) {
+      return Status::Corruption(path + ":" + std::to_string(line_no) + ": not a JSON object");
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string PyStringLiteral(std::string_view s) {
+  // JSON string syntax with ASCII escapes is also a valid Python string literal.
+  nlohmann::json j = std::string(s);
+  return j.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string PyJsonLiteral(const nlohmann::json& value) {
+  std::string text =
+      value.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+  return "json.loads(" + PyStringLiteral(text) + ")";
 }
 
 }  // namespace codesweep
