@@ -1,0 +1,181 @@
+// Store: sweeps, variants and grid cells (the writes of grid expansion).
+#include <nlohmann/json.hpp>
+
+#include "coordinator/store.h"
+#include "coordinator/store_impl.h"
+#include "schema/hash.h"
+
+namespace codesweep {
+
+using store_internal::Stmt;
+
+namespace {
+
+nlohmann::json GenToJson(const GenSettings& gen) {
+  nlohmann::json j;
+  j["temperature"] = gen.temperature;
+  j["top_p"] = gen.top_p;
+  j["max_tokens"] = gen.max_tokens;
+  j["seed"] = gen.seed ? nlohmann::json(*gen.seed) : nlohmann::json(nullptr);
+  j["stop"] = gen.stop;
+  return j;
+}
+
+Result<GenSettings> GenFromJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::Corruption("variant gen_json is not a JSON object");
+  try {
+    GenSettings gen;
+    gen.temperature = j.value("temperature", gen.temperature);
+    gen.top_p = j.value("top_p", gen.top_p);
+    gen.max_tokens = j.value("max_tokens", gen.max_tokens);
+    if (j.contains("seed") && !j["seed"].is_null()) gen.seed = j["seed"].get<int64_t>();
+    if (j.contains("stop")) gen.stop = j["stop"].get<std::vector<std::string>>();
+    return gen;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(std::string("variant gen_json: ") + e.what());
+  }
+}
+
+std::string VariantHash(const VariantRecord& v, const std::string& gen_json) {
+  nlohmann::json j;
+  j["model"] = {{"id", v.model.id},
+                {"provider", v.model.provider},
+                {"name", v.model.name},
+                {"options", v.model.options_json}};
+  j["gen"] = gen_json;
+  j["sandbox"] = v.sandbox_json;
+  return Sha256Hex(j.dump());
+}
+
+}  // namespace
+
+Result<int64_t> Store::UpsertSweep(const SweepRecord& sweep) {
+  Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
+    CS_ASSIGN_OR_RETURN(
+        Stmt stmt,
+        impl_->db->Prepare(
+            "INSERT INTO sweeps (name, seed, max_attempts, source_path, source_text, config_json,"
+            " created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+            " ON CONFLICT (name) DO UPDATE SET seed = excluded.seed,"
+            " max_attempts = excluded.max_attempts, source_path = excluded.source_path,"
+            " source_text = excluded.source_text, config_json = excluded.config_json,"
+            " updated_ms = excluded.updated_ms RETURNING id"));
+    stmt.Bind(1, sweep.name)
+        .Bind(2, static_cast<int64_t>(sweep.seed))
+        .Bind(3, sweep.max_attempts)
+        .Bind(4, sweep.source_path)
+        .Bind(5, sweep.source_text)
+        .Bind(6, sweep.config_json)
+        .Bind(7, Impl::WallMs());
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Status::Internal("upsert sweep returned no id");
+    int64_t sweep_id = stmt.Int(0);
+    CS_RETURN_IF_ERROR(stmt.Run());
+    return sweep_id;
+  });
+  if (!id.ok()) return id.status().WithContext("sweep " + sweep.name);
+  CS_RETURN_IF_ERROR(Commit());
+  return id;
+}
+
+Result<int64_t> Store::UpsertVariant(const VariantRecord& variant) {
+  const std::string gen_json = GenToJson(variant.gen).dump();
+  const std::string hash = VariantHash(variant, gen_json);
+  Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
+    {
+      CS_ASSIGN_OR_RETURN(
+          Stmt ins, impl_->db->Prepare(
+                        "INSERT OR IGNORE INTO variants (content_hash, model, provider, model_name,"
+                        " options_json, gen_json, sandbox_json, created_ms)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      ins.Bind(1, hash)
+          .Bind(2, variant.model.id)
+          .Bind(3, variant.model.provider)
+          .Bind(4, variant.model.name)
+          .Bind(5, variant.model.options_json)
+          .Bind(6, gen_json)
+          .Bind(7, variant.sandbox_json)
+          .Bind(8, Impl::WallMs());
+      CS_RETURN_IF_ERROR(ins.Run());
+    }
+    CS_ASSIGN_OR_RETURN(Stmt sel,
+                        impl_->db->Prepare("SELECT id FROM variants WHERE content_hash = ?1"));
+    sel.Bind(1, hash);
+    CS_ASSIGN_OR_RETURN(bool row, sel.Step());
+    if (!row) return Status::Internal("variant vanished after insert");
+    return sel.Int(0);
+  });
+  if (!id.ok()) return id.status().WithContext("variant " + variant.model.id);
+  CS_RETURN_IF_ERROR(Commit());
+  return id;
+}
+
+Result<VariantRecord> Store::GetVariant(int64_t variant_id) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt, impl_->db->Prepare("SELECT model, provider, model_name, options_json, gen_json,"
+                                    " sandbox_json FROM variants WHERE id = ?1"));
+  stmt.Bind(1, variant_id);
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::NotFound("variant " + std::to_string(variant_id));
+  VariantRecord v;
+  v.model.id = stmt.Text(0);
+  v.model.provider = stmt.Text(1);
+  v.model.name = stmt.Text(2);
+  v.model.options_json = stmt.Text(3);
+  CS_ASSIGN_OR_RETURN(v.gen, GenFromJson(stmt.Text(4)));
+  v.sandbox_json = stmt.Text(5);
+  return v;
+}
+
+Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells) {
+  const int64_t now = Impl::WallMs();
+  Result<int64_t> inserted = impl_->Atomic([&]() -> Result<int64_t> {
+    CS_ASSIGN_OR_RETURN(
+        Stmt stmt,
+        impl_->db->Prepare("INSERT OR IGNORE INTO jobs (cell_key, sweep_id, task, complexity,"
+                           " sample, variant_id, method, turns, created_ms, updated_ms)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"));
+    int64_t n = 0;
+    for (const CellRow& c : cells) {
+      BindCellKey(stmt, 1, c.cell);
+      stmt.Bind(2, sweep_id)
+          .Bind(3, c.task)
+          .Bind(4, c.complexity)
+          .Bind(5, c.sample)
+          .Bind(6, c.variant_id)
+          .Bind(7, c.method)
+          .Bind(8, c.turns)
+          .Bind(9, now);
+      CS_RETURN_IF_ERROR(stmt.Run());
+      n += stmt.Changes();
+      stmt.Reset();
+    }
+    return n;
+  });
+  if (!inserted.ok()) return inserted.status().WithContext("insert cells");
+  CS_RETURN_IF_ERROR(Commit());
+  return inserted;
+}
+
+Result<std::vector<std::pair<int64_t, SweepRecord>>> Store::ListSweeps() {
+  CS_ASSIGN_OR_RETURN(Stmt stmt,
+                      impl_->db->Prepare("SELECT id, name, seed, max_attempts, source_path,"
+                                         " source_text, config_json FROM sweeps ORDER BY id"));
+  std::vector<std::pair<int64_t, SweepRecord>> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    SweepRecord s;
+    s.name = stmt.Text(1);
+    s.seed = static_cast<uint64_t>(stmt.Int(2));
+    s.max_attempts = static_cast<int>(stmt.Int(3));
+    s.source_path = stmt.Text(4);
+    s.source_text = stmt.Text(5);
+    s.config_json = stmt.Text(6);
+    out.emplace_back(stmt.Int(0), std::move(s));
+  }
+  return out;
+}
+
+}  // namespace codesweep

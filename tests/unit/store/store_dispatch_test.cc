@@ -1,0 +1,242 @@
+// Store: grid inserts, leases, fenced completion, requeue, attempt caps and retry.
+#include <gtest/gtest.h>
+
+#include "coordinator/store.h"
+#include "store_test_util.h"
+
+namespace codesweep {
+namespace {
+
+using testing_store::Cells;
+using testing_store::Failure;
+using testing_store::Fixture;
+using testing_store::Key;
+using testing_store::MakeFixture;
+using testing_store::TempDir;
+using testing_store::Verdict;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+
+TEST(StoreDispatch, InsertCellsIsIdempotent) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  auto first = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 100));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, 100);
+  auto again = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 100));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  auto more = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 50, 150));
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(*more, 50);
+  EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 150);
+  EXPECT_EQ(*f.store->CountJobs(JobState::kPending, f.sweep_id), 150);
+  EXPECT_FALSE(f.store->has_pending_writes());
+}
+
+TEST(StoreDispatch, CellKeysRoundTripHexAndText) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  auto cells = Cells(f.variant_id, 0, 2);
+  cells[1].cell = CellKey("not-a-hash");
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, cells).ok());
+  auto page = f.store->FetchPending(kNow, JobId(0), 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].cell, Key(0));
+  EXPECT_EQ((*page)[1].cell, CellKey("not-a-hash"));
+  EXPECT_EQ((*page)[0].task, "game24");
+  EXPECT_EQ((*page)[0].variant_id, f.variant_id);
+}
+
+TEST(StoreDispatch, FetchPendingPagesByIdAndHonoursNotBefore) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 25)).ok());
+  std::vector<JobId> seen;
+  JobId after(0);
+  while (true) {
+    auto page = f.store->FetchPending(kNow, after, 10);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 10u);
+    for (const JobRow& r : *page) seen.push_back(r.job);
+    after = page->back().job;
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+
+  // A retried job with a back-off is skipped until its time.
+  auto lease = f.store->LeaseJob(seen[0], "w1", kNow + 1000);
+  ASSERT_TRUE(lease.ok());
+  auto done = f.store->CompleteJob(seen[0], *lease, Failure(true, "timeout"), kNow, kNow + 5000);
+  ASSERT_TRUE(done.ok());
+  auto early = f.store->FetchPending(kNow, JobId(0), 1);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ((*early)[0].job, seen[1]);
+  auto later = f.store->FetchPending(kNow + 5000, JobId(0), 1);
+  EXPECT_EQ((*later)[0].job, seen[0]);
+}
+
+TEST(StoreDispatch, LeaseAndCompleteRecordsEverything) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 3)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  auto lease = f.store->LeaseJob(job, "w1", kNow + 3000);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  auto row = f.store->GetJob(job);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->state, JobState::kLeased);
+  EXPECT_EQ(row->lease, *lease);
+  EXPECT_EQ(row->attempts, 1);
+  EXPECT_EQ(row->worker, "w1");
+  EXPECT_EQ(row->lease_until_ms, kNow + 3000);
+  // Leasing twice is refused.
+  EXPECT_EQ(f.store->LeaseJob(job, "w2", kNow).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.store->LeaseJob(JobId(999), "w2", kNow).status().code(), StatusCode::kNotFound);
+
+  auto res = f.store->CompleteJob(job, *lease, Verdict(true), kNow + 10, 0);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(*res, CompleteResult::kAccepted);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(f.store->GetJob(job)->state, JobState::kDone);
+  EXPECT_EQ(*f.store->CountJobs(JobState::kDone, 0), 1);
+  auto rows = f.store->StatusRows("");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].done, 1);
+  EXPECT_EQ((*rows)[0].pending, 2);
+  EXPECT_EQ((*rows)[0].correct, 1);
+  EXPECT_EQ((*rows)[0].last_finished_ms, kNow + 10);
+}
+
+TEST(StoreDispatch, FencingRejectsStaleAndDuplicateResults) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  LeaseToken first = *f.store->LeaseJob(job, "w1", kNow + 1000);
+
+  // Wrong token: stale, nothing written.
+  EXPECT_EQ(*f.store->CompleteJob(job, LeaseToken(first.value() + 100), Verdict(true), kNow, 0),
+            CompleteResult::kStale);
+  EXPECT_EQ(f.store->GetJob(job)->state, JobState::kLeased);
+
+  // The lease expires and the job is requeued, then re-leased: the first worker's late result
+  // is stale, the second's is accepted, and a duplicate of it is stale.
+  auto expired = f.store->ExpiredLeases(kNow + 2000, 10);
+  ASSERT_TRUE(expired.ok());
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ(*f.store->RequeueJob(job, first, "lease expired", 0), CompleteResult::kAccepted);
+  EXPECT_EQ(*f.store->RequeueJob(job, first, "again", 0), CompleteResult::kStale);
+  EXPECT_EQ(*f.store->CompleteJob(job, first, Verdict(true), kNow, 0), CompleteResult::kStale);
+  LeaseToken second = *f.store->LeaseJob(job, "w2", kNow + 5000);
+  EXPECT_GT(second, first);
+  EXPECT_EQ(*f.store->CompleteJob(job, first, Verdict(false), kNow, 0), CompleteResult::kStale);
+  EXPECT_EQ(*f.store->CompleteJob(job, second, Verdict(true), kNow, 0), CompleteResult::kAccepted);
+  EXPECT_EQ(*f.store->CompleteJob(job, second, Verdict(true), kNow, 0), CompleteResult::kStale);
+  EXPECT_EQ(*f.store->RenewLease(job, second, kNow + 9000), CompleteResult::kStale);
+  ASSERT_TRUE(f.store->Commit().ok());
+  auto rows = f.store->StatusRows("s1");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].done, 1);
+  EXPECT_EQ((*rows)[0].correct, 1);  // the second (correct) verdict, exactly once
+}
+
+TEST(StoreDispatch, RetryableFailuresEndDeadAfterMaxAttempts) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"), /*max_attempts=*/2);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  LeaseToken l1 = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  EXPECT_EQ(*f.store->CompleteJob(job, l1, Failure(true, "503 first"), kNow, kNow + 10),
+            CompleteResult::kAccepted);
+  JobRow row = *f.store->GetJob(job);
+  EXPECT_EQ(row.state, JobState::kPending);
+  EXPECT_EQ(row.not_before_ms, kNow + 10);
+  LeaseToken l2 = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  EXPECT_EQ(*f.store->CompleteJob(job, l2, Failure(true, "503 second"), kNow, kNow + 10),
+            CompleteResult::kAccepted);
+  EXPECT_EQ(f.store->GetJob(job)->state, JobState::kDead);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(*f.store->CountJobs(JobState::kDead, f.sweep_id), 1);
+
+  // Explicit retry: back to pending with fresh attempts.
+  auto retried = f.store->RetryFailed(f.sweep_id);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(*retried, 1);
+  row = *f.store->GetJob(job);
+  EXPECT_EQ(row.state, JobState::kPending);
+  EXPECT_EQ(row.attempts, 0);
+  EXPECT_EQ(row.not_before_ms, 0);
+}
+
+TEST(StoreDispatch, RequeueAfterLastAttemptIsDead) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"), /*max_attempts=*/1);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  LeaseToken l1 = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  EXPECT_EQ(*f.store->RequeueJob(job, l1, "worker lost", 0), CompleteResult::kAccepted);
+  EXPECT_EQ(f.store->GetJob(job)->state, JobState::kDead);
+}
+
+TEST(StoreDispatch, PermanentFailureIsFailedAndRetryable) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  LeaseToken l1 = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  EXPECT_EQ(*f.store->CompleteJob(job, l1, Failure(false, "401 unauthorized"), kNow, 0),
+            CompleteResult::kAccepted);
+  EXPECT_EQ(f.store->GetJob(job)->state, JobState::kFailed);
+  EXPECT_EQ(*f.store->RetryFailed(f.sweep_id), 1);
+  EXPECT_EQ(*f.store->RetryFailed(f.sweep_id), 0);
+  EXPECT_EQ(*f.store->CountJobs(JobState::kPending, 0), 2);
+}
+
+TEST(StoreDispatch, LeasedJobsExtendAndExpire) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 5)).ok());
+  auto page = *f.store->FetchPending(kNow, JobId(0), 5);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(f.store->LeaseJob(page[i].job, "w1", kNow + 100 * (i + 1)).ok());
+  }
+  EXPECT_EQ(f.store->LeasedJobs()->size(), 3u);
+  auto expired = *f.store->ExpiredLeases(kNow + 250, 10);
+  ASSERT_EQ(expired.size(), 2u);
+  EXPECT_EQ(expired[0].job, page[0].job);
+  EXPECT_EQ(f.store->ExpiredLeases(kNow + 250, 1)->size(), 1u);
+  ASSERT_TRUE(f.store->ExtendAllLeases(kNow + 10'000).ok());
+  EXPECT_TRUE(f.store->ExpiredLeases(kNow + 9'999, 10)->empty());
+  LeaseToken l = f.store->GetJob(page[0].job)->lease;
+  EXPECT_EQ(*f.store->RenewLease(page[0].job, l, kNow + 20'000), CompleteResult::kAccepted);
+  EXPECT_EQ(f.store->ExpiredLeases(kNow + 15'000, 10)->size(), 2u);
+  // Leased jobs are not pending.
+  EXPECT_EQ(f.store->FetchPending(kNow, JobId(0), 10)->size(), 2u);
+}
+
+TEST(StoreDispatch, LeaseTokensAreMonotonicAcrossReopen) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  LeaseToken last;
+  {
+    Fixture f = MakeFixture(path);
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 4)).ok());
+    auto page = *f.store->FetchPending(kNow, JobId(0), 4);
+    for (int i = 0; i < 3; ++i) last = *f.store->LeaseJob(page[i].job, "w", kNow);
+    ASSERT_TRUE(f.store->Commit().ok());
+  }
+  auto store = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(store.ok());
+  auto page = *(*store)->FetchPending(kNow, JobId(0), 1);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_GT(*(*store)->LeaseJob(page[0].job, "w", kNow), last);
+  EXPECT_EQ((*store)->LeasedJobs()->size(), 4u);
+}
+
+}  // namespace
+}  // namespace codesweep
