@@ -27,6 +27,11 @@ struct MethodInfo {
 const std::vector<MethodInfo>& AllMethods();
 const MethodInfo* FindMethod(std::string_view name);  // nullptr if unknown
 
+// OK if a model with these capabilities can run the method: the Code Interpreter methods need
+// tool calling, autogen_system a system role. For sweep validation (before anything runs) and
+// again in RunJob.
+Status CheckMethodSupported(const MethodInfo& method, const LlmCapabilities& capabilities);
+
 // Makes the LlmClient for one job. The worker supplies one that routes metered providers through
 // the coordinator (rate limit and call cache); tests supply fakes.
 using LlmClientFactory = std::function<Result<std::unique_ptr<LlmClient>>(

@@ -1,0 +1,168 @@
+#include "jobs/methods/cell_run.h"
+
+#include <algorithm>
+
+#include "jobs/methods/extract.h"
+
+namespace codesweep {
+
+namespace {
+
+constexpr size_t kFeedbackBytes = 4000;  // per stream, in what is fed back to the model
+
+std::string_view StatusName(ExecStatus s) {
+  switch (s) {
+    case ExecStatus::kOk:
+      return "ok";
+    case ExecStatus::kError:
+      return "error";
+    case ExecStatus::kTimeout:
+      return "timeout";
+    case ExecStatus::kMemory:
+      return "memory";
+    case ExecStatus::kKilled:
+      return "killed";
+    case ExecStatus::kOutputLimit:
+      return "output_limit";
+    case ExecStatus::kRefused:
+      return "refused";
+  }
+  return "error";
+}
+
+std::string Bounded(const std::string& s) {
+  if (s.size() <= kFeedbackBytes) return s;
+  return s.substr(0, kFeedbackBytes) + "\n... [" + std::to_string(s.size() - kFeedbackBytes) +
+         " more bytes cut]";
+}
+
+}  // namespace
+
+LlmRequest CellRun::NewRequest(std::vector<ChatMessage> messages) const {
+  LlmRequest r;
+  r.messages = std::move(messages);
+  r.gen = spec_.gen;
+  return r;
+}
+
+Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
+  CallRecord rec;
+  rec.index = static_cast<int>(outcome_.calls.size());
+  rec.turn = turn;
+  rec.call_key = ComputeCallKey(spec_.model, request).value();
+  rec.request_json = CanonicalRequestJson(request);
+  NoteTurn(turn);
+  Result<LlmResponse> r = client_.Complete(request);
+  if (!r.ok()) {
+    rec.error = r.status().ToString();
+    outcome_.calls.push_back(std::move(rec));
+    return r.status();
+  }
+  const LlmResponse& resp = *r;
+  rec.response_json = ResponseToJson(resp);
+  rec.tokens_in = resp.usage.input_tokens;
+  rec.tokens_out = resp.usage.output_tokens;
+  rec.tokens_estimated = resp.usage.estimated;
+  rec.latency_ms = resp.latency_ms;
+  rec.http_status = resp.http_status;
+  rec.attempts = resp.attempts;
+  rec.rate_limited = resp.rate_limited;
+  rec.cost_usd = resp.cost_usd;
+  rec.cached = resp.cached;
+  outcome_.tokens_in += rec.tokens_in;
+  outcome_.tokens_out += rec.tokens_out;
+  outcome_.tokens_estimated = outcome_.tokens_estimated || rec.tokens_estimated;
+  outcome_.cost_usd += rec.cost_usd;
+  outcome_.calls.push_back(std::move(rec));
+  return r;
+}
+
+Result<ExecResult> CellRun::Execute(const std::string& code, int turn) {
+  MarkCodeUsed();
+  Result<ExecResult> r = executor_.Run(ExecRequest{code, limits_});
+  if (!r.ok()) return Status::Unavailable("sandbox: " + r.status().ToString());
+  const ExecResult& e = *r;
+  ExecutionRecord rec;
+  rec.index = static_cast<int>(outcome_.executions.size());
+  rec.turn = turn;
+  rec.code = code;
+  rec.status = std::string(StatusName(e.status));
+  rec.exit_code = e.exit_code;
+  rec.signal = e.signal;
+  rec.wall_ms = e.wall_ms;
+  rec.cpu_ms = e.cpu_ms;
+  rec.peak_rss_kb = e.peak_rss_kb;
+  rec.stdout_text = e.stdout_text;
+  rec.stderr_text = e.stderr_text;
+  rec.stdout_truncated = e.stdout_truncated;
+  rec.stderr_truncated = e.stderr_truncated;
+  rec.tier = e.tier;
+  outcome_.executions.push_back(std::move(rec));
+  if (e.status == ExecStatus::kOk) outcome_.code_ok = true;
+  return r;
+}
+
+void CellRun::Finish() {
+  outcome_.extra_json = extra_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::optional<ExecResult>> ExecuteFirstBlock(CellRun& run, const std::string& reply,
+                                                    int turn) {
+  std::vector<std::string> blocks = ExtractCodeBlocks(reply);
+  if (blocks.empty()) return std::optional<ExecResult>();
+  Result<ExecResult> e = run.Execute(blocks[0], turn);
+  if (!e.ok()) return e.status();
+  return std::optional<ExecResult>(std::move(e).value());
+}
+
+std::string DescribeExecution(const ExecResult& result, const ExecLimits& limits) {
+  std::string out =
+      "output: " + Bounded(result.stdout_text) + "\nerrors: " + Bounded(result.stderr_text) + "\n";
+  switch (result.status) {
+    case ExecStatus::kTimeout:
+      out += "TimeoutExpired: the code did not finish within " +
+             (limits.wall_ms % 1000 == 0 ? std::to_string(limits.wall_ms / 1000) + " seconds"
+                                         : std::to_string(limits.wall_ms) + " ms") +
+             ".\n";
+      break;
+    case ExecStatus::kMemory:
+      out += "MemoryError: the code exceeded the memory limit.\n";
+      break;
+    case ExecStatus::kOutputLimit:
+      out += "The code printed too much output and was stopped.\n";
+      break;
+    case ExecStatus::kKilled:
+    case ExecStatus::kRefused:
+      out +=
+          "The code was stopped by the sandbox (" + std::string(StatusName(result.status)) + ").\n";
+      break;
+    case ExecStatus::kOk:
+    case ExecStatus::kError:
+      break;
+  }
+  return out;
+}
+
+ChatMessage UserMessage(std::string content) {
+  ChatMessage m;
+  m.role = "user";
+  m.content = std::move(content);
+  return m;
+}
+
+ChatMessage SystemMessage(std::string content) {
+  ChatMessage m;
+  m.role = "system";
+  m.content = std::move(content);
+  return m;
+}
+
+ChatMessage AssistantMessage(const LlmResponse& response) {
+  ChatMessage m;
+  m.role = "assistant";
+  m.content = response.content;
+  m.tool_calls = response.tool_calls;
+  return m;
+}
+
+}  // namespace codesweep
