@@ -2,9 +2,9 @@
 #include "jobs/llm/wire_format.h"
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "schema/log.h"
-#include <regex>
 
 namespace codesweep {
 namespace {
@@ -179,6 +179,8 @@ int64_t IntOr(const json& obj, const char* key) {
 LlmResponse ParseOpenAiResponse(const json& body) {
   const json& choice = body.at("choices").at(0);
   const json& message = choice.at("message");
+  if (!message.is_object())
+    throw json::type_error::create(302, "message is not an object", nullptr);
   LlmResponse r;
   r.content = StringOr(message, "content");
   if (auto it = message.find("tool_calls"); it != message.end() && it->is_array()) {
@@ -208,7 +210,9 @@ std::string AnthropicFinish(const std::string& stop_reason) {
 
 LlmResponse ParseAnthropicResponse(const json& body) {
   LlmResponse r;
-  for (const json& block : body.at("content")) {
+  const json& blocks = body.at("content");
+  if (!blocks.is_array()) throw json::type_error::create(302, "content is not an array", nullptr);
+  for (const json& block : blocks) {
     const std::string type = StringOr(block, "type");
     if (type == "text") r.content += StringOr(block, "text");
     if (type == "tool_use") {
