@@ -1,0 +1,212 @@
+// Codec: round trips of every message, golden bytes pinning the format, and rejection of
+// malformed, truncated, oversized and wrong-version frames (including a bounded fuzz).
+#include "schema/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "schema/hash.h"
+
+namespace codesweep {
+namespace {
+
+std::string Hex(std::string_view s) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+JobSpec SampleSpec() {
+  JobSpec spec;
+  spec.job = JobId(42);
+  spec.cell = CellKey("abc123");
+  spec.sweep = "quickstart";
+  spec.task = "game24";
+  spec.complexity = "4";
+  spec.sample = 7;
+  spec.seed = 0xFFFFFFFFFFFFFFFFull;
+  spec.model = {"sim:default", "sim", "default", R"({"p_code":0})"};
+  spec.method = "only_question";
+  spec.turns = 3;
+  spec.gen.temperature = 0.5;
+  spec.gen.seed = -5;
+  spec.gen.stop = {"END", "\n\n"};
+  spec.sandbox_json = R"({"wall_ms":100})";
+  return spec;
+}
+
+Outcome SampleOutcome() {
+  Outcome o;
+  o.final_answer = "<<<24>>>";
+  o.correct = true;
+  o.score = 1.0;
+  o.passed_by = "code";
+  o.code_used = true;
+  o.turns_used = 2;
+  o.tokens_in = 100;
+  o.tokens_out = 20;
+  o.cost_usd = 0.25;
+  CallRecord call;
+  call.index = 1;
+  call.call_key = "k";
+  call.request_json = "{}";
+  call.response_json = std::string("bin\0ary", 7);
+  call.cached = true;
+  o.calls = {call, call};
+  ExecutionRecord exec;
+  exec.code = "print(1)";
+  exec.status = "ok";
+  exec.stdout_text = "1\n";
+  exec.signal = 9;
+  exec.tier = "A";
+  o.executions = {exec};
+  return o;
+}
+
+std::vector<Message> AllSamples() {
+  CallResultMsg cr;
+  cr.job = 1;
+  cr.call_key = "ck";
+  cr.ok = true;
+  cr.response_json = R"({"content":"x"})";
+  cr.headers = {{"x-ratelimit-remaining", "5"}};
+  return {
+      HelloMsg{1, "w1", "host", 123, 64, {"gpu"}, {{1, 2}, {3, 4}}, {{5, 6}}},
+      CreditMsg{17},
+      HeartbeatMsg{{{9, 10}}},
+      CallMsg{1, 2, "ck", "openai", "gpt-4o", "OPENAI_API_KEY", 1500},
+      cr,
+      ResultMsg{42, 7, 2, SampleOutcome()},
+      ByeMsg{},
+      WelcomeMsg{99, 1000, 3, 60000},
+      JobMsg{7, 2, SampleSpec()},
+      GrantMsg{"ck", true, "{}"},
+      AckMsg{42, 7},
+      CancelMsg{42, 7},
+      ResetMsg{},
+      CoordHeartbeatMsg{},
+  };
+}
+
+TEST(CodecTest, RoundTripsEveryMessage) {
+  std::vector<Message> samples = AllSamples();
+  ASSERT_EQ(samples.size(), std::variant_size_v<Message>);
+  for (const Message& m : samples) {
+    std::string frame = Encode(m);
+    Result<Message> back = Decode(frame);
+    ASSERT_TRUE(back.ok()) << MessageName(m) << ": " << back.status().ToString();
+    EXPECT_EQ(back->index(), m.index());
+    EXPECT_EQ(Encode(*back), frame) << MessageName(m);
+  }
+}
+
+TEST(CodecTest, RoundTripKeepsFields) {
+  Result<Message> job = Decode(Encode(JobMsg{7, 2, SampleSpec()}));
+  ASSERT_TRUE(job.ok());
+  const JobSpec& spec = std::get<JobMsg>(*job).spec;
+  EXPECT_EQ(spec.job, JobId(42));
+  EXPECT_EQ(spec.cell, CellKey("abc123"));
+  EXPECT_EQ(spec.seed, 0xFFFFFFFFFFFFFFFFull);
+  EXPECT_EQ(spec.gen.seed, std::optional<int64_t>(-5));
+  EXPECT_EQ(spec.gen.stop.size(), 2u);
+  EXPECT_EQ(spec.model.options_json, R"({"p_code":0})");
+  EXPECT_DOUBLE_EQ(spec.gen.temperature, 0.5);
+
+  Result<Message> res = Decode(Encode(ResultMsg{42, 7, 2, SampleOutcome()}));
+  ASSERT_TRUE(res.ok());
+  const Outcome& o = std::get<ResultMsg>(*res).outcome;
+  EXPECT_TRUE(o.correct);
+  ASSERT_EQ(o.calls.size(), 2u);
+  EXPECT_EQ(o.calls[1].response_json, std::string("bin\0ary", 7));
+  ASSERT_EQ(o.executions.size(), 1u);
+  EXPECT_EQ(o.executions[0].signal, 9);
+}
+
+TEST(CodecTest, GoldenBytes) {
+  EXPECT_EQ(Hex(Encode(CreditMsg{17})), "93010211");
+  EXPECT_EQ(Hex(Encode(AckMsg{42, 7})), "9401172a07");
+  EXPECT_EQ(Hex(Encode(ResetMsg{})), "920119");
+  EXPECT_EQ(Hex(Encode(HelloMsg{1, "w1", "h", 5, 2, {}, {{1, 2}}, {}})),
+            "9a010101a27731a16805029091920102"
+            "90");
+  EXPECT_EQ(Hex(Encode(WelcomeMsg{3, 1000, 3, 60000})),
+            "960114"
+            "03cd03e803cdea60");
+  EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "950116a16bc2a0");
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "9f1e4e73fdc1de73");
+}
+
+TEST(CodecTest, RejectsWrongVersion) {
+  std::string frame = Encode(CreditMsg{1});
+  frame[1] = 2;  // version field
+  Result<Message> r = Decode(frame);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("version"), std::string::npos);
+}
+
+TEST(CodecTest, RejectsEveryTruncation) {
+  for (const Message& m : AllSamples()) {
+    std::string frame = Encode(m);
+    for (size_t n = 0; n < frame.size(); ++n) {
+      EXPECT_FALSE(Decode(frame.substr(0, n)).ok()) << MessageName(m) << " cut at " << n;
+    }
+  }
+}
+
+TEST(CodecTest, RejectsTrailingBytesUnknownTypeAndBadFields) {
+  EXPECT_FALSE(Decode(Encode(CreditMsg{1}) + "x").ok());
+  EXPECT_FALSE(Decode(std::string("\x93\x01\x63\x01", 4)).ok());   // type 99
+  EXPECT_FALSE(Decode(std::string("\x93\x01\x02\xa1x", 5)).ok());  // CREDIT n = "x"
+  EXPECT_FALSE(Decode(std::string("\x92\x01", 2)).ok());           // truncated array
+  EXPECT_FALSE(Decode(std::string("\x81\x01\x02", 3)).ok());       // a map
+  EXPECT_FALSE(Decode("").ok());
+  // A 32-bit field given a 64-bit value.
+  EXPECT_FALSE(Decode(std::string("\x93\x01\x02\xcf\x00\x00\x00\x01\x00\x00\x00\x00", 12)).ok());
+  // Extra trailing fields are accepted (additive evolution).
+  EXPECT_TRUE(Decode(std::string("\x94\x01\x02\x05\xc0", 5)).ok());
+}
+
+TEST(CodecTest, RejectsOversizedFrames) {
+  std::string frame = Encode(CreditMsg{1});
+  Result<Message> r = Decode(frame, 3);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  // A huge declared array length with no data behind it.
+  EXPECT_FALSE(Decode(std::string("\xdd\xff\xff\xff\xff\x01", 6)).ok());
+  EXPECT_FALSE(Decode(std::string("\x93\x01\x02\xdb\xff\xff\xff\xff", 8)).ok());
+}
+
+TEST(CodecTest, FuzzNeverCrashes) {
+  Rng rng(1234);
+  std::vector<std::string> seeds;
+  for (const Message& m : AllSamples()) seeds.push_back(Encode(m));
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes = seeds[rng.Uniform(0, static_cast<int64_t>(seeds.size()) - 1)];
+      int flips = static_cast<int>(rng.Uniform(1, 4));
+      for (int f = 0; f < flips && !bytes.empty(); ++f) {
+        size_t pos = rng.Uniform(0, static_cast<int64_t>(bytes.size()) - 1);
+        bytes[pos] = static_cast<char>(rng.Uniform(0, 255));
+      }
+    } else {
+      int64_t len = rng.Uniform(0, 64);
+      for (int64_t j = 0; j < len; ++j) bytes += static_cast<char>(rng.Uniform(0, 255));
+    }
+    Result<Message> r = Decode(bytes);
+    if (r.ok()) {
+      ++accepted;
+      EXPECT_TRUE(Decode(Encode(*r)).ok());
+    }
+  }
+  EXPECT_LT(accepted, 20000);
+}
+
+}  // namespace
+}  // namespace codesweep
