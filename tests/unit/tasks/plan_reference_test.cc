@@ -87,5 +87,18 @@ TEST(PlanReferenceTest, BoxNetReferenceSolvesEveryLevel) {
   ExpectReferenceSolves(*task, Generated(*task, 50));
 }
 
+TEST(PlanReferenceTest, PathPlanReferenceSolvesAll140Instances) {
+  auto task = MakePathPlanTask(DefaultDataDir());
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  std::vector<Instance> instances;
+  for (int i = 0; i < (*task)->InstanceCount(""); ++i) {
+    auto inst = (*task)->Generate("", i, 0);
+    ASSERT_TRUE(inst.ok());
+    instances.push_back(std::move(inst).value());
+  }
+  ASSERT_EQ(instances.size(), 140u);
+  ExpectReferenceSolves(**task, instances);
+}
+
 }  // namespace
 }  // namespace codesweep
