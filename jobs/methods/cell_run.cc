@@ -30,7 +30,8 @@ std::string_view StatusName(ExecStatus s) {
   return "error";
 }
 
-std::string Bounded(const std::string& s) {
+std::string Bounded(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.size() <= kFeedbackBytes) return s;
   return s.substr(0, kFeedbackBytes) + "\n... [" + std::to_string(s.size() - kFeedbackBytes) +
          " more bytes cut]";

@@ -204,28 +204,28 @@ TEST(MultiTurnTest, TurnsIgnoredForSingleTurnMethods) {
 
 TEST(CodeInterpreterTest, SeveralToolCallsThenAnswer) {
   JobSpec spec = FakeJob("code_interpreter");
-  Harness h({ToolCallReply("c1", R"js({"code":"print('<<<1>>>')"})js"),
-             ToolCallReply("c2", nlohmann::json{{"code", "answer = \"" + Truth(spec) +
-                                                             "\"\nprint(answer)"}}
-                                     .dump()),
-             Reply("Final: <<<" + Truth(spec) + ">>>")
-});
-Outcome o = h.Run(spec);
-ASSERT_FALSE(o.failed) << o.error;
-EXPECT_EQ(o.calls.size(), 3u);
-EXPECT_EQ(o.executions.size(), 2u);
-EXPECT_TRUE(o.correct);
-EXPECT_EQ(o.passed_by, "code");
-EXPECT_TRUE(o.code_used);
-ASSERT_EQ(h.transcript.requests[0].tools.size(), 1u);
-EXPECT_EQ(h.transcript.requests[0].tools[0].name, "python");
-const auto& msgs = h.transcript.requests[2].messages;
-ASSERT_EQ(msgs.size(), 5u);
-EXPECT_EQ(msgs[1].tool_calls[0].id, "c1");
-EXPECT_EQ(msgs[2].role, "tool");
-EXPECT_EQ(msgs[2].tool_call_id, "c1");
-EXPECT_NE(msgs[2].content.find("<<<1>>>"), std::string::npos);
-EXPECT_EQ(nlohmann::json::parse(o.extra_json)["tool_calls"], 2);
+  Harness h(
+      {ToolCallReply("c1", R"js({"code":"print('<<<1>>>')"})js"),
+       ToolCallReply(
+           "c2",
+           nlohmann::json{{"code", "answer = \"" + Truth(spec) + "\"\nprint(answer)"}}.dump()),
+       Reply("Final: <<<" + Truth(spec) + ">>>")});
+  Outcome o = h.Run(spec);
+  ASSERT_FALSE(o.failed) << o.error;
+  EXPECT_EQ(o.calls.size(), 3u);
+  EXPECT_EQ(o.executions.size(), 2u);
+  EXPECT_TRUE(o.correct);
+  EXPECT_EQ(o.passed_by, "code");
+  EXPECT_TRUE(o.code_used);
+  ASSERT_EQ(h.transcript.requests[0].tools.size(), 1u);
+  EXPECT_EQ(h.transcript.requests[0].tools[0].name, "python");
+  const auto& msgs = h.transcript.requests[2].messages;
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(msgs[1].tool_calls[0].id, "c1");
+  EXPECT_EQ(msgs[2].role, "tool");
+  EXPECT_EQ(msgs[2].tool_call_id, "c1");
+  EXPECT_NE(msgs[2].content.find("<<<1>>>"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(o.extra_json)["tool_calls"], 2);
 }
 
 TEST(CodeInterpreterTest, InvalidArgumentsComeBackAsToolErrors) {
