@@ -234,10 +234,10 @@ std::string CanonicalPlan(const Grid& g) {
       boxes.push_back({bs[i], static_cast<int>(k), ts[best[i]]});
     }
   }
-  nlohmann::ordered_json plan = nlohmann::ordered_json::array();
+  std::string plan = "[";  // JSON written directly: keys and values need no escaping
   std::vector<bool> done(boxes.size(), false);
   for (size_t remaining = boxes.size(); remaining > 0;) {
-    nlohmann::ordered_json step = nlohmann::ordered_json::object();
+    std::string step;
     std::vector<int> next_cell(boxes.size(), -1);
     std::set<int> busy;
     for (int pass = 0; pass < 2; ++pass) {  // deliveries first, then moves
@@ -248,7 +248,8 @@ std::string CanonicalPlan(const Grid& g) {
         const std::string key = "Agent[" + CellName(x.cell / g.cols, x.cell % g.cols) + "]";
         const std::string box = "box_" + std::string(kColours[x.colour]);
         if (pass == 0) {
-          step[key] = "move(" + box + ", target_" + std::string(kColours[x.colour]) + ")";
+          step += (step.empty() ? "{\"" : ",\"") + key + "\":\"move(" + box + ", target_" +
+                  std::string(kColours[x.colour]) + ")\"";
           done[b] = true;
           --remaining;
           continue;
@@ -257,15 +258,16 @@ std::string CanonicalPlan(const Grid& g) {
         int tr = x.target / g.cols, tc = x.target % g.cols;
         int nr = r != tr ? r + (tr > r ? 1 : -1) : r;
         int nc = r != tr ? c : c + (tc > c ? 1 : -1);
-        step[key] = "move(" + box + ", square[" + CellName(nr, nc) + "])";
+        step += (step.empty() ? "{\"" : ",\"") + key + "\":\"move(" + box + ", square[" +
+                CellName(nr, nc) + "])\"";
         next_cell[b] = nr * g.cols + nc;
       }
     }
     for (size_t b = 0; b < boxes.size(); ++b)
       if (next_cell[b] >= 0) boxes[b].cell = next_cell[b];
-    plan.push_back(std::move(step));
+    plan += (plan.size() > 1 ? "," : "") + step + "}";
   }
-  return plan.dump();
+  return plan + "]";
 }
 
 std::string PyStrList(const std::vector<std::string>& items) {
