@@ -1,0 +1,410 @@
+// fakellm request handling: limits, faults, answers, stats.
+#include "tools/fakellm/fake_server.h"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include "jobs/llm/sim/sim.h"
+#include "jobs/llm/wire_format.h"
+#include "schema/hash.h"
+
+namespace codesweep::fakellm {
+namespace {
+
+using nlohmann::json;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ApiKey(const httplib::Request& req) {
+  std::string auth = req.get_header_value("Authorization");
+  if (auth.starts_with("Bearer ")) return auth.substr(7);
+  return req.get_header_value("x-api-key");
+}
+
+std::string KeyAlias(const std::string& key) {
+  return key.empty() ? "anonymous" : Sha256Hex(key).substr(0, 12);
+}
+
+bool KeyAccepted(const std::string& valid_keys, const std::string& key) {
+  if (valid_keys.empty()) return true;
+  size_t start = 0;
+  while (start <= valid_keys.size()) {
+    size_t end = valid_keys.find(',', start);
+    if (end == std::string::npos) end = valid_keys.size();
+    if (!key.empty() && valid_keys.compare(start, end - start, key) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+int64_t EstimateTokens(const std::string& text) {
+  return 1 + static_cast<int64_t>(text.size()) / 4;
+}
+
+void EstimateUsage(const LlmRequest& request, LlmResponse* r) {
+  if (r->usage.input_tokens > 0 || r->usage.output_tokens > 0) return;
+  int64_t in = 0;
+  for (const ChatMessage& m : request.messages) in += EstimateTokens(m.content);
+  int64_t out = EstimateTokens(r->content);
+  for (const ToolCall& c : r->tool_calls) out += EstimateTokens(c.arguments_json);
+  r->usage = {.input_tokens = in, .output_tokens = out};
+}
+
+std::string ConversationId(const httplib::Request& req, const LlmRequest& request) {
+  std::string conv = req.get_header_value("X-Codesweep-Conversation");
+  if (!conv.empty()) return conv;
+  for (const ChatMessage& m : request.messages) {
+    if (m.role == "user") return Sha256Hex(m.content);
+  }
+  return "";
+}
+
+int TurnIndex(const LlmRequest& request) {
+  int turn = 0;
+  for (const ChatMessage& m : request.messages) turn += m.role == "assistant" ? 1 : 0;
+  return turn;
+}
+
+void RateHeaders(WireFormat format, const FakeConfig& c, const KeyLimiter::Decision& d,
+                 httplib::Response& res) {
+  auto ms = [](int64_t v) { return std::to_string(v) + "ms"; };
+  if (format == WireFormat::kOpenAi) {
+    if (c.rpm > 0) {
+      res.set_header("x-ratelimit-limit-requests", std::to_string(c.rpm));
+      res.set_header("x-ratelimit-remaining-requests", std::to_string(d.remaining_requests));
+      res.set_header("x-ratelimit-reset-requests", ms(d.reset_requests_ms));
+    }
+    if (c.tpm > 0) {
+      res.set_header("x-ratelimit-limit-tokens", std::to_string(c.tpm));
+      res.set_header("x-ratelimit-remaining-tokens", std::to_string(d.remaining_tokens));
+      res.set_header("x-ratelimit-reset-tokens", ms(d.reset_tokens_ms));
+    }
+    return;
+  }
+  auto at = [](int64_t delta_ms) {  // RFC 3339 UTC time, as Anthropic sends
+    const std::time_t t = std::time(nullptr) + (delta_ms + 999) / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  };
+  if (c.rpm > 0) {
+    res.set_header("anthropic-ratelimit-requests-limit", std::to_string(c.rpm));
+    res.set_header("anthropic-ratelimit-requests-remaining", std::to_string(d.remaining_requests));
+    res.set_header("anthropic-ratelimit-requests-reset", at(d.reset_requests_ms));
+  }
+  if (c.tpm > 0) {
+    res.set_header("anthropic-ratelimit-tokens-limit", std::to_string(c.tpm));
+    res.set_header("anthropic-ratelimit-tokens-remaining", std::to_string(d.remaining_tokens));
+    res.set_header("anthropic-ratelimit-tokens-reset", at(d.reset_tokens_ms));
+  }
+}
+
+void SendError(WireFormat format, int status, const std::string& type, const std::string& message,
+               httplib::Response& res) {
+  res.status = status;
+  res.set_content(BuildErrorBody(format, type, message), "application/json");
+}
+
+int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
+  if (c.latency_ms <= 0) return 0;
+  if (c.latency_dist == "exponential") {
+    return static_cast<int64_t>(-std::log(1.0 - rng.Unit()) * static_cast<double>(c.latency_ms));
+  }
+  const int64_t j = std::min(c.latency_jitter_ms, c.latency_ms);
+  return c.latency_ms + (j > 0 ? rng.Uniform(-j, j) : 0);
+}
+
+}  // namespace
+
+FakeServer::FakeServer(ServerOptions options, FakeConfig config, Logger* logger)
+    : options_(std::move(options)), logger_(logger), config_(std::move(config)) {}
+
+FakeServer::~FakeServer() { Stop(); }
+
+FakeConfig FakeServer::Config() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return config_;
+}
+
+void FakeServer::SleepMs(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  stop_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+}
+
+void FakeServer::Count(const std::string& key, const std::function<void(KeyStats&)>& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  f(stats_.total);
+  f(stats_.keys[key]);
+}
+
+void FakeServer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  server_.stop();
+}
+
+Result<LlmResponse> FakeServer::Replay(const httplib::Request& req, const LlmRequest& request) {
+  const std::string hash = Sha256Hex(CanonicalRequestJson(request));
+  if (auto by = replay_.find("by_hash"); by != replay_.end() && by->contains(hash)) {
+    return ResponseFromJson((*by)[hash].dump());
+  }
+  auto seqs = replay_.find("sequences");
+  if (seqs != replay_.end()) {
+    const std::string conv = ConversationId(req, request);
+    const json* seq = seqs->contains(conv)  ? &(*seqs)[conv]
+                      : seqs->contains("*") ? &(*seqs)["*"]
+                                            : nullptr;
+    const size_t turn = static_cast<size_t>(TurnIndex(request));
+    if (seq != nullptr && seq->is_array() && turn < seq->size()) {
+      return ResponseFromJson((*seq)[turn].dump());
+    }
+  }
+  if (replay_.contains("default")) return ResponseFromJson(replay_["default"].dump());
+  return Status::NotFound("fakellm replay: no scripted response for request hash " + hash);
+}
+
+LlmResponse FakeServer::SimOrGeneric(WireFormat format, const httplib::Request& req,
+                                     const LlmRequest& request, const std::string& model) {
+  const std::string cell = req.get_header_value("X-Codesweep-Cell");
+  if (!cell.empty() && tasks_) {
+    json c = json::parse(cell, nullptr, false);
+    const Task* task = c.is_object() ? tasks_->Find(c.value("task", "")) : nullptr;
+    Result<SimOptions> sim = SimOptions::FromJson(Config().sim_options);
+    if (task != nullptr && sim.ok()) {
+      Result<Instance> inst = task->Generate(
+          c.value("complexity", ""), c.value("sample", int64_t{0}), c.value("seed", uint64_t{0}));
+      if (inst.ok()) {
+        const std::string provider = format == WireFormat::kOpenAi ? "openai" : "anthropic";
+        ModelSpec spec{provider + ":" + model, provider, model, "{}"};
+        SimContext ctx{task, &*inst, c.value("method", "")};
+        LlmResponse r = SimRespond(*sim, ctx, spec, request);
+        r.usage.estimated = false;
+        return r;
+      }
+    }
+  }
+  const std::string hash = Sha256Hex(CanonicalRequestJson(request));
+  LlmResponse r;
+  r.content =
+      "fakellm reply " + hash.substr(0, 12) + ". The answer is <<<" + hash.substr(0, 4) + ">>>";
+  r.finish_reason = "stop";
+  return r;
+}
+
+Result<LlmResponse> FakeServer::Answer(WireFormat format, const httplib::Request& req,
+                                       const LlmRequest& request, const std::string& model) {
+  LlmResponse r;
+  if (!replay_.is_null()) {
+    CS_ASSIGN_OR_RETURN(r, Replay(req, request));
+  } else {
+    r = SimOrGeneric(format, req, request, model);
+  }
+  if (r.finish_reason.empty()) r.finish_reason = r.tool_calls.empty() ? "stop" : "tool_calls";
+  EstimateUsage(request, &r);
+  return r;
+}
+
+void FakeServer::Record(const LlmRequest& request, const LlmResponse& response) {
+  if (!record_.is_open()) return;
+  const std::string canonical = CanonicalRequestJson(request);
+  json line = {{"hash", Sha256Hex(canonical)},
+               {"turn", TurnIndex(request)},
+               {"request", json::parse(canonical)},
+               {"response", json::parse(ResponseToJson(response))}};
+  std::lock_guard<std::mutex> lock(record_mu_);
+  record_ << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+}
+
+bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng_seed,
+                            std::string body, httplib::Response& res) {
+  Rng rng(rng_seed);
+  double u = rng.Unit();
+  auto hit = [&u](double p) {
+    u -= p;
+    return u < 0;
+  };
+  auto bump = [this](int64_t Stats::*field) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++(stats_.*field);
+  };
+  for (int status : {500, 502, 503}) {
+    if (hit(status == 500 ? c.p_500 : status == 502 ? c.p_502 : c.p_503)) {
+      bump(&Stats::errors_5xx);
+      SendError(format, status, "server_error", "fakellm injected " + std::to_string(status), res);
+      return true;
+    }
+  }
+  if (hit(c.p_drop)) {
+    bump(&Stats::drops);
+    res.set_content_provider(body.size(), "application/json",
+                             [](size_t, size_t, httplib::DataSink&) { return false; });
+    return true;
+  }
+  if (hit(c.p_truncate)) {
+    bump(&Stats::truncated);
+    res.set_content(body.substr(0, body.size() / 2), "application/json");
+    return true;
+  }
+  if (hit(c.p_slow)) {
+    bump(&Stats::slow);
+    SleepMs(c.slow_ms);
+    res.set_content(body, "application/json");
+    return true;
+  }
+  if (hit(c.p_oversize)) {
+    bump(&Stats::oversize);
+    const size_t pad = static_cast<size_t>(std::max<int64_t>(0, c.oversize_bytes));
+    res.set_content("{\"pad\":\"" + std::string(pad, 'x') + "\"," + body.substr(1),
+                    "application/json");
+    return true;
+  }
+  return false;
+}
+
+void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib::Response& res) {
+  const int64_t now_inflight = ++inflight_;
+  struct Done {
+    std::atomic<int64_t>* n;
+    ~Done() { --*n; }
+  } done{&inflight_};
+  const FakeConfig c = Config();
+  const std::string alias = KeyAlias(ApiKey(req));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.max_inflight = std::max(stats_.max_inflight, now_inflight);
+  }
+  Count(alias, [](KeyStats& s) { ++s.requests; });
+  auto client_error = [&](int status, const std::string& type, const std::string& msg) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.client_errors;
+    }
+    SendError(format, status, type, msg, res);
+  };
+  if (!KeyAccepted(c.valid_keys, ApiKey(req))) {
+    return client_error(401, "invalid_api_key", "Incorrect API key provided: " + ApiKey(req));
+  }
+  std::string model;
+  Result<LlmRequest> request = ParseRequestBody(format, req.body, &model);
+  if (!request.ok()) return client_error(400, "invalid_request_error", request.status().message());
+  if (model.starts_with("missing")) {
+    return client_error(404, "model_not_found", "The model '" + model + "' does not exist");
+  }
+  Result<LlmResponse> answer = Answer(format, req, *request, model);
+  if (!answer.ok()) return client_error(400, "replay_miss", answer.status().message());
+  const int64_t tokens = answer->usage.input_tokens + answer->usage.output_tokens;
+  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c.rpm, c.tpm, NowMs());
+  RateHeaders(format, c, d, res);
+  if (!d.allowed) {
+    Count(alias, [](KeyStats& s) { ++s.rate_limited; });
+    res.set_header("retry-after", std::to_string((d.retry_after_ms + 999) / 1000));
+    res.set_header("retry-after-ms", std::to_string(d.retry_after_ms));
+    SendError(format, 429, "rate_limit_exceeded", "Rate limit reached for requests", res);
+    return;
+  }
+  const uint64_t n = counter_.fetch_add(1);
+  std::string body = BuildResponseBody(format, model, *answer, "fake-" + std::to_string(n));
+  if (ApplyFault(format, c, c.seed * 0x9E3779B97F4A7C15ULL + n, body, res)) return;
+  Rng rng(c.seed ^ (n * 0xD1B54A32D192ED03ULL));
+  SleepMs(LatencyMs(c, rng));
+  res.set_content(body, "application/json");
+  Count(alias, [&](KeyStats& s) {
+    ++s.ok;
+    s.tokens_in += answer->usage.input_tokens;
+    s.tokens_out += answer->usage.output_tokens;
+  });
+  Record(*request, *answer);
+}
+
+json FakeServer::StatsJson() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key_json = [](const KeyStats& s) {
+    return json{{"requests", s.requests},
+                {"ok", s.ok},
+                {"rate_limited", s.rate_limited},
+                {"tokens_in", s.tokens_in},
+                {"tokens_out", s.tokens_out}};
+  };
+  json out = key_json(stats_.total);
+  out["errors_5xx"] = stats_.errors_5xx;
+  out["client_errors"] = stats_.client_errors;
+  out["drops"] = stats_.drops;
+  out["truncated"] = stats_.truncated;
+  out["slow"] = stats_.slow;
+  out["oversize"] = stats_.oversize;
+  out["inflight"] = inflight_.load();
+  out["max_inflight"] = stats_.max_inflight;
+  out["keys"] = json::object();
+  for (const auto& [alias, s] : stats_.keys) out["keys"][alias] = key_json(s);
+  return out;
+}
+
+Result<int> FakeServer::Bind() {
+  if (!options_.replay_path.empty()) {
+    std::ifstream in(options_.replay_path);
+    if (!in) return Status::NotFound("cannot open replay file " + options_.replay_path);
+    replay_ = json::parse(in, nullptr, false);
+    if (replay_.is_discarded() || !replay_.is_object()) {
+      return Status::InvalidArgument("replay file is not a JSON object: " + options_.replay_path);
+    }
+  }
+  if (!options_.record_path.empty()) {
+    record_.open(options_.record_path, std::ios::app);
+    if (!record_) return Status::IoError("cannot open record file " + options_.record_path);
+  }
+  Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(options_.data_dir);
+  if (tasks.ok()) {
+    tasks_ = std::move(tasks).value();
+  } else {
+    logger_->Warn("no task registry (sim answers disabled): " + tasks.status().ToString());
+  }
+  const int threads = std::max(1, options_.threads);
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_.set_keep_alive_max_count(1'000'000);
+  server_.set_keep_alive_timeout(30);
+  server_.set_payload_max_length(64 * 1024 * 1024);
+  server_.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
+    Handle(WireFormat::kOpenAi, q, r);
+  });
+  server_.Post("/v1/messages", [this](const httplib::Request& q, httplib::Response& r) {
+    Handle(WireFormat::kAnthropic, q, r);
+  });
+  server_.Get("/stats", [this](const httplib::Request&, httplib::Response& r) {
+    r.set_content(StatsJson().dump(), "application/json");
+  });
+  server_.Get("/admin/config", [this](const httplib::Request&, httplib::Response& r) {
+    r.set_content(ConfigToJson(Config()).dump(), "application/json");
+  });
+  server_.Post("/admin/config", [this](const httplib::Request& q, httplib::Response& r) {
+    json patch = json::parse(q.body, nullptr, false);
+    std::lock_guard<std::mutex> lock(mu_);
+    Status s = PatchConfig(patch, &config_);
+    r.status = s.ok() ? 200 : 400;
+    r.set_content(s.ok() ? ConfigToJson(config_).dump() : json{{"error", s.message()}}.dump(),
+                  "application/json");
+  });
+  server_.Post("/admin/reset-stats", [this](const httplib::Request&, httplib::Response& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_ = Stats{};
+    r.set_content("{}", "application/json");
+  });
+  const int port = options_.port == 0 ? server_.bind_to_any_port(options_.host)
+                   : server_.bind_to_port(options_.host, options_.port) ? options_.port
+                                                                        : -1;
+  if (port < 0) return Status::Unavailable("cannot bind " + options_.host);
+  return port;
+}
+
+void FakeServer::Serve() { server_.listen_after_bind(); }
+
+}  // namespace codesweep::fakellm
