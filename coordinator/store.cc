@@ -3,6 +3,8 @@
 // store_read.cc (workers, call cache, status).
 #include "coordinator/store.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <string>
 
@@ -16,6 +18,11 @@ using store_internal::Stmt;
 using store_internal::StoreDb;
 
 namespace {
+
+constexpr int64_t kCacheKiB = 16 * 1024;       // steady-state page cache
+constexpr int64_t kBulkCacheKiB = 128 * 1024;  // while grid inserts are pending
+
+std::string CacheSizePragma(int64_t kib) { return "PRAGMA cache_size = -" + std::to_string(kib); }
 
 Result<int> ReadUserVersion(StoreDb& db) {
   CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("PRAGMA user_version"));
@@ -71,6 +78,7 @@ Status ConfigureConnection(StoreDb& db, const StoreOptions& options) {
   }
   CS_RETURN_IF_ERROR(db.Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL"));
+  CS_RETURN_IF_ERROR(db.Exec(CacheSizePragma(kCacheKiB)));
   return db.Exec("PRAGMA foreign_keys = ON");
 }
 
@@ -97,9 +105,9 @@ int64_t Store::Impl::WallMs() {
 Status Store::Impl::LoadLeaseCounter() {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt,
+      // Every lease has its attempts row (same step), whose key is the token: O(log n).
       db->Prepare("SELECT max(coalesce((SELECT value FROM meta WHERE key = 'next_lease_token'), 1),"
-                  " coalesce((SELECT max(lease_token) FROM attempts), 0) + 1,"
-                  " coalesce((SELECT max(lease_token) FROM jobs), 0) + 1)"));
+                  " coalesce((SELECT max(lease_token) FROM attempts), 0) + 1)"));
   CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return Status::Internal("lease counter query returned no row");
   next_lease = persisted_next_lease = stmt.Int(0);
@@ -127,7 +135,19 @@ Status Store::Impl::CommitNow() {
   }
   Status s = db->Commit();
   if (s.ok()) persisted_next_lease = next_lease;
+  if (bulk_cache) {
+    bulk_cache = false;
+    Status shrink = db->Exec(CacheSizePragma(kCacheKiB));
+    (void)shrink;    // only a memory hint
+    malloc_trim(0);  // hand the bulk page cache back to the OS
+  }
   return s;
+}
+
+Status Store::Impl::EnterBulkCache() {
+  if (bulk_cache) return Status::OK();
+  bulk_cache = true;
+  return db->Exec(CacheSizePragma(kBulkCacheKiB));
 }
 
 Status SavepointBegin(store_internal::StoreDb& db) {

@@ -203,21 +203,28 @@ void StoreDb::SyncTransactionState() {
 // ---- hex ----
 
 namespace {
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Value of each byte as a lower-case hex digit, or -1.
+struct HexTable {
+  signed char v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<signed char>(i);
+    for (int i = 0; i < 6; ++i) v['a' + i] = static_cast<signed char>(10 + i);
+  }
+};
+constexpr HexTable kHex;
 }  // namespace
 
 bool HexToBytes32(std::string_view hex, unsigned char out[32]) {
   if (hex.size() != 64) return false;
+  int bad = 0;
   for (int i = 0; i < 32; ++i) {
-    int hi = HexVal(hex[2 * i]), lo = HexVal(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
+    int hi = kHex.v[static_cast<unsigned char>(hex[2 * i])];
+    int lo = kHex.v[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;  // any -1 sets the sign bit
     out[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
-  return true;
+  return bad >= 0;
 }
 
 std::string BytesToHex(std::string_view bytes) {

@@ -130,6 +130,9 @@ Result<VariantRecord> Store::GetVariant(int64_t variant_id) {
 
 Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells) {
   const int64_t now = Impl::WallMs();
+  if (cells.size() >= 1000 && !impl_->options.read_only) {
+    CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
+  }
   Result<int64_t> inserted = impl_->Atomic([&]() -> Result<int64_t> {
     CS_ASSIGN_OR_RETURN(
         Stmt stmt,
@@ -154,7 +157,6 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
     return n;
   });
   if (!inserted.ok()) return inserted.status().WithContext("insert cells");
-  CS_RETURN_IF_ERROR(Commit());
   return inserted;
 }
 

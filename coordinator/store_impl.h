@@ -27,6 +27,9 @@ struct Store::Impl {
   // Set when SQLite rolled the group transaction back by itself (disk full, IO error): the next
   // Commit() reports it so that no ACK is sent for writes that are gone.
   Status lost_writes;
+  // While a grid insert is open the page cache is enlarged (random cell-key index inserts need
+  // it); Commit() shrinks it back.
+  bool bulk_cache = false;
 
   Status RequireWritable() const;
   // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).
@@ -38,6 +41,7 @@ struct Store::Impl {
   auto Atomic(Fn&& body) -> decltype(body());
 
   Status CommitNow();
+  Status EnterBulkCache();
   Status LoadLeaseCounter();
   static int64_t WallMs();
 };

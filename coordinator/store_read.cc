@@ -120,7 +120,7 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
 }
 
 Result<int64_t> Store::CountJobs(std::optional<JobState> state, int64_t sweep_id) {
-  // One statement per shape, so each can use its index (jobs_sweep_state, jobs_pending).
+  // One statement per shape, so that counting pending jobs can use the jobs_pending index.
   const char* sql = nullptr;
   if (state && sweep_id != 0) {
     sql = "SELECT count(*) FROM jobs WHERE sweep_id = ?2 AND state = ?1";

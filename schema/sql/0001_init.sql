@@ -63,7 +63,6 @@ CREATE TABLE jobs (
 -- shrinks as the sweep progresses.
 CREATE INDEX jobs_pending ON jobs (id, not_before_ms) WHERE state = 'pending';
 CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state = 'leased';
-CREATE INDEX jobs_sweep_state ON jobs (sweep_id, state);
 
 -- One row per lease of a job to a worker. The lease token is unique and monotonic.
 CREATE TABLE attempts (

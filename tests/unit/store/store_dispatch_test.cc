@@ -31,6 +31,9 @@ TEST(StoreDispatch, InsertCellsIsIdempotent) {
   EXPECT_EQ(*more, 50);
   EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 150);
   EXPECT_EQ(*f.store->CountJobs(JobState::kPending, f.sweep_id), 150);
+  // Inserts join the group transaction; ExpandIntoStore commits them.
+  EXPECT_TRUE(f.store->has_pending_writes());
+  ASSERT_TRUE(f.store->Commit().ok());
   EXPECT_FALSE(f.store->has_pending_writes());
 }
 

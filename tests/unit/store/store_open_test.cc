@@ -123,6 +123,7 @@ TEST(StoreOpen, GroupCommitHidesWritesUntilCommit) {
   const std::string path = dir.File("a.db");
   Fixture f = MakeFixture(path);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 3)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
   StoreOptions ro;
   ro.read_only = true;
   auto reader = Store::Open(path, ro);
@@ -147,6 +148,7 @@ TEST(StoreOpen, ReadOnlyNeverWrites) {
   const std::string path = dir.File("a.db");
   Fixture f = MakeFixture(path);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
   StoreOptions ro;
   ro.read_only = true;
   auto reader = Store::Open(path, ro);
@@ -189,6 +191,7 @@ TEST(StoreOpen, StateCheckRejectsUnknownStates) {
   const std::string path = dir.File("a.db");
   Fixture f = MakeFixture(path);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
   RawDb raw(path);
   EXPECT_EQ(raw.Exec("UPDATE jobs SET state = 'running'") & 0xff, SQLITE_CONSTRAINT);
   EXPECT_EQ(raw.Exec("UPDATE jobs SET state = 'done'"), SQLITE_OK);
@@ -205,6 +208,7 @@ TEST(StoreOpen, FailedStepKeepsTheRestOfTheGroup) {
   const std::string path = dir.File("a.db");
   Fixture f = MakeFixture(path);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
   auto page = *f.store->FetchPending(kNow, JobId(0), 2);
   LeaseToken lease = *f.store->LeaseJob(page[0].job, "w1", kNow);
   // A cell pointing at a variant that does not exist fails (foreign key) as one step.

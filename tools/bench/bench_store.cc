@@ -1,0 +1,260 @@
+// bench_store: measures the store on its own (no network). Plain main, one pass each:
+//   1. grid insert: N cells into a fresh database (batches as ExpandIntoStore sends them),
+//   2. reopen of that database to the first FetchPending page,
+//   3. paging through every pending job (time and resident memory),
+//   4. lease + complete throughput with group commit (commit every --commit-every jobs).
+// Usage: bench_store [--cells N] [--complete N] [--batch N] [--commit-every N] [--dir DIR]
+//                    [--normal]  (synchronous=NORMAL instead of FULL)
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "coordinator/store.h"
+#include "schema/hash.h"
+
+namespace codesweep {
+namespace {
+
+struct Args {
+  int64_t cells = 1'000'000;
+  int64_t complete = 200'000;
+  int64_t batch = 50'000;
+  int64_t commit_every = 500;
+  std::string dir;
+  bool normal = false;
+};
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// CPU seconds (user + system) used by this process so far. The benchmark prints CPU time next
+// to wall time because shared build machines steal the CPU from it.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+// Resident and peak memory in MiB (from /proc/self/status).
+std::pair<double, double> RssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  double rss = 0, hwm = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::atof(line.c_str() + 6) / 1024;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::atof(line.c_str() + 6) / 1024;
+  }
+  return {rss, hwm};
+}
+
+void Die(const Status& s, const char* what) {
+  std::fprintf(stderr, "bench_store: %s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
+
+Outcome SampleOutcome() {
+  Outcome o;
+  o.final_answer = "24";
+  o.correct = true;
+  o.score = 1;
+  o.passed_by = "code";
+  o.verdict_reason = "expression evaluates to 24";
+  o.code_used = o.code_ok = true;
+  o.turns_used = 1;
+  o.tokens_in = 420;
+  o.tokens_out = 180;
+  CallRecord call;
+  call.call_key = Sha256Hex("call");
+  call.request_json = std::string(600, 'q');
+  call.response_json = std::string(500, 'r');
+  o.calls.push_back(call);
+  ExecutionRecord exec;
+  exec.code = "print((4+4)*(4-1))";
+  exec.status = "ok";
+  exec.stdout_text = "24\n";
+  exec.tier = "plain";
+  o.executions.push_back(exec);
+  return o;
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& path, const Args& args) {
+  StoreOptions options;
+  options.synchronous_full = !args.normal;
+  auto store = Store::Open(path, options);
+  if (!store.ok()) Die(store.status(), "open");
+  return std::move(store).value();
+}
+
+// Wall and CPU time since construction.
+struct Timer {
+  std::chrono::steady_clock::time_point wall = std::chrono::steady_clock::now();
+  double cpu = CpuSeconds();
+  double Wall() const { return Seconds(wall); }
+  double Cpu() const { return CpuSeconds() - cpu; }
+};
+
+std::vector<CellRow> MakeBatch(int64_t from, int64_t to, int64_t variant_id) {
+  std::vector<CellRow> batch;
+  batch.reserve(to - from);
+  for (int64_t i = from; i < to; ++i) {
+    CellRow c;
+    c.cell = CellKey(Sha256Hex("cell/" + std::to_string(i)));
+    c.task = "game24";
+    c.complexity = std::to_string(i % 4);
+    c.sample = i;
+    c.variant_id = variant_id;
+    c.method = "only_question";
+    batch.push_back(std::move(c));
+  }
+  return batch;
+}
+
+// Inserts args.cells cells in batches and commits once, as ExpandIntoStore does. Only the
+// store calls are timed (not building the batches or hashing the keys).
+void BenchInsert(const std::string& path, const Args& args) {
+  auto store = OpenStore(path, args);
+  SweepRecord sweep;
+  sweep.name = "bench";
+  int64_t sweep_id = *store->UpsertSweep(sweep);
+  VariantRecord variant;
+  variant.model = ModelSpec{"sim:default", "sim", "default", "{}"};
+  int64_t variant_id = *store->UpsertVariant(variant);
+  double wall = 0, cpu = 0;
+  int64_t inserted = 0;
+  for (int64_t from = 0; from < args.cells; from += args.batch) {
+    std::vector<CellRow> batch =
+        MakeBatch(from, std::min(from + args.batch, args.cells), variant_id);
+    Timer t;
+    auto n = store->InsertCells(sweep_id, batch);
+    if (!n.ok()) Die(n.status(), "insert");
+    inserted += *n;
+    wall += t.Wall();
+    cpu += t.Cpu();
+  }
+  Timer t;
+  if (Status st = store->Commit(); !st.ok()) Die(st, "commit");
+  auto [rss, hwm] = RssMiB();
+  std::printf(
+      "insert         %lld cells (batches of %lld): statements %.2f s wall / %.2f s cpu, "
+      "commit %.2f s wall; total %.2f s, %.0f cells/s; RSS %.1f MiB, peak %.1f MiB\n",
+      static_cast<long long>(inserted), static_cast<long long>(args.batch), wall, cpu, t.Wall(),
+      wall + t.Wall(), inserted / (wall + t.Wall()), rss, hwm);
+  Timer close;
+  store.reset();
+  std::printf("close          (WAL checkpoint): %.2f s\n", close.Wall());
+}
+
+void BenchReopenAndPage(const std::string& path, const Args& args) {
+  Timer t;
+  auto store = OpenStore(path, args);
+  auto page = store->FetchPending(0, JobId(0), 1000);
+  if (!page.ok()) Die(page.status(), "fetch");
+  std::printf("reopen         to first FetchPending(1000): %.3f s wall / %.3f s cpu (%zu rows)\n",
+              t.Wall(), t.Cpu(), page->size());
+  Timer p;
+  int64_t total = 0;
+  JobId after(0);
+  while (true) {
+    auto rows = store->FetchPending(0, after, 1000);
+    if (!rows.ok()) Die(rows.status(), "fetch");
+    if (rows->empty()) break;
+    total += static_cast<int64_t>(rows->size());
+    after = rows->back().job;
+  }
+  auto [rss, hwm] = RssMiB();
+  std::printf(
+      "page           all %lld pending, pages of 1000: %.2f s wall / %.2f s cpu; RSS %.1f MiB, "
+      "peak %.1f MiB\n",
+      static_cast<long long>(total), p.Wall(), p.Cpu(), rss, hwm);
+}
+
+// FetchPending + LeaseJob + CompleteJob (1 call, 1 execution) per job, Commit every
+// args.commit_every jobs (the coordinator commits every 10-20 ms).
+void BenchLeaseComplete(const std::string& path, const Args& args) {
+  auto store = OpenStore(path, args);
+  const Outcome outcome = SampleOutcome();
+  Timer t;
+  int64_t done = 0, since_commit = 0, commits = 0;
+  JobId after(0);
+  while (done < args.complete) {
+    auto page = store->FetchPending(0, after, 1000);
+    if (!page.ok()) Die(page.status(), "fetch");
+    if (page->empty()) break;
+    for (const JobRow& row : *page) {
+      auto lease = store->LeaseJob(row.job, "bench-worker", 1);
+      if (!lease.ok()) Die(lease.status(), "lease");
+      auto r = store->CompleteJob(row.job, *lease, outcome, 2, 0);
+      if (!r.ok() || *r != CompleteResult::kAccepted) Die(r.status(), "complete");
+      ++done;
+      if (++since_commit == args.commit_every) {
+        if (Status s = store->Commit(); !s.ok()) Die(s, "commit");
+        since_commit = 0;
+        ++commits;
+      }
+      if (done == args.complete) break;
+    }
+    after = page->back().job;
+  }
+  if (Status s = store->Commit(); !s.ok()) Die(s, "commit");
+  std::printf(
+      "lease+complete %lld jobs, %lld commits (%s): %.2f s wall / %.2f s cpu; %.0f jobs/s wall, "
+      "%.0f jobs/cpu-s\n",
+      static_cast<long long>(done), static_cast<long long>(commits + 1),
+      args.normal ? "synchronous=NORMAL" : "synchronous=FULL", t.Wall(), t.Cpu(), done / t.Wall(),
+      done / t.Cpu());
+}
+
+Args ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : "0"; };
+    if (flag == "--cells")
+      a.cells = std::atoll(next());
+    else if (flag == "--complete")
+      a.complete = std::atoll(next());
+    else if (flag == "--batch")
+      a.batch = std::max<int64_t>(1, std::atoll(next()));
+    else if (flag == "--commit-every")
+      a.commit_every = std::max<int64_t>(1, std::atoll(next()));
+    else if (flag == "--dir")
+      a.dir = next();
+    else if (flag == "--normal")
+      a.normal = true;
+    else {
+      std::fprintf(stderr, "bench_store: unknown flag %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+}  // namespace codesweep
+
+int main(int argc, char** argv) {
+  using namespace codesweep;
+  Args args = ParseArgs(argc, argv);
+  std::string dir = args.dir;
+  if (dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "bench_store_XXXXXX").string();
+    dir = mkdtemp(tmpl.data());
+  }
+  const std::string path = dir + "/bench.db";
+  BenchInsert(path, args);
+  BenchReopenAndPage(path, args);
+  BenchLeaseComplete(path, args);
+  std::printf("db size     %.1f MiB\n", std::filesystem::file_size(path) / (1024.0 * 1024.0));
+  if (args.dir.empty()) std::filesystem::remove_all(dir);
+  return 0;
+}
