@@ -1,1 +1,75 @@
-// PLACEHOLDER: replaced by the coordinator loop.
+// The coordinator loop: poll, receive a batch, tick, dispatch, group-commit, send.
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+
+#include "schema/codec.h"
+
+namespace codesweep {
+
+namespace {
+RateLimiter& PickLimiter(RateLimiter* given, std::unique_ptr<RateLimiter>& own) {
+  if (given) return *given;
+  own = std::make_unique<ImmediateRateLimiter>();
+  return *own;
+}
+}  // namespace
+
+Coordinator::Coordinator(Store& store, WireContext& ctx, const Clock& clock, Logger& log,
+                         CoordinatorLoopOptions options, RateLimiter* limiter)
+    : ctx_(ctx),
+      clock_(clock),
+      log_(log),
+      opt_(std::move(options)),
+      core_(store, clock, log, PickLimiter(limiter, own_limiter_), opt_.core) {}
+
+Coordinator::~Coordinator() = default;
+
+Status Coordinator::Bind(const std::string& endpoint) {
+  CS_ASSIGN_OR_RETURN(router_, Channel::Bind(ctx_, Channel::Kind::kRouter, endpoint, {}));
+  log_.Info(Str("coordinator listening on ", router_->endpoint()));
+  return Status::OK();
+}
+
+std::string Coordinator::endpoint() const { return router_ ? router_->endpoint() : ""; }
+
+void Coordinator::Flush() {
+  for (Outgoing& out : core_.TakeOutbox()) {
+    // A peer that is gone (ROUTER_MANDATORY) simply misses the message; it re-syncs on HELLO.
+    (void)router_->Send(out.peer, Encode(out.msg));
+  }
+}
+
+Status Coordinator::Run() {
+  if (!router_) return Status::FailedPrecondition("Coordinator::Run before Bind");
+  CS_RETURN_IF_ERROR(core_.Start());
+  SteadyTime last_progress = clock_.Now();
+  std::vector<bool> ready;
+  Envelope env;
+  while (!stop_.load()) {
+    int64_t wait_ms = std::min<int64_t>(core_.NextWakeMs(), 100);
+    CS_ASSIGN_OR_RETURN(int n, Poll({router_.get()}, Millis(wait_ms), &ready));
+    for (int i = 0; n > 0 && i < opt_.max_frames_per_turn; ++i) {
+      CS_ASSIGN_OR_RETURN(bool got, router_->Recv(&env));
+      if (!got) break;
+      core_.OnFrame(env.peer, env.frame);
+    }
+    core_.Tick();
+    core_.Dispatch();
+    core_.MaybeCommit(false);
+    Flush();
+    if (!core_.fatal().ok()) return core_.fatal();
+    SteadyTime now = clock_.Now();
+    if (opt_.on_progress && now - last_progress >= Millis(opt_.progress_interval_ms)) {
+      last_progress = now;
+      opt_.on_progress(core_.progress());
+    }
+    if (opt_.core.exit_when_done && core_.Finished()) break;
+  }
+  core_.MaybeCommit(true);
+  Flush();
+  if (opt_.on_progress) opt_.on_progress(core_.progress());
+  return core_.fatal();
+}
+
+}  // namespace codesweep

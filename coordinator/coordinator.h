@@ -1,0 +1,52 @@
+// Coordinator: the single-threaded event loop of the hub. It owns the ROUTER channel and drives a
+// CoordinatorCore (all decisions) with received frames and timers, sending what the core emits.
+// Run() blocks on the calling thread; Stop() may be called from any thread (or a signal path).
+// The Store, WireContext, Clock and Logger are borrowed and must outlive the Coordinator.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "coordinator/coordinator_core.h"
+#include "coordinator/rate_limiter.h"
+#include "schema/wire.h"
+
+namespace codesweep {
+
+struct CoordinatorLoopOptions {
+  CoordinatorOptions core;
+  int progress_interval_ms = 500;                    // how often on_progress is called
+  std::function<void(const Progress&)> on_progress;  // called on the loop thread
+  int max_frames_per_turn = 4'096;                   // bounds one loop turn's receive batch
+};
+
+class Coordinator {
+ public:
+  Coordinator(Store& store, WireContext& ctx, const Clock& clock, Logger& log,
+              CoordinatorLoopOptions options, RateLimiter* limiter = nullptr);
+  ~Coordinator();
+
+  // Binds the ROUTER socket ("tcp://127.0.0.1:0" picks a free port; see endpoint()).
+  Status Bind(const std::string& endpoint);
+  std::string endpoint() const;
+  // Serves until Stop(), or until every job is terminal when options.core.exit_when_done.
+  Status Run();
+  void Stop() { stop_.store(true); }
+  Progress progress() const { return core_.progress(); }
+
+ private:
+  void Flush();
+
+  WireContext& ctx_;
+  const Clock& clock_;
+  Logger& log_;
+  CoordinatorLoopOptions opt_;
+  std::unique_ptr<RateLimiter> own_limiter_;
+  CoordinatorCore core_;
+  std::unique_ptr<Channel> router_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace codesweep

@@ -1,0 +1,431 @@
+// CoordinatorCore: dispatch, leases, fenced results with ACK-after-commit, liveness, CALL/GRANT.
+#include "coordinator/coordinator_core.h"
+
+#include <algorithm>
+
+#include "coordinator/grid.h"
+#include "schema/codec.h"
+
+namespace codesweep {
+namespace {
+
+constexpr int64_t kIdleFetchMs = 100;    // re-read pending jobs at most this often when idle
+constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked for
+constexpr int kMaxCredit = 1'000'000;
+constexpr size_t kMaxLoggedPeers = 10'000;
+
+int64_t MsBetween(SteadyTime a, SteadyTime b) {
+  return std::chrono::duration_cast<Millis>(b - a).count();
+}
+
+}  // namespace
+
+CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
+                                 RateLimiter& limiter, CoordinatorOptions options)
+    : store_(store), clock_(clock), log_(log), limiter_(limiter), opt_(options) {}
+
+Status CoordinatorCore::Start() {
+  epoch_ = NowMs();
+  last_commit_ = last_expiry_check_ = clock_.Now();
+  CS_ASSIGN_OR_RETURN(std::vector<JobRow> leased, store_.LeasedJobs());
+  if (!leased.empty()) {
+    CS_RETURN_IF_ERROR(store_.ExtendAllLeases(NowMs() + opt_.restart_grace_ms));
+    log_.Info(Str("restart: ", leased.size(), " leased jobs wait ", opt_.restart_grace_ms,
+                  " ms for their workers"));
+  }
+  CS_RETURN_IF_ERROR(store_.Commit());
+  CS_ASSIGN_OR_RETURN(progress_.total, store_.CountJobs(std::nullopt, opt_.sweep_id));
+  CS_ASSIGN_OR_RETURN(int64_t done, store_.CountJobs(JobState::kDone, opt_.sweep_id));
+  CS_ASSIGN_OR_RETURN(int64_t failed, store_.CountJobs(JobState::kFailed, opt_.sweep_id));
+  CS_ASSIGN_OR_RETURN(int64_t dead, store_.CountJobs(JobState::kDead, opt_.sweep_id));
+  progress_.terminal = done + failed + dead;
+  progress_.failures = failed + dead;
+  return Status::OK();
+}
+
+void CoordinatorCore::Fail(const Status& s) {
+  if (fatal_.ok() && !s.ok()) {
+    fatal_ = s;
+    log_.Error(Str("coordinator stopping: ", s.ToString()));
+  }
+}
+
+void CoordinatorCore::Send(const std::string& peer, Message msg) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end()) it->second.last_sent = clock_.Now();
+  outbox_.push_back({peer, std::move(msg)});
+}
+
+void CoordinatorCore::SendReset(const std::string& peer) {
+  SteadyTime now = clock_.Now();
+  auto it = reset_sent_.find(peer);
+  if (it != reset_sent_.end() && MsBetween(it->second, now) < opt_.hb_ms) return;
+  if (reset_sent_.size() >= kMaxLoggedPeers) reset_sent_.clear();
+  reset_sent_[peer] = now;
+  outbox_.push_back({peer, ResetMsg{}});
+}
+
+void CoordinatorCore::BadFrame(const std::string& peer, const std::string& why) {
+  if (bad_logged_.size() >= kMaxLoggedPeers || !bad_logged_.insert(peer).second) return;
+  log_.Warn(Str("bad frame from peer (logged once per peer): ", why));
+}
+
+void CoordinatorCore::OnFrame(const std::string& peer, std::string_view frame) {
+  Result<Message> msg = Decode(frame);
+  if (!msg.ok()) return BadFrame(peer, msg.status().ToString());
+  OnMessage(peer, std::move(*msg));
+}
+
+void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
+  if (auto* hello = std::get_if<HelloMsg>(&msg)) return OnHello(peer, *hello);
+  // Results are fenced by their lease, so they are safe to accept from anyone.
+  if (auto* result = std::get_if<ResultMsg>(&msg)) OnResult(peer, *result);
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) {
+    if (!std::holds_alternative<ByeMsg>(msg)) SendReset(peer);
+    return;
+  }
+  Peer& p = it->second;
+  p.last_seen = clock_.Now();
+  if (auto* credit = std::get_if<CreditMsg>(&msg)) {
+    p.credit = std::clamp(p.credit + std::max(credit->n, 0), 0, kMaxCredit);
+  } else if (auto* hb = std::get_if<HeartbeatMsg>(&msg)) {
+    OnHeartbeat(p, *hb);
+  } else if (auto* call = std::get_if<CallMsg>(&msg)) {
+    OnCall(peer, *call);
+  } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
+    OnCallResult(*cr);
+  } else if (std::holds_alternative<ByeMsg>(msg)) {
+    LosePeer(peer, "said bye", 0);
+  } else if (!std::holds_alternative<ResultMsg>(msg)) {
+    BadFrame(peer, Str("unexpected ", MessageName(msg), " from a worker"));
+  }
+}
+
+void CoordinatorCore::OnHello(const std::string& peer, const HelloMsg& m) {
+  auto old = peers_.find(peer);
+  std::map<int64_t, LeaseInfo> previous;
+  if (old != peers_.end()) previous = std::move(old->second.leases);
+  Peer& p = peers_[peer];
+  p = Peer{};
+  p.id = peer;
+  p.slots = m.slots;
+  p.last_seen = clock_.Now();
+  reset_sent_.erase(peer);
+  for (const auto& [job, info] : previous) lease_owner_.erase(job);
+  log_.Info(Str("worker up worker=", peer, " host=", m.host, " pid=", m.pid, " slots=", m.slots,
+                " inflight=", m.inflight.size(), " unacked=", m.unacked.size()));
+  WorkerRecord rec{peer, m.host, m.pid, m.slots, "[]", NowMs(), "up"};
+  Fail(store_.UpsertWorker(rec));
+  std::set<int64_t> claimed;
+  for (const LeaseRef& ref : m.inflight) {
+    ClaimLease(p, ref, true);
+    claimed.insert(ref.job);
+  }
+  for (const LeaseRef& ref : m.unacked) {
+    ClaimLease(p, ref, false);
+    claimed.insert(ref.job);
+  }
+  // Leases the worker held before but no longer mentions were lost with it.
+  for (const auto& [job, info] : previous) {
+    if (!claimed.count(job)) Requeue(job, info.lease, "lost on reconnect", NowMs());
+  }
+  Send(peer, WelcomeMsg{epoch_, opt_.hb_ms, opt_.liveness, opt_.lease_ms});
+}
+
+void CoordinatorCore::ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale) {
+  int64_t until = NowMs() + opt_.lease_ms;
+  Result<CompleteResult> r = store_.RenewLease(JobId(ref.job), LeaseToken(ref.lease), until);
+  if (!r.ok()) return Fail(r.status());
+  if (*r == CompleteResult::kStale) {
+    if (cancel_if_stale) Send(p.id, CancelMsg{ref.job, ref.lease});
+    return;
+  }
+  auto owner = lease_owner_.find(ref.job);
+  if (owner != lease_owner_.end() && owner->second != p.id) {
+    auto other = peers_.find(owner->second);
+    if (other != peers_.end()) other->second.leases.erase(ref.job);
+  }
+  p.leases[ref.job] = LeaseInfo{ref.lease, until};
+  lease_owner_[ref.job] = p.id;
+  ++ops_since_commit_;
+}
+
+void CoordinatorCore::OnHeartbeat(Peer& p, const HeartbeatMsg& m) {
+  int64_t now = NowMs();
+  for (const LeaseRef& ref : m.inflight) {
+    auto it = p.leases.find(ref.job);
+    if (it != p.leases.end() && it->second.lease == ref.lease &&
+        it->second.until_ms - now > opt_.lease_ms / 2) {
+      continue;  // still comfortably leased
+    }
+    ClaimLease(p, ref, true);
+  }
+}
+
+void CoordinatorCore::DropLease(int64_t job) {
+  auto owner = lease_owner_.find(job);
+  if (owner == lease_owner_.end()) return;
+  auto p = peers_.find(owner->second);
+  if (p != peers_.end()) p->second.leases.erase(job);
+  lease_owner_.erase(owner);
+}
+
+void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
+  int64_t now = NowMs();
+  Result<CompleteResult> r = store_.CompleteJob(JobId(m.job), LeaseToken(m.lease), m.outcome, now,
+                                                now + opt_.requeue_backoff_ms);
+  if (!r.ok()) return Fail(r.status());
+  DropLease(m.job);
+  if (*r == CompleteResult::kAccepted) {
+    ++ops_since_commit_;
+    ++progress_.completed_here;
+    if (!m.outcome.failed || !m.outcome.retryable) {
+      CountTerminal(m.job, !m.outcome.failed && m.outcome.correct);
+      if (m.outcome.failed) ++progress_.failures;
+    } else {
+      Result<JobRow> row = store_.GetJob(JobId(m.job));
+      if (row.ok() && row->state == JobState::kDead) {
+        CountTerminal(m.job, false);
+        ++progress_.failures;
+      }
+      fetch_idle_until_ = {};
+    }
+  } else {
+    log_.Debug(Str("stale result dropped job=", m.job, " lease=", m.lease, " worker=", peer));
+  }
+  held_acks_.push_back({peer, AckMsg{m.job, m.lease}});
+}
+
+void CoordinatorCore::CountTerminal(int64_t, bool correct) {
+  ++progress_.terminal;
+  if (correct) ++progress_.correct;
+  SteadyTime now = clock_.Now();
+  if (!rate_window_.empty() && MsBetween(rate_window_.back().first, now) < 100) {
+    rate_window_.back().second = progress_.completed_here;
+  } else {
+    rate_window_.push_back({now, progress_.completed_here});
+    if (rate_window_.size() > 200) rate_window_.pop_front();
+  }
+}
+
+void CoordinatorCore::OnCall(const std::string& peer, const CallMsg& m) {
+  Result<std::optional<StoredCall>> hit = store_.LookupCall(m.call_key);
+  if (!hit.ok()) return Fail(hit.status());
+  if (hit->has_value()) {
+    return Send(peer, GrantMsg{m.call_key, true, (*hit)->response_json});
+  }
+  if (limiter_.TryAcquire(m, NowMs())) return Send(peer, GrantMsg{m.call_key, false, ""});
+  waiting_calls_.push_back({peer, m});
+}
+
+void CoordinatorCore::OnCallResult(const CallResultMsg& m) {
+  limiter_.OnResult(m, NowMs());
+  if (!m.ok || m.call_key.empty()) return;
+  StoredCall call{m.call_key,  m.provider,   m.model, m.response_json,
+                  m.tokens_in, m.tokens_out, NowMs()};
+  Fail(store_.PutCall(call));
+  ++ops_since_commit_;
+}
+
+void CoordinatorCore::Requeue(int64_t job, int64_t lease, const std::string& reason,
+                              int64_t not_before_ms) {
+  Result<CompleteResult> r =
+      store_.RequeueJob(JobId(job), LeaseToken(lease), reason, not_before_ms);
+  if (!r.ok()) return Fail(r.status());
+  DropLease(job);
+  if (*r != CompleteResult::kAccepted) return;
+  ++ops_since_commit_;
+  fetch_idle_until_ = {};
+  log_.Info(Str("job requeued job=", job, " lease=", lease, " reason=", reason));
+  Result<JobRow> row = store_.GetJob(JobId(job));
+  if (row.ok() && row->state == JobState::kDead) {
+    CountTerminal(job, false);
+    ++progress_.failures;
+  }
+}
+
+void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
+                               int64_t backoff_ms) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  std::map<int64_t, LeaseInfo> leases = std::move(it->second.leases);
+  peers_.erase(it);
+  log_.Info(Str("worker gone worker=", id, " reason=", reason, " leases=", leases.size()));
+  for (const auto& [job, info] : leases) {
+    lease_owner_.erase(job);
+    Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
+  }
+  WorkerRecord rec{id, "", 0, 0, "[]", NowMs(), reason == "said bye" ? "gone" : "lost"};
+  Fail(store_.UpsertWorker(rec));
+  std::erase_if(waiting_calls_, [&](const auto& w) { return w.first == id; });
+}
+
+void CoordinatorCore::ExpireLeases() {
+  Result<std::vector<JobRow>> expired = store_.ExpiredLeases(NowMs(), 1000);
+  if (!expired.ok()) return Fail(expired.status());
+  for (const JobRow& row : *expired) {
+    Requeue(row.job.value(), row.lease.value(), "lease expired", NowMs() + opt_.requeue_backoff_ms);
+  }
+}
+
+void CoordinatorCore::Tick() {
+  SteadyTime now = clock_.Now();
+  int64_t dead_after = static_cast<int64_t>(opt_.hb_ms) * opt_.liveness;
+  std::vector<std::string> lost;
+  for (auto& [id, p] : peers_) {
+    if (MsBetween(p.last_seen, now) > dead_after) {
+      lost.push_back(id);
+    } else if (MsBetween(p.last_sent, now) >= opt_.hb_ms) {
+      Send(id, CoordHeartbeatMsg{});
+    }
+  }
+  for (const std::string& id : lost) LosePeer(id, "silent", opt_.requeue_backoff_ms);
+  if (MsBetween(last_expiry_check_, now) >= kExpiryCheckMs) {
+    last_expiry_check_ = now;
+    ExpireLeases();
+  }
+  size_t n = waiting_calls_.size();
+  for (size_t i = 0; i < n; ++i) {
+    auto [peer, call] = std::move(waiting_calls_.front());
+    waiting_calls_.pop_front();
+    OnCall(peer, call);
+  }
+}
+
+Result<const VariantRecord*> CoordinatorCore::Variant(int64_t id) {
+  auto it = variants_.find(id);
+  if (it == variants_.end()) {
+    CS_ASSIGN_OR_RETURN(VariantRecord v, store_.GetVariant(id));
+    it = variants_.emplace(id, std::move(v)).first;
+  }
+  return &it->second;
+}
+
+Result<const SweepRecord*> CoordinatorCore::Sweep(int64_t id) {
+  auto it = sweeps_.find(id);
+  if (it == sweeps_.end()) {
+    CS_ASSIGN_OR_RETURN(auto all, store_.ListSweeps());
+    for (auto& [sid, rec] : all) sweeps_[sid] = std::move(rec);
+    it = sweeps_.find(id);
+    if (it == sweeps_.end()) return Status::NotFound(Str("sweep ", id));
+  }
+  return &it->second;
+}
+
+bool CoordinatorCore::Refill() {
+  SteadyTime now = clock_.Now();
+  if (now < fetch_idle_until_) return false;
+  for (int pass = 0; pass < 2; ++pass) {
+    Result<std::vector<JobRow>> rows = store_.FetchPending(NowMs(), cursor_, opt_.fetch_page);
+    if (!rows.ok()) {
+      Fail(rows.status());
+      return false;
+    }
+    if (!rows->empty()) {
+      cursor_ = rows->back().job;
+      for (JobRow& r : *rows) {
+        if (opt_.sweep_id == 0 || r.sweep_id == opt_.sweep_id) buffer_.push_back(std::move(r));
+      }
+      if (!buffer_.empty()) return true;
+      --pass;  // a page of other sweeps' jobs: keep paging
+      continue;
+    }
+    if (cursor_ == JobId(0)) break;
+    cursor_ = JobId(0);  // wrap around: requeued jobs sit behind the cursor
+  }
+  fetch_idle_until_ = now + Millis(kIdleFetchMs);
+  return false;
+}
+
+bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
+  Result<const SweepRecord*> sweep = Sweep(row.sweep_id);
+  Result<const VariantRecord*> variant = Variant(row.variant_id);
+  if (!sweep.ok() || !variant.ok()) {
+    Fail(sweep.ok() ? variant.status() : sweep.status());
+    return false;
+  }
+  int64_t until = NowMs() + opt_.lease_ms;
+  Result<LeaseToken> lease = store_.LeaseJob(row.job, p.id, until);
+  if (!lease.ok()) {
+    if (lease.status().code() == StatusCode::kFailedPrecondition) return false;  // moved on
+    Fail(lease.status());
+    return false;
+  }
+  JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
+  p.leases[row.job.value()] = LeaseInfo{lease->value(), until};
+  lease_owner_[row.job.value()] = p.id;
+  --p.credit;
+  Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});
+  return true;
+}
+
+void CoordinatorCore::Dispatch() {
+  bool progress = true;
+  while (progress && fatal_.ok()) {
+    progress = false;
+    for (auto& [id, p] : peers_) {
+      if (p.credit <= 0) continue;
+      if (buffer_.empty() && !Refill()) return;
+      JobRow row = std::move(buffer_.front());
+      buffer_.pop_front();
+      LeaseOne(p, row);
+      progress = true;
+    }
+  }
+}
+
+void CoordinatorCore::MaybeCommit(bool force) {
+  if (!fatal_.ok()) return;
+  SteadyTime now = clock_.Now();
+  bool due = force || ops_since_commit_ >= opt_.commit_max_ops ||
+             MsBetween(last_commit_, now) >= opt_.commit_interval_ms;
+  if (!due) return;
+  if (store_.has_pending_writes()) {
+    Status s = store_.Commit();
+    if (!s.ok()) return Fail(s);
+  }
+  last_commit_ = now;
+  ops_since_commit_ = 0;
+  for (Outgoing& ack : held_acks_) Send(ack.peer, std::move(ack.msg));
+  held_acks_.clear();
+}
+
+std::vector<Outgoing> CoordinatorCore::TakeOutbox() {
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  return out;
+}
+
+int64_t CoordinatorCore::NextWakeMs() const {
+  int64_t wake = std::min<int64_t>(opt_.hb_ms / 2, kExpiryCheckMs);
+  if (!held_acks_.empty() || store_.has_pending_writes()) {
+    int64_t since = MsBetween(last_commit_, clock_.Now());
+    wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));
+  }
+  if (!waiting_calls_.empty()) wake = std::min<int64_t>(wake, 10);
+  return std::max<int64_t>(wake, 0);
+}
+
+bool CoordinatorCore::Finished() const {
+  return progress_.terminal >= progress_.total && held_acks_.empty() &&
+         !store_.has_pending_writes();
+}
+
+Progress CoordinatorCore::progress() const {
+  Progress p = progress_;
+  p.workers = static_cast<int>(peers_.size());
+  p.leased = static_cast<int64_t>(lease_owner_.size());
+  auto& window = rate_window_;
+  SteadyTime now = clock_.Now();
+  while (window.size() > 1 && MsBetween(window.front().first, now) > 10'000) window.pop_front();
+  if (window.size() > 1) {
+    double secs = MsBetween(window.front().first, window.back().first) / 1000.0;
+    double n = static_cast<double>(window.back().second - window.front().second);
+    if (secs > 0.2) p.rate_per_s = n / secs;
+  }
+  if (p.rate_per_s > 0) p.eta_s = static_cast<double>(p.total - p.terminal) / p.rate_per_s;
+  return p;
+}
+
+}  // namespace codesweep

@@ -1,0 +1,146 @@
+// CoordinatorCore: the coordinator's decisions without any I/O. It turns frames from workers and
+// the passage of time into Store writes and outgoing messages (an outbox the loop sends). It owns
+// the dispatch page buffer, per-worker credit and lease maps, the ACKs held until commit, and the
+// progress counters. Single-threaded: used only by the coordinator loop (or a unit test with a
+// FakeClock and a temporary Store).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "coordinator/rate_limiter.h"
+#include "coordinator/store.h"
+#include "schema/clock.h"
+#include "schema/log.h"
+#include "schema/messages.h"
+
+namespace codesweep {
+
+struct CoordinatorOptions {
+  int hb_ms = 1000;                    // heartbeat interval sent in WELCOME
+  int liveness = 3;                    // heartbeats missed before a worker is lost
+  int64_t lease_ms = 60'000;           // lease length; renewed by heartbeats
+  int64_t restart_grace_ms = 10'000;   // on start, leased jobs wait this long for their workers
+  int64_t requeue_backoff_ms = 1'000;  // not_before delay after a lost lease or transient error
+  int commit_interval_ms = 10;         // group commit: at most this long between commits
+  int commit_max_ops = 4'000;          // ... or after this many results
+  int fetch_page = 2'048;              // pending jobs read per page (bounds memory)
+  int64_t sweep_id = 0;                // 0: serve every sweep in the database
+  bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
+};
+
+struct Progress {
+  int64_t total = 0;           // jobs in scope
+  int64_t terminal = 0;        // done + failed + dead
+  int64_t failures = 0;        // failed + dead
+  int64_t correct = 0;         // correct verdicts seen by this coordinator
+  int64_t completed_here = 0;  // results accepted since start
+  int64_t leased = 0;          // leases known to be out
+  int workers = 0;
+  double rate_per_s = 0;  // results/s over the last window
+  double eta_s = -1;      // -1 when unknown
+};
+
+struct Outgoing {
+  std::string peer;
+  Message msg;
+};
+
+class CoordinatorCore {
+ public:
+  CoordinatorCore(Store& store, const Clock& clock, Logger& log, RateLimiter& limiter,
+                  CoordinatorOptions options);
+
+  // Restart recovery (grace for leased jobs) and the initial counts. Call once.
+  Status Start();
+  // One received frame; bad frames are logged once per peer and dropped.
+  void OnFrame(const std::string& peer, std::string_view frame);
+  void OnMessage(const std::string& peer, Message msg);
+  // Liveness, expired leases, heartbeats to idle workers, waiting CALLs.
+  void Tick();
+  // Leases pending jobs to workers with credit.
+  void Dispatch();
+  // Commits when due (or when `force`), then releases the ACKs it held.
+  void MaybeCommit(bool force);
+  std::vector<Outgoing> TakeOutbox();
+
+  // Milliseconds until the next timer needs the loop (commit, liveness, leases).
+  int64_t NextWakeMs() const;
+  bool Finished() const;  // every job in scope is terminal and nothing is held
+  Progress progress() const;
+  // A store failure makes the coordinator stop; this is it (OK while healthy).
+  const Status& fatal() const { return fatal_; }
+  int64_t epoch() const { return epoch_; }
+
+ private:
+  struct LeaseInfo {
+    int64_t lease = 0;
+    int64_t until_ms = 0;
+  };
+  struct Peer {
+    std::string id;
+    int credit = 0;
+    int slots = 0;
+    std::map<int64_t, LeaseInfo> leases;  // job -> lease
+    SteadyTime last_seen{};
+    SteadyTime last_sent{};
+  };
+
+  void OnHello(const std::string& peer, const HelloMsg& m);
+  void OnResult(const std::string& peer, const ResultMsg& m);
+  void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
+  void OnCall(const std::string& peer, const CallMsg& m);
+  void OnCallResult(const CallResultMsg& m);
+  void ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale);
+  void LosePeer(const std::string& id, const std::string& reason, int64_t backoff_ms);
+  void Requeue(int64_t job, int64_t lease, const std::string& reason, int64_t not_before_ms);
+  void ExpireLeases();
+  void DropLease(int64_t job);
+  bool Refill();
+  bool LeaseOne(Peer& p, const JobRow& row);
+  Result<const VariantRecord*> Variant(int64_t id);
+  Result<const SweepRecord*> Sweep(int64_t id);
+  void CountTerminal(int64_t job, bool correct);
+  void Send(const std::string& peer, Message msg);
+  void SendReset(const std::string& peer);
+  void BadFrame(const std::string& peer, const std::string& why);
+  void Fail(const Status& s);
+  int64_t NowMs() const { return clock_.WallMs(); }
+
+  Store& store_;
+  const Clock& clock_;
+  Logger& log_;
+  RateLimiter& limiter_;
+  CoordinatorOptions opt_;
+  Status fatal_;
+  int64_t epoch_ = 0;
+
+  std::map<std::string, Peer> peers_;
+  std::unordered_map<int64_t, std::string> lease_owner_;  // job -> peer holding it
+  std::deque<JobRow> buffer_;
+  JobId cursor_{0};
+  SteadyTime fetch_idle_until_{};
+  std::unordered_map<int64_t, VariantRecord> variants_;
+  std::unordered_map<int64_t, SweepRecord> sweeps_;
+  std::deque<Outgoing> held_acks_;
+  std::deque<std::pair<std::string, CallMsg>> waiting_calls_;
+  std::vector<Outgoing> outbox_;
+  std::set<std::string> bad_logged_;
+  std::map<std::string, SteadyTime> reset_sent_;
+  SteadyTime last_commit_{};
+  SteadyTime last_expiry_check_{};
+  int ops_since_commit_ = 0;
+
+  Progress progress_;
+  mutable std::deque<std::pair<SteadyTime, int64_t>> rate_window_;  // (time, completed_here)
+};
+
+}  // namespace codesweep
