@@ -11,14 +11,14 @@
 namespace codesweep {
 
 struct ExecLimits {
-  int64_t wall_ms = 10'000;            // wall-clock deadline
-  int64_t cpu_ms = 11'000;             // CPU time (RLIMIT_CPU backstop)
-  int64_t memory_bytes = 1LL << 30;    // cgroup memory where available, else address space
+  int64_t wall_ms = 10'000;          // wall-clock deadline
+  int64_t cpu_ms = 11'000;           // CPU time (RLIMIT_CPU backstop)
+  int64_t memory_bytes = 1LL << 30;  // cgroup memory where available, else address space
   int64_t max_processes = 64;
   int64_t max_file_bytes = 16LL << 20;
   int64_t tmp_bytes = 64LL << 20;
-  int64_t keep_output_bytes = 1LL << 20;  // kept per stream; the rest is dropped (truncated flag)
-  int64_t kill_output_bytes = 16LL << 20; // total output past which the run is killed
+  int64_t keep_output_bytes = 1LL << 20;   // kept per stream; the rest is dropped (truncated flag)
+  int64_t kill_output_bytes = 16LL << 20;  // total output past which the run is killed
 };
 
 enum class ExecStatus { kOk, kError, kTimeout, kMemory, kKilled, kOutputLimit, kRefused };

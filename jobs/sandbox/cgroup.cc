@@ -1,0 +1,192 @@
+// cgroup v1/v2 adapter: file writes under /sys/fs/cgroup, nothing else.
+#include "jobs/sandbox/cgroup.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace codesweep {
+namespace {
+
+constexpr const char* kRoot = "/sys/fs/cgroup";
+
+bool WriteFile(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  if (!out) return false;
+  out << value;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+// This process's path in the hierarchy whose controller list contains `controller`
+// ("" = the v2 line "0::").
+std::string OwnPath(const std::string& controller) {
+  std::istringstream lines(ReadFile("/proc/self/cgroup"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t a = line.find(':');
+    size_t b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string list = line.substr(a + 1, b - a - 1);
+    std::istringstream names(list);
+    std::string name;
+    if (controller.empty() && list.empty()) return line.substr(b + 1);
+    while (std::getline(names, name, ',')) {
+      if (name == controller) return line.substr(b + 1);
+    }
+  }
+  return "";
+}
+
+// Makes a private parent group `dir` (created here, removed at exit) with limits enabled below.
+bool MakeParent(const std::string& dir, bool v2) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  if (v2 && !WriteFile(dir + "/cgroup.subtree_control", "+memory +pids")) {
+    rmdir(dir.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+RunCgroup::~RunCgroup() {
+  KillAll();
+  for (const std::string& d : dirs_) {
+    for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+void RunCgroup::Init() {
+  for (const std::string& d : dirs_) procs_files_.push_back(d + "/cgroup.procs");
+}
+
+void RunCgroup::KillAll() {
+  if (v2_ && WriteFile(dirs_[0] + "/cgroup.kill", "1")) {
+    // cgroup.kill is asynchronous; wait for the group to empty.
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool any = false;
+    for (const std::string& f : procs_files_) {
+      std::istringstream pids(ReadFile(f));
+      pid_t pid;
+      while (pids >> pid) {
+        any = true;
+        kill(pid, SIGKILL);
+      }
+    }
+    if (!any) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+std::string RunCgroup::MemoryDir() const { return dirs_[0]; }
+
+bool RunCgroup::OomKilled() const {
+  std::string text = ReadFile(MemoryDir() + (v2_ ? "/memory.events" : "/memory.oom_control"));
+  size_t at = text.find("oom_kill ");
+  if (at == std::string::npos) return false;
+  return std::atoll(text.c_str() + at + 9) > 0;
+}
+
+int64_t RunCgroup::PeakBytes() const {
+  std::string text = ReadFile(MemoryDir() + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+  return text.empty() ? 0 : std::atoll(text.c_str());
+}
+
+CgroupSupport::~CgroupSupport() {
+  for (const std::string& p : parents_) rmdir(p.c_str());
+}
+
+std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
+  std::string suffix = "/codesweep-sandbox-" + std::to_string(getpid());
+  std::vector<std::string> parents;
+  bool v2 = Exists(std::string(kRoot) + "/cgroup.controllers");
+  if (v2) {
+    // Our own group holds processes, so the private parent goes beside the root if need be.
+    for (std::string base : {std::string(kRoot) + OwnPath(""), std::string(kRoot)}) {
+      if (base.back() == '/') base.pop_back();
+      WriteFile(base + "/cgroup.subtree_control", "+memory +pids");
+      std::string ctl = ReadFile(base + "/cgroup.subtree_control");
+      if (ctl.find("memory") == std::string::npos || ctl.find("pids") == std::string::npos)
+        continue;
+      if (MakeParent(base + suffix, true)) {
+        parents.push_back(base + suffix);
+        break;
+      }
+    }
+  } else {
+    for (const char* c : {"memory", "pids"}) {
+      std::string base = std::string(kRoot) + "/" + c + OwnPath(c);
+      if (base.back() == '/') base.pop_back();
+      if (!Exists(base) || !MakeParent(base + suffix, false)) break;
+      parents.push_back(base + suffix);
+    }
+    if (parents.size() != 2) {
+      for (const std::string& p : parents) rmdir(p.c_str());
+      parents.clear();
+    }
+  }
+  if (parents.empty()) return nullptr;
+  std::unique_ptr<CgroupSupport> support(new CgroupSupport(parents, v2));
+  auto run = support->Create(64 << 20, 8);
+  if (!run.ok()) return nullptr;
+  return support;
+}
+
+Result<std::unique_ptr<RunCgroup>> CgroupSupport::Create(int64_t memory_bytes,
+                                                         int64_t max_processes) {
+  std::string name = "/run-" + std::to_string(next_.fetch_add(1));
+  std::vector<std::string> dirs;
+  for (const std::string& p : parents_) dirs.push_back(p + name);
+  for (const std::string& d : dirs) {
+    if (mkdir(d.c_str(), 0755) != 0) {
+      for (const std::string& made : dirs) rmdir(made.c_str());
+      return Status::Unavailable("cgroup: cannot create " + d);
+    }
+  }
+  auto run = std::make_unique<RunCgroup>(dirs, v2_);
+  run->Init();
+  std::string mem = std::to_string(memory_bytes);
+  bool ok = true;
+  if (v2_) {
+    ok &= WriteFile(dirs[0] + "/memory.max", mem);
+    WriteFile(dirs[0] + "/memory.swap.max", "0");
+    ok &= WriteFile(dirs[0] + "/pids.max", std::to_string(max_processes));
+  } else {
+    ok &= WriteFile(dirs[0] + "/memory.limit_in_bytes", mem);
+    WriteFile(dirs[0] + "/memory.memsw.limit_in_bytes", mem);
+    ok &= WriteFile(dirs[1] + "/pids.max", std::to_string(max_processes));
+  }
+  if (!ok) return Status::Unavailable("cgroup: cannot set limits");
+  return run;
+}
+
+std::string CgroupSupport::Describe() const {
+  std::string out = v2_ ? "v2" : "v1";
+  for (const std::string& p : parents_) out += " " + p;
+  return out;
+}
+
+}  // namespace codesweep

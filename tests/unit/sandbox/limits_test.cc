@@ -1,0 +1,125 @@
+// ParseExecLimits, ExecStatusName, the status precedence (Classify) and scratch removal.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "jobs/sandbox/profile.h"
+#include "jobs/sandbox/sandbox.h"
+#include "jobs/sandbox/scratch.h"
+#include "jobs/sandbox/seccomp_policy.h"
+
+namespace codesweep {
+namespace {
+
+TEST(ParseExecLimits, DefaultsAreTheIssues) {
+  ExecLimits d;
+  EXPECT_EQ(d.wall_ms, 10'000);
+  EXPECT_EQ(d.cpu_ms, 11'000);
+  EXPECT_EQ(d.memory_bytes, 1LL << 30);
+  EXPECT_EQ(d.max_processes, 64);
+  EXPECT_EQ(d.keep_output_bytes, 1LL << 20);
+  EXPECT_EQ(d.kill_output_bytes, 16LL << 20);
+}
+
+TEST(ParseExecLimits, OverridesOnTopOfDefaults) {
+  auto r = ParseExecLimits(R"({"wall_ms": 2000, "memory_bytes": 268435456})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->wall_ms, 2000);
+  EXPECT_EQ(r->cpu_ms, 3000);  // follows wall
+  EXPECT_EQ(r->memory_bytes, 268435456);
+  EXPECT_EQ(r->max_processes, 64);
+  auto explicit_cpu = ParseExecLimits(R"({"wall_ms": 2000, "cpu_ms": 500})");
+  ASSERT_TRUE(explicit_cpu.ok());
+  EXPECT_EQ(explicit_cpu->cpu_ms, 500);
+}
+
+TEST(ParseExecLimits, RejectsBadInput) {
+  EXPECT_FALSE(ParseExecLimits("{").ok());
+  EXPECT_FALSE(ParseExecLimits("[1]").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall": 1})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": 0})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": -5})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": "10s"})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": 1.5})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": 18446744073709551615})").ok());
+  EXPECT_TRUE(ParseExecLimits("{}").ok());
+}
+
+TEST(ExecStatusName, AllNames) {
+  EXPECT_EQ(ExecStatusName(ExecStatus::kOk), "ok");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kError), "error");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kTimeout), "timeout");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kMemory), "memory");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kKilled), "killed");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kOutputLimit), "output_limit");
+  EXPECT_EQ(ExecStatusName(ExecStatus::kRefused), "refused");
+}
+
+RawRun Exited(int code) {
+  RawRun raw;
+  raw.wait_status = code << 8;
+  return raw;
+}
+
+TEST(Classify, Precedence) {
+  ExecLimits limits;
+  EXPECT_EQ(Classify(Exited(0), "B", nullptr, limits).status, ExecStatus::kOk);
+  EXPECT_EQ(Classify(Exited(1), "B", nullptr, limits).status, ExecStatus::kError);
+  RawRun both = Exited(1);
+  both.timed_out = true;
+  both.output_killed = true;
+  EXPECT_EQ(Classify(both, "B", nullptr, limits).status, ExecStatus::kOutputLimit);
+  both.output_killed = false;
+  EXPECT_EQ(Classify(both, "B", nullptr, limits).status, ExecStatus::kTimeout);
+  RawRun mem = Exited(1);
+  mem.stderr_text = "Traceback (most recent call last):\n  ...\nMemoryError\n";
+  EXPECT_EQ(Classify(mem, "B", nullptr, limits).status, ExecStatus::kMemory);
+  RawRun killed;
+  killed.wait_status = SIGSEGV;
+  ExecResult k = Classify(killed, "B", nullptr, limits);
+  EXPECT_EQ(k.status, ExecStatus::kKilled);
+  EXPECT_EQ(k.signal, SIGSEGV);
+  RawRun cpu;
+  cpu.wait_status = SIGXCPU;
+  EXPECT_EQ(Classify(cpu, "B", nullptr, limits).status, ExecStatus::kTimeout);
+  // Tier A: bubblewrap reports signal N as exit 128 + N.
+  ExecResult a = Classify(Exited(128 + SIGKILL), "A", nullptr, limits);
+  EXPECT_EQ(a.status, ExecStatus::kKilled);
+  EXPECT_EQ(a.signal, SIGKILL);
+  EXPECT_EQ(a.tier, "A");
+}
+
+TEST(Seccomp, BuildsBpf) {
+  auto bpf = BuildSeccompBpf({});
+  ASSERT_TRUE(bpf.ok()) << bpf.status().ToString();
+  EXPECT_GT(bpf->size(), 64u);
+  EXPECT_EQ(bpf->size() % 8, 0u);
+}
+
+TEST(Scratch, RemoveTreeDoesNotFollowSymlinks) {
+  char host_tmpl[] = "/tmp/cs-unit-host-XXXXXX";
+  ASSERT_NE(mkdtemp(host_tmpl), nullptr);
+  std::string host = host_tmpl;
+  std::ofstream(host + "/precious") << "keep";
+  auto dir = MakeRunDir("/tmp", "print(1)\n", -1, -1);
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  ASSERT_EQ(symlink(host.c_str(), (dir->scratch + "/link").c_str()), 0);
+  ASSERT_EQ(symlink((host + "/precious").c_str(), (dir->scratch + "/file").c_str()), 0);
+  ASSERT_EQ(mkdir((dir->scratch + "/sub").c_str(), 0), 0);  // unreadable dir
+  std::ofstream(dir->scratch + "/deep") << "x";
+  ASSERT_TRUE(RemoveTree(dir->root).ok());
+  struct stat st;
+  EXPECT_NE(lstat(dir->root.c_str(), &st), 0);
+  std::ifstream kept(host + "/precious");
+  std::string text;
+  kept >> text;
+  EXPECT_EQ(text, "keep");
+  ASSERT_TRUE(RemoveTree(host).ok());
+}
+
+}  // namespace
+}  // namespace codesweep
