@@ -33,6 +33,8 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
   FakeConfig c = *config;
   CS_RETURN_IF_ERROR(Take(patch, "rpm", &c.rpm));
   CS_RETURN_IF_ERROR(Take(patch, "tpm", &c.tpm));
+  CS_RETURN_IF_ERROR(Take(patch, "burst_s", &c.burst_s));
+  if (c.burst_s <= 0) return Status::InvalidArgument("burst_s must be positive");
   CS_RETURN_IF_ERROR(Take(patch, "latency_ms", &c.latency_ms));
   CS_RETURN_IF_ERROR(Take(patch, "latency_jitter_ms", &c.latency_jitter_ms));
   CS_RETURN_IF_ERROR(Take(patch, "latency_dist", &c.latency_dist));
@@ -58,6 +60,7 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
 json ConfigToJson(const FakeConfig& c) {
   return {{"rpm", c.rpm},
           {"tpm", c.tpm},
+          {"burst_s", c.burst_s},
           {"latency_ms", c.latency_ms},
           {"latency_jitter_ms", c.latency_jitter_ms},
           {"latency_dist", c.latency_dist},
@@ -76,20 +79,22 @@ json ConfigToJson(const FakeConfig& c) {
 }
 
 KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, int64_t rpm,
-                                       int64_t tpm, int64_t now_ms) {
+                                       int64_t tpm, double burst_s, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& b = buckets_[key];
   const double elapsed = static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms));
   b.last_ms = now_ms;
-  auto refill = [elapsed](double* level, int64_t per_minute) {
-    const double cap = static_cast<double>(per_minute);
-    *level = *level < 0 ? cap : std::min(cap, *level + elapsed * cap / 60'000.0);
+  auto refill = [elapsed, burst_s](double* level, int64_t per_minute) {
+    const double cap = std::max(1.0, static_cast<double>(per_minute) * burst_s / 60.0);
+    *level = *level < 0 ? cap : std::min(cap, *level + elapsed * per_minute / 60'000.0);
   };
+  const double req_cap = std::max(1.0, rpm * burst_s / 60.0);
+  const double tok_cap = std::max(1.0, tpm * burst_s / 60.0);
   Decision d;
   if (rpm > 0) refill(&b.requests, rpm);
   if (tpm > 0) refill(&b.tokens, tpm);
   // A request larger than the whole token budget passes when the bucket is full.
-  const double need_tokens = tpm > 0 ? std::min<double>(static_cast<double>(tokens), tpm) : 0;
+  const double need_tokens = tpm > 0 ? std::min<double>(static_cast<double>(tokens), tok_cap) : 0;
   double wait_ms = 0;
   if (rpm > 0 && b.requests < 1) wait_ms = (1 - b.requests) * 60'000.0 / rpm;
   if (tpm > 0 && b.tokens < need_tokens) {
@@ -104,11 +109,11 @@ KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, i
   }
   if (rpm > 0) {
     d.remaining_requests = static_cast<int64_t>(std::max(0.0, b.requests));
-    d.reset_requests_ms = static_cast<int64_t>(std::ceil((rpm - b.requests) * 60'000.0 / rpm));
+    d.reset_requests_ms = static_cast<int64_t>(std::ceil((req_cap - b.requests) * 60'000.0 / rpm));
   }
   if (tpm > 0) {
     d.remaining_tokens = static_cast<int64_t>(std::max(0.0, b.tokens));
-    d.reset_tokens_ms = static_cast<int64_t>(std::ceil((tpm - b.tokens) * 60'000.0 / tpm));
+    d.reset_tokens_ms = static_cast<int64_t>(std::ceil((tok_cap - b.tokens) * 60'000.0 / tpm));
   }
   return d;
 }

@@ -14,11 +14,12 @@
 namespace codesweep::fakellm {
 
 struct FakeConfig {
-  int64_t rpm = 0;                       // requests per minute per API key; 0 = unlimited
-  int64_t tpm = 0;                       // tokens (in + out) per minute per API key; 0 = unlimited
-  int64_t latency_ms = 0;                // mean answer latency
-  int64_t latency_jitter_ms = 0;         // uniform +/- (dist "uniform")
-  std::string latency_dist = "uniform";  // "uniform" or "exponential" (mean latency_ms)
+  int64_t rpm = 0;                // requests per minute per API key; 0 = unlimited
+  int64_t tpm = 0;                // tokens (in + out) per minute per API key; 0 = unlimited
+  double burst_s = 60;            // bucket capacity in seconds of refill (60 = one minute's worth)
+  int64_t latency_ms = 0;         // mean answer latency
+  int64_t latency_jitter_ms = 0;  // uniform +/- (dist "uniform")
+  std::string latency_dist = "uniform";    // "uniform" or "exponential" (mean latency_ms)
   double p_500 = 0, p_502 = 0, p_503 = 0;  // error-response rates
   double p_drop = 0;                       // headers sent, then the connection is closed
   double p_truncate = 0;                   // 200 with a JSON body cut in half
@@ -36,7 +37,7 @@ struct FakeConfig {
 Status PatchConfig(const nlohmann::json& patch, FakeConfig* config);
 nlohmann::json ConfigToJson(const FakeConfig& config);
 
-// Per-key token buckets for requests and tokens: capacity one minute's worth, continuous refill.
+// Per-key token buckets for requests and tokens: capacity burst_s of refill, continuous refill.
 class KeyLimiter {
  public:
   struct Decision {
@@ -46,7 +47,8 @@ class KeyLimiter {
     int64_t reset_requests_ms = 0, reset_tokens_ms = 0;      // until the bucket is full
   };
   // Takes one request and `tokens` from `key`'s buckets at `now_ms`, or says how long to wait.
-  Decision Admit(const std::string& key, int64_t tokens, int64_t rpm, int64_t tpm, int64_t now_ms);
+  Decision Admit(const std::string& key, int64_t tokens, int64_t rpm, int64_t tpm, double burst_s,
+                 int64_t now_ms);
 
  private:
   struct Bucket {

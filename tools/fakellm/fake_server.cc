@@ -303,7 +303,7 @@ void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib:
   Result<LlmResponse> answer = Answer(format, req, *request, model);
   if (!answer.ok()) return client_error(400, "replay_miss", answer.status().message());
   const int64_t tokens = answer->usage.input_tokens + answer->usage.output_tokens;
-  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c.rpm, c.tpm, NowMs());
+  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c.rpm, c.tpm, c.burst_s, NowMs());
   RateHeaders(format, c, d, res);
   if (!d.allowed) {
     Count(alias, [](KeyStats& s) { ++s.rate_limited; });
@@ -371,7 +371,7 @@ Result<int> FakeServer::Bind() {
   const int threads = std::max(1, options_.threads);
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_.set_keep_alive_max_count(1'000'000);
-  server_.set_keep_alive_timeout(30);
+  server_.set_keep_alive_timeout(10);
   server_.set_payload_max_length(64 * 1024 * 1024);
   server_.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
     Handle(WireFormat::kOpenAi, q, r);

@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "tools/fakellm/fake_server.h"
@@ -23,6 +25,7 @@ void AddFlags(CLI::App& app, ServerOptions& o, FakeConfig& c) {
   app.add_option("--data-dir", o.data_dir, "tasks' data directory (sim answers)");
   app.add_option("--rpm", c.rpm, "requests per minute per API key (0 = unlimited)");
   app.add_option("--tpm", c.tpm, "tokens per minute per API key (0 = unlimited)");
+  app.add_option("--burst-s", c.burst_s, "bucket capacity in seconds of refill (default 60)");
   app.add_option("--latency-ms", c.latency_ms, "mean latency");
   app.add_option("--latency-jitter-ms", c.latency_jitter_ms, "uniform +/- jitter");
   app.add_option("--latency-dist", c.latency_dist, "uniform or exponential");
@@ -77,10 +80,15 @@ int main(int argc, char** argv) {
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    while (!served.load()) {  // repeat: a stop before listen starts would be lost
-      server.Stop();
+    // Stop accepting and wake sleeping handlers. Idle keep-alive connections would hold the
+    // server's threads for up to their timeout, so after a grace period exit without them
+    // (every answer and record line is already written).
+    const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!served.load() && std::chrono::steady_clock::now() < grace) {
+      server.Stop();  // repeated: a stop before listen starts would be lost
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (!served.load()) std::_Exit(0);
   });
   server.Serve();
   served.store(true);
