@@ -56,7 +56,7 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
   plan.exe = profile_->bwrap;
   plan.argv = BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd,
                         kStatusFd, {profile_->python, "-I", "/code/main.py"});
-  plan.env = SandboxEnv("/scratch", "/tmp");
+  plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
   SpawnOptions options;
   options.status_fd_in_child = kStatusFd;
   CS_ASSIGN_OR_RETURN(RawRun raw, SpawnAndCapture(plan, request.limits, cgroup, options));
@@ -76,7 +76,7 @@ Result<ExecResult> FreshExecutor::RunMonitored(const ExecRequest& request, Child
   plan.exe = profile_->python;
   plan.argv = {profile_->python, "-I", dir.code};
   plan.cwd = dir.scratch;
-  plan.env = SandboxEnv(dir.scratch, dir.scratch);
+  plan.env = SandboxEnv(dir.scratch, dir.scratch, profile_->label);
   plan.monitor = true;
   plan.drop_privileges = root;
   plan.run_uid = kNobody;

@@ -37,16 +37,19 @@ bool EndsWithMemoryError(const std::string& err) {
 
 }  // namespace
 
-std::vector<std::string> SandboxEnv(const std::string& home, const std::string& tmp) {
-  return {"PATH=/usr/local/bin:/usr/bin:/bin",
-          "HOME=" + home,
-          "TMPDIR=" + tmp,
-          "LANG=C.UTF-8",
-          "LC_ALL=C.UTF-8",
-          "OPENBLAS_NUM_THREADS=1",
-          "OMP_NUM_THREADS=1",
-          "MKL_NUM_THREADS=1",
-          "NUMEXPR_NUM_THREADS=1"};
+std::vector<std::string> SandboxEnv(const std::string& home, const std::string& tmp,
+                                    const std::string& label) {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                                  "HOME=" + home,
+                                  "TMPDIR=" + tmp,
+                                  "LANG=C.UTF-8",
+                                  "LC_ALL=C.UTF-8",
+                                  "OPENBLAS_NUM_THREADS=1",
+                                  "OMP_NUM_THREADS=1",
+                                  "MKL_NUM_THREADS=1",
+                                  "NUMEXPR_NUM_THREADS=1"};
+  if (!label.empty()) env.push_back("CODESWEEP_SANDBOX=" + label);
+  return env;
 }
 
 ChildLimits LimitsFor(const ExecLimits& limits, bool have_cgroup) {

@@ -23,10 +23,12 @@ struct SandboxProfile {
   std::string seccomp_bpf;                 // the filter for this tier
   LandlockPlan landlock;                   // tier B: system paths (per-run paths are added)
   std::unique_ptr<CgroupSupport> cgroups;  // null when no cgroup can be had
+  std::string label;                       // SandboxOptions::label
 };
 
 // The environment every sandboxed interpreter gets (nothing from the worker's).
-std::vector<std::string> SandboxEnv(const std::string& home, const std::string& tmp);
+std::vector<std::string> SandboxEnv(const std::string& home, const std::string& tmp,
+                                    const std::string& label);
 
 // Rlimits for one run (the address-space backstop depends on whether a cgroup limits memory).
 ChildLimits LimitsFor(const ExecLimits& limits, bool have_cgroup);

@@ -56,6 +56,7 @@ Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& optio
   profile->tier = tier;
   profile->python = options.python;
   profile->scratch_root = ScratchRoot(options);
+  profile->label = options.label;
   if (tier == "A") {
     profile->bwrap = FindBwrap();
     if (profile->bwrap.empty()) return Status::Unavailable("tier A: bubblewrap not found");

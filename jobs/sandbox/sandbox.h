@@ -21,6 +21,8 @@ struct SandboxOptions {
   std::string mode = "fresh";                             // "fresh" or "forkserver"
   std::vector<std::string> preload = {"numpy", "sympy"};  // forkserver mode only
   std::string scratch_root;                               // "" = $TMPDIR or /tmp, passed in by main
+  std::string label;  // "" = none; else CODESWEEP_SANDBOX=<label> in the sandbox environment,
+                      // so tests and operators can find the processes of a run
 };
 
 Result<std::unique_ptr<Executor>> MakeSandbox(const SandboxOptions& options, Logger& logger);
