@@ -219,6 +219,29 @@ TEST(StoreOpen, FailedStepKeepsTheRestOfTheGroup) {
   EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 2);
 }
 
+TEST(StoreOpen, BusyDatabaseGivesUnavailableThenRecovers) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  {
+    Fixture f = MakeFixture(path);
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  }
+  StoreOptions options;
+  options.busy_timeout_ms = 1;
+  auto store = Store::Open(path, options);
+  ASSERT_TRUE(store.ok());
+  JobId job = (*(*store)->FetchPending(kNow, JobId(0), 1))[0].job;
+  RawDb other(path);
+  ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);  // another writer holds the lock
+  auto lease = (*store)->LeaseJob(job, "w1", kNow);
+  ASSERT_FALSE(lease.ok());
+  EXPECT_EQ(lease.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE((*store)->has_pending_writes());
+  ASSERT_EQ(other.Exec("ROLLBACK"), SQLITE_OK);
+  ASSERT_TRUE((*store)->LeaseJob(job, "w1", kNow).ok());
+  EXPECT_TRUE((*store)->Commit().ok());
+}
+
 TEST(StoreCallCache, PutLookupClear) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));
