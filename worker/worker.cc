@@ -1,1 +1,369 @@
-// PLACEHOLDER: replaced by the worker loop.
+// The worker loop and its slot threads.
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include "schema/codec.h"
+#include "schema/hash.h"
+
+namespace codesweep {
+namespace {
+
+int64_t MsBetween(SteadyTime a, SteadyTime b) {
+  return std::chrono::duration_cast<Millis>(b - a).count();
+}
+
+std::string SlotName(int i) { return "s" + std::to_string(i); }
+
+// The per-slot gate: CALL goes to the loop over the slot's DEALER; the GRANT comes back on it.
+class SlotGate final : public CallGate {
+ public:
+  explicit SlotGate(Channel& ch) : ch_(ch) {}
+  void SetJob(int64_t job, int64_t lease) {
+    job_ = job;
+    lease_ = lease;
+  }
+  Result<GrantMsg> Acquire(CallMsg call) override {
+    call.job = job_;
+    call.lease = lease_;
+    CS_RETURN_IF_ERROR(ch_.Send(Encode(call)));
+    Envelope env;
+    while (true) {
+      CS_ASSIGN_OR_RETURN(bool got, ch_.RecvWait(&env, Millis(1000)));
+      if (!got) continue;
+      Result<Message> m = Decode(env.frame);
+      if (!m.ok()) continue;
+      if (std::holds_alternative<ByeMsg>(*m)) {
+        stopping_ = true;
+        return Status::Unavailable("worker stopping");
+      }
+      if (auto* g = std::get_if<GrantMsg>(&*m); g && g->call_key == call.call_key) return *g;
+    }
+  }
+  void Report(CallResultMsg result) override {
+    result.job = job_;
+    result.lease = lease_;
+    (void)ch_.Send(Encode(result));
+  }
+  bool stopping() const { return stopping_; }
+
+ private:
+  Channel& ch_;
+  int64_t job_ = 0, lease_ = 0;
+  bool stopping_ = false;
+};
+
+Outcome RunGuarded(const JobRunner& runner, const JobSpec& spec, CallGate& gate) {
+  try {
+    return runner(spec, gate);
+  } catch (const std::exception& e) {
+    Outcome o;
+    o.failed = o.retryable = true;
+    o.error = Str("runner threw: ", e.what());
+    return o;
+  } catch (...) {
+    Outcome o;
+    o.failed = o.retryable = true;
+    o.error = "runner threw";
+    return o;
+  }
+}
+
+void SlotMain(std::unique_ptr<Channel> ch, const JobRunner& runner, WorkerStats& stats) {
+  SlotGate gate(*ch);
+  (void)ch->Send(Encode(CreditMsg{1}));  // "I am here"
+  Envelope env;
+  while (!gate.stopping()) {
+    Result<bool> got = ch->RecvWait(&env, Millis(1000));
+    if (!got.ok()) return;
+    if (!*got) continue;
+    Result<Message> m = Decode(env.frame);
+    if (!m.ok()) continue;
+    if (std::holds_alternative<ByeMsg>(*m)) return;
+    auto* job = std::get_if<JobMsg>(&*m);
+    if (!job) continue;
+    ++stats.jobs_started;
+    gate.SetJob(job->spec.job.value(), job->lease);
+    Outcome outcome = RunGuarded(runner, job->spec, gate);
+    (void)ch->Send(Encode(ResultMsg{job->spec.job.value(), job->lease, job->attempt, outcome}));
+  }
+}
+
+}  // namespace
+
+// All loop-thread state; lives for one Run().
+struct Worker::Loop {
+  Worker& w;
+  std::unique_ptr<Channel> coord;
+  std::unique_ptr<Channel> slots;
+  std::vector<std::thread> threads;
+  std::vector<int> idle;                    // slots ready for a job
+  std::map<int, LeaseRef> running;          // slot -> lease
+  std::map<int, std::string> pending_call;  // slot -> CALL frame awaiting GRANT
+  std::deque<JobMsg> queue;                 // received, not yet started
+  std::map<LeaseRef, std::string> unacked;  // RESULT frames kept until ACK
+  int capacity = 0;
+  int outstanding = 0;  // credit given and not yet used
+  bool welcomed = false;
+  bool draining = false;
+  int hb_ms, liveness;
+  SteadyTime last_recv{}, last_send{}, reconnect_at{}, drain_deadline{};
+  int64_t backoff_ms;
+  Rng rng;
+
+  explicit Loop(Worker& worker)
+      : w(worker),
+        hb_ms(worker.opt_.hb_ms),
+        liveness(worker.opt_.liveness),
+        backoff_ms(worker.opt_.reconnect_min_ms),
+        rng(Sha256U64(worker.opt_.worker_id)) {}
+
+  SteadyTime Now() const { return w.clock_.Now(); }
+
+  void SendCoord(const std::string& frame) {
+    if (!coord) return;
+    if (coord->Send(frame).ok()) last_send = Now();
+  }
+  void SendCoord(const Message& m) { SendCoord(Encode(m)); }
+
+  std::vector<LeaseRef> Inflight() const {
+    std::vector<LeaseRef> out;
+    for (const auto& [slot, ref] : running) out.push_back(ref);
+    for (const JobMsg& j : queue) out.push_back({j.spec.job.value(), j.lease});
+    return out;
+  }
+
+  Status Connect() {
+    ChannelOptions o;
+    o.identity = w.opt_.worker_id;
+    CS_ASSIGN_OR_RETURN(coord, Channel::Connect(w.ctx_, Channel::Kind::kDealer, w.opt_.connect, o));
+    welcomed = false;
+    last_recv = Now();
+    SendHello();
+    return Status::OK();
+  }
+
+  void SendHello() {
+    HelloMsg h;
+    h.worker_id = w.opt_.worker_id;
+    h.host = w.opt_.host;
+    h.pid = static_cast<int64_t>(getpid());
+    h.slots = w.opt_.slots;
+    h.labels = w.opt_.labels;
+    h.inflight = Inflight();
+    for (const auto& [ref, frame] : unacked) h.unacked.push_back(ref);
+    welcomed = false;
+    SendCoord(h);
+  }
+
+  void Disconnect() {
+    coord.reset();
+    welcomed = false;
+    double jitter = 0.8 + 0.4 * rng.Unit();
+    reconnect_at = Now() + Millis(static_cast<int64_t>(backoff_ms * jitter));
+    w.log_.Warn(
+        Str("coordinator silent; reconnecting in ", backoff_ms, " ms worker=", w.opt_.worker_id));
+    backoff_ms = std::min(backoff_ms * 2, w.opt_.reconnect_max_ms);
+    ++w.stats_.reconnects;
+  }
+
+  void OnWelcome(const WelcomeMsg& m) {
+    welcomed = true;
+    hb_ms = std::max(m.hb_ms, 10);
+    liveness = std::max(m.liveness, 1);
+    backoff_ms = w.opt_.reconnect_min_ms;
+    outstanding = 0;
+    for (const auto& [ref, frame] : unacked) SendCoord(frame);
+    for (const auto& [slot, frame] : pending_call) SendCoord(frame);
+  }
+
+  void OnCoordFrame(const std::string& frame) {
+    last_recv = Now();
+    Result<Message> m = Decode(frame);
+    if (!m.ok()) {
+      w.log_.Warn(Str("bad frame from coordinator: ", m.status().ToString()));
+      return;
+    }
+    if (auto* wel = std::get_if<WelcomeMsg>(&*m)) {
+      OnWelcome(*wel);
+    } else if (auto* job = std::get_if<JobMsg>(&*m)) {
+      outstanding = std::max(outstanding - 1, 0);
+      if (!draining) queue.push_back(std::move(*job));
+    } else if (auto* ack = std::get_if<AckMsg>(&*m)) {
+      if (unacked.erase({ack->job, ack->lease})) ++w.stats_.results_acked;
+    } else if (auto* cancel = std::get_if<CancelMsg>(&*m)) {
+      std::erase_if(queue, [&](const JobMsg& j) {
+        return j.spec.job.value() == cancel->job && j.lease == cancel->lease;
+      });
+    } else if (std::holds_alternative<ResetMsg>(*m)) {
+      SendHello();
+    } else if (auto* grant = std::get_if<GrantMsg>(&*m)) {
+      for (auto it = pending_call.begin(); it != pending_call.end(); ++it) {
+        Result<Message> call = Decode(it->second);
+        if (call.ok() && std::get<CallMsg>(*call).call_key == grant->call_key) {
+          (void)slots->Send(SlotName(it->first), frame);
+          pending_call.erase(it);
+          break;
+        }
+      }
+    }
+  }
+
+  void OnSlotFrame(const Envelope& env) {
+    int slot = std::atoi(env.peer.c_str() + 1);
+    Result<Message> m = Decode(env.frame);
+    if (!m.ok()) return;
+    if (std::holds_alternative<CreditMsg>(*m)) {
+      idle.push_back(slot);  // slot thread started
+    } else if (auto* r = std::get_if<ResultMsg>(&*m)) {
+      running.erase(slot);
+      idle.push_back(slot);
+      unacked[{r->job, r->lease}] = env.frame;
+      if (welcomed) SendCoord(env.frame);
+    } else if (std::holds_alternative<CallMsg>(*m)) {
+      pending_call[slot] = env.frame;
+      SendCoord(env.frame);
+    } else if (std::holds_alternative<CallResultMsg>(*m)) {
+      SendCoord(env.frame);
+    }
+  }
+
+  void Assign() {
+    while (!idle.empty() && !queue.empty()) {
+      int slot = idle.back();
+      idle.pop_back();
+      JobMsg job = std::move(queue.front());
+      queue.pop_front();
+      running[slot] = {job.spec.job.value(), job.lease};
+      (void)slots->Send(SlotName(slot), Encode(job));
+    }
+  }
+
+  void TopUpCredit() {
+    if (!welcomed || draining) return;
+    int want = capacity - static_cast<int>(running.size() + queue.size()) - outstanding;
+    if (want <= 0) return;
+    outstanding += want;
+    SendCoord(CreditMsg{want});
+  }
+
+  void Timers() {
+    SteadyTime now = Now();
+    if (!coord) {
+      if (now >= reconnect_at) {
+        Status s = Connect();
+        if (!s.ok()) Disconnect();
+      }
+      return;
+    }
+    if (MsBetween(last_recv, now) > static_cast<int64_t>(hb_ms) * liveness) return Disconnect();
+    if (MsBetween(last_send, now) >= hb_ms) {
+      if (welcomed) {
+        SendCoord(HeartbeatMsg{Inflight()});
+      } else {
+        SendHello();  // HELLO doubles as the heartbeat until WELCOME
+      }
+    }
+  }
+
+  Status Serve();
+  void StartSlots(const std::string& name);
+  void StopSlots();
+};
+
+void Worker::Loop::StartSlots(const std::string& name) {
+  for (int i = 0; i < w.opt_.slots; ++i) {
+    ChannelOptions o;
+    o.identity = SlotName(i);
+    Result<std::unique_ptr<Channel>> ch = Channel::Connect(w.ctx_, Channel::Kind::kDealer, name, o);
+    if (!ch.ok()) {
+      w.log_.Error(Str("slot ", i, ": ", ch.status().ToString()));
+      continue;
+    }
+    threads.emplace_back(SlotMain, std::move(*ch), std::cref(w.runner_), std::ref(w.stats_));
+  }
+}
+
+void Worker::Loop::StopSlots() {
+  for (int i = 0; i < w.opt_.slots; ++i) (void)slots->Send(SlotName(i), Encode(ByeMsg{}));
+  for (std::thread& t : threads) t.join();
+  threads.clear();
+}
+
+Status Worker::Loop::Serve() {
+  std::vector<bool> ready;
+  Envelope env;
+  while (true) {
+    if (w.stop_.load() && !draining) {
+      draining = true;
+      drain_deadline = Now() + Millis(w.opt_.drain_timeout_ms);
+      queue.clear();  // handed back: the coordinator requeues them on BYE
+      w.log_.Info(Str("draining worker=", w.opt_.worker_id, " running=", running.size()));
+    }
+    if (draining && ((running.empty() && unacked.empty()) || Now() >= drain_deadline)) break;
+    std::vector<Channel*> chans = {slots.get()};
+    if (coord) chans.push_back(coord.get());
+    CS_ASSIGN_OR_RETURN(int n, Poll(chans, Millis(std::min(hb_ms / 2, 100)), &ready));
+    if (n > 0 && ready[0]) {
+      for (int i = 0; i < 4096; ++i) {
+        CS_ASSIGN_OR_RETURN(bool got, slots->Recv(&env));
+        if (!got) break;
+        OnSlotFrame(env);
+      }
+    }
+    if (n > 0 && coord && ready.size() > 1 && ready[1]) {
+      for (int i = 0; i < 4096 && coord; ++i) {
+        CS_ASSIGN_OR_RETURN(bool got, coord->Recv(&env));
+        if (!got) break;
+        OnCoordFrame(env.frame);
+      }
+    }
+    Assign();
+    TopUpCredit();
+    Timers();
+  }
+  SendCoord(ByeMsg{});
+  return Status::OK();
+}
+
+Worker::Worker(WireContext& ctx, const Clock& clock, Logger& log, WorkerOptions options,
+               JobRunner runner)
+    : ctx_(ctx), clock_(clock), log_(log), opt_(std::move(options)), runner_(std::move(runner)) {
+  if (opt_.host.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    opt_.host = host;
+  }
+  if (opt_.worker_id.empty()) {
+    std::string seed = Str(opt_.host, getpid(), clock.WallMs(), static_cast<const void*>(this));
+    opt_.worker_id = Str(opt_.host, "-", getpid(), "-", Sha256Hex(seed).substr(0, 6));
+  }
+  if (opt_.prefetch < 0) opt_.prefetch = std::max(1, opt_.slots / 4);
+  opt_.slots = std::max(opt_.slots, 1);
+}
+
+Worker::~Worker() = default;
+
+Status Worker::Run() {
+  Loop loop(*this);
+  loop.capacity = opt_.slots + opt_.prefetch;
+  std::string name =
+      Str("inproc://codesweep-slots-", opt_.worker_id, "-", static_cast<const void*>(this));
+  CS_ASSIGN_OR_RETURN(loop.slots, Channel::Bind(ctx_, Channel::Kind::kRouter, name, {}));
+  loop.StartSlots(name);
+  Status s = loop.Connect();
+  if (!s.ok()) loop.Disconnect();
+  log_.Info(Str("worker started worker=", opt_.worker_id, " slots=", opt_.slots,
+                " coordinator=", opt_.connect));
+  s = loop.Serve();
+  loop.StopSlots();
+  log_.Info(Str("worker stopped worker=", opt_.worker_id, " jobs=", stats_.jobs_started.load()));
+  return s;
+}
+
+}  // namespace codesweep

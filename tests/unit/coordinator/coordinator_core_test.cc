@@ -1,0 +1,262 @@
+// CoordinatorCore with a FakeClock and a real temporary Store: credit-bounded dispatch, ACK only
+// after commit, fencing of stale results, liveness, restart grace, CALL/GRANT via the call cache.
+#include "coordinator/coordinator_core.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "schema/codec.h"
+
+namespace codesweep {
+namespace {
+
+class CoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cs_core_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    std::filesystem::create_directories(dir_);
+    OpenStore();
+    SweepRecord sweep{"t", 7, max_attempts_, "t.toml", "", "{}"};
+    Result<int64_t> sid = store_->UpsertSweep(sweep);
+    ASSERT_TRUE(sid.ok()) << sid.status().ToString();
+    sweep_id_ = *sid;
+    VariantRecord v;
+    v.model = {"sim:default", "sim", "default", "{}"};
+    Result<int64_t> vid = store_->UpsertVariant(v);
+    ASSERT_TRUE(vid.ok());
+    std::vector<CellRow> cells;
+    for (int i = 0; i < kCells; ++i) {
+      cells.push_back(
+          {CellKey("cell" + std::to_string(i)), "game24", "4", i, *vid, "only_question", 1});
+    }
+    ASSERT_TRUE(store_->InsertCells(sweep_id_, cells).ok());
+    ASSERT_TRUE(store_->Commit().ok());
+    opt_.requeue_backoff_ms = 1000;
+    NewCore();
+  }
+  void TearDown() override {
+    core_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenStore() {
+    Result<std::unique_ptr<Store>> s = Store::Open((dir_ / "db").string(), {});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  void NewCore() {
+    core_ = std::make_unique<CoordinatorCore>(*store_, clock_, Logger::Null(), limiter_, opt_);
+    ASSERT_TRUE(core_->Start().ok());
+  }
+  std::vector<Outgoing> Step() {
+    core_->Tick();
+    core_->Dispatch();
+    core_->MaybeCommit(false);
+    return core_->TakeOutbox();
+  }
+  template <class T>
+  std::vector<T> Of(const std::vector<Outgoing>& out, const std::string& peer = "") {
+    std::vector<T> r;
+    for (const Outgoing& o : out) {
+      if (!peer.empty() && o.peer != peer) continue;
+      if (auto* m = std::get_if<T>(&o.msg)) r.push_back(*m);
+    }
+    return r;
+  }
+  void Hello(const std::string& peer, std::vector<LeaseRef> inflight = {}) {
+    HelloMsg h;
+    h.worker_id = peer;
+    h.slots = 4;
+    h.inflight = std::move(inflight);
+    core_->OnMessage(peer, h);
+  }
+  Outcome Verdict(bool correct) {
+    Outcome o;
+    o.correct = correct;
+    o.final_answer = "x";
+    return o;
+  }
+
+  static constexpr int kCells = 10;
+  static inline int counter_ = 0;
+  int max_attempts_ = 3;
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  ImmediateRateLimiter limiter_;
+  CoordinatorOptions opt_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<CoordinatorCore> core_;
+  int64_t sweep_id_ = 0;
+};
+
+TEST_F(CoreTest, HelloGetsWelcomeAndDispatchRespectsCredit) {
+  Hello("w1");
+  auto out = Step();
+  ASSERT_EQ(Of<WelcomeMsg>(out, "w1").size(), 1u);
+  EXPECT_TRUE(Of<JobMsg>(out).empty());  // no credit yet
+  core_->OnMessage("w1", CreditMsg{3});
+  out = Step();
+  auto jobs = Of<JobMsg>(out, "w1");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].attempt, 1);
+  EXPECT_EQ(jobs[0].spec.sweep, "t");
+  EXPECT_EQ(jobs[0].spec.seed, 7u);
+  EXPECT_EQ(jobs[0].spec.model.id, "sim:default");
+  EXPECT_TRUE(Of<JobMsg>(Step()).empty());
+  EXPECT_EQ(core_->progress().leased, 3);
+}
+
+TEST_F(CoreTest, AckOnlyAfterCommitAndDuplicateIsDropped) {
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{1});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 1u);
+  ResultMsg r{jobs[0].spec.job.value(), jobs[0].lease, 1, Verdict(true)};
+  core_->OnMessage("w1", r);
+  core_->Dispatch();
+  EXPECT_TRUE(Of<AckMsg>(core_->TakeOutbox()).empty());  // not committed yet
+  EXPECT_TRUE(store_->has_pending_writes());
+  core_->MaybeCommit(true);
+  EXPECT_FALSE(store_->has_pending_writes());
+  auto acks = Of<AckMsg>(core_->TakeOutbox());
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].job, r.job);
+  EXPECT_EQ(core_->progress().terminal, 1);
+  core_->OnMessage("w1", r);  // duplicate
+  core_->MaybeCommit(true);
+  EXPECT_EQ(Of<AckMsg>(core_->TakeOutbox()).size(), 1u);
+  EXPECT_EQ(core_->progress().terminal, 1);
+  EXPECT_EQ(core_->progress().correct, 1);
+}
+
+TEST_F(CoreTest, SilentWorkerLosesLeasesAndItsLateResultIsStale) {
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{2});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 2u);
+  clock_.Advance(Millis(opt_.hb_ms * opt_.liveness + 1));
+  Step();
+  EXPECT_EQ(core_->progress().workers, 0);
+  Result<JobRow> row = store_->GetJob(jobs[0].spec.job);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->state, JobState::kPending);
+  // The late result is ACKed (so the worker forgets it) but not counted.
+  core_->OnMessage("w1", ResultMsg{jobs[0].spec.job.value(), jobs[0].lease, 1, Verdict(true)});
+  core_->MaybeCommit(true);
+  auto out = core_->TakeOutbox();
+  EXPECT_EQ(Of<AckMsg>(out).size(), 1u);
+  EXPECT_EQ(Of<ResetMsg>(out).size(), 1u);
+  EXPECT_EQ(core_->progress().terminal, 0);
+  // After the back-off the job goes to another worker with a new lease and attempt 2.
+  Hello("w2");
+  core_->OnMessage("w2", CreditMsg{kCells});
+  clock_.Advance(Millis(opt_.requeue_backoff_ms + 1));
+  core_->OnMessage("w2", HeartbeatMsg{});
+  auto again = Of<JobMsg>(Step(), "w2");
+  ASSERT_EQ(again.size(), static_cast<size_t>(kCells));
+  bool found = false;
+  for (const JobMsg& j : again) {
+    if (j.spec.job == jobs[0].spec.job) {
+      found = true;
+      EXPECT_EQ(j.attempt, 2);
+      EXPECT_GT(j.lease, jobs[0].lease);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(CoreTest, AttemptsCappedMakeJobDead) {
+  opt_.liveness = 1;
+  NewCore();
+  for (int attempt = 0; attempt < max_attempts_; ++attempt) {
+    std::string peer = "w" + std::to_string(attempt);
+    clock_.Advance(Millis(opt_.requeue_backoff_ms + 1));
+    Hello(peer);
+    core_->OnMessage(peer, CreditMsg{kCells});
+    EXPECT_EQ(Of<JobMsg>(Step()).size(), static_cast<size_t>(kCells));
+    clock_.Advance(Millis(opt_.hb_ms * opt_.liveness + 1));
+    Step();
+  }
+  EXPECT_EQ(*store_->CountJobs(JobState::kDead, sweep_id_), kCells);
+  EXPECT_EQ(core_->progress().failures, kCells);
+  EXPECT_TRUE(core_->Finished());
+}
+
+TEST_F(CoreTest, UnknownPeerGetsResetAndBadFramesAreSurvived) {
+  core_->OnMessage("ghost", CreditMsg{5});
+  auto out = Step();
+  EXPECT_EQ(Of<ResetMsg>(out, "ghost").size(), 1u);
+  EXPECT_TRUE(Of<JobMsg>(out).empty());
+  core_->OnFrame("junk", "\xc1\xff garbage");
+  core_->OnFrame("junk", std::string(100, '\x93'));
+  core_->OnFrame("junk", Encode(WelcomeMsg{}));  // a coordinator message sent to us
+  EXPECT_TRUE(core_->fatal().ok());
+}
+
+TEST_F(CoreTest, RestartGivesLeasesGraceAndHelloReclaimsThem) {
+  opt_.restart_grace_ms = 5000;
+  NewCore();
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{2});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 2u);
+  core_->MaybeCommit(true);
+  // "Restart": a new core over the same store, well past the original lease.
+  clock_.Advance(Millis(opt_.lease_ms + 1));
+  NewCore();
+  Step();
+  EXPECT_EQ(*store_->CountJobs(JobState::kLeased, sweep_id_), 2);  // grace holds them
+  Hello("w1", {{jobs[0].spec.job.value(), jobs[0].lease}});        // re-claims only the first
+  clock_.Advance(Millis(opt_.restart_grace_ms + 1));
+  core_->OnMessage("w1", HeartbeatMsg{{{jobs[0].spec.job.value(), jobs[0].lease}}});
+  Step();
+  EXPECT_EQ(store_->GetJob(jobs[0].spec.job)->state, JobState::kLeased);
+  EXPECT_EQ(store_->GetJob(jobs[1].spec.job)->state, JobState::kPending);
+  core_->OnMessage("w1", ResultMsg{jobs[0].spec.job.value(), jobs[0].lease, 1, Verdict(false)});
+  core_->MaybeCommit(true);
+  EXPECT_EQ(store_->GetJob(jobs[0].spec.job)->state, JobState::kDone);
+}
+
+TEST_F(CoreTest, CallsAreGrantedThenServedFromTheCache) {
+  Hello("w1");
+  Step();
+  CallMsg call{1, 1, "key1", "openai", "gpt", "OPENAI_API_KEY", 100};
+  core_->OnMessage("w1", call);
+  auto grants = Of<GrantMsg>(core_->TakeOutbox());
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_FALSE(grants[0].cached);
+  CallResultMsg cr;
+  cr.call_key = "key1";
+  cr.provider = "openai";
+  cr.model = "gpt";
+  cr.ok = true;
+  cr.response_json = R"({"content":"hi"})";
+  core_->OnMessage("w1", cr);
+  core_->MaybeCommit(true);
+  core_->TakeOutbox();
+  core_->OnMessage("w1", call);
+  grants = Of<GrantMsg>(core_->TakeOutbox());
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_TRUE(grants[0].cached);
+  EXPECT_EQ(grants[0].response_json, R"({"content":"hi"})");
+}
+
+TEST_F(CoreTest, FinishesWhenEveryJobIsTerminal) {
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{kCells});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), static_cast<size_t>(kCells));
+  EXPECT_FALSE(core_->Finished());
+  for (const JobMsg& j : jobs) {
+    core_->OnMessage("w1", ResultMsg{j.spec.job.value(), j.lease, 1, Verdict(true)});
+  }
+  EXPECT_FALSE(core_->Finished());  // ACKs held until commit
+  core_->MaybeCommit(true);
+  EXPECT_TRUE(core_->Finished());
+  EXPECT_EQ(Of<AckMsg>(core_->TakeOutbox()).size(), static_cast<size_t>(kCells));
+}
+
+}  // namespace
+}  // namespace codesweep

@@ -1,0 +1,160 @@
+// Worker against a scripted coordinator over inproc: credit never exceeds slots + prefetch,
+// results are kept and re-sent until ACKed (also across RESET / re-HELLO), CALL/GRANT reaches the
+// job through its gate, and Stop() drains and says BYE. Waits are deadlines, never sleeps.
+#include "worker/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "schema/codec.h"
+
+namespace codesweep {
+namespace {
+
+class FakeCoordinator {
+ public:
+  explicit FakeCoordinator(WireContext& ctx, const std::string& name) {
+    router_ = std::move(Channel::Bind(ctx, Channel::Kind::kRouter, name, {}).value());
+  }
+  // Next message of type T (others are recorded and skipped), or nullopt at the deadline.
+  template <class T>
+  std::optional<T> Expect(int timeout_ms = 5000) {
+    auto deadline = std::chrono::steady_clock::now() + Millis(timeout_ms);
+    Envelope env;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<bool> got = router_->RecvWait(&env, Millis(50));
+      if (!got.ok() || !*got) continue;
+      peer_ = env.peer;
+      Result<Message> m = Decode(env.frame);
+      if (!m.ok()) continue;
+      if (auto* c = std::get_if<CreditMsg>(&*m)) credit_ += c->n;
+      if (auto* t = std::get_if<T>(&*m)) return *t;
+    }
+    return std::nullopt;
+  }
+  void Send(const Message& m) { ASSERT_TRUE(router_->Send(peer_, Encode(m)).ok()); }
+  int credit() const { return credit_; }
+
+ private:
+  std::unique_ptr<Channel> router_;
+  std::string peer_;
+  int credit_ = 0;
+};
+
+JobMsg MakeJob(int64_t id, int64_t lease) {
+  JobMsg j;
+  j.lease = lease;
+  j.attempt = 1;
+  j.spec.job = JobId(id);
+  j.spec.task = "game24";
+  return j;
+}
+
+struct WorkerHarness {
+  WorkerHarness(WireContext& ctx, const std::string& ep, JobRunner runner, int slots = 2) {
+    WorkerOptions o;
+    o.connect = ep;
+    o.worker_id = "w-test";
+    o.slots = slots;
+    o.prefetch = 1;
+    o.drain_timeout_ms = 3000;
+    worker = std::make_unique<Worker>(ctx, clock, Logger::Null(), o, std::move(runner));
+    thread = std::thread([this] { status = worker->Run(); });
+  }
+  ~WorkerHarness() {
+    worker->Stop();
+    thread.join();
+  }
+  SystemClock clock;
+  std::unique_ptr<Worker> worker;
+  std::thread thread;
+  Status status;
+};
+
+Outcome Correct(const JobSpec&, CallGate&) {
+  Outcome o;
+  o.correct = true;
+  return o;
+}
+
+TEST(WorkerTest, CreditIsBoundedAndResultsAreKeptUntilAcked) {
+  WireContext ctx;
+  FakeCoordinator coord(ctx, "inproc://wt1");
+  WorkerHarness h(ctx, "inproc://wt1", Correct);
+  ASSERT_TRUE(coord.Expect<HelloMsg>().has_value());
+  coord.Send(WelcomeMsg{1, 1000, 3, 60000});
+  ASSERT_TRUE(coord.Expect<CreditMsg>().has_value());
+  EXPECT_LE(coord.credit(), 3);  // slots 2 + prefetch 1
+  coord.Send(MakeJob(10, 100));
+  std::optional<ResultMsg> r = coord.Expect<ResultMsg>();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->job, 10);
+  EXPECT_EQ(r->lease, 100);
+  EXPECT_TRUE(r->outcome.correct);
+  // Not ACKed: a RESET makes the worker re-announce it and re-send it after WELCOME.
+  coord.Send(ResetMsg{});
+  std::optional<HelloMsg> hello = coord.Expect<HelloMsg>();
+  ASSERT_TRUE(hello.has_value());
+  ASSERT_EQ(hello->unacked.size(), 1u);
+  EXPECT_EQ(hello->unacked[0], (LeaseRef{10, 100}));
+  coord.Send(WelcomeMsg{2, 1000, 3, 60000});
+  r = coord.Expect<ResultMsg>();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->job, 10);
+  coord.Send(AckMsg{10, 100});
+  coord.Send(ResetMsg{});
+  hello = coord.Expect<HelloMsg>();
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_TRUE(hello->unacked.empty());
+  EXPECT_LE(coord.credit(), 3 + 1 + 3);  // at most one slot freed, plus a fresh window
+}
+
+TEST(WorkerTest, CallGoesThroughTheGate) {
+  WireContext ctx;
+  FakeCoordinator coord(ctx, "inproc://wt2");
+  WorkerHarness h(ctx, "inproc://wt2", [](const JobSpec&, CallGate& gate) {
+    Outcome o;
+    CallMsg call;
+    call.call_key = "ck";
+    Result<GrantMsg> g = gate.Acquire(call);
+    o.correct = g.ok() && g->cached && g->response_json == "{}";
+    CallResultMsg cr;
+    cr.call_key = "ck";
+    cr.ok = true;
+    gate.Report(cr);
+    return o;
+  });
+  ASSERT_TRUE(coord.Expect<HelloMsg>().has_value());
+  coord.Send(WelcomeMsg{1, 1000, 3, 60000});
+  coord.Send(MakeJob(5, 50));
+  std::optional<CallMsg> call = coord.Expect<CallMsg>();
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->job, 5);
+  EXPECT_EQ(call->lease, 50);
+  coord.Send(GrantMsg{"ck", true, "{}"});
+  std::optional<CallResultMsg> cr = coord.Expect<CallResultMsg>();
+  ASSERT_TRUE(cr.has_value());
+  EXPECT_EQ(cr->lease, 50);
+  std::optional<ResultMsg> r = coord.Expect<ResultMsg>();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->outcome.correct);
+}
+
+TEST(WorkerTest, StopDrainsAndSaysBye) {
+  WireContext ctx;
+  FakeCoordinator coord(ctx, "inproc://wt3");
+  auto h = std::make_unique<WorkerHarness>(ctx, "inproc://wt3", Correct);
+  ASSERT_TRUE(coord.Expect<HelloMsg>().has_value());
+  coord.Send(WelcomeMsg{1, 1000, 3, 60000});
+  coord.Send(MakeJob(1, 1));
+  std::optional<ResultMsg> r = coord.Expect<ResultMsg>();
+  ASSERT_TRUE(r.has_value());
+  h->worker->Stop();
+  coord.Send(AckMsg{1, 1});
+  EXPECT_TRUE(coord.Expect<ByeMsg>().has_value());
+  h.reset();  // joins; Run returned
+}
+
+}  // namespace
+}  // namespace codesweep

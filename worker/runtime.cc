@@ -1,0 +1,65 @@
+// JobRuntime, SignalWatcher.
+#include "worker/runtime.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "jobs/methods/client_factory.h"
+#include "worker/job_runner.h"
+
+namespace codesweep {
+
+Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(const RuntimeOptions& options, Logger& log) {
+  std::unique_ptr<JobRuntime> rt(new JobRuntime());
+  std::string data = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  CS_ASSIGN_OR_RETURN(rt->tasks_, TaskRegistry::Create(data));
+  CS_ASSIGN_OR_RETURN(rt->executor_, MakeSandbox(options.sandbox, log));
+  RealRunnerDeps deps;
+  deps.tasks = rt->tasks_.get();
+  deps.executor = rt->executor_.get();
+  deps.clock = &rt->clock_;
+  deps.base_factory = MakeDefaultClientFactory(options.env);
+  rt->runner_ = MakeRealRunner(std::move(deps));
+  return rt;
+}
+
+ProviderEnv EnvironmentSecrets(Logger* log) {
+  ProviderEnv env;
+  env.logger = log;
+  env.get_secret = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+  return env;
+}
+
+SignalWatcher::SignalWatcher(std::function<void(int)> on_signal) : handler_(std::move(on_signal)) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  thread_ = std::thread([this, set] {
+    timespec ts{0, 100'000'000};
+    while (!done_.load()) {
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig <= 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (handler_) handler_(sig);
+    }
+  });
+}
+
+void SignalWatcher::set_handler(std::function<void(int)> on_signal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  handler_ = std::move(on_signal);
+}
+
+SignalWatcher::~SignalWatcher() {
+  done_.store(true);
+  thread_.join();
+}
+
+}  // namespace codesweep

@@ -1,0 +1,59 @@
+// JobRuntime: everything a process needs to run jobs for real (task registry, sandbox, client
+// factory, the JobRunner over them), built once by `codesweep run` and `codesweep worker`.
+// Owns what it builds; runner() is safe to call from many slots while the runtime lives.
+// SignalWatcher: turns SIGINT/SIGTERM into a callback on its own thread (construct it before any
+// other thread starts, so every thread inherits the blocked mask).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "jobs/llm/providers.h"
+#include "jobs/sandbox/sandbox.h"
+#include "jobs/tasks/task.h"
+#include "worker/worker.h"
+
+namespace codesweep {
+
+struct RuntimeOptions {
+  std::string data_dir;  // "" = DefaultDataDir()
+  SandboxOptions sandbox;
+  ProviderEnv env;  // secrets lookup (main reads the environment)
+};
+
+class JobRuntime {
+ public:
+  static Result<std::unique_ptr<JobRuntime>> Create(const RuntimeOptions& options, Logger& log);
+  const TaskRegistry& tasks() const { return *tasks_; }
+  const JobRunner& runner() const { return runner_; }
+
+ private:
+  JobRuntime() = default;
+  SystemClock clock_;
+  std::unique_ptr<TaskRegistry> tasks_;
+  std::unique_ptr<Executor> executor_;
+  JobRunner runner_;
+};
+
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::function<void(int)> on_signal);
+  ~SignalWatcher();
+  void set_handler(std::function<void(int)> on_signal);
+
+ private:
+  std::function<void(int)> handler_;
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::thread thread_;
+};
+
+// Secrets come from the process environment; only main-level code should call this.
+ProviderEnv EnvironmentSecrets(Logger* log);
+
+}  // namespace codesweep
