@@ -1,13 +1,104 @@
-// TEMPORARY stub: replaced by the real `codesweep report`.
+// `codesweep report --db FILE [--sweep NAME] [--format md|csv|json] [--html FILE]`: the paper's
+// tables (success with Wilson CIs, average normalized score and rank), complexity curves and
+// cost, from the views of schema/sql/0002_report_views.sql. Read-only: safe beside a run.
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
 
+#include "coordinator/report.h"
+#include "coordinator/report_format.h"
+#include "coordinator/report_html.h"
+#include "coordinator/store_report.h"
+#include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
 namespace codesweep {
-CommandAction SetupReportCommand(CLI::App&) {
-  return [] {
-    std::fprintf(stderr, "codesweep report: not built yet\n");
-    return 2;
-  };
+
+namespace {
+
+struct ReportFlags {
+  std::string db;
+  std::string sweep;
+  std::string format = "md";
+  std::string html;
+  std::string output;  // text output file; stdout when empty
+  std::string assets;  // tools/report folder (template + vendored JS)
+  bool timing = false;
+};
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::IoError("cannot write " + path);
+  return Status::OK();
 }
+
+Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
+  CS_ASSIGN_OR_RETURN(std::unique_ptr<ReportDb> db, ReportDb::Open(f.db));
+  if (!f.sweep.empty()) {
+    CS_ASSIGN_OR_RETURN(std::vector<std::string> names, db->SweepNames());
+    bool found = false;
+    for (const std::string& n : names) found = found || n == f.sweep;
+    if (!found) return Status::NotFound("no sweep named '" + f.sweep + "' in " + f.db);
+  }
+  CS_ASSIGN_OR_RETURN(std::vector<GrainRow> grain, db->Grain(f.sweep));
+  CS_ASSIGN_OR_RETURN(std::vector<ModelCostRow> cost, db->ModelCost(f.sweep));
+  return BuildReports(grain, cost);
+}
+
+Result<std::string> FormatText(const std::vector<SweepReport>& reports, const std::string& fmt) {
+  if (fmt == "md" || fmt == "markdown") return FormatMarkdown(reports);
+  if (fmt == "csv") return FormatCsv(reports);
+  if (fmt == "json") return FormatJson(reports);
+  return Status::InvalidArgument("--format must be md, csv or json, not '" + fmt + "'");
+}
+
+int RunReport(const ReportFlags& f) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::vector<SweepReport>> reports = LoadReports(f);
+  if (!reports.ok()) return PrintError("report", reports.status());
+  Result<std::string> text = FormatText(*reports, f.format);
+  if (!text.ok()) return PrintError("report", text.status(), 2);
+  if (!f.html.empty()) {
+    Result<HtmlAssets> assets =
+        LoadHtmlAssets(f.assets.empty() ? DefaultReportAssetsDir() : f.assets);
+    if (!assets.ok()) return PrintError("report", assets.status());
+    std::string title = "codesweep report: " + (f.sweep.empty() ? f.db : f.sweep);
+    Status s = WriteFile(f.html, RenderHtml(*reports, *assets, title));
+    if (!s.ok()) return PrintError("report", s);
+  }
+  if (!f.output.empty()) {
+    Status s = WriteFile(f.output, *text);
+    if (!s.ok()) return PrintError("report", s);
+  } else {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+  }
+  if (f.timing) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "report: %.1f ms\n", ms);
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandAction SetupReportCommand(CLI::App& sub) {
+  auto flags = std::make_shared<ReportFlags>();
+  sub.add_option("--db", flags->db, "Database file")->required();
+  sub.add_option("--sweep", flags->sweep, "Only this sweep (default: every sweep)");
+  sub.add_option("--format", flags->format, "Text output: md, csv or json")
+      ->check(CLI::IsMember({"md", "markdown", "csv", "json"}));
+  sub.add_option("--html", flags->html, "Also write a self-contained HTML report here");
+  sub.add_option("-o,--output", flags->output, "Write the text output here instead of stdout");
+  sub.add_option("--assets", flags->assets,
+                 "Folder with report.html.in and vendor/*.min.js (default: the source tree's "
+                 "tools/report)");
+  sub.add_flag("--timing", flags->timing, "Print how long the report took to stderr");
+  return [flags] { return RunReport(*flags); };
+}
+
 }  // namespace codesweep
