@@ -2,6 +2,8 @@
 // gsm_hard and math_*: determinism, the special cases of the paper's defects, notations.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "jobs/tasks/answer_math.h"
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
@@ -162,7 +164,19 @@ TEST(Game24A, Rejections) {
 }
 
 TEST(Game24A, SolverAndData) {
-  EXPECT_EQ(TaskNamed("game24").InstanceCount("4_classic"), 1362);
+  // Every row of every level is served (none dropped as unsolvable).
+  const Task& g24 = TaskNamed("game24");
+  EXPECT_EQ(g24.InstanceCount("4_classic"), 1362);
+  EXPECT_EQ(g24.InstanceCount("2"), 1031);
+  EXPECT_EQ(g24.InstanceCount("3"), 1291);
+  EXPECT_EQ(g24.InstanceCount("4"), 4759);
+  EXPECT_EQ(g24.InstanceCount("5"), 1264);
+  EXPECT_EQ(g24.InstanceCount("6"), 2993);
+  EXPECT_EQ(g24.InstanceCount("8"), 37);
+  // A block of n consecutive samples visits every row once.
+  std::set<std::string> seen;
+  for (int64_t i = 0; i < 37; ++i) seen.insert(Gen("game24", "8", i + 37, 5).prompt);
+  EXPECT_EQ(seen.size(), 37u);
   auto s = SolveArithmetic({3, 3, 8, 8}, Rational{24, 1}, 100000);
   ASSERT_TRUE(s.has_value());
   EXPECT_TRUE(Ok("game24", Game24({3, 3, 8, 8}), "<<<" + *s + ">>>"));
