@@ -1,0 +1,116 @@
+// The trusted Python side of fork-server mode, embedded as source. It runs inside the tier-A
+// sandbox, preloads modules (argv), and per request on fd 3 (a 64-byte header with two fds for
+// stdout/stderr, then the code) forks a child: new session, rlimits, reseeded random/numpy, a
+// fresh __main__. Replies: "exit <status> <utime_ms> <stime_ms> <maxrss_kb>\n". "kill" during a
+// run kills everything in the sandbox but the server (kill(-1) inside the pid namespace).
+#pragma once
+
+namespace codesweep {
+
+inline constexpr const char* kForkServerPy = R"PY(
+import os, sys, socket, signal, resource, types, traceback, random, select
+for name in sys.argv[1:]:
+    try:
+        __import__(name)
+    except Exception:
+        pass
+sock = socket.socket(fileno=3)
+
+def recv_exact(n, first=b''):
+    buf = bytearray(first)
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            sys.exit(0)
+        buf += chunk
+    return bytes(buf)
+
+def sweep():
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+def child(src, fds, lim):
+    os.setsid()
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    os.closerange(3, 4096)
+    for s in (signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(s, signal.SIG_DFL)
+    cpu, mem, fsize, nofile = lim
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    random.seed()
+    if 'numpy' in sys.modules:
+        sys.modules['numpy'].random.seed()
+    main = types.ModuleType('__main__')
+    main.__file__ = '/code/main.py'
+    sys.modules['__main__'] = main
+    sys.argv = ['/code/main.py']
+    import linecache
+    text = src.decode('utf-8', 'replace')
+    linecache.cache['/code/main.py'] = (len(text), None, text.splitlines(True), '/code/main.py')
+    code = 0
+    try:
+        exec(compile(src, '/code/main.py', 'exec'), main.__dict__)
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException as e:
+        traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+        code = 1
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code & 0xff)
+
+while True:
+    msg, fds, _, _ = socket.recv_fds(sock, 64, 2)
+    if not msg:
+        break
+    header = recv_exact(64, msg).split()
+    size, lim = int(header[0]), [int(x) for x in header[1:5]]
+    src = recv_exact(size)
+    pid = os.fork()
+    if pid == 0:
+        child(src, fds, lim)
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    while True:
+        ready, _, _ = select.select([pidfd, sock], [], [])
+        if pidfd in ready:
+            break
+        if not sock.recv(16):
+            sweep()
+            sys.exit(0)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os.close(pidfd)
+    _, status, ru = os.wait4(pid, 0)
+    sweep()
+    sock.sendall(b'exit %d %d %d %d\n' % (status, int(ru.ru_utime * 1000),
+                                         int(ru.ru_stime * 1000), ru.ru_maxrss))
+)PY";
+
+}  // namespace codesweep

@@ -1,0 +1,63 @@
+// Fresh and fork-server modes give identical results on one corpus (status, exit code, stdout,
+// stderr). Tier A only (fork-server mode needs it); skipped with the reason elsewhere.
+#include <gtest/gtest.h>
+
+#include "jobs/sandbox/sandbox.h"
+
+namespace codesweep {
+namespace {
+
+const char* const kCorpus[] = {
+    "print(1)\n",
+    "import sympy\nprint(sympy.factor('x**2 - 1'))\n",
+    "import numpy as np\nprint(np.arange(6).reshape(2, 3).sum(axis=0).tolist())\n",
+    "raise ValueError('boom')\n",
+    "import sys\nsys.exit(3)\n",
+    "import sys\nsys.stderr.write('warn\\n')\nprint(__name__, sorted(k for k in globals() if not "
+    "k.startswith('__')))\n",
+    "x = [1] * 3\nprint(sum(x))\nimport "
+    "itertools\nprint(len(list(itertools.permutations(range(5)))))\n",
+    "import time\ntime.sleep(5)\n",
+    "print('a' * 3000)\n",
+    "def f(n):\n    return 1 if n < 2 else n * f(n - 1)\nprint(f(30))\n",
+};
+
+TEST(Modes, FreshAndForkServerAgree) {
+  SandboxOptions fresh_options;
+  fresh_options.tier = "A";
+  auto fresh = MakeSandbox(fresh_options, Logger::Null());
+  if (!fresh.ok()) GTEST_SKIP() << "tier A unavailable: " << fresh.status().ToString();
+  SandboxOptions fs_options = fresh_options;
+  fs_options.mode = "forkserver";
+  auto server = MakeSandbox(fs_options, Logger::Null());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  for (const char* code : kCorpus) {
+    ExecRequest request{code, {}};
+    request.limits.wall_ms = 1500;
+    auto a = (*fresh)->Run(request);
+    auto b = (*server)->Run(request);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(ExecStatusName(a->status), ExecStatusName(b->status)) << code;
+    EXPECT_EQ(a->exit_code, b->exit_code) << code;
+    EXPECT_EQ(a->stdout_text, b->stdout_text) << code;
+    EXPECT_EQ(a->stderr_text, b->stderr_text) << code;
+  }
+}
+
+TEST(Modes, ForkServerSurvivesCodeThatKillsIt) {
+  SandboxOptions options;
+  options.tier = "A";
+  options.mode = "forkserver";
+  options.preload = {};
+  auto server = MakeSandbox(options, Logger::Null());
+  if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
+  auto killer = (*server)->Run({"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", {}});
+  ASSERT_TRUE(killer.ok());
+  EXPECT_NE(killer->status, ExecStatus::kOk);
+  auto next = (*server)->Run({"print('again')\n", {}});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->stdout_text, "again\n");
+}
+
+}  // namespace
+}  // namespace codesweep
