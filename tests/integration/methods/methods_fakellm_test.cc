@@ -1,0 +1,227 @@
+// RunJob against a real fakellm process over HTTP on 127.0.0.1 (ephemeral port), with the real
+// provider client and the real sandbox: scripted replay (multi-turn and the tool loop) and the
+// sim answering by X-Codesweep-Cell header. Skips when the sandbox cannot start on this host.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "jobs/methods/client_factory.h"
+#include "jobs/sandbox/sandbox.h"
+
+extern char** environ;
+
+namespace codesweep {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// A fakellm child in its own process group; killed (whole group) on destruction.
+class FakeLlm {
+ public:
+  explicit FakeLlm(std::vector<std::string> args) {
+    std::string bin = std::string(CODESWEEP_BINARY_DIR) + "/fakellm";
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    args.insert(args.begin(), bin);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[1]);
+    port_ = ReadPort(fds[0]);
+    ::close(fds[0]);
+  }
+  ~FakeLlm() {
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGTERM);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+  int port() const { return port_; }
+
+ private:
+  // First stdout line, within a 20 s deadline.
+  static int ReadPort(int fd) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::string line;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char c;
+      if (::read(fd, &c, 1) != 1) break;
+      if (c == '\n') return std::atoi(line.c_str());
+      line += c;
+    }
+    return -1;
+  }
+  pid_t pid_ = -1;
+  int port_ = -1;
+};
+
+class MethodsFakeLlmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto reg = TaskRegistry::Create(DefaultDataDir());
+    ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+    registry_ = std::move(reg).value();
+    if (registry_->Find("number_multiply") == nullptr) GTEST_SKIP() << "number_multiply missing";
+    auto sb = MakeSandbox(SandboxOptions{}, Logger::Null());
+    if (!sb.ok()) GTEST_SKIP() << "no sandbox on this host: " << sb.status().ToString();
+    sandbox_ = std::move(sb).value();
+    dir_ = fs::temp_directory_path() /
+           ("cs_methods_it_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  JobSpec Spec(const std::string& method, int port, int turns = 1, int64_t sample = 0) {
+    JobSpec s;
+    s.task = "number_multiply";
+    s.complexity = registry_->Find("number_multiply")->complexity_levels().front();
+    s.sample = sample;
+    s.seed = 11;
+    s.model = ModelSpec{"openai:fake-model", "openai", "fake-model",
+                        json{{"base_url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
+                             {"api_key_env", "FAKE_KEY"},
+                             {"cell_context_header", true}}
+                            .dump()};
+    s.method = method;
+    s.turns = turns;
+    return s;
+  }
+
+  Outcome Run(const JobSpec& spec) {
+    ProviderEnv env;
+    env.get_secret = [](const std::string&) { return std::optional<std::string>("test-key"); };
+    RunnerDeps deps;
+    deps.tasks = registry_.get();
+    deps.executor = sandbox_.get();
+    deps.make_client = MakeDefaultClientFactory(env);
+    return RunJob(spec, deps);
+  }
+
+  Instance InstanceOf(const JobSpec& s) {
+    return registry_->Find(s.task)->Generate(s.complexity, s.sample, s.seed).value();
+  }
+
+  std::string WriteReplay(const json& sequence) {
+    std::string path = (dir_ / "replay.json").string();
+    std::ofstream(path) << json{{"sequences", {{"*", sequence}}}}.dump();
+    return path;
+  }
+
+  std::vector<json> Recorded() {
+    std::vector<json> out;
+    std::ifstream in(dir_ / "record.jsonl");
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line));
+    return out;
+  }
+
+  std::unique_ptr<TaskRegistry> registry_;
+  std::unique_ptr<Executor> sandbox_;
+  fs::path dir_;
+};
+
+json AsJson(const LlmResponse& r) { return json::parse(ResponseToJson(r)); }
+
+TEST_F(MethodsFakeLlmTest, ReplayedMultiTurnRunsRealCodeAndStopsOnTerminate) {
+  JobSpec probe = Spec("all_code", 0, 4);
+  Instance in = InstanceOf(probe);
+  const Task& task = *registry_->Find("number_multiply");
+  LlmResponse first, second, third;
+  first.content = "```python\nraise ValueError('first try')\n```";
+  second.content = "Fixed.\n```python\n" + task.ReferenceSolution(in) + "\n```";
+  third.content = "The output is the answer.\nTERMINATE";
+  std::string replay = WriteReplay({AsJson(first), AsJson(second), AsJson(third), AsJson(third)});
+  FakeLlm llm({"--port", "0", "--replay", replay, "--record", (dir_ / "record.jsonl").string()});
+  ASSERT_GT(llm.port(), 0);
+  Outcome o = Run(Spec("all_code", llm.port(), 4));
+  ASSERT_FALSE(o.failed) << o.error;
+  ASSERT_EQ(o.calls.size(), 3u);
+  ASSERT_EQ(o.executions.size(), 2u);
+  EXPECT_EQ(o.executions[0].status, "error");
+  EXPECT_NE(o.executions[0].stderr_text.find("first try"), std::string::npos);
+  EXPECT_EQ(o.executions[1].status, "ok");
+  EXPECT_TRUE(o.correct) << o.verdict_reason;
+  EXPECT_EQ(o.passed_by, "code");
+  // fakellm saw exactly our requests, in order; the error was fed back in the second one.
+  std::vector<json> rec = Recorded();
+  ASSERT_EQ(rec.size(), 3u);
+  for (size_t i = 0; i < rec.size(); ++i) {
+    EXPECT_EQ(rec[i]["request"]["messages"], json::parse(o.calls[i].request_json)["messages"]);
+  }
+  EXPECT_NE(rec[1]["request"]["messages"][2]["content"].get<std::string>().find("first try"),
+            std::string::npos);
+}
+
+TEST_F(MethodsFakeLlmTest, ReplayedToolLoopExecutesInTheSandbox) {
+  JobSpec probe = Spec("code_interpreter", 0);
+  Instance in = InstanceOf(probe);
+  LlmResponse call, done;
+  call.tool_calls.push_back(
+      ToolCall{"call_1", "python",
+               json{{"code", registry_->Find("number_multiply")->ReferenceSolution(in)}}.dump()});
+  done.content = "Done; see the tool output.";
+  std::string replay = WriteReplay({AsJson(call), AsJson(done)});
+  FakeLlm llm({"--port", "0", "--replay", replay, "--record", (dir_ / "record.jsonl").string()});
+  ASSERT_GT(llm.port(), 0);
+  Outcome o = Run(Spec("code_interpreter", llm.port()));
+  ASSERT_FALSE(o.failed) << o.error;
+  ASSERT_EQ(o.calls.size(), 2u);
+  ASSERT_EQ(o.executions.size(), 1u);
+  EXPECT_EQ(o.executions[0].status, "ok");
+  EXPECT_TRUE(o.correct);
+  EXPECT_EQ(o.passed_by, "code");
+  std::vector<json> rec = Recorded();
+  ASSERT_EQ(rec.size(), 2u);
+  const json& msgs = rec[1]["request"]["messages"];
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[2]["role"], "tool");
+  EXPECT_NE(msgs[2]["content"].get<std::string>().find(
+                in.canonical_answer.empty() ? std::string("output:") : in.canonical_answer),
+            std::string::npos);
+}
+
+TEST_F(MethodsFakeLlmTest, SimAnswersThroughTheCellHeader) {
+  FakeLlm llm({"--port", "0", "--data-dir", DefaultDataDir(), "--sim-options",
+               R"({"p_correct":1,"p_code":1,"p_correct_decay":0})"});
+  ASSERT_GT(llm.port(), 0);
+  for (int64_t sample = 0; sample < 3; ++sample) {
+    Outcome o = Run(Spec("only_question", llm.port(), 1, sample));
+    ASSERT_FALSE(o.failed) << o.error;
+    EXPECT_TRUE(o.code_used);
+    EXPECT_TRUE(o.code_ok);
+    EXPECT_TRUE(o.correct) << o.verdict_reason;
+    EXPECT_EQ(o.passed_by, "code");
+  }
+}
+
+}  // namespace
+}  // namespace codesweep
