@@ -74,6 +74,8 @@ TEST(TasksA, TripleAngleExtraction) {
   EXPECT_EQ(LastTripleAngle("a <<<1>>> b <<<2>>>"), "2");
   EXPECT_EQ(LastTripleAngle("<<<<x>>>>"), "x");
   EXPECT_EQ(LastTripleAngle("<<<a>>> then <<<b"), "a");
+  EXPECT_EQ(LastTripleAngle("<<<a <<<b>>> c>>>"), "b");
+  EXPECT_EQ(LastTripleAngle("<<<>>>"), "");
   EXPECT_EQ(LastTripleAngle(">>>"), std::nullopt);
   EXPECT_EQ(LastTripleAngle("<<<\nmulti\nline\n>>>"), "\nmulti\nline\n");
   EXPECT_EQ(LastTripleAngle(std::string(1000000, '<')), std::nullopt);
