@@ -125,6 +125,7 @@ CommandAction SetupRunCommand(CLI::App& sub) {
     std::printf("sweep %s: %lld cells (%lld new), database %s\n", config->name.c_str(),
                 static_cast<long long>(grid->total), static_cast<long long>(grid->inserted),
                 f->db.c_str());
+    std::fflush(stdout);
     if (*pending + *leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
                   static_cast<long long>(grid->total));
