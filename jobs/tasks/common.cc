@@ -61,7 +61,7 @@ std::vector<std::string_view> SplitOn(std::string_view s, char sep) {
 }
 
 std::optional<int64_t> ParseInt(std::string_view s, int64_t lo, int64_t hi) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
+  if (s.empty() || s.size() > 20) return std::nullopt;
   bool neg = false;
   size_t i = 0;
   if (s[0] == '-' || s[0] == '+') {
@@ -69,14 +69,14 @@ std::optional<int64_t> ParseInt(std::string_view s, int64_t lo, int64_t hi) {
     i = 1;
   }
   if (i == s.size()) return std::nullopt;
-  int64_t v = 0;
+  __int128 v = 0;  // at most 19 digits: cannot overflow 128 bits
   for (; i < s.size(); ++i) {
     if (s[i] < '0' || s[i] > '9') return std::nullopt;
     v = v * 10 + (s[i] - '0');
   }
   if (neg) v = -v;
   if (v < lo || v > hi) return std::nullopt;
-  return v;
+  return static_cast<int64_t>(v);
 }
 
 std::string ToLowerAscii(std::string_view s) {

@@ -108,6 +108,9 @@ TEST(NumberMultiplyA, ExactDigitsAndProduct) {
   EXPECT_FALSE(Ok("number_multiply", inst, "<<<nan>>>"));
   EXPECT_FALSE(Ok("number_multiply", inst, "<<<" + std::string(100000, '9') + ">>>"));
   EXPECT_EQ(ReadInteger("+0012"), "12");
+  EXPECT_EQ(ParseInt("9223372036854775807", 0, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(ParseInt("9999999999999999999", 0, INT64_MAX), std::nullopt);  // no overflow UB
+  EXPECT_EQ(ParseInt("-9999999999999999999", INT64_MIN, 0), std::nullopt);
   EXPECT_EQ(ReadInteger("-0"), "0");
 }
 
