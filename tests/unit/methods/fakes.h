@@ -86,13 +86,13 @@ class FakeExecutor final : public Executor {
       r.stdout_text = "<<<" + std::to_string(std::stoll(m[1]) + std::stoll(m[2])) + ">>>\n";
     } else if (std::regex_search(c, m, std::regex(R"re(answer = "([^"]*)")re"))) {
       r.stdout_text = "<<<" + m[1].str() + ">>>\n";
+    } else if (std::regex_search(c, m, std::regex(R"(print\('(<<<[^']*>>>)'\))"))) {
+      r.stdout_text = m[1].str() + "\n";
+    }
+    return r;
   }
-  else if (std::regex_search(c, m, std::regex(R"(print\('(<<<[^']*>>>)'\))"))) {
-    r.stdout_text = m[1].str() + "\n";
-  }
-  return r;
-} std::vector<std::string> codes;
-std::optional<Status> fail_with;
+  std::vector<std::string> codes;
+  std::optional<Status> fail_with;
 };
 
 // A registry holding one FakeSumTask, and a JobSpec for it.
