@@ -372,6 +372,7 @@ Result<int> FakeServer::Bind() {
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_.set_keep_alive_max_count(1'000'000);
   server_.set_keep_alive_timeout(10);
+  server_.set_tcp_nodelay(true);
   server_.set_payload_max_length(64 * 1024 * 1024);
   server_.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
     Handle(WireFormat::kOpenAi, q, r);
