@@ -1,6 +1,7 @@
 // HTML report rendering; see report_html.h.
 #include "coordinator/report_html.h"
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -37,10 +38,21 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-// Text placed inside <script>: "</" would end the element early.
-std::string ScriptSafe(std::string s) {
+// JSON placed inside <script>: "</" would end the element early; "<\/" is the same JSON string.
+std::string JsonScriptSafe(std::string s) {
   for (size_t at = s.find("</"); at != std::string::npos; at = s.find("</", at + 3)) {
     s.replace(at, 2, "<\\/");
+  }
+  return s;
+}
+
+// JavaScript placed inside <script>: only "</script" (any case) ends the element. The vendored
+// bundles contain none; should one appear inside a string, "<\/script" is the same string.
+std::string JsScriptSafe(std::string s) {
+  for (size_t at = 0; (at = s.find("</", at)) != std::string::npos; at += 2) {
+    std::string next = s.substr(at + 2, 6);
+    for (char& c : next) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (next == "script") s.replace(at, 2, "<\\/");
   }
   return s;
 }
@@ -245,10 +257,10 @@ std::string RenderHtml(const std::vector<SweepReport>& reports, const HtmlAssets
                                            {"BODY", body.str()},
                                            {"VEGA_VERSION", "5.33.1"},
                                            {"VEGA_LITE_VERSION", "5.23.0"},
-                                           {"SPECS_JSON", ScriptSafe(specs.dump())},
-                                           {"VEGA_JS", ScriptSafe(assets.vega_js)},
-                                           {"VEGA_LITE_JS", ScriptSafe(assets.vega_lite_js)},
-                                           {"VEGA_EMBED_JS", ScriptSafe(assets.vega_embed_js)}});
+                                           {"SPECS_JSON", JsonScriptSafe(specs.dump())},
+                                           {"VEGA_JS", JsScriptSafe(assets.vega_js)},
+                                           {"VEGA_LITE_JS", JsScriptSafe(assets.vega_lite_js)},
+                                           {"VEGA_EMBED_JS", JsScriptSafe(assets.vega_embed_js)}});
 }
 
 }  // namespace codesweep

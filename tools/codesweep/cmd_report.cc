@@ -3,6 +3,7 @@
 // cost, from the views of schema/sql/0002_report_views.sql. Read-only: safe beside a run.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -66,7 +67,9 @@ int RunReport(const ReportFlags& f) {
     Result<HtmlAssets> assets =
         LoadHtmlAssets(f.assets.empty() ? DefaultReportAssetsDir() : f.assets);
     if (!assets.ok()) return PrintError("report", assets.status());
-    std::string title = "codesweep report: " + (f.sweep.empty() ? f.db : f.sweep);
+    std::string title =
+        "codesweep report: " +
+        (f.sweep.empty() ? std::filesystem::path(f.db).filename().string() : f.sweep);
     Status s = WriteFile(f.html, RenderHtml(*reports, *assets, title));
     if (!s.ok()) return PrintError("report", s);
   }
