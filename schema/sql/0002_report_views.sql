@@ -77,16 +77,18 @@ FROM m;
 -- models the method was run on (NA skipped) and the average rank over ALL models, a method not
 -- run on a model ranking methods_tested + 1 there.
 CREATE VIEW v_method_summary AS
-WITH models AS (
-  SELECT DISTINCT sweep, model, methods_tested FROM v_method_score
+WITH s AS MATERIALIZED (
+  SELECT * FROM v_method_score
+), models AS (
+  SELECT DISTINCT sweep, model, methods_tested FROM s
 ), methods AS (
-  SELECT DISTINCT sweep, method, turns FROM v_method_score
+  SELECT DISTINCT sweep, method, turns FROM s
 ), grid AS (
   SELECT me.sweep, me.method, me.turns, mo.model,
          s.avg_norm_pct, coalesce(s.rank, mo.methods_tested + 1) AS rank
   FROM methods me
   JOIN models mo ON mo.sweep = me.sweep
-  LEFT JOIN v_method_score s
+  LEFT JOIN s
     ON s.sweep = me.sweep AND s.model = mo.model AND s.method = me.method AND s.turns = me.turns
 )
 SELECT sweep, method, turns,
