@@ -1,0 +1,141 @@
+"""codesweep in the peer suite: `codesweep coordinator` + 2 `codesweep worker --slots 1`
+processes over tcp loopback, running the simulated model (sim) as the job:
+  no-op   = sim with latency_ms = 0, p_code = 0, method only_question (one text answer, no
+            sandbox; the task generator and checker still run, so it is not quite empty);
+  sleep   = the same with latency_ms = 50 (the sim client sleeps 50 ms).
+Metrics come from the job store (SQLite, opened read-only): attempts.started_ms is the lease
+(dispatch) time, results.finished_ms the durable completion, jobs.created_ms the enqueue time.
+codesweep has no submit API; jobs enter by grid expansion of a sweep file at coordinator start.
+The paced-latency scenario inserts cells into the store the way expansion does while the
+coordinator runs; it picks them up on its idle re-read of pending jobs.
+"""
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import time
+
+from common import BenchError, MemSampler, free_port, spawn, stop, wait_until
+
+SWEEP = """name = "{name}"
+seed = 7
+samples = {n}
+methods = ["only_question"]
+turns = [1]
+
+[[tasks]]
+name = "number_multiply"
+complexity = ["1_2"]
+
+[models."sim:bench"]
+p_code = 0.0
+latency_ms = {latency_ms}
+"""
+
+
+class Codesweep:
+    name = "codesweep"
+
+    def __init__(self, work, binary):
+        self.work, self.binary = work, binary
+        self.coord = None
+        self.workers = []
+        self.seq = 0
+
+    def start(self, n, latency_ms, exit_when_done=True):
+        """Writes a sweep of n cells and starts coordinator + 2 workers. Returns enqueue
+        seconds: process start to listening, i.e. startup + grid expansion into the store."""
+        self.seq += 1
+        name = f"bench{self.seq}"
+        sweep = os.path.join(self.work, f"{name}.toml")
+        with open(sweep, "w") as f:
+            f.write(SWEEP.format(name=name, n=n, latency_ms=latency_ms))
+        self.db = os.path.join(self.work, f"{name}.db")
+        port = free_port()
+        cmd = [self.binary, "coordinator", sweep, "--db", self.db, "--bind",
+               f"tcp://127.0.0.1:{port}"] + (["--exit-when-done"] if exit_when_done else [])
+        t0 = time.time()
+        self.coord = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                      stderr=open(os.path.join(self.work, f"{name}.coord.log"),
+                                                  "ab"), start_new_session=True, text=True)
+        line = self.coord.stdout.readline()
+        enqueue_s = time.time() - t0
+        if not line.startswith("listening on"):
+            raise BenchError(f"codesweep coordinator did not start: {line!r}")
+        self.workers = [spawn([self.binary, "worker", "--connect", f"tcp://127.0.0.1:{port}",
+                               "--slots", "1", "--id", f"w{i}"],
+                              os.path.join(self.work, f"{name}.w{i}.log")) for i in range(2)]
+        self.sampler = MemSampler({"broker": [self.coord.pid],
+                                   "workers": [w.pid for w in self.workers]})
+        return enqueue_s
+
+    def worker_pids(self):
+        return [w.pid for w in self.workers]
+
+    def query(self, sql, args=()):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def done_count(self):
+        return self.query("SELECT COUNT(*) FROM results")[0][0]
+
+    def wait_done(self, n, timeout_s):
+        def check():
+            self.sampler.sample()
+            return self.done_count() >= n
+        wait_until(check, timeout_s, f"codesweep: {n} results", interval_s=0.1)
+
+    def drain_metrics(self, n):
+        (t0, t1, done), = self.query(
+            "SELECT (SELECT MIN(started_ms) FROM attempts), MAX(finished_ms), COUNT(*)"
+            " FROM results")
+        if done < n:
+            raise BenchError(f"codesweep: only {done}/{n} jobs finished")
+        span = (t1 - t0) / 1000.0
+        return {"drain_s": span, "drain_rate": n / span if span > 0 else float("inf")}
+
+    def insert_cell(self, i):
+        """Adds one pending job to the running sweep, as grid expansion would."""
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            sweep_id, variant, task, cx, method, turns = con.execute(
+                "SELECT sweep_id, variant_id, task, complexity, method, turns FROM jobs"
+                " ORDER BY id LIMIT 1").fetchone()
+            now = int(time.time() * 1000)
+            key = hashlib.sha256(f"paced-{self.seq}-{i}".encode()).digest()
+            con.execute("INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample,"
+                        " variant_id, method, turns, created_ms, updated_ms)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, sweep_id, task, cx, 100000 + i, variant, method, turns, now, now))
+            con.commit()
+        finally:
+            con.close()
+
+    def paced_latencies(self):
+        rows = self.query("SELECT MIN(a.started_ms) - j.created_ms FROM jobs j JOIN attempts a"
+                          " ON a.job_id = j.id WHERE j.sample >= 100000 GROUP BY j.id")
+        return [r[0] / 1000.0 for r in rows]
+
+    def kill_metrics(self, n, killed, t_kill):
+        done = self.done_count()
+        twice = self.query("SELECT COUNT(*) FROM (SELECT job_id FROM attempts GROUP BY job_id"
+                           " HAVING COUNT(*) > 1)")[0][0]
+        orphans = self.query(
+            "SELECT a.job_id, r.finished_ms FROM attempts a LEFT JOIN results r"
+            " ON r.job_id = a.job_id WHERE a.worker = ? AND (a.outcome IS NULL OR"
+            " a.outcome != 'done')", (killed,))
+        rec = [f / 1000.0 - t_kill for _, f in orphans if f is not None]
+        return {"lost": n - done, "twice": twice, "orphans": len(orphans),
+                "recover_s": max(rec) if rec else None}
+
+    def stop(self):
+        for w in self.workers:
+            stop(w)
+        if self.coord is not None:
+            stop(self.coord)
+            self.coord.stdout.close()
+        self.workers, self.coord = [], None

@@ -1,0 +1,153 @@
+"""Writes the "## Against peers" section (markdown) from the suite's JSON results.
+Every number in it comes from those files; nothing is typed in by hand.
+Usage: report.py --dir RESULTS_DIR --chart NAME.png --out FILE.md
+"""
+
+import argparse
+import json
+import os
+import statistics
+
+ORDER = ["codesweep", "celery", "dask", "postgres"]
+
+
+def med(runs, *path):
+    vals = []
+    for r in runs:
+        v = r
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and v == v:
+            vals.append(v)
+    return statistics.median(vals) if vals else None
+
+
+def f(v, digits=3):
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def ratio(v, base):
+    if v is None or not base:
+        return "–"
+    return f"{v / base:.2g}×"
+
+
+def sched_section(d, L):
+    runs, cfg = d["runs"], d["config"]
+    systems = [s for s in ORDER if s in runs]
+    L.append("### Scheduler overhead (2 single-slot worker processes each)\n")
+    L.append(f"{cfg['noop']} no-op jobs, {cfg['sleep']} jobs of 50 ms, {cfg['paced']} paced "
+             f"no-op jobs at {cfg['paced_rate']:g}/s, medians of {cfg['reps']} repetitions "
+             "(systems interleaved within each repetition).\n")
+    L.append("| system | enqueue jobs/s | no-op drain jobs/s | 50 ms drain jobs/s (ideal 40) "
+             "| dispatch p50 ms | dispatch p99 ms | broker/coordinator MB | 2 workers MB |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for s in systems:
+        r = runs[s]
+        L.append(f"| {s} | {f(med(r, 'noop', 'enqueue_rate'))} | "
+                 f"{f(med(r, 'noop', 'drain_rate'))} | {f(med(r, 'sleep', 'drain_rate'))} | "
+                 f"{f(med(r, 'paced', 'p50_ms'))} | {f(med(r, 'paced', 'p99_ms'))} | "
+                 f"{f(med(r, 'noop', 'broker_mb'))} | {f(med(r, 'noop', 'workers_mb'))} |")
+    L.append("\nRatios, peer ÷ codesweep (rates: above 1× the peer is faster; latency and memory:"
+             " above 1× the peer is slower / bigger):\n")
+    L.append("| system | enqueue | no-op drain | 50 ms drain | dispatch p50 | dispatch p99 "
+             "| broker MB | workers MB |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    base = runs.get("codesweep", [])
+    keys = [("noop", "enqueue_rate"), ("noop", "drain_rate"), ("sleep", "drain_rate"),
+            ("paced", "p50_ms"), ("paced", "p99_ms"), ("noop", "broker_mb"),
+            ("noop", "workers_mb")]
+    for s in systems:
+        if s == "codesweep":
+            continue
+        cells = [ratio(med(runs[s], *k), med(base, *k)) for k in keys]
+        L.append(f"| {s} | " + " | ".join(cells) + " |")
+    L.append("\nkill -9 of one worker once 40 % of the 50 ms jobs are done (per repetition: "
+             "lost / ran twice / recovery s):\n")
+    L.append("| system | jobs lost (not done 40 s after the kill) | jobs run twice "
+             "| time to recover, s (median) | per repetition |")
+    L.append("|---|---|---|---|---|")
+    for s in systems:
+        k = [r["kill"] for r in runs[s]]
+        per = "; ".join(f"{x['lost']} / {x['twice']} / {f(x['recover_s'])}" for x in k)
+        L.append(f"| {s} | {f(med(runs[s], 'kill', 'lost'))} | {f(med(runs[s], 'kill', 'twice'))}"
+                 f" | {f(med(runs[s], 'kill', 'recover_s'))} | {per} |")
+    loads = {s: [round(r["load1"], 1) for r in runs[s]] for s in systems}
+    L.append(f"\nLoad average (1 min) after each repetition: {loads}.\n")
+
+
+def llm_section(d, L):
+    runs, cfg = d["runs"], d["config"]
+    L.append("### LLM-bound work: codesweep vs a naive asyncio runner\n")
+    L.append(f"fakellm: {cfg['rpm']} requests/min and {cfg['tpm']:,} tokens/min, 1 s burst, "
+             f"exponential latency with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of one "
+             f"call each; {cfg['concurrency']} concurrent slots on both sides (codesweep: 2 "
+             f"workers × {cfg['concurrency'] // 2}); medians of {cfg['reps']} runs. "
+             f"Ideal wall time at the request limit: {cfg['jobs'] * 60 / cfg['rpm']:.0f} s.\n")
+    L.append("| runner | wall s | requests/min, % of limit | tokens/min, % of limit "
+             "| 429 responses | HTTP requests | wall ÷ codesweep |")
+    L.append("|---|---|---|---|---|---|---|")
+    base = med(runs.get("codesweep", []), "wall_s")
+    for s in ("codesweep", "naive"):
+        if s not in runs:
+            continue
+        r = runs[s]
+        L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(100 * med(r, 'rpm_share'))} | "
+                 f"{f(100 * med(r, 'tpm_share'))} | {f(med(r, 'http_429'))} | "
+                 f"{f(med(r, 'requests'))} | {ratio(med(r, 'wall_s'), base)} |")
+    L.append("")
+
+
+def sandbox_section(d, L):
+    runs = d["runs"]
+    L.append("### Sandbox cost per snippet\n")
+    L.append(f"bench_sandbox, {d['config']['runs']} executions per line, medians of "
+             f"{d['config']['reps']} runs. plain = fork/exec `python3 -I -c` with no isolation.\n")
+    L.append("| mode | snippet | p50 ms | p99 ms | executions/s | p50 overhead vs plain, ms "
+             "| p50 ÷ plain |")
+    L.append("|---|---|---|---|---|---|---|")
+    for key in sorted(runs, key=lambda k: (k.split("|")[1], k.split("|")[0] != "plain", k)):
+        mode, snippet = key.split("|")
+        p50 = med(runs[key], "p50_ms")
+        ref = med(runs.get(f"plain|{snippet}", []), "p50_ms")
+        over = None if ref is None or p50 is None else p50 - ref
+        L.append(f"| {mode} | `{snippet}` | {f(p50)} | {f(med(runs[key], 'p99_ms'))} | "
+                 f"{f(med(runs[key], 'exec_per_s'))} | {f(over)} | {ratio(p50, ref)} |")
+    for n in d.get("notes", []):
+        L.append(f"\nbench_sandbox said: `{n}`")
+    L.append("")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--chart", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    load = lambda n: json.load(open(os.path.join(a.dir, n)))  # noqa: E731
+    machine = load("machine.json")
+    L = ["## Against peers\n",
+         "Produced by `tools/bench/peers/run_all.sh` (one command: installs and starts every "
+         "peer, runs everything, stops the peers, writes this section and the chart). Numbers "
+         "come only from that run.\n",
+         "### Machine\n"]
+    for k, v in machine.items():
+        L.append(f"- {k}: {v}")
+    L.append("\nThe machine was shared while this ran; absolute numbers are noisy. Prefer the "
+             "ratios: every system ran in the same repetitions, interleaved.\n")
+    L.append(f"![codesweep against peers]({a.chart})\n")
+    sched_section(load("sched.json"), L)
+    llm_section(load("llm.json"), L)
+    sandbox_section(load("sandbox.json"), L)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "METHOD.md")) as m:
+        L.append(m.read())
+    with open(a.out, "w") as out:
+        out.write("\n".join(L).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()
