@@ -1,6 +1,9 @@
 // fakellm request handling: limits, faults, answers, stats.
 #include "tools/fakellm/fake_server.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -119,6 +122,24 @@ int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
   }
   const int64_t j = std::min(c.latency_jitter_ms, c.latency_ms);
   return c.latency_ms + (j > 0 ? rng.Uniform(-j, j) : 0);
+}
+
+// The packaged cpp-httplib listens with a backlog of 5, which drops connection bursts (thousands
+// of clients connecting at once) into SYN retransmits of seconds. Calling listen() again on the
+// bound socket raises the backlog; the socket is found by its port.
+void WidenListenBacklog(int port) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    int accepting = 0;
+    socklen_t len = sizeof(accepting);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    const int bound = addr.ss_family == AF_INET
+                          ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                          : ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
 }
 
 }  // namespace
@@ -403,6 +424,7 @@ Result<int> FakeServer::Bind() {
                    : server_.bind_to_port(options_.host, options_.port) ? options_.port
                                                                         : -1;
   if (port < 0) return Status::Unavailable("cannot bind " + options_.host);
+  WidenListenBacklog(port);
   return port;
 }
 
