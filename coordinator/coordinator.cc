@@ -26,9 +26,26 @@ Coordinator::Coordinator(Store& store, WireContext& ctx, const Clock& clock, Log
 Coordinator::~Coordinator() = default;
 
 Status Coordinator::Bind(const std::string& endpoint) {
-  CS_ASSIGN_OR_RETURN(router_, Channel::Bind(ctx_, Channel::Kind::kRouter, endpoint, {}));
+  ChannelOptions o;
+  if (!opt_.curve_secret.empty()) {
+    // The ZAP handler must exist before the CURVE socket binds, or libzmq lets every key in.
+    if (!zap_) {
+      CS_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(ctx_, opt_.authorized_keys, log_));
+    }
+    o.curve_secret = opt_.curve_secret;
+  }
+  CS_ASSIGN_OR_RETURN(router_, Channel::Bind(ctx_, Channel::Kind::kRouter, endpoint, o));
+  log_.Info(zap_ ? Str("CURVE on; ", zap_->allowed_count(), " authorized worker keys")
+                 : std::string("CURVE off: plaintext connections"));
   log_.Info(Str("coordinator listening on ", router_->endpoint()));
   return Status::OK();
+}
+
+void Coordinator::SetAuthorizedKeys(std::set<std::string> keys) {
+  if (!zap_) return;
+  size_t n = keys.size();
+  zap_->SetAllowed(std::move(keys));
+  log_.Info(Str("authorized worker keys reloaded: ", n));
 }
 
 std::string Coordinator::endpoint() const { return router_ ? router_->endpoint() : ""; }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "coordinator/coordinator_core.h"
@@ -20,6 +21,10 @@ struct CoordinatorLoopOptions {
   int progress_interval_ms = 500;                    // how often on_progress is called
   std::function<void(const Progress&)> on_progress;  // called on the loop thread
   int max_frames_per_turn = 4'096;                   // bounds one loop turn's receive batch
+  // CURVE: a Z85 server secret makes Bind start a ZAP handler and accept only workers whose
+  // public key is in authorized_keys. "" = plaintext (loopback or --insecure only).
+  std::string curve_secret;
+  std::set<std::string> authorized_keys;
 };
 
 class Coordinator {
@@ -35,6 +40,8 @@ class Coordinator {
   Status Run();
   void Stop() { stop_.store(true); }
   Progress progress() const { return core_.progress(); }
+  // Replaces the allow-list of worker keys (any thread; e.g. on SIGHUP). Connected workers stay.
+  void SetAuthorizedKeys(std::set<std::string> keys);
 
  private:
   void Flush();
@@ -45,6 +52,7 @@ class Coordinator {
   CoordinatorLoopOptions opt_;
   std::unique_ptr<RateLimiter> own_limiter_;
   CoordinatorCore core_;
+  std::unique_ptr<ZapHandler> zap_;  // before router_: outlives the socket it authenticates
   std::unique_ptr<Channel> router_;
   std::atomic<bool> stop_{false};
 };

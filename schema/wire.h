@@ -5,12 +5,16 @@
 // must outlive its channels. Errors come back as Status values, never as exceptions.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "schema/log.h"
 #include "schema/messages.h"
 #include "schema/status.h"
 
@@ -36,6 +40,12 @@ struct ChannelOptions {
   int64_t max_frame_bytes = static_cast<int64_t>(kMaxFrameBytes) + 1024;  // zmq drops peers past it
   int reconnect_ivl_ms = 100;       // DEALER: first TCP reconnect interval
   int reconnect_ivl_max_ms = 1000;  // DEALER: cap of zmq's own reconnect back-off
+  // CURVE (Z85 keys, 40 characters). ROUTER: curve_secret set = CURVE server; a ZapHandler must
+  // be started on the same WireContext before Bind. DEALER: curve_server_key set = CURVE client
+  // with its own pair curve_public/curve_secret. All empty = plaintext. Never logged.
+  std::string curve_secret;
+  std::string curve_public;
+  std::string curve_server_key;
 };
 
 // One received message: `peer` is the sender's routing id (ROUTER only), `frame` its payload.
@@ -81,5 +91,48 @@ class Channel {
 // a timeout). ready->at(i) tells which. Returns how many are ready.
 Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
                  std::vector<bool>* ready);
+
+// A CURVE key pair in Z85 (40 characters each).
+struct CurveKeyPair {
+  std::string public_z85;
+  std::string secret_z85;
+};
+Result<CurveKeyPair> GenerateCurveKeyPair();
+// Derives the public key of a Z85 secret; InvalidArgument when it is not a valid key.
+Result<std::string> CurvePublicFromSecret(const std::string& secret_z85);
+// Reads a key file: the first non-empty line not starting with '#', trimmed, must be a 40-character
+// Z85 key. Errors name the file, never its content.
+Result<std::string> ReadCurveKeyFile(const std::string& path);
+// The public keys of an authorized-keys directory: every *.pub file in it (not recursive).
+Result<std::set<std::string>> LoadAuthorizedKeys(const std::string& dir);
+
+// ZAP handler (RFC 27) for CURVE servers: answers the handshakes of every CURVE socket in one
+// WireContext from an allow-list of client public keys. It runs its own thread on an inproc REP
+// socket, so handshakes never wait for a busy event loop; SetAllowed may be called from any
+// thread. Start it before binding the CURVE socket; destroy it before the WireContext.
+class ZapHandler {
+ public:
+  static Result<std::unique_ptr<ZapHandler>> Start(WireContext& ctx, std::set<std::string> allowed,
+                                                   Logger& log);
+  ~ZapHandler();
+  ZapHandler(const ZapHandler&) = delete;
+  ZapHandler& operator=(const ZapHandler&) = delete;
+  void SetAllowed(std::set<std::string> allowed);
+  size_t allowed_count();
+  int64_t refused() const { return refused_.load(); }
+
+  struct Impl;
+
+ private:
+  explicit ZapHandler(Logger& log);
+  void Serve();
+  bool Allowed(const std::string& public_z85);
+  Logger& log_;
+  std::unique_ptr<Impl> impl_;
+  std::mutex mu_;
+  std::set<std::string> allowed_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> refused_{0};
+};
 
 }  // namespace codesweep

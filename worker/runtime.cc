@@ -35,11 +35,11 @@ ProviderEnv EnvironmentSecrets(Logger* log) {
   return env;
 }
 
-SignalWatcher::SignalWatcher(std::function<void(int)> on_signal) : handler_(std::move(on_signal)) {
+SignalWatcher::SignalWatcher(std::function<void(int)> on_signal, std::vector<int> signals)
+    : handler_(std::move(on_signal)) {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  for (int sig : signals) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   thread_ = std::thread([this, set] {
     timespec ts{0, 100'000'000};

@@ -1,9 +1,11 @@
 // JobRuntime: everything a process needs to run jobs for real (task registry, sandbox, client
 // factory, the JobRunner over them), built once by `codesweep run` and `codesweep worker`.
 // Owns what it builds; runner() is safe to call from many slots while the runtime lives.
-// SignalWatcher: turns SIGINT/SIGTERM into a callback on its own thread (construct it before any
-// other thread starts, so every thread inherits the blocked mask).
+// SignalWatcher: turns SIGINT/SIGTERM (or the given signals) into a callback on its own thread
+// (construct it before any other thread starts, so every thread inherits the blocked mask).
 #pragma once
+
+#include <signal.h>
 
 #include <atomic>
 #include <functional>
@@ -12,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "jobs/llm/providers.h"
 #include "jobs/sandbox/sandbox.h"
@@ -42,7 +45,8 @@ class JobRuntime {
 
 class SignalWatcher {
  public:
-  explicit SignalWatcher(std::function<void(int)> on_signal);
+  explicit SignalWatcher(std::function<void(int)> on_signal,
+                         std::vector<int> signals = {SIGINT, SIGTERM});
   ~SignalWatcher();
   void set_handler(std::function<void(int)> on_signal);
 

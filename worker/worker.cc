@@ -110,6 +110,7 @@ struct Worker::Loop {
   int capacity = 0;
   int outstanding = 0;  // credit given and not yet used
   bool welcomed = false;
+  bool ever_welcomed = false;
   bool draining = false;
   int hb_ms, liveness;
   SteadyTime last_recv{}, last_send{}, reconnect_at{}, drain_deadline{};
@@ -141,6 +142,9 @@ struct Worker::Loop {
   Status Connect() {
     ChannelOptions o;
     o.identity = w.opt_.worker_id;
+    o.curve_server_key = w.opt_.curve_server_key;
+    o.curve_public = w.opt_.curve_public;
+    o.curve_secret = w.opt_.curve_secret;
     CS_ASSIGN_OR_RETURN(coord, Channel::Connect(w.ctx_, Channel::Kind::kDealer, w.opt_.connect, o));
     welcomed = false;
     last_recv = Now();
@@ -166,14 +170,20 @@ struct Worker::Loop {
     welcomed = false;
     double jitter = 0.8 + 0.4 * rng.Unit();
     reconnect_at = Now() + Millis(static_cast<int64_t>(backoff_ms * jitter));
-    w.log_.Warn(
-        Str("coordinator silent; reconnecting in ", backoff_ms, " ms worker=", w.opt_.worker_id));
+    // A CURVE handshake that fails is silent on this side: say what to check.
+    std::string hint = !ever_welcomed && !w.opt_.curve_server_key.empty()
+                           ? " (never welcomed: check --server-key and that this worker's public "
+                             "key is in the coordinator's authorized keys)"
+                           : "";
+    w.log_.Warn(Str("coordinator silent; reconnecting in ", backoff_ms,
+                    " ms worker=", w.opt_.worker_id, hint));
     backoff_ms = std::min(backoff_ms * 2, w.opt_.reconnect_max_ms);
     ++w.stats_.reconnects;
   }
 
   void OnWelcome(const WelcomeMsg& m) {
     welcomed = true;
+    ever_welcomed = true;
     hb_ms = std::max(m.hb_ms, 10);
     liveness = std::max(m.liveness, 1);
     backoff_ms = w.opt_.reconnect_min_ms;

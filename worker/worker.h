@@ -46,6 +46,11 @@ struct WorkerOptions {
   int64_t drain_timeout_ms = 30'000;  // on Stop(): wait this long for running jobs and ACKs
   int hb_ms = 1'000;                  // until WELCOME says otherwise
   int liveness = 3;
+  // CURVE (Z85): the coordinator's public key and this worker's own pair; all "" = plaintext.
+  // Never logged.
+  std::string curve_server_key;
+  std::string curve_public;
+  std::string curve_secret;
 };
 
 struct WorkerStats {

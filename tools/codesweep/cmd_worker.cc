@@ -15,8 +15,22 @@ struct WorkerFlags {
   WorkerOptions worker;
   std::string sandbox_tier = "auto";
   bool allow_tier_c = false;
+  std::string server_key_file;    // --server-key: the coordinator's public key file
+  std::string curve_secret_file;  // --curve-secret: this worker's secret key file
   bool verbose = false;
 };
+
+// Loads the worker's CURVE keys into its options; both flags or neither.
+Status SetUpCurve(WorkerFlags& f) {
+  if (f.server_key_file.empty() != f.curve_secret_file.empty()) {
+    return Status::InvalidArgument("--server-key and --curve-secret go together");
+  }
+  if (f.server_key_file.empty()) return Status::OK();
+  CS_ASSIGN_OR_RETURN(f.worker.curve_server_key, ReadCurveKeyFile(f.server_key_file));
+  CS_ASSIGN_OR_RETURN(f.worker.curve_secret, ReadCurveKeyFile(f.curve_secret_file));
+  CS_ASSIGN_OR_RETURN(f.worker.curve_public, CurvePublicFromSecret(f.worker.curve_secret));
+  return Status::OK();
+}
 }  // namespace
 
 CommandAction SetupWorkerCommand(CLI::App& sub) {
@@ -31,9 +45,17 @@ CommandAction SetupWorkerCommand(CLI::App& sub) {
       ->capture_default_str();
   sub.add_option("--sandbox-tier", f->sandbox_tier, "auto, A, B or C")->capture_default_str();
   sub.add_flag("--allow-tier-c", f->allow_tier_c, "Allow the weakest sandbox tier");
+  sub.add_option("--server-key", f->server_key_file,
+                 "The coordinator's CURVE public key file (its NAME.pub)");
+  sub.add_option("--curve-secret", f->curve_secret_file,
+                 "This worker's CURVE secret key file (its public key must be authorized)");
   sub.add_flag("-v,--verbose", f->verbose, "Debug logging");
   return [f]() -> int {
     Logger log(stderr, f->verbose ? LogLevel::kDebug : LogLevel::kInfo, "worker");
+    if (Status curve = SetUpCurve(*f); !curve.ok()) {
+      std::fprintf(stderr, "codesweep worker: %s\n", curve.ToString().c_str());
+      return 1;
+    }
     Worker* current = nullptr;
     std::mutex mu;
     SignalWatcher signals([&](int) {

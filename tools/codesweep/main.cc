@@ -29,6 +29,7 @@ constexpr CommandEntry kCommands[] = {
      codesweep::SetupReportCommand},
     {"show", "Print one cell's whole trajectory: prompts, replies, code, output, verdict",
      codesweep::SetupShowCommand},
+    {"keygen", "Write a CURVE key pair for a coordinator or worker", codesweep::SetupKeygenCommand},
 };
 
 }  // namespace
