@@ -11,6 +11,7 @@ Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3]
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -84,9 +85,14 @@ def run_codesweep(binary, port, cfg, work, seq):
     for w in workers:
         stop(w)
     stop(coord)
+    con = sqlite3.connect(f"file:{os.path.join(work, f'llm{seq}.db')}?mode=ro", uri=True)
+    done = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    con.close()
+    if done != cfg.jobs or rc == "timeout":
+        raise BenchError(f"codesweep: {done}/{cfg.jobs} done, coordinator rc {rc} ({work})")
     if rc != 0:
-        raise BenchError(f"codesweep coordinator ended with {rc} (logs under {work})")
-    return wall
+        log(f"WARNING: codesweep coordinator exited with {rc} after finishing all jobs")
+    return wall, rc
 
 
 def run_naive(port, cfg):
@@ -105,14 +111,14 @@ def one_run(system, cfg, work, seq):
     fake, port = start_fakellm(cfg.fakellm, cfg, work)
     try:
         if system == "codesweep":
-            wall = run_codesweep(cfg.codesweep, port, cfg, work, seq)
+            wall, rc = run_codesweep(cfg.codesweep, port, cfg, work, seq)
         else:
-            wall = run_naive(port, cfg)
+            wall, rc = run_naive(port, cfg), 0
         st = stats(port)
     finally:
         stop(fake)
     minutes = wall / 60.0
-    return {"wall_s": wall, "ok": st["ok"], "http_429": st["rate_limited"],
+    return {"wall_s": wall, "ok": st["ok"], "exit_code": rc, "http_429": st["rate_limited"],
             "requests": st["requests"],
             "rpm_share": st["ok"] / minutes / cfg.rpm,
             "tpm_share": (st["tokens_in"] + st["tokens_out"]) / minutes / cfg.tpm,

@@ -42,8 +42,8 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
   cmake --build "$BUILD_DIR" --target codesweep fakellm bench_sandbox -j2 >/dev/null
 fi
-CS="$ROOT/$BUILD_DIR/tools/codesweep/codesweep"
-FAKE="$ROOT/$BUILD_DIR/tools/fakellm/fakellm"
+CS="$ROOT/$BUILD_DIR/codesweep"
+FAKE="$ROOT/$BUILD_DIR/fakellm"
 SBX="$ROOT/$BUILD_DIR/bench/bench_sandbox"
 for b in "$CS" "$FAKE" "$SBX"; do [ -x "$b" ] || die "missing binary $b"; done
 
