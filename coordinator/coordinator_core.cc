@@ -34,6 +34,7 @@ Status CoordinatorCore::Start() {
                   " ms for their workers"));
   }
   CS_RETURN_IF_ERROR(store_.Commit());
+  LoadLimits(true);
   CS_ASSIGN_OR_RETURN(progress_.total, store_.CountJobs(std::nullopt, opt_.sweep_id));
   CS_ASSIGN_OR_RETURN(int64_t done, store_.CountJobs(JobState::kDone, opt_.sweep_id));
   CS_ASSIGN_OR_RETURN(int64_t failed, store_.CountJobs(JobState::kFailed, opt_.sweep_id));
@@ -209,25 +210,6 @@ void CoordinatorCore::CountTerminal(int64_t, bool correct) {
   }
 }
 
-void CoordinatorCore::OnCall(const std::string& peer, const CallMsg& m) {
-  Result<std::optional<StoredCall>> hit = store_.LookupCall(m.call_key);
-  if (!hit.ok()) return Fail(hit.status());
-  if (hit->has_value()) {
-    return Send(peer, GrantMsg{m.call_key, true, (*hit)->response_json});
-  }
-  if (limiter_.TryAcquire(m, NowMs())) return Send(peer, GrantMsg{m.call_key, false, ""});
-  waiting_calls_.push_back({peer, m});
-}
-
-void CoordinatorCore::OnCallResult(const CallResultMsg& m) {
-  limiter_.OnResult(m, NowMs());
-  if (!m.ok || m.call_key.empty()) return;
-  StoredCall call{m.call_key,  m.provider,   m.model, m.response_json,
-                  m.tokens_in, m.tokens_out, NowMs()};
-  Fail(store_.PutCall(call));
-  ++ops_since_commit_;
-}
-
 void CoordinatorCore::Requeue(int64_t job, int64_t lease, const std::string& reason,
                               int64_t not_before_ms) {
   Result<CompleteResult> r =
@@ -258,7 +240,7 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
   }
   WorkerRecord rec{id, "", 0, 0, "[]", NowMs(), reason == "said bye" ? "gone" : "lost"};
   Fail(store_.UpsertWorker(rec));
-  std::erase_if(waiting_calls_, [&](const auto& w) { return w.first == id; });
+  DropPeerCalls(id);
 }
 
 void CoordinatorCore::ExpireLeases() {
@@ -285,11 +267,10 @@ void CoordinatorCore::Tick() {
     last_expiry_check_ = now;
     ExpireLeases();
   }
-  size_t n = waiting_calls_.size();
-  for (size_t i = 0; i < n; ++i) {
-    auto [peer, call] = std::move(waiting_calls_.front());
-    waiting_calls_.pop_front();
-    OnCall(peer, call);
+  GrantWaiting();
+  if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
+    limits_snapshot_ = now;
+    SnapshotLimits();
   }
 }
 
@@ -403,7 +384,15 @@ int64_t CoordinatorCore::NextWakeMs() const {
     int64_t since = MsBetween(last_commit_, clock_.Now());
     wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));
   }
-  if (!waiting_calls_.empty()) wake = std::min<int64_t>(wake, 10);
+  if (queued_calls_ > 0) {
+    const int64_t now_ms = NowMs();
+    for (const auto& [key, q] : call_queues_) {
+      if (q.empty()) continue;
+      auto ready = queue_ready_ms_.find(key);
+      int64_t at = ready == queue_ready_ms_.end() ? now_ms : ready->second;
+      wake = std::min<int64_t>(wake, std::clamp<int64_t>(at - now_ms, 1, 50));
+    }
+  }
   return std::max<int64_t>(wake, 0);
 }
 

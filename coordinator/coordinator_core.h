@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "coordinator/rate_cluster.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/store.h"
 #include "schema/clock.h"
@@ -35,6 +36,9 @@ struct CoordinatorOptions {
   int fetch_page = 2'048;              // pending jobs read per page (bounds memory)
   int64_t sweep_id = 0;                // 0: serve every sweep in the database
   bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
+  bool use_cache = true;               // false (--no-cache): no call is answered from the cache
+  int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
+  RateLimiterOptions rate;             // for the ClusterRateLimiter the Coordinator builds
 };
 
 struct Progress {
@@ -99,6 +103,13 @@ class CoordinatorCore {
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
   void OnCall(const std::string& peer, const CallMsg& m);
   void OnCallResult(const CallResultMsg& m);
+  // CALL/GRANT (rate limit, call cache, shared in-flight calls): rate_calls.cc.
+  bool TryGrant(const std::string& peer, const CallMsg& m);
+  void ResubmitFollowers(const std::string& call_key, const CallResultMsg* result);
+  void GrantWaiting();
+  void DropPeerCalls(const std::string& peer);
+  void LoadLimits(bool force);
+  void SnapshotLimits();
   void ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale);
   void LosePeer(const std::string& id, const std::string& reason, int64_t backoff_ms);
   void Requeue(int64_t job, int64_t lease, const std::string& reason, int64_t not_before_ms);
@@ -131,7 +142,21 @@ class CoordinatorCore {
   std::unordered_map<int64_t, VariantRecord> variants_;
   std::unordered_map<int64_t, SweepRecord> sweeps_;
   std::deque<Outgoing> held_acks_;
-  std::deque<std::pair<std::string, CallMsg>> waiting_calls_;
+  struct WaitingCall {
+    std::string peer;
+    CallMsg call;
+  };
+  struct InFlightCall {
+    std::string peer;                    // who was granted the call
+    std::vector<WaitingCall> followers;  // same call key: answered from its result
+  };
+  std::map<BucketKey, std::deque<WaitingCall>> call_queues_;       // refused calls, FIFO per bucket
+  std::map<BucketKey, int64_t> queue_ready_ms_;                    // when to ask the limiter again
+  std::unordered_map<std::string, InFlightCall> calls_in_flight_;  // call key -> granted call
+  std::set<BucketKey> limits_known_;
+  SteadyTime limits_loaded_{};
+  SteadyTime limits_snapshot_{};
+  int64_t queued_calls_ = 0;
   std::vector<Outgoing> outbox_;
   std::set<std::string> bad_logged_;
   std::map<std::string, SteadyTime> reset_sent_;

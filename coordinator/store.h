@@ -98,6 +98,16 @@ struct StoredCall {
   int64_t created_ms = 0;
 };
 
+// Live rate-limiter state of one (provider, model, key alias) bucket (table rate_limits).
+// Limits 0 = unlimited; *_available -1 = unlimited; cap 0 = no in-flight cap yet.
+struct RateLimitRow {
+  std::string provider, model, key_alias;
+  double rpm = 0, tpm = 0, input_tpm = 0, output_tpm = 0;
+  double requests_available = -1, tokens_available = -1;
+  int64_t in_flight = 0, cap = 0, max_concurrency = 0, queued = 0;
+  int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
+};
+
 // Counts for `status`: one row per (sweep, model, method).
 struct StatusRow {
   std::string sweep;
@@ -162,6 +172,11 @@ class Store {
   Status PutCall(const StoredCall& call);  // only successful responses; ignores duplicates
   Result<int64_t> CountCalls();
   Status ClearCalls();
+
+  // ---- rate limiter (coordinator/store_ratelimit.cc) ----
+  // Upserts the live bucket rows inside the group transaction.
+  Status PutRateLimits(const std::vector<RateLimitRow>& rows);
+  Result<std::vector<RateLimitRow>> RateLimits();
 
   // ---- read side ----
   Result<std::vector<StatusRow>> StatusRows(const std::string& sweep_filter);

@@ -1,4 +1,4 @@
-// MakeRealRunner and the metered LlmClient decorator.
+// MakeRealRunner, the metered LlmClient decorator and the rate-info relay.
 #include "worker/job_runner.h"
 
 #include <nlohmann/json.hpp>
@@ -6,13 +6,8 @@
 namespace codesweep {
 namespace {
 
-std::string KeyAlias(const ModelSpec& model) {
-  nlohmann::json o = nlohmann::json::parse(model.options_json, nullptr, false);
-  if (o.is_object() && o.contains("api_key_env") && o["api_key_env"].is_string()) {
-    return o["api_key_env"].get<std::string>();
-  }
-  return model.provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
-}
+// A call rate-limited this many times in a row fails (retryable) instead of asking again.
+constexpr int kMaxRateLimitedPerCall = 1'000;
 
 int64_t EstimateTokens(const LlmRequest& request) {
   size_t chars = 0;
@@ -22,8 +17,13 @@ int64_t EstimateTokens(const LlmRequest& request) {
 
 class MeteredClient final : public LlmClient {
  public:
-  MeteredClient(std::unique_ptr<LlmClient> inner, ModelSpec model, CallGate& gate)
-      : inner_(std::move(inner)), model_(std::move(model)), alias_(KeyAlias(model_)), gate_(gate) {}
+  MeteredClient(std::unique_ptr<LlmClient> inner, ModelSpec model, CallGate& gate,
+                RateInfoRelay* relay)
+      : inner_(std::move(inner)),
+        model_(std::move(model)),
+        alias_(KeyAliasOf(model_)),
+        gate_(gate),
+        relay_(relay) {}
 
   Result<LlmResponse> Complete(const LlmRequest& request) override {
     CallMsg call;
@@ -32,48 +32,108 @@ class MeteredClient final : public LlmClient {
     call.model = model_.name;
     call.key_alias = alias_;
     call.est_tokens = EstimateTokens(request);
-    CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
-    if (grant.cached) {
-      Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
-      if (stored.ok()) {
-        stored->cached = true;
-        stored->latency_ms = 0;
-        stored->cost_usd = 0;
-        return stored;
+    stats_ = {};
+    while (true) {
+      CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
+      if (grant.cached) {
+        Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
+        if (stored.ok()) {
+          stored->cached = true;
+          stored->latency_ms = 0;
+          stored->cost_usd = 0;
+          if (stats_.attempts > 0) {  // 429s before a follower's answer arrived
+            stored->attempts = stats_.attempts;
+            stored->rate_limited = stats_.rate_limited;
+          }
+          return stored;
+        }
       }
+      Result<LlmResponse> resp = Attempt(call, request);
+      const bool limited = !resp.ok() && inner_->last_call_stats().http_status == 429;
+      if (limited && stats_.rate_limited < kMaxRateLimitedPerCall) continue;  // ask again
+      if (resp.ok()) {
+        resp->attempts = stats_.attempts;
+        resp->rate_limited = stats_.rate_limited;
+      }
+      return resp;
     }
+  }
+  LlmCapabilities capabilities() const override { return inner_->capabilities(); }
+  LlmCallStats last_call_stats() const override { return stats_; }
+
+ private:
+  // One granted provider call and its CALL_RESULT.
+  Result<LlmResponse> Attempt(const CallMsg& call, const LlmRequest& request) {
+    if (relay_) (void)relay_->Take();  // drop anything stale from this thread
     Result<LlmResponse> resp = inner_->Complete(request);
+    const LlmCallStats inner = inner_->last_call_stats();
+    stats_.attempts += inner.attempts;
+    stats_.rate_limited += inner.rate_limited;
+    stats_.http_status = inner.http_status;
+    stats_.latency_ms += inner.latency_ms;
     CallResultMsg report;
     report.call_key = call.call_key;
     report.provider = call.provider;
     report.model = call.model;
     report.key_alias = alias_;
     report.ok = resp.ok();
+    report.http_status = inner.http_status;
+    report.rate_limited = inner.rate_limited;
+    report.latency_ms = inner.latency_ms;
+    if (relay_) {
+      if (std::optional<RateLimitInfo> info = relay_->Take()) {
+        report.headers = RateLimitHeaderPairs(*info);
+      }
+    }
     if (resp.ok()) {
       report.response_json = ResponseToJson(*resp);
       report.tokens_in = resp->usage.input_tokens;
       report.tokens_out = resp->usage.output_tokens;
       report.latency_ms = resp->latency_ms;
       report.http_status = resp->http_status;
-      report.rate_limited = resp->rate_limited;
     }
     gate_.Report(std::move(report));
     return resp;
   }
-  LlmCapabilities capabilities() const override { return inner_->capabilities(); }
 
- private:
   std::unique_ptr<LlmClient> inner_;
   ModelSpec model_;
   std::string alias_;
   CallGate& gate_;
+  RateInfoRelay* relay_;
+  LlmCallStats stats_;
 };
 
 }  // namespace
 
+std::string KeyAliasOf(const ModelSpec& model) {
+  nlohmann::json o = nlohmann::json::parse(model.options_json, nullptr, false);
+  for (const char* name : {"key_alias", "api_key_env"}) {
+    if (o.is_object() && o.contains(name) && o[name].is_string()) {
+      return o[name].get<std::string>();
+    }
+  }
+  return model.provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+}
+
+void RateInfoRelay::Publish(const RateLimitInfo& info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  latest_[std::this_thread::get_id()] = info;
+}
+
+std::optional<RateLimitInfo> RateInfoRelay::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = latest_.find(std::this_thread::get_id());
+  if (it == latest_.end()) return std::nullopt;
+  RateLimitInfo info = it->second;
+  latest_.erase(it);
+  return info;
+}
+
 std::unique_ptr<LlmClient> MakeMeteredClient(std::unique_ptr<LlmClient> inner,
-                                             const ModelSpec& model, CallGate& gate) {
-  return std::make_unique<MeteredClient>(std::move(inner), model, gate);
+                                             const ModelSpec& model, CallGate& gate,
+                                             RateInfoRelay* relay) {
+  return std::make_unique<MeteredClient>(std::move(inner), model, gate, relay);
 }
 
 JobRunner MakeRealRunner(RealRunnerDeps deps) {
@@ -86,7 +146,7 @@ JobRunner MakeRealRunner(RealRunnerDeps deps) {
                           const Instance& instance) -> Result<std::unique_ptr<LlmClient>> {
       CS_ASSIGN_OR_RETURN(std::unique_ptr<LlmClient> client, deps.base_factory(s, task, instance));
       if (s.model.provider == "sim") return client;
-      return MakeMeteredClient(std::move(client), s.model, gate);
+      return MakeMeteredClient(std::move(client), s.model, gate, deps.relay.get());
     };
     return RunJob(spec, run);
   };

@@ -5,10 +5,40 @@
 
 #include <cstdlib>
 
+#include "jobs/llm/http.h"
+#include "jobs/llm/provider_options.h"
 #include "jobs/methods/client_factory.h"
 #include "worker/job_runner.h"
 
 namespace codesweep {
+namespace {
+
+// One HTTP engine and one price table for the whole process, and the rate-limit plumbing of the
+// metered clients: 429s come back to the coordinator instead of being retried here.
+Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_dir,
+                                      std::shared_ptr<RateInfoRelay> relay, Logger& log) {
+  if (!env.http) {
+    CS_ASSIGN_OR_RETURN(env.http, MakeHttpEngine());
+  }
+  if (!env.prices) {
+    const std::string dir = env.data_dir.empty() ? data_dir : env.data_dir;
+    Result<PriceTable> prices = PriceTable::Load(dir + "/prices.json");
+    if (prices.ok()) {
+      env.prices = std::make_shared<const PriceTable>(std::move(*prices));
+    } else {
+      log.Warn("no price table: " + prices.status().ToString() + "; costs recorded as 0");
+      env.prices = std::make_shared<const PriceTable>();
+    }
+  }
+  env.rate_limit_by_caller = true;
+  env.on_rate_info = [relay, next = env.on_rate_info](const ModelSpec& m, const RateLimitInfo& i) {
+    relay->Publish(i);
+    if (next) next(m, i);
+  };
+  return env;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(const RuntimeOptions& options, Logger& log) {
   std::unique_ptr<JobRuntime> rt(new JobRuntime());
@@ -19,7 +49,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(const RuntimeOptions& opt
   deps.tasks = rt->tasks_.get();
   deps.executor = rt->executor_.get();
   deps.clock = &rt->clock_;
-  deps.base_factory = MakeDefaultClientFactory(options.env);
+  deps.relay = std::make_shared<RateInfoRelay>();
+  CS_ASSIGN_OR_RETURN(ProviderEnv env, SharedProviderEnv(options.env, data, deps.relay, log));
+  deps.base_factory = MakeDefaultClientFactory(std::move(env));
   rt->runner_ = MakeRealRunner(std::move(deps));
   return rt;
 }

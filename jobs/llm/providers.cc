@@ -27,6 +27,7 @@ class HttpProviderClient final : public LlmClient {
       : p_(std::move(parts)),
         logger_(env.logger != nullptr ? env.logger : &Logger::Null()),
         on_rate_info_(env.on_rate_info),
+        rate_limit_by_caller_(env.rate_limit_by_caller),
         clock_(env.clock != nullptr ? env.clock : &system_clock_),
         sleep_(env.sleep ? env.sleep : [](Millis d) { std::this_thread::sleep_for(d); }) {}
 
@@ -43,6 +44,7 @@ class HttpProviderClient final : public LlmClient {
   ClientParts p_;
   Logger* logger_;
   std::function<void(const ModelSpec&, const RateLimitInfo&)> on_rate_info_;
+  bool rate_limit_by_caller_;
   SystemClock system_clock_;
   const Clock* clock_;
   Retrier::Sleep sleep_;
@@ -120,7 +122,9 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
   CS_ASSIGN_OR_RETURN(std::string body,
                       BuildRequestBody(p_.options.format, p_.model.name, request, p_.options));
   const HttpRequest base = BaseRequest(std::move(body));
-  Retrier retrier(p_.options.retry, clock_, sleep_,
+  RetryPolicy policy = p_.options.retry;
+  if (rate_limit_by_caller_) policy.max_rate_limited = 0;  // the first 429 ends the call
+  Retrier retrier(policy, clock_, sleep_,
                   Sha256U64(base.body) ^ (reinterpret_cast<uintptr_t>(this) + ++calls_));
   LlmResponse response;
   RetryStats rs;

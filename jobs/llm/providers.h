@@ -32,6 +32,10 @@ struct ProviderEnv {
   // Called on the calling thread after each HTTP attempt whose response carried rate-limit
   // headers or was a 429 (for the coordinator's rate limiter).
   std::function<void(const ModelSpec& model, const RateLimitInfo& info)> on_rate_info;
+  // True when the caller paces 429s itself (the worker's metered client, whose every HTTP
+  // attempt is granted by the coordinator): a 429 ends Complete() at once with
+  // kResourceExhausted and last_call_stats().http_status == 429, without sleeping or retrying.
+  bool rate_limit_by_caller = false;
   // The process's shared HTTP engine (see MakeHttpEngine); null = the client starts its own.
   std::shared_ptr<HttpEngine> http;
   // Prices; null = data/prices.json under data_dir ("" = the source tree's data/).

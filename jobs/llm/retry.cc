@@ -163,6 +163,21 @@ RateLimitInfo ParseRateLimitHeaders(const HttpHeaders& h, int64_t now_wall_ms) {
   return info;
 }
 
+HttpHeaders RateLimitHeaderPairs(const RateLimitInfo& info) {
+  HttpHeaders out;
+  auto add = [&](const char* name, int64_t v, const char* suffix) {
+    if (v >= 0) out.emplace_back(name, std::to_string(v) + suffix);
+  };
+  add("x-ratelimit-limit-requests", info.limit_requests, "");
+  add("x-ratelimit-remaining-requests", info.remaining_requests, "");
+  add("x-ratelimit-reset-requests", info.reset_requests_ms, "ms");
+  add("x-ratelimit-limit-tokens", info.limit_tokens, "");
+  add("x-ratelimit-remaining-tokens", info.remaining_tokens, "");
+  add("x-ratelimit-reset-tokens", info.reset_tokens_ms, "ms");
+  add("retry-after-ms", info.retry_after_ms, "");
+  return out;
+}
+
 int64_t BackoffMs(const RetryPolicy& policy, int retry, Rng& rng) {
   const int shift = std::clamp(retry - 1, 0, 30);
   const double raw = static_cast<double>(policy.base_backoff_ms) * std::ldexp(1.0, shift);

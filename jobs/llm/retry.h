@@ -56,6 +56,9 @@ struct RateLimitInfo {
   }
 };
 RateLimitInfo ParseRateLimitHeaders(const HttpHeaders& headers, int64_t now_wall_ms);
+// The inverse for forwarding (worker -> coordinator in CALL_RESULT): x-ratelimit-* names with
+// resets as "<n>ms" and retry-after-ms, so ParseRateLimitHeaders reads them back unchanged.
+HttpHeaders RateLimitHeaderPairs(const RateLimitInfo& info);
 
 struct RetryPolicy {
   int max_attempts = 5;                    // attempts that may fail transiently (429s not counted)

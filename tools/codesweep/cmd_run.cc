@@ -30,6 +30,8 @@ struct RunFlags {
   int workers = 4;
   int slots = 1;
   bool quiet = false;
+  bool no_cache = false;
+  double rate_burst_s = 60;  // rate-limit bucket capacity in seconds of refill
 };
 
 int Fail(const Status& s) {
@@ -99,6 +101,10 @@ CommandAction SetupRunCommand(CLI::App& sub) {
   sub.add_option("--workers", f->workers, "Local worker loops")->capture_default_str();
   sub.add_option("--slots", f->slots, "Slots per worker loop")->capture_default_str();
   sub.add_flag("-q,--quiet", f->quiet, "No progress line");
+  sub.add_flag("--no-cache", f->no_cache, "Send every LLM call, even one with a stored response");
+  sub.add_option("--rate-burst-s", f->rate_burst_s,
+                 "Rate-limit bucket capacity, in seconds of the model's limits")
+      ->capture_default_str();
   return [f]() -> int {
     Logger log(stderr, LogLevel::kWarn, "run");
     Coordinator* current = nullptr;
@@ -140,7 +146,10 @@ CommandAction SetupRunCommand(CLI::App& sub) {
     lo.core.restart_grace_ms = 0;  // no outside workers can hold our leases
     lo.core.requeue_backoff_ms = 100;
     lo.on_progress = ProgressPrinter(f->quiet);
-    Coordinator coord(**store, ctx, clock, log, lo);
+    lo.core.use_cache = !f->no_cache;
+    lo.core.rate.burst_ms = static_cast<int64_t>(f->rate_burst_s * 1000);
+    ClusterRateLimiter limiter(lo.core.rate);
+    Coordinator coord(**store, ctx, clock, log, lo, &limiter);
     std::string endpoint = Str("inproc://codesweep-run-", getpid());
     Status s = coord.Bind(endpoint);
     if (!s.ok()) return Fail(s);

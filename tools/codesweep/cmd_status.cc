@@ -4,10 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "coordinator/store.h"
 #include "tools/codesweep/cli_common.h"
@@ -62,18 +61,57 @@ std::string Eta(const Totals& t) {
 }
 
 nlohmann::json TotalsJson(const Totals& t) {
-  return {{"pending", t.pending}, {"leased", t.leased}, {"done", t.done},
-          {"failed", t.failed},   {"dead", t.dead},     {"correct", t.correct},
+  return {{"pending", t.pending}, {"leased", t.leased},     {"done", t.done},
+          {"failed", t.failed},   {"dead", t.dead},         {"correct", t.correct},
           {"total", t.total()},   {"rate_per_s", t.rate()}, {"eta", Eta(t)}};
 }
 
 void PrintLine(const char* label, const Totals& t) {
-  double pct = t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
+  double pct =
+      t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
   std::printf("%-44s %8lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n", label,
               static_cast<long long>(t.total()), static_cast<long long>(t.pending),
               static_cast<long long>(t.leased), static_cast<long long>(t.done),
               static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct, t.rate(),
               Eta(t).c_str());
+}
+
+std::string Limit(double v) {
+  if (v <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+// What is left in a bucket ("-" when unlimited; negative while paying back an under-estimate).
+std::string Available(double limit, double level) {
+  if (limit <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", level);
+  return buf;
+}
+
+// The coordinator's live rate-limiter buckets (table rate_limits; absent in old databases).
+void PrintRateLimits(Store& store) {
+  Result<std::vector<RateLimitRow>> rows = store.RateLimits();
+  if (!rows.ok() || rows->empty()) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::printf("\n%-44s %8s %9s %9s %9s %6s %5s %6s %9s %6s %8s\n", "rate limits (live)", "rpm",
+              "tpm", "req avail", "tok avail", "flight", "cap", "queued", "granted", "429s",
+              "cooldown");
+  for (const RateLimitRow& r : *rows) {
+    std::string name = "  " + r.provider + ":" + r.model + " @" + r.key_alias;
+    if (now - r.updated_ms > 10'000) name += " (stale)";
+    std::printf("%-44s %8s %9s %9s %9s %6lld %5s %6lld %9lld %6lld %7lldms\n", name.c_str(),
+                Limit(r.rpm).c_str(), Limit(r.tpm).c_str(),
+                Available(r.rpm, r.requests_available).c_str(),
+                Available(r.tpm, r.tokens_available).c_str(), static_cast<long long>(r.in_flight),
+                r.cap > 0 ? std::to_string(r.cap).c_str() : "-", static_cast<long long>(r.queued),
+                static_cast<long long>(r.granted), static_cast<long long>(r.rate_limited),
+                static_cast<long long>(r.cooldown_ms));
+  }
 }
 
 int ShowOnce(const StatusFlags& f) {
@@ -120,6 +158,7 @@ int ShowOnce(const StatusFlags& f) {
     }
     PrintLine("  all", all);
   }
+  PrintRateLimits(**store);
   return 0;
 }
 

@@ -1,0 +1,201 @@
+// ClusterRateLimiter: per-bucket budgets, estimates corrected by usage, 429 back-off, learned
+// limits from headers, releases. Times are plain numbers (no clock, no sleeps).
+#include "coordinator/rate_cluster.h"
+
+#include <gtest/gtest.h>
+
+#include "jobs/llm/retry.h"
+
+namespace codesweep {
+namespace {
+
+CallMsg Call(const std::string& key, int64_t est = 100, const std::string& model = "gpt") {
+  CallMsg c;
+  c.call_key = key;
+  c.provider = "openai";
+  c.model = model;
+  c.key_alias = "K";
+  c.est_tokens = est;
+  return c;
+}
+
+CallResultMsg Ok(const std::string& key, int64_t in, int64_t out,
+                 const std::string& model = "gpt") {
+  CallResultMsg r;
+  r.call_key = key;
+  r.provider = "openai";
+  r.model = model;
+  r.key_alias = "K";
+  r.ok = true;
+  r.tokens_in = in;
+  r.tokens_out = out;
+  r.http_status = 200;
+  return r;
+}
+
+CallResultMsg Limited(const std::string& key, int64_t retry_after_ms) {
+  CallResultMsg r = Ok(key, 0, 0);
+  r.ok = false;
+  r.http_status = 429;
+  r.rate_limited = 1;
+  RateLimitInfo info;
+  info.retry_after_ms = retry_after_ms;
+  r.headers = RateLimitHeaderPairs(info);
+  return r;
+}
+
+RateLimitConfig Rpm(double rpm, double tpm = 0) {
+  RateLimitConfig c;
+  c.requests_per_minute = rpm;
+  c.tokens_per_minute = tpm;
+  return c;
+}
+
+const BucketKey kGpt{"openai", "gpt", "K"};
+
+TEST(ClusterLimiterTest, UnconfiguredBucketIsUnlimited) {
+  ClusterRateLimiter l;
+  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(l.TryAcquire(Call("k" + std::to_string(i)), 0));
+}
+
+TEST(ClusterLimiterTest, RequestsPerMinuteWithContinuousRefill) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(600));  // 10/s, burst of 10
+  int granted = 0;
+  for (int i = 0; i < 100; ++i) granted += l.TryAcquire(Call("a" + std::to_string(i)), 0);
+  EXPECT_EQ(granted, 10);
+  EXPECT_FALSE(l.TryAcquire(Call("late"), 50));
+  EXPECT_EQ(l.ReadyAtMs(kGpt, 50), 100);
+  EXPECT_TRUE(l.TryAcquire(Call("late"), 100));
+  // Over 10 s of steady asking exactly 100 more calls go.
+  granted = 0;
+  for (int t = 101; t <= 10'100; ++t) granted += l.TryAcquire(Call("s" + std::to_string(t)), t);
+  EXPECT_EQ(granted, 100);
+}
+
+TEST(ClusterLimiterTest, BucketsAreIndependent) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(60));
+  EXPECT_TRUE(l.TryAcquire(Call("a"), 0));
+  EXPECT_FALSE(l.TryAcquire(Call("b"), 0));
+  EXPECT_TRUE(l.TryAcquire(Call("c", 100, "other"), 0));  // another model: its own budget
+}
+
+TEST(ClusterLimiterTest, StrictestConfigurationWins) {
+  RateLimiterOptions o;
+  o.burst_ms = 60'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(600));
+  l.Configure(kGpt, Rpm(120));
+  l.Configure(kGpt, Rpm(0));  // unlimited does not loosen it
+  auto snap = l.Snapshot(0);
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_NEAR(snap[0].rpm, 120, 1e-6);
+}
+
+TEST(ClusterLimiterTest, TokenEstimateIsCorrectedByActualUsage) {
+  RateLimiterOptions o;
+  o.burst_ms = 60'000;
+  o.estimate_margin = 1.0;
+  o.learn_weight = 0;  // keep the estimate ratio fixed for exact arithmetic
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(0, 1'000));  // 1,000 tokens/min
+  ASSERT_TRUE(l.TryAcquire(Call("a", 600), 0));
+  EXPECT_FALSE(l.TryAcquire(Call("b", 600), 0));  // 400 left
+  l.OnResult(Ok("a", 50, 50), 0);                 // it cost only 100: 500 come back
+  EXPECT_TRUE(l.TryAcquire(Call("b", 600), 0));
+  EXPECT_NEAR(l.Snapshot(0)[0].tokens_available, 300, 1e-6);
+  l.OnResult(Ok("b", 700, 300), 0);  // it cost 1,000: a debt of 400
+  EXPECT_NEAR(l.Snapshot(0)[0].tokens_available, -100, 1e-6);
+}
+
+TEST(ClusterLimiterTest, LearnedRatioShrinksOverEstimates) {
+  ClusterRateLimiter l;
+  l.Configure(kGpt, Rpm(0, 1'000'000));
+  EXPECT_EQ(l.EstimateFor(Call("x", 1'000)), 1'000);
+  for (int i = 0; i < 100; ++i) {
+    std::string key = "k" + std::to_string(i);
+    ASSERT_TRUE(l.TryAcquire(Call(key, 1'000), i));
+    l.OnResult(Ok(key, 100, 100), i);  // really 200 of an estimated 1,000
+  }
+  EXPECT_NEAR(static_cast<double>(l.EstimateFor(Call("x", 1'000))), 220, 5);
+  EXPECT_EQ(l.EstimateFor(Call("x", 0)), 0);
+}
+
+TEST(ClusterLimiterTest, RateLimitedCallHalvesCapAndCoolsDown) {
+  ClusterRateLimiter l;
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(l.TryAcquire(Call("k" + std::to_string(i)), 0));
+  l.OnResult(Limited("k0", 2'000), 10);
+  auto s = l.Snapshot(10)[0];
+  EXPECT_EQ(s.cap, 4);
+  EXPECT_EQ(s.in_flight, 7);
+  EXPECT_EQ(s.rate_limited, 1);
+  EXPECT_EQ(s.cooldown_ms, 2'000);
+  EXPECT_FALSE(l.TryAcquire(Call("n"), 1'000));  // cooling down
+  EXPECT_EQ(l.ReadyAtMs(kGpt, 1'000), 2'010);
+  l.OnResult(Limited("k1", 100), 20);  // granted before the decrease: same episode
+  EXPECT_EQ(l.Snapshot(20)[0].cap, 4);
+  for (int i = 2; i < 5; ++i) l.OnResult(Ok("k" + std::to_string(i), 1, 1), 30);
+  EXPECT_EQ(l.Snapshot(30)[0].in_flight, 3);
+  EXPECT_TRUE(l.TryAcquire(Call("n"), 2'010));
+  EXPECT_FALSE(l.TryAcquire(Call("m"), 2'010));  // 4 in flight = the cap
+}
+
+TEST(ClusterLimiterTest, ReleaseFreesTheSlotOfALostWorker) {
+  RateLimitConfig c;
+  c.max_concurrency = 1;
+  ClusterRateLimiter l;
+  l.Configure(kGpt, c);
+  ASSERT_TRUE(l.TryAcquire(Call("a"), 0));
+  EXPECT_FALSE(l.TryAcquire(Call("b"), 0));
+  l.Release("a", 0);
+  EXPECT_TRUE(l.TryAcquire(Call("b"), 0));
+}
+
+TEST(ClusterLimiterTest, SilentGrantsExpire) {
+  RateLimiterOptions o;
+  o.grant_timeout_ms = 5'000;
+  ClusterRateLimiter l(o);
+  RateLimitConfig c;
+  c.max_concurrency = 1;
+  l.Configure(kGpt, c);
+  ASSERT_TRUE(l.TryAcquire(Call("a"), 0));
+  EXPECT_FALSE(l.TryAcquire(Call("b"), 4'000));
+  EXPECT_TRUE(l.TryAcquire(Call("b"), 6'000));
+}
+
+TEST(ClusterLimiterTest, LowerLimitReportedByTheProviderIsAdopted) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(6'000));
+  ASSERT_TRUE(l.TryAcquire(Call("a"), 0));
+  CallResultMsg r = Ok("a", 1, 1);
+  RateLimitInfo info;
+  info.limit_requests = 3'000;
+  info.remaining_requests = 10;
+  r.headers = RateLimitHeaderPairs(info);
+  l.OnResult(r, 0);
+  auto s = l.Snapshot(0)[0];
+  EXPECT_NEAR(s.rpm, 3'000, 1e-6);
+  EXPECT_LE(s.requests_available, 10);
+}
+
+TEST(ClusterLimiterTest, ReserveLeavesAShareForOthers) {
+  RateLimiterOptions o;
+  o.burst_ms = 60'000;
+  ClusterRateLimiter l(o);
+  RateLimitConfig c = Rpm(100);
+  c.reserve_fraction = 0.2;
+  l.Configure(kGpt, c);
+  int granted = 0;
+  for (int i = 0; i < 200; ++i) granted += l.TryAcquire(Call("k" + std::to_string(i)), 0);
+  EXPECT_EQ(granted, 80);
+}
+
+}  // namespace
+}  // namespace codesweep
