@@ -327,7 +327,8 @@ json ReportJson(const SweepReport& r) {
 std::string FormatJson(const std::vector<SweepReport>& reports) {
   json out = json::array();
   for (const SweepReport& r : reports) out.push_back(ReportJson(r));
-  return out.dump(2) + "\n";
+  // Names come from the database: invalid UTF-8 is replaced, never thrown on.
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace codesweep

@@ -253,14 +253,16 @@ std::string RenderHtml(const std::vector<SweepReport>& reports, const HtmlAssets
     for (const TextTable& t : ReportTables(r)) body << TableHtml(t);
   }
   if (reports.empty()) body << "<p>No finished cells.</p>\n";
-  return Substitute(assets.template_html, {{"TITLE", Escape(title)},
-                                           {"BODY", body.str()},
-                                           {"VEGA_VERSION", "5.33.1"},
-                                           {"VEGA_LITE_VERSION", "5.23.0"},
-                                           {"SPECS_JSON", JsonScriptSafe(specs.dump())},
-                                           {"VEGA_JS", JsScriptSafe(assets.vega_js)},
-                                           {"VEGA_LITE_JS", JsScriptSafe(assets.vega_lite_js)},
-                                           {"VEGA_EMBED_JS", JsScriptSafe(assets.vega_embed_js)}});
+  return Substitute(
+      assets.template_html,
+      {{"TITLE", Escape(title)},
+       {"BODY", body.str()},
+       {"VEGA_VERSION", "5.33.1"},
+       {"VEGA_LITE_VERSION", "5.23.0"},
+       {"SPECS_JSON", JsonScriptSafe(specs.dump(-1, ' ', false, json::error_handler_t::replace))},
+       {"VEGA_JS", JsScriptSafe(assets.vega_js)},
+       {"VEGA_LITE_JS", JsScriptSafe(assets.vega_lite_js)},
+       {"VEGA_EMBED_JS", JsScriptSafe(assets.vega_embed_js)}});
 }
 
 }  // namespace codesweep

@@ -58,7 +58,8 @@ void PrintCall(std::ostringstream& out, const TrajectoryCall& c, size_t& shown,
   std::string reply = resp.is_discarded() ? c.response_json : StringField(resp, "content");
   if (!resp.is_discarded() && resp.is_object() && resp.contains("tool_calls") &&
       resp["tool_calls"].is_array() && !resp["tool_calls"].empty()) {
-    reply += "\n[tool calls] " + resp["tool_calls"].dump();
+    reply +=
+        "\n[tool calls] " + resp["tool_calls"].dump(-1, ' ', false, json::error_handler_t::replace);
   }
   Block(out, "reply", reply, o);
   shown = messages.size() + 1;  // the reply comes back as the next request's assistant message

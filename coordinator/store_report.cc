@@ -23,8 +23,9 @@ Result<int> UserVersion(StoreDb& db) {
   return row ? static_cast<int>(stmt.Int(0)) : 0;
 }
 
-// A view-only migration (NNNN_*views.sql) the database lacks is created as TEMP views in this
-// connection, so an older database can be reported on without writing to it.
+// A views migration (NNNN_*views.sql) the database lacks: its CREATE VIEW statements run as
+// TEMP views in this connection (its indexes are skipped: they only make it faster), so an older
+// database can be reported on without writing to it. Statements end with ";\n".
 Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
   for (const store_sql::Migration& m : store_sql::kMigrations) {
     if (m.version <= version) continue;
@@ -34,13 +35,14 @@ Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
                                         std::to_string(version) + " needs migration " + m.name +
                                         "; open it once with `codesweep run` or `status`");
     }
-    std::string sql(m.sql);
-    const std::string from = "CREATE VIEW ", to = "CREATE TEMP VIEW ";
-    for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at)) {
-      sql.replace(at, from.size(), to);
-      at += to.size();
+    const std::string sql(m.sql);
+    const std::string create = "CREATE VIEW ";
+    for (size_t at = sql.find(create); at != std::string::npos; at = sql.find(create, at + 1)) {
+      size_t end = sql.find(";\n", at);
+      std::string stmt =
+          "CREATE TEMP VIEW " + sql.substr(at + create.size(), end - at - create.size());
+      CS_RETURN_IF_ERROR(db.Exec(stmt).WithContext(std::string("temp views from ") + m.name));
     }
-    CS_RETURN_IF_ERROR(db.Exec(sql).WithContext(std::string("temp views from ") + m.name));
   }
   return Status::OK();
 }

@@ -1,6 +1,6 @@
 -- 0002_report_views: the views behind `codesweep report` (docs/reports.md shows each query and
--- which report column it feeds). Views only: no table changes, so a database at version 1 gains
--- them with no data rewrite. Percentages are 0-100; times are seconds unless the name says _ms.
+-- which report column it feeds) and two indexes for them. No table changes. A read-only report on
+-- a database still at version 1 creates these views as TEMP views and goes without the indexes. Percentages are 0-100; times are seconds unless the name says _ms.
 -- A report "method" is the pair (method, turns): the same method at 1 and 2 turns is two rows.
 -- A model is its id string: variants of one model (e.g. two temperatures) are pooled.
 
@@ -143,3 +143,10 @@ FROM (SELECT j.sweep_id, j.variant_id,
 JOIN sweeps s ON s.id = c.sweep_id
 JOIN variants v ON v.id = c.variant_id
 GROUP BY s.name, v.model;
+
+-- Indexes for the two views the report reads. jobs_report lets v_report_grain and v_model_cost
+-- walk the jobs in group order (no sort of a million rows); calls_report covers v_model_cost,
+-- so it never reads the request and response JSON of the calls.
+CREATE INDEX jobs_report ON jobs (sweep_id, variant_id, task, method, turns, complexity);
+CREATE INDEX calls_report ON calls (job_id, cached, tokens_in, tokens_out, cost_usd, rate_limited,
+                                    attempts, error);
