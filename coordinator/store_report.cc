@@ -31,9 +31,9 @@ Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
     if (m.version <= version) continue;
     std::string_view name(m.name);
     if (!name.ends_with("views.sql")) {
-      return Status::FailedPrecondition(path + ": database schema version " +
-                                        std::to_string(version) + " needs migration " + m.name +
-                                        "; open it once with `codesweep run` or `status`");
+      return Status::FailedPrecondition(
+          path + ": database schema version " + std::to_string(version) + " needs migration " +
+          m.name + "; open it once with a command that writes to it (codesweep run)");
     }
     const std::string sql(m.sql);
     const std::string create = "CREATE VIEW ";

@@ -179,5 +179,30 @@ TEST_F(ReportIntegrationTest, HtmlIsSelfContainedAndEveryChartDrawsInChromium) {
   EXPECT_EQ(with_marks, charts);
 }
 
+// The real engine: a tiny simulated sweep run by `codesweep run`, then reported and shown.
+TEST_F(ReportIntegrationTest, ReportsARealSimulatedRun) {
+  const std::string sweep = dir_ + "/tiny.toml", db = dir_ + "/tiny.db";
+  std::ofstream(sweep) << "name = \"tiny\"\nseed = 7\nsamples = 2\n"
+                          "methods = [\"only_question\", \"all_code\"]\nturns = [1]\n"
+                          "[[tasks]]\nname = \"game24\"\ncomplexity = [\"2\", \"3\"]\n"
+                          "[models.\"sim:strong\"]\np_correct = 0.9\np_code = 0.5\n";
+  RunResult run =
+      RunCommand(Codesweep() + " run " + Quote(sweep) + " --db " + Quote(db) + " 2>&1", 120);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  RunResult json = RunCommand(Codesweep() + " report --db " + Quote(db) + " --format json");
+  ASSERT_EQ(json.exit_code, 0);
+  auto j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j[0]["sweep"], "tiny");
+  EXPECT_EQ(j[0]["cells"].get<int64_t>(), 8);
+  EXPECT_EQ(j[0]["complexity"].size(), 4u);  // 2 methods x 2 levels
+  EXPECT_GT(j[0]["total_cost"]["calls"].get<int64_t>(), 0);
+  RunResult show = RunCommand(Codesweep() + " show 1 --db " + Quote(db));
+  ASSERT_EQ(show.exit_code, 0) << show.out;
+  EXPECT_NE(show.out.find("--- prompt (user) ---"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("--- reply ---"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("== verdict"), std::string::npos) << show.out;
+}
+
 }  // namespace
 }  // namespace codesweep
