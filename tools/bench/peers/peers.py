@@ -37,11 +37,9 @@ class Celery:
                            os.path.join(self.work, "redis.log"))
         wait_port(port, proc=self.redis)
         self.url = f"redis://127.0.0.1:{port}/0"
-        os.environ["PEERS_REDIS_URL"] = self.url
-        sys.path.insert(0, HERE)
-        import celery_app  # noqa: E402  (needs PEERS_REDIS_URL)
-        celery_app.app.conf.broker_url = self.url
-        self.task = celery_app.job
+        from celery import Celery as CeleryApp
+        self.app = CeleryApp("peers-client", broker=self.url)  # fresh per run: own pool
+        self.app.conf.task_ignore_result = True
         for i in range(2):
             self.workers.append(spawn(
                 [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-P", "solo",
@@ -58,12 +56,14 @@ class Celery:
 
     def submit_burst(self, tag, n, sleep_s):
         for i in range(n):
-            self.task.apply_async((tag, i, sleep_s))
+            self.app.send_task("peers.job", (tag, i, sleep_s))
 
     def submit_one(self, tag, i, sleep_s):
-        self.task.apply_async((tag, i, sleep_s))
+        self.app.send_task("peers.job", (tag, i, sleep_s))
 
     def stop(self):
+        if hasattr(self, "app"):
+            self.app.close()
         for w in self.workers:
             stop(w)
         stop(self.redis)
