@@ -15,10 +15,10 @@ namespace {
 using json = nlohmann::json;
 
 // Options that only say how to reach the model, never what it answers.
-constexpr const char* kTransportKeys[] = {"base_url",        "api_key_env",   "headers",
-                                          "timeout_ms",      "connect_timeout_ms",
-                                          "cell_context_header", "max_retries", "latency_ms",
-                                          "latency_jitter_ms"};
+constexpr const char* kTransportKeys[] = {
+    "base_url",    "api_key_env",        "headers",
+    "timeout_ms",  "connect_timeout_ms", "cell_context_header",
+    "max_retries", "latency_ms",         "latency_jitter_ms"};
 
 json GenJson(const GenSettings& g) {
   json j = {{"temperature", g.temperature},
@@ -49,6 +49,7 @@ std::vector<Combo> Combos(const SweepConfig& c) {
   for (size_t mi = 0; mi < c.models.size(); ++mi) {
     const ModelConfig& m = c.models[mi];
     for (const auto& method : c.methods) {
+      if (!m.Runs(method)) continue;
       const MethodInfo* info = FindMethod(method);
       for (int turns : TurnsFor(c, method)) {
         json j = {{"model", m.spec.id},
@@ -80,8 +81,11 @@ std::string OutputAffectingOptions(const ModelSpec& model) {
 
 int64_t GridSize(const SweepConfig& c) {
   int64_t combos = 0;
-  for (const auto& method : c.methods) combos += static_cast<int64_t>(TurnsFor(c, method).size());
-  combos *= static_cast<int64_t>(c.models.size());
+  for (const auto& m : c.models) {
+    for (const auto& method : c.methods) {
+      if (m.Runs(method)) combos += static_cast<int64_t>(TurnsFor(c, method).size());
+    }
+  }
   int64_t instances = 0;
   for (const auto& t : c.tasks) {
     instances += static_cast<int64_t>(t.complexities.size()) * SamplesFor(c, t);
@@ -95,8 +99,8 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
   std::string buf;
   for (const auto& t : c.tasks) {
     for (const auto& level : t.complexities) {
-      json tj = {{"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name},
-                 {"complexity", level}};
+      json tj = {
+          {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
       std::string task_part = tj.dump();
       int64_t n = SamplesFor(c, t);
       for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
@@ -153,8 +157,8 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   };
   ForEachCell(c, [&](const GridCell& g) {
     ++stats.total;
-    batch.push_back({g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method,
-                     g.turns});
+    batch.push_back(
+        {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
     return batch.size() < kBatch || flush();
   });
   if (status.ok() && !batch.empty()) flush();

@@ -2,13 +2,14 @@
 // dotted key it is about.
 #include "coordinator/sweep_file.h"
 
+#include <toml++/toml.h>
+
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
-#include <toml++/toml.h>
 
 #include "jobs/llm/providers.h"
 #include "jobs/llm/sim/sim.h"
@@ -67,7 +68,8 @@ Status CheckKeys(const Ctx& ctx, const toml::table& t, std::string_view where,
     if (!allowed.count(k.str())) {
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return ctx.Error(&v, Join(where, KeyName(k.str())), "unknown key (expected one of: " + list + ")");
+      return ctx.Error(&v, Join(where, KeyName(k.str())),
+                       "unknown key (expected one of: " + list + ")");
     }
   }
   return Status::OK();
@@ -156,7 +158,8 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     std::string where = "tasks[" + std::to_string(i) + "]";
     const toml::table* t = e.as_table();
     if (t == nullptr) return ctx.Error(&e, where, "expected a table with name = \"...\"");
-    CS_RETURN_IF_ERROR(CheckKeys(ctx, *t, where, {"name", "complexity", "samples", "first_sample"}));
+    CS_RETURN_IF_ERROR(
+        CheckKeys(ctx, *t, where, {"name", "complexity", "samples", "first_sample"}));
     TaskConfig tc;
     const toml::node* name = t->get("name");
     if (name == nullptr) return ctx.Error(&e, where + ".name", "missing");
@@ -164,8 +167,10 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     const Task* task = registry.Find(tc.name);
     if (task == nullptr) {
       std::string known;
-      for (const auto& tk : registry.tasks()) known += (known.empty() ? "" : ", ") + std::string(tk->name());
-      return ctx.Error(name, where + ".name", "unknown task \"" + tc.name + "\" (known: " + known + ")");
+      for (const auto& tk : registry.tasks())
+        known += (known.empty() ? "" : ", ") + std::string(tk->name());
+      return ctx.Error(name, where + ".name",
+                       "unknown task \"" + tc.name + "\" (known: " + known + ")");
     }
     if (const toml::node* c = t->get("complexity")) {
       CS_ASSIGN_OR_RETURN(tc.complexities, GetStringList(ctx, *c, where + ".complexity"));
@@ -197,13 +202,16 @@ Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, M
   std::string where = "models." + KeyName(id);
   size_t colon = id.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size()) {
-    return ctx.Error(&node, where, "a model id is \"provider:name\" (e.g. \"sim:default\", \"openai:gpt-4o\")");
+    return ctx.Error(&node, where,
+                     "a model id is \"provider:name\" (e.g. \"sim:default\", \"openai:gpt-4o\")");
   }
   m.spec.id = std::string(id);
   m.spec.provider = std::string(id.substr(0, colon));
   m.spec.name = std::string(id.substr(colon + 1));
   if (m.spec.provider != "sim" && m.spec.provider != "openai" && m.spec.provider != "anthropic") {
-    return ctx.Error(&node, where, "unknown provider \"" + m.spec.provider + "\" (known: sim, openai, anthropic)");
+    return ctx.Error(
+        &node, where,
+        "unknown provider \"" + m.spec.provider + "\" (known: sim, openai, anthropic)");
   }
   const toml::table* t = node.as_table();
   if (t == nullptr) return ctx.Error(&node, where, "expected a table");
@@ -236,6 +244,13 @@ Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, M
       m.limits.max_concurrency = static_cast<int>(mc);
     } else if (key == "reserve") {
       CS_ASSIGN_OR_RETURN(m.limits.reserve_fraction, GetNumber(ctx, v, kw, 0, 0.99));
+    } else if (key == "skip_methods") {
+      CS_ASSIGN_OR_RETURN(m.skip_methods, GetStringList(ctx, v, kw));
+      for (const auto& name : m.skip_methods) {
+        if (FindMethod(name) == nullptr) {
+          return ctx.Error(&v, kw, "unknown method \"" + name + "\"");
+        }
+      }
     } else {
       options[key] = ToJson(v);
     }
@@ -299,17 +314,20 @@ Status ParseTurns(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
   return add(node);
 }
 
-// Models that cannot run a method (e.g. tool use missing) are refused at validate time.
+// Models that cannot run a method (tool use or a system role missing) are refused at validate
+// time, unless the model lists the method in skip_methods.
 Status CheckMethodModels(const Ctx& ctx, const toml::table& root, const SweepConfig& c) {
   for (const auto& m : c.models) {
     if (m.spec.provider == "sim") continue;
     LlmCapabilities caps = ProviderCapabilities(m.spec);
     for (const auto& name : c.methods) {
       const MethodInfo* info = FindMethod(name);
-      if (info != nullptr && info->needs_tools && !caps.tools) {
+      if (info == nullptr || !m.Runs(name)) continue;
+      Status s = CheckMethodSupported(*info, caps);
+      if (!s.ok()) {
         return ctx.Error(root.get("methods"), "methods",
-                         "method \"" + name + "\" needs tool calling, which model \"" + m.spec.id +
-                             "\" does not support");
+                         "model \"" + m.spec.id + "\" cannot run method \"" + name + "\": " +
+                             s.message() + " (add it to the model's skip_methods to leave it out)");
       }
     }
   }
@@ -323,12 +341,14 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
                                 "turns", "tasks", "models", "sandbox"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
-      return ctx.Error(nullptr, required, "missing (a sweep needs name, tasks, models and methods)");
+      return ctx.Error(nullptr, required,
+                       "missing (a sweep needs name, tasks, models and methods)");
     }
   }
   CS_ASSIGN_OR_RETURN(c.name, GetString(ctx, *root.get("name"), "name"));
   if (c.name.empty() || c.name.size() > 128 ||
-      c.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+      c.name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
           std::string::npos) {
     return ctx.Error(root.get("name"), "name", "use 1-128 letters, digits, '_', '-' or '.'");
   }
@@ -360,6 +380,10 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
 }
 
 }  // namespace
+
+bool ModelConfig::Runs(const std::string& method) const {
+  return std::find(skip_methods.begin(), skip_methods.end(), method) == skip_methods.end();
+}
 
 Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,
                                const TaskRegistry& tasks) {
@@ -421,6 +445,7 @@ std::string SweepConfigJson(const SweepConfig& c) {
                            {"options", json::parse(m.spec.options_json)},
                            {"gen", g},
                            {"limits", l},
+                           {"skip_methods", m.skip_methods},
                            {"key_alias", m.key_alias}});
   }
   return j.dump();

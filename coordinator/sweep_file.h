@@ -15,12 +15,12 @@
 namespace codesweep {
 
 struct RateLimitConfig {
-  double requests_per_minute = 0;       // 0 = unlimited
-  double tokens_per_minute = 0;         // combined, where the provider does not split
+  double requests_per_minute = 0;  // 0 = unlimited
+  double tokens_per_minute = 0;    // combined, where the provider does not split
   double input_tokens_per_minute = 0;
   double output_tokens_per_minute = 0;
-  int max_concurrency = 0;              // in-flight calls for this model across the cluster; 0 = auto
-  double reserve_fraction = 0;          // share of the limits left for other users of the key
+  int max_concurrency = 0;      // in-flight calls for this model across the cluster; 0 = auto
+  double reserve_fraction = 0;  // share of the limits left for other users of the key
 };
 
 struct ModelConfig {
@@ -28,6 +28,9 @@ struct ModelConfig {
   GenSettings gen;
   std::string key_alias;  // which API key (its env var name); "" for sim
   RateLimitConfig limits;
+  // Methods this model does not run (the paper's "NA" cells, e.g. tool methods on o1-preview).
+  std::vector<std::string> skip_methods;
+  bool Runs(const std::string& method) const;
 };
 
 struct TaskConfig {

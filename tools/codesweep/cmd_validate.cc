@@ -1,8 +1,7 @@
 // `codesweep validate FILE`: parse and check a sweep file, print its grid size and first cells.
 #include <cstdio>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "coordinator/grid.h"
 #include "tools/codesweep/cli_common.h"
@@ -42,11 +41,12 @@ int RunValidate(const ValidateFlags& f) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("sweep %s (seed %llu): %s\n", c.name.c_str(),
-              static_cast<unsigned long long>(c.seed), f.file.c_str());
+  std::printf("sweep %s (seed %llu): %s\n", c.name.c_str(), static_cast<unsigned long long>(c.seed),
+              f.file.c_str());
   for (const auto& t : c.tasks) {
     std::string levels;
-    for (const auto& l : t.complexities) levels += (levels.empty() ? "" : ", ") + (l.empty() ? "-" : l);
+    for (const auto& l : t.complexities)
+      levels += (levels.empty() ? "" : ", ") + (l.empty() ? "-" : l);
     std::printf("  task   %-36s levels [%s] x %lld samples\n", t.name.c_str(), levels.c_str(),
                 static_cast<long long>(t.samples > 0 ? t.samples : c.samples));
   }

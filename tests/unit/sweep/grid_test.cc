@@ -51,9 +51,7 @@ TEST_F(GridTest, SizeMatchesEnumeration) {
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
-TEST_F(GridTest, KeysAreDeterministic) {
-  EXPECT_EQ(Keys(Parse(kBase)), Keys(Parse(kBase)));
-}
+TEST_F(GridTest, KeysAreDeterministic) { EXPECT_EQ(Keys(Parse(kBase)), Keys(Parse(kBase))); }
 
 TEST_F(GridTest, TransportSettingsDoNotChangeKeys) {
   std::string other = kBase;
@@ -95,6 +93,18 @@ TEST_F(GridTest, TurnsApplyOnlyToMultiTurnMethods) {
   });
   EXPECT_TRUE(seen.count({"only_question", 4}));
   EXPECT_EQ(GridSize(c), static_cast<int64_t>(2 * 4 * 2 * (3 + 3)));
+}
+
+TEST_F(GridTest, SkippedMethodsLeaveNoCells) {
+  SweepConfig c = Parse(std::string(kBase) + "skip_methods = [\"all_code\"]\n");
+  int64_t n = 0;
+  ForEachCell(c, [&](const GridCell& g) {
+    ++n;
+    EXPECT_FALSE(c.models[g.model_index].spec.id == "openai:m" && g.method == "all_code");
+    return true;
+  });
+  EXPECT_EQ(n, GridSize(c));
+  EXPECT_EQ(n, 2 * 4 * 3);
 }
 
 TEST_F(GridTest, TransportKeysAreDropped) {

@@ -92,7 +92,8 @@ TEST_F(SweepFileTest, ErrorsNameFileLineAndKey) {
        "test.toml:3: samples: must be between 1"},
       {"name = \"x\"\nmethods = [\"nope\"]\n[[tasks]]\nname=\"fake\"\n[models.\"sim:a\"]\n",
        "test.toml:2: methods: unknown method \"nope\""},
-      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"nope\"\n[models.\"sim:a\"]\n",
+      {"name = \"x\"\nmethods = "
+       "[\"only_question\"]\n[[tasks]]\nname=\"nope\"\n[models.\"sim:a\"]\n",
        "test.toml:4: tasks[0].name: unknown task \"nope\""},
       {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\ncomplexity=[\"9\"]\n"
        "[models.\"sim:a\"]\n",
@@ -122,6 +123,26 @@ TEST_F(SweepFileTest, ErrorsNameFileLineAndKey) {
     EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
     EXPECT_THAT(c.status().message(), HasSubstr(bc.expect)) << bc.text;
   }
+}
+
+TEST_F(SweepFileTest, ToolMethodsOnAModelWithoutToolsAreRefusedUnlessSkipped) {
+  const std::string base = R"(
+name = "t"
+methods = ["only_question", "code_interpreter"]
+[[tasks]]
+name = "fake"
+[models."openai:o1-preview"]
+)";
+  auto bad = Parse(base);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("cannot run method \"code_interpreter\""));
+  EXPECT_THAT(bad.status().message(), HasSubstr("skip_methods"));
+  auto good = Parse(base + "skip_methods = [\"code_interpreter\"]\n");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_FALSE(good->models[0].Runs("code_interpreter"));
+  EXPECT_TRUE(good->models[0].Runs("only_question"));
+  auto unknown = Parse(base + "skip_methods = [\"nope\"]\n");
+  EXPECT_THAT(unknown.status().message(), HasSubstr("unknown method \"nope\""));
 }
 
 TEST_F(SweepFileTest, GarbageNeverCrashes) {
