@@ -60,7 +60,7 @@ bool AimdController::Allows(int in_flight, int64_t now_ms) const {
 }
 
 void AimdController::OnSuccess(int in_flight_before, int64_t now_ms) {
-  if (cap_ == 0 || now_ms < hold_until_ms_ || now_ms < cooldown_until_ms_) return;
+  if (cap_ == 0 || now_ms < cooldown_until_ms_) return;
   // Grow only while the cap is what binds (not while draining down to a just-lowered cap).
   if (in_flight_before + 1 >= cap_ && in_flight_before <= cap_) ++cap_;
   if (opt_.max_cap > 0) cap_ = std::min(cap_, opt_.max_cap);
@@ -76,17 +76,6 @@ void AimdController::OnRateLimited(int in_flight_before, int64_t retry_after_ms,
   cap_ = std::max(1, static_cast<int>(std::floor(base * opt_.decrease)));
   last_decrease_ms_ = now_ms;
   ++decreases_;
-}
-
-void AimdController::OnRemaining(int64_t remaining, int64_t limit, int64_t refill_ms,
-                                 int64_t now_ms) {
-  if (remaining < 0 || limit <= 0) return;
-  if (static_cast<double>(remaining) > opt_.low_remaining_fraction * static_cast<double>(limit)) {
-    return;
-  }
-  // No pause here: at full utilisation the remaining quota is near zero by design, and the
-  // token buckets already pace the grants. Low quota only stops the cap from growing.
-  hold_until_ms_ = std::max(hold_until_ms_, now_ms + std::max<int64_t>(refill_ms, 1) * 10);
 }
 
 }  // namespace codesweep

@@ -38,17 +38,16 @@ class TokenBucket {
 };
 
 struct AimdOptions {
-  int max_cap = 0;                       // configured max_concurrency; 0 = no ceiling
-  double decrease = 0.5;                 // cap *= decrease on a 429
-  int64_t default_cooldown_ms = 1'000;   // pause after a 429 without Retry-After
-  int64_t max_cooldown_ms = 60'000;      // longest pause honoured
-  double low_remaining_fraction = 0.05;  // headers below this share of the limit: slow down
+  int max_cap = 0;                      // configured max_concurrency; 0 = no ceiling
+  double decrease = 0.5;                // cap *= decrease on a 429
+  int64_t default_cooldown_ms = 1'000;  // pause after a 429 without Retry-After
+  int64_t max_cooldown_ms = 60'000;     // longest pause honoured
 };
 
 // Adaptive in-flight cap. Starts uncapped (or at max_cap) and learns from the provider:
 // x decrease on a 429 (once per episode: 429s of calls granted before the last decrease do not
-// count again) with a cooldown honouring Retry-After; +1 per success while the cap binds; no
-// increase while rate-limit headers report low remaining quota.
+// count again) with a cooldown honouring Retry-After; +1 per success while the cap binds and no
+// cooldown runs.
 class AimdController {
  public:
   explicit AimdController(AimdOptions options = {}) : opt_(options) {}
@@ -60,9 +59,6 @@ class AimdController {
   // A 429 for a call granted at granted_ms; retry_after_ms < 0 = not given.
   void OnRateLimited(int in_flight_before, int64_t retry_after_ms, int64_t granted_ms,
                      int64_t now_ms);
-  // Headers reported `remaining` of `limit` (requests or tokens); refill_ms = time per unit.
-  // Low remaining quota holds the additive increase for 10 units' refill time.
-  void OnRemaining(int64_t remaining, int64_t limit, int64_t refill_ms, int64_t now_ms);
   int64_t cooldown_until_ms() const { return cooldown_until_ms_; }
   int64_t decreases() const { return decreases_; }
 
@@ -71,7 +67,6 @@ class AimdController {
   int cap_ = 0;  // learned cap; 0 = not learned yet
   int64_t cooldown_until_ms_ = 0;
   int64_t last_decrease_ms_ = -1;
-  int64_t hold_until_ms_ = 0;  // no additive increase before this
   int64_t decreases_ = 0;
 };
 

@@ -90,6 +90,7 @@ bool ClusterRateLimiter::TryAcquire(const CallMsg& call, int64_t now_ms) {
   b.output.Take(out);
   ++b.in_flight;
   ++b.granted;
+  b.last_estimate = est;
   grants_[call.call_key] = Grant{BucketKey::Of(call), call.est_tokens, est, in, out, now_ms};
   return true;
 }
@@ -149,26 +150,25 @@ void ClusterRateLimiter::LearnHeaders(Bucket& b, const CallResultMsg& r, int64_t
     const double rpm = info.limit_requests > 0 ? static_cast<double>(info.limit_requests) : 0;
     const double tpm = info.limit_tokens > 0 ? static_cast<double>(info.limit_tokens) : 0;
     if (rpm != b.learned_rpm || tpm != b.learned_tpm) {
-      const bool lowered = (rpm > 0 && (b.learned_rpm == 0 || rpm < b.learned_rpm)) ||
-                           (tpm > 0 && (b.learned_tpm == 0 || tpm < b.learned_tpm));
       b.learned_rpm = rpm;
       b.learned_tpm = tpm;
       Apply(b, now_ms);
-      if (lowered && info.remaining_requests >= 0) {
-        b.requests.Clamp(static_cast<double>(info.remaining_requests) - b.in_flight);
-      }
-      if (lowered && info.remaining_tokens >= 0) {
-        b.tokens.Clamp(static_cast<double>(info.remaining_tokens));
-      }
     }
   }
-  if (info.limit_requests > 0) {
-    b.aimd.OnRemaining(info.remaining_requests, info.limit_requests, 60'000 / info.limit_requests,
-                       now_ms);
+  // Proactive slowdown: the provider reports less quota left than we believe we have (beyond
+  // what calls in flight and the refill during this call explain), e.g. another user of the
+  // key: believe the provider. When both views agree this never fires.
+  const double latency = static_cast<double>(std::max<int64_t>(r.latency_ms, 0));
+  if (info.remaining_requests >= 0 && !b.requests.unlimited()) {
+    const double slack = b.in_flight + 1 + b.requests.per_minute() / 60'000.0 * latency;
+    const double remaining = static_cast<double>(info.remaining_requests);
+    if (b.requests.level() > remaining + slack) b.requests.Clamp(remaining);
   }
-  if (info.limit_tokens > 0) {
-    b.aimd.OnRemaining(info.remaining_tokens, info.limit_tokens,
-                       std::max<int64_t>(1, 60'000 / info.limit_tokens), now_ms);
+  if (info.remaining_tokens >= 0 && !b.tokens.unlimited()) {
+    const double slack =
+        (b.in_flight + 1) * b.last_estimate + b.tokens.per_minute() / 60'000.0 * latency;
+    const double remaining = static_cast<double>(info.remaining_tokens);
+    if (b.tokens.level() > remaining + slack) b.tokens.Clamp(remaining);
   }
 }
 

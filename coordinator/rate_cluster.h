@@ -48,6 +48,7 @@ class ClusterRateLimiter final : public RateLimiter {
     int in_flight = 0;
     double est_ratio = 1.0;    // actual tokens / worker estimate (EWMA)
     double input_share = 0.5;  // input tokens / all tokens (EWMA)
+    double last_estimate = 0;  // tokens charged to the latest grant
     int64_t granted = 0, ok = 0, rate_limited = 0;
   };
   struct Grant {

@@ -134,8 +134,10 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
             std::chrono::duration_cast<Millis>(clock_->Now() - start).count()};
   if (!s.ok()) {
     Status redacted(s.code(), Redact(s.message()));
-    logger_->Warn(Str("llm call failed model=", p_.model.id, " attempts=", rs.attempts,
-                      " rate_limited=", rs.rate_limited, " error=", redacted.ToString()));
+    if (!rate_limit_by_caller_ || rs.http_status != 429) {  // the caller re-asks after a 429
+      logger_->Warn(Str("llm call failed model=", p_.model.id, " attempts=", rs.attempts,
+                        " rate_limited=", rs.rate_limited, " error=", redacted.ToString()));
+    }
     return redacted;
   }
   response.http_status = rs.http_status;

@@ -118,19 +118,5 @@ TEST(AimdTest, MaxConcurrencyIsACeiling) {
   EXPECT_EQ(a.cap(), 3);
 }
 
-TEST(AimdTest, LowRemainingQuotaHoldsTheIncrease) {
-  AimdController a;
-  a.OnRateLimited(4, 0, 0, 0);
-  ASSERT_EQ(a.cap(), 2);
-  a.OnRemaining(1, 100, 600, 10);  // 1 % left: hold for 6 s
-  a.OnSuccess(2, 20);
-  EXPECT_EQ(a.cap(), 2);
-  a.OnSuccess(2, 7'000);
-  EXPECT_EQ(a.cap(), 3);
-  a.OnRemaining(50, 100, 600, 7'000);  // plenty left: no hold
-  a.OnSuccess(3, 7'001);
-  EXPECT_EQ(a.cap(), 4);
-}
-
 }  // namespace
 }  // namespace codesweep

@@ -168,6 +168,27 @@ TEST(ClusterLimiterTest, SilentGrantsExpire) {
   EXPECT_TRUE(l.TryAcquire(Call("b"), 6'000));
 }
 
+TEST(ClusterLimiterTest, ProviderReportingLessQuotaThanBelievedSlowsUsDown) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(6'000));  // capacity 100
+  ASSERT_TRUE(l.TryAcquire(Call("a"), 0));
+  CallResultMsg r = Ok("a", 1, 1);
+  RateLimitInfo info;
+  info.remaining_requests = 90;  // agrees with us (99) within in-flight + refill: no change
+  r.headers = RateLimitHeaderPairs(info);
+  r.latency_ms = 100;  // 10 requests of refill
+  l.OnResult(r, 0);
+  EXPECT_NEAR(l.Snapshot(0)[0].requests_available, 99, 1e-6);
+  ASSERT_TRUE(l.TryAcquire(Call("b"), 0));
+  r.call_key = "b";
+  info.remaining_requests = 5;  // someone else uses the key
+  r.headers = RateLimitHeaderPairs(info);
+  l.OnResult(r, 0);
+  EXPECT_NEAR(l.Snapshot(0)[0].requests_available, 5, 1e-6);
+}
+
 TEST(ClusterLimiterTest, LowerLimitReportedByTheProviderIsAdopted) {
   RateLimiterOptions o;
   o.burst_ms = 1'000;

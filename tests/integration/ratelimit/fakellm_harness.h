@@ -1,0 +1,115 @@
+// Rate-limit test harness: a fakellm process (port read from its first stdout line), its /stats
+// and /admin endpoints through the curl CLI, and sweep files whose openai model points at it
+// (answers come from the sim via X-Codesweep-Cell). Builds on the engine harness; one test thread.
+#pragma once
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/integration/engine/harness.h"
+
+namespace codesweep::testing {
+
+inline std::string FakeLlmBinary() { return std::string(CODESWEEP_BINARY_DIR) + "/fakellm"; }
+
+inline std::string RunCapture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+class FakeLlm {
+ public:
+  FakeLlm(const TempDir& dir, const std::vector<std::string>& flags)
+      : proc_(Args(flags), dir / "fakellm.log") {
+    WaitFor(
+        [&] {
+          std::string log = proc_.log();
+          size_t end = log.find('\n');
+          if (end == std::string::npos) return false;
+          port_ = std::atoi(log.substr(0, end).c_str());
+          return port_ > 0;
+        },
+        10'000);
+  }
+  int port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  nlohmann::json Stats() {
+    std::string body = RunCapture("curl -s " + Url("/stats"));
+    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
+  int64_t Stat(const char* name) {
+    nlohmann::json s = Stats();
+    return s.contains(name) && s[name].is_number() ? s[name].get<int64_t>() : -1;
+  }
+  void Post(const std::string& path, const std::string& json) {
+    RunCapture("curl -s -X POST -H 'Content-Type: application/json' -d '" + json + "' " +
+               Url(path));
+  }
+
+ private:
+  static std::vector<std::string> Args(const std::vector<std::string>& flags) {
+    std::vector<std::string> a = {FakeLlmBinary(), "--port", "0"};
+    a.insert(a.end(), flags.begin(), flags.end());
+    return a;
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  Proc proc_;
+  int port_ = 0;
+};
+
+struct FakeSweep {
+  std::string name = "rl";
+  int samples = 10;  // per complexity; 4 complexities
+  std::string method = "all_text";
+  int turns = 1;
+  double rpm = 0, tpm = 0;
+  int max_tokens = 256;
+};
+
+// A sweep of number_multiply cells on "openai:fake" served by fakellm.
+inline std::string WriteFakeSweep(const TempDir& dir, const FakeSweep& s,
+                                  const std::string& base_url) {
+  std::string path = dir / (s.name + ".toml");
+  std::ofstream out(path);
+  out << "name = \"" << s.name << "\"\nseed = 7\nsamples = " << s.samples
+      << "\nmax_attempts = 3\nmethods = [\"" << s.method << "\"]\nturns = [" << s.turns
+      << "]\n\n[[tasks]]\nname = \"number_multiply\"\n"
+      << "complexity = [\"1_2\", \"2_2\", \"3_3\", \"2_3\"]\n\n"
+      << "[models.\"openai:fake\"]\nbase_url = \"" << base_url << "\"\napi_key_env = \"\"\n"
+      << "cell_context_header = true\nmax_tokens = " << s.max_tokens << "\n";
+  if (s.rpm > 0) out << "rpm = " << s.rpm << "\n";
+  if (s.tpm > 0) out << "tpm = " << s.tpm << "\n";
+  return path;
+}
+
+// Finish times (ms) of all results, ascending.
+inline std::vector<int64_t> FinishTimes(const std::string& db) {
+  std::vector<int64_t> out;
+  for (const auto& row : Query(db, "SELECT finished_ms FROM results ORDER BY finished_ms").rows) {
+    if (!row.empty() && row[0]) out.push_back(std::atoll(row[0]->c_str()));
+  }
+  return out;
+}
+
+// Cells per second between the finish times at fractions `lo` and `hi` of the run.
+inline double RateBetween(const std::vector<int64_t>& t, double lo, double hi) {
+  if (t.size() < 10) return 0;
+  size_t a = static_cast<size_t>(lo * static_cast<double>(t.size() - 1));
+  size_t b = static_cast<size_t>(hi * static_cast<double>(t.size() - 1));
+  if (b <= a || t[b] <= t[a]) return 0;
+  return static_cast<double>(b - a) * 1000.0 / static_cast<double>(t[b] - t[a]);
+}
+
+}  // namespace codesweep::testing
