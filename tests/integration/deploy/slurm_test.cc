@@ -80,7 +80,10 @@ class SlurmTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    Sh("scancel --full --quiet -u root");
+    Sh("scancel --quiet -u root");
+    // Let slurmd see every job step out (slurmstepd lives in its own session), then stop it.
+    std::string out;
+    WaitFor([&] { return Sh("squeue -h -o %i", &out) != 0 || out.empty(); }, 60'000);
     slurmd_.reset();  // SIGKILL to the process group
     ctld_.reset();
     if (munge_pid_ > 0 && kill(munge_pid_, SIGTERM) == 0) {
