@@ -147,6 +147,7 @@ class CoordinatorCore {
     CallMsg call;
   };
   struct InFlightCall {
+    int64_t job = 0, lease = 0;          // the granted CALL's job (a re-sent CALL matches it)
     std::string peer;                    // who was granted the call
     std::vector<WaitingCall> followers;  // same call key: answered from its result
   };

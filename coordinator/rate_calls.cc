@@ -73,8 +73,11 @@ void CoordinatorCore::OnCall(const std::string& peer, const CallMsg& m) {
   }
   auto running = calls_in_flight_.find(m.call_key);
   if (running != calls_in_flight_.end()) {
-    // The granted worker asking again (a GRANT lost in a reconnect): the grant still stands.
-    if (running->second.peer == peer) return Send(peer, GrantMsg{m.call_key, false, ""});
+    // The granted job asking again (a GRANT lost in a reconnect): the grant still stands.
+    const InFlightCall& c = running->second;
+    if (c.peer == peer && c.job == m.job && c.lease == m.lease) {
+      return Send(peer, GrantMsg{m.call_key, false, ""});
+    }
     running->second.followers.push_back({peer, m});  // shares the call's result
     return;
   }
@@ -91,7 +94,7 @@ bool CoordinatorCore::TryGrant(const std::string& peer, const CallMsg& m) {
     queue_ready_ms_[BucketKey::Of(m)] = limiter_.ReadyAtMs(BucketKey::Of(m), NowMs());
     return false;
   }
-  calls_in_flight_[m.call_key] = InFlightCall{peer, {}};
+  calls_in_flight_[m.call_key] = InFlightCall{m.job, m.lease, peer, {}};
   Send(peer, GrantMsg{m.call_key, false, ""});
   return true;
 }

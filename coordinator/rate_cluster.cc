@@ -137,6 +137,11 @@ void ClusterRateLimiter::OnResult(const CallResultMsg& r, int64_t now_ms) {
     ++b.rate_limited;
     if (known) Refund(b, it->second, 0, 0);  // a refused call costs the provider no tokens
     RateLimitInfo info = ParseRateLimitHeaders(r.headers, now_ms);
+    // A 429 proves the provider has less than we believe: resynchronise to what it reports.
+    if (info.remaining_requests >= 0) {
+      b.requests.Clamp(static_cast<double>(info.remaining_requests));
+    }
+    if (info.remaining_tokens >= 0) b.tokens.Clamp(static_cast<double>(info.remaining_tokens));
     b.aimd.OnRateLimited(before, info.retry_after_ms, known ? it->second.at_ms : now_ms, now_ms);
   }
   // Other failures keep their estimate charged: the provider may have counted them.

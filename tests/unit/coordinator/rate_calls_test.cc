@@ -157,6 +157,17 @@ TEST_F(RateCallsTest, RegrantToTheSameWorkerAfterAReconnect) {
   EXPECT_EQ(Grants(), Strings({"w1:k", "w1:k"}));
 }
 
+TEST_F(RateCallsTest, TwoSlotsOfOneWorkerShareTheCallToo) {
+  Start();
+  CallMsg second = Call("k", "free");
+  second.job = 2;
+  core_->OnMessage("w1", Call("k", "free"));
+  core_->OnMessage("w1", second);
+  EXPECT_EQ(Grants(), Strings({"w1:k"}));  // job 2 waits: one provider call for both
+  core_->OnMessage("w1", Reply(Call("k", "free"), true));
+  EXPECT_EQ(Grants(), Strings({"w1:k:cached"}));
+}
+
 TEST_F(RateCallsTest, LostWorkerFreesItsSlotAndDropsItsQueuedCalls) {
   RateLimitConfig one;
   one.max_concurrency = 1;

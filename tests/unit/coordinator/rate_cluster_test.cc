@@ -145,6 +145,21 @@ TEST(ClusterLimiterTest, RateLimitedCallHalvesCapAndCoolsDown) {
   EXPECT_FALSE(l.TryAcquire(Call("m"), 2'010));  // 4 in flight = the cap
 }
 
+TEST(ClusterLimiterTest, A429ResynchronisesToTheProvidersRemainingQuota) {
+  RateLimiterOptions o;
+  o.burst_ms = 60'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(0, 10'000));
+  ASSERT_TRUE(l.TryAcquire(Call("a", 100), 0));
+  CallResultMsg r = Limited("a", 0);
+  RateLimitInfo info;
+  info.retry_after_ms = 0;
+  info.remaining_tokens = 40;
+  r.headers = RateLimitHeaderPairs(info);
+  l.OnResult(r, 0);
+  EXPECT_NEAR(l.Snapshot(0)[0].tokens_available, 40, 1e-6);
+}
+
 TEST(ClusterLimiterTest, ReleaseFreesTheSlotOfALostWorker) {
   RateLimitConfig c;
   c.max_concurrency = 1;
