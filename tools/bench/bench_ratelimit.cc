@@ -47,17 +47,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 // fakellm as a child process in its own process group.
 class FakeLlm {
  public:
@@ -76,6 +65,8 @@ class FakeLlm {
       _exit(127);
     }
     close(fds[1]);
+    Result<std::shared_ptr<HttpEngine>> engine = MakeHttpEngine();
+    if (engine.ok()) http_ = *engine;
     char buf[64] = {0};
     ssize_t n = read(fds[0], buf, sizeof buf - 1);
     port_ = n > 0 ? std::atoi(buf) : 0;
@@ -87,20 +78,29 @@ class FakeLlm {
     }
   }
   int port() const { return port_; }
-  std::string url(const std::string& p) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + p;
-  }
   nlohmann::json Stats() const {
-    auto j = nlohmann::json::parse(Sh("curl -s " + url("/stats")), nullptr, false);
+    auto j = nlohmann::json::parse(Fetch("GET", "/stats", ""), nullptr, false);
     return j.is_discarded() ? nlohmann::json::object() : j;
   }
-  void Post(const std::string& path, const std::string& body) const {
-    Sh("curl -s -X POST -d '" + body + "' " + url(path));
-  }
+  void Post(const std::string& path, const std::string& body) const { Fetch("POST", path, body); }
 
  private:
+  // One HTTP exchange with fakellm through the project's engine.
+  std::string Fetch(const std::string& method, const std::string& path,
+                    const std::string& body) const {
+    if (!http_) return "";
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    req.method = method;
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"}};
+    Result<HttpResponse> r = http_->Send(std::move(req));
+    return r.ok() ? r->body : "";
+  }
+
   pid_t pid_ = -1;
   int port_ = 0;
+  std::shared_ptr<HttpEngine> http_;
 };
 
 ModelSpec FakeModel(int port) {

@@ -1,6 +1,7 @@
 // Rate-limit test harness: a fakellm process (port read from its first stdout line), its /stats
-// and /admin endpoints through the curl CLI, and sweep files whose openai model points at it
-// (answers come from the sim via X-Codesweep-Cell). Builds on the engine harness; one test thread.
+// and /admin endpoints through the project's HttpEngine, and sweep files whose openai model points
+// at it (answers come from the sim via X-Codesweep-Cell). Builds on the engine harness; one test
+// thread.
 #pragma once
 
 #include <cstdio>
@@ -9,22 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "jobs/llm/http.h"
 #include "tests/integration/engine/harness.h"
 
 namespace codesweep::testing {
 
 inline std::string FakeLlmBinary() { return std::string(CODESWEEP_BINARY_DIR) + "/fakellm"; }
-
-inline std::string RunCapture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
 class FakeLlm {
  public:
@@ -43,18 +34,14 @@ class FakeLlm {
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
   nlohmann::json Stats() {
-    std::string body = RunCapture("curl -s " + Url("/stats"));
-    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    nlohmann::json j = nlohmann::json::parse(Fetch("GET", "/stats", ""), nullptr, false);
     return j.is_discarded() ? nlohmann::json::object() : j;
   }
   int64_t Stat(const char* name) {
     nlohmann::json s = Stats();
     return s.contains(name) && s[name].is_number() ? s[name].get<int64_t>() : -1;
   }
-  void Post(const std::string& path, const std::string& json) {
-    RunCapture("curl -s -X POST -H 'Content-Type: application/json' -d '" + json + "' " +
-               Url(path));
-  }
+  void Post(const std::string& path, const std::string& json) { Fetch("POST", path, json); }
 
  private:
   static std::vector<std::string> Args(const std::vector<std::string>& flags) {
@@ -62,11 +49,24 @@ class FakeLlm {
     a.insert(a.end(), flags.begin(), flags.end());
     return a;
   }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  std::string Fetch(const std::string& method, const std::string& path, const std::string& body) {
+    if (!http_) {
+      Result<std::shared_ptr<HttpEngine>> e = MakeHttpEngine();
+      if (!e.ok()) return "";
+      http_ = *e;
+    }
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    req.method = method;
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.timeout_ms = 10'000;
+    Result<HttpResponse> r = http_->Send(std::move(req));
+    return r.ok() ? r->body : "";
   }
   Proc proc_;
   int port_ = 0;
+  std::shared_ptr<HttpEngine> http_;
 };
 
 struct FakeSweep {
