@@ -10,26 +10,6 @@ namespace {
 
 constexpr size_t kFeedbackBytes = 4000;  // per stream, in what is fed back to the model
 
-std::string_view StatusName(ExecStatus s) {
-  switch (s) {
-    case ExecStatus::kOk:
-      return "ok";
-    case ExecStatus::kError:
-      return "error";
-    case ExecStatus::kTimeout:
-      return "timeout";
-    case ExecStatus::kMemory:
-      return "memory";
-    case ExecStatus::kKilled:
-      return "killed";
-    case ExecStatus::kOutputLimit:
-      return "output_limit";
-    case ExecStatus::kRefused:
-      return "refused";
-  }
-  return "error";
-}
-
 std::string Bounded(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.size() <= kFeedbackBytes) return s;
@@ -87,7 +67,7 @@ Result<ExecResult> CellRun::Execute(const std::string& code, int turn) {
   rec.index = static_cast<int>(outcome_.executions.size());
   rec.turn = turn;
   rec.code = code;
-  rec.status = std::string(StatusName(e.status));
+  rec.status = std::string(ExecStatusName(e.status));
   rec.exit_code = e.exit_code;
   rec.signal = e.signal;
   rec.wall_ms = e.wall_ms;
@@ -134,8 +114,8 @@ std::string DescribeExecution(const ExecResult& result, const ExecLimits& limits
       break;
     case ExecStatus::kKilled:
     case ExecStatus::kRefused:
-      out +=
-          "The code was stopped by the sandbox (" + std::string(StatusName(result.status)) + ").\n";
+      out += "The code was stopped by the sandbox (" + std::string(ExecStatusName(result.status)) +
+             ").\n";
       break;
     case ExecStatus::kOk:
     case ExecStatus::kError:
