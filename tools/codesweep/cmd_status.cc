@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "coordinator/store.h"
+#include "coordinator/store_report.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
@@ -114,6 +115,31 @@ void PrintRateLimits(Store& store) {
   }
 }
 
+// Workers the coordinator has seen: state, last heartbeat and the jobs they hold now.
+void PrintWorkers(const std::string& db) {
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return;
+  auto t = (*reader)->Query(
+      "SELECT w.worker_id, w.host, w.pid, w.slots, w.state, w.last_seen_ms,"
+      " (SELECT count(*) FROM jobs j WHERE j.state = 'leased' AND j.worker = w.worker_id)"
+      " FROM workers w ORDER BY w.last_seen_ms DESC LIMIT 50");
+  if (!t.ok() || t->rows.empty()) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::printf("\n%-32s %-16s %8s %6s %6s %12s %7s\n", "workers (most recent first)", "host", "pid",
+              "slots", "state", "last seen", "leased");
+  auto col = [](const std::vector<std::optional<std::string>>& row, size_t i) {
+    return i < row.size() && row[i] ? *row[i] : std::string();
+  };
+  for (const auto& row : t->rows) {
+    int64_t ago_s = (now - std::atoll(col(row, 5).c_str())) / 1000;
+    std::printf("  %-30s %-16s %8s %6s %6s %10llds %7s\n", col(row, 0).c_str(), col(row, 1).c_str(),
+                col(row, 2).c_str(), col(row, 3).c_str(), col(row, 4).c_str(),
+                static_cast<long long>(ago_s), col(row, 6).c_str());
+  }
+}
+
 int ShowOnce(const StatusFlags& f) {
   StoreOptions opts;
   opts.read_only = true;
@@ -159,6 +185,7 @@ int ShowOnce(const StatusFlags& f) {
     PrintLine("  all", all);
   }
   PrintRateLimits(**store);
+  PrintWorkers(f.db);
   return 0;
 }
 
