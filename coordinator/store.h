@@ -21,19 +21,19 @@
 namespace codesweep {
 
 struct StoreOptions {
-  bool read_only = false;          // status/report/show: never writes, safe beside a run
-  bool create = true;              // create and migrate if missing (ignored when read_only)
+  bool read_only = false;  // status/report/show: never writes, safe beside a run
+  bool create = true;      // create and migrate if missing (ignored when read_only)
   int64_t busy_timeout_ms = 5000;
-  bool synchronous_full = true;    // PRAGMA synchronous=FULL (NORMAL for benchmarks only)
+  bool synchronous_full = true;  // PRAGMA synchronous=FULL (NORMAL for benchmarks only)
 };
 
 struct SweepRecord {
   std::string name;
   uint64_t seed = 0;
   int max_attempts = 3;
-  std::string source_path;   // where the sweep file was read from (for display)
-  std::string source_text;   // the sweep file text as given
-  std::string config_json;   // normalized config (no secrets)
+  std::string source_path;  // where the sweep file was read from (for display)
+  std::string source_text;  // the sweep file text as given
+  std::string config_json;  // normalized config (no secrets)
 };
 
 // A (model, generation settings, sandbox limits) combination, stored once and referenced by jobs.

@@ -67,7 +67,8 @@ int64_t Rng::Uniform(int64_t lo, int64_t hi) {
   // Rejection sampling for an unbiased result.
   uint64_t limit = UINT64_MAX - UINT64_MAX % range;
   uint64_t v;
-  do v = Next(); while (v >= limit);
+  do v = Next();
+  while (v >= limit);
   return static_cast<int64_t>(static_cast<uint64_t>(lo) + v % range);
 }
 

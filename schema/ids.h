@@ -22,7 +22,7 @@ class StrongId {
   T v_{};
 };
 
-using JobId = StrongId<struct JobIdTag, int64_t>;           // row id of a job (one per cell)
+using JobId = StrongId<struct JobIdTag, int64_t>;            // row id of a job (one per cell)
 using LeaseToken = StrongId<struct LeaseTokenTag, int64_t>;  // fencing token, monotonic
 using WorkerId = StrongId<struct WorkerIdTag, std::string>;  // chosen by the worker at start
 using CellKey = StrongId<struct CellKeyTag, std::string>;    // hex SHA-256 of the cell identity
@@ -32,5 +32,7 @@ using CallKey = StrongId<struct CallKeyTag, std::string>;    // hex SHA-256 of t
 
 template <typename Tag, typename T>
 struct std::hash<codesweep::StrongId<Tag, T>> {
-  size_t operator()(const codesweep::StrongId<Tag, T>& id) const { return std::hash<T>()(id.value()); }
+  size_t operator()(const codesweep::StrongId<Tag, T>& id) const {
+    return std::hash<T>()(id.value());
+  }
 };

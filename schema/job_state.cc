@@ -4,11 +4,16 @@ namespace codesweep {
 
 std::string_view JobStateName(JobState s) {
   switch (s) {
-    case JobState::kPending: return "pending";
-    case JobState::kLeased: return "leased";
-    case JobState::kDone: return "done";
-    case JobState::kFailed: return "failed";
-    case JobState::kDead: return "dead";
+    case JobState::kPending:
+      return "pending";
+    case JobState::kLeased:
+      return "leased";
+    case JobState::kDone:
+      return "done";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kDead:
+      return "dead";
   }
   return "?";
 }

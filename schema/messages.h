@@ -61,7 +61,7 @@ struct CallResultMsg {
   int64_t tokens_out = 0;
   int64_t latency_ms = 0;
   int http_status = 0;
-  int rate_limited = 0;  // 429s seen for this call
+  int rate_limited = 0;                                      // 429s seen for this call
   std::vector<std::pair<std::string, std::string>> headers;  // rate-limit headers only
 };
 struct ResultMsg {
@@ -100,8 +100,8 @@ struct CancelMsg {
 struct ResetMsg {};  // unknown worker or new epoch: send HELLO again
 struct CoordHeartbeatMsg {};
 
-using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg,
-                             ByeMsg, WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg,
-                             CoordHeartbeatMsg>;
+using Message =
+    std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg, ByeMsg,
+                 WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg, CoordHeartbeatMsg>;
 
 }  // namespace codesweep

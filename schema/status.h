@@ -36,7 +36,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
@@ -73,7 +75,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) std::abort();
   }
@@ -98,25 +100,26 @@ class [[nodiscard]] Result {
 }  // namespace codesweep
 
 // Propagate a non-OK Status from an expression returning Status.
-#define CS_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::codesweep::Status cs_status_ = (expr);  \
-    if (!cs_status_.ok()) return cs_status_;  \
+#define CS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::codesweep::Status cs_status_ = (expr); \
+    if (!cs_status_.ok()) return cs_status_; \
   } while (0)
 
 #define CS_CONCAT_INNER(a, b) a##b
 #define CS_CONCAT(a, b) CS_CONCAT_INNER(a, b)
 // Declares `lhs` from a Result<T> expression, or returns its Status.
-#define CS_ASSIGN_OR_RETURN(lhs, expr) CS_ASSIGN_OR_RETURN_IMPL(CS_CONCAT(cs_result_, __LINE__), lhs, expr)
+#define CS_ASSIGN_OR_RETURN(lhs, expr) \
+  CS_ASSIGN_OR_RETURN_IMPL(CS_CONCAT(cs_result_, __LINE__), lhs, expr)
 #define CS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
 
 // Aborts with file:line when an invariant of codesweep's own code is broken. Never for input.
-#define CS_CHECK(cond)                                                                   \
-  do {                                                                                   \
-    if (!(cond)) ::codesweep::CheckFailed(__FILE__, __LINE__, #cond);                    \
+#define CS_CHECK(cond)                                                \
+  do {                                                                \
+    if (!(cond)) ::codesweep::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace codesweep {

@@ -18,8 +18,8 @@ struct GenSettings {
   double temperature = 0.0;
   double top_p = 1.0;
   int max_tokens = 2000;
-  std::optional<int64_t> seed;     // provider-side sampling seed, where supported
-  std::vector<std::string> stop;   // stop sequences
+  std::optional<int64_t> seed;    // provider-side sampling seed, where supported
+  std::vector<std::string> stop;  // stop sequences
 };
 
 // A model as named in the sweep file, e.g. "sim:default", "openai:gpt-4o".
@@ -43,8 +43,8 @@ struct JobSpec {
   int64_t sample = 0;      // sample index within the cell's (task, complexity)
   uint64_t seed = 0;       // the sweep seed
   ModelSpec model;
-  std::string method;      // e.g. "only_question"
-  int turns = 1;           // turn cap for multi-turn methods
+  std::string method;  // e.g. "only_question"
+  int turns = 1;       // turn cap for multi-turn methods
   GenSettings gen;
   std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
 };
@@ -60,12 +60,12 @@ struct CallRecord {
   int64_t tokens_out = 0;
   bool tokens_estimated = false;  // true where the provider reported none (e.g. sim)
   int64_t latency_ms = 0;
-  int http_status = 0;        // 0 where no HTTP was involved
-  int attempts = 1;           // HTTP attempts including retries
-  int rate_limited = 0;       // 429s seen while making this call
+  int http_status = 0;   // 0 where no HTTP was involved
+  int attempts = 1;      // HTTP attempts including retries
+  int rate_limited = 0;  // 429s seen while making this call
   double cost_usd = 0.0;
-  bool cached = false;        // answered from the call cache
-  std::string error;          // empty on success
+  bool cached = false;  // answered from the call cache
+  std::string error;    // empty on success
 };
 
 // One execution of model-written code, in order.
@@ -94,7 +94,7 @@ struct Outcome {
   std::string error;
 
   // Verdict side.
-  std::string final_answer;    // the answer that was judged (the passing candidate if any)
+  std::string final_answer;  // the answer that was judged (the passing candidate if any)
   bool correct = false;
   double score = 0.0;          // partial score in [0, 1]; equals correct where none applies
   std::string passed_by;       // "code" (executed output passed), "reply" (raw reply), or ""

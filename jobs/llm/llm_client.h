@@ -62,9 +62,9 @@ struct LlmResponse {
 };
 
 struct LlmCapabilities {
-  bool tools = true;            // function/tool calling
-  bool system_message = true;   // accepts a system role
-  bool temperature = true;      // accepts temperature/top_p
+  bool tools = true;           // function/tool calling
+  bool system_message = true;  // accepts a system role
+  bool temperature = true;     // accepts temperature/top_p
 };
 
 // What the last Complete() cost, filled on success and on failure alike (a failed call still made

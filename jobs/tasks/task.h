@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "schema/status.h"
 
@@ -26,16 +25,17 @@ struct Instance {
   std::string prompt;  // the question as the model sees it, asking for <<<answer>>>
   std::string truth;   // human-readable ground truth (for display in `tasks show` and reports)
   // One canonical answer that Check() accepts, written as a model would put it inside <<< >>>,
-  // or "" where the task cannot produce one cheaply in C++ (then only the reference code solves it).
+  // or "" where the task cannot produce one cheaply in C++ (then only the reference code solves
+  // it).
   std::string canonical_answer;
   nlohmann::json data;
 };
 
 struct Verdict {
   bool correct = false;
-  double score = 0.0;      // partial score in [0, 1]; 1.0/0.0 for pass/fail tasks
-  std::string parsed;      // what the checker understood the answer to be (truncated for display)
-  std::string reason;      // why: "ok", "no <<<answer>>> found", "uses 8 twice", ...
+  double score = 0.0;  // partial score in [0, 1]; 1.0/0.0 for pass/fail tasks
+  std::string parsed;  // what the checker understood the answer to be (truncated for display)
+  std::string reason;  // why: "ok", "no <<<answer>>> found", "uses 8 twice", ...
 };
 
 class Task {

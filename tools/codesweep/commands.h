@@ -3,9 +3,8 @@
 // main.cc holds the one table of subcommands; each command lives in its own cmd_*.cc.
 #pragma once
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace codesweep {
 

@@ -16,7 +16,8 @@ struct CommandEntry {
 constexpr CommandEntry kCommands[] = {
     {"run", "Run a sweep in this process (coordinator + local workers over inproc)",
      codesweep::SetupRunCommand},
-    {"coordinator", "Serve a sweep to workers over the network", codesweep::SetupCoordinatorCommand},
+    {"coordinator", "Serve a sweep to workers over the network",
+     codesweep::SetupCoordinatorCommand},
     {"worker", "Run jobs for a coordinator", codesweep::SetupWorkerCommand},
     {"validate", "Check a sweep file and print its grid without running anything",
      codesweep::SetupValidateCommand},
