@@ -116,13 +116,15 @@ void PrintRateLimits(Store& store) {
 }
 
 // Workers the coordinator has seen: state, last heartbeat and the jobs they hold now.
+constexpr const char* kWorkersSql =
+    "SELECT w.worker_id, w.host, w.pid, w.slots, w.state, w.last_seen_ms,"
+    " (SELECT count(*) FROM jobs j WHERE j.state = 'leased' AND j.worker = w.worker_id) AS leased"
+    " FROM workers w ORDER BY w.last_seen_ms DESC LIMIT 50";
+
 void PrintWorkers(const std::string& db) {
   auto reader = ReportDb::Open(db);
   if (!reader.ok()) return;
-  auto t = (*reader)->Query(
-      "SELECT w.worker_id, w.host, w.pid, w.slots, w.state, w.last_seen_ms,"
-      " (SELECT count(*) FROM jobs j WHERE j.state = 'leased' AND j.worker = w.worker_id)"
-      " FROM workers w ORDER BY w.last_seen_ms DESC LIMIT 50");
+  auto t = (*reader)->Query(kWorkersSql);
   if (!t.ok() || t->rows.empty()) return;
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -138,6 +140,46 @@ void PrintWorkers(const std::string& db) {
                 col(row, 2).c_str(), col(row, 3).c_str(), col(row, 4).c_str(),
                 static_cast<long long>(ago_s), col(row, 6).c_str());
   }
+}
+
+// The live rate-limiter buckets and the workers seen, for --json.
+nlohmann::json RateLimitsJson(Store& store) {
+  nlohmann::json out = nlohmann::json::array();
+  Result<std::vector<RateLimitRow>> rows = store.RateLimits();
+  if (!rows.ok()) return out;
+  for (const RateLimitRow& r : *rows) {
+    out.push_back({{"provider", r.provider},
+                   {"model", r.model},
+                   {"key_alias", r.key_alias},
+                   {"rpm", r.rpm},
+                   {"tpm", r.tpm},
+                   {"requests_available", r.requests_available},
+                   {"tokens_available", r.tokens_available},
+                   {"in_flight", r.in_flight},
+                   {"cap", r.cap},
+                   {"queued", r.queued},
+                   {"granted", r.granted},
+                   {"rate_limited", r.rate_limited},
+                   {"cooldown_ms", r.cooldown_ms},
+                   {"updated_ms", r.updated_ms}});
+  }
+  return out;
+}
+
+nlohmann::json WorkersJson(const std::string& db) {
+  nlohmann::json out = nlohmann::json::array();
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return out;
+  auto t = (*reader)->Query(kWorkersSql);
+  if (!t.ok()) return out;
+  for (const auto& row : t->rows) {
+    nlohmann::json w;
+    for (size_t i = 0; i < t->columns.size() && i < row.size(); ++i) {
+      w[t->columns[i]] = row[i] ? nlohmann::json(*row[i]) : nlohmann::json();
+    }
+    out.push_back(w);
+  }
+  return out;
 }
 
 int ShowOnce(const StatusFlags& f) {
@@ -168,7 +210,9 @@ int ShowOnce(const StatusFlags& f) {
       s["groups"] = groups;
       out.push_back(s);
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    nlohmann::json doc = {
+        {"sweeps", out}, {"rate_limits", RateLimitsJson(**store)}, {"workers", WorkersJson(f.db)}};
+    std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }
   if (by_sweep.empty()) std::printf("no sweeps in %s\n", f.db.c_str());
