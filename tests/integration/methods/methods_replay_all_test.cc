@@ -19,6 +19,7 @@
 #include "jobs/methods/client_factory.h"
 #include "jobs/sandbox/sandbox.h"
 #include "schema/hash.h"
+#include "tests/integration/methods/fakellm_proc.h"
 #include "tests/unit/methods/fakes.h"
 
 extern char** environ;
@@ -30,64 +31,11 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 using testing::FakeInstance;
 using testing::FakeJob;
+using testing::FakeLlm;
 using testing::FakeRegistry;
 using testing::PyBlock;
 using testing::Reply;
 using testing::ToolCallReply;
-
-// A fakellm child in its own process group; the group is killed on destruction.
-class FakeLlm {
- public:
-  explicit FakeLlm(std::vector<std::string> args) {
-    std::string bin = std::string(CODESWEEP_BINARY_DIR) + "/fakellm";
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    args.insert(args.begin(), bin);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, bin.c_str(), &fa, &attr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    ::close(fds[1]);
-    port_ = ReadPort(fds[0]);
-    ::close(fds[0]);
-  }
-  ~FakeLlm() {
-    if (pid_ > 0) {
-      ::kill(-pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  // The first stdout line (the port), within a 20 s deadline.
-  static int ReadPort(int fd) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    std::string line;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) continue;
-      char c;
-      if (::read(fd, &c, 1) != 1) break;
-      if (c == '\n') return std::atoi(line.c_str());
-      line += c;
-    }
-    return -1;
-  }
-  pid_t pid_ = -1;
-  int port_ = -1;
-};
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
