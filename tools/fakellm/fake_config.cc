@@ -34,6 +34,7 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
   CS_RETURN_IF_ERROR(Take(patch, "rpm", &c.rpm));
   CS_RETURN_IF_ERROR(Take(patch, "tpm", &c.tpm));
   CS_RETURN_IF_ERROR(Take(patch, "burst_s", &c.burst_s));
+  CS_RETURN_IF_ERROR(Take(patch, "count_rejected", &c.count_rejected));
   if (c.burst_s <= 0) return Status::InvalidArgument("burst_s must be positive");
   CS_RETURN_IF_ERROR(Take(patch, "latency_ms", &c.latency_ms));
   CS_RETURN_IF_ERROR(Take(patch, "latency_jitter_ms", &c.latency_jitter_ms));
@@ -61,6 +62,7 @@ json ConfigToJson(const FakeConfig& c) {
   return {{"rpm", c.rpm},
           {"tpm", c.tpm},
           {"burst_s", c.burst_s},
+          {"count_rejected", c.count_rejected},
           {"latency_ms", c.latency_ms},
           {"latency_jitter_ms", c.latency_jitter_ms},
           {"latency_dist", c.latency_dist},
@@ -78,8 +80,10 @@ json ConfigToJson(const FakeConfig& c) {
           {"seed", c.seed}};
 }
 
-KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, int64_t rpm,
-                                       int64_t tpm, double burst_s, int64_t now_ms) {
+KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens,
+                                       const FakeConfig& c, int64_t now_ms) {
+  const int64_t rpm = c.rpm, tpm = c.tpm;
+  const double burst_s = c.burst_s;
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& b = buckets_[key];
   const double elapsed = static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms));
@@ -99,6 +103,10 @@ KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, i
   if (rpm > 0 && b.requests < 1) wait_ms = (1 - b.requests) * 60'000.0 / rpm;
   if (tpm > 0 && b.tokens < need_tokens) {
     wait_ms = std::max(wait_ms, (need_tokens - b.tokens) * 60'000.0 / tpm);
+  }
+  if (wait_ms > 0 && c.count_rejected && rpm > 0) {
+    b.requests = std::max(b.requests - 1, -req_cap);  // the refusal counts, up to one bucket
+    wait_ms = std::max(wait_ms, (1 - b.requests) * 60'000.0 / rpm);
   }
   if (wait_ms > 0) {
     d.allowed = false;

@@ -17,6 +17,9 @@ struct FakeConfig {
   int64_t rpm = 0;                // requests per minute per API key; 0 = unlimited
   int64_t tpm = 0;                // tokens (in + out) per minute per API key; 0 = unlimited
   double burst_s = 60;            // bucket capacity in seconds of refill (60 = one minute's worth)
+  // A refused (429) request still takes one request from the key's request bucket (down to one
+  // bucket of debt), as real providers count unsuccessful requests; its tokens are not charged.
+  bool count_rejected = true;
   int64_t latency_ms = 0;         // mean answer latency
   int64_t latency_jitter_ms = 0;  // uniform +/- (dist "uniform")
   std::string latency_dist = "uniform";    // "uniform" or "exponential" (mean latency_ms)
@@ -46,9 +49,9 @@ class KeyLimiter {
     int64_t remaining_requests = -1, remaining_tokens = -1;  // -1 = unlimited
     int64_t reset_requests_ms = 0, reset_tokens_ms = 0;      // until the bucket is full
   };
-  // Takes one request and `tokens` from `key`'s buckets at `now_ms`, or says how long to wait.
-  Decision Admit(const std::string& key, int64_t tokens, int64_t rpm, int64_t tpm, double burst_s,
-                 int64_t now_ms);
+  // Takes one request and `tokens` from `key`'s buckets at `now_ms`, or says how long to wait
+  // (with count_rejected, a refusal still takes the request, and the wait includes it).
+  Decision Admit(const std::string& key, int64_t tokens, const FakeConfig& c, int64_t now_ms);
 
  private:
   struct Bucket {

@@ -324,7 +324,7 @@ void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib:
   Result<LlmResponse> answer = Answer(format, req, *request, model);
   if (!answer.ok()) return client_error(400, "replay_miss", answer.status().message());
   const int64_t tokens = answer->usage.input_tokens + answer->usage.output_tokens;
-  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c.rpm, c.tpm, c.burst_s, NowMs());
+  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c, NowMs());
   RateHeaders(format, c, d, res);
   if (!d.allowed) {
     Count(alias, [](KeyStats& s) { ++s.rate_limited; });
