@@ -80,8 +80,8 @@ json ConfigToJson(const FakeConfig& c) {
           {"seed", c.seed}};
 }
 
-KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens,
-                                       const FakeConfig& c, int64_t now_ms) {
+KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, const FakeConfig& c,
+                                       int64_t now_ms) {
   const int64_t rpm = c.rpm, tpm = c.tpm;
   const double burst_s = c.burst_s;
   std::lock_guard<std::mutex> lock(mu_);

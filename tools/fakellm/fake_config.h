@@ -17,9 +17,6 @@ struct FakeConfig {
   int64_t rpm = 0;                // requests per minute per API key; 0 = unlimited
   int64_t tpm = 0;                // tokens (in + out) per minute per API key; 0 = unlimited
   double burst_s = 60;            // bucket capacity in seconds of refill (60 = one minute's worth)
-  // A refused (429) request still takes one request from the key's request bucket (down to one
-  // bucket of debt), as real providers count unsuccessful requests; its tokens are not charged.
-  bool count_rejected = true;
   int64_t latency_ms = 0;         // mean answer latency
   int64_t latency_jitter_ms = 0;  // uniform +/- (dist "uniform")
   std::string latency_dist = "uniform";    // "uniform" or "exponential" (mean latency_ms)
@@ -33,6 +30,9 @@ struct FakeConfig {
   std::string valid_keys;          // comma-separated; "" = any key (or none) is accepted
   std::string sim_options = "{}";  // SimOptions JSON for X-Codesweep-Cell answers
   uint64_t seed = 1;
+  // A refused (429) request still takes one request from the key's request bucket (down to one
+  // bucket of debt), as real providers count unsuccessful requests; its tokens are not charged.
+  bool count_rejected = true;
 };
 
 // Applies the fields present in `patch` (a JSON object); unknown fields or bad types fail and
