@@ -60,7 +60,7 @@ struct Child {
   int port = 0;
 };
 
-Child StartFakeLlm(const std::string& latency_ms, int threads) {
+Child StartFakeLlm(const std::string& latency_ms) {
   int out[2];
   if (pipe(out) != 0) return {};
   Child c;
@@ -69,9 +69,8 @@ Child StartFakeLlm(const std::string& latency_ms, int threads) {
     setpgid(0, 0);
     dup2(out[1], 1);
     std::string bin = FakeLlmPath();
-    std::string t = std::to_string(threads);
-    execl(bin.c_str(), bin.c_str(), "--port", "0", "--latency-ms", latency_ms.c_str(), "--threads",
-          t.c_str(), static_cast<char*>(nullptr));
+    execl(bin.c_str(), bin.c_str(), "--port", "0", "--latency-ms", latency_ms.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -126,7 +125,7 @@ void* Caller(void* arg) {
 }
 
 void RunLoad(int inflight, int seconds) {
-  Child fake = StartFakeLlm("1000", inflight + 200);
+  Child fake = StartFakeLlm("1000");
   LoadState s;
   s.port = fake.port;
   s.http = *MakeHttpEngine();
@@ -167,7 +166,7 @@ void RunLoad(int inflight, int seconds) {
 }
 
 void RunOverhead(int calls) {
-  Child fake = StartFakeLlm("0", 16);
+  Child fake = StartFakeLlm("0");
   auto client = MakeClient(fake.port, *MakeHttpEngine());
   for (int i = 0; i < 50; ++i) (void)client->Complete(Request(i));  // warm the connection
   std::vector<double> us;

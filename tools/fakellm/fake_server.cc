@@ -1,9 +1,6 @@
 // fakellm request handling: limits, faults, answers, stats.
 #include "tools/fakellm/fake_server.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -23,10 +20,10 @@ int64_t NowMs() {
       .count();
 }
 
-std::string ApiKey(const httplib::Request& req) {
-  std::string auth = req.get_header_value("Authorization");
+std::string ApiKey(const HttpIn& req) {
+  std::string auth = req.Header("Authorization");
   if (auth.starts_with("Bearer ")) return auth.substr(7);
-  return req.get_header_value("x-api-key");
+  return req.Header("x-api-key");
 }
 
 std::string KeyAlias(const std::string& key) {
@@ -58,8 +55,8 @@ void EstimateUsage(const LlmRequest& request, LlmResponse* r) {
   r->usage = {.input_tokens = in, .output_tokens = out};
 }
 
-std::string ConversationId(const httplib::Request& req, const LlmRequest& request) {
-  std::string conv = req.get_header_value("X-Codesweep-Conversation");
+std::string ConversationId(const HttpIn& req, const LlmRequest& request) {
+  std::string conv = req.Header("X-Codesweep-Conversation");
   if (!conv.empty()) return conv;
   for (const ChatMessage& m : request.messages) {
     if (m.role == "user") return Sha256Hex(m.content);
@@ -74,18 +71,19 @@ int TurnIndex(const LlmRequest& request) {
 }
 
 void RateHeaders(WireFormat format, const FakeConfig& c, const KeyLimiter::Decision& d,
-                 httplib::Response& res) {
+                 HttpOut& res) {
   auto ms = [](int64_t v) { return std::to_string(v) + "ms"; };
   if (format == WireFormat::kOpenAi) {
     if (c.rpm > 0) {
-      res.set_header("x-ratelimit-limit-requests", std::to_string(c.rpm));
-      res.set_header("x-ratelimit-remaining-requests", std::to_string(d.remaining_requests));
-      res.set_header("x-ratelimit-reset-requests", ms(d.reset_requests_ms));
+      res.headers.emplace_back("x-ratelimit-limit-requests", std::to_string(c.rpm));
+      res.headers.emplace_back("x-ratelimit-remaining-requests",
+                               std::to_string(d.remaining_requests));
+      res.headers.emplace_back("x-ratelimit-reset-requests", ms(d.reset_requests_ms));
     }
     if (c.tpm > 0) {
-      res.set_header("x-ratelimit-limit-tokens", std::to_string(c.tpm));
-      res.set_header("x-ratelimit-remaining-tokens", std::to_string(d.remaining_tokens));
-      res.set_header("x-ratelimit-reset-tokens", ms(d.reset_tokens_ms));
+      res.headers.emplace_back("x-ratelimit-limit-tokens", std::to_string(c.tpm));
+      res.headers.emplace_back("x-ratelimit-remaining-tokens", std::to_string(d.remaining_tokens));
+      res.headers.emplace_back("x-ratelimit-reset-tokens", ms(d.reset_tokens_ms));
     }
     return;
   }
@@ -98,21 +96,23 @@ void RateHeaders(WireFormat format, const FakeConfig& c, const KeyLimiter::Decis
     return std::string(buf);
   };
   if (c.rpm > 0) {
-    res.set_header("anthropic-ratelimit-requests-limit", std::to_string(c.rpm));
-    res.set_header("anthropic-ratelimit-requests-remaining", std::to_string(d.remaining_requests));
-    res.set_header("anthropic-ratelimit-requests-reset", at(d.reset_requests_ms));
+    res.headers.emplace_back("anthropic-ratelimit-requests-limit", std::to_string(c.rpm));
+    res.headers.emplace_back("anthropic-ratelimit-requests-remaining",
+                             std::to_string(d.remaining_requests));
+    res.headers.emplace_back("anthropic-ratelimit-requests-reset", at(d.reset_requests_ms));
   }
   if (c.tpm > 0) {
-    res.set_header("anthropic-ratelimit-tokens-limit", std::to_string(c.tpm));
-    res.set_header("anthropic-ratelimit-tokens-remaining", std::to_string(d.remaining_tokens));
-    res.set_header("anthropic-ratelimit-tokens-reset", at(d.reset_tokens_ms));
+    res.headers.emplace_back("anthropic-ratelimit-tokens-limit", std::to_string(c.tpm));
+    res.headers.emplace_back("anthropic-ratelimit-tokens-remaining",
+                             std::to_string(d.remaining_tokens));
+    res.headers.emplace_back("anthropic-ratelimit-tokens-reset", at(d.reset_tokens_ms));
   }
 }
 
 void SendError(WireFormat format, int status, const std::string& type, const std::string& message,
-               httplib::Response& res) {
+               HttpOut& res) {
   res.status = status;
-  res.set_content(BuildErrorBody(format, type, message), "application/json");
+  res.body = BuildErrorBody(format, type, message);
 }
 
 int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
@@ -122,24 +122,6 @@ int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
   }
   const int64_t j = std::min(c.latency_jitter_ms, c.latency_ms);
   return c.latency_ms + (j > 0 ? rng.Uniform(-j, j) : 0);
-}
-
-// The packaged cpp-httplib listens with a backlog of 5, which drops connection bursts (thousands
-// of clients connecting at once) into SYN retransmits of seconds. Calling listen() again on the
-// bound socket raises the backlog; the socket is found by its port.
-void WidenListenBacklog(int port) {
-  for (int fd = 0; fd < 1024; ++fd) {
-    int accepting = 0;
-    socklen_t len = sizeof(accepting);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) continue;
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof(addr);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
-    const int bound = addr.ss_family == AF_INET
-                          ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
-                          : ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (bound == port) ::listen(fd, SOMAXCONN);
-  }
 }
 
 }  // namespace
@@ -154,11 +136,6 @@ FakeConfig FakeServer::Config() {
   return config_;
 }
 
-void FakeServer::SleepMs(int64_t ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  stop_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
-}
-
 void FakeServer::Count(const std::string& key, const std::function<void(KeyStats&)>& f) {
   std::lock_guard<std::mutex> lock(mu_);
   f(stats_.total);
@@ -166,15 +143,10 @@ void FakeServer::Count(const std::string& key, const std::function<void(KeyStats
 }
 
 void FakeServer::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  server_.stop();
+  if (http_) http_->Stop();
 }
 
-Result<LlmResponse> FakeServer::Replay(const httplib::Request& req, const LlmRequest& request) {
+Result<LlmResponse> FakeServer::Replay(const HttpIn& req, const LlmRequest& request) {
   const std::string hash = Sha256Hex(CanonicalRequestJson(request));
   if (auto by = replay_.find("by_hash"); by != replay_.end() && by->contains(hash)) {
     return ResponseFromJson((*by)[hash].dump());
@@ -194,9 +166,9 @@ Result<LlmResponse> FakeServer::Replay(const httplib::Request& req, const LlmReq
   return Status::NotFound("fakellm replay: no scripted response for request hash " + hash);
 }
 
-LlmResponse FakeServer::SimOrGeneric(WireFormat format, const httplib::Request& req,
+LlmResponse FakeServer::SimOrGeneric(WireFormat format, const HttpIn& req,
                                      const LlmRequest& request, const std::string& model) {
-  const std::string cell = req.get_header_value("X-Codesweep-Cell");
+  const std::string cell = req.Header("X-Codesweep-Cell");
   if (!cell.empty() && tasks_) {
     json c = json::parse(cell, nullptr, false);
     const Task* task = c.is_object() ? tasks_->Find(c.value("task", "")) : nullptr;
@@ -222,7 +194,7 @@ LlmResponse FakeServer::SimOrGeneric(WireFormat format, const httplib::Request& 
   return r;
 }
 
-Result<LlmResponse> FakeServer::Answer(WireFormat format, const httplib::Request& req,
+Result<LlmResponse> FakeServer::Answer(WireFormat format, const HttpIn& req,
                                        const LlmRequest& request, const std::string& model) {
   LlmResponse r;
   if (!replay_.is_null()) {
@@ -247,7 +219,7 @@ void FakeServer::Record(const LlmRequest& request, const LlmResponse& response) 
 }
 
 bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng_seed,
-                            std::string body, httplib::Response& res) {
+                            std::string body, HttpOut& res) {
   Rng rng(rng_seed);
   double u = rng.Unit();
   auto hit = [&u](double p) {
@@ -267,37 +239,34 @@ bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng
   }
   if (hit(c.p_drop)) {
     bump(&Stats::drops);
-    res.set_content_provider(body.size(), "application/json",
-                             [](size_t, size_t, httplib::DataSink&) { return false; });
+    res.body = std::move(body);
+    res.drop = true;
     return true;
   }
   if (hit(c.p_truncate)) {
     bump(&Stats::truncated);
-    res.set_content(body.substr(0, body.size() / 2), "application/json");
+    res.body = body.substr(0, body.size() / 2);
     return true;
   }
   if (hit(c.p_slow)) {
     bump(&Stats::slow);
-    SleepMs(c.slow_ms);
-    res.set_content(body, "application/json");
+    res.delay_ms = c.slow_ms;
+    res.body = std::move(body);
     return true;
   }
   if (hit(c.p_oversize)) {
     bump(&Stats::oversize);
     const size_t pad = static_cast<size_t>(std::max<int64_t>(0, c.oversize_bytes));
-    res.set_content("{\"pad\":\"" + std::string(pad, 'x') + "\"," + body.substr(1),
-                    "application/json");
+    res.body = "{\"pad\":\"" + std::string(pad, 'x') + "\"," + body.substr(1);
     return true;
   }
   return false;
 }
 
-void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib::Response& res) {
+HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
+  HttpOut res;
   const int64_t now_inflight = ++inflight_;
-  struct Done {
-    std::atomic<int64_t>* n;
-    ~Done() { --*n; }
-  } done{&inflight_};
+  res.finished = [this] { --inflight_; };  // answered, dropped or abandoned
   const FakeConfig c = Config();
   const std::string alias = KeyAlias(ApiKey(req));
   {
@@ -311,6 +280,7 @@ void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib:
       ++stats_.client_errors;
     }
     SendError(format, status, type, msg, res);
+    return std::move(res);
   };
   if (!KeyAccepted(c.valid_keys, ApiKey(req))) {
     return client_error(401, "invalid_api_key", "Incorrect API key provided: " + ApiKey(req));
@@ -328,23 +298,24 @@ void FakeServer::Handle(WireFormat format, const httplib::Request& req, httplib:
   RateHeaders(format, c, d, res);
   if (!d.allowed) {
     Count(alias, [](KeyStats& s) { ++s.rate_limited; });
-    res.set_header("retry-after", std::to_string((d.retry_after_ms + 999) / 1000));
-    res.set_header("retry-after-ms", std::to_string(d.retry_after_ms));
+    res.headers.emplace_back("retry-after", std::to_string((d.retry_after_ms + 999) / 1000));
+    res.headers.emplace_back("retry-after-ms", std::to_string(d.retry_after_ms));
     SendError(format, 429, "rate_limit_exceeded", "Rate limit reached for requests", res);
-    return;
+    return res;
   }
   const uint64_t n = counter_.fetch_add(1);
   std::string body = BuildResponseBody(format, model, *answer, "fake-" + std::to_string(n));
-  if (ApplyFault(format, c, c.seed * 0x9E3779B97F4A7C15ULL + n, body, res)) return;
+  if (ApplyFault(format, c, c.seed * 0x9E3779B97F4A7C15ULL + n, body, res)) return res;
   Rng rng(c.seed ^ (n * 0xD1B54A32D192ED03ULL));
-  SleepMs(LatencyMs(c, rng));
-  res.set_content(body, "application/json");
+  res.delay_ms = LatencyMs(c, rng);
+  res.body = std::move(body);
   Count(alias, [&](KeyStats& s) {
     ++s.ok;
     s.tokens_in += answer->usage.input_tokens;
     s.tokens_out += answer->usage.output_tokens;
   });
   Record(*request, *answer);
+  return res;
 }
 
 json FakeServer::StatsJson() {
@@ -389,45 +360,47 @@ Result<int> FakeServer::Bind() {
   } else {
     logger_->Warn("no task registry (sim answers disabled): " + tasks.status().ToString());
   }
-  const int threads = std::max(1, options_.threads);
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_.set_keep_alive_max_count(1'000'000);
-  server_.set_keep_alive_timeout(10);
-  server_.set_tcp_nodelay(true);
-  server_.set_payload_max_length(64 * 1024 * 1024);
-  server_.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-    Handle(WireFormat::kOpenAi, q, r);
-  });
-  server_.Post("/v1/messages", [this](const httplib::Request& q, httplib::Response& r) {
-    Handle(WireFormat::kAnthropic, q, r);
-  });
-  server_.Get("/stats", [this](const httplib::Request&, httplib::Response& r) {
-    r.set_content(StatsJson().dump(), "application/json");
-  });
-  server_.Get("/admin/config", [this](const httplib::Request&, httplib::Response& r) {
-    r.set_content(ConfigToJson(Config()).dump(), "application/json");
-  });
-  server_.Post("/admin/config", [this](const httplib::Request& q, httplib::Response& r) {
-    json patch = json::parse(q.body, nullptr, false);
-    std::lock_guard<std::mutex> lock(mu_);
-    Status s = PatchConfig(patch, &config_);
-    r.status = s.ok() ? 200 : 400;
-    r.set_content(s.ok() ? ConfigToJson(config_).dump() : json{{"error", s.message()}}.dump(),
-                  "application/json");
-  });
-  server_.Post("/admin/reset-stats", [this](const httplib::Request&, httplib::Response& r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_ = Stats{};
-    r.set_content("{}", "application/json");
-  });
-  const int port = options_.port == 0 ? server_.bind_to_any_port(options_.host)
-                   : server_.bind_to_port(options_.host, options_.port) ? options_.port
-                                                                        : -1;
-  if (port < 0) return Status::Unavailable("cannot bind " + options_.host);
-  WidenListenBacklog(port);
-  return port;
+  HttpServerOptions http;
+  http.host = options_.host;
+  http.port = options_.port;
+  http.threads = std::max(1, options_.threads);
+  http_ = std::make_unique<HttpServer>(http, [this](HttpIn& req) { return Route(req); });
+  return http_->Bind();
 }
 
-void FakeServer::Serve() { server_.listen_after_bind(); }
+HttpOut FakeServer::Route(HttpIn& req) {
+  const bool post = req.method == "POST";
+  if (post && req.path == "/v1/chat/completions") return Handle(WireFormat::kOpenAi, req);
+  if (post && req.path == "/v1/messages") return Handle(WireFormat::kAnthropic, req);
+  return Admin(req);
+}
+
+HttpOut FakeServer::Admin(HttpIn& req) {
+  const bool get = req.method == "GET", post = req.method == "POST";
+  HttpOut res;
+  if (get && req.path == "/stats") {
+    res.body = StatsJson().dump();
+  } else if (get && req.path == "/admin/config") {
+    res.body = ConfigToJson(Config()).dump();
+  } else if (post && req.path == "/admin/config") {
+    json patch = json::parse(req.body, nullptr, false);
+    std::lock_guard<std::mutex> lock(mu_);
+    Status s = PatchConfig(patch, &config_);
+    res.status = s.ok() ? 200 : 400;
+    res.body = s.ok() ? ConfigToJson(config_).dump() : json{{"error", s.message()}}.dump();
+  } else if (post && req.path == "/admin/reset-stats") {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_ = Stats{};
+    res.body = "{}";
+  } else {
+    res.status = 404;
+    res.body = json{{"error", "no route " + req.method + " " + req.path}}.dump();
+  }
+  return res;
+}
+
+void FakeServer::Serve() {
+  if (http_) http_->Serve();
+}
 
 }  // namespace codesweep::fakellm

@@ -1,14 +1,12 @@
-// FakeServer: fakellm's HTTP server (cpp-httplib). Speaks OpenAI Chat Completions
-// (POST /v1/chat/completions) and Anthropic Messages (POST /v1/messages), enforces per-key
-// RPM/TPM with 429s, injects latency and faults, answers from a replay file, the sim model or a
-// generic reply, and serves GET /stats, GET|POST /admin/config, POST /admin/reset-stats.
-// Handlers run on the server's thread pool; Stop() may be called from any thread.
+// FakeServer: fakellm's request logic over HttpServer (http_server.h). Speaks OpenAI Chat
+// Completions (POST /v1/chat/completions) and Anthropic Messages (POST /v1/messages), enforces
+// per-key RPM/TPM with 429s, injects latency and faults, answers from a replay file, the sim model
+// or a generic reply, and serves GET /stats, GET|POST /admin/config, POST /admin/reset-stats.
+// Requests are handled on the server's I/O threads; latency is a timer, not a sleeping thread.
+// Stop() may be called from any thread.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
-#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -21,13 +19,14 @@
 #include "jobs/tasks/task.h"
 #include "schema/log.h"
 #include "tools/fakellm/fake_config.h"
+#include "tools/fakellm/http_server.h"
 
 namespace codesweep::fakellm {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;             // 0 = any free port
-  int threads = 1024;       // handler threads (one per open connection)
+  int threads = 4;          // I/O threads; every connection is multiplexed over them
   std::string replay_path;  // scripted responses (docs/llm.md); "" = none
   std::string record_path;  // append every answered request as JSONL; "" = none
   std::string data_dir;     // tasks' data for X-Codesweep-Cell answers
@@ -54,36 +53,35 @@ class FakeServer {
     std::map<std::string, KeyStats> keys;
   };
 
-  void Handle(WireFormat format, const httplib::Request& req, httplib::Response& res);
-  Result<LlmResponse> Answer(WireFormat format, const httplib::Request& req,
-                             const LlmRequest& request, const std::string& model);
-  Result<LlmResponse> Replay(const httplib::Request& req, const LlmRequest& request);
-  LlmResponse SimOrGeneric(WireFormat format, const httplib::Request& req,
-                           const LlmRequest& request, const std::string& model);
+  HttpOut Route(HttpIn& req);
+  HttpOut Handle(WireFormat format, const HttpIn& req);
+  Result<LlmResponse> Answer(WireFormat format, const HttpIn& req, const LlmRequest& request,
+                             const std::string& model);
+  Result<LlmResponse> Replay(const HttpIn& req, const LlmRequest& request);
+  LlmResponse SimOrGeneric(WireFormat format, const HttpIn& req, const LlmRequest& request,
+                           const std::string& model);
   void Record(const LlmRequest& request, const LlmResponse& response);
   bool ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng_seed, std::string body,
-                  httplib::Response& res);
-  void SleepMs(int64_t ms);
+                  HttpOut& res);
+  HttpOut Admin(HttpIn& req);
   void Count(const std::string& key, const std::function<void(KeyStats&)>& f);
   nlohmann::json StatsJson();
   FakeConfig Config();
 
   ServerOptions options_;
   Logger* logger_;
-  httplib::Server server_;
   std::unique_ptr<TaskRegistry> tasks_;
   nlohmann::json replay_;
   std::ofstream record_;
   std::mutex record_mu_;
 
-  std::mutex mu_;  // guards config_, stats_, stopping_
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  std::mutex mu_;  // guards config_, stats_
   FakeConfig config_;
   Stats stats_;
   KeyLimiter limiter_;
   std::atomic<int64_t> inflight_{0};
   std::atomic<uint64_t> counter_{0};
+  std::unique_ptr<HttpServer> http_;  // last: stopped and destroyed before the state it uses
 };
 
 }  // namespace codesweep::fakellm

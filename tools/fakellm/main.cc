@@ -3,8 +3,6 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -19,7 +17,7 @@ using codesweep::fakellm::ServerOptions;
 void AddFlags(CLI::App& app, ServerOptions& o, FakeConfig& c) {
   app.add_option("--host", o.host, "address to bind");
   app.add_option("--port", o.port, "port (0 = any free port, printed on stdout)");
-  app.add_option("--threads", o.threads, "handler threads (one per open connection)");
+  app.add_option("--threads", o.threads, "I/O threads (connections are multiplexed)");
   app.add_option("--replay", o.replay_path, "scripted responses (JSON, see docs/llm.md)");
   app.add_option("--record", o.record_path, "append answered requests as JSONL");
   app.add_option("--data-dir", o.data_dir, "tasks' data directory (sim answers)");
@@ -78,22 +76,12 @@ int main(int argc, char** argv) {
   }
   std::printf("%d\n", *port);
   std::fflush(stdout);
-  std::atomic<bool> served{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    // Stop accepting and wake sleeping handlers. Idle keep-alive connections would hold the
-    // server's threads for up to their timeout, so after a grace period exit without them
-    // (every answer and record line is already written).
-    const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (!served.load() && std::chrono::steady_clock::now() < grace) {
-      server.Stop();  // repeated: a stop before listen starts would be lost
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!served.load()) std::_Exit(0);
+    server.Stop();  // also ends a Serve() that has not started yet
   });
   server.Serve();
-  served.store(true);
   pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait if no signal came
   waiter.join();
   return 0;
