@@ -1,11 +1,18 @@
-// HttpEngine over a curl multi handle driven by one thread.
+// HttpEngine over a curl multi handle driven by one thread through curl's socket interface:
+// epoll reports the sockets that are ready and only their transfers are touched, so the cost of
+// a wake-up does not grow with the number of transfers in flight.
 #include "jobs/llm/http.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -78,10 +85,18 @@ Status TransportStatus(CURLcode code, const Transfer& t) {
 class CurlEngine final : public HttpEngine {
  public:
   explicit CurlEngine(const HttpEngineOptions& options) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{.events = EPOLLIN, .data = {.fd = wake_}};
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options.max_connections));
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                       static_cast<long>(options.max_host_connections));
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -90,9 +105,11 @@ class CurlEngine final : public HttpEngine {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
-    curl_multi_wakeup(multi_);
+    Wake();
     thread_.join();
     curl_multi_cleanup(multi_);
+    close(wake_);
+    close(epoll_);
   }
 
   Result<HttpResponse> Send(HttpRequest request) override {
@@ -116,7 +133,7 @@ class CurlEngine final : public HttpEngine {
       pending_.push_back(std::move(t));
     }
     in_flight_.fetch_add(1);
-    curl_multi_wakeup(multi_);
+    Wake();
   }
 
   int64_t in_flight() const override { return in_flight_.load(); }
@@ -187,15 +204,72 @@ class CurlEngine final : public HttpEngine {
     }
   }
 
+  void Wake() {
+    const uint64_t one = 1;
+    while (write(wake_, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+  }
+
+  // curl asks to watch `s` for `what`, or to stop watching it.
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
+    const int ep = static_cast<CurlEngine*>(self)->epoll_;
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
+    ev.data.fd = s;
+    if (epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
+      epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+    }
+    return 0;
+  }
+
+  // curl asks to be called back (CURL_SOCKET_TIMEOUT) after timeout_ms; -1 = no timer.
+  static int OnTimer(CURLM*, long timeout_ms, void* self) {
+    auto* e = static_cast<CurlEngine*>(self);
+    e->timer_set_ = timeout_ms >= 0;
+    e->timer_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+
+  int EpollTimeoutMs() const {
+    if (!timer_set_) return -1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        timer_at_ - std::chrono::steady_clock::now());
+    return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60'000));
+  }
+
   void Loop() {
+    epoll_event events[256];
+    int running = 0;
     while (true) {
+      const int n = epoll_wait(epoll_, events, 256, EpollTimeoutMs());
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_) {
+          uint64_t count = 0;
+          while (read(wake_, &count, sizeof(count)) > 0) {
+          }
+          continue;
+        }
+        const uint32_t ev = events[i].events;
+        const int flags = (ev & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                          (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                          (ev & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi_, fd, flags, &running);
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_) break;
       }
-      AddPending();
-      int running = 0;
-      curl_multi_perform(multi_, &running);
+      AddPending();  // curl arms a 0 ms timer for every added transfer
+      if (timer_set_ && std::chrono::steady_clock::now() >= timer_at_) {
+        timer_set_ = false;
+        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
       int queued = 0;
       while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
         if (msg->msg != CURLMSG_DONE) continue;
@@ -203,7 +277,6 @@ class CurlEngine final : public HttpEngine {
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
         Finish(t, msg->data.result);
       }
-      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
     }
     CancelAll();
   }
@@ -222,6 +295,10 @@ class CurlEngine final : public HttpEngine {
   }
 
   CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  int wake_ = -1;           // eventfd: SendAsync and the destructor wake the loop
+  bool timer_set_ = false;  // curl's timer (engine thread only)
+  std::chrono::steady_clock::time_point timer_at_;
   std::thread thread_;
   std::mutex mu_;
   bool stop_ = false;
