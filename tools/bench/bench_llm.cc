@@ -2,8 +2,13 @@
 //   1. N concurrent callers (default 2,000; one thread each, like worker slots) against fakellm
 //      with 1 s latency for D seconds: completed calls/s, client CPU (cores), RSS per in-flight
 //      call.
-//   2. Zero latency, one caller: median round trip per call and client CPU per call.
-// Usage: bench_llm [--inflight N] [--seconds D] [--calls C]  (fakellm is started as a child).
+//   2. Zero latency, one caller: median round trip per call, and the CPU per call of the client
+//      and of fakellm apart (the client's own cost is its CPU; the round trip includes the
+//      server's work and loopback).
+// Usage: bench_llm [--inflight N] [--seconds D] [--calls C] [--fakellm PATH]
+//                  [--server-threads T]
+// fakellm is started as a child (default: the one beside bench/; --server-threads is passed on
+// as its --threads, e.g. to compare with a thread-per-connection build).
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,7 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,12 +62,32 @@ std::string FakeLlmPath() {
   return dir.substr(0, dir.rfind('/')) + "/fakellm";
 }
 
+struct Flags {
+  int inflight = 2000, seconds = 10, calls = 2000, server_threads = 0;
+  std::string fakellm = FakeLlmPath();
+};
+
 struct Child {
   pid_t pid = -1;
   int port = 0;
 };
 
-Child StartFakeLlm(const std::string& latency_ms) {
+// CPU seconds (user + system) a child has used so far, from /proc.
+double ChildCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i >= 14) ticks += std::atof(f.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+Child StartFakeLlm(const Flags& flags, const std::string& latency_ms) {
   int out[2];
   if (pipe(out) != 0) return {};
   Child c;
@@ -68,9 +95,14 @@ Child StartFakeLlm(const std::string& latency_ms) {
   if (c.pid == 0) {
     setpgid(0, 0);
     dup2(out[1], 1);
-    std::string bin = FakeLlmPath();
-    execl(bin.c_str(), bin.c_str(), "--port", "0", "--latency-ms", latency_ms.c_str(),
-          static_cast<char*>(nullptr));
+    std::vector<std::string> args = {flags.fakellm, "--port", "0", "--latency-ms", latency_ms};
+    if (flags.server_threads > 0) {
+      args.insert(args.end(), {"--threads", std::to_string(flags.server_threads)});
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(flags.fakellm.c_str(), argv.data());
     _exit(127);
   }
   close(out[1]);
@@ -124,8 +156,9 @@ void* Caller(void* arg) {
   return nullptr;
 }
 
-void RunLoad(int inflight, int seconds) {
-  Child fake = StartFakeLlm("1000");
+void RunLoad(const Flags& flags) {
+  const int inflight = flags.inflight, seconds = flags.seconds;
+  Child fake = StartFakeLlm(flags, "1000");
   LoadState s;
   s.port = fake.port;
   s.http = *MakeHttpEngine();
@@ -138,7 +171,7 @@ void RunLoad(int inflight, int seconds) {
   // Warm up 3 s (connections open), then measure.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const int64_t d0 = s.done.load();
-  const double cpu0 = CpuSeconds();
+  const double cpu0 = CpuSeconds(), server_cpu0 = ChildCpuSeconds(fake.pid);
   const auto t0 = SteadyClock::now();
   int64_t max_inflight = 0, rss_sum = 0, samples = 0;
   while (SteadyClock::now() - t0 < std::chrono::seconds(seconds)) {
@@ -149,6 +182,7 @@ void RunLoad(int inflight, int seconds) {
   }
   const double wall = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   const double cpu = CpuSeconds() - cpu0;
+  const double server_cpu = ChildCpuSeconds(fake.pid) - server_cpu0;
   const int64_t calls = s.done.load() - d0;
   s.stop = true;
   for (pthread_t& t : threads) pthread_join(t, nullptr);
@@ -159,18 +193,19 @@ void RunLoad(int inflight, int seconds) {
       inflight, wall, static_cast<long long>(calls), calls / wall,
       static_cast<long long>(s.failed.load()));
   std::printf(
-      "load: client cpu=%.2f cores  max in-flight transfers=%lld  rss=%.0f KB (baseline %lld KB)"
-      "  rss per in-flight call=%.1f KB\n",
-      cpu / wall, static_cast<long long>(max_inflight), rss_kb, static_cast<long long>(rss0),
-      (rss_kb - static_cast<double>(rss0)) / inflight);
+      "load: client cpu=%.2f cores (fakellm %.2f)  max in-flight transfers=%lld  rss=%.0f KB"
+      " (baseline %lld KB)  rss per in-flight call=%.1f KB\n",
+      cpu / wall, server_cpu / wall, static_cast<long long>(max_inflight), rss_kb,
+      static_cast<long long>(rss0), (rss_kb - static_cast<double>(rss0)) / inflight);
 }
 
-void RunOverhead(int calls) {
-  Child fake = StartFakeLlm("0");
+void RunOverhead(const Flags& flags) {
+  const int calls = flags.calls;
+  Child fake = StartFakeLlm(flags, "0");
   auto client = MakeClient(fake.port, *MakeHttpEngine());
   for (int i = 0; i < 50; ++i) (void)client->Complete(Request(i));  // warm the connection
   std::vector<double> us;
-  const double cpu0 = CpuSeconds();
+  const double cpu0 = CpuSeconds(), server_cpu0 = ChildCpuSeconds(fake.pid);
   for (int i = 0; i < calls; ++i) {
     const auto t = SteadyClock::now();
     Result<LlmResponse> r = client->Complete(Request(i));
@@ -178,27 +213,31 @@ void RunOverhead(int calls) {
     if (!r.ok()) std::printf("error: %s\n", r.status().ToString().c_str());
   }
   const double cpu = CpuSeconds() - cpu0;
+  const double server_cpu = ChildCpuSeconds(fake.pid) - server_cpu0;
   StopChild(fake);
   std::sort(us.begin(), us.end());
   std::printf(
       "overhead: calls=%d zero-latency round trip median=%.0f us p90=%.0f us;"
-      " client cpu per call=%.0f us\n",
-      calls, us[us.size() / 2], us[us.size() * 9 / 10], cpu / calls * 1e6);
+      " client cpu per call=%.0f us; fakellm cpu per call=%.0f us\n",
+      calls, us[us.size() / 2], us[us.size() * 9 / 10], cpu / calls * 1e6,
+      server_cpu / calls * 1e6);
 }
 
 }  // namespace
 }  // namespace codesweep
 
 int main(int argc, char** argv) {
-  int inflight = 2000, seconds = 10, calls = 2000;
+  codesweep::Flags flags;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--inflight") inflight = std::atoi(argv[i + 1]);
-    if (a == "--seconds") seconds = std::atoi(argv[i + 1]);
-    if (a == "--calls") calls = std::atoi(argv[i + 1]);
+    if (a == "--inflight") flags.inflight = std::atoi(argv[i + 1]);
+    if (a == "--seconds") flags.seconds = std::atoi(argv[i + 1]);
+    if (a == "--calls") flags.calls = std::atoi(argv[i + 1]);
+    if (a == "--fakellm") flags.fakellm = argv[i + 1];
+    if (a == "--server-threads") flags.server_threads = std::atoi(argv[i + 1]);
   }
   signal(SIGPIPE, SIG_IGN);
-  codesweep::RunOverhead(calls);
-  codesweep::RunLoad(inflight, seconds);
+  codesweep::RunOverhead(flags);
+  codesweep::RunLoad(flags);
   return 0;
 }

@@ -3,6 +3,7 @@
 #include "tools/fakellm/http_server.h"
 
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 // clang-format off
@@ -11,6 +12,7 @@
 #include <boost/beast/http.hpp>
 // clang-format on
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -69,8 +71,25 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();
     timer_.expires_after(Millis(out_.delay_ms));
     timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-      if (!wait_ec) self->Write();
+      if (wait_ec) return;
+      self->stream_.socket().cancel();  // the hang-up watch below
+      self->Write();
     });
+    // A client that hangs up during the delay (e.g. its timeout) ends the request at once, as a
+    // provider stops generating for a closed connection.
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code wait_ec) {
+                                  if (!wait_ec && self->PeerClosed()) {
+                                    self->timer_.cancel();
+                                    self->Close();
+                                  }
+                                });
+  }
+
+  bool PeerClosed() {
+    char byte = 0;
+    const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
   }
 
   void Refuse(int status, std::string message) {

@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -92,7 +94,7 @@ class FakeLlm {
 class LlmAgainstFakeLlm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new FakeLlm({"--port", "0", "--threads", "64", "--seed", "7"});
+    server_ = new FakeLlm({"--port", "0", "--threads", "2", "--seed", "7"});
     engine_ = new std::shared_ptr<HttpEngine>(*MakeHttpEngine());
   }
   static void TearDownTestSuite() {
@@ -288,6 +290,66 @@ TEST_F(LlmAgainstFakeLlm, LiveConfigRejectsUnknownFields) {
   Result<HttpResponse> r = (*engine_)->Send(bad);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400);
+}
+
+// Regression: fakellm used to hold a thread per connection (cpp-httplib), so slow requests queued
+// behind its pool and a few hundred idle keep-alive connections kept it busy. Now 2 I/O threads
+// hold every request of a burst at once, and the client engine runs them all without a thread
+// per call.
+TEST_F(LlmAgainstFakeLlm, ManySlowRequestsAreHeldAtOnce) {
+  Admin("/admin/config", R"({"latency_ms":1500})");
+  constexpr int kCalls = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, ok = 0;
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"slow"}],"max_tokens":5})";
+  for (int i = 0; i < kCalls; ++i) {
+    HttpRequest req{.url = Url("/v1/chat/completions"),
+                    .headers = {{"Content-Type", "application/json"}},
+                    .body = body};
+    (*engine_)->SendAsync(req, [&](Result<HttpResponse> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ok += r.ok() && r->status == 200 ? 1 : 0;
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == kCalls; }));
+  EXPECT_EQ(ok, kCalls);
+  json s = Stats();
+  EXPECT_GE(s["max_inflight"].get<int>(), kCalls);  // all in the server at the same time
+  EXPECT_EQ(s["ok"], kCalls);
+}
+
+// An engine destroyed with transfers in flight ends each of them once, with kUnavailable.
+TEST_F(LlmAgainstFakeLlm, EngineShutdownCancelsTransfersInFlight) {
+  Admin("/admin/config", R"({"latency_ms":3000})");
+  std::atomic<int> cancelled{0}, other{0};
+  {
+    std::shared_ptr<HttpEngine> engine = *MakeHttpEngine();
+    for (int i = 0; i < 20; ++i) {
+      HttpRequest req{.url = Url("/v1/chat/completions"),
+                      .body = R"({"model":"m","messages":[{"role":"user","content":"x"}]})"};
+      engine->SendAsync(req, [&](Result<HttpResponse> r) {
+        (!r.ok() && r.status().code() == StatusCode::kUnavailable ? cancelled : other)++;
+      });
+    }
+    const auto deadline = Clock_::now() + std::chrono::seconds(20);
+    while (Stats()["inflight"].get<int>() < 20 && Clock_::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(engine->in_flight(), 20);
+  }
+  EXPECT_EQ(cancelled.load(), 20);
+  EXPECT_EQ(other.load(), 0);
+  // fakellm ends the abandoned requests when their latency is over (the suite shares it).
+  const auto deadline = Clock_::now() + std::chrono::seconds(20);
+  while (Stats()["inflight"].get<int>() > 0 && Clock_::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Stats()["inflight"], 0);
 }
 
 // Tool calls both ways, scripted through a replay file, in both formats.
