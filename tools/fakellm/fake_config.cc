@@ -88,15 +88,16 @@ KeyLimiter::Decision KeyLimiter::Admit(const std::string& key, int64_t tokens, c
   Bucket& b = buckets_[key];
   const double elapsed = static_cast<double>(std::max<int64_t>(0, now_ms - b.last_ms));
   b.last_ms = now_ms;
-  auto refill = [elapsed, burst_s](double* level, int64_t per_minute) {
-    const double cap = std::max(1.0, static_cast<double>(per_minute) * burst_s / 60.0);
-    *level = *level < 0 ? cap : std::min(cap, *level + elapsed * per_minute / 60'000.0);
-  };
   const double req_cap = std::max(1.0, rpm * burst_s / 60.0);
   const double tok_cap = std::max(1.0, tpm * burst_s / 60.0);
+  auto refill = [elapsed](double* level, bool* started, double cap, int64_t per_minute) {
+    *level = *started ? std::min(cap, *level + elapsed * static_cast<double>(per_minute) / 60'000.0)
+                      : cap;
+    *started = true;
+  };
   Decision d;
-  if (rpm > 0) refill(&b.requests, rpm);
-  if (tpm > 0) refill(&b.tokens, tpm);
+  if (rpm > 0) refill(&b.requests, &b.requests_started, req_cap, rpm);
+  if (tpm > 0) refill(&b.tokens, &b.tokens_started, tok_cap, tpm);
   // A request larger than the whole token budget passes when the bucket is full.
   const double need_tokens = tpm > 0 ? std::min<double>(static_cast<double>(tokens), tok_cap) : 0;
   double wait_ms = 0;

@@ -32,7 +32,9 @@ struct FakeConfig {
   uint64_t seed = 1;
   // A refused (429) request still takes one request from the key's request bucket (down to one
   // bucket of debt), as real providers count unsuccessful requests; its tokens are not charged.
-  bool count_rejected = true;
+  // Off by default: clients that retry exactly at Retry-After livelock against it (as against a
+  // real provider), which the client tests of the retry layer do on purpose.
+  bool count_rejected = false;
 };
 
 // Applies the fields present in `patch` (a JSON object); unknown fields or bad types fail and
@@ -55,7 +57,9 @@ class KeyLimiter {
 
  private:
   struct Bucket {
-    double requests = -1, tokens = -1;  // -1 = not yet initialized (starts full)
+    double requests = 0, tokens = 0;  // may be negative: a debt of counted refusals
+    bool requests_started = false;    // each starts full when its limit is first applied
+    bool tokens_started = false;
     int64_t last_ms = 0;
   };
   std::mutex mu_;

@@ -25,7 +25,7 @@ void AddFlags(CLI::App& app, ServerOptions& o, FakeConfig& c) {
   app.add_option("--tpm", c.tpm, "tokens per minute per API key (0 = unlimited)");
   app.add_option("--burst-s", c.burst_s, "bucket capacity in seconds of refill (default 60)");
   app.add_option("--count-rejected", c.count_rejected,
-                 "a 429'd request still counts against the RPM budget (default true)");
+                 "a 429'd request still counts against the RPM budget (default false)");
   app.add_option("--latency-ms", c.latency_ms, "mean latency");
   app.add_option("--latency-jitter-ms", c.latency_jitter_ms, "uniform +/- jitter");
   app.add_option("--latency-dist", c.latency_dist, "uniform or exponential");
