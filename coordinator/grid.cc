@@ -155,6 +155,7 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
     batch.clear();
     return true;
   };
+  CS_RETURN_IF_ERROR(store.BeginCellLoad());
   ForEachCell(c, [&](const GridCell& g) {
     ++stats.total;
     batch.push_back(
@@ -163,6 +164,8 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   });
   if (status.ok() && !batch.empty()) flush();
   if (!status.ok()) return status;
+  CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
+  stats.inserted -= duplicates;
   CS_RETURN_IF_ERROR(store.Commit());
   return stats;
 }

@@ -46,24 +46,43 @@ Status CheckVersion(int version, const std::string& path) {
   return Status::OK();
 }
 
-// Applies each migration newer than the database, one transaction each.
-Status Migrate(StoreDb& db, int current, const std::string& path) {
-  for (const store_sql::Migration& m : store_sql::kMigrations) {
-    if (m.version <= current) continue;
-    CS_RETURN_IF_ERROR(db.Begin());
-    Result<int> version = ReadUserVersion(db);  // re-read under the write lock
-    Status s = version.status();
-    if (s.ok() && *version < m.version) {
-      s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
-      if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(m.version));
-    }
-    if (s.ok()) s = db.Commit();
-    if (!s.ok()) {
-      db.Rollback();
-      return s.WithContext(path);
-    }
-  }
+// Fails if any foreign key of the database points nowhere.
+Status CheckForeignKeys(StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("PRAGMA foreign_key_check"));
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (row) return Status::Corruption("foreign key check failed in table " + stmt.Text(0));
   return Status::OK();
+}
+
+// Applies one migration in its own transaction (a no-op if another process got there first).
+Status ApplyMigration(StoreDb& db, const store_sql::Migration& m) {
+  CS_RETURN_IF_ERROR(db.Begin());
+  Result<int> version = ReadUserVersion(db);  // re-read under the write lock
+  Status s = version.status();
+  if (s.ok() && *version < m.version) {
+    s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
+    if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m.name);
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(m.version));
+  }
+  if (s.ok()) s = db.Commit();
+  if (!s.ok()) db.Rollback();
+  return s;
+}
+
+// Applies each migration newer than the database, one transaction each. A migration may rebuild
+// a table (SQLite's documented procedure: create, copy, drop, rename), so foreign keys are off
+// and legacy_alter_table is on while they run (the rename then leaves the views that name the
+// table alone), and each migration checks the foreign keys itself before it commits.
+Status Migrate(StoreDb& db, int current, const std::string& path) {
+  if (current >= Store::LatestSchemaVersion()) return Status::OK();
+  CS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
+  Status s;
+  for (const store_sql::Migration& m : store_sql::kMigrations) {
+    if (m.version > current && s.ok()) s = ApplyMigration(db, m);
+  }
+  Status restore = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON");
+  if (s.ok()) s = restore;
+  return s.WithContext(path);
 }
 
 Status ConfigureConnection(StoreDb& db, const StoreOptions& options) {
@@ -122,6 +141,13 @@ Status Store::Impl::CommitNow() {
     return lost;
   }
   if (!db->in_transaction()) return Status::OK();
+  if (!deferred_job_indexes.empty()) {
+    Result<int64_t> built = BuildDeferredJobIndexes();
+    if (!built.ok()) {
+      db->Rollback();  // never commit the jobs table without its indexes
+      return built.status().WithContext("commit (jobs indexes)");
+    }
+  }
   if (next_lease != persisted_next_lease) {
     Status s;
     {

@@ -136,6 +136,15 @@ class Store {
   Result<VariantRecord> GetVariant(int64_t variant_id);
   // INSERT OR IGNORE of many cells as pending jobs in one transaction; returns how many were new.
   Result<int64_t> InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells);
+  // A grid load: BeginCellLoad(), InsertCells() for each batch, FinishCellLoad(), Commit(). Into
+  // an empty jobs table the jobs indexes are dropped at the start and each is built with one
+  // sort at the end (instead of a random B-tree insert per cell into the cell-key index); into
+  // a table with jobs it only enlarges the page cache. Between the two calls only InsertCells
+  // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
+  // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
+  // finishes an open load itself, so no transaction ever commits without the indexes.
+  Status BeginCellLoad();
+  Result<int64_t> FinishCellLoad();
   Result<std::vector<std::pair<int64_t, SweepRecord>>> ListSweeps();
 
   // ---- dispatch (coordinator loop) ----

@@ -160,6 +160,61 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
   return inserted;
 }
 
+Status Store::BeginCellLoad() {
+  CS_RETURN_IF_ERROR(impl_->BeginWrite());
+  CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
+  if (!impl_->deferred_job_indexes.empty()) return Status::OK();  // already open
+  {
+    CS_ASSIGN_OR_RETURN(Stmt any, impl_->db->Prepare("SELECT 1 FROM jobs LIMIT 1"));
+    CS_ASSIGN_OR_RETURN(bool has_jobs, any.Step());
+    if (has_jobs) return Status::OK();  // indexes stay; new cells go in row by row
+  }
+  std::vector<std::pair<std::string, std::string>> indexes;  // name, CREATE statement
+  {
+    CS_ASSIGN_OR_RETURN(
+        Stmt list, impl_->db->Prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index'"
+                                      " AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name"));
+    while (true) {
+      CS_ASSIGN_OR_RETURN(bool row, list.Step());
+      if (!row) break;
+      indexes.emplace_back(list.Text(0), list.Text(1));
+    }
+  }
+  for (const auto& [name, sql] : indexes) {
+    CS_RETURN_IF_ERROR(impl_->db->Exec("DROP INDEX \"" + name + "\""));
+    impl_->deferred_job_indexes.push_back(sql);
+  }
+  return Status::OK();
+}
+
+Result<int64_t> Store::FinishCellLoad() {
+  if (impl_->deferred_job_indexes.empty()) return int64_t{0};
+  Result<int64_t> removed = impl_->BuildDeferredJobIndexes();
+  if (!removed.ok()) impl_->db->Rollback();  // the load is undone with its dropped indexes
+  return removed;
+}
+
+Result<int64_t> Store::Impl::BuildDeferredJobIndexes() {
+  std::vector<std::string> indexes = std::move(deferred_job_indexes);
+  deferred_job_indexes.clear();
+  if (!lost_writes.ok()) return lost_writes;  // SQLite undid the drops with everything else
+  (void)db->Exec("PRAGMA threads = 2");       // lets the index sorts use a helper thread
+  int64_t removed = 0;
+  for (const std::string& sql : indexes) {
+    Status s = db->Exec(sql);
+    if (!s.ok() && sql.starts_with("CREATE UNIQUE")) {
+      // Duplicate cell keys in the load: keep the first of each, as INSERT OR IGNORE would have.
+      CS_ASSIGN_OR_RETURN(Stmt dedup, db->Prepare("DELETE FROM jobs WHERE id NOT IN"
+                                                  " (SELECT min(id) FROM jobs GROUP BY cell_key)"));
+      CS_RETURN_IF_ERROR(dedup.Run());
+      removed = dedup.Changes();
+      s = db->Exec(sql);
+    }
+    CS_RETURN_IF_ERROR(s.WithContext("building a jobs index after the grid load"));
+  }
+  return removed;
+}
+
 Result<std::vector<std::pair<int64_t, SweepRecord>>> Store::ListSweeps() {
   CS_ASSIGN_OR_RETURN(Stmt stmt,
                       impl_->db->Prepare("SELECT id, name, seed, max_attempts, source_path,"

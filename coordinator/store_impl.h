@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coordinator/store.h"
 #include "coordinator/store_db.h"
@@ -30,6 +31,9 @@ struct Store::Impl {
   // While a grid insert is open the page cache is enlarged (random cell-key index inserts need
   // it); Commit() shrinks it back.
   bool bulk_cache = false;
+  // While a grid load into an empty jobs table is open (BeginCellLoad): the CREATE INDEX
+  // statements of the jobs indexes it dropped, rebuilt by FinishCellLoad or before any commit.
+  std::vector<std::string> deferred_job_indexes;
 
   Status RequireWritable() const;
   // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).
@@ -42,6 +46,8 @@ struct Store::Impl {
 
   Status CommitNow();
   Status EnterBulkCache();
+  // Builds the deferred jobs indexes; returns how many duplicate cells it removed first.
+  Result<int64_t> BuildDeferredJobIndexes();
   Status LoadLeaseCounter();
   static int64_t WallMs();
 };

@@ -1,15 +1,21 @@
 // bench_dispatch: dispatch + durable completion throughput of the engine. A coordinator (this
 // process) and 2 worker processes over tcp loopback run N jobs with a no-op runner (or the
 // zero-latency text-only sim via --runner sim); prints jobs/s from first dispatch to the last
-// durable (committed, ACKed) result. Usage: bench_dispatch [--jobs N] [--slots S] [--runner R]
+// durable (committed, ACKed) result, and the coordinator's resident memory (sampled every 20 ms)
+// with all N jobs pending and while it dispatches them.
+// Usage: bench_dispatch [--jobs N] [--slots S] [--runner R]
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "coordinator/coordinator.h"
 #include "coordinator/store.h"
@@ -77,6 +83,7 @@ cs::Status Fill(cs::Store& store, int64_t jobs) {
   v.model = {"sim:bench", "sim", "bench", R"({"p_code":0})"};
   CS_ASSIGN_OR_RETURN(int64_t variant, store.UpsertVariant(v));
   std::vector<cs::CellRow> cells;
+  CS_RETURN_IF_ERROR(store.BeginCellLoad());
   for (int64_t i = 0; i < jobs; ++i) {
     cells.push_back({cs::CellKey(cs::Sha256Hex(std::to_string(i))), "number_multiply", "1_2", i,
                      variant, "only_question", 1});
@@ -86,8 +93,43 @@ cs::Status Fill(cs::Store& store, int64_t jobs) {
       cells.clear();
     }
   }
+  CS_RETURN_IF_ERROR(store.FinishCellLoad().status());
   return store.Commit();
 }
+
+// Resident memory of this process in MiB (VmRSS).
+double RssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;
+  }
+  return 0;
+}
+
+// Samples this process's resident memory every 20 ms until stopped; keeps the maximum.
+class RssSampler {
+ public:
+  RssSampler()
+      : thread_([this] {
+          while (!stop_.load()) {
+            double now = RssMiB();
+            if (now > max_.load()) max_.store(now);
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~RssSampler() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  double max() const { return max_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<double> max_{0};
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -116,10 +158,14 @@ int main(int argc, char** argv) {
   cs::Coordinator coord(**store, ctx, clock, log, lo);
   if (!coord.Bind("tcp://127.0.0.1:0").ok()) return 1;
   std::string ep = coord.endpoint() + "\n";
+  malloc_trim(0);
+  const double rss_before = RssMiB();
+  RssSampler sampler;
   auto start = std::chrono::steady_clock::now();
   for (auto& fd : fds) (void)!write(fd[1], ep.data(), ep.size());
   cs::Status s = coord.Run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  sampler.Stop();
   for (pid_t k : kids) kill(k, SIGTERM);
   for (pid_t k : kids) waitpid(k, nullptr, 0);
   cs::Progress p = coord.progress();
@@ -128,6 +174,10 @@ int main(int argc, char** argv) {
               a.sync_full ? "full" : "normal");
   std::printf("  %.2f s, %.0f jobs/s (dispatch + durable completion, tcp loopback)%s\n", secs,
               static_cast<double>(p.completed_here) / secs, s.ok() ? "" : " [coordinator error]");
+  std::printf(
+      "  coordinator resident memory: %.1f MiB with %lld pending jobs before dispatch, "
+      "at most %.1f MiB while dispatching\n",
+      rss_before, static_cast<long long>(a.jobs), sampler.max());
   std::filesystem::remove_all(dir);
   return s.ok() ? 0 : 1;
 }

@@ -1,10 +1,11 @@
 // bench_store: measures the store on its own (no network). Plain main, one pass each:
-//   1. grid insert: N cells into a fresh database (batches as ExpandIntoStore sends them),
+//   1. grid expansion: a sweep of N cells expanded into a fresh database (ExpandIntoStore),
 //   2. reopen of that database to the first FetchPending page,
 //   3. paging through every pending job (time and resident memory),
 //   4. lease + complete throughput with group commit (commit every --commit-every jobs).
-// Usage: bench_store [--cells N] [--complete N] [--batch N] [--commit-every N] [--dir DIR]
+// Usage: bench_store [--cells N] [--complete N] [--commit-every N] [--dir DIR]
 //                    [--normal]  (synchronous=NORMAL instead of FULL)
+//                    [--nonempty]  (also: the same grid into a database that has jobs)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -17,7 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/grid.h"
 #include "coordinator/store.h"
+#include "coordinator/sweep_file.h"
+#include "jobs/tasks/task.h"
 #include "schema/hash.h"
 
 namespace codesweep {
@@ -26,10 +30,10 @@ namespace {
 struct Args {
   int64_t cells = 1'000'000;
   int64_t complete = 200'000;
-  int64_t batch = 50'000;
   int64_t commit_every = 500;
   std::string dir;
   bool normal = false;
+  bool nonempty = false;  // also time a load into a database that already has jobs
 };
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -103,55 +107,68 @@ struct Timer {
   double Cpu() const { return CpuSeconds() - cpu; }
 };
 
-std::vector<CellRow> MakeBatch(int64_t from, int64_t to, int64_t variant_id) {
-  std::vector<CellRow> batch;
-  batch.reserve(to - from);
-  for (int64_t i = from; i < to; ++i) {
-    CellRow c;
-    c.cell = CellKey(Sha256Hex("cell/" + std::to_string(i)));
-    c.task = "game24";
-    c.complexity = std::to_string(i % 4);
-    c.sample = i;
-    c.variant_id = variant_id;
-    c.method = "only_question";
-    batch.push_back(std::move(c));
+// A sweep file of exactly `cells` cells: number_multiply at 10 levels x 10 simulated models x 2
+// methods x (cells / 200) samples.
+std::string SweepText(int64_t cells) {
+  std::string t =
+      "name = \"bench\"\nseed = 7\nsamples = " + std::to_string(std::max<int64_t>(1, cells / 200)) +
+      "\nmethods = [\"only_question\", \"all_code\"]\n"
+      "[[tasks]]\nname = \"number_multiply\"\ncomplexity = [\"1_1\", \"1_2\", \"2_2\","
+      " \"2_3\", \"3_3\", \"3_4\", \"4_4\", \"1_2_4\", \"5_5\", \"6_6\"]\n";
+  for (int m = 0; m < 10; ++m) {
+    t += "[models.\"sim:m" + std::to_string(m) + "\"]\np_correct = 0." + std::to_string(m) + "\n";
   }
-  return batch;
+  return t;
 }
 
-// Inserts args.cells cells in batches and commits once, as ExpandIntoStore does. Only the
-// store calls are timed (not building the batches or hashing the keys).
+// Grid expansion end to end, as `codesweep run` does it: the parsed sweep is expanded (cell keys
+// hashed) and inserted into a fresh database, and committed. Also reports the expansion alone
+// (keys hashed, nothing stored) to show where the time goes.
 void BenchInsert(const std::string& path, const Args& args) {
+  auto tasks = TaskRegistry::Create(DefaultDataDir());
+  if (!tasks.ok()) Die(tasks.status(), "task registry");
+  auto config = ParseSweep(SweepText(args.cells), "bench.toml", **tasks);
+  if (!config.ok()) Die(config.status(), "sweep");
+  Timer keys;
+  int64_t n = 0;
+  ForEachCell(*config, [&](const GridCell&) { return ++n > 0; });
+  std::printf("expand only    %lld cells, keys hashed, nothing stored: %.2f s wall / %.2f s cpu\n",
+              static_cast<long long>(n), keys.Wall(), keys.Cpu());
   auto store = OpenStore(path, args);
-  SweepRecord sweep;
-  sweep.name = "bench";
-  int64_t sweep_id = *store->UpsertSweep(sweep);
-  VariantRecord variant;
-  variant.model = ModelSpec{"sim:default", "sim", "default", "{}"};
-  int64_t variant_id = *store->UpsertVariant(variant);
-  double wall = 0, cpu = 0;
-  int64_t inserted = 0;
-  for (int64_t from = 0; from < args.cells; from += args.batch) {
-    std::vector<CellRow> batch =
-        MakeBatch(from, std::min(from + args.batch, args.cells), variant_id);
-    Timer t;
-    auto n = store->InsertCells(sweep_id, batch);
-    if (!n.ok()) Die(n.status(), "insert");
-    inserted += *n;
-    wall += t.Wall();
-    cpu += t.Cpu();
-  }
   Timer t;
-  if (Status st = store->Commit(); !st.ok()) Die(st, "commit");
+  auto stats = ExpandIntoStore(*config, *store);
+  if (!stats.ok()) Die(stats.status(), "expand");
   auto [rss, hwm] = RssMiB();
   std::printf(
-      "insert         %lld cells (batches of %lld): statements %.2f s wall / %.2f s cpu, "
-      "commit %.2f s wall; total %.2f s, %.0f cells/s; RSS %.1f MiB, peak %.1f MiB\n",
-      static_cast<long long>(inserted), static_cast<long long>(args.batch), wall, cpu, t.Wall(),
-      wall + t.Wall(), inserted / (wall + t.Wall()), rss, hwm);
+      "expand+insert  %lld cells into a fresh database, committed: %.2f s wall / %.2f s cpu, "
+      "%.0f cells/s; RSS %.1f MiB, peak %.1f MiB\n",
+      static_cast<long long>(stats->inserted), t.Wall(), t.Cpu(), stats->inserted / t.Wall(), rss,
+      hwm);
+  Timer again;
+  auto second = ExpandIntoStore(*config, *store);
+  if (!second.ok()) Die(second.status(), "expand again");
+  std::printf("expand again   same sweep, %lld new cells: %.2f s wall / %.2f s cpu\n",
+              static_cast<long long>(second->inserted), again.Wall(), again.Cpu());
   Timer close;
   store.reset();
   std::printf("close          (WAL checkpoint): %.2f s\n", close.Wall());
+  if (args.nonempty) {
+    // The same sweep under another name into a database that already holds jobs: the indexes
+    // stay and every cell is one INSERT OR IGNORE into them.
+    std::string other = path + ".nonempty";
+    auto more = OpenStore(other, args);
+    auto one = ParseSweep(SweepText(1), "one.toml", **tasks);
+    if (!one.ok() || !ExpandIntoStore(*one, *more).ok()) Die(one.status(), "seed sweep");
+    Timer t2;
+    auto stats2 = ExpandIntoStore(*config, *more);
+    if (!stats2.ok()) Die(stats2.status(), "expand nonempty");
+    std::printf(
+        "expand+insert  %lld cells into a database that already has jobs: %.2f s wall / "
+        "%.2f s cpu\n",
+        static_cast<long long>(stats2->inserted), t2.Wall(), t2.Cpu());
+    more.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(other + suffix);
+  }
 }
 
 void BenchReopenAndPage(const std::string& path, const Args& args) {
@@ -223,14 +240,14 @@ Args ParseArgs(int argc, char** argv) {
       a.cells = std::atoll(next());
     else if (flag == "--complete")
       a.complete = std::atoll(next());
-    else if (flag == "--batch")
-      a.batch = std::max<int64_t>(1, std::atoll(next()));
     else if (flag == "--commit-every")
       a.commit_every = std::max<int64_t>(1, std::atoll(next()));
     else if (flag == "--dir")
       a.dir = next();
     else if (flag == "--normal")
       a.normal = true;
+    else if (flag == "--nonempty")
+      a.nonempty = true;
     else {
       std::fprintf(stderr, "bench_store: unknown flag %s\n", flag.c_str());
       std::exit(2);

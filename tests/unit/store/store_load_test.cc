@@ -1,0 +1,214 @@
+// Store: grid loads (BeginCellLoad / FinishCellLoad) and the migration that made them possible
+// (0004: the cell-key uniqueness as the named index jobs_cell_key).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+
+#include "coordinator/store.h"
+#include "coordinator/store_sql.h"
+#include "store_test_util.h"
+
+namespace codesweep {
+namespace {
+
+using testing_store::Cells;
+using testing_store::Fixture;
+using testing_store::Key;
+using testing_store::MakeFixture;
+using testing_store::TempDir;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+
+// Runs SQL on a second connection and returns the first column of the first row as text.
+std::string Query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  std::string out;
+  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    if (text != nullptr) out = reinterpret_cast<const char*>(text);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+  return out;
+}
+
+int Exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close_v2(db);
+  return rc;
+}
+
+std::string JobIndexes(const std::string& path) {
+  return Query(path,
+               "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
+               " WHERE type = 'index' AND tbl_name = 'jobs' ORDER BY name)");
+}
+
+constexpr const char* kAllJobIndexes = "jobs_cell_key,jobs_leased,jobs_pending,jobs_report";
+
+TEST(StoreLoad, LoadIntoEmptyTableBuildsEveryIndexAtTheEnd) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  Fixture f = MakeFixture(path);
+  ASSERT_TRUE(f.store->BeginCellLoad().ok());
+  for (int from = 0; from < 3000; from += 1000) {
+    auto n = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, from, from + 1000));
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(*n, 1000);
+  }
+  auto duplicates = f.store->FinishCellLoad();
+  ASSERT_TRUE(duplicates.ok()) << duplicates.status().ToString();
+  EXPECT_EQ(*duplicates, 0);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+  EXPECT_EQ(Query(path, "PRAGMA integrity_check"), "ok");
+  // The unique index is back: the same cells are ignored, dispatch pages in grid order.
+  auto again = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 3000));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  auto page = f.store->FetchPending(kNow, JobId(0), 5);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*page)[i].cell, Key(i));
+}
+
+TEST(StoreLoad, DuplicateCellsInOneLoadKeepTheFirst) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  Fixture f = MakeFixture(path);
+  ASSERT_TRUE(f.store->BeginCellLoad().ok());
+  auto cells = Cells(f.variant_id, 0, 10);
+  auto repeat = Cells(f.variant_id, 5, 10);  // keys 5..9 again, with other samples
+  for (auto& c : repeat) c.sample += 100;
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, cells).ok());
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, repeat).ok());
+  auto duplicates = f.store->FinishCellLoad();
+  ASSERT_TRUE(duplicates.ok()) << duplicates.status().ToString();
+  EXPECT_EQ(*duplicates, 5);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 10);
+  EXPECT_EQ(Query(path, "SELECT max(sample) FROM jobs"), "9");
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+}
+
+TEST(StoreLoad, CommitFinishesAnOpenLoad) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  Fixture f = MakeFixture(path);
+  ASSERT_TRUE(f.store->BeginCellLoad().ok());
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 100)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());  // no FinishCellLoad: Commit builds the indexes itself
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM jobs"), "100");
+}
+
+TEST(StoreLoad, LoadIntoTableWithJobsKeepsTheIndexes) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  Fixture f = MakeFixture(path);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 10)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  ASSERT_TRUE(f.store->BeginCellLoad().ok());
+  auto n = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 5, 20));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 10);  // 5..9 were there and are ignored row by row
+  auto duplicates = f.store->FinishCellLoad();
+  ASSERT_TRUE(duplicates.ok());
+  EXPECT_EQ(*duplicates, 0);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 20);
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+}
+
+TEST(StoreLoad, AnAbandonedLoadLeavesNothingBehind) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  {
+    Fixture f = MakeFixture(path);
+    ASSERT_TRUE(f.store->BeginCellLoad().ok());
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 100)).ok());
+    // The process dies here: nothing of the load was committed.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw,
+                                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                 " AND tbl_name = 'jobs'",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);  // other connections still see every index
+    sqlite3_finalize(stmt);
+    sqlite3_close_v2(raw);
+  }
+}
+
+// A database at schema version 3 (jobs.cell_key UNIQUE inline) with a job, an attempt and a
+// result migrates to the named unique index with its rows, foreign keys and views intact.
+TEST(StoreLoad, MigratesVersionThreeJobsTable) {
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version > 3) break;
+      ASSERT_EQ(sqlite3_exec(db, m.sql, nullptr, nullptr, nullptr), SQLITE_OK) << m.name;
+    }
+    const char* rows =
+        "PRAGMA user_version = 3;"
+        "INSERT INTO sweeps (id, name, seed, created_ms, updated_ms) VALUES (1, 's', 1, 0, 0);"
+        "INSERT INTO variants (id, content_hash, model, provider, model_name, created_ms)"
+        " VALUES (1, 'h', 'sim:x', 'sim', 'x', 0);"
+        "INSERT INTO jobs (id, cell_key, sweep_id, task, complexity, sample, variant_id, method,"
+        " turns, state, attempts, lease_token, created_ms, updated_ms)"
+        " VALUES (1, x'01', 1, 'game24', '4', 0, 1, 'only_question', 1, 'done', 1, 1, 0, 0),"
+        "        (2, x'02', 1, 'game24', '4', 1, 1, 'only_question', 1, 'pending', 0, 0, 0, 0);"
+        "INSERT INTO attempts (lease_token, job_id, attempt, worker, started_ms, lease_until_ms)"
+        " VALUES (1, 1, 1, 'w', 0, 0);";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, rows, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  auto store = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->SchemaVersion(), Store::LatestSchemaVersion());
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+  EXPECT_EQ(
+      Query(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_jobs%'"),
+      "0");
+  EXPECT_EQ(Query(path, "SELECT group_concat(state) FROM (SELECT state FROM jobs ORDER BY id)"),
+            "done,pending");
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM v_results"), "0");  // the views still resolve
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM attempts JOIN jobs ON jobs.id = attempts.job_id"),
+            "1");
+  EXPECT_EQ(Query(path, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(Query(path, "PRAGMA integrity_check"), "ok");
+  // Still one job per cell key.
+  EXPECT_EQ(Exec(path,
+                 "INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id,"
+                 " method, turns, created_ms, updated_ms)"
+                 " VALUES (x'01', 1, 'game24', '4', 9, 1, 'only_question', 1, 0, 0)"),
+            SQLITE_CONSTRAINT);
+  // The foreign keys are enforced again on the store's connection.
+  auto page = (*store)->FetchPending(kNow, JobId(0), 10);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].job, JobId(2));
+  CellRow orphan;
+  orphan.cell = CellKey(Sha256Hex("orphan"));
+  orphan.task = "game24";
+  orphan.complexity = "4";
+  orphan.variant_id = 99;  // no such variant
+  orphan.method = "only_question";
+  EXPECT_FALSE((*store)->InsertCells(1, {orphan}).ok());
+}
+
+}  // namespace
+}  // namespace codesweep
