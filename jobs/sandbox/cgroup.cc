@@ -103,16 +103,47 @@ void RunCgroup::KillAll() {
 
 std::string RunCgroup::MemoryDir() const { return dirs_[0]; }
 
-bool RunCgroup::OomKilled() const {
-  std::string text = ReadFile(MemoryDir() + (v2_ ? "/memory.events" : "/memory.oom_control"));
+namespace {
+int64_t OomKills(const std::string& dir, bool v2) {
+  std::string text = ReadFile(dir + (v2 ? "/memory.events" : "/memory.oom_control"));
   size_t at = text.find("oom_kill ");
-  if (at == std::string::npos) return false;
-  return std::atoll(text.c_str() + at + 9) > 0;
+  return at == std::string::npos ? 0 : std::atoll(text.c_str() + at + 9);
 }
+}  // namespace
+
+bool RunCgroup::OomKilled() const { return OomKills(MemoryDir(), v2_) > oom_base_; }
 
 int64_t RunCgroup::PeakBytes() const {
+  if (!peak_valid_) return 0;
   std::string text = ReadFile(MemoryDir() + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"));
   return text.empty() ? 0 : std::atoll(text.c_str());
+}
+
+Status RunCgroup::SetLimits(int64_t memory_bytes, int64_t max_processes) {
+  if (memory_bytes == set_memory_ && max_processes == set_processes_) return Status::OK();
+  set_memory_ = set_processes_ = -1;
+  std::string mem = std::to_string(memory_bytes);
+  bool ok = true;
+  if (v2_) {
+    ok &= WriteFile(dirs_[0] + "/memory.max", mem);
+    WriteFile(dirs_[0] + "/memory.swap.max", "0");
+    ok &= WriteFile(dirs_[0] + "/pids.max", std::to_string(max_processes));
+  } else {
+    // memsw must stay >= the memory limit: lower order depends on the direction.
+    WriteFile(dirs_[0] + "/memory.memsw.limit_in_bytes", mem);
+    ok &= WriteFile(dirs_[0] + "/memory.limit_in_bytes", mem);
+    WriteFile(dirs_[0] + "/memory.memsw.limit_in_bytes", mem);
+    ok &= WriteFile(dirs_[1] + "/pids.max", std::to_string(max_processes));
+  }
+  if (!ok) return Status::Unavailable("cgroup: cannot set limits");
+  set_memory_ = memory_bytes;
+  set_processes_ = max_processes;
+  return Status::OK();
+}
+
+void RunCgroup::BeginRun() {
+  oom_base_ = OomKills(MemoryDir(), v2_);
+  peak_valid_ = !v2_ && WriteFile(MemoryDir() + "/memory.max_usage_in_bytes", "0");
 }
 
 CgroupSupport::~CgroupSupport() {
@@ -168,18 +199,7 @@ Result<std::unique_ptr<RunCgroup>> CgroupSupport::Create(int64_t memory_bytes,
   }
   auto run = std::make_unique<RunCgroup>(dirs, v2_);
   run->Init();
-  std::string mem = std::to_string(memory_bytes);
-  bool ok = true;
-  if (v2_) {
-    ok &= WriteFile(dirs[0] + "/memory.max", mem);
-    WriteFile(dirs[0] + "/memory.swap.max", "0");
-    ok &= WriteFile(dirs[0] + "/pids.max", std::to_string(max_processes));
-  } else {
-    ok &= WriteFile(dirs[0] + "/memory.limit_in_bytes", mem);
-    WriteFile(dirs[0] + "/memory.memsw.limit_in_bytes", mem);
-    ok &= WriteFile(dirs[1] + "/pids.max", std::to_string(max_processes));
-  }
-  if (!ok) return Status::Unavailable("cgroup: cannot set limits");
+  CS_RETURN_IF_ERROR(run->SetLimits(memory_bytes, max_processes));
   return run;
 }
 

@@ -25,15 +25,25 @@ class RunCgroup {
   const std::vector<std::string>& procs_files() const { return procs_files_; }
   // SIGKILLs every process in the group, waiting (bounded) until it is empty.
   void KillAll();
+  // True when the OOM killer acted in the group since BeginRun() (or creation).
   bool OomKilled() const;
+  // Peak memory since BeginRun() (or creation); 0 when the kernel cannot reset it (v2).
   int64_t PeakBytes() const;
   void Init();
+  // For a group reused across runs (native tier A keeps one per launcher).
+  Status SetLimits(int64_t memory_bytes, int64_t max_processes);
+  void BeginRun();
+  bool v2() const { return v2_; }
+  const std::vector<std::string>& dirs() const { return dirs_; }
 
  private:
   std::string MemoryDir() const;
   std::vector<std::string> dirs_;
   std::vector<std::string> procs_files_;
   bool v2_;
+  int64_t oom_base_ = 0;
+  int64_t set_memory_ = -1, set_processes_ = -1;  // what SetLimits last wrote
+  bool peak_valid_ = true;
 };
 
 class CgroupSupport {

@@ -40,7 +40,8 @@ struct ExecResult {
   std::string stderr_text;
   bool stdout_truncated = false;
   bool stderr_truncated = false;
-  std::string tier;  // "A", "B", "C" or "plain"
+  std::string tier;     // "A", "B", "C" or "plain"
+  std::string backend;  // tier A: "native" (own namespaces) or "bwrap"; else ""
 };
 
 class Executor {

@@ -1,14 +1,19 @@
 // Fresh mode: a new interpreter per run.
 #include "jobs/sandbox/fresh_executor.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "jobs/sandbox/scratch.h"
 
 namespace codesweep {
 namespace {
 
-constexpr int kCodeFd = 3, kSeccompFd = 4, kStatusFd = 5;
+constexpr int kCodeFd = 3, kSeccompFd = 4, kStatusFd = 5, kExitCodeFd = 6;
 constexpr int kNobody = 65534;
 
 struct FdCloser {
@@ -17,6 +22,24 @@ struct FdCloser {
     if (fd >= 0) close(fd);
   }
 };
+
+// Whether this process may switch to uid/gid 65534: root whose user namespace maps it (a
+// single-uid namespace, e.g. `unshare -r`, does not).
+bool CanDropToNobody() {
+  if (geteuid() != 0) return false;
+  for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
+    FILE* f = std::fopen(map, "re");
+    if (f == nullptr) return false;
+    long long inside = 0, outside = 0, count = 0;
+    bool mapped = false;
+    while (std::fscanf(f, "%lld %lld %lld", &inside, &outside, &count) == 3) {
+      mapped |= inside <= kNobody && kNobody < inside + count;
+    }
+    std::fclose(f);
+    if (!mapped) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -34,6 +57,7 @@ Result<ExecResult> FreshExecutor::Run(const ExecRequest& request) {
   if (static_cast<int64_t>(request.code.size()) > limits.max_file_bytes) {
     return Refused(profile_->tier, "source larger than max_file_bytes");
   }
+  if (profile_->native) return profile_->native->Run(request);
   std::unique_ptr<RunCgroup> cgroup;
   if (profile_->cgroups) {
     auto made = profile_->cgroups->Create(limits.memory_bytes, limits.max_processes);
@@ -52,25 +76,45 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
   FdCloser code_closer{code_fd};
   CS_ASSIGN_OR_RETURN(int bpf_fd, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
   FdCloser bpf_closer{bpf_fd};
-  plan.fds = {{code_fd, kCodeFd}, {bpf_fd, kSeccompFd}};
+  int marks[2];
+  if (pipe2(marks, O_CLOEXEC) != 0) return Status::IoError("pipe");
+  FdCloser mark_r{marks[0]}, mark_w{marks[1]};
+  plan.fds = {{code_fd, kCodeFd}, {bpf_fd, kSeccompFd}, {mark_w.fd, kExitCodeFd}};
   plan.exe = profile_->bwrap;
-  plan.argv = BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd,
-                        kStatusFd, {profile_->python, "-I", "/code/main.py"});
+  plan.argv =
+      BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd, kStatusFd,
+                TierAInterpreterArgs(profile_->python, profile_->sys_path, kExitCodeFd));
   plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
   SpawnOptions options;
   options.status_fd_in_child = kStatusFd;
-  CS_ASSIGN_OR_RETURN(RawRun raw, SpawnAndCapture(plan, request.limits, cgroup, options));
+  Result<RawRun> spawned = SpawnAndCapture(plan, request.limits, cgroup, options);
+  close(mark_w.fd);
+  mark_w.fd = -1;
+  CS_ASSIGN_OR_RETURN(RawRun raw, std::move(spawned));
   if (raw.status_text.find("child-pid") == std::string::npos && !raw.timed_out &&
       !raw.output_killed) {
     return Status::Internal("sandbox: bubblewrap did not start the interpreter: " +
                             raw.stderr_text.substr(0, 500));
   }
-  return Classify(std::move(raw), "A", cgroup, request.limits);
+  // bubblewrap reports a child killed by signal N as exit code 128 + N. The interpreter's
+  // preamble writes the exit code it leaves with; without that, 129..192 is a signal. (A
+  // program that leaves by os._exit() bypasses the preamble: only the native backend is exact.)
+  if (WIFEXITED(raw.wait_status)) {
+    int code = WEXITSTATUS(raw.wait_status);
+    char buf[16] = {};
+    fcntl(mark_r.fd, F_SETFL, O_NONBLOCK);
+    ssize_t n = read(mark_r.fd, buf, sizeof(buf) - 1);
+    bool said_so = n > 0 && std::atoi(buf) == code;
+    if (code > 128 && code <= 128 + 64 && !said_so) raw.wait_status = code - 128;  // signalled
+  }
+  ExecResult result = Classify(std::move(raw), "A", cgroup, request.limits);
+  result.backend = "bwrap";
+  return result;
 }
 
 Result<ExecResult> FreshExecutor::RunMonitored(const ExecRequest& request, ChildPlan& plan,
                                                RunCgroup* cgroup) {
-  bool root = geteuid() == 0;
+  bool root = CanDropToNobody();
   CS_ASSIGN_OR_RETURN(RunDir dir, MakeRunDir(profile_->scratch_root, request.code,
                                              root ? kNobody : -1, root ? kNobody : -1));
   plan.exe = profile_->python;

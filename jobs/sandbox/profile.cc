@@ -14,9 +14,9 @@
 #include <filesystem>
 
 namespace codesweep {
-namespace {
+namespace {}  // namespace
 
-std::vector<std::string> EtcPaths() {
+std::vector<std::string> TierAEtcPaths() {
   std::vector<std::string> out = {"/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives",
                                   "/etc/python3"};
   glob_t g{};
@@ -24,8 +24,15 @@ std::vector<std::string> EtcPaths() {
     for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
   }
   globfree(&g);
-  return out;
+  std::vector<std::string> existing;
+  struct stat st;
+  for (const std::string& p : out) {
+    if (stat(p.c_str(), &st) == 0) existing.push_back(p);
+  }
+  return existing;
 }
+
+namespace {
 
 bool EndsWithMemoryError(const std::string& err) {
   size_t end = err.find_last_not_of("\n\r ");
@@ -99,7 +106,7 @@ std::vector<std::string> BwrapArgs(const SandboxProfile& profile, const ExecLimi
   }
   std::string prefix = std::filesystem::path(profile.python).parent_path().parent_path();
   if (prefix != "/usr" && prefix != "/") a.insert(a.end(), {"--ro-bind", prefix, prefix});
-  for (const std::string& p : EtcPaths()) a.insert(a.end(), {"--ro-bind-try", p, p});
+  for (const std::string& p : TierAEtcPaths()) a.insert(a.end(), {"--ro-bind-try", p, p});
   std::string tmp_size = std::to_string(limits.tmp_bytes);
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/tmp",
                      "--size", tmp_size, "--tmpfs", "/scratch"});
@@ -125,10 +132,6 @@ ExecResult Classify(RawRun raw, const std::string& tier, const RunCgroup* cgroup
   int st = raw.wait_status;
   if (WIFEXITED(st)) {
     r.exit_code = WEXITSTATUS(st);
-    // bubblewrap reports a child killed by signal N as exit code 128 + N.
-    if (tier == "A" && r.exit_code > 128 && r.exit_code < 128 + 65) {
-      r.signal = r.exit_code - 128;
-    }
   } else if (WIFSIGNALED(st)) {
     r.signal = WTERMSIG(st);
     r.exit_code = 128 + r.signal;

@@ -1,5 +1,5 @@
-// SandboxProfile: what MakeSandbox decided once at start (tier, interpreter, bubblewrap path,
-// seccomp BPF, Landlock paths, cgroup support) and the per-run plan builders shared by both
+// SandboxProfile: what MakeSandbox decided once at start (tier, backend, interpreter, bubblewrap
+// path, seccomp BPF, Landlock paths, cgroup support) and the per-run plan builders shared by both
 // modes. Immutable after construction and shared read-only by every Run(); Run()s on many threads.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "jobs/sandbox/child.h"
 #include "jobs/sandbox/executor.h"
 #include "jobs/sandbox/landlock.h"
+#include "jobs/sandbox/native.h"
 #include "jobs/sandbox/spawn.h"
 
 namespace codesweep {
@@ -24,7 +25,15 @@ struct SandboxProfile {
   LandlockPlan landlock;                   // tier B: system paths (per-run paths are added)
   std::unique_ptr<CgroupSupport> cgroups;  // null when no cgroup can be had
   std::string label;                       // SandboxOptions::label
+  // Tier A: "native" (our own namespaces, jobs/sandbox/native.h) or "bwrap" (the fallback).
+  std::string backend;
+  std::string backend_note;                 // why "native" was not used, if it was not
+  std::vector<std::string> sys_path;        // tier A: the interpreter's sys.path with site
+  std::shared_ptr<NativeLaunchers> native;  // backend "native": the launcher pool
 };
+
+// The /etc files and directories tier A exposes read-only (those that exist).
+std::vector<std::string> TierAEtcPaths();
 
 // The environment every sandboxed interpreter gets (nothing from the worker's).
 std::vector<std::string> SandboxEnv(const std::string& home, const std::string& tmp,

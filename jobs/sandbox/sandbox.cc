@@ -2,6 +2,7 @@
 #include "jobs/sandbox/sandbox.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -49,6 +50,11 @@ std::string ScratchRoot(const SandboxOptions& options) {
   return "/tmp";
 }
 
+Status ProbeRun(const std::shared_ptr<SandboxProfile>& profile);
+Result<std::shared_ptr<SandboxProfile>> ChooseTierABackend(const SandboxOptions& options,
+                                                           std::shared_ptr<SandboxProfile> profile);
+Result<std::vector<std::string>> SitePath(const std::string& python);
+
 // Builds the profile for `tier` and checks it by running a trivial program in it.
 Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& options,
                                                      const std::string& tier) {
@@ -59,7 +65,7 @@ Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& optio
   profile->label = options.label;
   if (tier == "A") {
     profile->bwrap = FindBwrap();
-    if (profile->bwrap.empty()) return Status::Unavailable("tier A: bubblewrap not found");
+    CS_ASSIGN_OR_RETURN(profile->sys_path, SitePath(options.python));
   } else if (tier == "B") {
     if (LandlockAbiVersion() <= 0) return Status::Unavailable("tier B: kernel lacks Landlock");
     profile->landlock = SystemPaths(options.python);
@@ -68,6 +74,14 @@ Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& optio
   policy.deny_kill_all = tier != "A";
   CS_ASSIGN_OR_RETURN(profile->seccomp_bpf, BuildSeccompBpf(policy));
   profile->cgroups = CgroupSupport::Probe();
+  if (tier == "A") return ChooseTierABackend(options, profile);
+  CS_RETURN_IF_ERROR(ProbeRun(profile));
+  return profile;
+}
+
+// Runs a trivial program in the profile.
+Status ProbeRun(const std::shared_ptr<SandboxProfile>& profile) {
+  const std::string& tier = profile->tier;
   FreshExecutor probe(profile);
   ExecRequest request;
   request.code = "import sys\nsys.stdout.write('ok')\n";
@@ -79,7 +93,55 @@ Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& optio
                                std::string(ExecStatusName(r->status)) + ": " +
                                r->stderr_text.substr(0, 300));
   }
+  return Status::OK();
+}
+
+// Tier A: the native backend where it can be set up (and passes the probe), else bubblewrap.
+Result<std::shared_ptr<SandboxProfile>> ChooseTierABackend(
+    const SandboxOptions& options, std::shared_ptr<SandboxProfile> profile) {
+  std::string why;
+  if (options.backend != "bwrap" && options.mode == "fresh") {
+    profile->backend = "native";
+    profile->native = std::make_shared<NativeLaunchers>(*profile);
+    Status native = ProbeRun(profile);
+    if (native.ok()) return profile;
+    why = "native: " + native.message();
+    profile->native.reset();
+  }
+  if (options.backend == "native") return Status::Unavailable("tier A " + why);
+  if (profile->bwrap.empty()) {
+    return Status::Unavailable("tier A: " + (why.empty() ? "" : why + "; ") +
+                               "bubblewrap not found");
+  }
+  profile->backend = "bwrap";
+  Status bwrap = ProbeRun(profile);
+  if (!bwrap.ok()) return Status::Unavailable((why.empty() ? "" : why + "; ") + bwrap.message());
+  profile->backend_note = why;
   return profile;
+}
+
+// The interpreter's sys.path as site sets it up (tier A runs it with -S and puts this back).
+Result<std::vector<std::string>> SitePath(const std::string& python) {
+  ChildPlan plan;
+  plan.exe = python;
+  plan.argv = {python, "-I", "-c", "import sys\nprint('\\n'.join(sys.path))\n"};
+  plan.env = SandboxEnv("/", "/tmp", "");
+  ExecLimits limits;
+  limits.wall_ms = 10000;
+  CS_ASSIGN_OR_RETURN(RawRun raw, SpawnAndCapture(plan, limits, nullptr, SpawnOptions{}));
+  if (!WIFEXITED(raw.wait_status) || WEXITSTATUS(raw.wait_status) != 0) {
+    return Status::Unavailable("tier A: cannot read the interpreter's sys.path: " +
+                               raw.stderr_text.substr(0, 300));
+  }
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < raw.stdout_text.size()) {
+    size_t nl = raw.stdout_text.find('\n', at);
+    if (nl == std::string::npos) nl = raw.stdout_text.size();
+    if (nl > at) out.push_back(raw.stdout_text.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return out;
 }
 
 Status CheckOptions(const SandboxOptions& options) {
@@ -91,6 +153,10 @@ Status CheckOptions(const SandboxOptions& options) {
   }
   if (options.tier != "auto" && options.tier != "A" && options.tier != "B" && options.tier != "C") {
     return Status::InvalidArgument("sandbox: tier must be auto, A, B or C: " + options.tier);
+  }
+  if (options.backend != "auto" && options.backend != "native" && options.backend != "bwrap") {
+    return Status::InvalidArgument("sandbox: backend must be auto, native or bwrap: " +
+                                   options.backend);
   }
   if (options.mode != "fresh" && options.mode != "forkserver") {
     return Status::InvalidArgument("sandbox: mode must be fresh or forkserver: " + options.mode);
@@ -129,7 +195,8 @@ Result<std::unique_ptr<Executor>> MakeSandbox(const SandboxOptions& options, Log
     }
     if (tier == "C") logger.Warn(kTierCWarning);
     std::shared_ptr<const SandboxProfile> shared = std::move(profile).value();
-    logger.Info(Str("sandbox tier=", tier, " mode=", options.mode, " python=", options.python,
+    logger.Info(Str("sandbox tier=", tier, tier == "A" ? " backend=" + shared->backend : "",
+                    " mode=", options.mode, " python=", options.python,
                     " cgroup=", shared->cgroups ? shared->cgroups->Describe() : "none"));
     if (options.mode == "forkserver") return MakeForkServer(shared, options, logger);
     return std::unique_ptr<Executor>(new FreshExecutor(shared));
@@ -148,6 +215,10 @@ std::vector<TierProbe> ProbeTiers(const SandboxOptions& options) {
       p.detail = profile.status().message();
     } else {
       p.detail = "cgroup: " + ((*profile)->cgroups ? (*profile)->cgroups->Describe() : "none");
+      if (std::string(tier) == "A") {
+        p.detail += ", backend " + (*profile)->backend;
+        if (!(*profile)->backend_note.empty()) p.detail += " (" + (*profile)->backend_note + ")";
+      }
       if (std::string(tier) == "B")
         p.detail += ", Landlock ABI " + std::to_string(LandlockAbiVersion());
       if (std::string(tier) == "C") p.detail += ", only with --allow-tier-c";

@@ -15,10 +15,12 @@
 namespace codesweep {
 
 struct SandboxOptions {
-  std::string python = "/usr/bin/python3";                // absolute path, run with -I
-  std::string tier = "auto";                              // "auto", "A", "B", "C"
-  bool allow_tier_c = false;                              // tier C is refused unless this is set
-  std::string mode = "fresh";                             // "fresh" or "forkserver"
+  std::string python = "/usr/bin/python3";  // absolute path, run with -I
+  std::string tier = "auto";                // "auto", "A", "B", "C"
+  bool allow_tier_c = false;                // tier C is refused unless this is set
+  std::string mode = "fresh";               // "fresh" or "forkserver"
+  std::string backend =
+      "auto";  // tier A, fresh mode: "auto" (native, else bwrap), "native", "bwrap"
   std::vector<std::string> preload = {"numpy", "sympy"};  // forkserver mode only
   std::string scratch_root;                               // "" = $TMPDIR or /tmp, passed in by main
   std::string label;  // "" = none; else CODESWEEP_SANDBOX=<label> in the sandbox environment,

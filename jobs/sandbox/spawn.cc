@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "jobs/sandbox/cgroup.h"
 
@@ -76,7 +78,24 @@ std::string ReadAll(int fd) {
   return out;
 }
 
+// SIGKILLs the process group of each child of `pid` (the monitor's interpreter, which leads its
+// own group) without waiting for the monitor to be scheduled: a fork bomb can starve it.
+void KillChildGroups(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  std::string text = ReadAll(fd);
+  close(fd);
+  for (size_t at = 0; at < text.size();) {
+    pid_t child = static_cast<pid_t>(std::strtol(text.c_str() + at, nullptr, 10));
+    if (child > 0) kill(-child, SIGKILL);
+    size_t space = text.find(' ', at);
+    at = space == std::string::npos ? text.size() : space + 1;
+  }
+}
+
 void KillTree(pid_t pid, RunCgroup* cgroup) {
+  KillChildGroups(pid);
   kill(-pid, SIGKILL);
   kill(pid, SIGKILL);
   if (cgroup != nullptr) cgroup->KillAll();
@@ -177,6 +196,7 @@ Result<RawRun> SpawnAndCapture(ChildPlan& plan, const ExecLimits& limits, RunCgr
     if (!run.timed_out && !run.output_killed && now >= deadline) {
       run.timed_out = true;
       if (options.soft_terminate) {
+        KillChildGroups(pid);
         kill(pid, SIGTERM);
         hard_kill_at = now + std::chrono::milliseconds(300);
       } else {

@@ -20,6 +20,7 @@ struct ExecFlags {
   std::string tier = "auto";
   bool allow_tier_c = false;
   std::string mode = "fresh";
+  std::string backend = "auto";
   std::string timeout = "10s";
   std::string python = "/usr/bin/python3";
   bool json = false;
@@ -47,6 +48,7 @@ SandboxOptions OptionsFrom(const ExecFlags& f) {
   o.tier = f.tier;
   o.allow_tier_c = f.allow_tier_c;
   o.mode = f.mode;
+  o.backend = f.backend;
   return o;
 }
 
@@ -82,7 +84,8 @@ void PrintResult(const ExecResult& r, bool json) {
                         {"stderr", r.stderr_text},
                         {"stdout_truncated", r.stdout_truncated},
                         {"stderr_truncated", r.stderr_truncated},
-                        {"tier", r.tier}};
+                        {"tier", r.tier},
+                        {"backend", r.backend}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
@@ -90,10 +93,11 @@ void PrintResult(const ExecResult& r, bool json) {
   std::cerr << r.stderr_text;
   std::fprintf(
       stderr,
-      "-- status=%s exit=%d signal=%d wall_ms=%lld cpu_ms=%lld peak_rss_kb=%lld tier=%s%s%s\n",
+      "-- status=%s exit=%d signal=%d wall_ms=%lld cpu_ms=%lld peak_rss_kb=%lld tier=%s%s%s%s%s\n",
       std::string(ExecStatusName(r.status)).c_str(), r.exit_code, r.signal,
       static_cast<long long>(r.wall_ms), static_cast<long long>(r.cpu_ms),
       static_cast<long long>(r.peak_rss_kb), r.tier.c_str(),
+      r.backend.empty() ? "" : " backend=", r.backend.c_str(),
       r.stdout_truncated ? " stdout_truncated" : "", r.stderr_truncated ? " stderr_truncated" : "");
 }
 
@@ -145,6 +149,9 @@ CommandAction SetupExecCommand(CLI::App& sub) {
                "Allow tier C (seccomp + rlimits only; weaker isolation)");
   sub.add_option("--mode", flags->mode, "fresh or forkserver")
       ->check(CLI::IsMember({"fresh", "forkserver"}));
+  sub.add_option("--backend", flags->backend,
+                 "Tier A in fresh mode: auto (native namespaces, else bubblewrap), native or bwrap")
+      ->check(CLI::IsMember({"auto", "native", "bwrap"}));
   sub.add_option("--timeout", flags->timeout, "Wall-clock limit, e.g. 10s or 500ms");
   sub.add_option("--python", flags->python, "Absolute path of the interpreter");
   sub.add_flag("--json", flags->json, "Print the result as one JSON object");

@@ -1,4 +1,5 @@
-// Hostile model code against the sandbox, in each tier (A, B, C) the machine supports. Each case
+// Hostile model code against the sandbox, in each tier the machine supports (A with the native
+// backend, A with bubblewrap, B, C). Each case
 // asserts the status, wall <= timeout + 0.5 s, that this process survives, that no process of
 // the run is left (found by the CODESWEEP_SANDBOX label in /proc/*/environ) and that no file is
 // left in the scratch root. Tiers the kernel lacks are skipped with the reason.
@@ -7,8 +8,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -63,7 +67,9 @@ class HostileTest : public ::testing::TestWithParam<std::string> {
     chmod(sentinel_.c_str(), 0600);
     label_ = "hostile-" + std::to_string(getpid()) + "-" + GetParam();
     SandboxOptions options;
-    options.tier = GetParam();
+    options.tier = TierLetter();
+    if (GetParam() == "A-bwrap") options.backend = "bwrap";
+    if (GetParam() == "A") options.backend = "native";
     options.allow_tier_c = true;
     options.scratch_root = scratch_root_;
     options.label = label_;
@@ -80,7 +86,8 @@ class HostileTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  bool Tier(const char* t) const { return GetParam() == t; }
+  std::string TierLetter() const { return GetParam().substr(0, 1); }
+  bool Tier(const char* t) const { return TierLetter() == t; }
 
   // Runs `code` and checks the invariants every hostile case shares.
   ExecResult Run(const std::string& code, int64_t wall_ms = 2000, int64_t memory = 1LL << 30) {
@@ -104,7 +111,7 @@ class HostileTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(entries, 0) << "files left in the scratch root";
     EXPECT_EQ(ReadAll(sentinel_), "untouched");
     if (!r.ok()) return {};
-    EXPECT_EQ(r->tier, GetParam());
+    EXPECT_EQ(r->tier, TierLetter());
     EXPECT_EQ(r->stdout_text.find(kSecret), std::string::npos) << "secret leaked";
     EXPECT_EQ(r->stderr_text.find(kSecret), std::string::npos) << "secret leaked";
     return *r;
@@ -300,8 +307,49 @@ TEST_P(HostileTest, OneMebibyteSource) {
   EXPECT_EQ(r.stdout_text, "1\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, HostileTest, ::testing::Values("A", "B", "C"),
-                         [](const auto& info) { return "Tier" + info.param; });
+// Exit codes above 128 are exit codes, and real signals are signals, in every tier (bubblewrap
+// reports a signal N as exit code 128 + N; regression test).
+TEST_P(HostileTest, ExitCodesAndSignalsAreTruthful) {
+  ExecResult exited = Run("import sys\nsys.exit(130)\n");
+  EXPECT_STATUS(exited, ExecStatus::kError);
+  EXPECT_EQ(exited.exit_code, 130);
+  EXPECT_EQ(exited.signal, 0);
+  ExecResult high = Run("raise SystemExit(192)\n");
+  EXPECT_EQ(high.exit_code, 192);
+  EXPECT_EQ(high.signal, 0);
+  ExecResult killed = Run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n");
+  EXPECT_STATUS(killed, ExecStatus::kKilled);
+  EXPECT_EQ(killed.signal, SIGKILL);
+  ExecResult segv = Run("import ctypes\nctypes.string_at(0)\n");
+  EXPECT_STATUS(segv, ExecStatus::kKilled);
+  EXPECT_EQ(segv.signal, SIGSEGV);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, HostileTest, ::testing::Values("A", "A-bwrap", "B", "C"),
+                         [](const auto& info) {
+                           std::string name = "Tier" + info.param;
+                           if (name == "TierA-bwrap") name = "TierABwrap";
+                           return name;
+                         });
+
+// Where user namespaces cannot be created (disabled by sysctl, or a kernel without them), the
+// probe must fall back to tier B. ctest runs this binary once with user namespaces turned off.
+TEST(TierProbe, AutoFallsBackToBWithoutUserNamespaces) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    GTEST_SKIP() << "user namespaces work here; the fault_sandbox_no_userns ctest turns them off";
+  }
+  SandboxOptions options;
+  auto made = MakeSandbox(options, Logger::Null());
+  if (!made.ok()) GTEST_SKIP() << "no tier B either: " << made.status().ToString();
+  auto r = (*made)->Run({"print('b')\n", {}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tier, "B");
+  EXPECT_EQ(r->stdout_text, "b\n");
+}
 
 }  // namespace
 }  // namespace codesweep

@@ -86,11 +86,22 @@ TEST(Classify, Precedence) {
   RawRun cpu;
   cpu.wait_status = SIGXCPU;
   EXPECT_EQ(Classify(cpu, "B", nullptr, limits).status, ExecStatus::kTimeout);
-  // Tier A: bubblewrap reports signal N as exit 128 + N.
-  ExecResult a = Classify(Exited(128 + SIGKILL), "A", nullptr, limits);
-  EXPECT_EQ(a.status, ExecStatus::kKilled);
-  EXPECT_EQ(a.signal, SIGKILL);
+  // An exit code above 128 is an exit code in every tier (the backends report real signals).
+  ExecResult a = Classify(Exited(128 + SIGINT), "A", nullptr, limits);
+  EXPECT_EQ(a.status, ExecStatus::kError);
+  EXPECT_EQ(a.exit_code, 130);
+  EXPECT_EQ(a.signal, 0);
   EXPECT_EQ(a.tier, "A");
+}
+
+TEST(TierAPreamble, RunsMainWithoutSiteButWithItsPath) {
+  std::vector<std::string> args = TierAInterpreterArgs("/usr/bin/python3", {"/x/it's"}, -1);
+  ASSERT_EQ(args.size(), 5u);
+  EXPECT_EQ(args[1], "-I");
+  EXPECT_EQ(args[2], "-S");
+  EXPECT_NE(args[4].find("path[:] = ['/x/it\\'s',]"), std::string::npos) << args[4];
+  EXPECT_EQ(args[4].find("os').write"), std::string::npos);  // no status fd asked for
+  EXPECT_NE(TierAInterpreterArgs("/p", {}, 6)[4].find("os').write(6,"), std::string::npos);
 }
 
 TEST(Seccomp, BuildsBpf) {
