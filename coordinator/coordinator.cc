@@ -83,6 +83,7 @@ Status Coordinator::Run() {
     }
     if (opt_.core.exit_when_done && core_.Finished()) break;
   }
+  core_.Shutdown();
   core_.MaybeCommit(true);
   Flush();
   if (opt_.on_progress) opt_.on_progress(core_.progress());

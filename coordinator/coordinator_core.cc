@@ -238,9 +238,12 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
     lease_owner_.erase(job);
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
   }
-  WorkerRecord rec{id, "", 0, 0, "[]", NowMs(), reason == "said bye" ? "gone" : "lost"};
-  Fail(store_.UpsertWorker(rec));
+  Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
   DropPeerCalls(id);
+}
+
+void CoordinatorCore::Shutdown() {
+  for (const auto& [id, peer] : peers_) Fail(store_.SetWorkerState(id, "gone", NowMs()));
 }
 
 void CoordinatorCore::ExpireLeases() {

@@ -75,6 +75,10 @@ class CoordinatorCore {
   // Commits when due (or when `force`), then releases the ACKs it held.
   void MaybeCommit(bool force);
   std::vector<Outgoing> TakeOutbox();
+  // The loop is ending: the workers still connected are recorded as gone (the workers table
+  // then no longer shows them "up" after the run). Their leases stay in the store; the next
+  // start gives them the restart grace. Commit afterwards.
+  void Shutdown();
 
   // Milliseconds until the next timer needs the loop (commit, liveness, leases).
   int64_t NextWakeMs() const;

@@ -175,6 +175,9 @@ class Store {
 
   // ---- workers ----
   Status UpsertWorker(const WorkerRecord& worker);
+  // Only the state and last-seen time of a known worker (its host, pid and slots stay).
+  Status SetWorkerState(const std::string& worker_id, const std::string& state,
+                        int64_t last_seen_ms);
 
   // ---- call cache ----
   Result<std::optional<StoredCall>> LookupCall(const std::string& call_key);

@@ -30,6 +30,17 @@ Status Store::UpsertWorker(const WorkerRecord& w) {
   });
 }
 
+Status Store::SetWorkerState(const std::string& worker_id, const std::string& state,
+                             int64_t last_seen_ms) {
+  return impl_->Atomic([&]() -> Status {
+    CS_ASSIGN_OR_RETURN(Stmt stmt,
+                        impl_->db->Prepare("UPDATE workers SET state = ?2, last_seen_ms = ?3"
+                                           " WHERE worker_id = ?1"));
+    stmt.Bind(1, worker_id).Bind(2, state).Bind(3, last_seen_ms);
+    return stmt.Run();
+  });
+}
+
 // ---- call cache ----
 
 Result<std::optional<StoredCall>> Store::LookupCall(const std::string& call_key) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "coordinator/store_report.h"
 #include "schema/codec.h"
 
 namespace codesweep {
@@ -165,6 +166,33 @@ TEST_F(CoreTest, SilentWorkerLosesLeasesAndItsLateResultIsStale) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(CoreTest, WorkersTableFollowsLivenessAndShutdown) {
+  auto worker = [&](const std::string& id) -> std::pair<std::string, int> {
+    Result<std::unique_ptr<ReportDb>> db = ReportDb::Open((dir_ / "db").string());
+    if (!db.ok()) return {"", -1};
+    Result<QueryTable> t =
+        (*db)->Query("SELECT state, slots FROM workers WHERE worker_id = '" + id + "'");
+    if (!t.ok() || t->rows.empty()) return {"", -1};
+    return {*t->rows[0][0], std::atoi(t->rows[0][1]->c_str())};
+  };
+  Hello("w1");
+  Hello("w2");
+  core_->MaybeCommit(true);
+  EXPECT_EQ(worker("w1"), std::make_pair(std::string("up"), 4));
+  // w1 goes silent and is lost; w2 keeps beating. What HELLO said of w1 stays.
+  clock_.Advance(Millis(opt_.hb_ms * opt_.liveness - 10));
+  core_->OnMessage("w2", HeartbeatMsg{});
+  clock_.Advance(Millis(20));
+  Step();
+  core_->MaybeCommit(true);
+  EXPECT_EQ(worker("w1"), std::make_pair(std::string("lost"), 4));
+  EXPECT_EQ(worker("w2"), std::make_pair(std::string("up"), 4));
+  // The loop ends: the worker still connected is no longer shown as up.
+  core_->Shutdown();
+  core_->MaybeCommit(true);
+  EXPECT_EQ(worker("w2"), std::make_pair(std::string("gone"), 4));
 }
 
 TEST_F(CoreTest, AttemptsCappedMakeJobDead) {
