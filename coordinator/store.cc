@@ -245,7 +245,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     }
   }
   if (options.read_only) {
-    if (version < LatestSchemaVersion()) {
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version <= version || MigrationInvisibleToReaders(m.name)) continue;
       return Status::FailedPrecondition(
           path + ": database schema version " + std::to_string(version) + " needs migration to " +
           std::to_string(LatestSchemaVersion()) + "; open it once without read-only");

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coordinator/store.h"
@@ -51,6 +52,13 @@ struct Store::Impl {
   Status LoadLeaseCounter();
   static int64_t WallMs();
 };
+
+// A migration whose file name ends in "_index.sql" changes only indexes and constraints: a
+// read-only connection to a database that lacks it sees the same tables, columns and rows, so
+// read-only tools may skip it (the next writer applies it).
+inline bool MigrationInvisibleToReaders(std::string_view name) {
+  return name.ends_with("_index.sql");
+}
 
 // Reads the CS_JOB_COLS columns of the current row.
 JobRow ReadJobRow(const store_internal::Stmt& stmt);

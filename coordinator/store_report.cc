@@ -8,6 +8,7 @@
 
 #include "coordinator/store.h"
 #include "coordinator/store_db.h"
+#include "coordinator/store_impl.h"
 #include "coordinator/store_sql.h"
 
 namespace codesweep {
@@ -28,7 +29,7 @@ Result<int> UserVersion(StoreDb& db) {
 // database can be reported on without writing to it. Statements end with ";\n".
 Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
   for (const store_sql::Migration& m : store_sql::kMigrations) {
-    if (m.version <= version) continue;
+    if (m.version <= version || MigrationInvisibleToReaders(m.name)) continue;
     std::string_view name(m.name);
     if (!name.ends_with("views.sql")) {
       return Status::FailedPrecondition(

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "coordinator/store.h"
+#include "coordinator/store_report.h"
 #include "coordinator/store_sql.h"
 #include "store_test_util.h"
 
@@ -175,6 +176,19 @@ TEST(StoreLoad, MigratesVersionThreeJobsTable) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, rows, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_close(db);
+  }
+  {
+    // Read-only tools may skip an index-only migration: status and reports work before it.
+    StoreOptions read_only;
+    read_only.read_only = true;
+    auto reader = Store::Open(path, read_only);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    EXPECT_EQ(*(*reader)->CountJobs(JobState::kDone, 0), 1);
+    auto report = ReportDb::Open(path);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    auto table = (*report)->Query("SELECT count(*) FROM v_jobs_state");
+    ASSERT_TRUE(table.ok()) << table.status().ToString();
+    EXPECT_EQ(Query(path, "PRAGMA user_version"), "3");
   }
   auto store = Store::Open(path, StoreOptions{});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
