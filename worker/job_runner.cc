@@ -36,19 +36,14 @@ class MeteredClient final : public LlmClient {
     while (true) {
       CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
       if (grant.cached) {
-        Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
-        if (stored.ok()) {
-          stored->cached = true;
-          stored->latency_ms = 0;
-          stored->cost_usd = 0;
-          if (stats_.attempts > 0) {  // 429s before a follower's answer arrived
-            stored->attempts = stats_.attempts;
-            stored->rate_limited = stats_.rate_limited;
-          }
-          return stored;
-        }
+        if (std::optional<LlmResponse> stored = Replay(grant)) return *stored;
       }
-      Result<LlmResponse> resp = Attempt(call, request);
+      std::optional<GrantMsg> cached_meanwhile;
+      Result<LlmResponse> resp = Attempt(call, request, &cached_meanwhile);
+      if (cached_meanwhile) {  // an identical call finished while this one was retrying
+        if (std::optional<LlmResponse> stored = Replay(*cached_meanwhile)) return *stored;
+        continue;
+      }
       const bool limited = !resp.ok() && inner_->last_call_stats().http_status == 429;
       if (limited && stats_.rate_limited < kMaxRateLimitedPerCall) continue;  // ask again
       if (resp.ok()) {
@@ -62,29 +57,75 @@ class MeteredClient final : public LlmClient {
   LlmCallStats last_call_stats() const override { return stats_; }
 
  private:
-  // One granted provider call and its CALL_RESULT.
-  Result<LlmResponse> Attempt(const CallMsg& call, const LlmRequest& request) {
-    if (relay_) (void)relay_->Take();  // drop anything stale from this thread
-    Result<LlmResponse> resp = inner_->Complete(request);
-    const LlmCallStats inner = inner_->last_call_stats();
-    stats_.attempts += inner.attempts;
-    stats_.rate_limited += inner.rate_limited;
-    stats_.http_status = inner.http_status;
-    stats_.latency_ms += inner.latency_ms;
+  // The stored response of a cached GRANT, or nullopt when it does not parse.
+  std::optional<LlmResponse> Replay(const GrantMsg& grant) const {
+    Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
+    if (!stored.ok()) return std::nullopt;
+    stored->cached = true;
+    stored->latency_ms = 0;
+    stored->cost_usd = 0;
+    if (stats_.attempts > 0) {  // attempts before a follower's answer arrived
+      stored->attempts = stats_.attempts;
+      stored->rate_limited = stats_.rate_limited;
+    }
+    return std::move(stored).value();
+  }
+
+  CallResultMsg BaseReport(const CallMsg& call) const {
     CallResultMsg report;
     report.call_key = call.call_key;
     report.provider = call.provider;
     report.model = call.model;
     report.key_alias = alias_;
-    report.ok = resp.ok();
-    report.http_status = inner.http_status;
-    report.rate_limited = inner.rate_limited;
-    report.latency_ms = inner.latency_ms;
     if (relay_) {
       if (std::optional<RateLimitInfo> info = relay_->Take()) {
         report.headers = RateLimitHeaderPairs(*info);
       }
     }
+    return report;
+  }
+
+  // Before the provider client retries a failed attempt: report it (its grant ends) and ask for
+  // a new grant, so the retry is charged to the budget. A cached answer ends the retries.
+  Status Regrant(const CallMsg& call, const AttemptOutcome& failed,
+                 std::optional<GrantMsg>* cached_meanwhile) {
+    CallResultMsg report = BaseReport(call);
+    report.ok = false;
+    report.http_status = failed.http_status;
+    gate_.Report(std::move(report));
+    holding_grant_ = false;
+    CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
+    if (grant.cached) {
+      *cached_meanwhile = std::move(grant);
+      return Status::AlreadyExists("answered from the call cache while retrying");
+    }
+    holding_grant_ = true;
+    return Status::OK();
+  }
+
+  // One granted provider call (its retries re-granted through Regrant) and its CALL_RESULT.
+  Result<LlmResponse> Attempt(const CallMsg& call, const LlmRequest& request,
+                              std::optional<GrantMsg>* cached_meanwhile) {
+    holding_grant_ = true;
+    if (relay_) {
+      (void)relay_->Take();  // drop anything stale from this thread
+      relay_->SetRetryHook([this, &call, cached_meanwhile](const AttemptOutcome& failed) {
+        return Regrant(call, failed, cached_meanwhile);
+      });
+    }
+    Result<LlmResponse> resp = inner_->Complete(request);
+    if (relay_) relay_->SetRetryHook(nullptr);
+    const LlmCallStats inner = inner_->last_call_stats();
+    stats_.attempts += inner.attempts;
+    stats_.rate_limited += inner.rate_limited;
+    stats_.http_status = inner.http_status;
+    stats_.latency_ms += inner.latency_ms;
+    if (!holding_grant_) return resp;  // the last attempt was reported by Regrant
+    CallResultMsg report = BaseReport(call);
+    report.ok = resp.ok();
+    report.http_status = inner.http_status;
+    report.rate_limited = inner.rate_limited;
+    report.latency_ms = inner.latency_ms;
     if (resp.ok()) {
       report.response_json = ResponseToJson(*resp);
       report.tokens_in = resp->usage.input_tokens;
@@ -93,6 +134,7 @@ class MeteredClient final : public LlmClient {
       report.http_status = resp->http_status;
     }
     gate_.Report(std::move(report));
+    holding_grant_ = false;
     return resp;
   }
 
@@ -102,6 +144,7 @@ class MeteredClient final : public LlmClient {
   CallGate& gate_;
   RateInfoRelay* relay_;
   LlmCallStats stats_;
+  bool holding_grant_ = false;  // a GRANT{go} whose CALL_RESULT is not sent yet
 };
 
 }  // namespace
@@ -119,6 +162,26 @@ std::string KeyAliasOf(const ModelSpec& model) {
 void RateInfoRelay::Publish(const RateLimitInfo& info) {
   std::lock_guard<std::mutex> lock(mu_);
   latest_[std::this_thread::get_id()] = info;
+}
+
+void RateInfoRelay::SetRetryHook(RetryHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (hook) {
+    hooks_[std::this_thread::get_id()] = std::move(hook);
+  } else {
+    hooks_.erase(std::this_thread::get_id());
+  }
+}
+
+Status RateInfoRelay::BeforeRetry(const AttemptOutcome& failed) {
+  RetryHook hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = hooks_.find(std::this_thread::get_id());
+    if (it == hooks_.end()) return Status::OK();
+    hook = it->second;
+  }
+  return hook(failed);  // outside the lock: it blocks on the coordinator
 }
 
 std::optional<RateLimitInfo> RateInfoRelay::Take() {

@@ -14,7 +14,8 @@ namespace codesweep {
 namespace {
 
 // One HTTP engine and one price table for the whole process, and the rate-limit plumbing of the
-// metered clients: 429s come back to the coordinator instead of being retried here.
+// metered clients: 429s come back to the coordinator instead of being retried here, and other
+// retries wait for a new grant.
 Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_dir,
                                       std::shared_ptr<RateInfoRelay> relay, Logger& log) {
   if (!env.http) {
@@ -34,6 +35,9 @@ Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_d
   env.on_rate_info = [relay, next = env.on_rate_info](const ModelSpec& m, const RateLimitInfo& i) {
     relay->Publish(i);
     if (next) next(m, i);
+  };
+  env.before_retry = [relay](const ModelSpec&, const AttemptOutcome& failed) {
+    return relay->BeforeRetry(failed);  // a retried attempt is reported and granted again
   };
   return env;
 }

@@ -27,6 +27,7 @@ class HttpProviderClient final : public LlmClient {
       : p_(std::move(parts)),
         logger_(env.logger != nullptr ? env.logger : &Logger::Null()),
         on_rate_info_(env.on_rate_info),
+        before_retry_(env.before_retry),
         rate_limit_by_caller_(env.rate_limit_by_caller),
         clock_(env.clock != nullptr ? env.clock : &system_clock_),
         sleep_(env.sleep ? env.sleep : [](Millis d) { std::this_thread::sleep_for(d); }) {}
@@ -44,6 +45,7 @@ class HttpProviderClient final : public LlmClient {
   ClientParts p_;
   Logger* logger_;
   std::function<void(const ModelSpec&, const RateLimitInfo&)> on_rate_info_;
+  std::function<Status(const ModelSpec&, const AttemptOutcome&)> before_retry_;
   bool rate_limit_by_caller_;
   SystemClock system_clock_;
   const Clock* clock_;
@@ -126,6 +128,14 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
   if (rate_limit_by_caller_) policy.max_rate_limited = 0;  // the first 429 ends the call
   Retrier retrier(policy, clock_, sleep_,
                   Sha256U64(base.body) ^ (reinterpret_cast<uintptr_t>(this) + ++calls_));
+  bool caller_stopped = false;
+  if (before_retry_) {
+    retrier.set_before_retry([this, &caller_stopped](const AttemptOutcome& failed) {
+      Status s = before_retry_(p_.model, failed);
+      caller_stopped = !s.ok();
+      return s;
+    });
+  }
   LlmResponse response;
   RetryStats rs;
   Status s = retrier.Run(
@@ -134,7 +144,8 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
             std::chrono::duration_cast<Millis>(clock_->Now() - start).count()};
   if (!s.ok()) {
     Status redacted(s.code(), Redact(s.message()));
-    if (!rate_limit_by_caller_ || rs.http_status != 429) {  // the caller re-asks after a 429
+    // The caller re-asks after a 429, and a call it stopped itself is its own business.
+    if (!caller_stopped && (!rate_limit_by_caller_ || rs.http_status != 429)) {
       logger_->Warn(Str("llm call failed model=", p_.model.id, " attempts=", rs.attempts,
                         " rate_limited=", rs.rate_limited, " error=", redacted.ToString()));
     }

@@ -241,6 +241,7 @@ Status Retrier::Run(const std::function<AttemptOutcome(int64_t remaining_ms)>& a
       return Status::DeadlineExceeded("no time left to retry: " + o.status.message());
     }
     sleep_(Millis(wait_ms));
+    if (before_retry_) CS_RETURN_IF_ERROR(before_retry_(o));
   }
 }
 

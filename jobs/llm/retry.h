@@ -91,8 +91,12 @@ struct RetryStats {
 class Retrier {
  public:
   using Sleep = std::function<void(Millis)>;
+  // Runs before each retry, after its wait, with the attempt that failed (the worker reports it
+  // and waits for a new grant here); a non-OK status ends Run() with that status.
+  using BeforeRetry = std::function<Status(const AttemptOutcome& failed)>;
   Retrier(RetryPolicy policy, const Clock* clock, Sleep sleep, uint64_t seed)
       : policy_(policy), clock_(clock), sleep_(std::move(sleep)), rng_(seed) {}
+  void set_before_retry(BeforeRetry before_retry) { before_retry_ = std::move(before_retry); }
 
   // Runs `attempt(remaining_ms)` until it succeeds, fails permanently or the budget is spent.
   // `remaining_ms` is the time left before the call's deadline (use it as the attempt timeout).
@@ -106,6 +110,7 @@ class Retrier {
   RetryPolicy policy_;
   const Clock* clock_;
   Sleep sleep_;
+  BeforeRetry before_retry_;
   Rng rng_;
 };
 

@@ -4,10 +4,12 @@
 // thread.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jobs/llm/http.h"
@@ -111,5 +113,53 @@ inline double RateBetween(const std::vector<int64_t>& t, double lo, double hi) {
   if (b <= a || t[b] <= t[a]) return 0;
   return static_cast<double>(b - a) * 1000.0 / static_cast<double>(t[b] - t[a]);
 }
+
+// fakellm's successful calls and their tokens over time, sampled while a run goes on: the
+// provider's view of achieved throughput (cells answered from the call cache do not count).
+class StatsSampler {
+ public:
+  struct Sample {
+    int64_t ms = 0;
+    double ok = 0, tokens = 0;
+  };
+  explicit StatsSampler(FakeLlm& llm) : llm_(llm) {}
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  // Takes a sample when the last one is at least every_ms old (call it from a WaitFor predicate).
+  void Tick(int64_t every_ms = 200) {
+    const int64_t now = NowMs();
+    if (!samples_.empty() && now - samples_.back().ms < every_ms) return;
+    nlohmann::json s = llm_.Stats();
+    samples_.push_back(
+        {now, s.value("ok", 0.0), s.value("tokens_in", 0.0) + s.value("tokens_out", 0.0)});
+  }
+  // When the ok count first reached `fraction` of the last sample's.
+  int64_t MsAtFraction(double fraction) const {
+    for (const Sample& x : samples_) {
+      if (x.ok >= fraction * samples_.back().ok) return x.ms;
+    }
+    return samples_.empty() ? 0 : samples_.back().ms;
+  }
+  // Ok calls per second and tokens per call between the first samples at or after from_ms and
+  // to_ms; {0, 0} if the window holds no calls.
+  std::pair<double, double> Window(int64_t from_ms, int64_t to_ms) const {
+    const Sample* a = nullptr;
+    const Sample* b = nullptr;
+    for (const Sample& x : samples_) {
+      if (a == nullptr && x.ms >= from_ms) a = &x;
+      if (b == nullptr && x.ms >= to_ms) b = &x;
+    }
+    if (a == nullptr || b == nullptr || b->ok <= a->ok || b->ms <= a->ms) return {0, 0};
+    return {(b->ok - a->ok) * 1000.0 / static_cast<double>(b->ms - a->ms),
+            (b->tokens - a->tokens) / (b->ok - a->ok)};
+  }
+
+ private:
+  FakeLlm& llm_;
+  std::vector<Sample> samples_;
+};
 
 }  // namespace codesweep::testing

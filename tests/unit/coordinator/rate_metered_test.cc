@@ -1,5 +1,6 @@
 // The worker side of CALL/GRANT (worker/job_runner): a 429 ends the HTTP attempt, is reported in
-// CALL_RESULT with the provider's rate-limit headers, and the call asks for a new GRANT; a cached
+// CALL_RESULT with the provider's rate-limit headers, and the call asks for a new GRANT; a
+// transient failure retried inside the client is reported and granted again first; a cached
 // GRANT is replayed without calling the provider. Fake inner client and gate; no network.
 #include <gtest/gtest.h>
 
@@ -10,16 +11,26 @@
 namespace codesweep {
 namespace {
 
-// Answers from a script: each entry is an HTTP status (200 = ok, 429 = rate limited).
+// Answers from a script: each entry is an HTTP status (200 = ok, 429 = rate limited, 503 =
+// transient: retried inside the client, as the Retrier does, after ProviderEnv::before_retry).
 class ScriptedClient final : public LlmClient {
  public:
   ScriptedClient(std::deque<int> script, RateInfoRelay* relay)
       : script_(std::move(script)), relay_(relay) {}
   Result<LlmResponse> Complete(const LlmRequest&) override {
     ++calls;
-    int status = script_.empty() ? 200 : script_.front();
-    if (!script_.empty()) script_.pop_front();
-    stats_ = {1, status == 429 ? 1 : 0, status, 5};
+    int status = Next();
+    int attempts = 1;
+    while (status == 503) {
+      AttemptOutcome failed{AttemptClass::kTransient, Status::Unavailable("503"), 503, {}};
+      if (Status s = relay_->BeforeRetry(failed); !s.ok()) {
+        stats_ = {attempts, 0, 503, 5};
+        return s;
+      }
+      ++attempts;
+      status = Next();
+    }
+    stats_ = {attempts, status == 429 ? 1 : 0, status, 5};
     RateLimitInfo info;
     info.remaining_requests = 7;
     if (status == 429) info.retry_after_ms = 250;
@@ -37,6 +48,11 @@ class ScriptedClient final : public LlmClient {
   int calls = 0;
 
  private:
+  int Next() {
+    int status = script_.empty() ? 200 : script_.front();
+    if (!script_.empty()) script_.pop_front();
+    return status;
+  }
   std::deque<int> script_;
   RateInfoRelay* relay_;
   LlmCallStats stats_;
@@ -46,12 +62,14 @@ class RecordingGate final : public CallGate {
  public:
   Result<GrantMsg> Acquire(CallMsg call) override {
     calls.push_back(call);
-    return GrantMsg{call.call_key, !cached_json.empty(), cached_json};
+    const bool cached = !cached_json.empty() && calls.size() > uncached_grants;
+    return GrantMsg{call.call_key, cached, cached ? cached_json : ""};
   }
   void Report(CallResultMsg result) override { reports.push_back(std::move(result)); }
   std::vector<CallMsg> calls;
   std::vector<CallResultMsg> reports;
   std::string cached_json;
+  size_t uncached_grants = 0;  // the first this many grants are "go" even with cached_json
 };
 
 ModelSpec Model() { return ModelSpec{"openai:m", "openai", "m", R"({"api_key_env":"TEAM_KEY"})"}; }
@@ -104,6 +122,43 @@ TEST(MeteredClientTest, CachedGrantIsReplayedWithoutCallingTheProvider) {
   EXPECT_EQ(r->content, "from the cache");
   EXPECT_EQ(r->cost_usd, 0);
   EXPECT_TRUE(gate.reports.empty());
+}
+
+TEST(MeteredClientTest, TransientRetriesAreReportedAndGrantedAgain) {
+  RateInfoRelay relay;
+  RecordingGate gate;
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 503, 200}, &relay);
+  ScriptedClient* raw = inner.get();
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  Result<LlmResponse> r = client->Complete(Request());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(raw->calls, 1);          // the retries ran inside the provider client
+  ASSERT_EQ(gate.calls.size(), 3u);  // yet every HTTP attempt was granted
+  ASSERT_EQ(gate.reports.size(), 3u);
+  EXPECT_FALSE(gate.reports[0].ok);
+  EXPECT_EQ(gate.reports[0].http_status, 503);
+  EXPECT_FALSE(gate.reports[1].ok);
+  EXPECT_TRUE(gate.reports[2].ok);
+  EXPECT_EQ(r->attempts, 3);
+  EXPECT_EQ(relay.BeforeRetry({}).code(), StatusCode::kOk);  // the hook is gone after the call
+}
+
+TEST(MeteredClientTest, ACachedGrantWhileRetryingEndsTheRetries) {
+  RateInfoRelay relay;
+  RecordingGate gate;
+  LlmResponse stored;
+  stored.content = "shared answer";
+  gate.cached_json = ResponseToJson(stored);
+  gate.uncached_grants = 1;  // the first CALL is granted, the re-grant finds the cached answer
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 200}, &relay);
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  Result<LlmResponse> r = client->Complete(Request());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->cached);
+  EXPECT_EQ(r->content, "shared answer");
+  EXPECT_EQ(gate.calls.size(), 2u);
+  ASSERT_EQ(gate.reports.size(), 1u);  // only the failed attempt; no grant is held after it
+  EXPECT_EQ(gate.reports[0].http_status, 503);
 }
 
 TEST(MeteredClientTest, KeyAliasPrefersTheExplicitOption) {

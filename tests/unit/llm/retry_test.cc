@@ -112,6 +112,7 @@ struct Harness {
   std::deque<AttemptOutcome> script;
   std::vector<int64_t> remaining_seen;
   RetryStats stats;
+  Retrier::BeforeRetry before_retry;
 
   Status Run(RetryPolicy policy) {
     Retrier r(
@@ -121,6 +122,7 @@ struct Harness {
           clock.Advance(d);
         },
         1);
+    r.set_before_retry(before_retry);
     return r.Run(
         [this](int64_t remaining) {
           remaining_seen.push_back(remaining);
@@ -158,6 +160,25 @@ TEST(Retrier, TransientThenSuccess) {
   EXPECT_EQ(h.stats.attempts, 4);
   EXPECT_EQ(h.stats.rate_limited, 0);
   EXPECT_EQ(h.stats.http_status, 200);
+}
+
+TEST(Retrier, BeforeRetryRunsAfterEachWaitAndCanEndTheCall) {
+  Harness h;
+  h.script = {Fail(AttemptClass::kTransient, 503), Fail(AttemptClass::kTransient, 500)};
+  std::vector<std::pair<int, size_t>> seen;  // (failed status, waits so far)
+  h.before_retry = [&](const AttemptOutcome& failed) {
+    seen.emplace_back(failed.http_status, h.waits.size());
+    return Status::OK();
+  };
+  ASSERT_TRUE(h.Run(NoJitter()).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<int, size_t>>{{503, 1}, {500, 2}}));
+  EXPECT_EQ(h.stats.attempts, 3);
+
+  Harness stop;
+  stop.script = {Fail(AttemptClass::kTransient, 503)};
+  stop.before_retry = [](const AttemptOutcome&) { return Status::AlreadyExists("cached"); };
+  EXPECT_EQ(stop.Run(NoJitter()).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(stop.stats.attempts, 1);
 }
 
 TEST(Retrier, TransientExhaustsAttempts) {
