@@ -70,6 +70,13 @@ int64_t SamplesFor(const SweepConfig& c, const TaskConfig& t) {
   return t.samples > 0 ? t.samples : c.samples;
 }
 
+// The part of a cell key shared by every sample of one task level.
+std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::string& level) {
+  json tj = {
+      {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
+  return tj.dump();
+}
+
 }  // namespace
 
 std::string OutputAffectingOptions(const ModelSpec& model) {
@@ -99,9 +106,7 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
   std::string buf;
   for (const auto& t : c.tasks) {
     for (const auto& level : t.complexities) {
-      json tj = {
-          {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
-      std::string task_part = tj.dump();
+      std::string task_part = TaskPart(c, t, level);
       int64_t n = SamplesFor(c, t);
       for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
         for (const Combo& combo : combos) {
@@ -125,6 +130,23 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
   }
 }
 
+std::string GridDigest(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
+  // A cell key is H(task part | sample | combo part): these parts, the sample ranges and the
+  // variant each model maps to determine every row a load inserts.
+  std::string d = "grid-digest/v1\n";
+  for (const auto& t : c.tasks) {
+    for (const auto& level : t.complexities) {
+      d += TaskPart(c, t, level);
+      d += '|' + std::to_string(t.first_sample) + '+' + std::to_string(SamplesFor(c, t)) + '\n';
+    }
+  }
+  for (const Combo& combo : Combos(c)) {
+    d += std::to_string(variant_ids.at(combo.model_index)) + '|' + combo.method + '|' +
+         std::to_string(combo.turns) + '|' + combo.key_part + '\n';
+  }
+  return Sha256Hex(d);
+}
+
 Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   ExpandStats stats;
   SweepRecord rec;
@@ -140,6 +162,18 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
     VariantRecord v{m.spec, m.gen, c.sandbox_json};
     CS_ASSIGN_OR_RETURN(int64_t id, store.UpsertVariant(v));
     variant_ids.push_back(id);
+  }
+  // Run again unchanged: the last load of this sweep had the same digest and the sweep still
+  // has exactly the jobs it had then (codesweep never deletes one), so there is nothing to
+  // insert. The saved value is "<digest> <jobs of the sweep after that load>".
+  const std::string digest = GridDigest(c, variant_ids);
+  CS_ASSIGN_OR_RETURN(std::string saved, store.GridDigest(stats.sweep_id));
+  if (saved.starts_with(digest + " ")) {
+    CS_ASSIGN_OR_RETURN(int64_t have, store.CountJobs(std::nullopt, stats.sweep_id));
+    if (saved == digest + " " + std::to_string(have)) {
+      stats.total = GridSize(c);
+      return stats;
+    }
   }
   constexpr size_t kBatch = 50'000;
   std::vector<CellRow> batch;
@@ -166,6 +200,8 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   if (!status.ok()) return status;
   CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
   stats.inserted -= duplicates;
+  CS_ASSIGN_OR_RETURN(int64_t jobs, store.CountJobs(std::nullopt, stats.sweep_id));
+  CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
   CS_RETURN_IF_ERROR(store.Commit());
   return stats;
 }

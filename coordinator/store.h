@@ -145,6 +145,10 @@ class Store {
   // finishes an open load itself, so no transaction ever commits without the indexes.
   Status BeginCellLoad();
   Result<int64_t> FinishCellLoad();
+  // What ExpandIntoStore saved with the sweep's last load, in the same transaction (a digest of
+  // everything the cell keys derive from, and the sweep's job count); empty if nothing was.
+  Result<std::string> GridDigest(int64_t sweep_id);
+  Status SetGridDigest(int64_t sweep_id, const std::string& digest);
   Result<std::vector<std::pair<int64_t, SweepRecord>>> ListSweeps();
 
   // ---- dispatch (coordinator loop) ----

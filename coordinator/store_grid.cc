@@ -215,6 +215,27 @@ Result<int64_t> Store::Impl::BuildDeferredJobIndexes() {
   return removed;
 }
 
+namespace {
+std::string GridDigestKey(int64_t sweep_id) { return "grid_digest/" + std::to_string(sweep_id); }
+}  // namespace
+
+Result<std::string> Store::GridDigest(int64_t sweep_id) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("SELECT value FROM meta WHERE key = ?1"));
+  stmt.Bind(1, GridDigestKey(sweep_id));
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Text(0) : std::string();
+}
+
+Status Store::SetGridDigest(int64_t sweep_id, const std::string& digest) {
+  return impl_->Atomic([&]() -> Status {
+    CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("INSERT INTO meta (key, value)"
+                                                      " VALUES (?1, ?2) ON CONFLICT (key)"
+                                                      " DO UPDATE SET value = excluded.value"));
+    stmt.Bind(1, GridDigestKey(sweep_id)).Bind(2, digest);
+    return stmt.Run();
+  });
+}
+
 Result<std::vector<std::pair<int64_t, SweepRecord>>> Store::ListSweeps() {
   CS_ASSIGN_OR_RETURN(Stmt stmt,
                       impl_->db->Prepare("SELECT id, name, seed, max_attempts, source_path,"

@@ -2,7 +2,10 @@
 #include "coordinator/grid.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 #include "tests/unit/sweep/fake_task.h"
@@ -80,6 +83,55 @@ TEST_F(GridTest, AddingSamplesKeepsOldCells) {
   std::set<std::string> all(bigger.begin(), bigger.end());
   for (const auto& k : base) EXPECT_TRUE(all.count(k)) << k;
   EXPECT_EQ(bigger.size(), base.size() * 6 / 4);
+}
+
+// Expanding into a real store: a second run of the same sweep inserts nothing (the saved grid
+// digest matches), an edited sweep inserts only its new cells, and a deleted job comes back.
+TEST_F(GridTest, ExpandIntoStoreIsIdempotentAndIncremental) {
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("cs_grid_" + std::to_string(getpid()))).string();
+  std::filesystem::create_directories(dir);
+  {
+    auto store = Store::Open(dir + "/g.db", StoreOptions{});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    SweepConfig base = Parse(kBase);
+    auto first = ExpandIntoStore(base, **store);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(first->inserted, GridSize(base));
+    EXPECT_EQ(first->total, GridSize(base));
+    auto again = ExpandIntoStore(base, **store);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->inserted, 0);
+    EXPECT_EQ(again->total, GridSize(base));
+    std::string more = kBase;
+    more.replace(more.find("samples = 4"), 11, "samples = 6");
+    auto bigger = ExpandIntoStore(Parse(more), **store);
+    ASSERT_TRUE(bigger.ok());
+    EXPECT_EQ(bigger->inserted, GridSize(base) / 2);
+    EXPECT_EQ(*(*store)->CountJobs(std::nullopt, 0), GridSize(base) * 6 / 4);
+    std::string warmer = kBase;
+    warmer += "temperature = 0.5\n";  // every openai:m cell is a new cell
+    auto edited = ExpandIntoStore(Parse(warmer), **store);
+    ASSERT_TRUE(edited.ok());
+    EXPECT_EQ(edited->inserted, GridSize(base) / 2);
+  }
+  {
+    // Somebody deletes a job by hand: the digest still matches, the count does not.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/g.db").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    auto store = Store::Open(dir + "/g.db", StoreOptions{});
+    ASSERT_TRUE(store.ok());
+    std::string warmer = kBase;
+    warmer += "temperature = 0.5\n";
+    auto back = ExpandIntoStore(Parse(warmer), **store);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->inserted, 1);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(GridTest, TurnsApplyOnlyToMultiTurnMethods) {
