@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -151,7 +152,11 @@ CgroupSupport::~CgroupSupport() {
 }
 
 std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
-  std::string suffix = "/codesweep-sandbox-" + std::to_string(getpid());
+  // Unique per CgroupSupport: a process may hold several (one per executor), and launcher
+  // groups live as long as their executor.
+  std::random_device random;
+  std::string suffix = "/codesweep-sandbox-" + std::to_string(getpid()) + "-" +
+                       std::to_string(static_cast<uint32_t>(random()));
   std::vector<std::string> parents;
   bool v2 = Exists(std::string(kRoot) + "/cgroup.controllers");
   if (v2) {

@@ -298,11 +298,6 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
     InitFail(status_fd, "close_range", errno);
   }
   fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (oom >= 0) {
-    (void)!write(oom, "1000", 4);
-    close(oom);
-  }
   rlimit zero{0, 0};
   setrlimit(RLIMIT_CORE, &zero);
   SetLimit(status_fd, RLIMIT_CPU, req.cpu_seconds);
@@ -329,15 +324,32 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, nullptr);
   MountRunDirs(req, fds[2], status_fd);
+  // The OOM killer takes the run (init and interpreter, inherited) before the launcher.
+  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (oom >= 0) {
+    (void)!write(oom, "1000", 4);
+    close(oom);
+  }
   // Not readable or traceable from the sandbox (it holds a copy of the worker's memory). Set
   // only now: until here the launcher may still open our /proc/PID/ns/mnt.
   prctl(PR_SET_DUMPABLE, 0);
-  long pid = RawClone(SIGCHLD, nullptr);
+  // vfork-style (shared memory, own stack, this process paused until the exec): no copy of
+  // the worker's page tables.
+  struct Args {
+    const NativeLaunchers::Plan* plan;
+    const Request* req;
+    const int* fds;
+    const sigset_t* chld;
+  } args{&plan, &req, fds, &chld};
+  alignas(16) char stack[64 * 1024];
+  long pid = clone(
+      [](void* p) -> int {
+        const Args* a = static_cast<const Args*>(p);
+        sigprocmask(SIG_UNBLOCK, a->chld, nullptr);
+        RunInterpreter(*a->plan, *a->req, a->fds);
+      },
+      stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (pid < 0) InitFail(status_fd, "fork", errno);
-  if (pid == 0) {
-    sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-    RunInterpreter(plan, req, fds);
-  }
   close(fds[0]);
   close(fds[1]);
   for (;;) {
@@ -413,6 +425,7 @@ void RunOne(const NativeLaunchers::Plan& plan, const Request& req, int* fds, int
     if (syscall(SYS_setresuid, kSandboxId, kSandboxId, kSandboxId) != 0) {
       LauncherFail("setresuid", errno);
     }
+    prctl(PR_SET_DUMPABLE, 1);  // a uid change clears it; the launcher opens /proc/PID/ns
   }
   // The worker's environment (API keys) must not be readable in this process's memory image.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) std::memset(*e, 0, std::strlen(*e));
