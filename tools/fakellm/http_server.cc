@@ -57,7 +57,7 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       return Close();
     }
-    if (ec) return Refuse(400, "bad request: " + ec.message());
+    if (ec) return Refuse(400, "malformed HTTP request");
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
     HttpIn in{.method = std::string(req.method_string()), .path = std::string(req.target())};
@@ -92,7 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
   }
 
-  void Refuse(int status, std::string message) {
+  void Refuse(int status, const std::string& message) {  // message: plain ASCII, no quotes
     keep_alive_ = false;
     out_ = HttpOut{.status = status, .body = "{\"error\":\"" + message + "\"}"};
     Write();

@@ -1,10 +1,13 @@
 // The OpenAI and Anthropic clients against a fakellm child process: success, tool calls via
 // replay, 429 handling, transient and permanent errors, truncated JSON, drops, oversize bodies,
 // timeouts, live reconfiguration and clean shutdown.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -321,6 +324,35 @@ TEST_F(LlmAgainstFakeLlm, ManySlowRequestsAreHeldAtOnce) {
   json s = Stats();
   EXPECT_GE(s["max_inflight"].get<int>(), kCalls);  // all in the server at the same time
   EXPECT_EQ(s["ok"], kCalls);
+}
+
+// Bytes that are not HTTP, or a body over the limit, get an error answer; fakellm keeps serving.
+TEST_F(LlmAgainstFakeLlm, MalformedHttpIsRefusedAndServerStaysUp) {
+  auto exchange = [this](const std::string& bytes) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string reply;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
+      char buf[512];
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 10'000) > 0) {
+        const ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) reply.assign(buf, static_cast<size_t>(n));
+      }
+    }
+    close(fd);
+    return reply;
+  };
+  EXPECT_TRUE(exchange("\x01\x02 not http at all\r\n\r\n").starts_with("HTTP/1.1 400"));
+  EXPECT_TRUE(
+      exchange("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")
+          .starts_with("HTTP/1.1 413"));
+  auto client = Client("openai", "m", json::object());
+  EXPECT_TRUE(client->Complete(Ask("still there?")).ok());
 }
 
 // An engine destroyed with transfers in flight ends each of them once, with kUnavailable.
