@@ -55,6 +55,7 @@ struct StatusMsg {
   int32_t kind;   // 'X': the interpreter's wait status in value; 'F': setup failed
   int32_t value;  // wait status, or errno
   char stage[24];
+  int64_t utime_us, stime_us, maxrss_kb;  // 'X': the interpreter and what it reaped
 };
 
 // launcher -> worker: 'S' (+ the init's pidfd) when the run started, 'D' when the init is reaped.
@@ -318,6 +319,7 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
 [[noreturn]] void RunInit(const NativeLaunchers::Plan& plan, const Request& req, const int* fds) {
   int status_fd = fds[3];
   close(kSockFd);
+  prctl(PR_SET_NAME, "cs-init");
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) InitFail(status_fd, "pdeathsig", errno);
   sigset_t chld;
   sigemptyset(&chld);
@@ -356,12 +358,16 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
     siginfo_t info;
     sigwaitinfo(&chld, &info);
     int status;
+    rusage ru{};
     pid_t reaped;
-    while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((reaped = wait4(-1, &status, WNOHANG, &ru)) > 0) {
       if (reaped != pid) continue;
       StatusMsg m{};
       m.kind = 'X';
       m.value = status;
+      m.utime_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
+      m.stime_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
+      m.maxrss_kb = ru.ru_maxrss;
       (void)!write(status_fd, &m, sizeof(m));
       _exit(0);
     }
@@ -414,6 +420,12 @@ void RunOne(const NativeLaunchers::Plan& plan, const Request& req, int* fds, int
   int null_fd = open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) dup2(null_fd, fd);
   if (null_fd > 2) close(null_fd);
+  prctl(PR_SET_NAME, "cs-launcher");
+  // Nothing of the worker's signal set-up (handlers, the thread's mask) carries over.
+  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) LauncherFail("pdeathsig", errno);
   if (plan.root_user) {
     // The worker mapped 65534 to the host's 65534: become it (keeping the namespace's
@@ -749,9 +761,14 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
   err_w.Reset();
   st_w.Reset();
   code.Reset();
+  // The previous run's 'D' may still be queued (the run ended on its pidfd): skip it.
   Reply started{};
   int pidfd_raw = -1;
-  if (!ReadReply(launcher.sock, 10000, started, &pidfd_raw) || started.kind != 'S') {
+  bool got = false;
+  do {
+    got = ReadReply(launcher.sock, 10000, started, &pidfd_raw);
+  } while (got && started.kind == 'D');
+  if (!got || started.kind != 'S') {
     if (pidfd_raw >= 0) close(pidfd_raw);
     std::string why = started.kind == 'F'
                           ? std::string(started.stage) + ": " + strerror(started.value)
@@ -765,16 +782,15 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
   bool* truncs[2] = {&raw.stdout_truncated, &raw.stderr_truncated};
   OwnedFd* streams[2] = {&out_r, &err_r};
   int64_t total = 0;
-  Reply done{};
-  bool have_done = false, launcher_ok = true;
+  bool ended = false;  // the init's pidfd is readable: nothing of the run is left
   Clock::time_point deadline = start + std::chrono::milliseconds(limits.wall_ms);
   Clock::time_point drain_until = Clock::time_point::max();
-  while (!have_done || ((out_r.fd >= 0 || err_r.fd >= 0) && Clock::now() < drain_until)) {
+  while (!ended || ((out_r.fd >= 0 || err_r.fd >= 0) && Clock::now() < drain_until)) {
     pollfd p[3];
     int n = 0;
     for (OwnedFd* s : streams) p[n++] = {s->fd, POLLIN, 0};
-    p[n++] = {have_done ? -1 : launcher.sock, POLLIN, 0};
-    Clock::time_point wake = have_done ? drain_until
+    p[n++] = {ended ? -1 : pidfd.fd, POLLIN, 0};
+    Clock::time_point wake = ended ? drain_until
                              : raw.timed_out || raw.output_killed
                                  ? Clock::now() + std::chrono::milliseconds(100)
                                  : deadline;
@@ -795,14 +811,8 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
       texts[i]->append(buf, std::min<size_t>(room, got));
       if (static_cast<size_t>(got) > room) *truncs[i] = true;
     }
-    if (!have_done && p[2].revents != 0) {
-      if (!ReadReply(launcher.sock, 0, done, nullptr) || done.kind != 'D') {
-        launcher_ok = false;
-        kill_run();
-        done = Reply{};
-        done.value = SIGKILL;
-      }
-      have_done = true;
+    if (!ended && p[2].revents != 0) {
+      ended = true;
       drain_until = Clock::now() + std::chrono::milliseconds(200);
       continue;
     }
@@ -813,15 +823,10 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
       raw.timed_out = true;
       kill_run();
     } else if (raw.timed_out || raw.output_killed) {
-      kill_run();  // repeated until the launcher reports the init reaped
+      kill_run();  // repeated until the init is gone
     }
   }
   raw.wall_ms = ElapsedMs(start);
-  raw.usage.ru_utime = {static_cast<time_t>(done.utime_us / 1000000),
-                        static_cast<suseconds_t>(done.utime_us % 1000000)};
-  raw.usage.ru_stime = {static_cast<time_t>(done.stime_us / 1000000),
-                        static_cast<suseconds_t>(done.stime_us % 1000000)};
-  raw.usage.ru_maxrss = done.maxrss_kb;
   fcntl(st_r.fd, F_SETFL, O_NONBLOCK);
   StatusMsg m{};
   bool have_status = false;
@@ -833,8 +838,22 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
     have_status = m.kind == 'X';
     raw.wait_status = m.value;
   }
-  // No status from the init: it was killed (deadline, output, or the launcher went away).
-  if (!have_status) raw.wait_status = SIGKILL;
+  bool launcher_ok = true;
+  if (!have_status) {
+    // No status from the init: it was killed (deadline, output, or the launcher went away).
+    // The launcher's report of the init has the CPU time then.
+    raw.wait_status = SIGKILL;
+    Reply done{};
+    launcher_ok = ReadReply(launcher.sock, 2000, done, nullptr) && done.kind == 'D';
+    m.utime_us = done.utime_us;
+    m.stime_us = done.stime_us;
+    m.maxrss_kb = done.maxrss_kb;
+  }
+  raw.usage.ru_utime = {static_cast<time_t>(m.utime_us / 1000000),
+                        static_cast<suseconds_t>(m.utime_us % 1000000)};
+  raw.usage.ru_stime = {static_cast<time_t>(m.stime_us / 1000000),
+                        static_cast<suseconds_t>(m.stime_us % 1000000)};
+  raw.usage.ru_maxrss = m.maxrss_kb;
   reusable = launcher_ok;
   ExecResult result = Classify(std::move(raw), "A", launcher.cgroup.get(), limits);
   result.backend = "native";

@@ -35,6 +35,10 @@ no-userns)
     exec "$bin" "$@"
   fi
   # The sysctl is per user namespace: 0 here disables new ones for everything below.
+  if ! unshare -U -r --fork sh -c 'echo 0 > /proc/sys/user/max_user_namespaces' 2>/dev/null; then
+    echo "SKIP: this kernel cannot turn user namespaces off inside one (user.max_user_namespaces)"
+    exit 77
+  fi
   exec unshare -U -r --fork sh -c \
     'echo 0 > /proc/sys/user/max_user_namespaces || exit 1; exec "$0" "$@"' "$bin" "$@"
   ;;
