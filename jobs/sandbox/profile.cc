@@ -14,11 +14,10 @@
 #include <filesystem>
 
 namespace codesweep {
-namespace {}  // namespace
 
 std::vector<std::string> TierAEtcPaths() {
   std::vector<std::string> out = {"/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives",
-                                  "/etc/python3"};
+                                  "/etc/python3", "/etc/matplotlibrc"};
   glob_t g{};
   if (glob("/etc/python3.*", 0, nullptr, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);

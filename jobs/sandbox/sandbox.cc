@@ -34,7 +34,7 @@ LandlockPlan SystemPaths(const std::string& python) {
                     "/lib",           "/lib64",
                     "/sbin",          "/etc/ld.so.cache",
                     "/etc/localtime", "/etc/alternatives",
-                    "/etc/python3"};
+                    "/etc/python3",   "/etc/matplotlibrc"};
   for (int minor = 6; minor < 20; ++minor) {
     plan.read_only.push_back("/etc/python3." + std::to_string(minor));
   }
