@@ -244,6 +244,15 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
 
 void CoordinatorCore::Shutdown() {
   for (const auto& [id, peer] : peers_) Fail(store_.SetWorkerState(id, "gone", NowMs()));
+  MaybeBuildReportIndexes();
+}
+
+void CoordinatorCore::MaybeBuildReportIndexes() {
+  if (report_indexes_checked_ || !Finished()) return;
+  report_indexes_checked_ = true;
+  Result<int> built = store_.BuildReportIndexes();
+  if (!built.ok()) return Fail(built.status());
+  if (*built > 0) log_.Info(Str("built ", *built, " report index(es) left for after the sweep"));
 }
 
 void CoordinatorCore::ExpireLeases() {
@@ -255,6 +264,7 @@ void CoordinatorCore::ExpireLeases() {
 }
 
 void CoordinatorCore::Tick() {
+  MaybeBuildReportIndexes();
   SteadyTime now = clock_.Now();
   int64_t dead_after = static_cast<int64_t>(opt_.hb_ms) * opt_.liveness;
   std::vector<std::string> lost;

@@ -102,6 +102,8 @@ class CoordinatorCore {
     SteadyTime last_sent{};
   };
 
+  // Once every job in scope is terminal: the report-only indexes a grid load left for later.
+  void MaybeBuildReportIndexes();
   void OnHello(const std::string& peer, const HelloMsg& m);
   void OnResult(const std::string& peer, const ResultMsg& m);
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
@@ -137,6 +139,7 @@ class CoordinatorCore {
   CoordinatorOptions opt_;
   Status fatal_;
   int64_t epoch_ = 0;
+  bool report_indexes_checked_ = false;  // BuildReportIndexes ran once the sweep was finished
 
   std::map<std::string, Peer> peers_;
   std::unordered_map<int64_t, std::string> lease_owner_;  // job -> peer holding it

@@ -3,7 +3,12 @@
 // per-(task, complexity) parts are built once and only the sample index varies per cell.
 #include "coordinator/grid.h"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "jobs/methods/method.h"
 #include "schema/hash.h"
@@ -76,6 +81,48 @@ std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::strin
       {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
   return tj.dump();
 }
+
+// Batches of cells from the thread that hashes them to the thread that inserts them; at most
+// two wait, so memory stays bounded whatever the grid's size.
+class BatchQueue {
+ public:
+  // False once the consumer has cancelled (the producer then stops).
+  bool Push(std::vector<CellRow> batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return cancelled_ || queue_.size() < 2; });
+    if (cancelled_) return false;
+    queue_.push_back(std::move(batch));
+    changed_.notify_all();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  // The next batch, or nothing once the producer has closed and the queue is empty.
+  std::optional<std::vector<CellRow>> Pop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    std::vector<CellRow> batch = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::vector<CellRow>> queue_;
+  bool closed_ = false;
+  bool cancelled_ = false;
+};
 
 }  // namespace
 
@@ -168,39 +215,47 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   // insert. The saved value is "<digest> <jobs of the sweep after that load>".
   const std::string digest = GridDigest(c, variant_ids);
   CS_ASSIGN_OR_RETURN(std::string saved, store.GridDigest(stats.sweep_id));
-  if (saved.starts_with(digest + " ")) {
-    CS_ASSIGN_OR_RETURN(int64_t have, store.CountJobs(std::nullopt, stats.sweep_id));
-    if (saved == digest + " " + std::to_string(have)) {
-      stats.total = GridSize(c);
-      return stats;
-    }
+  CS_ASSIGN_OR_RETURN(const int64_t had, store.CountJobs(std::nullopt, stats.sweep_id));
+  if (saved == digest + " " + std::to_string(had)) {
+    stats.total = GridSize(c);
+    return stats;
   }
-  constexpr size_t kBatch = 50'000;
-  std::vector<CellRow> batch;
-  batch.reserve(kBatch);
+  // Cells are hashed into batches on a second thread while this one (the store's) inserts the
+  // batch before.
+  CS_RETURN_IF_ERROR(store.BeginCellLoad());
+  BatchQueue queue;
+  std::thread producer([&] {
+    constexpr size_t kBatch = 50'000;
+    std::vector<CellRow> batch;
+    batch.reserve(kBatch);
+    ForEachCell(c, [&](const GridCell& g) {
+      batch.push_back(
+          {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
+      if (batch.size() < kBatch) return true;
+      bool more = queue.Push(std::move(batch));
+      batch = {};
+      batch.reserve(kBatch);
+      return more;
+    });
+    if (!batch.empty()) queue.Push(std::move(batch));
+    queue.Close();
+  });
   Status status;
-  auto flush = [&]() -> bool {
-    auto inserted = store.InsertCells(stats.sweep_id, batch);
+  while (std::optional<std::vector<CellRow>> batch = queue.Pop()) {
+    Result<int64_t> inserted = store.InsertCells(stats.sweep_id, *batch);
     if (!inserted.ok()) {
       status = inserted.status();
-      return false;
+      queue.Cancel();
+      break;
     }
+    stats.total += static_cast<int64_t>(batch->size());
     stats.inserted += *inserted;
-    batch.clear();
-    return true;
-  };
-  CS_RETURN_IF_ERROR(store.BeginCellLoad());
-  ForEachCell(c, [&](const GridCell& g) {
-    ++stats.total;
-    batch.push_back(
-        {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
-    return batch.size() < kBatch || flush();
-  });
-  if (status.ok() && !batch.empty()) flush();
-  if (!status.ok()) return status;
+  }
+  producer.join();
+  CS_RETURN_IF_ERROR(status);
   CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
   stats.inserted -= duplicates;
-  CS_ASSIGN_OR_RETURN(int64_t jobs, store.CountJobs(std::nullopt, stats.sweep_id));
+  const int64_t jobs = had + stats.inserted;
   CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
   CS_RETURN_IF_ERROR(store.Commit());
   return stats;

@@ -138,13 +138,17 @@ class Store {
   Result<int64_t> InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells);
   // A grid load: BeginCellLoad(), InsertCells() for each batch, FinishCellLoad(), Commit(). Into
   // an empty jobs table the jobs indexes are dropped at the start and each is built with one
-  // sort at the end (instead of a random B-tree insert per cell into the cell-key index); into
+  // sort at the end (instead of a random B-tree insert per cell into the cell-key index), but
+  // for the report-only index, which BuildReportIndexes builds when the sweep is done; into
   // a table with jobs it only enlarges the page cache. Between the two calls only InsertCells
   // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
   // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
   // finishes an open load itself, so no transaction ever commits without the indexes.
   Status BeginCellLoad();
   Result<int64_t> FinishCellLoad();
+  // Builds the report-only jobs indexes a grid load left for later (see BeginCellLoad); returns
+  // how many. The coordinator calls it once the sweep has finished. Commit afterwards.
+  Result<int> BuildReportIndexes();
   // What ExpandIntoStore saved with the sweep's last load, in the same transaction (a digest of
   // everything the cell keys derive from, and the sweep's job count); empty if nothing was.
   Result<std::string> GridDigest(int64_t sweep_id);

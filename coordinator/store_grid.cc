@@ -182,7 +182,7 @@ Status Store::BeginCellLoad() {
   }
   for (const auto& [name, sql] : indexes) {
     CS_RETURN_IF_ERROR(impl_->db->Exec("DROP INDEX \"" + name + "\""));
-    impl_->deferred_job_indexes.push_back(sql);
+    impl_->deferred_job_indexes.emplace_back(name, sql);
   }
   return Status::OK();
 }
@@ -195,12 +195,19 @@ Result<int64_t> Store::FinishCellLoad() {
 }
 
 Result<int64_t> Store::Impl::BuildDeferredJobIndexes() {
-  std::vector<std::string> indexes = std::move(deferred_job_indexes);
+  std::vector<std::pair<std::string, std::string>> indexes = std::move(deferred_job_indexes);
   deferred_job_indexes.clear();
   if (!lost_writes.ok()) return lost_writes;  // SQLite undid the drops with everything else
   (void)db->Exec("PRAGMA threads = 2");       // lets the index sorts use a helper thread
   int64_t removed = 0;
-  for (const std::string& sql : indexes) {
+  for (const auto& [name, sql] : indexes) {
+    if (IsReportOnlyIndex(name)) {
+      // Only the report views read it: built when the sweep has finished (BuildReportIndexes).
+      CS_ASSIGN_OR_RETURN(Stmt later, db->Prepare("INSERT OR REPLACE INTO meta (key, value)"
+                                                  " VALUES (?1, ?2)"));
+      CS_RETURN_IF_ERROR(later.Bind(1, std::string(kLaterIndexPrefix) + name).Bind(2, sql).Run());
+      continue;
+    }
     Status s = db->Exec(sql);
     if (!s.ok() && sql.starts_with("CREATE UNIQUE")) {
       // Duplicate cell keys in the load: keep the first of each, as INSERT OR IGNORE would have.
@@ -218,6 +225,30 @@ Result<int64_t> Store::Impl::BuildDeferredJobIndexes() {
 namespace {
 std::string GridDigestKey(int64_t sweep_id) { return "grid_digest/" + std::to_string(sweep_id); }
 }  // namespace
+
+Result<int> Store::BuildReportIndexes() {
+  CS_RETURN_IF_ERROR(impl_->RequireWritable());
+  std::vector<std::pair<std::string, std::string>> later;  // meta key, CREATE INDEX statement
+  {
+    CS_ASSIGN_OR_RETURN(Stmt list, impl_->db->Prepare("SELECT key, value FROM meta"
+                                                      " WHERE substr(key, 1, ?2) = ?1"));
+    list.Bind(1, kLaterIndexPrefix).Bind(2, static_cast<int64_t>(kLaterIndexPrefix.size()));
+    while (true) {
+      CS_ASSIGN_OR_RETURN(bool row, list.Step());
+      if (!row) break;
+      later.emplace_back(list.Text(0), list.Text(1));
+    }
+  }
+  if (later.empty()) return 0;
+  return impl_->Atomic([&]() -> Result<int> {
+    for (const auto& [key, sql] : later) {
+      CS_RETURN_IF_ERROR(impl_->db->Exec(sql).WithContext("building " + key));
+      CS_ASSIGN_OR_RETURN(Stmt done, impl_->db->Prepare("DELETE FROM meta WHERE key = ?1"));
+      CS_RETURN_IF_ERROR(done.Bind(1, key).Run());
+    }
+    return static_cast<int>(later.size());
+  });
+}
 
 Result<std::string> Store::GridDigest(int64_t sweep_id) {
   CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("SELECT value FROM meta WHERE key = ?1"));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "coordinator/store.h"
@@ -32,9 +33,9 @@ struct Store::Impl {
   // While a grid insert is open the page cache is enlarged (random cell-key index inserts need
   // it); Commit() shrinks it back.
   bool bulk_cache = false;
-  // While a grid load into an empty jobs table is open (BeginCellLoad): the CREATE INDEX
-  // statements of the jobs indexes it dropped, rebuilt by FinishCellLoad or before any commit.
-  std::vector<std::string> deferred_job_indexes;
+  // While a grid load into an empty jobs table is open (BeginCellLoad): the jobs indexes it
+  // dropped (name, CREATE INDEX statement), rebuilt by FinishCellLoad or before any commit.
+  std::vector<std::pair<std::string, std::string>> deferred_job_indexes;
 
   Status RequireWritable() const;
   // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).
@@ -59,6 +60,13 @@ struct Store::Impl {
 inline bool MigrationInvisibleToReaders(std::string_view name) {
   return name.ends_with("_index.sql");
 }
+
+// The jobs indexes that only the report views read (jobs_report: the views' group order). A grid
+// load into an empty table builds them when the sweep has finished, not with the load, so that
+// dispatch starts sooner; the reports work without them meanwhile, only slower. Their CREATE
+// statements wait in meta under kLaterIndexPrefix + name (Store::BuildReportIndexes).
+inline bool IsReportOnlyIndex(std::string_view name) { return name == "jobs_report"; }
+inline constexpr std::string_view kLaterIndexPrefix = "later_index/";
 
 // Reads the CS_JOB_COLS columns of the current row.
 JobRow ReadJobRow(const store_internal::Stmt& stmt);

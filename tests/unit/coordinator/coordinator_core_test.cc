@@ -32,7 +32,9 @@ class CoreTest : public ::testing::Test {
       cells.push_back(
           {CellKey("cell" + std::to_string(i)), "game24", "4", i, *vid, "only_question", 1});
     }
+    ASSERT_TRUE(store_->BeginCellLoad().ok());  // as ExpandIntoStore loads a fresh database
     ASSERT_TRUE(store_->InsertCells(sweep_id_, cells).ok());
+    ASSERT_TRUE(store_->FinishCellLoad().ok());
     ASSERT_TRUE(store_->Commit().ok());
     opt_.requeue_backoff_ms = 1000;
     NewCore();
@@ -284,6 +286,18 @@ TEST_F(CoreTest, FinishesWhenEveryJobIsTerminal) {
   core_->MaybeCommit(true);
   EXPECT_TRUE(core_->Finished());
   EXPECT_EQ(Of<AckMsg>(core_->TakeOutbox()).size(), static_cast<size_t>(kCells));
+  // The report index the load left for later is built now that the sweep is done.
+  auto report_index = [&] {
+    Result<std::unique_ptr<ReportDb>> db = ReportDb::Open((dir_ / "db").string());
+    if (!db.ok()) return std::string("?");
+    Result<QueryTable> t = (*db)->Query(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'jobs_report'");
+    return t.ok() && !t->rows.empty() ? t->rows[0][0].value_or("?") : std::string("?");
+  };
+  EXPECT_EQ(report_index(), "0");
+  Step();
+  core_->MaybeCommit(true);
+  EXPECT_EQ(report_index(), "1");
 }
 
 }  // namespace
