@@ -35,12 +35,10 @@ Status CoordinatorCore::Start() {
   }
   CS_RETURN_IF_ERROR(store_.Commit());
   LoadLimits(true);
-  CS_ASSIGN_OR_RETURN(progress_.total, store_.CountJobs(std::nullopt, opt_.sweep_id));
-  CS_ASSIGN_OR_RETURN(int64_t done, store_.CountJobs(JobState::kDone, opt_.sweep_id));
-  CS_ASSIGN_OR_RETURN(int64_t failed, store_.CountJobs(JobState::kFailed, opt_.sweep_id));
-  CS_ASSIGN_OR_RETURN(int64_t dead, store_.CountJobs(JobState::kDead, opt_.sweep_id));
-  progress_.terminal = done + failed + dead;
-  progress_.failures = failed + dead;
+  CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id));
+  progress_.total = counts.total;
+  progress_.terminal = counts.done + counts.failed + counts.dead;
+  progress_.failures = counts.failed + counts.dead;
   return Status::OK();
 }
 

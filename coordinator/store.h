@@ -108,6 +108,10 @@ struct RateLimitRow {
   int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
 };
 
+struct JobCounts {
+  int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+};
+
 // Counts for `status`: one row per (sweep, model, method).
 struct StatusRow {
   std::string sweep;
@@ -201,6 +205,8 @@ class Store {
   // ---- read side ----
   Result<std::vector<StatusRow>> StatusRows(const std::string& sweep_filter);
   Result<int64_t> CountJobs(std::optional<JobState> state, int64_t sweep_id /* 0 = all */);
+  // Every state's count in one pass over the jobs (sweep_id 0 = all sweeps).
+  Result<JobCounts> CountJobStates(int64_t sweep_id);
 
   // ---- schema ----
   static int LatestSchemaVersion();

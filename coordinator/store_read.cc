@@ -130,6 +130,26 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
   return out;
 }
 
+Result<JobCounts> Store::CountJobStates(int64_t sweep_id) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      impl_->db->Prepare("SELECT count(*), sum(state = 'pending'), sum(state = 'leased'),"
+                         " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead')"
+                         " FROM jobs WHERE ?1 = 0 OR sweep_id = ?1"));
+  stmt.Bind(1, sweep_id);
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  JobCounts c;
+  if (row) {
+    c.total = stmt.Int(0);
+    c.pending = stmt.Int(1);
+    c.leased = stmt.Int(2);
+    c.done = stmt.Int(3);
+    c.failed = stmt.Int(4);
+    c.dead = stmt.Int(5);
+  }
+  return c;
+}
+
 Result<int64_t> Store::CountJobs(std::optional<JobState> state, int64_t sweep_id) {
   // One statement per shape, so that counting pending jobs can use the jobs_pending index.
   const char* sql = nullptr;

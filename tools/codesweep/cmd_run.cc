@@ -124,15 +124,13 @@ CommandAction SetupRunCommand(CLI::App& sub) {
     if (!store.ok()) return Fail(store.status());
     Result<ExpandStats> grid = ExpandIntoStore(*config, **store);
     if (!grid.ok()) return Fail(grid.status());
-    Result<int64_t> pending = (*store)->CountJobs(JobState::kPending, grid->sweep_id);
-    Result<int64_t> leased = (*store)->CountJobs(JobState::kLeased, grid->sweep_id);
-    if (!pending.ok() || !leased.ok())
-      return Fail(pending.ok() ? leased.status() : pending.status());
+    Result<JobCounts> counts = (*store)->CountJobStates(grid->sweep_id);
+    if (!counts.ok()) return Fail(counts.status());
     std::printf("sweep %s: %lld cells (%lld new), database %s\n", config->name.c_str(),
                 static_cast<long long>(grid->total), static_cast<long long>(grid->inserted),
                 f->db.c_str());
     std::fflush(stdout);
-    if (*pending + *leased == 0) {
+    if (counts->pending + counts->leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
                   static_cast<long long>(grid->total));
       PrintSummary(f->db, config->name);

@@ -162,6 +162,31 @@ TEST(StoreLoad, AnAbandonedLoadLeavesNothingBehind) {
   }
 }
 
+TEST(StoreLoad, CountJobStatesAgreesWithCountJobs) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 20)).ok());
+  auto page = f.store->FetchPending(kNow, JobId(0), 3);
+  ASSERT_TRUE(page.ok());
+  for (const JobRow& row : *page) ASSERT_TRUE(f.store->LeaseJob(row.job, "w", kNow + 1000).ok());
+  auto lease = f.store->GetJob((*page)[0].job);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(
+      f.store->CompleteJob(lease->job, lease->lease, testing_store::Verdict(true), kNow, 0).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  for (int64_t sweep : {int64_t{0}, f.sweep_id, f.sweep_id + 1}) {
+    auto c = f.store->CountJobStates(sweep);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->total, *f.store->CountJobs(std::nullopt, sweep));
+    EXPECT_EQ(c->pending, *f.store->CountJobs(JobState::kPending, sweep));
+    EXPECT_EQ(c->leased, *f.store->CountJobs(JobState::kLeased, sweep));
+    EXPECT_EQ(c->done, *f.store->CountJobs(JobState::kDone, sweep));
+    EXPECT_EQ(c->failed + c->dead, 0);
+  }
+  EXPECT_EQ(f.store->CountJobStates(f.sweep_id)->done, 1);
+  EXPECT_EQ(f.store->CountJobStates(f.sweep_id)->leased, 2);
+}
+
 // A database at schema version 3 (jobs.cell_key UNIQUE inline) with a job, an attempt and a
 // result migrates to the named unique index with its rows, foreign keys and views intact.
 TEST(StoreLoad, MigratesVersionThreeJobsTable) {
