@@ -92,20 +92,20 @@ long RawClone(unsigned long flags, int* pidfd) {
   return syscall(SYS_clone, flags, 0L, pidfd, nullptr, 0L);
 }
 
-int SendMsg(int sock, const void* data, size_t size, int fd) {
+int SendMsg(int sock, const void* data, size_t size, const int* fds = nullptr, int nfds = 0) {
   iovec iov{const_cast<void*>(data), size};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  if (nfds > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
     cmsghdr* cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    std::memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
   }
   ssize_t n;
   do {
@@ -190,7 +190,7 @@ namespace {
   r.kind = 'F';
   r.value = err;
   CopyStage(r.stage, stage);
-  SendMsg(kSockFd, &r, sizeof(r), -1);
+  SendMsg(kSockFd, &r, sizeof(r));
   _exit(127);
 }
 
@@ -253,9 +253,6 @@ void SetLimit(int status_fd, int resource, int64_t value) {
 
 void MountRunDirs(const Request& req, int code_fd, int status_fd) {
   const unsigned long kFlags = MS_NOSUID | MS_NODEV;
-  if (mount("proc", "/proc", "proc", kFlags | MS_NOEXEC, nullptr) != 0) {
-    InitFail(status_fd, "mount-proc", errno);
-  }
   if (mount("tmpfs", "/tmp", "tmpfs", kFlags, req.tmp_opts) != 0) {
     InitFail(status_fd, "mount-tmp", errno);
   }
@@ -316,22 +313,31 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
 
 // pid 1 of the run's pid namespace: mounts the run's directories, runs the interpreter, reaps
 // everything, and reports the interpreter's wait status. Its exit ends the namespace.
-[[noreturn]] void RunInit(const NativeLaunchers::Plan& plan, const Request& req, const int* fds) {
-  int status_fd = fds[3];
+// pid 1 of a run's pid namespace, started ahead of the run: mounts its /proc, waits for the
+// request on `sock` (straight from the worker), mounts the run's directories, runs the
+// interpreter, reaps everything, and reports the interpreter's wait status. Its exit ends the
+// namespace. Before the request it has no status pipe: it fails with exit code 126.
+[[noreturn]] void RunInit(const NativeLaunchers::Plan& plan, int sock) {
   close(kSockFd);
   prctl(PR_SET_NAME, "cs-init");
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) InitFail(status_fd, "pdeathsig", errno);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(126);
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, nullptr);
-  MountRunDirs(req, fds[2], status_fd);
-  // The OOM killer takes the run (init and interpreter, inherited) before the launcher.
+  const unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount("proc", "/proc", "proc", kFlags, nullptr) != 0) _exit(126);
+  // The OOM killer takes the interpreter (which inherits 1000) before the init and launcher.
   int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (oom >= 0) {
-    (void)!write(oom, "1000", 4);
-    close(oom);
-  }
+  if (oom >= 0) (void)!write(oom, "1000", 4);
+  Request req;
+  int fds[4];
+  int nfds = 0;
+  ssize_t n = RecvMsg(sock, &req, sizeof(req), fds, 4, &nfds);
+  close(sock);
+  if (n != sizeof(req) || nfds != 4) _exit(0);  // the worker went away
+  int status_fd = fds[3];
+  MountRunDirs(req, fds[2], status_fd);
   // Not readable or traceable from the sandbox (it holds a copy of the worker's memory). Set
   // only now: until here the launcher may still open our /proc/PID/ns/mnt.
   prctl(PR_SET_DUMPABLE, 0);
@@ -352,6 +358,10 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
       },
       stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (pid < 0) InitFail(status_fd, "fork", errno);
+  if (oom >= 0) {
+    (void)!write(oom, "0", 1);
+    close(oom);
+  }
   close(fds[0]);
   close(fds[1]);
   for (;;) {
@@ -374,41 +384,46 @@ void MountRunDirs(const Request& req, int code_fd, int status_fd) {
   }
 }
 
-void RunOne(const NativeLaunchers::Plan& plan, const Request& req, int* fds, int& held_ns) {
+// Starts the next run's init and hands it to the worker ('P': its pidfd and a socket to send
+// the request on), then reports the init's end ('D'). Returns false when the worker is gone.
+bool PrepareNext(const NativeLaunchers::Plan& plan, int& held_ns) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    LauncherFail("socketpair", errno);
+  }
   int pidfd = -1;
   long pid = RawClone(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_PIDFD | SIGCHLD, &pidfd);
-  if (pid == 0) RunInit(plan, req, fds);
-  for (int i = 0; i < 4; ++i) close(fds[i]);
-  Reply r{};
-  if (pid < 0) {
-    r.kind = 'F';
-    r.value = errno;
-    CopyStage(r.stage, "clone-init");
-    SendMsg(kSockFd, &r, sizeof(r), -1);
-    return;
+  if (pid == 0) {
+    close(pair[0]);
+    RunInit(plan, pair[1]);
   }
+  close(pair[1]);
+  if (pid < 0) LauncherFail("clone-init", errno);
   // Holding the run's mount namespace keeps its teardown (an RCU grace period) out of the
-  // init's exit path; it is dropped later, while the next run starts or when idle. Best effort:
-  // once the init has made itself non-dumpable the open fails and the init pays the teardown.
+  // init's exit path; it is dropped when the next init is ready, off the result path.
   char path[64] = "/proc/";
   char* end = PutInt(path + 6, pid);
   std::memcpy(end, "/ns/mnt", 8);
   int ns = open(path, O_RDONLY | O_CLOEXEC);
-  r.kind = 'S';
-  SendMsg(kSockFd, &r, sizeof(r), pidfd);
+  Reply r{};
+  r.kind = 'P';
+  int pass[2] = {pidfd, pair[0]};
+  bool sent = SendMsg(kSockFd, &r, sizeof(r), pass, 2) == 0;
   close(pidfd);
+  close(pair[0]);
   if (held_ns >= 0) close(held_ns);
   held_ns = ns;
   int status = 0;
   rusage ru{};
   while (wait4(static_cast<pid_t>(pid), &status, 0, &ru) < 0 && errno == EINTR) {
   }
+  if (!sent) return false;
   r.kind = 'D';
   r.value = status;
   r.utime_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
   r.stime_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
   r.maxrss_kb = ru.ru_maxrss;
-  SendMsg(kSockFd, &r, sizeof(r), -1);
+  return SendMsg(kSockFd, &r, sizeof(r)) == 0;
 }
 
 [[noreturn]] void RunLauncher(const NativeLaunchers::Plan& plan, int sock, int sync_fd) {
@@ -449,26 +464,11 @@ void RunOne(const NativeLaunchers::Plan& plan, const Request& req, int* fds, int
   close(fd);
   Reply ready{};
   ready.kind = 'R';
-  SendMsg(kSockFd, &ready, sizeof(ready), -1);
+  SendMsg(kSockFd, &ready, sizeof(ready));
   int held_ns = -1;
-  for (;;) {
-    pollfd p{kSockFd, POLLIN, 0};
-    if (poll(&p, 1, held_ns >= 0 ? 100 : -1) == 0) {
-      close(held_ns);
-      held_ns = -1;
-      continue;
-    }
-    Request req;
-    int fds[4];
-    int nfds = 0;
-    ssize_t n = RecvMsg(kSockFd, &req, sizeof(req), fds, 4, &nfds);
-    if (n <= 0 && !(n < 0 && errno == EAGAIN)) _exit(0);
-    if (n != sizeof(req) || nfds != 4) {
-      for (int i = 0; i < nfds; ++i) close(fds[i]);
-      continue;
-    }
-    RunOne(plan, req, fds, held_ns);
+  while (PrepareNext(plan, held_ns)) {
   }
+  _exit(0);
 }
 
 // ---- Worker side ----
@@ -545,8 +545,9 @@ int64_t ElapsedMs(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-// Waits up to `timeout_ms` for a reply from the launcher; false when it is gone or silent.
-bool ReadReply(int sock, int timeout_ms, Reply& reply, int* fd) {
+// Waits up to `timeout_ms` for a reply from the launcher; false when it is gone or silent. The
+// fds that came with it go to fd[0], fd[1] (those still -1); extra ones are closed.
+bool ReadReply(int sock, int timeout_ms, Reply& reply, int* fd, int max_fds = 1) {
   pollfd p{sock, POLLIN, 0};
   int rc;
   do {
@@ -557,8 +558,8 @@ bool ReadReply(int sock, int timeout_ms, Reply& reply, int* fd) {
   int fds[4];
   ssize_t n = RecvMsg(sock, &reply, sizeof(reply), fds, 4, &nfds);
   for (int i = 0; i < nfds; ++i) {
-    if (fd != nullptr && *fd < 0) {
-      *fd = fds[i];
+    if (fd != nullptr && i < max_fds && fd[i] < 0) {
+      fd[i] = fds[i];
     } else {
       close(fds[i]);
     }
@@ -622,10 +623,15 @@ std::vector<std::string> TierAInterpreterArgs(const std::string& python,
       "__cs_b.exit = __cs_s.Quitter('exit', 'Ctrl-D (i.e. EOF)')\n"
       "__cs_b.quit = __cs_s.Quitter('quit', 'Ctrl-D (i.e. EOF)')\n"
       "__cs_b.help = __cs_s._Helper()\n"
-      "__cs_b.copyright = __cs_s._Printer('copyright', __import__('sys').copyright)\n"
-      "__cs_b.credits = __cs_s._Printer('credits', 'See https://www.python.org/.')\n"
-      "__cs_b.license = __cs_s._Printer('license', 'See https://www.python.org/psf/license/')\n"
-      "del __cs_b, __cs_s\n"
+      // site's _Printer imports os when made (~1 ms); these make it when used.
+      "class __cs_P:\n"
+      "    def __init__(self, *a): self.a = a\n"
+      "    def __repr__(self): return repr(__import__('_sitebuiltins')._Printer(*self.a))\n"
+      "    def __call__(self): return __import__('_sitebuiltins')._Printer(*self.a)()\n"
+      "__cs_b.copyright = __cs_P('copyright', __import__('sys').copyright)\n"
+      "__cs_b.credits = __cs_P('credits', 'See https://www.python.org/.')\n"
+      "__cs_b.license = __cs_P('license', 'See https://www.python.org/psf/license/')\n"
+      "del __cs_b, __cs_s, __cs_P\n"
       "try:\n"
       "    exec(compile(open(__file__, 'rb').read(), __file__, 'exec', dont_inherit=True))\n"
       "except SystemExit as __cs_e:\n" +
@@ -741,41 +747,33 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
   CS_RETURN_IF_ERROR(Pipe(err_r, err_w));
   CS_RETURN_IF_ERROR(Pipe(st_r, st_w));
   Clock::time_point start = Clock::now();
-  iovec iov{&req, sizeof(req)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(4 * sizeof(int));
-  int pass[4] = {out_w.fd, err_w.fd, code.fd, st_w.fd};
-  std::memcpy(CMSG_DATA(cm), pass, sizeof(pass));
-  if (sendmsg(launcher.sock, &msg, MSG_NOSIGNAL) != sizeof(req)) {
-    return Status::Unavailable("native sandbox: launcher gone");
+  // The launcher has the run's init ready ('P', after the previous run's 'D').
+  Reply ready{};
+  int got_fds[2] = {-1, -1};
+  bool got = false;
+  do {
+    for (int& fd : got_fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    got = ReadReply(launcher.sock, 10000, ready, got_fds, 2);
+  } while (got && ready.kind == 'D');
+  OwnedFd pidfd(got_fds[0]), init_sock(got_fds[1]);
+  if (!got || ready.kind != 'P' || pidfd.fd < 0 || init_sock.fd < 0) {
+    std::string why = got && ready.kind == 'F'
+                          ? std::string(ready.stage) + ": " + strerror(ready.value)
+                          : "no answer";
+    return Status::Unavailable("native sandbox: no init ready: " + why);
   }
+  int pass[4] = {out_w.fd, err_w.fd, code.fd, st_w.fd};
+  if (SendMsg(init_sock.fd, &req, sizeof(req), pass, 4) != 0) {
+    return Status::Unavailable("native sandbox: the run's init is gone");
+  }
+  init_sock.Reset();
   out_w.Reset();
   err_w.Reset();
   st_w.Reset();
   code.Reset();
-  // The previous run's 'D' may still be queued (the run ended on its pidfd): skip it.
-  Reply started{};
-  int pidfd_raw = -1;
-  bool got = false;
-  do {
-    got = ReadReply(launcher.sock, 10000, started, &pidfd_raw);
-  } while (got && started.kind == 'D');
-  if (!got || started.kind != 'S') {
-    if (pidfd_raw >= 0) close(pidfd_raw);
-    std::string why = started.kind == 'F'
-                          ? std::string(started.stage) + ": " + strerror(started.value)
-                          : "no answer";
-    return Status::Unavailable("native sandbox: run did not start: " + why);
-  }
-  OwnedFd pidfd(pidfd_raw);
   RawRun raw;
   auto kill_run = [&] { syscall(SYS_pidfd_send_signal, pidfd.fd, SIGKILL, nullptr, 0u); };
   std::string* texts[2] = {&raw.stdout_text, &raw.stderr_text};
@@ -840,11 +838,16 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
   }
   bool launcher_ok = true;
   if (!have_status) {
-    // No status from the init: it was killed (deadline, output, or the launcher went away).
-    // The launcher's report of the init has the CPU time then.
-    raw.wait_status = SIGKILL;
+    // No status from the init: we killed it (deadline, output), the OOM killer did, or it
+    // failed before the interpreter started (or with its launcher). The launcher's report of
+    // the init has the CPU time.
     Reply done{};
     launcher_ok = ReadReply(launcher.sock, 2000, done, nullptr) && done.kind == 'D';
+    bool oom = launcher.cgroup != nullptr && launcher.cgroup->OomKilled();
+    if (!raw.timed_out && !raw.output_killed && !oom) {
+      return Status::Internal("native sandbox: the run's init ended before the interpreter did");
+    }
+    raw.wait_status = SIGKILL;
     m.utime_us = done.utime_us;
     m.stime_us = done.stime_us;
     m.maxrss_kb = done.maxrss_kb;
