@@ -237,9 +237,10 @@ class CurlEngine final : public HttpEngine {
 
   int EpollTimeoutMs() const {
     if (!timer_set_) return -1;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        timer_at_ - std::chrono::steady_clock::now());
-    return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60'000));
+    const int64_t left_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                timer_at_ - std::chrono::steady_clock::now())
+                                .count();
+    return left_us <= 0 ? 0 : static_cast<int>(std::min<int64_t>((left_us + 999) / 1000, 60'000));
   }
 
   void Loop() {
