@@ -128,31 +128,55 @@ Result<VariantRecord> Store::GetVariant(int64_t variant_id) {
   return v;
 }
 
+namespace {
+
+// Cells per INSERT statement: one statement of many rows costs a fraction of as many
+// one-row statements (bench_store: the insert phase of a 1M-cell load is 2-3x faster).
+constexpr size_t kRowsPerInsert = 32;
+
+// INSERT OR IGNORE of `rows` cells: ?1 is the sweep, ?2 the time, and row r binds ?(3 + 7r)
+// onwards: cell_key, task, complexity, sample, variant_id, method, turns.
+std::string InsertCellsSql(size_t rows) {
+  std::string sql =
+      "INSERT OR IGNORE INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id,"
+      " method, turns, created_ms, updated_ms) VALUES ";
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t b = 3 + 7 * r;
+    auto p = [&](size_t i) { return "?" + std::to_string(b + i); };
+    sql += (r ? ", (" : "(") + p(0) + ", ?1, " + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) +
+           ", " + p(5) + ", " + p(6) + ", ?2, ?2)";
+  }
+  return sql;
+}
+
+}  // namespace
+
 Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells) {
   const int64_t now = Impl::WallMs();
   if (cells.size() >= 1000 && !impl_->options.read_only) {
     CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   }
+  static const std::string many = InsertCellsSql(kRowsPerInsert);
+  static const std::string one = InsertCellsSql(1);
   Result<int64_t> inserted = impl_->Atomic([&]() -> Result<int64_t> {
-    CS_ASSIGN_OR_RETURN(
-        Stmt stmt,
-        impl_->db->Prepare("INSERT OR IGNORE INTO jobs (cell_key, sweep_id, task, complexity,"
-                           " sample, variant_id, method, turns, created_ms, updated_ms)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"));
     int64_t n = 0;
-    for (const CellRow& c : cells) {
-      BindCellKey(stmt, 1, c.cell);
-      stmt.Bind(2, sweep_id)
-          .Bind(3, c.task)
-          .Bind(4, c.complexity)
-          .Bind(5, c.sample)
-          .Bind(6, c.variant_id)
-          .Bind(7, c.method)
-          .Bind(8, c.turns)
-          .Bind(9, now);
+    for (size_t at = 0; at < cells.size();) {
+      const size_t rows = cells.size() - at >= kRowsPerInsert ? kRowsPerInsert : 1;
+      CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(rows == 1 ? one.c_str() : many.c_str()));
+      stmt.Bind(1, sweep_id).Bind(2, now);
+      for (size_t r = 0; r < rows; ++r, ++at) {
+        const CellRow& c = cells[at];
+        const int b = 3 + 7 * static_cast<int>(r);
+        BindCellKey(stmt, b, c.cell);
+        stmt.Bind(b + 1, c.task)
+            .Bind(b + 2, c.complexity)
+            .Bind(b + 3, c.sample)
+            .Bind(b + 4, c.variant_id)
+            .Bind(b + 5, c.method)
+            .Bind(b + 6, c.turns);
+      }
       CS_RETURN_IF_ERROR(stmt.Run());
       n += stmt.Changes();
-      stmt.Reset();
     }
     return n;
   });
