@@ -29,6 +29,23 @@ TEST_F(FreshExecutorTest, Prints) {
   EXPECT_EQ(r.stdout_text, "42\n");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_FALSE(r.tier.empty());
+  if (r.tier == "A") {
+    EXPECT_TRUE(r.backend == "native" || r.backend == "bwrap") << r.backend;
+  } else {
+    EXPECT_EQ(r.backend, "");
+  }
+}
+
+// Each fresh run gets its own /tmp and /scratch: nothing written there is seen by the next run.
+TEST_F(FreshExecutorTest, RunsDoNotShareFiles) {
+  ExecResult first =
+      Run("import os, tempfile\nopen('left', 'w').write('x')\n"
+          "open(os.path.join(tempfile.gettempdir(), 'left'), 'w').write('x')\n");
+  EXPECT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
+  ExecResult second =
+      Run("import os, tempfile\nprint(os.path.exists('left'), "
+          "os.path.exists(os.path.join(tempfile.gettempdir(), 'left')))\n");
+  EXPECT_EQ(second.stdout_text, "False False\n") << second.stderr_text;
 }
 
 TEST_F(FreshExecutorTest, ExceptionIsError) {
