@@ -1,12 +1,14 @@
 // cgroup v1/v2 adapter: file writes under /sys/fs/cgroup, nothing else.
 #include "jobs/sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -65,6 +67,33 @@ bool MakeParent(const std::string& dir, bool v2) {
     return false;
   }
   return true;
+}
+
+// Removes the groups that processes which are gone left under `base` (a worker killed with
+// SIGKILL cannot remove its own). rmdir only succeeds on a group without processes.
+void RemoveStale(const std::string& base) {
+  const std::string prefix = "codesweep-sandbox-";
+  DIR* dir = opendir(base.c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + prefix.size()));
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(base + "/" + name);
+  }
+  closedir(dir);
+  for (const std::string& group : stale) {
+    if (DIR* runs = opendir(group.c_str())) {
+      while (dirent* e = readdir(runs)) {
+        if (std::string(e->d_name).compare(0, 4, "run-") == 0) {
+          rmdir((group + "/" + e->d_name).c_str());
+        }
+      }
+      closedir(runs);
+    }
+    rmdir(group.c_str());
+  }
 }
 
 }  // namespace
@@ -167,6 +196,7 @@ std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
       std::string ctl = ReadFile(base + "/cgroup.subtree_control");
       if (ctl.find("memory") == std::string::npos || ctl.find("pids") == std::string::npos)
         continue;
+      RemoveStale(base);
       if (MakeParent(base + suffix, true)) {
         parents.push_back(base + suffix);
         break;
@@ -176,6 +206,7 @@ std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
     for (const char* c : {"memory", "pids"}) {
       std::string base = std::string(kRoot) + "/" + c + OwnPath(c);
       if (base.back() == '/') base.pop_back();
+      RemoveStale(base);
       if (!Exists(base) || !MakeParent(base + suffix, false)) break;
       parents.push_back(base + suffix);
     }
