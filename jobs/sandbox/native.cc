@@ -600,6 +600,79 @@ Status WriteFileText(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
+Request MakeRequest(const ExecRequest& request, bool have_cgroup) {
+  ChildLimits child = LimitsFor(request.limits, have_cgroup);
+  Request req{};
+  req.cpu_seconds = child.cpu_seconds;
+  req.address_space = child.address_space;
+  req.file_bytes = child.file_bytes;
+  req.open_files = child.open_files;
+  req.processes = child.processes;
+  std::snprintf(req.tmp_opts, sizeof(req.tmp_opts), "size=%lld,mode=1777",
+                static_cast<long long>(request.limits.tmp_bytes));
+  std::snprintf(req.code_opts, sizeof(req.code_opts), "size=%lld,mode=0755",
+                static_cast<long long>(request.code.size() + 65536));
+  return req;
+}
+
+// Reads the run's output until its init is gone (its pidfd is readable) and the pipes are
+// drained, killing the run at the deadline or past the output cap.
+RawRun CaptureRun(int pidfd, OwnedFd& out_r, OwnedFd& err_r, const ExecLimits& limits,
+                  Clock::time_point start) {
+  RawRun raw;
+  auto kill_run = [&] { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0u); };
+  std::string* texts[2] = {&raw.stdout_text, &raw.stderr_text};
+  bool* truncs[2] = {&raw.stdout_truncated, &raw.stderr_truncated};
+  OwnedFd* streams[2] = {&out_r, &err_r};
+  int64_t total = 0;
+  bool ended = false;  // the init's pidfd is readable: nothing of the run is left
+  Clock::time_point deadline = start + std::chrono::milliseconds(limits.wall_ms);
+  Clock::time_point drain_until = Clock::time_point::max();
+  while (!ended || ((out_r.fd >= 0 || err_r.fd >= 0) && Clock::now() < drain_until)) {
+    pollfd p[3];
+    int n = 0;
+    for (OwnedFd* s : streams) p[n++] = {s->fd, POLLIN, 0};
+    p[n++] = {ended ? -1 : pidfd, POLLIN, 0};
+    Clock::time_point wake = ended ? drain_until
+                             : raw.timed_out || raw.output_killed
+                                 ? Clock::now() + std::chrono::milliseconds(100)
+                                 : deadline;
+    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
+    poll(p, n, static_cast<int>(std::clamp<int64_t>(ms, 0, 1000)));
+    for (int i = 0; i < 2; ++i) {
+      if (streams[i]->fd < 0 || p[i].revents == 0) continue;
+      char buf[65536];
+      ssize_t got = read(streams[i]->fd, buf, sizeof(buf));
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) {
+        streams[i]->Reset();
+        continue;
+      }
+      total += got;
+      size_t room = static_cast<size_t>(limits.keep_output_bytes) -
+                    std::min<size_t>(texts[i]->size(), limits.keep_output_bytes);
+      texts[i]->append(buf, std::min<size_t>(room, got));
+      if (static_cast<size_t>(got) > room) *truncs[i] = true;
+    }
+    if (!ended && p[2].revents != 0) {
+      ended = true;
+      drain_until = Clock::now() + std::chrono::milliseconds(200);
+      continue;
+    }
+    if (!raw.output_killed && total > limits.kill_output_bytes) {
+      raw.output_killed = true;
+      kill_run();
+    } else if (!raw.timed_out && !raw.output_killed && Clock::now() >= deadline) {
+      raw.timed_out = true;
+      kill_run();
+    } else if (raw.timed_out || raw.output_killed) {
+      kill_run();  // repeated until the init is gone
+    }
+  }
+  raw.wall_ms = ElapsedMs(start);
+  return raw;
+}
+
 }  // namespace
 
 std::vector<std::string> TierAInterpreterArgs(const std::string& python,
@@ -730,17 +803,7 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
     CS_RETURN_IF_ERROR(launcher.cgroup->SetLimits(limits.memory_bytes, limits.max_processes + 2));
     launcher.cgroup->BeginRun();
   }
-  ChildLimits child = LimitsFor(limits, have_cgroup);
-  Request req{};
-  req.cpu_seconds = child.cpu_seconds;
-  req.address_space = child.address_space;
-  req.file_bytes = child.file_bytes;
-  req.open_files = child.open_files;
-  req.processes = child.processes;
-  std::snprintf(req.tmp_opts, sizeof(req.tmp_opts), "size=%lld,mode=1777",
-                static_cast<long long>(limits.tmp_bytes));
-  std::snprintf(req.code_opts, sizeof(req.code_opts), "size=%lld,mode=0755",
-                static_cast<long long>(request.code.size() + 65536));
+  Request req = MakeRequest(request, have_cgroup);
   CS_ASSIGN_OR_RETURN(int code_raw, MemFdWith("cs-code", request.code));
   OwnedFd code(code_raw), out_r, out_w, err_r, err_w, st_r, st_w;
   CS_RETURN_IF_ERROR(Pipe(out_r, out_w));
@@ -774,57 +837,7 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
   err_w.Reset();
   st_w.Reset();
   code.Reset();
-  RawRun raw;
-  auto kill_run = [&] { syscall(SYS_pidfd_send_signal, pidfd.fd, SIGKILL, nullptr, 0u); };
-  std::string* texts[2] = {&raw.stdout_text, &raw.stderr_text};
-  bool* truncs[2] = {&raw.stdout_truncated, &raw.stderr_truncated};
-  OwnedFd* streams[2] = {&out_r, &err_r};
-  int64_t total = 0;
-  bool ended = false;  // the init's pidfd is readable: nothing of the run is left
-  Clock::time_point deadline = start + std::chrono::milliseconds(limits.wall_ms);
-  Clock::time_point drain_until = Clock::time_point::max();
-  while (!ended || ((out_r.fd >= 0 || err_r.fd >= 0) && Clock::now() < drain_until)) {
-    pollfd p[3];
-    int n = 0;
-    for (OwnedFd* s : streams) p[n++] = {s->fd, POLLIN, 0};
-    p[n++] = {ended ? -1 : pidfd.fd, POLLIN, 0};
-    Clock::time_point wake = ended ? drain_until
-                             : raw.timed_out || raw.output_killed
-                                 ? Clock::now() + std::chrono::milliseconds(100)
-                                 : deadline;
-    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
-    poll(p, n, static_cast<int>(std::clamp<int64_t>(ms, 0, 1000)));
-    for (int i = 0; i < 2; ++i) {
-      if (streams[i]->fd < 0 || p[i].revents == 0) continue;
-      char buf[65536];
-      ssize_t got = read(streams[i]->fd, buf, sizeof(buf));
-      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (got <= 0) {
-        streams[i]->Reset();
-        continue;
-      }
-      total += got;
-      size_t room = static_cast<size_t>(limits.keep_output_bytes) -
-                    std::min<size_t>(texts[i]->size(), limits.keep_output_bytes);
-      texts[i]->append(buf, std::min<size_t>(room, got));
-      if (static_cast<size_t>(got) > room) *truncs[i] = true;
-    }
-    if (!ended && p[2].revents != 0) {
-      ended = true;
-      drain_until = Clock::now() + std::chrono::milliseconds(200);
-      continue;
-    }
-    if (!raw.output_killed && total > limits.kill_output_bytes) {
-      raw.output_killed = true;
-      kill_run();
-    } else if (!raw.timed_out && !raw.output_killed && Clock::now() >= deadline) {
-      raw.timed_out = true;
-      kill_run();
-    } else if (raw.timed_out || raw.output_killed) {
-      kill_run();  // repeated until the init is gone
-    }
-  }
-  raw.wall_ms = ElapsedMs(start);
+  RawRun raw = CaptureRun(pidfd.fd, out_r, err_r, limits, start);
   fcntl(st_r.fd, F_SETFL, O_NONBLOCK);
   StatusMsg m{};
   bool have_status = false;
