@@ -1,14 +1,20 @@
 // bench_ratelimit: (1) utilisation and 429 rate of the cluster rate budget against fakellm, side by
 // side with a baseline of per-worker limits (each of 4 workers held to 1/4 of the budget, naive
-// sleep-and-retry on 429), in the same run and under the same fakellm: a steady phase and one
-// with the provider's limit halved mid-run; (2) CALL/GRANT overhead at the coordinator over tcp
-// loopback with the cache warm (grants/s). Prints a table; numbers go to BENCHMARKS.md.
-//   bench_ratelimit [--calls N] [--rpm R] [--grants N] [--fakellm PATH]
+// sleep-and-retry on 429), in the same run and under the same fakellm, in three scenarios: steady,
+// the provider's limit halved mid-run, and workers of unequal capacity (64/64/16/8 slots, ~1 s
+// latency); (2) CALL/GRANT overhead at the coordinator over tcp loopback with the cache warm.
+// fakellm counts 429'd requests against the RPM budget, as real providers do, unless
+// --count-rejected 0. Utilisation = ok calls per second over the steady part of the run (20 % to
+// 90 % of its wall time; after a limit change, from 3 s after it) / the binding limit. The
+// baseline stops after --baseline-deadline-s (calls not done by then count as failed).
+//   bench_ratelimit [--calls N] [--rpm R] [--grants N] [--count-rejected 0|1]
+//                   [--baseline-deadline-s S] [--fakellm PATH]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,13 +39,24 @@ namespace codesweep {
 namespace {
 
 constexpr int kWorkers = 4;
-constexpr int kSlots = 64;
 
 struct Flags {
   int calls = 2000;
   double rpm = 6000;
   int grants = 200'000;
+  bool count_rejected = true;
+  int64_t baseline_deadline_s = 120;  // the baseline takes no new call after this, and one call
+                                      // (its 429 retries included) gives up after this
   std::string fakellm;
+};
+
+// One side-by-side scenario: fakellm's latency and each worker's slots.
+struct Scenario {
+  const char* name;
+  int64_t latency_ms = 20;
+  int64_t jitter_ms = 0;
+  std::vector<int> slots = {64, 64, 64, 64};
+  bool halve = false;  // fakellm's limit halved after 40 % of the calls (codesweep not told)
 };
 
 int64_t NowMs() {
@@ -50,7 +67,11 @@ int64_t NowMs() {
 // fakellm as a child process in its own process group.
 class FakeLlm {
  public:
-  FakeLlm(const std::string& path, double rpm) {
+  FakeLlm(const Flags& f, const Scenario& sc) {
+    const std::string r = std::to_string(static_cast<int64_t>(f.rpm));
+    const std::string lat = std::to_string(sc.latency_ms);
+    const std::string jit = std::to_string(sc.jitter_ms);
+    const char* counted = f.count_rejected ? "true" : "false";
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
@@ -59,9 +80,9 @@ class FakeLlm {
       dup2(fds[1], 1);
       int null = open("/dev/null", O_WRONLY);
       dup2(null, 2);
-      std::string r = std::to_string(static_cast<int64_t>(rpm));
-      execl(path.c_str(), path.c_str(), "--port", "0", "--rpm", r.c_str(), "--burst-s", "1",
-            "--latency-ms", "20", static_cast<char*>(nullptr));
+      execl(f.fakellm.c_str(), f.fakellm.c_str(), "--port", "0", "--rpm", r.c_str(), "--burst-s",
+            "1", "--latency-ms", lat.c_str(), "--latency-jitter-ms", jit.c_str(),
+            "--count-rejected", counted, static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);
@@ -103,9 +124,10 @@ class FakeLlm {
   std::shared_ptr<HttpEngine> http_;
 };
 
-ModelSpec FakeModel(int port) {
+ModelSpec FakeModel(int port, int64_t deadline_ms = 0) {
   nlohmann::json o = {{"base_url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
                       {"api_key_env", ""}};
+  if (deadline_ms > 0) o["retry"] = {{"deadline_ms", deadline_ms}};
   return ModelSpec{"openai:fake", "openai", "fake", o.dump()};
 }
 
@@ -120,37 +142,74 @@ LlmRequest RequestFor(int64_t i, int tag) {
 
 struct Outcome {
   double wall_s = 0;
-  int64_t ok = 0, requests = 0, rate_limited = 0, failed = 0;
+  int64_t start_ms = 0;
+  int64_t failed = 0;          // calls that failed or were not run before the deadline
+  int64_t halved_at_ms = 0;    // when the limit was halved (0 = never)
+  std::vector<int64_t> ok_ms;  // finish time of each ok call, ascending after the run
 };
 
-// Calls the limit changes to `halve_to` rpm after `halve_after` ok calls (0 = never).
-void MaybeHalve(const FakeLlm& llm, std::atomic<int64_t>& done, int64_t halve_after,
-                double halve_to, std::atomic<bool>& halved) {
-  if (halve_after > 0 && !halved.load() && done.load() >= halve_after && !halved.exchange(true)) {
-    llm.Post("/admin/config", "{\"rpm\": " + std::to_string(static_cast<int64_t>(halve_to)) + "}");
+// Shared by a run's callers: counts, finish times and the mid-run halving of the limit.
+class Recorder {
+ public:
+  Recorder(const FakeLlm& llm, int64_t halve_after, double halve_to)
+      : llm_(llm), halve_after_(halve_after), halve_to_(halve_to) {}
+  void Done(bool ok) {
+    if (!ok) return;
+    int64_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ok_ms_.push_back(NowMs());
+      n = static_cast<int64_t>(ok_ms_.size());
+    }
+    if (halve_after_ > 0 && n >= halve_after_ && !halved_.exchange(true)) {
+      llm_.Post("/admin/config",
+                "{\"rpm\": " + std::to_string(static_cast<int64_t>(halve_to_)) + "}");
+      halved_at_ms_ = NowMs();
+    }
   }
-}
+  Outcome Finish(int64_t start_ms, int64_t calls) {
+    Outcome o;
+    o.wall_s = static_cast<double>(NowMs() - start_ms) / 1000.0;
+    o.start_ms = start_ms;
+    o.halved_at_ms = halved_at_ms_.load();
+    std::lock_guard<std::mutex> lock(mu_);
+    o.ok_ms = ok_ms_;
+    std::sort(o.ok_ms.begin(), o.ok_ms.end());
+    o.failed = calls - static_cast<int64_t>(o.ok_ms.size());
+    return o;
+  }
 
-// Baseline: 4 workers x 64 slots pulling calls from one counter; each worker holds its own
-// bucket of rpm/4 and its client sleeps Retry-After and retries on 429 (the provider default).
-Outcome RunBaseline(const FakeLlm& llm, const Flags& f, int64_t halve_after, int tag) {
+ private:
+  const FakeLlm& llm_;
+  const int64_t halve_after_;
+  const double halve_to_;
+  std::mutex mu_;
+  std::vector<int64_t> ok_ms_;
+  std::atomic<int64_t> halved_at_ms_{0};
+  std::atomic<bool> halved_{false};
+};
+
+// Baseline: 4 workers with sc.slots slots pulling calls from one counter; each worker holds its
+// own bucket of rpm/4 and its client sleeps Retry-After and retries on 429 (the provider default).
+Outcome RunBaseline(const FakeLlm& llm, const Flags& f, const Scenario& sc, Recorder& rec,
+                    int tag) {
   Result<std::shared_ptr<HttpEngine>> http = MakeHttpEngine();
   ProviderEnv env;
   env.http = *http;
   env.prices = std::make_shared<const PriceTable>();
-  ModelSpec model = FakeModel(llm.port());
-  std::atomic<int64_t> next{0}, done{0}, failed{0};
-  std::atomic<bool> halved{false};
+  const int64_t deadline_ms = f.baseline_deadline_s * 1000;
+  ModelSpec model = FakeModel(llm.port(), deadline_ms);
+  std::atomic<int64_t> next{0};
   std::vector<std::thread> threads;
   const int64_t start = NowMs();
   for (int w = 0; w < kWorkers; ++w) {
     auto bucket = std::make_shared<TokenBucket>();
     auto mu = std::make_shared<std::mutex>();
     bucket->Configure(f.rpm / kWorkers, 0, 1'000, NowMs());
-    for (int s = 0; s < kSlots; ++s) {
+    for (int s = 0; s < sc.slots[w]; ++s) {
       threads.emplace_back([&, bucket, mu] {
         auto client = MakeProviderClient(model, env);
-        for (int64_t i = next++; i < f.calls; i = next++) {
+        for (int64_t i = next++; i < f.calls && NowMs() - start < deadline_ms; i = next++) {
           while (true) {
             std::unique_lock<std::mutex> lock(*mu);
             bucket->Refill(NowMs());
@@ -162,23 +221,19 @@ Outcome RunBaseline(const FakeLlm& llm, const Flags& f, int64_t halve_after, int
             lock.unlock();
             std::this_thread::sleep_for(Millis(std::max<int64_t>(wait, 1)));
           }
-          Result<LlmResponse> r = (*client)->Complete(RequestFor(i, tag));
-          r.ok() ? ++done : ++failed;
-          MaybeHalve(llm, done, halve_after, f.rpm / 2, halved);
+          rec.Done((*client)->Complete(RequestFor(i, tag)).ok());
         }
       });
     }
   }
   for (auto& t : threads) t.join();
-  Outcome o;
-  o.wall_s = static_cast<double>(NowMs() - start) / 1000.0;
-  o.failed = failed.load();
-  return o;
+  return rec.Finish(start, f.calls);
 }
 
 // codesweep: a coordinator with the ClusterRateLimiter and 4 workers x 64 slots over inproc; each
 // job makes one metered call (CALL/GRANT, 429 -> CALL_RESULT and CALL again).
-Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, int64_t halve_after, int tag) {
+Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, const Scenario& sc, Recorder& rec,
+                     int tag) {
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() /
       ("bench_ratelimit_" + std::to_string(getpid()) + "_" + std::to_string(tag));
@@ -210,14 +265,14 @@ Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, int64_t halve_after, in
     env.rate_limit_by_caller = true;
     auto relay = std::make_shared<RateInfoRelay>();
     env.on_rate_info = [relay](const ModelSpec&, const RateLimitInfo& i) { relay->Publish(i); };
-    std::atomic<int64_t> done{0}, failed{0};
-    std::atomic<bool> halved{false};
+    env.before_retry = [relay](const ModelSpec&, const AttemptOutcome& failed) {
+      return relay->BeforeRetry(failed);
+    };
     JobRunner runner = [&](const JobSpec& spec, CallGate& gate) {
       auto inner = MakeProviderClient(model, env);
       auto client = MakeMeteredClient(std::move(*inner), model, gate, relay.get());
       Result<LlmResponse> r = client->Complete(RequestFor(spec.sample, tag));
-      r.ok() ? ++done : ++failed;
-      MaybeHalve(llm, done, halve_after, f.rpm / 2, halved);
+      rec.Done(r.ok());
       codesweep::Outcome out;
       out.correct = r.ok();
       out.final_answer = "x";
@@ -241,53 +296,63 @@ Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, int64_t halve_after, in
       WorkerOptions wo;
       wo.connect = endpoint;
       wo.worker_id = "w" + std::to_string(w);
-      wo.slots = kSlots;
+      wo.slots = sc.slots[w];
       wo.drain_timeout_ms = 2'000;
       workers.push_back(std::make_unique<Worker>(ctx, clock, log, wo, runner));
       threads.emplace_back([wk = workers.back().get()] { (void)wk->Run(); });
     }
     (void)coord.Run();
-    o.wall_s = static_cast<double>(NowMs() - start) / 1000.0;
+    o = rec.Finish(start, f.calls);
     for (auto& w : workers) w->Stop();
     for (auto& t : threads) t.join();
-    o.failed = failed.load();
   }
   std::filesystem::remove_all(dir);
   return o;
 }
 
-void Report(const char* scenario, const char* mode, const Outcome& o, const nlohmann::json& s,
-            double budget_calls) {
-  double ok = s.value("ok", 0.0), req = s.value("requests", 0.0), rl = s.value("rate_limited", 0.0);
-  std::printf("%-22s %-28s %8.0f %8.0f %7.0f %7.2f%% %7.1f s %8.1f%%\n", scenario, mode, ok, req,
-              rl, req > 0 ? 100 * rl / req : 0, o.wall_s, 100 * ok / budget_calls);
+// Ok calls per second finishing between from_ms and to_ms.
+double RateBetween(const std::vector<int64_t>& t, int64_t from_ms, int64_t to_ms) {
+  if (to_ms <= from_ms) return 0;
+  const auto n =
+      std::upper_bound(t.begin(), t.end(), to_ms) - std::lower_bound(t.begin(), t.end(), from_ms);
+  return static_cast<double>(n) * 1000.0 / static_cast<double>(to_ms - from_ms);
 }
 
-// Calls the provider would have allowed over `wall_s` (1 s burst + refill), halved after the
-// change when `halve_fraction` > 0 (approximated by the time share of the two phases).
-double Budget(double rpm, double wall_s) { return rpm / 60.0 * wall_s + rpm / 60.0; }
+// Steady ok calls/s: from 20 % to 90 % of the run's wall time; after a limit change, from 3 s
+// after it to 90 % of the wall time.
+double SteadyRate(const Outcome& o) {
+  const auto at = [&](double fraction) {
+    return o.start_ms + static_cast<int64_t>(fraction * o.wall_s * 1000.0);
+  };
+  const int64_t from = o.halved_at_ms == 0 ? at(0.2) : o.halved_at_ms + 3'000;
+  return RateBetween(o.ok_ms, from, at(0.9));
+}
 
-void Compare(const Flags& f, const char* name, bool halve) {
-  int64_t halve_after = halve ? f.calls * 2 / 5 : 0;
+void Report(const Scenario& sc, const char* mode, const Outcome& o, const nlohmann::json& s,
+            double binding_per_s) {
+  const double ok = s.value("ok", 0.0), req = s.value("requests", 0.0);
+  const double rl = s.value("rate_limited", 0.0);
+  const double steady = SteadyRate(o);
+  std::printf("%-24s %-24s %6.0f %6lld %7.0f %7.0f %6.2f%% %6.1f s %7.1f %6.1f%%\n", sc.name, mode,
+              ok, static_cast<long long>(o.failed), req, rl, req > 0 ? 100 * rl / req : 0, o.wall_s,
+              steady, 100 * steady / binding_per_s);
+  std::fflush(stdout);
+}
+
+void Compare(const Flags& f, const Scenario& sc, int index) {
+  const int64_t halve_after = sc.halve ? f.calls * 2 / 5 : 0;
   for (int mode = 0; mode < 2; ++mode) {
-    FakeLlm llm(f.fakellm, f.rpm);
+    FakeLlm llm(f, sc);
     if (llm.port() == 0) {
       std::fprintf(stderr, "fakellm did not start (%s)\n", f.fakellm.c_str());
       return;
     }
-    const int tag = (halve ? 10 : 0) + mode;
-    const int64_t t0 = NowMs();
-    Outcome o =
-        mode == 0 ? RunCodesweep(llm, f, halve_after, tag) : RunBaseline(llm, f, halve_after, tag);
-    nlohmann::json s = llm.Stats();
-    // The budget: full rate until the change, half after (the change time from the ok count).
-    double budget = Budget(f.rpm, o.wall_s);
-    if (halve) {
-      double before_s = static_cast<double>(halve_after) / (f.rpm / 60.0);
-      budget = Budget(f.rpm, before_s) + f.rpm / 120.0 * std::max(0.0, o.wall_s - before_s);
-    }
-    (void)t0;
-    Report(name, mode == 0 ? "codesweep (cluster budget)" : "per-worker 1/4 + retry", o, s, budget);
+    const int tag = index * 10 + mode;
+    Recorder rec(llm, halve_after, f.rpm / 2);
+    Outcome o = mode == 0 ? RunCodesweep(llm, f, sc, rec, tag) : RunBaseline(llm, f, sc, rec, tag);
+    const double binding = (sc.halve ? f.rpm / 2 : f.rpm) / 60.0;  // calls/s the provider allows
+    Report(sc, mode == 0 ? "codesweep (cluster)" : "per-worker 1/4 + retry", o, llm.Stats(),
+           binding);
   }
 }
 
@@ -360,14 +425,27 @@ int main(int argc, char** argv) {
     if (a == "--calls") f.calls = std::atoi(argv[i + 1]);
     if (a == "--rpm") f.rpm = std::atof(argv[i + 1]);
     if (a == "--grants") f.grants = std::atoi(argv[i + 1]);
+    if (a == "--count-rejected") f.count_rejected = std::atoi(argv[i + 1]) != 0;
+    if (a == "--baseline-deadline-s") f.baseline_deadline_s = std::atoll(argv[i + 1]);
     if (a == "--fakellm") f.fakellm = argv[i + 1];
   }
   std::printf(
-      "fakellm: rpm %.0f, 1 s burst, 20 ms latency; %d calls per run; 4 workers x 64 "
-      "slots\n\n%-22s %-28s %8s %8s %7s %8s %9s %9s\n",
-      f.rpm, f.calls, "scenario", "mode", "ok", "requests", "429s", "429 %", "wall", "util.");
-  codesweep::Compare(f, "steady", false);
-  codesweep::Compare(f, "limit halved at 40%", true);
+      "fakellm: rpm %.0f, 1 s burst, 429s %s against the budget; %d calls per run; 4 workers\n"
+      "util. = steady ok calls/s / binding limit\n\n%-24s %-24s %6s %6s %7s %7s %7s %8s %7s "
+      "%7s\n",
+      f.rpm, f.count_rejected ? "count" : "do not count", f.calls, "scenario", "mode", "ok",
+      "failed", "requests", "429s", "429 %", "wall", "ok/s", "util.");
+  const std::vector<codesweep::Scenario> scenarios = {
+      {.name = "steady 4x64, 20 ms"},
+      {.name = "halved at 40%, 20 ms", .halve = true},
+      {.name = "64/64/16/8 slots, 1 s",
+       .latency_ms = 1'000,
+       .jitter_ms = 200,
+       .slots = {64, 64, 16, 8}},
+  };
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    codesweep::Compare(f, scenarios[i], static_cast<int>(i));
+  }
   std::printf("\n");
   codesweep::GrantOverhead(f);
   return 0;
