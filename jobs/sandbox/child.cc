@@ -90,6 +90,17 @@ void JoinCgroups(const ChildPlan& plan) {
   Fail(plan, "execve", errno);
 }
 
+// Core dumps off; CPU, address space, file size, open files and processes as the plan says.
+void ApplyLimits(const ChildPlan& plan) {
+  rlimit zero{0, 0};
+  setrlimit(RLIMIT_CORE, &zero);
+  SetLimit(plan, RLIMIT_CPU, plan.limits.cpu_seconds, "rlimit-cpu");
+  SetLimit(plan, RLIMIT_AS, plan.limits.address_space, "rlimit-as");
+  SetLimit(plan, RLIMIT_FSIZE, plan.limits.file_bytes, "rlimit-fsize");
+  SetLimit(plan, RLIMIT_NOFILE, plan.limits.open_files, "rlimit-nofile");
+  SetLimit(plan, RLIMIT_NPROC, plan.limits.processes, "rlimit-nproc");
+}
+
 [[noreturn]] void RunInterpreter(const ChildPlan& plan, const ChildArgv& args) {
   setpgid(0, 0);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, "pdeathsig", errno);
@@ -99,6 +110,7 @@ void JoinCgroups(const ChildPlan& plan) {
     if (setresgid(plan.run_gid, plan.run_gid, plan.run_gid) != 0) Fail(plan, "setgid", errno);
     if (setresuid(plan.run_uid, plan.run_uid, plan.run_uid) != 0) Fail(plan, "setuid", errno);
   }
+  ApplyLimits(plan);  // as the run's uid: RLIMIT_NPROC counts that uid's processes
   if (plan.landlock != nullptr) {
     int err = ApplyLandlock(*plan.landlock);
     if (err != 0) Fail(plan, "landlock", err);
@@ -215,13 +227,9 @@ void RunChild(const ChildPlan& plan, const ChildArgv& args) {
   if (getppid() != plan.parent_pid) _exit(127);  // the parent is already gone
   JoinCgroups(plan);
   SetupFds(plan);
-  rlimit zero{0, 0};
-  setrlimit(RLIMIT_CORE, &zero);
-  SetLimit(plan, RLIMIT_CPU, plan.limits.cpu_seconds, "rlimit-cpu");
-  SetLimit(plan, RLIMIT_AS, plan.limits.address_space, "rlimit-as");
-  SetLimit(plan, RLIMIT_FSIZE, plan.limits.file_bytes, "rlimit-fsize");
-  SetLimit(plan, RLIMIT_NOFILE, plan.limits.open_files, "rlimit-nofile");
-  SetLimit(plan, RLIMIT_NPROC, plan.limits.processes, "rlimit-nproc");
+  // With a monitor the limits go on the interpreter only (RunInterpreter): the monitor is our
+  // code and must keep working (allocating, forking, reading /proc) whatever the run does.
+  if (!plan.monitor) ApplyLimits(plan);
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(plan, "chdir", errno);
   if (plan.monitor) RunMonitor(plan, args);
   ExecInterpreter(plan, args);
