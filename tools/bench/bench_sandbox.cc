@@ -2,7 +2,8 @@
 // plain `python3 -I -c` and `python3 -I -S -c` (no sandbox: the references), fresh mode tier A
 // with the native backend and with bubblewrap, and fork-server mode, on print(1) and
 // `import sympy`. The modes are interleaved (one run of each in turn) so that load changes hit
-// them alike. Usage: bench_sandbox [runs]. Prints one line per (mode, snippet).
+// them alike. Usage: bench_sandbox [runs] [only] (only: run just the modes whose name contains
+// it, e.g. forkserver). Prints one line per (mode, snippet).
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,7 +81,12 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Executor>> executors;
   const std::pair<const char*, const char*> sandboxed[] = {
       {"fresh A native", "native"}, {"fresh A bwrap", "bwrap"}, {"forkserver", ""}};
+  const std::string only = argc > 2 ? argv[2] : "";
+  if (!only.empty()) {
+    std::erase_if(modes, [&](const Mode& m) { return m.name.find(only) == std::string::npos; });
+  }
   for (const auto& [name, backend] : sandboxed) {
+    if (std::string(name).find(only) == std::string::npos) continue;
     SandboxOptions options;
     options.tier = "A";
     options.mode = *backend ? "fresh" : "forkserver";
