@@ -8,6 +8,7 @@
 // 90 % of its wall time; after a limit change, from 3 s after it) / the binding limit. The
 // baseline stops after --baseline-deadline-s (calls not done by then count as failed).
 //   bench_ratelimit [--calls N] [--rpm R] [--grants N] [--count-rejected 0|1]
+//                   [--client-burst-ms MS]
 //                   [--baseline-deadline-s S] [--fakellm PATH]
 #include <fcntl.h>
 #include <signal.h>
@@ -45,6 +46,10 @@ struct Flags {
   double rpm = 6000;
   int grants = 200'000;
   bool count_rejected = true;
+  // The client-side buckets' burst (codesweep's limiter and the baseline's per-worker buckets
+  // alike). Below fakellm's 1 s, so that grants bunched by CALL -> GRANT -> HTTP delays still
+  // fit the provider's bucket (docs/ratelimit.md, "Burst").
+  int64_t client_burst_ms = 500;
   int64_t baseline_deadline_s = 120;  // the baseline takes no new call after this, and one call
                                       // (its 429 retries included) gives up after this
   std::string fakellm;
@@ -205,7 +210,7 @@ Outcome RunBaseline(const FakeLlm& llm, const Flags& f, const Scenario& sc, Reco
   for (int w = 0; w < kWorkers; ++w) {
     auto bucket = std::make_shared<TokenBucket>();
     auto mu = std::make_shared<std::mutex>();
-    bucket->Configure(f.rpm / kWorkers, 0, 1'000, NowMs());
+    bucket->Configure(f.rpm / kWorkers, 0, f.client_burst_ms, NowMs());
     for (int s = 0; s < sc.slots[w]; ++s) {
       threads.emplace_back([&, bucket, mu] {
         auto client = MakeProviderClient(model, env);
@@ -283,7 +288,7 @@ Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, const Scenario& sc, Rec
     CoordinatorLoopOptions lo;
     lo.core.exit_when_done = true;
     lo.core.sweep_id = sweep;
-    lo.core.rate.burst_ms = 1'000;
+    lo.core.rate.burst_ms = f.client_burst_ms;
     ClusterRateLimiter limiter(lo.core.rate);
     Logger log(stderr, LogLevel::kError, "bench");
     Coordinator coord(**store, ctx, clock, log, lo, &limiter);
@@ -428,13 +433,16 @@ int main(int argc, char** argv) {
     if (a == "--count-rejected") f.count_rejected = std::atoi(argv[i + 1]) != 0;
     if (a == "--baseline-deadline-s") f.baseline_deadline_s = std::atoll(argv[i + 1]);
     if (a == "--fakellm") f.fakellm = argv[i + 1];
+    if (a == "--client-burst-ms") f.client_burst_ms = std::atoll(argv[i + 1]);
   }
   std::printf(
-      "fakellm: rpm %.0f, 1 s burst, 429s %s against the budget; %d calls per run; 4 workers\n"
+      "fakellm: rpm %.0f, 1 s burst, 429s %s against the budget; %d calls per run; 4 workers;"
+      " client buckets' burst %lld ms\n"
       "util. = steady ok calls/s / binding limit\n\n%-24s %-24s %6s %6s %7s %7s %7s %8s %7s "
       "%7s\n",
-      f.rpm, f.count_rejected ? "count" : "do not count", f.calls, "scenario", "mode", "ok",
-      "failed", "requests", "429s", "429 %", "wall", "ok/s", "util.");
+      f.rpm, f.count_rejected ? "count" : "do not count", f.calls,
+      static_cast<long long>(f.client_burst_ms), "scenario", "mode", "ok", "failed", "requests",
+      "429s", "429 %", "wall", "ok/s", "util.");
   const std::vector<codesweep::Scenario> scenarios = {
       {.name = "steady 4x64, 20 ms"},
       {.name = "halved at 40%, 20 ms", .halve = true},
