@@ -48,6 +48,18 @@ int64_t NoAttemptBurnt(const std::string& db) {
 
 // Utilisation is measured at fakellm: successful calls per second over the steady part of the
 // run (sampled /stats), against the limit that binds at the tokens those calls carried.
+// Samples fakellm's /stats until the coordinator exits (at most 150 s), then once more.
+bool SampleUntilDone(Cluster& c, StatsSampler& sampler) {
+  bool done = WaitFor(
+      [&] {
+        sampler.Tick();
+        return !c.coord.running();
+      },
+      150'000);
+  sampler.Tick(0);
+  return done;
+}
+
 TEST(RateLimitIntegration, SteadyRunUsesTheBudgetWithFew429s) {
   TempDir dir;
   FakeLlm llm(dir, {"--rpm", "6000", "--tpm", "600000", "--burst-s", "1", "--latency-ms", "20",
@@ -61,14 +73,7 @@ TEST(RateLimitIntegration, SteadyRunUsesTheBudgetWithFew429s) {
   Cluster c(dir, WriteFakeSweep(dir, s, llm.base_url()), db);
   ASSERT_FALSE(c.endpoint.empty()) << c.coord.log();
   StatsSampler sampler(llm);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        sampler.Tick();
-        return !c.coord.running();
-      },
-      150'000))
-      << "sweep did not finish";
-  sampler.Tick(0);
+  ASSERT_TRUE(SampleUntilDone(c, sampler)) << "sweep did not finish";
   EXPECT_EQ(c.coord.exit_code(), 0) << c.coord.log();
   ExpectExactlyOnce(db, 3000);
   nlohmann::json stats = llm.Stats();
@@ -106,14 +111,7 @@ TEST(RateLimitIntegration, LimitHalvedMidRunIsFoundAndNothingIsLost) {
   const int64_t switched_ms = StatsSampler::NowMs();
   const int64_t requests_before = llm.Stat("requests");
   StatsSampler sampler(llm);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        sampler.Tick();
-        return !c.coord.running();
-      },
-      150'000))
-      << "sweep did not finish";
-  sampler.Tick(0);
+  ASSERT_TRUE(SampleUntilDone(c, sampler)) << "sweep did not finish";
   EXPECT_EQ(c.coord.exit_code(), 0) << c.coord.log();
   ExpectExactlyOnce(db, 2000);  // no call lost
   EXPECT_EQ(NoAttemptBurnt(db), 0);
