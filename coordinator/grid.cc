@@ -177,7 +177,10 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
   }
 }
 
-std::string GridDigest(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
+namespace {
+
+// What Store::GridDigest keeps for a sweep: a digest of everything its cell keys derive from.
+std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
   // A cell key is H(task part | sample | combo part): these parts, the sample ranges and the
   // variant each model maps to determine every row a load inserts.
   std::string d = "grid-digest/v1\n";
@@ -193,6 +196,8 @@ std::string GridDigest(const SweepConfig& c, const std::vector<int64_t>& variant
   }
   return Sha256Hex(d);
 }
+
+}  // namespace
 
 Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   ExpandStats stats;
@@ -213,7 +218,7 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   // Run again unchanged: the last load of this sweep had the same digest and the sweep still
   // has exactly the jobs it had then (codesweep never deletes one), so there is nothing to
   // insert. The saved value is "<digest> <jobs of the sweep after that load>".
-  const std::string digest = GridDigest(c, variant_ids);
+  const std::string digest = LoadDigest(c, variant_ids);
   CS_ASSIGN_OR_RETURN(std::string saved, store.GridDigest(stats.sweep_id));
   CS_ASSIGN_OR_RETURN(const int64_t had, store.CountJobs(std::nullopt, stats.sweep_id));
   if (saved == digest + " " + std::to_string(had)) {
