@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "jobs/methods/client_factory.h"
+#include "jobs/methods/method.h"
+
 extern char** environ;
 
 namespace codesweep::testing {
@@ -71,5 +74,17 @@ class FakeLlm {
   pid_t pid_ = -1;
   int port_ = -1;
 };
+
+// Runs one cell as a worker would, through the real provider clients (fakellm), with every
+// API key resolving to "test-key".
+inline Outcome RunWithTestKey(const JobSpec& spec, const TaskRegistry* tasks, Executor* executor) {
+  ProviderEnv env;
+  env.get_secret = [](const std::string&) { return std::optional<std::string>("test-key"); };
+  RunnerDeps deps;
+  deps.tasks = tasks;
+  deps.executor = executor;
+  deps.make_client = MakeDefaultClientFactory(env);
+  return RunJob(spec, deps);
+}
 
 }  // namespace codesweep::testing

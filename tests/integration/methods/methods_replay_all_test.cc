@@ -145,13 +145,7 @@ class MethodsReplayAllTest : public ::testing::TestWithParam<Case> {
   }
 
   Outcome Run(const JobSpec& spec) {
-    ProviderEnv env;
-    env.get_secret = [](const std::string&) { return std::optional<std::string>("test-key"); };
-    RunnerDeps deps;
-    deps.tasks = registry_.get();
-    deps.executor = sandbox_.get();
-    deps.make_client = MakeDefaultClientFactory(env);
-    return RunJob(spec, deps);
+    return testing::RunWithTestKey(spec, registry_.get(), sandbox_.get());
   }
 
   std::vector<json> Recorded() {
