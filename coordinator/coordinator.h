@@ -11,8 +11,8 @@
 #include <string>
 
 #include "coordinator/coordinator_core.h"
-#include "coordinator/rate_limiter.h"
-#include "schema/wire.h"
+#include "coordinator/ratelimit/rate_limiter.h"
+#include "transport/wire.h"
 
 namespace codesweep {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "coordinator/grid.h"
+#include "coordinator/sweep/grid.h"
 #include "schema/codec.h"
 
 namespace codesweep {

@@ -16,11 +16,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "coordinator/rate_cluster.h"
-#include "coordinator/rate_limiter.h"
-#include "coordinator/store.h"
-#include "schema/clock.h"
-#include "schema/log.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "coordinator/ratelimit/cluster_limiter.h"
+#include "coordinator/ratelimit/rate_limiter.h"
+#include "coordinator/store/store.h"
 #include "schema/messages.h"
 
 namespace codesweep {

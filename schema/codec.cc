@@ -11,7 +11,7 @@
 #include <optional>
 #include <type_traits>
 
-#include "schema/log.h"
+#include "base/log.h"
 
 namespace codesweep {
 namespace {

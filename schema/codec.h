@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "schema/messages.h"
-#include "schema/status.h"
 
 namespace codesweep {
 

@@ -8,8 +8,8 @@
 #include <map>
 #include <thread>
 
+#include "base/hash.h"
 #include "schema/codec.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "schema/clock.h"
-#include "schema/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "schema/messages.h"
-#include "schema/wire.h"
+#include "transport/wire.h"
 
 namespace codesweep {
 

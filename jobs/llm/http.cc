@@ -20,7 +20,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "schema/log.h"
+#include "base/log.h"
 
 namespace codesweep {
 namespace {

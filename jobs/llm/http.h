@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "jobs/llm/retry.h"
-#include "schema/status.h"
 
 namespace codesweep {
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <string_view>
 
-#include "schema/hash.h"
+#include "base/hash.h"
 
 namespace codesweep {
 namespace {

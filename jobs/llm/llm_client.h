@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "schema/status.h"
+#include "base/status.h"
 #include "schema/types.h"
 
 namespace codesweep {

@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "schema/log.h"
+#include "base/log.h"
 
 namespace codesweep {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <thread>
 
+#include "base/hash.h"
 #include "jobs/llm/http.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/llm/wire_format.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/log.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/llm/retry.h"
-#include "schema/clock.h"
-#include "schema/log.h"
 
 namespace codesweep {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <ctime>
 
-#include "schema/log.h"
+#include "base/log.h"
 
 namespace codesweep {
 namespace {

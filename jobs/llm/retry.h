@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "schema/clock.h"
-#include "schema/hash.h"
-#include "schema/status.h"
+#include "base/clock.h"
+#include "base/hash.h"
+#include "base/status.h"
 
 namespace codesweep {
 

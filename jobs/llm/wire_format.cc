@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "schema/log.h"
+#include "base/log.h"
 
 namespace codesweep {
 namespace {

@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/sandbox/executor.h"
 #include "jobs/tasks/task.h"
-#include "schema/clock.h"
 #include "schema/types.h"
 
 namespace codesweep {

@@ -1,10 +1,10 @@
 // The method table: names, descriptions, prompt versions and implementations.
 #include <string>
 
+#include "base/hash.h"
 #include "jobs/methods/cell_run.h"
 #include "jobs/methods/method.h"
 #include "jobs/methods/prompts.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 

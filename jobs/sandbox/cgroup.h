@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "schema/status.h"
+#include "base/status.h"
 
 namespace codesweep {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "schema/status.h"
+#include "base/status.h"
 
 namespace codesweep {
 

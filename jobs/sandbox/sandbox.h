@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/log.h"
 #include "jobs/sandbox/executor.h"
-#include "schema/log.h"
 
 namespace codesweep {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "schema/status.h"
+#include "base/status.h"
 
 namespace codesweep {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "base/hash.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/factories.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "schema/hash.h"
+#include "base/hash.h"
 
 namespace codesweep {
 

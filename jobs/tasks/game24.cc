@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "base/hash.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/factories.h"
 #include "jobs/tasks/rational_expr.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "base/hash.h"
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/factories.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "schema/hash.h"
+#include "base/hash.h"
 
 namespace codesweep {
 

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "coordinator/coordinator.h"
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"
 

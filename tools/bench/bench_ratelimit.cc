@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
-#include "coordinator/rate_bucket.h"
-#include "coordinator/rate_cluster.h"
+#include "coordinator/ratelimit/bucket.h"
+#include "coordinator/ratelimit/cluster_limiter.h"
 #include "jobs/llm/http.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/llm/providers.h"

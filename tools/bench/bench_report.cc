@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/report.h"
-#include "coordinator/report_format.h"
-#include "coordinator/report_html.h"
-#include "coordinator/store.h"
-#include "coordinator/store_report.h"
-#include "schema/hash.h"
+#include "base/hash.h"
+#include "coordinator/store/report_queries.h"
+#include "coordinator/store/store.h"
+#include "report/format.h"
+#include "report/html.h"
+#include "report/report.h"
 
 namespace codesweep {
 namespace {

@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/grid.h"
-#include "coordinator/store.h"
-#include "coordinator/sweep_file.h"
+#include "base/hash.h"
+#include "coordinator/store/store.h"
+#include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/sweep_file.h"
 #include "jobs/tasks/task.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

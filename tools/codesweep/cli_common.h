@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "coordinator/sweep_file.h"
+#include "base/status.h"
+#include "coordinator/sweep/sweep_file.h"
 #include "jobs/tasks/task.h"
-#include "schema/status.h"
 
 namespace codesweep {
 

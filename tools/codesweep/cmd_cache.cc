@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "tools/codesweep/commands.h"
 
 namespace codesweep {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "coordinator/coordinator.h"
-#include "coordinator/grid.h"
-#include "coordinator/sweep_file.h"
+#include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/sweep_file.h"
 #include "tools/codesweep/commands.h"
 #include "worker/runtime.h"
 

@@ -7,9 +7,9 @@
 #include <sstream>
 #include <string>
 
+#include "base/log.h"
 #include "jobs/sandbox/sandbox.h"
 #include "jobs/sandbox/sandbox_info.h"
-#include "schema/log.h"
 #include "tools/codesweep/commands.h"
 
 namespace codesweep {

@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "schema/wire.h"
 #include "tools/codesweep/commands.h"
+#include "transport/wire.h"
 
 namespace codesweep {
 

@@ -1,6 +1,6 @@
 // `codesweep report --db FILE [--sweep NAME] [--format md|csv|json] [--html FILE]`: the paper's
 // tables (success with Wilson CIs, average normalized score and rank), complexity curves and
-// cost, from the views of schema/sql/0002_report_views.sql. Read-only: safe beside a run.
+// cost, from the views of report/sql/0002_report_views.sql. Read-only: safe beside a run.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "coordinator/report.h"
-#include "coordinator/report_format.h"
-#include "coordinator/report_html.h"
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
+#include "report/format.h"
+#include "report/html.h"
+#include "report/report.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
@@ -25,7 +25,7 @@ struct ReportFlags {
   std::string format = "md";
   std::string html;
   std::string output;  // text output file; stdout when empty
-  std::string assets;  // tools/report folder (template + vendored JS)
+  std::string assets;  // report/ folder (template + vendored JS)
   bool timing = false;
 };
 
@@ -99,7 +99,7 @@ CommandAction SetupReportCommand(CLI::App& sub) {
   sub.add_option("-o,--output", flags->output, "Write the text output here instead of stdout");
   sub.add_option("--assets", flags->assets,
                  "Folder with report.html.in and vendor/*.min.js (default: the source tree's "
-                 "tools/report)");
+                 "report/)");
   sub.add_flag("--timing", flags->timing, "Print how long the report took to stderr");
   return [flags] { return RunReport(*flags); };
 }

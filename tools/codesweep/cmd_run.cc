@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
-#include "coordinator/grid.h"
-#include "coordinator/store_report.h"
-#include "coordinator/sweep_file.h"
+#include "coordinator/store/report_queries.h"
+#include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/sweep_file.h"
 #include "tools/codesweep/commands.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "coordinator/report_show.h"
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
+#include "report/show.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <thread>
 
-#include "coordinator/store.h"
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
+#include "coordinator/store/store.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "coordinator/grid.h"
+#include "coordinator/sweep/grid.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 

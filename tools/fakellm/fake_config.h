@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "schema/status.h"
+#include "base/status.h"
 
 namespace codesweep::fakellm {
 

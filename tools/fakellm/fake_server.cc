@@ -5,9 +5,9 @@
 #include <cmath>
 #include <ctime>
 
+#include "base/hash.h"
 #include "jobs/llm/sim/sim.h"
 #include "jobs/llm/wire_format.h"
-#include "schema/hash.h"
 
 namespace codesweep::fakellm {
 namespace {

@@ -14,10 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/log.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/tasks/task.h"
-#include "schema/log.h"
 #include "tools/fakellm/fake_config.h"
 #include "tools/fakellm/http_server.h"
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "schema/status.h"
+#include "base/status.h"
 
 namespace codesweep::fakellm {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/hash.h"
 #include "jobs/llm/sim/sim_answers.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 

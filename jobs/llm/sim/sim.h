@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/tasks/task.h"
-#include "schema/clock.h"
 
 namespace codesweep {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/hash.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/tasks/task.h"
-#include "schema/hash.h"
 
 namespace codesweep::sim {
 

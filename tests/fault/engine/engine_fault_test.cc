@@ -9,10 +9,10 @@
 
 #include <memory>
 
+#include "base/hash.h"
 #include "schema/codec.h"
-#include "schema/hash.h"
-#include "schema/wire.h"
 #include "tests/integration/engine/harness.h"
+#include "transport/wire.h"
 
 namespace codesweep::testing {
 namespace {

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
 
 namespace codesweep::testing {
 

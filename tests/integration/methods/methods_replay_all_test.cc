@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/hash.h"
 #include "jobs/methods/client_factory.h"
 #include "jobs/sandbox/sandbox.h"
-#include "schema/hash.h"
 #include "tests/integration/methods/fakellm_proc.h"
 #include "tests/unit/methods/fakes.h"
 

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "tests/unit/report/report_fixture.h"
 
 namespace codesweep {

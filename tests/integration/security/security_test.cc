@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <set>
 
-#include "schema/log.h"
-#include "schema/wire.h"
+#include "base/log.h"
 #include "tests/integration/engine/harness.h"
+#include "transport/wire.h"
 
 namespace codesweep::testing {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
 #include "schema/codec.h"
 
 namespace codesweep {

@@ -1,7 +1,7 @@
 // TokenBucket arithmetic and the AIMD controller, driven by explicit times (no clock, no sleeps).
-#include "coordinator/rate_bucket.h"
-
 #include <gtest/gtest.h>
+
+#include "coordinator/ratelimit/bucket.h"
 
 namespace codesweep {
 namespace {

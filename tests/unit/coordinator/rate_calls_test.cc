@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "coordinator/coordinator_core.h"
-#include "coordinator/rate_cluster.h"
+#include "coordinator/ratelimit/cluster_limiter.h"
 
 namespace codesweep {
 namespace {

@@ -1,9 +1,8 @@
 // ClusterRateLimiter: per-bucket budgets, estimates corrected by usage, 429 back-off, learned
 // limits from headers, releases. Times are plain numbers (no clock, no sleeps).
-#include "coordinator/rate_cluster.h"
-
 #include <gtest/gtest.h>
 
+#include "coordinator/ratelimit/cluster_limiter.h"
 #include "jobs/llm/retry.h"
 
 namespace codesweep {

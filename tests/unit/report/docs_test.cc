@@ -1,5 +1,5 @@
 // docs/reports.md shows the report views' SQL verbatim: every CREATE VIEW statement of
-// schema/sql/0002_report_views.sql (without its comments) must appear there unchanged.
+// report/sql/0002_report_views.sql (without its comments) must appear there unchanged.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -16,7 +16,7 @@ std::string ReadSource(const std::string& relative) {
 }
 
 TEST(ReportDocsTest, EveryViewStatementIsInTheDocs) {
-  const std::string sql = ReadSource("schema/sql/0002_report_views.sql");
+  const std::string sql = ReadSource("report/sql/0002_report_views.sql");
   const std::string docs = ReadSource("docs/reports.md");
   ASSERT_FALSE(sql.empty());
   ASSERT_FALSE(docs.empty());

@@ -1,11 +1,12 @@
 // The HTML page without a browser: one pass of placeholder substitution, scripts inlined and
 // escaped, one chart container per spec, and names from the database escaped.
+#include "report/html.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "coordinator/report.h"
-#include "coordinator/report_html.h"
+#include "report/report.h"
 
 namespace codesweep {
 namespace {

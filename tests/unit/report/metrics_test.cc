@@ -1,12 +1,12 @@
 // Metrics against the paper: Wilson intervals, GPT-4o Table 1 -> Ave. Norm. row (PAPER.md §6.2),
 // Table 2's average score and average rank columns (§6.1), and the rank tie rule.
+#include "report/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 #include <vector>
-
-#include "coordinator/report_metrics.h"
 
 namespace codesweep::metrics {
 namespace {

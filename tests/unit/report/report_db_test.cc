@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "coordinator/report.h"
-#include "coordinator/report_format.h"
-#include "coordinator/report_show.h"
-#include "coordinator/store.h"
-#include "coordinator/store_report.h"
+#include "coordinator/store/report_queries.h"
+#include "coordinator/store/store.h"
+#include "report/format.h"
+#include "report/report.h"
+#include "report/show.h"
 #include "tests/unit/report/report_fixture.h"
 
 namespace codesweep {

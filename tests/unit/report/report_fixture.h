@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "coordinator/store.h"
-#include "schema/hash.h"
+#include "base/hash.h"
+#include "coordinator/store/store.h"
 
 namespace codesweep::testing {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "schema/hash.h"
+#include "base/hash.h"
 
 namespace codesweep {
 namespace {

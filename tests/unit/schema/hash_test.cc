@@ -1,4 +1,4 @@
-#include "schema/hash.h"
+#include "base/hash.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/hash.h"
 #include "jobs/tasks/task.h"
-#include "schema/hash.h"
 
 namespace codesweep::testing {
 

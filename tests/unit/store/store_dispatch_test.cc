@@ -1,7 +1,7 @@
 // Store: grid inserts, leases, fenced completion, requeue, attempt caps and retry.
 #include <gtest/gtest.h>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "store_test_util.h"
 
 namespace codesweep {

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "coordinator/store.h"
-#include "coordinator/store_report.h"
-#include "coordinator/store_sql.h"
+#include "coordinator/store/report_queries.h"
+#include "coordinator/store/store.h"
+#include "coordinator/store/store_sql.h"
 #include "store_test_util.h"
 
 namespace codesweep {

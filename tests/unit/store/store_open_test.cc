@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "store_test_util.h"
 
 namespace codesweep {

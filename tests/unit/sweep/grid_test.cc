@@ -1,5 +1,5 @@
 // Grid expansion: size, order and determinism of cell keys; what changes a key and what does not.
-#include "coordinator/grid.h"
+#include "coordinator/sweep/grid.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

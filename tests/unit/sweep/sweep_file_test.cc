@@ -1,5 +1,5 @@
 // Sweep file parsing: accepted files, and errors that name file, line and key.
-#include "coordinator/sweep_file.h"
+#include "coordinator/sweep/sweep_file.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

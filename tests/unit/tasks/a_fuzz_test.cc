@@ -2,10 +2,10 @@
 // verdict with a reason (no crash, no hang, no exception), and never be judged correct by accident.
 #include <gtest/gtest.h>
 
+#include "base/hash.h"
 #include "jobs/tasks/answer_math.h"
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/rational_expr.h"
-#include "schema/hash.h"
 #include "tests/unit/tasks/a_test_util.h"
 
 namespace codesweep::testing_a {

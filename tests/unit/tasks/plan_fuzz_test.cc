@@ -3,8 +3,8 @@
 // Every call must return a verdict with a reason; none may crash, hang or accept garbage.
 #include <gtest/gtest.h>
 
+#include "base/hash.h"
 #include "jobs/tasks/factories.h"
-#include "schema/hash.h"
 
 namespace codesweep {
 namespace {

@@ -1,0 +1,232 @@
+// ClusterRateLimiter: token buckets, estimates corrected by usage, AIMD cap, header learning.
+#include "coordinator/ratelimit/cluster_limiter.h"
+
+#include <algorithm>
+
+#include "jobs/llm/retry.h"
+
+namespace codesweep {
+namespace {
+
+// The stricter of two limits where 0 means unlimited.
+double Stricter(double a, double b) {
+  if (a <= 0) return b;
+  if (b <= 0) return a;
+  return std::min(a, b);
+}
+
+}  // namespace
+
+ClusterRateLimiter::Bucket& ClusterRateLimiter::Get(const BucketKey& key, int64_t now_ms) {
+  auto it = buckets_.find(key);
+  if (it != buckets_.end()) return it->second;
+  Bucket& b = buckets_[key];
+  b.aimd = AimdController(opt_.aimd);
+  Apply(b, now_ms);
+  return b;
+}
+
+void ClusterRateLimiter::Apply(Bucket& b, int64_t now_ms) {
+  const RateLimitConfig& c = b.config;
+  const double reserve = c.reserve_fraction;
+  b.requests.Configure(Stricter(c.requests_per_minute, b.learned_rpm), reserve, opt_.burst_ms,
+                       now_ms);
+  b.tokens.Configure(Stricter(c.tokens_per_minute, b.learned_tpm), reserve, opt_.burst_ms, now_ms);
+  b.input.Configure(c.input_tokens_per_minute, reserve, opt_.burst_ms, now_ms);
+  b.output.Configure(c.output_tokens_per_minute, reserve, opt_.burst_ms, now_ms);
+  b.aimd.set_max_cap(c.max_concurrency);
+}
+
+void ClusterRateLimiter::Configure(const BucketKey& key, const RateLimitConfig& limits) {
+  Bucket& b = Get(key, last_now_ms_);
+  RateLimitConfig& c = b.config;
+  if (!b.configured) {
+    c = limits;
+  } else {
+    c.requests_per_minute = Stricter(c.requests_per_minute, limits.requests_per_minute);
+    c.tokens_per_minute = Stricter(c.tokens_per_minute, limits.tokens_per_minute);
+    c.input_tokens_per_minute = Stricter(c.input_tokens_per_minute, limits.input_tokens_per_minute);
+    c.output_tokens_per_minute =
+        Stricter(c.output_tokens_per_minute, limits.output_tokens_per_minute);
+    c.max_concurrency = static_cast<int>(Stricter(c.max_concurrency, limits.max_concurrency));
+    c.reserve_fraction = std::max(c.reserve_fraction, limits.reserve_fraction);
+  }
+  b.configured = true;
+  Apply(b, last_now_ms_);
+}
+
+void ClusterRateLimiter::RefillAll(Bucket& b, int64_t now_ms) {
+  b.requests.Refill(now_ms);
+  b.tokens.Refill(now_ms);
+  b.input.Refill(now_ms);
+  b.output.Refill(now_ms);
+}
+
+int64_t ClusterRateLimiter::EstimateFor(const CallMsg& call) const {
+  const int64_t raw = std::max<int64_t>(call.est_tokens, 0);
+  if (raw == 0) return 0;
+  auto it = buckets_.find(BucketKey::Of(call));
+  const double ratio = it == buckets_.end() ? 1.0 : it->second.est_ratio;
+  const double est = static_cast<double>(raw) * ratio * opt_.estimate_margin;
+  return std::clamp<int64_t>(static_cast<int64_t>(est), 1, raw);
+}
+
+bool ClusterRateLimiter::TryAcquire(const CallMsg& call, int64_t now_ms) {
+  last_now_ms_ = std::max(last_now_ms_, now_ms);
+  ExpireGrants(now_ms);
+  Bucket& b = Get(BucketKey::Of(call), now_ms);
+  RefillAll(b, now_ms);
+  if (!b.aimd.Allows(b.in_flight, now_ms)) return false;
+  const double est = static_cast<double>(EstimateFor(call));
+  const double in = est * b.input_share;
+  const double out = est - in;
+  if (!b.requests.Fits(1) || !b.tokens.Fits(est) || !b.input.Fits(in) || !b.output.Fits(out)) {
+    return false;
+  }
+  if (grants_.count(call.call_key)) Release(call.call_key, now_ms);
+  b.requests.Take(1);
+  b.tokens.Take(est);
+  b.input.Take(in);
+  b.output.Take(out);
+  ++b.in_flight;
+  ++b.granted;
+  b.last_estimate = est;
+  grants_[call.call_key] = Grant{BucketKey::Of(call), call.est_tokens, est, in, out, now_ms};
+  return true;
+}
+
+void ClusterRateLimiter::Refund(Bucket& b, const Grant& g, double tokens_in, double tokens_out) {
+  // Positive: we charged too much and give it back; negative: a debt the refill pays later.
+  auto settle = [](TokenBucket& bucket, double charged, double actual) {
+    if (charged >= actual) {
+      bucket.Give(charged - actual);
+    } else {
+      bucket.Take(actual - charged);
+    }
+  };
+  settle(b.tokens, g.tokens, tokens_in + tokens_out);
+  settle(b.input, g.input, tokens_in);
+  settle(b.output, g.output, tokens_out);
+}
+
+void ClusterRateLimiter::OnResult(const CallResultMsg& r, int64_t now_ms) {
+  last_now_ms_ = std::max(last_now_ms_, now_ms);
+  auto it = grants_.find(r.call_key);
+  const bool known = it != grants_.end();
+  const BucketKey key = known ? it->second.key : BucketKey{r.provider, r.model, r.key_alias};
+  Bucket& b = Get(key, now_ms);
+  const int before = b.in_flight;
+  if (known) b.in_flight = std::max(0, b.in_flight - 1);
+  RefillAll(b, now_ms);
+  LearnHeaders(b, r, now_ms);
+  const bool limited = !r.ok && (r.http_status == 429 || r.rate_limited > 0);
+  if (r.ok) {
+    ++b.ok;
+    const double in = static_cast<double>(std::max<int64_t>(r.tokens_in, 0));
+    const double out = static_cast<double>(std::max<int64_t>(r.tokens_out, 0));
+    if (known) {
+      Refund(b, it->second, in, out);
+      const double w = opt_.learn_weight;
+      if (it->second.raw_est > 0) {
+        b.est_ratio = (1 - w) * b.est_ratio + w * (in + out) / it->second.raw_est;
+      }
+      if (in + out > 0) b.input_share = (1 - w) * b.input_share + w * in / (in + out);
+    }
+    b.aimd.OnSuccess(before, now_ms);
+  } else if (limited) {
+    ++b.rate_limited;
+    if (known) Refund(b, it->second, 0, 0);  // a refused call costs the provider no tokens
+    RateLimitInfo info = ParseRateLimitHeaders(r.headers, now_ms);
+    // A 429 proves the provider has less than we believe: resynchronise to what it reports.
+    if (info.remaining_requests >= 0) {
+      b.requests.Clamp(static_cast<double>(info.remaining_requests));
+    }
+    if (info.remaining_tokens >= 0) b.tokens.Clamp(static_cast<double>(info.remaining_tokens));
+    b.aimd.OnRateLimited(before, info.retry_after_ms, known ? it->second.at_ms : now_ms, now_ms);
+  }
+  // Other failures keep their estimate charged: the provider may have counted them.
+  if (known) grants_.erase(it);
+}
+
+void ClusterRateLimiter::LearnHeaders(Bucket& b, const CallResultMsg& r, int64_t now_ms) {
+  if (r.headers.empty()) return;
+  RateLimitInfo info = ParseRateLimitHeaders(r.headers, now_ms);
+  if (opt_.learn_limits) {
+    const double rpm = info.limit_requests > 0 ? static_cast<double>(info.limit_requests) : 0;
+    const double tpm = info.limit_tokens > 0 ? static_cast<double>(info.limit_tokens) : 0;
+    if (rpm != b.learned_rpm || tpm != b.learned_tpm) {
+      b.learned_rpm = rpm;
+      b.learned_tpm = tpm;
+      Apply(b, now_ms);
+    }
+  }
+  // Proactive slowdown: the provider reports less quota left than we believe we have (beyond
+  // what calls in flight and the refill during this call explain), e.g. another user of the
+  // key: believe the provider. When both views agree this never fires.
+  const double latency = static_cast<double>(std::max<int64_t>(r.latency_ms, 0));
+  if (info.remaining_requests >= 0 && !b.requests.unlimited()) {
+    const double slack = b.in_flight + 1 + b.requests.per_minute() / 60'000.0 * latency;
+    const double remaining = static_cast<double>(info.remaining_requests);
+    if (b.requests.level() > remaining + slack) b.requests.Clamp(remaining);
+  }
+  if (info.remaining_tokens >= 0 && !b.tokens.unlimited()) {
+    const double slack =
+        (b.in_flight + 1) * b.last_estimate + b.tokens.per_minute() / 60'000.0 * latency;
+    const double remaining = static_cast<double>(info.remaining_tokens);
+    if (b.tokens.level() > remaining + slack) b.tokens.Clamp(remaining);
+  }
+}
+
+void ClusterRateLimiter::Release(const std::string& call_key, int64_t now_ms) {
+  auto it = grants_.find(call_key);
+  if (it == grants_.end()) return;
+  Bucket& b = Get(it->second.key, now_ms);
+  b.in_flight = std::max(0, b.in_flight - 1);
+  grants_.erase(it);
+}
+
+void ClusterRateLimiter::ExpireGrants(int64_t now_ms) {
+  if (now_ms - last_expiry_ms_ < 1'000) return;
+  last_expiry_ms_ = now_ms;
+  std::vector<std::string> old;
+  for (const auto& [key, g] : grants_) {
+    if (now_ms - g.at_ms > opt_.grant_timeout_ms) old.push_back(key);
+  }
+  for (const std::string& key : old) Release(key, now_ms);
+}
+
+int64_t ClusterRateLimiter::ReadyAtMs(const BucketKey& key, int64_t now_ms) const {
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) return now_ms;
+  const Bucket& b = it->second;
+  if (now_ms < b.aimd.cooldown_until_ms()) return b.aimd.cooldown_until_ms();
+  if (!b.aimd.Allows(b.in_flight, now_ms)) return now_ms + 50;  // a result will wake the queue
+  int64_t wait = std::max(b.requests.MsUntilFits(1), b.tokens.MsUntilFits(1));
+  return now_ms + std::max<int64_t>(wait, 1);
+}
+
+std::vector<BucketSnapshot> ClusterRateLimiter::Snapshot(int64_t now_ms) const {
+  std::vector<BucketSnapshot> out;
+  for (const auto& [key, b] : buckets_) {
+    BucketSnapshot s;
+    s.key = key;
+    s.rpm = b.requests.per_minute();
+    s.tpm = b.tokens.per_minute();
+    s.input_tpm = b.input.per_minute();
+    s.output_tpm = b.output.per_minute();
+    s.requests_available = b.requests.unlimited() ? -1 : b.requests.level();
+    s.tokens_available = b.tokens.unlimited() ? -1 : b.tokens.level();
+    s.in_flight = b.in_flight;
+    s.cap = b.aimd.cap();
+    s.max_concurrency = b.config.max_concurrency;
+    s.granted = b.granted;
+    s.ok = b.ok;
+    s.rate_limited = b.rate_limited;
+    s.cooldown_ms = std::max<int64_t>(0, b.aimd.cooldown_until_ms() - now_ms);
+    s.updated_ms = now_ms;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace codesweep

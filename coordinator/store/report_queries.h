@@ -1,0 +1,121 @@
+// ReportDb: the read-only side of the store used by `codesweep report` and `codesweep show`.
+// It owns its own read-only connection (safe beside a running coordinator) and runs only the
+// queries of report/sql/0002_report_views.sql (documented in docs/reports.md) plus the
+// trajectory reads of `show`. A database at schema version 1 gets those views as TEMP views, so
+// it is never written. One thread; plain row structs out, no sqlite3 types in this header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace codesweep {
+
+namespace store_internal {
+class StoreDb;
+}
+
+// One row of v_report_grain: sums over the finished cells of one
+// (sweep, model, task, method, turns, complexity).
+struct GrainRow {
+  std::string sweep, model, task, method;
+  int turns = 1;
+  std::string complexity;
+  int64_t complexity_order = 0;  // smallest job id of the level: grid order
+  int64_t n = 0, correct = 0;
+  double score_sum = 0;
+  int64_t code_used = 0, code_ok = 0, tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0;
+  int64_t wall_ms = 0, calls = 0;
+};
+
+// One row of v_model_cost: what every call of one (sweep, model) cost.
+struct ModelCostRow {
+  std::string sweep, model;
+  int64_t calls = 0, cached = 0, errors = 0, tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0;
+  int64_t rate_limited = 0, retries = 0;
+};
+
+// A generic query result: column names and cells (nullopt = SQL NULL), for tests and `--sql`.
+struct QueryTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+// ---- trajectories (`codesweep show`) ----
+struct TrajectoryAttempt {
+  int64_t lease = 0;
+  int attempt = 0;
+  std::string worker, outcome, error;
+  int64_t started_ms = 0, ended_ms = 0;
+};
+struct TrajectoryCall {
+  int64_t lease = 0;
+  int index = 0, turn = 0;
+  std::string request_json, response_json, error;
+  int64_t tokens_in = 0, tokens_out = 0, latency_ms = 0;
+  int http_status = 0, attempts = 0, rate_limited = 0;
+  double cost_usd = 0;
+  bool cached = false;
+};
+struct TrajectoryExecution {
+  int64_t lease = 0;
+  int index = 0, turn = 0;
+  std::string code, status, stdout_text, stderr_text, tier;
+  int exit_code = 0, signal = 0;
+  int64_t wall_ms = 0, cpu_ms = 0, peak_rss_kb = 0;
+  bool stdout_truncated = false, stderr_truncated = false;
+};
+struct TrajectoryVerdict {
+  int64_t lease = 0;
+  std::string final_answer, passed_by, verdict_reason, extra_json;
+  bool correct = false, code_used = false, code_ok = false;
+  double score = 0, cost_usd = 0;
+  int turns_used = 0;
+  int64_t tokens_in = 0, tokens_out = 0, wall_ms = 0;
+};
+struct Trajectory {
+  int64_t job_id = 0;
+  std::string cell_key, sweep, task, complexity, model, method, state, last_error;
+  int64_t sample = 0;
+  int turns = 1, attempts_made = 0;
+  std::vector<TrajectoryAttempt> attempts;
+  std::vector<TrajectoryCall> calls;            // in (lease, index) order
+  std::vector<TrajectoryExecution> executions;  // in (lease, index) order
+  std::optional<TrajectoryVerdict> verdict;
+};
+
+class ReportDb {
+ public:
+  // Opens `path` read-only. Fails on a missing file, a non-codesweep file or a newer schema.
+  static Result<std::unique_ptr<ReportDb>> Open(const std::string& path);
+  ~ReportDb();
+  ReportDb(const ReportDb&) = delete;
+  ReportDb& operator=(const ReportDb&) = delete;
+
+  Result<std::vector<std::string>> SweepNames();  // in id order
+  // v_report_grain / v_model_cost rows; `sweep` empty = every sweep.
+  Result<std::vector<GrainRow>> Grain(const std::string& sweep);
+  Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);
+  // Any read-only SQL (the connection is query_only).
+  Result<QueryTable> Query(const std::string& sql);
+
+  // Job ids matching `cell`: a full cell key, a unique hex prefix of one, or a job id.
+  // At most `limit` ids, so callers can detect an ambiguous prefix.
+  Result<std::vector<int64_t>> FindJobs(const std::string& cell, int limit);
+  Result<Trajectory> LoadTrajectory(int64_t job_id);
+
+ private:
+  explicit ReportDb(std::unique_ptr<store_internal::StoreDb> db);
+  Status LoadCalls(Trajectory& t);
+  Status LoadExecutions(Trajectory& t);
+  Status LoadAttemptsAndVerdict(Trajectory& t);
+  std::unique_ptr<store_internal::StoreDb> db_;
+};
+
+}  // namespace codesweep

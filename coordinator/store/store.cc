@@ -1,0 +1,280 @@
+// Store: opening, migrations, group commit and shared helpers. The other parts live in
+// store_grid.cc (sweeps, variants, cells), store_dispatch.cc (leases and completion) and
+// store_read.cc (workers, call cache, status).
+#include "coordinator/store/store.h"
+
+#include <malloc.h>
+
+#include <chrono>
+#include <string>
+
+#include "coordinator/store/sqlite_db.h"
+#include "coordinator/store/store_impl.h"
+#include "coordinator/store/store_sql.h"
+
+namespace codesweep {
+
+using store_internal::Stmt;
+using store_internal::StoreDb;
+
+namespace {
+
+constexpr int64_t kCacheKiB = 16 * 1024;       // steady-state page cache
+constexpr int64_t kBulkCacheKiB = 128 * 1024;  // while grid inserts are pending
+
+std::string CacheSizePragma(int64_t kib) { return "PRAGMA cache_size = -" + std::to_string(kib); }
+
+Result<int> ReadUserVersion(StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("PRAGMA user_version"));
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::Internal("PRAGMA user_version returned no row");
+  return static_cast<int>(stmt.Int(0));
+}
+
+Result<bool> HasAnyTable(StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("SELECT 1 FROM sqlite_master LIMIT 1"));
+  return stmt.Step();
+}
+
+Status CheckVersion(int version, const std::string& path) {
+  if (version > Store::LatestSchemaVersion()) {
+    return Status::FailedPrecondition(
+        path + ": database schema version " + std::to_string(version) +
+        " is newer than this codesweep binary supports (" +
+        std::to_string(Store::LatestSchemaVersion()) + "); use a newer codesweep");
+  }
+  return Status::OK();
+}
+
+// Fails if any foreign key of the database points nowhere.
+Status CheckForeignKeys(StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("PRAGMA foreign_key_check"));
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (row) return Status::Corruption("foreign key check failed in table " + stmt.Text(0));
+  return Status::OK();
+}
+
+// Applies one migration in its own transaction (a no-op if another process got there first).
+Status ApplyMigration(StoreDb& db, const store_sql::Migration& m) {
+  CS_RETURN_IF_ERROR(db.Begin());
+  Result<int> version = ReadUserVersion(db);  // re-read under the write lock
+  Status s = version.status();
+  if (s.ok() && *version < m.version) {
+    s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
+    if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m.name);
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(m.version));
+  }
+  if (s.ok()) s = db.Commit();
+  if (!s.ok()) db.Rollback();
+  return s;
+}
+
+// Applies each migration newer than the database, one transaction each. A migration may rebuild
+// a table (SQLite's documented procedure: create, copy, drop, rename), so foreign keys are off
+// and legacy_alter_table is on while they run (the rename then leaves the views that name the
+// table alone), and each migration checks the foreign keys itself before it commits.
+Status Migrate(StoreDb& db, int current, const std::string& path) {
+  if (current >= Store::LatestSchemaVersion()) return Status::OK();
+  CS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
+  Status s;
+  for (const store_sql::Migration& m : store_sql::kMigrations) {
+    if (m.version > current && s.ok()) s = ApplyMigration(db, m);
+  }
+  Status restore = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON");
+  if (s.ok()) s = restore;
+  return s.WithContext(path);
+}
+
+Status ConfigureConnection(StoreDb& db, const StoreOptions& options) {
+  CS_RETURN_IF_ERROR(db.Exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms)));
+  if (options.read_only) return db.Exec("PRAGMA query_only = 1");
+  {
+    CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("PRAGMA journal_mode = WAL"));
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row || stmt.Text(0) != "wal") {
+      return Status::IoError("could not switch the database to WAL journal mode");
+    }
+  }
+  CS_RETURN_IF_ERROR(db.Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
+                                                      : "PRAGMA synchronous = NORMAL"));
+  CS_RETURN_IF_ERROR(db.Exec(CacheSizePragma(kCacheKiB)));
+  return db.Exec("PRAGMA foreign_keys = ON");
+}
+
+}  // namespace
+
+// ---- Impl helpers ----
+
+Status Store::Impl::RequireWritable() const {
+  if (options.read_only) return Status::FailedPrecondition("store is open read-only");
+  return Status::OK();
+}
+
+Status Store::Impl::BeginWrite() {
+  CS_RETURN_IF_ERROR(RequireWritable());
+  return db->Begin();
+}
+
+int64_t Store::Impl::WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Store::Impl::LoadLeaseCounter() {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      // Every lease has its attempts row (same step), whose key is the token: O(log n).
+      db->Prepare("SELECT max(coalesce((SELECT value FROM meta WHERE key = 'next_lease_token'), 1),"
+                  " coalesce((SELECT max(lease_token) FROM attempts), 0) + 1)"));
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::Internal("lease counter query returned no row");
+  next_lease = persisted_next_lease = stmt.Int(0);
+  return Status::OK();
+}
+
+Status Store::Impl::CommitNow() {
+  if (!lost_writes.ok()) {
+    Status lost = lost_writes;
+    lost_writes = Status::OK();
+    db->Rollback();
+    return lost;
+  }
+  if (!db->in_transaction()) return Status::OK();
+  if (!deferred_job_indexes.empty()) {
+    Result<int64_t> built = BuildDeferredJobIndexes();
+    if (!built.ok()) {
+      db->Rollback();  // never commit the jobs table without its indexes
+      return built.status().WithContext("commit (jobs indexes)");
+    }
+  }
+  if (next_lease != persisted_next_lease) {
+    Status s;
+    {
+      Result<Stmt> stmt = db->Prepare("UPDATE meta SET value = ?1 WHERE key = 'next_lease_token'");
+      s = stmt.ok() ? stmt->Bind(1, next_lease).Run() : stmt.status();
+    }
+    if (!s.ok()) {
+      db->Rollback();
+      return s.WithContext("commit (lease counter)");
+    }
+  }
+  Status s = db->Commit();
+  if (s.ok()) persisted_next_lease = next_lease;
+  if (bulk_cache) {
+    bulk_cache = false;
+    Status shrink = db->Exec(CacheSizePragma(kCacheKiB));
+    (void)shrink;    // only a memory hint
+    malloc_trim(0);  // hand the bulk page cache back to the OS
+  }
+  return s;
+}
+
+Status Store::Impl::EnterBulkCache() {
+  if (bulk_cache) return Status::OK();
+  bulk_cache = true;
+  return db->Exec(CacheSizePragma(kBulkCacheKiB));
+}
+
+Status SavepointBegin(store_internal::StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("SAVEPOINT cs_op"));
+  return stmt.Run();
+}
+
+Status SavepointRelease(store_internal::StoreDb& db) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("RELEASE cs_op"));
+  return stmt.Run();
+}
+
+void SavepointRollback(store_internal::StoreDb& db) {
+  if (sqlite3_get_autocommit(db.raw())) return;
+  sqlite3_exec(db.raw(), "ROLLBACK TO cs_op; RELEASE cs_op", nullptr, nullptr, nullptr);
+}
+
+JobRow ReadJobRow(const Stmt& stmt) {
+  JobRow row;
+  row.job = JobId(stmt.Int(0));
+  row.cell = CellKey(stmt.Type(1) == SQLITE_BLOB ? store_internal::BytesToHex(stmt.Bytes(1))
+                                                 : stmt.Text(1));
+  row.sweep_id = stmt.Int(2);
+  row.task = stmt.Text(3);
+  row.complexity = stmt.Text(4);
+  row.sample = stmt.Int(5);
+  row.variant_id = stmt.Int(6);
+  row.method = stmt.Text(7);
+  row.turns = static_cast<int>(stmt.Int(8));
+  row.state = ParseJobState(stmt.Text(9)).value_or(JobState::kPending);
+  row.attempts = static_cast<int>(stmt.Int(10));
+  row.lease = LeaseToken(stmt.Int(11));
+  row.worker = stmt.Text(12);
+  row.lease_until_ms = stmt.Int(13);
+  row.not_before_ms = stmt.Int(14);
+  return row;
+}
+
+void BindCellKey(Stmt& stmt, int index, const CellKey& cell) {
+  unsigned char raw[32];
+  if (store_internal::HexToBytes32(cell.value(), raw)) {
+    stmt.BindBlob(index, raw, 32);
+  } else {
+    stmt.Bind(index, cell.value());
+  }
+}
+
+// ---- Store ----
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() {
+  if (impl_ && !impl_->options.read_only) {
+    Status s = impl_->CommitNow();  // best effort: pending writes are valid state
+    (void)s;
+  }
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  CS_ASSIGN_OR_RETURN(std::unique_ptr<StoreDb> db,
+                      StoreDb::Open(path, options.read_only, options.create));
+  CS_RETURN_IF_ERROR(ConfigureConnection(*db, options).WithContext(path));
+  CS_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
+  CS_RETURN_IF_ERROR(CheckVersion(version, path));
+  if (version == 0) {
+    CS_ASSIGN_OR_RETURN(bool has_tables, HasAnyTable(*db));
+    if (has_tables) {
+      return Status::FailedPrecondition(path + ": not a codesweep database (user_version 0)");
+    }
+  }
+  if (options.read_only) {
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version <= version || MigrationInvisibleToReaders(m.name)) continue;
+      return Status::FailedPrecondition(
+          path + ": database schema version " + std::to_string(version) + " needs migration to " +
+          std::to_string(LatestSchemaVersion()) + "; open it once without read-only");
+    }
+  } else {
+    CS_RETURN_IF_ERROR(Migrate(*db, version, path));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->db = std::move(db);
+  impl->options = options;
+  CS_RETURN_IF_ERROR(impl->LoadLeaseCounter().WithContext(path));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Status Store::Commit() { return impl_->CommitNow(); }
+
+bool Store::has_pending_writes() const {
+  return impl_->db->in_transaction() || !impl_->lost_writes.ok();
+}
+
+int Store::LatestSchemaVersion() {
+  int latest = 0;
+  for (const store_sql::Migration& m : store_sql::kMigrations) {
+    if (m.version > latest) latest = m.version;
+  }
+  return latest;
+}
+
+Result<int> Store::SchemaVersion() { return ReadUserVersion(*impl_->db); }
+
+}  // namespace codesweep

@@ -1,0 +1,221 @@
+// Store: the coordinator's durable state in one SQLite file (WAL). The only code that sees
+// sqlite3. One Store object owns one connection and is used from one thread (the coordinator
+// loop, or a read-only tool). Writes go into an implicit transaction (BEGIN IMMEDIATE on the
+// first write) that Commit() makes durable: the coordinator calls Commit() at least every
+// 10-20 ms (group commit) and sends ACKs only after it returns OK.
+// Schema: schema/sql/NNNN_*.sql, tracked by PRAGMA user_version; a newer database is refused.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "schema/ids.h"
+#include "schema/job_state.h"
+#include "schema/messages.h"
+#include "schema/types.h"
+
+namespace codesweep {
+
+struct StoreOptions {
+  bool read_only = false;  // status/report/show: never writes, safe beside a run
+  bool create = true;      // create and migrate if missing (ignored when read_only)
+  int64_t busy_timeout_ms = 5000;
+  bool synchronous_full = true;  // PRAGMA synchronous=FULL (NORMAL for benchmarks only)
+};
+
+struct SweepRecord {
+  std::string name;
+  uint64_t seed = 0;
+  int max_attempts = 3;
+  std::string source_path;  // where the sweep file was read from (for display)
+  std::string source_text;  // the sweep file text as given
+  std::string config_json;  // normalized config (no secrets)
+};
+
+// A (model, generation settings, sandbox limits) combination, stored once and referenced by jobs.
+struct VariantRecord {
+  ModelSpec model;
+  GenSettings gen;
+  std::string sandbox_json = "{}";
+};
+
+// One grid cell to insert as a job.
+struct CellRow {
+  CellKey cell;
+  std::string task;
+  std::string complexity;
+  int64_t sample = 0;
+  int64_t variant_id = 0;
+  std::string method;
+  int turns = 1;
+};
+
+// A job as the dispatcher needs it: enough to build a JobSpec via the variant cache.
+struct JobRow {
+  JobId job;
+  CellKey cell;
+  int64_t sweep_id = 0;
+  std::string task;
+  std::string complexity;
+  int64_t sample = 0;
+  int64_t variant_id = 0;
+  std::string method;
+  int turns = 1;
+  JobState state = JobState::kPending;
+  int attempts = 0;
+  LeaseToken lease;
+  std::string worker;
+  int64_t lease_until_ms = 0;
+  int64_t not_before_ms = 0;
+};
+
+enum class CompleteResult {
+  kAccepted,  // recorded; ACK after Commit()
+  kStale,     // lease does not match (requeued, re-leased or already finished): ACK and drop
+};
+
+struct WorkerRecord {
+  std::string worker_id;
+  std::string host;
+  int64_t pid = 0;
+  int slots = 0;
+  std::string labels_json = "[]";
+  int64_t last_seen_ms = 0;
+  std::string state = "up";  // up, lost, gone
+};
+
+struct StoredCall {
+  std::string call_key;
+  std::string provider;
+  std::string model;
+  std::string response_json;
+  int64_t tokens_in = 0;
+  int64_t tokens_out = 0;
+  int64_t created_ms = 0;
+};
+
+// Live rate-limiter state of one (provider, model, key alias) bucket (table rate_limits).
+// Limits 0 = unlimited; *_available -1 = unlimited; cap 0 = no in-flight cap yet.
+struct RateLimitRow {
+  std::string provider, model, key_alias;
+  double rpm = 0, tpm = 0, input_tpm = 0, output_tpm = 0;
+  double requests_available = -1, tokens_available = -1;
+  int64_t in_flight = 0, cap = 0, max_concurrency = 0, queued = 0;
+  int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
+};
+
+struct JobCounts {
+  int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+};
+
+// Counts for `status`: one row per (sweep, model, method).
+struct StatusRow {
+  std::string sweep;
+  std::string model;
+  std::string method;
+  int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+  int64_t correct = 0;
+  int64_t first_finished_ms = 0, last_finished_ms = 0;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- transactions (group commit) ----
+  Status Commit();  // no-op when nothing is pending
+  bool has_pending_writes() const;
+
+  // ---- sweeps and grid ----
+  // Inserts the sweep or updates its text/config; returns its id. Commits itself.
+  Result<int64_t> UpsertSweep(const SweepRecord& sweep);
+  Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
+  Result<VariantRecord> GetVariant(int64_t variant_id);
+  // INSERT OR IGNORE of many cells as pending jobs in one transaction; returns how many were new.
+  Result<int64_t> InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells);
+  // A grid load: BeginCellLoad(), InsertCells() for each batch, FinishCellLoad(), Commit(). Into
+  // an empty jobs table the jobs indexes are dropped at the start and each is built with one
+  // sort at the end (instead of a random B-tree insert per cell into the cell-key index), but
+  // for the report-only index, which BuildReportIndexes builds when the sweep is done; into
+  // a table with jobs it only enlarges the page cache. Between the two calls only InsertCells
+  // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
+  // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
+  // finishes an open load itself, so no transaction ever commits without the indexes.
+  Status BeginCellLoad();
+  Result<int64_t> FinishCellLoad();
+  // Builds the report-only jobs indexes a grid load left for later (see BeginCellLoad); returns
+  // how many. The coordinator calls it once the sweep has finished. Commit afterwards.
+  Result<int> BuildReportIndexes();
+  // What ExpandIntoStore saved with the sweep's last load, in the same transaction (a digest of
+  // everything the cell keys derive from, and the sweep's job count); empty if nothing was.
+  Result<std::string> GridDigest(int64_t sweep_id);
+  Status SetGridDigest(int64_t sweep_id, const std::string& digest);
+  Result<std::vector<std::pair<int64_t, SweepRecord>>> ListSweeps();
+
+  // ---- dispatch (coordinator loop) ----
+  // Pending jobs with not_before <= now, in id order after `after_job`, at most `limit`.
+  // The coordinator pages through these; memory stays bounded by `limit`.
+  Result<std::vector<JobRow>> FetchPending(int64_t now_ms, JobId after_job, int limit);
+  // pending -> leased; attempts += 1; assigns the next lease token (monotonic across restarts).
+  Result<LeaseToken> LeaseJob(JobId job, const std::string& worker, int64_t lease_until_ms);
+  // Extends a live lease; kStale if the lease no longer matches.
+  Result<CompleteResult> RenewLease(JobId job, LeaseToken lease, int64_t lease_until_ms);
+  // Fenced completion. A verdict (outcome.failed == false) -> done with its result, calls and
+  // executions; a permanent error -> failed; a retryable error -> pending after
+  // `retry_not_before_ms`, or dead once attempts reach max_attempts (last error kept).
+  Result<CompleteResult> CompleteJob(JobId job, LeaseToken lease, const Outcome& outcome,
+                                     int64_t now_ms, int64_t retry_not_before_ms);
+  // leased -> pending (or dead when attempts are used up), fenced by the lease.
+  Result<CompleteResult> RequeueJob(JobId job, LeaseToken lease, const std::string& reason,
+                                    int64_t not_before_ms);
+  // Leased jobs whose lease_until < now (at most `limit`).
+  Result<std::vector<JobRow>> ExpiredLeases(int64_t now_ms, int limit);
+  // All leased jobs (on coordinator restart: they get a grace period before requeue).
+  Result<std::vector<JobRow>> LeasedJobs();
+  // Sets lease_until of every leased job to `until_ms` (restart grace).
+  Status ExtendAllLeases(int64_t until_ms);
+  Result<JobRow> GetJob(JobId job);
+  // failed/dead -> pending for a sweep (explicit retry). Returns how many.
+  Result<int64_t> RetryFailed(int64_t sweep_id);
+
+  // ---- workers ----
+  Status UpsertWorker(const WorkerRecord& worker);
+  // Only the state and last-seen time of a known worker (its host, pid and slots stay).
+  Status SetWorkerState(const std::string& worker_id, const std::string& state,
+                        int64_t last_seen_ms);
+
+  // ---- call cache ----
+  Result<std::optional<StoredCall>> LookupCall(const std::string& call_key);
+  Status PutCall(const StoredCall& call);  // only successful responses; ignores duplicates
+  Result<int64_t> CountCalls();
+  Status ClearCalls();
+
+  // ---- rate limiter (coordinator/store_ratelimit.cc) ----
+  // Upserts the live bucket rows inside the group transaction.
+  Status PutRateLimits(const std::vector<RateLimitRow>& rows);
+  Result<std::vector<RateLimitRow>> RateLimits();
+
+  // ---- read side ----
+  Result<std::vector<StatusRow>> StatusRows(const std::string& sweep_filter);
+  Result<int64_t> CountJobs(std::optional<JobState> state, int64_t sweep_id /* 0 = all */);
+  // Every state's count in one pass over the jobs (sweep_id 0 = all sweeps).
+  Result<JobCounts> CountJobStates(int64_t sweep_id);
+
+  // ---- schema ----
+  static int LatestSchemaVersion();
+  Result<int> SchemaVersion();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace codesweep

@@ -1,0 +1,104 @@
+// Store::Impl: the state behind a Store (private to coordinator/store*.cc). It holds the
+// connection, the in-memory lease-token counter (persisted to meta on Commit) and the helpers
+// that make every mutating call one atomic step inside the open group-commit transaction.
+// Used from the one thread that owns the Store.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "coordinator/store/sqlite_db.h"
+#include "coordinator/store/store.h"
+
+namespace codesweep {
+
+// The job columns in the order ReadJobRow expects (a macro so SQL stays one string literal,
+// which the statement cache keys on).
+#define CS_JOB_COLS                                                                      \
+  "id, cell_key, sweep_id, task, complexity, sample, variant_id, method, turns, state, " \
+  "attempts, lease_token, worker, lease_until_ms, not_before_ms"
+
+struct Store::Impl {
+  std::unique_ptr<store_internal::StoreDb> db;
+  StoreOptions options;
+  int64_t next_lease = 1;            // next lease token to hand out
+  int64_t persisted_next_lease = 1;  // what meta holds (as of the last commit)
+  // Set when SQLite rolled the group transaction back by itself (disk full, IO error): the next
+  // Commit() reports it so that no ACK is sent for writes that are gone.
+  Status lost_writes;
+  // While a grid insert is open the page cache is enlarged (random cell-key index inserts need
+  // it); Commit() shrinks it back.
+  bool bulk_cache = false;
+  // While a grid load into an empty jobs table is open (BeginCellLoad): the jobs indexes it
+  // dropped (name, CREATE INDEX statement), rebuilt by FinishCellLoad or before any commit.
+  std::vector<std::pair<std::string, std::string>> deferred_job_indexes;
+
+  Status RequireWritable() const;
+  // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).
+  Status BeginWrite();
+  // Runs `body` as one atomic step (a SAVEPOINT) inside the group transaction. On error the
+  // step is undone and the rest of the group is kept (or, if SQLite dropped the whole
+  // transaction, lost_writes is set).
+  template <typename Fn>
+  auto Atomic(Fn&& body) -> decltype(body());
+
+  Status CommitNow();
+  Status EnterBulkCache();
+  // Builds the deferred jobs indexes; returns how many duplicate cells it removed first.
+  Result<int64_t> BuildDeferredJobIndexes();
+  Status LoadLeaseCounter();
+  static int64_t WallMs();
+};
+
+// A migration whose file name ends in "_index.sql" changes only indexes and constraints: a
+// read-only connection to a database that lacks it sees the same tables, columns and rows, so
+// read-only tools may skip it (the next writer applies it).
+inline bool MigrationInvisibleToReaders(std::string_view name) {
+  return name.ends_with("_index.sql");
+}
+
+// The jobs indexes that only the report views read (jobs_report: the views' group order). A grid
+// load into an empty table builds them when the sweep has finished, not with the load, so that
+// dispatch starts sooner; the reports work without them meanwhile, only slower. Their CREATE
+// statements wait in meta under kLaterIndexPrefix + name (Store::BuildReportIndexes).
+inline bool IsReportOnlyIndex(std::string_view name) { return name == "jobs_report"; }
+inline constexpr std::string_view kLaterIndexPrefix = "later_index/";
+
+// Reads the CS_JOB_COLS columns of the current row.
+JobRow ReadJobRow(const store_internal::Stmt& stmt);
+// Binds a cell key: 32 raw bytes for a lower-case hex SHA-256, else the text itself.
+void BindCellKey(store_internal::Stmt& stmt, int index, const CellKey& cell);
+
+Status SavepointBegin(store_internal::StoreDb& db);
+Status SavepointRelease(store_internal::StoreDb& db);
+void SavepointRollback(store_internal::StoreDb& db);
+
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+template <typename Fn>
+auto Store::Impl::Atomic(Fn&& body) -> decltype(body()) {
+  CS_RETURN_IF_ERROR(BeginWrite());
+  CS_RETURN_IF_ERROR(SavepointBegin(*db));
+  auto result = body();
+  if (result.ok()) {
+    Status s = SavepointRelease(*db);
+    if (s.ok()) return result;
+    result = std::move(s);
+  }
+  SavepointRollback(*db);
+  db->SyncTransactionState();
+  if (!db->in_transaction() && lost_writes.ok()) {
+    lost_writes = StatusOf(result).WithContext("write transaction rolled back");
+  }
+  return result;
+}
+
+}  // namespace codesweep

@@ -1,0 +1,287 @@
+// Grid expansion and cell keys. A cell key is SHA-256 over a versioned, canonical description of
+// everything that changes the model's output; the per-(model, method, turns) and
+// per-(task, complexity) parts are built once and only the sample index varies per cell.
+#include "coordinator/sweep/grid.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "base/hash.h"
+#include "jobs/methods/method.h"
+
+namespace codesweep {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Options that only say how to reach the model, never what it answers.
+constexpr const char* kTransportKeys[] = {
+    "base_url",    "api_key_env",        "headers",
+    "timeout_ms",  "connect_timeout_ms", "cell_context_header",
+    "max_retries", "latency_ms",         "latency_jitter_ms"};
+
+json GenJson(const GenSettings& g) {
+  json j = {{"temperature", g.temperature},
+            {"top_p", g.top_p},
+            {"max_tokens", g.max_tokens},
+            {"stop", g.stop}};
+  if (g.seed) j["seed"] = *g.seed;
+  return j;
+}
+
+// The turn counts a method gets: the sweep's list for multi-turn methods, else just 1.
+std::vector<int> TurnsFor(const SweepConfig& c, const std::string& method) {
+  const MethodInfo* info = FindMethod(method);
+  if (info != nullptr && info->multi_turn) return c.turns;
+  return {1};
+}
+
+struct Combo {
+  size_t model_index;
+  std::string method;
+  int turns;
+  std::string key_part;
+};
+
+std::vector<Combo> Combos(const SweepConfig& c) {
+  std::vector<Combo> out;
+  json sandbox = json::parse(c.sandbox_json);
+  for (size_t mi = 0; mi < c.models.size(); ++mi) {
+    const ModelConfig& m = c.models[mi];
+    for (const auto& method : c.methods) {
+      if (!m.Runs(method)) continue;
+      const MethodInfo* info = FindMethod(method);
+      for (int turns : TurnsFor(c, method)) {
+        json j = {{"model", m.spec.id},
+                  {"options", json::parse(OutputAffectingOptions(m.spec))},
+                  {"gen", GenJson(m.gen)},
+                  {"method", method},
+                  {"prompt_version", info ? info->prompt_version : ""},
+                  {"turns", turns},
+                  {"sandbox", sandbox}};
+        out.push_back({mi, method, turns, j.dump()});
+      }
+    }
+  }
+  return out;
+}
+
+int64_t SamplesFor(const SweepConfig& c, const TaskConfig& t) {
+  return t.samples > 0 ? t.samples : c.samples;
+}
+
+// The part of a cell key shared by every sample of one task level.
+std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::string& level) {
+  json tj = {
+      {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
+  return tj.dump();
+}
+
+// Batches of cells from the thread that hashes them to the thread that inserts them; at most
+// two wait, so memory stays bounded whatever the grid's size.
+class BatchQueue {
+ public:
+  // False once the consumer has cancelled (the producer then stops).
+  bool Push(std::vector<CellRow> batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return cancelled_ || queue_.size() < 2; });
+    if (cancelled_) return false;
+    queue_.push_back(std::move(batch));
+    changed_.notify_all();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  // The next batch, or nothing once the producer has closed and the queue is empty.
+  std::optional<std::vector<CellRow>> Pop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    std::vector<CellRow> batch = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::vector<CellRow>> queue_;
+  bool closed_ = false;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+std::string OutputAffectingOptions(const ModelSpec& model) {
+  json o = json::parse(model.options_json, nullptr, /*allow_exceptions=*/false);
+  if (!o.is_object()) return "{}";
+  for (const char* k : kTransportKeys) o.erase(k);
+  return o.dump();  // nlohmann::json objects are sorted by key
+}
+
+int64_t GridSize(const SweepConfig& c) {
+  int64_t combos = 0;
+  for (const auto& m : c.models) {
+    for (const auto& method : c.methods) {
+      if (m.Runs(method)) combos += static_cast<int64_t>(TurnsFor(c, method).size());
+    }
+  }
+  int64_t instances = 0;
+  for (const auto& t : c.tasks) {
+    instances += static_cast<int64_t>(t.complexities.size()) * SamplesFor(c, t);
+  }
+  return combos * instances;
+}
+
+void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)>& fn) {
+  std::vector<Combo> combos = Combos(c);
+  GridCell cell;
+  std::string buf;
+  for (const auto& t : c.tasks) {
+    for (const auto& level : t.complexities) {
+      std::string task_part = TaskPart(c, t, level);
+      int64_t n = SamplesFor(c, t);
+      for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
+        for (const Combo& combo : combos) {
+          buf.clear();
+          buf += task_part;
+          buf += "|sample=";
+          buf += std::to_string(s);
+          buf += '|';
+          buf += combo.key_part;
+          cell.cell = CellKey(Sha256Hex(buf));
+          cell.task = t.name;
+          cell.complexity = level;
+          cell.sample = s;
+          cell.model_index = combo.model_index;
+          cell.method = combo.method;
+          cell.turns = combo.turns;
+          if (!fn(cell)) return;
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// What Store::GridDigest keeps for a sweep: a digest of everything its cell keys derive from.
+std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
+  // A cell key is H(task part | sample | combo part): these parts, the sample ranges and the
+  // variant each model maps to determine every row a load inserts.
+  std::string d = "grid-digest/v1\n";
+  for (const auto& t : c.tasks) {
+    for (const auto& level : t.complexities) {
+      d += TaskPart(c, t, level);
+      d += '|' + std::to_string(t.first_sample) + '+' + std::to_string(SamplesFor(c, t)) + '\n';
+    }
+  }
+  for (const Combo& combo : Combos(c)) {
+    d += std::to_string(variant_ids.at(combo.model_index)) + '|' + combo.method + '|' +
+         std::to_string(combo.turns) + '|' + combo.key_part + '\n';
+  }
+  return Sha256Hex(d);
+}
+
+}  // namespace
+
+Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
+  ExpandStats stats;
+  SweepRecord rec;
+  rec.name = c.name;
+  rec.seed = c.seed;
+  rec.max_attempts = c.max_attempts;
+  rec.source_path = c.path;
+  rec.source_text = c.text;
+  rec.config_json = SweepConfigJson(c);
+  CS_ASSIGN_OR_RETURN(stats.sweep_id, store.UpsertSweep(rec));
+  std::vector<int64_t> variant_ids;
+  for (const ModelConfig& m : c.models) {
+    VariantRecord v{m.spec, m.gen, c.sandbox_json};
+    CS_ASSIGN_OR_RETURN(int64_t id, store.UpsertVariant(v));
+    variant_ids.push_back(id);
+  }
+  // Run again unchanged: the last load of this sweep had the same digest and the sweep still
+  // has exactly the jobs it had then (codesweep never deletes one), so there is nothing to
+  // insert. The saved value is "<digest> <jobs of the sweep after that load>".
+  const std::string digest = LoadDigest(c, variant_ids);
+  CS_ASSIGN_OR_RETURN(std::string saved, store.GridDigest(stats.sweep_id));
+  CS_ASSIGN_OR_RETURN(const int64_t had, store.CountJobs(std::nullopt, stats.sweep_id));
+  if (saved == digest + " " + std::to_string(had)) {
+    stats.total = GridSize(c);
+    return stats;
+  }
+  // Cells are hashed into batches on a second thread while this one (the store's) inserts the
+  // batch before.
+  CS_RETURN_IF_ERROR(store.BeginCellLoad());
+  BatchQueue queue;
+  std::thread producer([&] {
+    constexpr size_t kBatch = 50'000;
+    std::vector<CellRow> batch;
+    batch.reserve(kBatch);
+    ForEachCell(c, [&](const GridCell& g) {
+      batch.push_back(
+          {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
+      if (batch.size() < kBatch) return true;
+      bool more = queue.Push(std::move(batch));
+      batch = {};
+      batch.reserve(kBatch);
+      return more;
+    });
+    if (!batch.empty()) queue.Push(std::move(batch));
+    queue.Close();
+  });
+  Status status;
+  while (std::optional<std::vector<CellRow>> batch = queue.Pop()) {
+    Result<int64_t> inserted = store.InsertCells(stats.sweep_id, *batch);
+    if (!inserted.ok()) {
+      status = inserted.status();
+      queue.Cancel();
+      break;
+    }
+    stats.total += static_cast<int64_t>(batch->size());
+    stats.inserted += *inserted;
+  }
+  producer.join();
+  CS_RETURN_IF_ERROR(status);
+  CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
+  stats.inserted -= duplicates;
+  const int64_t jobs = had + stats.inserted;
+  CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
+  CS_RETURN_IF_ERROR(store.Commit());
+  return stats;
+}
+
+JobSpec MakeJobSpec(const std::string& sweep_name, uint64_t seed, const JobRow& row,
+                    const VariantRecord& variant) {
+  JobSpec spec;
+  spec.job = row.job;
+  spec.cell = row.cell;
+  spec.sweep = sweep_name;
+  spec.task = row.task;
+  spec.complexity = row.complexity;
+  spec.sample = row.sample;
+  spec.seed = seed;
+  spec.model = variant.model;
+  spec.method = row.method;
+  spec.turns = row.turns;
+  spec.gen = variant.gen;
+  spec.sandbox_json = variant.sandbox_json;
+  return spec;
+}
+
+}  // namespace codesweep

@@ -1,0 +1,44 @@
+// Grid expansion: a SweepConfig becomes cells with deterministic keys. The cell key hashes
+// everything that changes a model's output (sweep, task, complexity, sample, seed, model id and
+// its output-affecting options, generation settings, method and its prompt version, turns,
+// sandbox limits) and nothing transport-related (base_url, api_key_env, timeouts, headers).
+// Pure functions plus ExpandIntoStore, which inserts idempotently (INSERT OR IGNORE).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "coordinator/store/store.h"
+#include "coordinator/sweep/sweep_file.h"
+
+namespace codesweep {
+
+struct GridCell {
+  CellKey cell;
+  std::string task;
+  std::string complexity;
+  int64_t sample = 0;
+  size_t model_index = 0;  // into SweepConfig::models
+  std::string method;
+  int turns = 1;
+};
+
+// Number of cells the config expands to (turns > 1 only for multi-turn methods).
+int64_t GridSize(const SweepConfig& config);
+// Calls `fn` for every cell in a fixed order; stops early if fn returns false.
+void ForEachCell(const SweepConfig& config, const std::function<bool(const GridCell&)>& fn);
+// Model options with transport-only fields removed, canonical (sorted keys).
+std::string OutputAffectingOptions(const ModelSpec& model);
+
+struct ExpandStats {
+  int64_t sweep_id = 0;
+  int64_t total = 0;     // cells in the grid
+  int64_t inserted = 0;  // new this time
+};
+Result<ExpandStats> ExpandIntoStore(const SweepConfig& config, Store& store);
+
+// The JobSpec of a stored job (used by the coordinator when dispatching).
+JobSpec MakeJobSpec(const std::string& sweep_name, uint64_t seed, const JobRow& row,
+                    const VariantRecord& variant);
+
+}  // namespace codesweep

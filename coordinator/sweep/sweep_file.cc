@@ -1,0 +1,454 @@
+// Sweep file parsing and validation (the only toml++ user). Every error names file:line and the
+// dotted key it is about.
+#include "coordinator/sweep/sweep_file.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "jobs/llm/providers.h"
+#include "jobs/llm/sim/sim.h"
+#include "jobs/methods/method.h"
+#include "jobs/sandbox/sandbox.h"
+
+namespace codesweep {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Collects the location prefix for messages: "file:line: key: ".
+class Ctx {
+ public:
+  explicit Ctx(std::string path) : path_(std::move(path)) {}
+  Status Error(const toml::node* node, std::string_view key, std::string_view what) const {
+    std::string m = path_;
+    if (node != nullptr && node->source().begin.line > 0) {
+      m += ":" + std::to_string(node->source().begin.line);
+    }
+    m += ": ";
+    if (!key.empty()) {
+      m += key;
+      m += ": ";
+    }
+    m += what;
+    return Status::InvalidArgument(std::move(m));
+  }
+
+ private:
+  std::string path_;
+};
+
+std::string Join(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  std::string out(a);
+  out += '.';
+  out += b;
+  return out;
+}
+
+// Quotes keys that are not bare TOML keys (e.g. model ids with ':').
+std::string KeyName(std::string_view k) {
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      return "\"" + std::string(k) + "\"";
+    }
+  }
+  return std::string(k);
+}
+
+Status CheckKeys(const Ctx& ctx, const toml::table& t, std::string_view where,
+                 const std::set<std::string_view>& allowed) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(k.str())) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return ctx.Error(&v, Join(where, KeyName(k.str())),
+                       "unknown key (expected one of: " + list + ")");
+    }
+  }
+  return Status::OK();
+}
+
+Result<int64_t> GetInt(const Ctx& ctx, const toml::node& n, const std::string& key, int64_t lo,
+                       int64_t hi) {
+  auto v = n.value<int64_t>();
+  if (!n.is_integer() || !v) return ctx.Error(&n, key, "expected an integer");
+  if (*v < lo || *v > hi) {
+    return ctx.Error(&n, key,
+                     "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  return *v;
+}
+
+Result<double> GetNumber(const Ctx& ctx, const toml::node& n, const std::string& key, double lo,
+                         double hi) {
+  if (!n.is_number()) return ctx.Error(&n, key, "expected a number");
+  double v = *n.value<double>();
+  if (!std::isfinite(v) || v < lo || v > hi) {
+    std::ostringstream os;
+    os << "must be between " << lo << " and " << hi;
+    return ctx.Error(&n, key, os.str());
+  }
+  return v;
+}
+
+Result<std::string> GetString(const Ctx& ctx, const toml::node& n, const std::string& key) {
+  if (!n.is_string()) return ctx.Error(&n, key, "expected a string");
+  return std::string(*n.value<std::string>());
+}
+
+Result<std::vector<std::string>> GetStringList(const Ctx& ctx, const toml::node& n,
+                                               const std::string& key) {
+  std::vector<std::string> out;
+  if (n.is_string()) {
+    out.push_back(*n.value<std::string>());
+    return out;
+  }
+  if (!n.is_array()) return ctx.Error(&n, key, "expected a string or an array of strings");
+  for (const auto& e : *n.as_array()) {
+    if (e.is_string()) {
+      out.push_back(*e.value<std::string>());
+    } else if (e.is_integer()) {  // complexity levels such as 4 may be written as integers
+      out.push_back(std::to_string(*e.value<int64_t>()));
+    } else {
+      return ctx.Error(&e, key, "expected strings in the array");
+    }
+  }
+  return out;
+}
+
+// TOML value -> JSON (for options passed through to providers).
+json ToJson(const toml::node& n) {
+  if (auto t = n.as_table()) {
+    json o = json::object();
+    for (const auto& [k, v] : *t) o[std::string(k.str())] = ToJson(v);
+    return o;
+  }
+  if (auto a = n.as_array()) {
+    json arr = json::array();
+    for (const auto& e : *a) arr.push_back(ToJson(e));
+    return arr;
+  }
+  if (n.is_string()) return *n.value<std::string>();
+  if (n.is_integer()) return *n.value<int64_t>();
+  if (n.is_floating_point()) return *n.value<double>();
+  if (n.is_boolean()) return *n.value<bool>();
+  std::ostringstream os;  // dates and times: their TOML text
+  if (auto d = n.as_date()) os << *d;
+  if (auto t = n.as_time()) os << *t;
+  if (auto dt = n.as_date_time()) os << *dt;
+  return os.str();
+}
+
+Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& registry,
+                  SweepConfig& out) {
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr || arr->empty()) {
+    return ctx.Error(&node, "tasks", "expected a non-empty array of tables ([[tasks]])");
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& e = (*arr)[i];
+    std::string where = "tasks[" + std::to_string(i) + "]";
+    const toml::table* t = e.as_table();
+    if (t == nullptr) return ctx.Error(&e, where, "expected a table with name = \"...\"");
+    CS_RETURN_IF_ERROR(
+        CheckKeys(ctx, *t, where, {"name", "complexity", "samples", "first_sample"}));
+    TaskConfig tc;
+    const toml::node* name = t->get("name");
+    if (name == nullptr) return ctx.Error(&e, where + ".name", "missing");
+    CS_ASSIGN_OR_RETURN(tc.name, GetString(ctx, *name, where + ".name"));
+    const Task* task = registry.Find(tc.name);
+    if (task == nullptr) {
+      std::string known;
+      for (const auto& tk : registry.tasks())
+        known += (known.empty() ? "" : ", ") + std::string(tk->name());
+      return ctx.Error(name, where + ".name",
+                       "unknown task \"" + tc.name + "\" (known: " + known + ")");
+    }
+    if (const toml::node* c = t->get("complexity")) {
+      CS_ASSIGN_OR_RETURN(tc.complexities, GetStringList(ctx, *c, where + ".complexity"));
+      if (tc.complexities.empty()) return ctx.Error(c, where + ".complexity", "must not be empty");
+      for (const auto& level : tc.complexities) {
+        Status s = task->ValidateComplexity(level);
+        if (!s.ok()) return ctx.Error(c, where + ".complexity", s.message());
+      }
+    } else {
+      tc.complexities = task->complexity_levels();
+      if (tc.complexities.empty()) tc.complexities.push_back("");
+    }
+    if (const toml::node* s = t->get("samples")) {
+      CS_ASSIGN_OR_RETURN(tc.samples, GetInt(ctx, *s, where + ".samples", 1, 10'000'000));
+    }
+    if (const toml::node* s = t->get("first_sample")) {
+      CS_ASSIGN_OR_RETURN(tc.first_sample, GetInt(ctx, *s, where + ".first_sample", 0, 1LL << 40));
+    }
+    if (!seen.insert(tc.name).second) {
+      return ctx.Error(&e, where + ".name", "task \"" + tc.name + "\" is listed twice");
+    }
+    out.tasks.push_back(std::move(tc));
+  }
+  return Status::OK();
+}
+
+// Splits a model table into generation settings, limits and provider options.
+Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, ModelConfig& m) {
+  std::string where = "models." + KeyName(id);
+  size_t colon = id.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size()) {
+    return ctx.Error(&node, where,
+                     "a model id is \"provider:name\" (e.g. \"sim:default\", \"openai:gpt-4o\")");
+  }
+  m.spec.id = std::string(id);
+  m.spec.provider = std::string(id.substr(0, colon));
+  m.spec.name = std::string(id.substr(colon + 1));
+  if (m.spec.provider != "sim" && m.spec.provider != "openai" && m.spec.provider != "anthropic") {
+    return ctx.Error(
+        &node, where,
+        "unknown provider \"" + m.spec.provider + "\" (known: sim, openai, anthropic)");
+  }
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.Error(&node, where, "expected a table");
+  json options = json::object();
+  for (const auto& [k, v] : *t) {
+    std::string key(k.str());
+    std::string kw = Join(where, KeyName(key));
+    if (key == "temperature") {
+      CS_ASSIGN_OR_RETURN(m.gen.temperature, GetNumber(ctx, v, kw, 0, 2));
+    } else if (key == "top_p") {
+      CS_ASSIGN_OR_RETURN(m.gen.top_p, GetNumber(ctx, v, kw, 0, 1));
+    } else if (key == "max_tokens") {
+      CS_ASSIGN_OR_RETURN(int64_t mt, GetInt(ctx, v, kw, 1, 1'000'000));
+      m.gen.max_tokens = static_cast<int>(mt);
+    } else if (key == "seed") {
+      CS_ASSIGN_OR_RETURN(int64_t sd, GetInt(ctx, v, kw, INT64_MIN, INT64_MAX));
+      m.gen.seed = sd;
+    } else if (key == "stop") {
+      CS_ASSIGN_OR_RETURN(m.gen.stop, GetStringList(ctx, v, kw));
+    } else if (key == "rpm") {
+      CS_ASSIGN_OR_RETURN(m.limits.requests_per_minute, GetNumber(ctx, v, kw, 0, 1e9));
+    } else if (key == "tpm") {
+      CS_ASSIGN_OR_RETURN(m.limits.tokens_per_minute, GetNumber(ctx, v, kw, 0, 1e12));
+    } else if (key == "input_tpm") {
+      CS_ASSIGN_OR_RETURN(m.limits.input_tokens_per_minute, GetNumber(ctx, v, kw, 0, 1e12));
+    } else if (key == "output_tpm") {
+      CS_ASSIGN_OR_RETURN(m.limits.output_tokens_per_minute, GetNumber(ctx, v, kw, 0, 1e12));
+    } else if (key == "max_concurrency") {
+      CS_ASSIGN_OR_RETURN(int64_t mc, GetInt(ctx, v, kw, 0, 1'000'000));
+      m.limits.max_concurrency = static_cast<int>(mc);
+    } else if (key == "reserve") {
+      CS_ASSIGN_OR_RETURN(m.limits.reserve_fraction, GetNumber(ctx, v, kw, 0, 0.99));
+    } else if (key == "skip_methods") {
+      CS_ASSIGN_OR_RETURN(m.skip_methods, GetStringList(ctx, v, kw));
+      for (const auto& name : m.skip_methods) {
+        if (FindMethod(name) == nullptr) {
+          return ctx.Error(&v, kw, "unknown method \"" + name + "\"");
+        }
+      }
+    } else {
+      options[key] = ToJson(v);
+    }
+  }
+  if (m.spec.provider != "sim") {
+    if (options.contains("api_key_env") && options["api_key_env"].is_string()) {
+      m.key_alias = options["api_key_env"].get<std::string>();
+    } else {
+      m.key_alias = m.spec.provider == "openai" ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
+    }
+  }
+  m.spec.options_json = options.dump();
+  Status s = m.spec.provider == "sim" ? SimOptions::FromJson(m.spec.options_json).status()
+                                      : ValidateProviderModel(m.spec);
+  if (!s.ok()) return ctx.Error(&node, where, s.message());
+  return Status::OK();
+}
+
+Status ParseModels(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr || t->empty()) {
+    return ctx.Error(&node, "models", "expected at least one [models.\"provider:name\"] table");
+  }
+  for (const auto& [k, v] : *t) {
+    ModelConfig m;
+    CS_RETURN_IF_ERROR(ParseModel(ctx, k.str(), v, m));
+    out.models.push_back(std::move(m));
+  }
+  return Status::OK();
+}
+
+Status ParseMethods(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
+  CS_ASSIGN_OR_RETURN(out.methods, GetStringList(ctx, node, "methods"));
+  if (out.methods.empty()) return ctx.Error(&node, "methods", "must not be empty");
+  std::set<std::string> seen;
+  for (const auto& m : out.methods) {
+    if (FindMethod(m) == nullptr) {
+      std::string known;
+      for (const auto& info : AllMethods()) known += (known.empty() ? "" : ", ") + info.name;
+      return ctx.Error(&node, "methods", "unknown method \"" + m + "\" (known: " + known + ")");
+    }
+    if (!seen.insert(m).second) return ctx.Error(&node, "methods", "\"" + m + "\" is listed twice");
+  }
+  return Status::OK();
+}
+
+Status ParseTurns(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
+  out.turns.clear();
+  std::set<int64_t> seen;
+  auto add = [&](const toml::node& e) -> Status {
+    CS_ASSIGN_OR_RETURN(int64_t v, GetInt(ctx, e, "turns", 1, 50));
+    if (!seen.insert(v).second) return ctx.Error(&e, "turns", "value listed twice");
+    out.turns.push_back(static_cast<int>(v));
+    return Status::OK();
+  };
+  if (const toml::array* a = node.as_array()) {
+    if (a->empty()) return ctx.Error(&node, "turns", "must not be empty");
+    for (const auto& e : *a) CS_RETURN_IF_ERROR(add(e));
+    return Status::OK();
+  }
+  return add(node);
+}
+
+// Models that cannot run a method (tool use or a system role missing) are refused at validate
+// time, unless the model lists the method in skip_methods.
+Status CheckMethodModels(const Ctx& ctx, const toml::table& root, const SweepConfig& c) {
+  for (const auto& m : c.models) {
+    if (m.spec.provider == "sim") continue;
+    LlmCapabilities caps = ProviderCapabilities(m.spec);
+    for (const auto& name : c.methods) {
+      const MethodInfo* info = FindMethod(name);
+      if (info == nullptr || !m.Runs(name)) continue;
+      Status s = CheckMethodSupported(*info, caps);
+      if (!s.ok()) {
+        return ctx.Error(root.get("methods"), "methods",
+                         "model \"" + m.spec.id + "\" cannot run method \"" + name + "\": " +
+                             s.message() + " (add it to the model's skip_methods to leave it out)");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
+                 SweepConfig& c) {
+  CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
+                               {"name", "description", "seed", "samples", "max_attempts", "methods",
+                                "turns", "tasks", "models", "sandbox"}));
+  for (std::string_view required : {"name", "tasks", "models", "methods"}) {
+    if (!root.contains(required)) {
+      return ctx.Error(nullptr, required,
+                       "missing (a sweep needs name, tasks, models and methods)");
+    }
+  }
+  CS_ASSIGN_OR_RETURN(c.name, GetString(ctx, *root.get("name"), "name"));
+  if (c.name.empty() || c.name.size() > 128 ||
+      c.name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos) {
+    return ctx.Error(root.get("name"), "name", "use 1-128 letters, digits, '_', '-' or '.'");
+  }
+  if (const toml::node* n = root.get("description")) {
+    CS_RETURN_IF_ERROR(GetString(ctx, *n, "description").status());
+  }
+  if (const toml::node* n = root.get("seed")) {
+    CS_ASSIGN_OR_RETURN(int64_t seed, GetInt(ctx, *n, "seed", 0, INT64_MAX));
+    c.seed = static_cast<uint64_t>(seed);
+  }
+  if (const toml::node* n = root.get("samples")) {
+    CS_ASSIGN_OR_RETURN(c.samples, GetInt(ctx, *n, "samples", 1, 10'000'000));
+  }
+  if (const toml::node* n = root.get("max_attempts")) {
+    CS_ASSIGN_OR_RETURN(int64_t a, GetInt(ctx, *n, "max_attempts", 1, 100));
+    c.max_attempts = static_cast<int>(a);
+  }
+  CS_RETURN_IF_ERROR(ParseMethods(ctx, *root.get("methods"), c));
+  if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
+  CS_RETURN_IF_ERROR(ParseTasks(ctx, *root.get("tasks"), registry, c));
+  CS_RETURN_IF_ERROR(ParseModels(ctx, *root.get("models"), c));
+  if (const toml::node* n = root.get("sandbox")) {
+    if (!n->is_table()) return ctx.Error(n, "sandbox", "expected a table");
+    c.sandbox_json = ToJson(*n).dump();
+    Status s = ParseExecLimits(c.sandbox_json).status();
+    if (!s.ok()) return ctx.Error(n, "sandbox", s.message());
+  }
+  return CheckMethodModels(ctx, root, c);
+}
+
+}  // namespace
+
+bool ModelConfig::Runs(const std::string& method) const {
+  return std::find(skip_methods.begin(), skip_methods.end(), method) == skip_methods.end();
+}
+
+Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,
+                               const TaskRegistry& tasks) {
+  Ctx ctx(path);
+  SweepConfig c;
+  c.path = path;
+  c.text = std::string(text);
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
+                                   std::to_string(e.source().begin.column) + ": " +
+                                   std::string(e.description()));
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  CS_RETURN_IF_ERROR(ParseRoot(ctx, root, tasks, c));
+  return c;
+}
+
+Result<SweepConfig> LoadSweepFile(const std::string& path, const TaskRegistry& tasks) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open sweep file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > (16u << 20)) return Status::InvalidArgument(path + ": larger than 16 MiB");
+  return ParseSweep(ss.str(), path, tasks);
+}
+
+std::string SweepConfigJson(const SweepConfig& c) {
+  json j;
+  j["name"] = c.name;
+  j["seed"] = c.seed;
+  j["samples"] = c.samples;
+  j["max_attempts"] = c.max_attempts;
+  j["methods"] = c.methods;
+  j["turns"] = c.turns;
+  j["sandbox"] = json::parse(c.sandbox_json);
+  for (const auto& t : c.tasks) {
+    j["tasks"].push_back({{"name", t.name},
+                          {"complexity", t.complexities},
+                          {"samples", t.samples > 0 ? t.samples : c.samples},
+                          {"first_sample", t.first_sample}});
+  }
+  for (const auto& m : c.models) {
+    json g = {{"temperature", m.gen.temperature},
+              {"top_p", m.gen.top_p},
+              {"max_tokens", m.gen.max_tokens},
+              {"stop", m.gen.stop}};
+    if (m.gen.seed) g["seed"] = *m.gen.seed;
+    json l = {{"rpm", m.limits.requests_per_minute},
+              {"tpm", m.limits.tokens_per_minute},
+              {"input_tpm", m.limits.input_tokens_per_minute},
+              {"output_tpm", m.limits.output_tokens_per_minute},
+              {"max_concurrency", m.limits.max_concurrency},
+              {"reserve", m.limits.reserve_fraction}};
+    j["models"].push_back({{"id", m.spec.id},
+                           {"options", json::parse(m.spec.options_json)},
+                           {"gen", g},
+                           {"limits", l},
+                           {"skip_methods", m.skip_methods},
+                           {"key_alias", m.key_alias}});
+  }
+  return j.dump();
+}
+
+}  // namespace codesweep

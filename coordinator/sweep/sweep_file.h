@@ -1,0 +1,64 @@
+// Sweep files (TOML, read with toml++): the grid a user asks for. ParseSweep validates
+// everything it can without running anything; every error names the file, line and key.
+// Values are immutable after parsing and safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "jobs/tasks/task.h"
+#include "schema/types.h"
+
+namespace codesweep {
+
+struct RateLimitConfig {
+  double requests_per_minute = 0;  // 0 = unlimited
+  double tokens_per_minute = 0;    // combined, where the provider does not split
+  double input_tokens_per_minute = 0;
+  double output_tokens_per_minute = 0;
+  int max_concurrency = 0;      // in-flight calls for this model across the cluster; 0 = auto
+  double reserve_fraction = 0;  // share of the limits left for other users of the key
+};
+
+struct ModelConfig {
+  ModelSpec spec;  // id, provider, name, options_json (no secrets)
+  GenSettings gen;
+  std::string key_alias;  // which API key (its env var name); "" for sim
+  RateLimitConfig limits;
+  // Methods this model does not run (the paper's "NA" cells, e.g. tool methods on o1-preview).
+  std::vector<std::string> skip_methods;
+  bool Runs(const std::string& method) const;
+};
+
+struct TaskConfig {
+  std::string name;
+  std::vector<std::string> complexities;  // [""] where the task has no knob
+  int64_t samples = 0;                    // per (complexity) level; 0 = the sweep's default
+  int64_t first_sample = 0;               // sample indexes start here
+};
+
+struct SweepConfig {
+  std::string path;  // where it was read from ("<string>" for text)
+  std::string text;  // the file as given
+  std::string name;
+  uint64_t seed = 0;
+  int64_t samples = 1;  // default samples per (task, complexity)
+  int max_attempts = 3;
+  std::vector<TaskConfig> tasks;
+  std::vector<ModelConfig> models;
+  std::vector<std::string> methods;
+  std::vector<int> turns = {1};
+  std::string sandbox_json = "{}";  // overrides of sandbox limits (JSON object)
+};
+
+Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,
+                               const TaskRegistry& tasks);
+Result<SweepConfig> LoadSweepFile(const std::string& path, const TaskRegistry& tasks);
+
+// The normalized config as JSON (for the sweeps table and `validate --json`). No secrets.
+std::string SweepConfigJson(const SweepConfig& config);
+
+}  // namespace codesweep

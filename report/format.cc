@@ -1,0 +1,334 @@
+// Markdown, CSV and JSON renderings of reports; see report_format.h.
+#include "report/format.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace codesweep {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Money(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", usd);
+  return buf;
+}
+
+TextTable Table1(const SweepReport& r, const ModelTable& t) {
+  TextTable out;
+  out.title = "Table 1: success rate (%) by task and method, model " + t.model;
+  out.note =
+      "Cells: success % [95 % Wilson CI] (n). Rows marked (score) show the mean partial "
+      "score (%). Views: v_task_success, v_method_score.";
+  out.header = {"Task"};
+  out.header.insert(out.header.end(), r.methods.begin(), r.methods.end());
+  for (const std::string& task : t.tasks) {
+    std::vector<std::string> row = {task}, partial = {task + " (score)"};
+    for (const std::string& m : r.methods) {
+      auto it = t.cells.at(task).find(m);
+      if (it == t.cells.at(task).end()) {
+        row.push_back("NA");
+        partial.push_back("NA");
+        continue;
+      }
+      const TaskMethodCell& c = it->second;
+      row.push_back(Fixed(c.success_pct) + " [" + Fixed(c.wilson_lo_pct) + ", " +
+                    Fixed(c.wilson_hi_pct) + "] (" + std::to_string(c.n) + ")");
+      partial.push_back(Fixed(c.mean_score_pct));
+    }
+    out.rows.push_back(row);
+    for (const std::string& p : t.partial_tasks) {
+      if (p == task) out.rows.push_back(partial);
+    }
+  }
+  std::vector<std::string> norm = {"Ave. Norm."};
+  for (const std::string& m : r.methods) {
+    auto it = t.avg_norm.find(m);
+    norm.push_back(it == t.avg_norm.end() ? "NA" : Fixed(it->second));
+  }
+  out.rows.push_back(norm);
+  return out;
+}
+
+TextTable Table2(const SweepReport& r) {
+  TextTable out;
+  out.title = "Table 2: average normalized score (%) and average rank";
+  out.note =
+      "Normalized by the best method per task; ranks: ties share the better rank, a "
+      "method not run on a model ranks tested+1. Views: v_method_score, v_method_summary.";
+  out.header = {"Method"};
+  out.header.insert(out.header.end(), r.models.begin(), r.models.end());
+  out.header.push_back("Avg score");
+  out.header.push_back("Avg rank");
+  for (const MethodSummaryRow& s : r.table2) {
+    std::vector<std::string> row = {s.method};
+    for (const ModelTable& t : r.table1) {
+      auto it = t.avg_norm.find(s.method);
+      row.push_back(it == t.avg_norm.end() ? "NA" : Fixed(it->second));
+    }
+    row.push_back(s.avg_score_pct ? Fixed(*s.avg_score_pct) : "NA");
+    row.push_back(Fixed(s.avg_rank, 2));
+    out.rows.push_back(row);
+  }
+  return out;
+}
+
+TextTable ComplexityTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Complexity: success and code usage by level";
+  out.note = "Tasks with at least two complexity levels. View: v_complexity.";
+  out.header = {"Model", "Task", "Method", "Complexity", "n", "Success %", "Code used %"};
+  for (const ComplexityPoint& p : r.complexity) {
+    out.rows.push_back({p.model, p.task, p.method, p.complexity, std::to_string(p.n),
+                        Fixed(p.success_pct), Fixed(p.code_used_pct)});
+  }
+  return out;
+}
+
+TextTable MethodCostTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Cost per sample by method";
+  out.note =
+      "Tokens (in + out), runtime and dollars of the attempt that produced each verdict. "
+      "View: v_method_cost.";
+  out.header = {"Model",    "Method",  "n",         "Tokens/sample", "Runtime s/sample",
+                "$/sample", "$ total", "Ave. Norm."};
+  for (const MethodCost& c : r.method_cost) {
+    out.rows.push_back({c.model, c.method, std::to_string(c.n), Fixed(c.tokens_per_sample),
+                        Fixed(c.runtime_s_per_sample, 2), Money(c.cost_usd_per_sample),
+                        Money(c.cost_usd), c.avg_norm_pct ? Fixed(*c.avg_norm_pct) : "NA"});
+  }
+  return out;
+}
+
+TextTable ModelCostTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Calls and cost by model (every attempt)";
+  out.note =
+      "Every call of every attempt, failed ones included; retries = HTTP attempts beyond "
+      "the first. View: v_model_cost.";
+  out.header = {"Model",      "Calls", "Cached", "Errors", "Tokens in",
+                "Tokens out", "$",     "429s",   "Retries"};
+  std::vector<ModelCostRow> rows = r.model_cost;
+  rows.push_back(r.total);
+  for (const ModelCostRow& m : rows) {
+    out.rows.push_back({m.model, std::to_string(m.calls), std::to_string(m.cached),
+                        std::to_string(m.errors), std::to_string(m.tokens_in),
+                        std::to_string(m.tokens_out), Money(m.cost_usd),
+                        std::to_string(m.rate_limited), std::to_string(m.retries)});
+  }
+  return out;
+}
+
+std::string MarkdownRow(const std::vector<std::string>& cells) {
+  std::string out = "|";
+  for (const std::string& c : cells) out += " " + c + " |";
+  return out + "\n";
+}
+
+// ---- CSV ----
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+class CsvWriter {
+ public:
+  explicit CsvWriter(std::ostringstream& out) : out_(out) {
+    out_ << "table,sweep,model,task,method,complexity,metric,value\n";
+  }
+  void Row(const std::string& table, const std::string& sweep, const std::string& model,
+           const std::string& task, const std::string& method, const std::string& complexity,
+           const std::string& metric, double value) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.10g", value);
+    out_ << table << ',' << CsvField(sweep) << ',' << CsvField(model) << ',' << CsvField(task)
+         << ',' << CsvField(method) << ',' << CsvField(complexity) << ',' << metric << ',' << buf
+         << '\n';
+  }
+
+ private:
+  std::ostringstream& out_;
+};
+
+void SweepCsv(const SweepReport& r, CsvWriter& w) {
+  const std::string& s = r.sweep;
+  for (const ModelTable& t : r.table1) {
+    for (const auto& [task, by_method] : t.cells) {
+      for (const auto& [m, c] : by_method) {
+        w.Row("task_success", s, t.model, task, m, "", "n", static_cast<double>(c.n));
+        w.Row("task_success", s, t.model, task, m, "", "success_pct", c.success_pct);
+        w.Row("task_success", s, t.model, task, m, "", "wilson_lo_pct", c.wilson_lo_pct);
+        w.Row("task_success", s, t.model, task, m, "", "wilson_hi_pct", c.wilson_hi_pct);
+        w.Row("task_success", s, t.model, task, m, "", "mean_score_pct", c.mean_score_pct);
+      }
+    }
+    for (const auto& [m, v] : t.avg_norm) {
+      w.Row("method_score", s, t.model, "", m, "", "avg_norm_pct", v);
+      w.Row("method_score", s, t.model, "", m, "", "rank", t.rank.at(m));
+    }
+  }
+  for (const MethodSummaryRow& m : r.table2) {
+    if (m.avg_score_pct)
+      w.Row("method_summary", s, "", "", m.method, "", "avg_score_pct", *m.avg_score_pct);
+    w.Row("method_summary", s, "", "", m.method, "", "avg_rank", m.avg_rank);
+  }
+  for (const ComplexityPoint& p : r.complexity) {
+    w.Row("complexity", s, p.model, p.task, p.method, p.complexity, "n", static_cast<double>(p.n));
+    w.Row("complexity", s, p.model, p.task, p.method, p.complexity, "success_pct", p.success_pct);
+    w.Row("complexity", s, p.model, p.task, p.method, p.complexity, "code_used_pct",
+          p.code_used_pct);
+  }
+  for (const MethodCost& c : r.method_cost) {
+    w.Row("method_cost", s, c.model, "", c.method, "", "n", static_cast<double>(c.n));
+    w.Row("method_cost", s, c.model, "", c.method, "", "tokens_per_sample", c.tokens_per_sample);
+    w.Row("method_cost", s, c.model, "", c.method, "", "runtime_s_per_sample",
+          c.runtime_s_per_sample);
+    w.Row("method_cost", s, c.model, "", c.method, "", "cost_usd_per_sample",
+          c.cost_usd_per_sample);
+    w.Row("method_cost", s, c.model, "", c.method, "", "cost_usd", c.cost_usd);
+  }
+  std::vector<ModelCostRow> rows = r.model_cost;
+  rows.push_back(r.total);
+  for (const ModelCostRow& m : rows) {
+    w.Row("model_cost", s, m.model, "", "", "", "calls", static_cast<double>(m.calls));
+    w.Row("model_cost", s, m.model, "", "", "", "cached", static_cast<double>(m.cached));
+    w.Row("model_cost", s, m.model, "", "", "", "errors", static_cast<double>(m.errors));
+    w.Row("model_cost", s, m.model, "", "", "", "tokens_in", static_cast<double>(m.tokens_in));
+    w.Row("model_cost", s, m.model, "", "", "", "tokens_out", static_cast<double>(m.tokens_out));
+    w.Row("model_cost", s, m.model, "", "", "", "cost_usd", m.cost_usd);
+    w.Row("model_cost", s, m.model, "", "", "", "rate_limited",
+          static_cast<double>(m.rate_limited));
+    w.Row("model_cost", s, m.model, "", "", "", "retries", static_cast<double>(m.retries));
+  }
+}
+
+json CostJson(const ModelCostRow& m) {
+  return {{"model", m.model},         {"calls", m.calls},
+          {"cached", m.cached},       {"errors", m.errors},
+          {"tokens_in", m.tokens_in}, {"tokens_out", m.tokens_out},
+          {"cost_usd", m.cost_usd},   {"rate_limited", m.rate_limited},
+          {"retries", m.retries}};
+}
+
+json Table1Json(const ModelTable& t) {
+  json cells = json::array();
+  for (const std::string& task : t.tasks) {
+    for (const auto& [m, c] : t.cells.at(task)) {
+      cells.push_back({{"task", task},
+                       {"method", m},
+                       {"n", c.n},
+                       {"correct", c.correct},
+                       {"success_pct", c.success_pct},
+                       {"wilson_lo_pct", c.wilson_lo_pct},
+                       {"wilson_hi_pct", c.wilson_hi_pct},
+                       {"mean_score_pct", c.mean_score_pct}});
+    }
+  }
+  json norm = json::object();
+  for (const auto& [m, v] : t.avg_norm) norm[m] = {{"avg_norm_pct", v}, {"rank", t.rank.at(m)}};
+  return {{"model", t.model},
+          {"tasks", t.tasks},
+          {"partial_tasks", t.partial_tasks},
+          {"cells", cells},
+          {"methods", norm}};
+}
+
+}  // namespace
+
+std::string Fixed(double value, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+std::vector<TextTable> ReportTables(const SweepReport& r) {
+  std::vector<TextTable> out;
+  for (const ModelTable& t : r.table1) out.push_back(Table1(r, t));
+  out.push_back(Table2(r));
+  if (!r.complexity.empty()) out.push_back(ComplexityTable(r));
+  out.push_back(MethodCostTable(r));
+  out.push_back(ModelCostTable(r));
+  return out;
+}
+
+std::string FormatMarkdown(const std::vector<SweepReport>& reports) {
+  std::ostringstream out;
+  for (const SweepReport& r : reports) {
+    out << "## Sweep " << r.sweep << " (" << r.cells << " finished cells)\n\n";
+    for (const TextTable& t : ReportTables(r)) {
+      out << "### " << t.title << "\n\n" << t.note << "\n\n" << MarkdownRow(t.header) << "|";
+      for (size_t i = 0; i < t.header.size(); ++i) out << "---|";
+      out << "\n";
+      for (const auto& row : t.rows) out << MarkdownRow(row);
+      out << "\n";
+    }
+  }
+  if (reports.empty()) out << "No finished cells.\n";
+  return out.str();
+}
+
+std::string FormatCsv(const std::vector<SweepReport>& reports) {
+  std::ostringstream out;
+  CsvWriter w(out);
+  for (const SweepReport& r : reports) SweepCsv(r, w);
+  return out.str();
+}
+
+json ReportJson(const SweepReport& r) {
+  json table1 = json::array(), table2 = json::array(), complexity = json::array(),
+       method_cost = json::array(), model_cost = json::array();
+  for (const ModelTable& t : r.table1) table1.push_back(Table1Json(t));
+  for (const MethodSummaryRow& m : r.table2) {
+    table2.push_back({{"method", m.method},
+                      {"avg_score_pct", m.avg_score_pct ? json(*m.avg_score_pct) : json()},
+                      {"avg_rank", m.avg_rank},
+                      {"models_run", m.models_run}});
+  }
+  for (const ComplexityPoint& p : r.complexity) {
+    complexity.push_back({{"model", p.model},
+                          {"task", p.task},
+                          {"method", p.method},
+                          {"complexity", p.complexity},
+                          {"order", p.order},
+                          {"n", p.n},
+                          {"success_pct", p.success_pct},
+                          {"code_used_pct", p.code_used_pct}});
+  }
+  for (const MethodCost& c : r.method_cost) {
+    method_cost.push_back({{"model", c.model},
+                           {"method", c.method},
+                           {"n", c.n},
+                           {"tokens_per_sample", c.tokens_per_sample},
+                           {"runtime_s_per_sample", c.runtime_s_per_sample},
+                           {"cost_usd_per_sample", c.cost_usd_per_sample},
+                           {"cost_usd", c.cost_usd},
+                           {"avg_norm_pct", c.avg_norm_pct ? json(*c.avg_norm_pct) : json()}});
+  }
+  for (const ModelCostRow& m : r.model_cost) model_cost.push_back(CostJson(m));
+  return {{"sweep", r.sweep},
+          {"cells", r.cells},
+          {"models", r.models},
+          {"methods", r.methods},
+          {"tasks", r.tasks},
+          {"table1", table1},
+          {"table2", table2},
+          {"complexity", complexity},
+          {"method_cost", method_cost},
+          {"model_cost", model_cost},
+          {"total_cost", CostJson(r.total)}};
+}
+
+std::string FormatJson(const std::vector<SweepReport>& reports) {
+  json out = json::array();
+  for (const SweepReport& r : reports) out.push_back(ReportJson(r));
+  // Names come from the database: invalid UTF-8 is replaced, never thrown on.
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace codesweep
