@@ -27,8 +27,13 @@ Result<LlmRequest> ParseRequestBody(WireFormat format, const std::string& body,
                                     std::string* model_name);
 std::string BuildResponseBody(WireFormat format, const std::string& model_name,
                               const LlmResponse& response, const std::string& response_id);
-// An error body in the format's shape.
-std::string BuildErrorBody(WireFormat format, const std::string& type, const std::string& message);
+// An error body in the format's shape, as the real API sends it for `http_status`. `code` is the
+// OpenAI-style error code ("rate_limit_exceeded", "invalid_api_key", ...; "" for none). OpenAI:
+// {"error": {message, type, param, code}} with type "requests" (429), "server_error" (5xx) or
+// "invalid_request_error". Anthropic: {"type": "error", "error": {type, message}} with the type
+// its documentation lists for the status (rate_limit_error, api_error, authentication_error...).
+std::string BuildErrorBody(WireFormat format, int http_status, const std::string& code,
+                           const std::string& message);
 
 // Replaces every occurrence of `secret` (when 8+ bytes) and anything shaped like an API key
 // ("sk-..." runs) with [REDACTED].

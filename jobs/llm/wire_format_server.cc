@@ -197,11 +197,46 @@ std::string BuildResponseBody(WireFormat format, const std::string& model_name,
                                        : AnthropicResponse(model_name, response, response_id);
 }
 
-std::string BuildErrorBody(WireFormat format, const std::string& type, const std::string& message) {
-  if (format == WireFormat::kOpenAi) {
-    return Dump({{"error", {{"message", message}, {"type", type}, {"code", nullptr}}}});
+namespace {
+
+const char* OpenAiErrorType(int http_status) {
+  if (http_status == 429) return "requests";
+  return http_status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+const char* AnthropicErrorType(int http_status) {
+  switch (http_status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return http_status >= 500 ? "api_error" : "invalid_request_error";
   }
-  return Dump({{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
+}
+
+}  // namespace
+
+std::string BuildErrorBody(WireFormat format, int http_status, const std::string& code,
+                           const std::string& message) {
+  if (format == WireFormat::kOpenAi) {
+    nlohmann::json c = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code);
+    return Dump({{"error",
+                  {{"message", message},
+                   {"type", OpenAiErrorType(http_status)},
+                   {"param", nullptr},
+                   {"code", c}}}});
+  }
+  return Dump({{"type", "error"},
+               {"error", {{"type", AnthropicErrorType(http_status)}, {"message", message}}}});
 }
 
 }  // namespace codesweep

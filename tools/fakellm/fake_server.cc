@@ -109,10 +109,10 @@ void RateHeaders(WireFormat format, const FakeConfig& c, const KeyLimiter::Decis
   }
 }
 
-void SendError(WireFormat format, int status, const std::string& type, const std::string& message,
+void SendError(WireFormat format, int status, const std::string& code, const std::string& message,
                HttpOut& res) {
   res.status = status;
-  res.body = BuildErrorBody(format, type, message);
+  res.body = BuildErrorBody(format, status, code, message);
 }
 
 int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
@@ -233,7 +233,7 @@ bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng
   for (int status : {500, 502, 503}) {
     if (hit(status == 500 ? c.p_500 : status == 502 ? c.p_502 : c.p_503)) {
       bump(&Stats::errors_5xx);
-      SendError(format, status, "server_error", "fakellm injected " + std::to_string(status), res);
+      SendError(format, status, "", "fakellm injected " + std::to_string(status), res);
       return true;
     }
   }
@@ -287,7 +287,7 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
   }
   std::string model;
   Result<LlmRequest> request = ParseRequestBody(format, req.body, &model);
-  if (!request.ok()) return client_error(400, "invalid_request_error", request.status().message());
+  if (!request.ok()) return client_error(400, "", request.status().message());
   if (model.starts_with("missing")) {
     return client_error(404, "model_not_found", "The model '" + model + "' does not exist");
   }

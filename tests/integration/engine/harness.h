@@ -163,6 +163,16 @@ inline std::vector<std::string> WorkerArgs(const std::string& endpoint, int slot
   return {Binary(), "worker", "--connect", endpoint, "--slots", std::to_string(slots)};
 }
 
+// Where a run stands, for a test's failure message: "jobs pending=.. leased=.. done=..".
+inline std::string JobStates(const std::string& db) {
+  QueryTable t = Query(db, "SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state");
+  std::string out = "jobs";
+  for (const auto& row : t.rows) {
+    if (row.size() == 2 && row[0] && row[1]) out += " " + *row[0] + "=" + *row[1];
+  }
+  return t.rows.empty() ? out + " (none readable)" : out;
+}
+
 // Every cell of the sweep has exactly one result and every job is done.
 inline void ExpectExactlyOnce(const std::string& db, int64_t cells) {
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), cells);
