@@ -156,11 +156,34 @@ TEST_P(RoundTrip, GarbageNeverThrows) {
 INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
                          ::testing::Values(WireFormat::kOpenAi, WireFormat::kAnthropic));
 
+// Each API's own error shape and types (the official clients parse them:
+// tests/integration/clients).
+TEST(Errors, BodiesCarryEachApisTypes) {
+  auto body = [](WireFormat f, int status, const char* code) {
+    return nlohmann::json::parse(BuildErrorBody(f, status, code, "m"));
+  };
+  nlohmann::json o = body(WireFormat::kOpenAi, 429, "rate_limit_exceeded");
+  EXPECT_EQ(o["error"]["type"], "requests");
+  EXPECT_EQ(o["error"]["code"], "rate_limit_exceeded");
+  EXPECT_TRUE(o["error"]["param"].is_null());
+  EXPECT_EQ(body(WireFormat::kOpenAi, 500, "")["error"]["type"], "server_error");
+  EXPECT_TRUE(body(WireFormat::kOpenAi, 500, "")["error"]["code"].is_null());
+  EXPECT_EQ(body(WireFormat::kOpenAi, 401, "invalid_api_key")["error"]["type"],
+            "invalid_request_error");
+  nlohmann::json a = body(WireFormat::kAnthropic, 429, "rate_limit_exceeded");
+  EXPECT_EQ(a["type"], "error");
+  EXPECT_EQ(a["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(body(WireFormat::kAnthropic, 500, "")["error"]["type"], "api_error");
+  EXPECT_EQ(body(WireFormat::kAnthropic, 503, "")["error"]["type"], "api_error");
+  EXPECT_EQ(body(WireFormat::kAnthropic, 529, "")["error"]["type"], "overloaded_error");
+  EXPECT_EQ(body(WireFormat::kAnthropic, 401, "invalid_api_key")["error"]["type"],
+            "authentication_error");
+  EXPECT_EQ(body(WireFormat::kAnthropic, 400, "")["error"]["type"], "invalid_request_error");
+}
+
 TEST(Errors, ExtractAndRedact) {
-  EXPECT_EQ(
-      ExtractErrorMessage(BuildErrorBody(WireFormat::kOpenAi, "invalid_request_error", "bad")),
-      "bad");
-  EXPECT_EQ(ExtractErrorMessage(BuildErrorBody(WireFormat::kAnthropic, "x", "nope")), "nope");
+  EXPECT_EQ(ExtractErrorMessage(BuildErrorBody(WireFormat::kOpenAi, 400, "", "bad")), "bad");
+  EXPECT_EQ(ExtractErrorMessage(BuildErrorBody(WireFormat::kAnthropic, 404, "", "nope")), "nope");
   EXPECT_EQ(ExtractErrorMessage("<html>oops</html>"), "<html>oops</html>");
   const std::string key = "abcd1234secretvalue";
   std::string msg =
