@@ -56,7 +56,8 @@ TextTable Table2(const SweepReport& r) {
   TextTable out;
   out.title = "Table 2: average normalized score (%) and average rank";
   out.note =
-      "Normalized by the best method per task; ranks: ties share the better rank, a "
+      "Normalized by the best method per task within each (model, turns) setting; ranks: ties "
+      "share the better rank, a "
       "method not run on a model ranks tested+1. Views: v_method_score, v_method_summary.";
   out.header = {"Method"};
   out.header.insert(out.header.end(), r.models.begin(), r.models.end());
@@ -193,6 +194,11 @@ void SweepCsv(const SweepReport& r, CsvWriter& w) {
           c.cost_usd_per_sample);
     w.Row("method_cost", s, c.model, "", c.method, "", "cost_usd", c.cost_usd);
   }
+  for (const JobStateRow& j : r.excluded) {
+    const std::string m = MethodLabel(j.method, j.turns);
+    w.Row("excluded", s, j.model, "", m, "", "failed", static_cast<double>(j.failed));
+    w.Row("excluded", s, j.model, "", m, "", "dead", static_cast<double>(j.dead));
+  }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
@@ -247,8 +253,24 @@ std::string Fixed(double value, int decimals) {
   return buf;
 }
 
+TextTable ExcludedTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Failed and dead cells (left out of every table)";
+  out.note =
+      "Cells without a result, per model and method: `codesweep run` retried them up to "
+      "max_attempts. View: v_jobs_state.";
+  out.header = {"Model", "Method", "Cells", "Done", "Failed", "Dead", "Most common error"};
+  for (const JobStateRow& j : r.excluded) {
+    out.rows.push_back({j.model, MethodLabel(j.method, j.turns), std::to_string(j.total),
+                        std::to_string(j.done), std::to_string(j.failed), std::to_string(j.dead),
+                        j.top_error});
+  }
+  return out;
+}
+
 std::vector<TextTable> ReportTables(const SweepReport& r) {
   std::vector<TextTable> out;
+  if (!r.excluded.empty()) out.push_back(ExcludedTable(r));
   for (const ModelTable& t : r.table1) out.push_back(Table1(r, t));
   out.push_back(Table2(r));
   if (!r.complexity.empty()) out.push_back(ComplexityTable(r));
@@ -311,17 +333,21 @@ json ReportJson(const SweepReport& r) {
                            {"avg_norm_pct", c.avg_norm_pct ? json(*c.avg_norm_pct) : json()}});
   }
   for (const ModelCostRow& m : r.model_cost) model_cost.push_back(CostJson(m));
-  return {{"sweep", r.sweep},
-          {"cells", r.cells},
-          {"models", r.models},
-          {"methods", r.methods},
-          {"tasks", r.tasks},
-          {"table1", table1},
-          {"table2", table2},
-          {"complexity", complexity},
-          {"method_cost", method_cost},
-          {"model_cost", model_cost},
-          {"total_cost", CostJson(r.total)}};
+  json excluded = json::array();
+  for (const JobStateRow& j : r.excluded) {
+    excluded.push_back({{"model", j.model},
+                        {"method", MethodLabel(j.method, j.turns)},
+                        {"cells", j.total},
+                        {"done", j.done},
+                        {"failed", j.failed},
+                        {"dead", j.dead},
+                        {"top_error", j.top_error}});
+  }
+  return {
+      {"sweep", r.sweep},           {"excluded", excluded},     {"cells", r.cells},
+      {"models", r.models},         {"methods", r.methods},     {"tasks", r.tasks},
+      {"table1", table1},           {"table2", table2},         {"complexity", complexity},
+      {"method_cost", method_cost}, {"model_cost", model_cost}, {"total_cost", CostJson(r.total)}};
 }
 
 std::string FormatJson(const std::vector<SweepReport>& reports) {

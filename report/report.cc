@@ -38,8 +38,9 @@ using Key4 = std::tuple<std::string, std::string, std::string, std::string>;
 
 struct Grouped {
   std::vector<std::string> models, methods, tasks;
-  std::map<Key3, Sums> by_task;        // (model, task, method)
-  std::map<Key4, Sums> by_complexity;  // (model, task, method, complexity)
+  std::map<std::string, int> turns_of;  // method label -> turns: a setting is (model, turns)
+  std::map<Key3, Sums> by_task;         // (model, task, method)
+  std::map<Key4, Sums> by_complexity;   // (model, task, method, complexity)
   std::map<std::pair<std::string, std::string>, Sums> by_method;  // (model, method)
   std::map<std::string, std::set<std::string>> levels;            // task -> complexities
   int64_t cells = 0;
@@ -53,6 +54,7 @@ Grouped Group(const std::vector<const GrainRow*>& rows) {
     Remember(g.models, seen_models, r->model);
     Remember(g.methods, seen_methods, method);
     Remember(g.tasks, seen_tasks, r->task);
+    g.turns_of[method] = r->turns;
     g.by_task[{r->model, r->task, method}].Add(*r);
     g.by_complexity[{r->model, r->task, method, r->complexity}].Add(*r);
     g.by_method[{r->model, method}].Add(*r);
@@ -85,9 +87,37 @@ ModelTable BuildModelTable(const Grouped& g, const std::string& model) {
     if (any) t.tasks.push_back(task);
     if (partial) t.partial_tasks.push_back(task);
   }
-  t.avg_norm = metrics::AverageNormalizedScores(scores);
-  t.rank = metrics::Ranks(t.avg_norm);
+  // The paper's normalization and ranks compare methods within one setting (model, turns).
+  std::map<int, metrics::TaskMethodScores> by_turns;
+  for (const auto& [task, methods] : scores) {
+    for (const auto& [method, pct] : methods) by_turns[g.turns_of.at(method)][task][method] = pct;
+  }
+  for (const auto& [turns, setting] : by_turns) {
+    std::map<std::string, double> norm = metrics::AverageNormalizedScores(setting);
+    for (const auto& [method, rank] : metrics::Ranks(norm)) t.rank[method] = rank;
+    t.avg_norm.merge(norm);
+  }
   return t;
+}
+
+// Table 2 per turns: a method's average rank counts only the models run at its turns.
+std::map<std::string, metrics::MethodSummary> SummarizeBySetting(const Grouped& g,
+                                                                 const SweepReport& r) {
+  std::map<int, std::vector<std::string>> methods_at;
+  for (const std::string& method : g.methods) methods_at[g.turns_of.at(method)].push_back(method);
+  std::map<std::string, metrics::MethodSummary> out;
+  for (const auto& [turns, methods] : methods_at) {
+    std::vector<std::map<std::string, double>> per_model;
+    for (const ModelTable& t : r.table1) {
+      std::map<std::string, double> setting;
+      for (const auto& [method, pct] : t.avg_norm) {
+        if (g.turns_of.at(method) == turns) setting[method] = pct;
+      }
+      if (!setting.empty()) per_model.push_back(std::move(setting));
+    }
+    out.merge(metrics::Summarize(methods, per_model));
+  }
+  return out;
 }
 
 void AddComplexity(const Grouped& g, SweepReport& r) {
@@ -152,12 +182,8 @@ SweepReport BuildOne(const std::string& sweep, const std::vector<const GrainRow*
   r.models = g.models;
   r.methods = g.methods;
   r.tasks = g.tasks;
-  std::vector<std::map<std::string, double>> per_model;
-  for (const std::string& model : g.models) {
-    r.table1.push_back(BuildModelTable(g, model));
-    per_model.push_back(r.table1.back().avg_norm);
-  }
-  std::map<std::string, metrics::MethodSummary> summary = metrics::Summarize(g.methods, per_model);
+  for (const std::string& model : g.models) r.table1.push_back(BuildModelTable(g, model));
+  std::map<std::string, metrics::MethodSummary> summary = SummarizeBySetting(g, r);
   for (const std::string& method : g.methods) {
     const metrics::MethodSummary& s = summary[method];
     r.table2.push_back({method, s.avg_score, s.avg_rank, s.models_run});
@@ -174,7 +200,8 @@ std::string MethodLabel(const std::string& method, int turns) {
 }
 
 std::vector<SweepReport> BuildReports(const std::vector<GrainRow>& grain,
-                                      const std::vector<ModelCostRow>& model_cost) {
+                                      const std::vector<ModelCostRow>& model_cost,
+                                      const std::vector<JobStateRow>& job_states) {
   std::vector<std::string> sweeps;
   std::set<std::string> seen;
   std::map<std::string, std::vector<const GrainRow*>> rows;
@@ -182,8 +209,17 @@ std::vector<SweepReport> BuildReports(const std::vector<GrainRow>& grain,
     Remember(sweeps, seen, g.sweep);
     rows[g.sweep].push_back(&g);
   }
+  std::map<std::string, std::vector<JobStateRow>> excluded;
+  for (const JobStateRow& j : job_states) {
+    if (j.failed + j.dead == 0) continue;
+    Remember(sweeps, seen, j.sweep);
+    excluded[j.sweep].push_back(j);
+  }
   std::vector<SweepReport> out;
-  for (const std::string& sweep : sweeps) out.push_back(BuildOne(sweep, rows[sweep], model_cost));
+  for (const std::string& sweep : sweeps) {
+    out.push_back(BuildOne(sweep, rows[sweep], model_cost));
+    out.back().excluded = std::move(excluded[sweep]);
+  }
   return out;
 }
 

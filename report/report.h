@@ -1,5 +1,5 @@
 // Report: the paper's tables and figures for each sweep, computed from the rows of the views
-// v_report_grain and v_model_cost (report/sql/0002_report_views.sql) with the formulas of
+// v_report_grain, v_model_cost and v_jobs_state (report/sql/*views.sql) with the formulas of
 // report_metrics.h, which are also the views v_task_success, v_method_score, v_method_summary,
 // v_complexity and v_method_cost (a test checks they agree). Pure values; any thread.
 #pragma once
@@ -61,10 +61,15 @@ struct SweepReport {
   std::vector<MethodCost> method_cost;
   std::vector<ModelCostRow> model_cost;
   ModelCostRow total;  // model = "total"
+  // (model, method, turns) with failed or dead cells: left out of every table above, so a
+  // method whose cells all died is visible here instead of missing.
+  std::vector<JobStateRow> excluded;
 };
 
-// One report per sweep present in `grain`, in order of first appearance.
+// One report per sweep present in `grain` (in order of first appearance), then per sweep that
+// has only failed or dead cells in `job_states`.
 std::vector<SweepReport> BuildReports(const std::vector<GrainRow>& grain,
-                                      const std::vector<ModelCostRow>& model_cost);
+                                      const std::vector<ModelCostRow>& model_cost,
+                                      const std::vector<JobStateRow>& job_states = {});
 
 }  // namespace codesweep

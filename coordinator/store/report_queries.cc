@@ -40,9 +40,12 @@ Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
     const std::string create = "CREATE VIEW ";
     for (size_t at = sql.find(create); at != std::string::npos; at = sql.find(create, at + 1)) {
       size_t end = sql.find(";\n", at);
-      std::string stmt =
-          "CREATE TEMP VIEW " + sql.substr(at + create.size(), end - at - create.size());
-      CS_RETURN_IF_ERROR(db.Exec(stmt).WithContext(std::string("temp views from ") + m.name));
+      const std::string body = sql.substr(at + create.size(), end - at - create.size());
+      // A later views migration redefines a view an earlier one made: replace the temp copy.
+      const std::string name = body.substr(0, body.find_first_of(" \n"));
+      CS_RETURN_IF_ERROR(db.Exec("DROP VIEW IF EXISTS temp." + name));
+      CS_RETURN_IF_ERROR(db.Exec("CREATE TEMP VIEW " + body)
+                             .WithContext(std::string("temp views from ") + m.name));
     }
   }
   return Status::OK();
@@ -128,6 +131,23 @@ Result<std::vector<GrainRow>> ReportDb::Grain(const std::string& sweep) {
     g.wall_ms = stmt.Int(15);
     g.calls = stmt.Int(16);
     out.push_back(std::move(g));
+  }
+}
+
+Result<std::vector<JobStateRow>> ReportDb::JobStates(const std::string& sweep) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare("SELECT sweep, model, method, turns, total, pending, leased, done, failed, dead,"
+                   " coalesce(top_error, '') FROM v_jobs_state WHERE ?1 = '' OR sweep = ?1"
+                   " ORDER BY sweep, model, method, turns"));
+  stmt.Bind(1, sweep);
+  std::vector<JobStateRow> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), static_cast<int>(stmt.Int(3)),
+                   stmt.Int(4), stmt.Int(5), stmt.Int(6), stmt.Int(7), stmt.Int(8), stmt.Int(9),
+                   stmt.Text(10)});
   }
 }
 

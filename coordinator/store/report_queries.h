@@ -1,6 +1,6 @@
 // ReportDb: the read-only side of the store used by `codesweep report` and `codesweep show`.
 // It owns its own read-only connection (safe beside a running coordinator) and runs only the
-// queries of report/sql/0002_report_views.sql (documented in docs/reports.md) plus the
+// queries of the report views (report/sql/*views.sql, documented in docs/reports.md) plus the
 // trajectory reads of `show`. A database at schema version 1 gets those views as TEMP views, so
 // it is never written. One thread; plain row structs out, no sqlite3 types in this header.
 #pragma once
@@ -39,6 +39,15 @@ struct ModelCostRow {
   int64_t calls = 0, cached = 0, errors = 0, tokens_in = 0, tokens_out = 0;
   double cost_usd = 0;
   int64_t rate_limited = 0, retries = 0;
+};
+
+// One row of v_jobs_state: the jobs of one (sweep, model setting, method, turns) by state, with
+// the most common last error of the failed and dead ones.
+struct JobStateRow {
+  std::string sweep, model, method;
+  int turns = 1;
+  int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+  std::string top_error;
 };
 
 // A generic query result: column names and cells (nullopt = SQL NULL), for tests and `--sql`.
@@ -102,6 +111,7 @@ class ReportDb {
   // v_report_grain / v_model_cost rows; `sweep` empty = every sweep.
   Result<std::vector<GrainRow>> Grain(const std::string& sweep);
   Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);
+  Result<std::vector<JobStateRow>> JobStates(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
 

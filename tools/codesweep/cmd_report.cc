@@ -47,7 +47,8 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   }
   CS_ASSIGN_OR_RETURN(std::vector<GrainRow> grain, db->Grain(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<ModelCostRow> cost, db->ModelCost(f.sweep));
-  return BuildReports(grain, cost);
+  CS_ASSIGN_OR_RETURN(std::vector<JobStateRow> states, db->JobStates(f.sweep));
+  return BuildReports(grain, cost, states);
 }
 
 Result<std::string> FormatText(const std::vector<SweepReport>& reports, const std::string& fmt) {

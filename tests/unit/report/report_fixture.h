@@ -27,6 +27,7 @@ struct FixtureSpec {
   std::vector<std::pair<std::string, std::vector<std::string>>> tasks;  // task -> levels
   int samples = 10;
   int turns = 1;
+  double temperature = 0.0;  // a second temperature is a second variant (setting) of a model
 };
 
 using OutcomeFn = std::function<Outcome(const FixtureCell&)>;
@@ -84,6 +85,7 @@ inline Status InsertFixtureCells(Store& store, const FixtureSpec& spec, int64_t 
   for (const std::string& model : spec.models) {
     VariantRecord v;
     v.model = ModelFromId(model);
+    v.gen.temperature = spec.temperature;
     CS_ASSIGN_OR_RETURN(int64_t variant, store.UpsertVariant(v));
     model_of_variant[variant] = model;
     for (const auto& [task, levels] : spec.tasks) {
@@ -91,7 +93,8 @@ inline Status InsertFixtureCells(Store& store, const FixtureSpec& spec, int64_t 
         for (int s = 0; s < spec.samples; ++s) {
           for (const std::string& method : spec.methods) {
             std::string id = spec.sweep + "|" + model + "|" + task + "|" + level + "|" +
-                             std::to_string(s) + "|" + method + "|" + std::to_string(spec.turns);
+                             std::to_string(s) + "|" + method + "|" + std::to_string(spec.turns) +
+                             "|" + std::to_string(variant);
             cells.push_back({CellKey(Sha256Hex(id)), task, level, s, variant, method, spec.turns});
           }
         }
