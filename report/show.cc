@@ -1,9 +1,11 @@
-// `codesweep show` text; see report_show.h.
+// `codesweep show` text; see show.h.
 #include "report/show.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "base/utf8.h"
 
 namespace codesweep {
 
@@ -13,8 +15,8 @@ using nlohmann::json;
 
 std::string Clip(const std::string& s, const ShowOptions& o) {
   if (o.max_field_chars == 0 || s.size() <= o.max_field_chars) return s;
-  return s.substr(0, o.max_field_chars) + "\n... [" + std::to_string(s.size() - o.max_field_chars) +
-         " more bytes]";
+  const size_t keep = Utf8CutPoint(s, o.max_field_chars);
+  return s.substr(0, keep) + "\n... [" + std::to_string(s.size() - keep) + " more bytes]";
 }
 
 void Block(std::ostringstream& out, const std::string& label, const std::string& text,
@@ -157,7 +159,8 @@ std::string FormatTrajectory(const Trajectory& t, const ShowOptions& o) {
     }
   }
   PrintVerdict(out, t, o);
-  return out.str();
+  // Model text may hold escape sequences: nothing reaches the terminal as a control character.
+  return EscapeForTerminal(out.str());
 }
 
 }  // namespace codesweep

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "base/utf8.h"
+
 namespace codesweep::store_internal {
 namespace {
 
@@ -76,6 +78,10 @@ Stmt& Stmt::Bind(int i, double v) {
 }
 
 Stmt& Stmt::Bind(int i, std::string_view v) {
+  // Every TEXT column holds valid UTF-8 (model and program output is hostile): invalid sequences
+  // become U+FFFD here, the one place text enters the database.
+  std::string repaired;
+  if (!IsValidUtf8(v)) v = repaired = ValidUtf8(v);
   int rc = sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(db_, rc, "bind");
   return *this;

@@ -32,7 +32,7 @@ class Stmt {
   Stmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
   Stmt& Bind(int i, bool v) { return Bind(i, static_cast<int64_t>(v ? 1 : 0)); }
   Stmt& Bind(int i, double v);
-  Stmt& Bind(int i, std::string_view v);  // TEXT; the bytes are copied
+  Stmt& Bind(int i, std::string_view v);  // TEXT, copied; invalid UTF-8 becomes U+FFFD
   Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   Stmt& BindBlob(int i, const void* data, int size);

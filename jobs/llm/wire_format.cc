@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "base/log.h"
+#include "base/utf8.h"
 
 namespace codesweep {
 namespace {
@@ -264,11 +265,11 @@ std::string ExtractErrorMessage(const std::string& text) {
     auto e = body.find("error");
     if (e != body.end() && e->is_object()) {
       std::string msg = StringOr(*e, "message");
-      if (!msg.empty()) return msg.substr(0, 1000);
+      if (!msg.empty()) return TruncateUtf8(msg, 1000, "");
     }
-    if (e != body.end() && e->is_string()) return e->get<std::string>().substr(0, 1000);
+    if (e != body.end() && e->is_string()) return TruncateUtf8(e->get<std::string>(), 1000, "");
   }
-  return text.substr(0, 300);
+  return TruncateUtf8(text, 300, "");
 }
 
 std::string RedactSecrets(std::string text, const std::string& secret) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/utf8.h"
 #include "jobs/methods/extract.h"
 
 namespace codesweep {
@@ -13,8 +14,8 @@ constexpr size_t kFeedbackBytes = 4000;  // per stream, in what is fed back to t
 std::string Bounded(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.size() <= kFeedbackBytes) return s;
-  return s.substr(0, kFeedbackBytes) + "\n... [" + std::to_string(s.size() - kFeedbackBytes) +
-         " more bytes cut]";
+  const size_t keep = Utf8CutPoint(s, kFeedbackBytes);
+  return s.substr(0, keep) + "\n... [" + std::to_string(s.size() - keep) + " more bytes cut]";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "base/utf8.h"
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
 
@@ -284,7 +285,8 @@ std::optional<std::string> LastBoxed(std::string_view text) {
 }
 
 std::string NormalizeMathAnswer(std::string_view in) {
-  std::string s(TrimAscii(in).substr(0, kMaxAnswer));
+  std::string_view trimmed = TrimAscii(in);
+  std::string s(trimmed.substr(0, Utf8CutPoint(trimmed, kMaxAnswer)));
   for (std::string_view cmd : {"\\text", "\\textbf", "\\mathrm", "\\mbox", "\\mathbf", "\\boxed"}) {
     UnwrapCommand(&s, cmd);
   }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "base/hash.h"
+#include "base/utf8.h"
 
 namespace codesweep {
 
@@ -22,12 +23,7 @@ std::optional<std::string> LastTripleAngle(std::string_view reply) {
   return std::string(reply.substr(start, close - start));
 }
 
-std::string Truncate(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return std::string(s);
-  std::string out(s.substr(0, max_bytes));
-  out += "...";
-  return out;
-}
+std::string Truncate(std::string_view s, size_t max_bytes) { return TruncateUtf8(s, max_bytes); }
 
 std::string_view TrimAscii(std::string_view s) {
   auto is_space = [](char c) {
