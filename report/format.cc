@@ -18,7 +18,7 @@ std::string Money(double usd) {
 
 TextTable Table1(const SweepReport& r, const ModelTable& t) {
   TextTable out;
-  out.title = "Table 1: success rate (%) by task and method, model " + t.model;
+  out.title = "Table 1: success rate (%) by task and method, model " + DisplayModel(t.model);
   out.note =
       "Cells: success % [95 % Wilson CI] (n). Rows marked (score) show the mean partial "
       "score (%). Views: v_task_success, v_method_score.";
@@ -60,7 +60,7 @@ TextTable Table2(const SweepReport& r) {
       "share the better rank, a "
       "method not run on a model ranks tested+1. Views: v_method_score, v_method_summary.";
   out.header = {"Method"};
-  out.header.insert(out.header.end(), r.models.begin(), r.models.end());
+  for (const std::string& m : r.models) out.header.push_back(DisplayModel(m));
   out.header.push_back("Avg score");
   out.header.push_back("Avg rank");
   for (const MethodSummaryRow& s : r.table2) {
@@ -82,7 +82,7 @@ TextTable ComplexityTable(const SweepReport& r) {
   out.note = "Tasks with at least two complexity levels. View: v_complexity.";
   out.header = {"Model", "Task", "Method", "Complexity", "n", "Success %", "Code used %"};
   for (const ComplexityPoint& p : r.complexity) {
-    out.rows.push_back({p.model, p.task, p.method, p.complexity, std::to_string(p.n),
+    out.rows.push_back({DisplayModel(p.model), p.task, p.method, p.complexity, std::to_string(p.n),
                         Fixed(p.success_pct), Fixed(p.code_used_pct)});
   }
   return out;
@@ -97,9 +97,10 @@ TextTable MethodCostTable(const SweepReport& r) {
   out.header = {"Model",    "Method",  "n",         "Tokens/sample", "Runtime s/sample",
                 "$/sample", "$ total", "Ave. Norm."};
   for (const MethodCost& c : r.method_cost) {
-    out.rows.push_back({c.model, c.method, std::to_string(c.n), Fixed(c.tokens_per_sample),
-                        Fixed(c.runtime_s_per_sample, 2), Money(c.cost_usd_per_sample),
-                        Money(c.cost_usd), c.avg_norm_pct ? Fixed(*c.avg_norm_pct) : "NA"});
+    out.rows.push_back({DisplayModel(c.model), c.method, std::to_string(c.n),
+                        Fixed(c.tokens_per_sample), Fixed(c.runtime_s_per_sample, 2),
+                        Money(c.cost_usd_per_sample), Money(c.cost_usd),
+                        c.avg_norm_pct ? Fixed(*c.avg_norm_pct) : "NA"});
   }
   return out;
 }
@@ -115,7 +116,7 @@ TextTable ModelCostTable(const SweepReport& r) {
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
-    out.rows.push_back({m.model, std::to_string(m.calls), std::to_string(m.cached),
+    out.rows.push_back({DisplayModel(m.model), std::to_string(m.calls), std::to_string(m.cached),
                         std::to_string(m.errors), std::to_string(m.tokens_in),
                         std::to_string(m.tokens_out), Money(m.cost_usd),
                         std::to_string(m.rate_limited), std::to_string(m.retries)});
@@ -261,18 +262,19 @@ TextTable ExcludedTable(const SweepReport& r) {
       "max_attempts. View: v_jobs_state.";
   out.header = {"Model", "Method", "Cells", "Done", "Failed", "Dead", "Most common error"};
   for (const JobStateRow& j : r.excluded) {
-    out.rows.push_back({j.model, MethodLabel(j.method, j.turns), std::to_string(j.total),
-                        std::to_string(j.done), std::to_string(j.failed), std::to_string(j.dead),
-                        j.top_error});
+    out.rows.push_back({DisplayModel(j.model), MethodLabel(j.method, j.turns),
+                        std::to_string(j.total), std::to_string(j.done), std::to_string(j.failed),
+                        std::to_string(j.dead), j.top_error});
   }
   return out;
 }
 
 std::vector<TextTable> ReportTables(const SweepReport& r) {
   std::vector<TextTable> out;
+  // The paper's summary first, then what it leaves out, then the per-model detail.
+  if (!r.table1.empty()) out.push_back(Table2(r));
   if (!r.excluded.empty()) out.push_back(ExcludedTable(r));
   for (const ModelTable& t : r.table1) out.push_back(Table1(r, t));
-  out.push_back(Table2(r));
   if (!r.complexity.empty()) out.push_back(ComplexityTable(r));
   out.push_back(MethodCostTable(r));
   out.push_back(ModelCostTable(r));

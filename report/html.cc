@@ -2,6 +2,10 @@
 #include "report/html.h"
 
 #include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -104,16 +108,42 @@ std::string TableHtml(const TextTable& t) {
   return out.str();
 }
 
+// `n` colours, none used twice: evenly spread hues (golden-angle steps) in three lightness bands,
+// so 16+ methods stay distinguishable. Deterministic.
+json DistinctColors(size_t n) {
+  json out = json::array();
+  for (size_t i = 0; i < n; ++i) {
+    const double hue = std::fmod(static_cast<double>(i) * 137.508, 360.0);
+    const int lightness = i % 3 == 0 ? 42 : i % 3 == 1 ? 58 : 32;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "hsl(%.0f, 70%%, %d%%)", hue, lightness);
+    out.push_back(buf);
+  }
+  return out;
+}
+
+// Colour by method over the sweep's methods in grid order: the same method has the same colour in
+// every chart and no two methods share one.
+json MethodColor(const SweepReport& r) {
+  return {{"field", "method"},
+          {"type", "nominal"},
+          {"sort", r.methods},
+          {"scale", {{"domain", r.methods}, {"range", DistinctColors(r.methods.size())}}}};
+}
+
 json ComplexitySpec(const SweepReport& r, const std::string& field, const std::string& label) {
+  const bool success = field == "success";
   json values = json::array();
   for (const ComplexityPoint& p : r.complexity) {
-    values.push_back({{"model", p.model},
+    values.push_back({{"model", DisplayModel(p.model)},
                       {"task", p.task},
                       {"method", p.method},
                       {"complexity", p.complexity},
                       {"order", p.order},
                       {"n", p.n},
-                      {"value", field == "success" ? p.success_pct : p.code_used_pct}});
+                      {"value", success ? p.success_pct : p.code_used_pct},
+                      {"lo", p.success_lo_pct},
+                      {"hi", p.success_hi_pct}});
   }
   json encoding = {{"x",
                     {{"field", "complexity"},
@@ -125,35 +155,38 @@ json ComplexitySpec(const SweepReport& r, const std::string& field, const std::s
                      {"type", "quantitative"},
                      {"title", label},
                      {"scale", {{"domain", {0, 100}}}}}},
-                   {"color", {{"field", "method"}, {"type", "nominal"}}},
+                   {"color", MethodColor(r)},
                    {"tooltip", json::array({{{"field", "method"}},
                                             {{"field", "complexity"}},
                                             {{"field", "value"}, {"format", ".1f"}},
                                             {{"field", "n"}}})}};
+  json layers = json::array({{{"mark", {{"type", "line"}, {"point", true}}}}});
+  if (success) {  // the 95 % Wilson interval of every point
+    layers.push_back({{"mark", {{"type", "errorbar"}, {"ticks", false}}},
+                      {"encoding",
+                       {{"y", {{"field", "lo"}, {"type", "quantitative"}, {"title", label}}},
+                        {"y2", {{"field", "hi"}}}}}});
+  }
   return {{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"},
           {"data", {{"values", values}}},
           {"facet",
            {{"row", {{"field", "task"}, {"type", "nominal"}}},
             {"column", {{"field", "model"}, {"type", "nominal"}}}}},
           {"resolve", {{"scale", {{"x", "independent"}}}}},
-          {"spec",
-           {{"width", 260},
-            {"height", 160},
-            {"mark", {{"type", "line"}, {"point", true}}},
-            {"encoding", encoding}}}};
+          {"spec", {{"width", 260}, {"height", 160}, {"encoding", encoding}, {"layer", layers}}}};
 }
 
 json ScoreCostSpec(const SweepReport& r) {
   json values = json::array();
   for (const MethodCost& c : r.method_cost) {
     if (!c.avg_norm_pct) continue;
-    values.push_back({{"model", c.model},
+    values.push_back({{"model", DisplayModel(c.model)},
                       {"method", c.method},
                       {"score", *c.avg_norm_pct},
                       {"tokens", c.tokens_per_sample},
                       {"runtime", c.runtime_s_per_sample}});
   }
-  auto panel = [](const std::string& field, const std::string& title) {
+  auto panel = [&r](const std::string& field, const std::string& title) {
     return json{{"width", 320},
                 {"height", 240},
                 {"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
@@ -164,7 +197,7 @@ json ScoreCostSpec(const SweepReport& r) {
                     {"type", "quantitative"},
                     {"title", "average normalized score (%)"},
                     {"scale", {{"zero", false}}}}},
-                  {"color", {{"field", "method"}, {"type", "nominal"}}},
+                  {"color", MethodColor(r)},
                   {"shape", {{"field", "model"}, {"type", "nominal"}}},
                   {"tooltip", json::array({{{"field", "method"}},
                                            {{"field", "model"}},
@@ -181,7 +214,7 @@ json Table2Spec(const SweepReport& r) {
   json values = json::array();
   for (const ModelTable& t : r.table1) {
     for (const auto& [method, v] : t.avg_norm) {
-      values.push_back({{"model", t.model}, {"method", method}, {"score", v}});
+      values.push_back({{"model", DisplayModel(t.model)}, {"method", method}, {"score", v}});
     }
   }
   return {
@@ -199,6 +232,35 @@ json Table2Spec(const SweepReport& r) {
         {"tooltip", json::array({{{"field", "method"}},
                                  {{"field", "model"}},
                                  {{"field", "score"}, {"format", ".1f"}}})}}}};
+}
+
+std::string UtcTime(int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// Where the numbers come from: the sweep file as written (seeds, models and their settings), its
+// path and times, and the codesweep version that drew the report.
+std::string ProvenanceHtml(const SweepReport& r) {
+  std::ostringstream out;
+  out << "<details class=\"provenance\"><summary>Provenance</summary>\n<p class=\"note\">";
+  if (r.source) {
+    out << "Sweep file " << Escape(r.source->source_path.empty() ? "(none)" : r.source->source_path)
+        << ", seed " << r.source->seed << ", created " << UtcTime(r.source->created_ms)
+        << ", last loaded " << UtcTime(r.source->updated_ms) << ". ";
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  out << "Report drawn by codesweep " << CODESWEEP_VERSION << " at "
+      << UtcTime(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) << ".</p>\n";
+  if (r.source && !r.source->source_text.empty()) {
+    out << "<pre>" << Escape(r.source->source_text) << "</pre>\n";
+  }
+  out << "</details>\n";
+  return out.str();
 }
 
 }  // namespace
@@ -245,6 +307,7 @@ std::string RenderHtml(const std::vector<SweepReport>& reports, const HtmlAssets
   for (size_t i = 0; i < reports.size(); ++i) {
     const SweepReport& r = reports[i];
     body << "<h2>Sweep " << Escape(r.sweep) << " (" << r.cells << " finished cells)</h2>\n";
+    body << ProvenanceHtml(r);
     for (const json& c : ChartSpecs(r, static_cast<int>(i))) {
       body << "<h3>" << Escape(c["title"].get<std::string>()) << "</h3>\n<div class=\"chart\" id=\""
            << c["id"].get<std::string>() << "\"></div>\n";

@@ -124,9 +124,10 @@ void AddComplexity(const Grouped& g, SweepReport& r) {
   for (const auto& [key, s] : g.by_complexity) {
     const auto& [model, task, method, complexity] = key;
     if (g.levels.at(task).size() < 2) continue;
-    r.complexity.push_back({model, task, method, complexity, s.order, s.n,
-                            Pct(static_cast<double>(s.correct), s.n),
-                            Pct(static_cast<double>(s.code_used), s.n)});
+    const metrics::Interval ci = metrics::Wilson(s.correct, s.n);
+    r.complexity.push_back(
+        {model, task, method, complexity, s.order, s.n, Pct(static_cast<double>(s.correct), s.n),
+         Pct(static_cast<double>(s.code_used), s.n), 100.0 * ci.lo, 100.0 * ci.hi});
   }
   std::sort(r.complexity.begin(), r.complexity.end(),
             [](const ComplexityPoint& a, const ComplexityPoint& b) {
@@ -194,6 +195,10 @@ SweepReport BuildOne(const std::string& sweep, const std::vector<const GrainRow*
 }
 
 }  // namespace
+
+std::string DisplayModel(const std::string& model) {
+  return model.rfind("sim:", 0) == 0 ? model + " (simulated)" : model;
+}
 
 std::string MethodLabel(const std::string& method, int turns) {
   return turns == 1 ? method : method + "@T" + std::to_string(turns);

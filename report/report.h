@@ -42,6 +42,7 @@ struct ComplexityPoint {  // v_complexity
   std::string model, task, method, complexity;
   int64_t order = 0, n = 0;
   double success_pct = 0, code_used_pct = 0;
+  double success_lo_pct = 0, success_hi_pct = 0;  // 95 % Wilson interval of success_pct
 };
 
 struct MethodCost {  // v_method_cost, plus the method's average normalized score on the model
@@ -64,7 +65,12 @@ struct SweepReport {
   // (model, method, turns) with failed or dead cells: left out of every table above, so a
   // method whose cells all died is visible here instead of missing.
   std::vector<JobStateRow> excluded;
+  std::optional<SweepSource> source;  // provenance, when the caller has it
 };
+
+// A model as reports show it: "sim:strong (simulated)" for the simulated provider, so numbers of
+// a simulated model are never read as a real model's.
+std::string DisplayModel(const std::string& model);
 
 // One report per sweep present in `grain` (in order of first appearance), then per sweep that
 // has only failed or dead cells in `job_states`.

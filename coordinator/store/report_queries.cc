@@ -100,6 +100,18 @@ Result<std::vector<std::string>> ReportDb::SweepNames() {
   }
 }
 
+Result<std::vector<SweepSource>> ReportDb::SweepSources() {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT name, source_path, source_text, seed,"
+                                              " created_ms, updated_ms FROM sweeps ORDER BY id"));
+  std::vector<SweepSource> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(
+        {stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Int(3), stmt.Int(4), stmt.Int(5)});
+  }
+}
+
 Result<std::vector<GrainRow>> ReportDb::Grain(const std::string& sweep) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt,

@@ -50,6 +50,12 @@ struct JobStateRow {
   std::string top_error;
 };
 
+// Where a sweep came from, for a report's provenance (the sweeps table).
+struct SweepSource {
+  std::string name, source_path, source_text;  // the sweep file as written
+  int64_t seed = 0, created_ms = 0, updated_ms = 0;
+};
+
 // A generic query result: column names and cells (nullopt = SQL NULL), for tests and `--sql`.
 struct QueryTable {
   std::vector<std::string> columns;
@@ -107,7 +113,8 @@ class ReportDb {
   ReportDb(const ReportDb&) = delete;
   ReportDb& operator=(const ReportDb&) = delete;
 
-  Result<std::vector<std::string>> SweepNames();  // in id order
+  Result<std::vector<std::string>> SweepNames();    // in id order
+  Result<std::vector<SweepSource>> SweepSources();  // in id order
   // v_report_grain / v_model_cost rows; `sweep` empty = every sweep.
   Result<std::vector<GrainRow>> Grain(const std::string& sweep);
   Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);

@@ -22,7 +22,7 @@ namespace {
 struct ReportFlags {
   std::string db;
   std::string sweep;
-  std::string format = "md";
+  std::string format;  // "" = md, or none with --html
   std::string html;
   std::string output;  // text output file; stdout when empty
   std::string assets;  // report/ folder (template + vendored JS)
@@ -48,7 +48,14 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<GrainRow> grain, db->Grain(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<ModelCostRow> cost, db->ModelCost(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<JobStateRow> states, db->JobStates(f.sweep));
-  return BuildReports(grain, cost, states);
+  CS_ASSIGN_OR_RETURN(std::vector<SweepSource> sources, db->SweepSources());
+  std::vector<SweepReport> reports = BuildReports(grain, cost, states);
+  for (SweepReport& r : reports) {
+    for (const SweepSource& s : sources) {
+      if (s.name == r.sweep) r.source = s;
+    }
+  }
+  return reports;
 }
 
 Result<std::string> FormatText(const std::vector<SweepReport>& reports, const std::string& fmt) {
@@ -62,7 +69,10 @@ int RunReport(const ReportFlags& f) {
   const auto start = std::chrono::steady_clock::now();
   Result<std::vector<SweepReport>> reports = LoadReports(f);
   if (!reports.ok()) return PrintError("report", reports.status());
-  Result<std::string> text = FormatText(*reports, f.format);
+  // --html alone writes the page only; a text format goes to stdout unless asked for elsewhere.
+  const std::string format = f.format.empty() ? "md" : f.format;
+  const bool print_text = f.html.empty() || !f.format.empty() || !f.output.empty();
+  Result<std::string> text = FormatText(*reports, format);
   if (!text.ok()) return PrintError("report", text.status(), 2);
   if (!f.html.empty()) {
     Result<HtmlAssets> assets =
@@ -77,7 +87,7 @@ int RunReport(const ReportFlags& f) {
   if (!f.output.empty()) {
     Status s = WriteFile(f.output, *text);
     if (!s.ok()) return PrintError("report", s);
-  } else {
+  } else if (print_text) {
     std::fwrite(text->data(), 1, text->size(), stdout);
   }
   if (f.timing) {
@@ -94,9 +104,11 @@ CommandAction SetupReportCommand(CLI::App& sub) {
   auto flags = std::make_shared<ReportFlags>();
   sub.add_option("--db", flags->db, "Database file")->required();
   sub.add_option("--sweep", flags->sweep, "Only this sweep (default: every sweep)");
-  sub.add_option("--format", flags->format, "Text output: md, csv or json")
+  sub.add_option("--format", flags->format,
+                 "Text output: md (default), csv or json; with --html only when given")
       ->check(CLI::IsMember({"md", "markdown", "csv", "json"}));
-  sub.add_option("--html", flags->html, "Also write a self-contained HTML report here");
+  sub.add_option("--html", flags->html,
+                 "Write a self-contained HTML report here (and no text unless --format or -o)");
   sub.add_option("-o,--output", flags->output, "Write the text output here instead of stdout");
   sub.add_option("--assets", flags->assets,
                  "Folder with report.html.in and vendor/*.min.js (default: the source tree's "
