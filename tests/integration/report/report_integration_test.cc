@@ -146,6 +146,19 @@ TEST_F(ReportIntegrationTest, ShowPrintsTrajectoryByPrefixAndJobId) {
   EXPECT_NE(RunCommand(Codesweep() + " show zzzz --db " + Quote(db_) + " 2>&1").exit_code, 0);
 }
 
+// --html alone writes the page and prints nothing (it printed the Markdown report before).
+TEST_F(ReportIntegrationTest, HtmlAloneWritesOnlyTheFile) {
+  const std::string html = dir_ + "/only.html";
+  RunResult r = RunCommand(Codesweep() + " report --db " + Quote(db_) + " --html " + Quote(html));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(std::filesystem::exists(html));
+  RunResult both = RunCommand(Codesweep() + " report --db " + Quote(db_) + " --html " +
+                              Quote(html) + " --format csv");
+  ASSERT_EQ(both.exit_code, 0);
+  EXPECT_NE(both.out.find("table,sweep"), std::string::npos) << both.out.substr(0, 200);
+}
+
 TEST_F(ReportIntegrationTest, HtmlIsSelfContainedAndEveryChartDrawsInChromium) {
   const std::string html = dir_ + "/report.html";
   RunResult r = RunCommand(Codesweep() + " report --db " + Quote(db_) + " --html " + Quote(html) +
