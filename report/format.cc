@@ -110,16 +110,26 @@ TextTable ModelCostTable(const SweepReport& r) {
   out.title = "Calls and cost by model (every attempt)";
   out.note =
       "Every call of every attempt, failed ones included; retries = HTTP attempts beyond "
-      "the first. View: v_model_cost.";
-  out.header = {"Model",      "Calls", "Cached", "Errors", "Tokens in",
-                "Tokens out", "$",     "429s",   "Retries"};
+      "the first. Tokens paid were sent to the provider; tokens replayed came from the call "
+      "cache and cost nothing again. View: v_model_cost.";
+  out.header = {"Model",
+                "Calls",
+                "Cached",
+                "Errors",
+                "Tokens in (paid)",
+                "Tokens out (paid)",
+                "$",
+                "429s",
+                "Retries",
+                "Tokens replayed (in + out)"};
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
     out.rows.push_back({DisplayModel(m.model), std::to_string(m.calls), std::to_string(m.cached),
                         std::to_string(m.errors), std::to_string(m.tokens_in),
                         std::to_string(m.tokens_out), Money(m.cost_usd),
-                        std::to_string(m.rate_limited), std::to_string(m.retries)});
+                        std::to_string(m.rate_limited), std::to_string(m.retries),
+                        std::to_string(m.replayed_tokens_in + m.replayed_tokens_out)});
   }
   return out;
 }
@@ -212,15 +222,25 @@ void SweepCsv(const SweepReport& r, CsvWriter& w) {
     w.Row("model_cost", s, m.model, "", "", "", "rate_limited",
           static_cast<double>(m.rate_limited));
     w.Row("model_cost", s, m.model, "", "", "", "retries", static_cast<double>(m.retries));
+    w.Row("model_cost", s, m.model, "", "", "", "replayed_tokens_in",
+          static_cast<double>(m.replayed_tokens_in));
+    w.Row("model_cost", s, m.model, "", "", "", "replayed_tokens_out",
+          static_cast<double>(m.replayed_tokens_out));
   }
 }
 
 json CostJson(const ModelCostRow& m) {
-  return {{"model", m.model},         {"calls", m.calls},
-          {"cached", m.cached},       {"errors", m.errors},
-          {"tokens_in", m.tokens_in}, {"tokens_out", m.tokens_out},
-          {"cost_usd", m.cost_usd},   {"rate_limited", m.rate_limited},
-          {"retries", m.retries}};
+  return {{"model", m.model},
+          {"calls", m.calls},
+          {"cached", m.cached},
+          {"errors", m.errors},
+          {"tokens_in", m.tokens_in},
+          {"tokens_out", m.tokens_out},
+          {"cost_usd", m.cost_usd},
+          {"rate_limited", m.rate_limited},
+          {"retries", m.retries},
+          {"replayed_tokens_in", m.replayed_tokens_in},
+          {"replayed_tokens_out", m.replayed_tokens_out}};
 }
 
 json Table1Json(const ModelTable& t) {

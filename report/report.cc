@@ -171,6 +171,8 @@ void AddCosts(const Grouped& g, const std::vector<ModelCostRow>& model_cost, Swe
     r.total.cost_usd += m.cost_usd;
     r.total.rate_limited += m.rate_limited;
     r.total.retries += m.retries;
+    r.total.replayed_tokens_in += m.replayed_tokens_in;
+    r.total.replayed_tokens_out += m.replayed_tokens_out;
   }
 }
 

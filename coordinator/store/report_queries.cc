@@ -166,7 +166,8 @@ Result<std::vector<JobStateRow>> ReportDb::JobStates(const std::string& sweep) {
 Result<std::vector<ModelCostRow>> ReportDb::ModelCost(const std::string& sweep) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt, db_->Prepare("SELECT sweep, model, calls, cached, errors, tokens_in, tokens_out,"
-                              " cost_usd, rate_limited, retries FROM v_model_cost"
+                              " cost_usd, rate_limited, retries, replayed_tokens_in,"
+                              " replayed_tokens_out FROM v_model_cost"
                               " WHERE ?1 = '' OR sweep = ?1 ORDER BY sweep, model"));
   stmt.Bind(1, sweep);
   std::vector<ModelCostRow> out;
@@ -184,6 +185,8 @@ Result<std::vector<ModelCostRow>> ReportDb::ModelCost(const std::string& sweep) 
     m.cost_usd = stmt.Double(7);
     m.rate_limited = stmt.Int(8);
     m.retries = stmt.Int(9);
+    m.replayed_tokens_in = stmt.Int(10);
+    m.replayed_tokens_out = stmt.Int(11);
     out.push_back(std::move(m));
   }
 }

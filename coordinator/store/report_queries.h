@@ -36,9 +36,11 @@ struct GrainRow {
 // One row of v_model_cost: what every call of one (sweep, model) cost.
 struct ModelCostRow {
   std::string sweep, model;
-  int64_t calls = 0, cached = 0, errors = 0, tokens_in = 0, tokens_out = 0;
+  int64_t calls = 0, cached = 0, errors = 0;
+  int64_t tokens_in = 0, tokens_out = 0;  // paid: calls sent to the provider
   double cost_usd = 0;
   int64_t rate_limited = 0, retries = 0;
+  int64_t replayed_tokens_in = 0, replayed_tokens_out = 0;  // answered from the call cache
 };
 
 // One row of v_jobs_state: the jobs of one (sweep, model setting, method, turns) by state, with

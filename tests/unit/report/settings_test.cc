@@ -207,6 +207,38 @@ TEST_F(SettingsTest, FailedAndDeadCellsAreCountedInTheReport) {
   ASSERT_EQ(reports[1].excluded.size(), 3u);
 }
 
+// Tokens paid for are told apart from tokens replayed from the call cache (issue 19 §6).
+TEST_F(SettingsTest, ModelCostSeparatesPaidFromReplayedTokens) {
+  FixtureSpec spec = OneTurn();
+  spec.methods = {"OQ"};
+  Fill(spec, [](const FixtureCell&) {
+    Outcome o = testing::SimpleOutcome(true, false, 1, 100, 10, 5, 0.01);
+    CallRecord replayed = o.calls[0];
+    replayed.index = 1;
+    replayed.call_key = "k2";
+    replayed.cached = true;
+    replayed.tokens_in = 1000;
+    replayed.tokens_out = 50;
+    replayed.cost_usd = 0;
+    o.calls.push_back(replayed);
+    return o;
+  });
+  auto db = Open();
+  auto cost = db->ModelCost("");
+  ASSERT_TRUE(cost.ok()) << cost.status().message();
+  ASSERT_EQ(cost->size(), 1u);
+  const ModelCostRow& m = cost->front();
+  EXPECT_EQ(m.calls, 40);
+  EXPECT_EQ(m.cached, 20);
+  EXPECT_EQ(m.tokens_in, 20 * 100) << "paid input tokens only";
+  EXPECT_EQ(m.tokens_out, 20 * 10);
+  EXPECT_EQ(m.replayed_tokens_in, 20 * 1000);
+  EXPECT_EQ(m.replayed_tokens_out, 20 * 50);
+  const std::string md = FormatMarkdown(Reports(*db));
+  EXPECT_NE(md.find("Tokens replayed (in + out)"), std::string::npos);
+  EXPECT_NE(md.find("| 21000 |"), std::string::npos) << md;
+}
+
 // A database made before migration 0005 (user_version 4) reads through temp views that replace
 // the old ones, without being written.
 TEST_F(SettingsTest, ReadOnlyReportOnAnOlderDatabaseUsesTheNewViews) {
