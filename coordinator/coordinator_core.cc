@@ -1,4 +1,5 @@
-// CoordinatorCore: dispatch, leases, fenced results with ACK-after-commit, liveness, CALL/GRANT.
+// CoordinatorCore: dispatch, leases, fenced results with ACK-after-commit, liveness; CALL/GRANT
+// goes to the CallBroker.
 #include "coordinator/coordinator_core.h"
 
 #include <algorithm>
@@ -22,7 +23,11 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
 
 CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
                                  RateLimiter& limiter, CoordinatorOptions options)
-    : store_(store), clock_(clock), log_(log), limiter_(limiter), opt_(options) {}
+    : store_(store),
+      clock_(clock),
+      log_(log),
+      opt_(options),
+      broker_(store, clock, limiter, options.use_cache) {}
 
 Status CoordinatorCore::Start() {
   epoch_ = NowMs();
@@ -34,7 +39,7 @@ Status CoordinatorCore::Start() {
                   " ms for their workers"));
   }
   CS_RETURN_IF_ERROR(store_.Commit());
-  LoadLimits(true);
+  CS_RETURN_IF_ERROR(broker_.LoadLimits(true));
   CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id));
   progress_.total = counts.total;
   progress_.terminal = counts.done + counts.failed + counts.dead;
@@ -47,6 +52,12 @@ void CoordinatorCore::Fail(const Status& s) {
     fatal_ = s;
     log_.Error(Str("coordinator stopping: ", s.ToString()));
   }
+}
+
+void CoordinatorCore::FromBroker(const Status& s) {
+  Fail(s);
+  for (Outgoing& o : broker_.TakeOutbox()) Send(o.peer, std::move(o.msg));
+  ops_since_commit_ += broker_.TakeWrites();
 }
 
 void CoordinatorCore::Send(const std::string& peer, Message msg) {
@@ -91,9 +102,10 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   } else if (auto* hb = std::get_if<HeartbeatMsg>(&msg)) {
     OnHeartbeat(p, *hb);
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
-    OnCall(peer, *call);
+    if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
+    FromBroker(broker_.OnCall(peer, *call));
   } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
-    OnCallResult(*cr);
+    FromBroker(broker_.OnCallResult(*cr));
   } else if (std::holds_alternative<ByeMsg>(msg)) {
     LosePeer(peer, "said bye", 0);
   } else if (!std::holds_alternative<ResultMsg>(msg)) {
@@ -237,7 +249,7 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
   }
   Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
-  DropPeerCalls(id);
+  FromBroker(broker_.DropPeer(id));
 }
 
 void CoordinatorCore::Shutdown() {
@@ -278,10 +290,10 @@ void CoordinatorCore::Tick() {
     last_expiry_check_ = now;
     ExpireLeases();
   }
-  GrantWaiting();
+  if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;
-    SnapshotLimits();
+    FromBroker(broker_.Snapshot());
   }
 }
 
@@ -395,16 +407,7 @@ int64_t CoordinatorCore::NextWakeMs() const {
     int64_t since = MsBetween(last_commit_, clock_.Now());
     wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));
   }
-  if (queued_calls_ > 0) {
-    const int64_t now_ms = NowMs();
-    for (const auto& [key, q] : call_queues_) {
-      if (q.empty()) continue;
-      auto ready = queue_ready_ms_.find(key);
-      int64_t at = ready == queue_ready_ms_.end() ? now_ms : ready->second;
-      wake = std::min<int64_t>(wake, std::clamp<int64_t>(at - now_ms, 1, 50));
-    }
-  }
-  return std::max<int64_t>(wake, 0);
+  return std::max<int64_t>(broker_.NextWakeMs(wake), 0);
 }
 
 bool CoordinatorCore::Finished() const {
