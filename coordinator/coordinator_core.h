@@ -40,7 +40,10 @@ struct CoordinatorOptions {
   bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
   bool use_cache = true;               // false (--no-cache): no call is answered from the cache
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
-  RateLimiterOptions rate;             // for the ClusterRateLimiter the Coordinator builds
+  // A worker holding leases with no accepted result for this long is stalled: its leases are
+  // requeued (no attempt spent) and it may hold one job until it returns a result. 0 = never.
+  int64_t stall_ms = 600'000;
+  RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
 };
 
 struct Progress {
@@ -92,11 +95,15 @@ class CoordinatorCore {
   };
   struct Peer {
     std::string id;
-    int credit = 0;
+    int credit = 0;  // as the worker announced it (its own accounting); see `window`
     int slots = 0;
+    // Most jobs it may hold at once: slots + prefetch (prefetch <= slots) while it returns
+    // results; 1 after a stall, growing by one per accepted result.
+    int window = 0;
     std::map<int64_t, LeaseInfo> leases;  // job -> lease
     SteadyTime last_seen{};
     SteadyTime last_sent{};
+    SteadyTime last_progress{};  // last accepted result, or when it began holding leases
   };
 
   // Once every job in scope is terminal: the report-only indexes a grid load left for later.
@@ -107,6 +114,10 @@ class CoordinatorCore {
   // Takes the broker's GRANTs and store writes after one of its calls returned `s`.
   void FromBroker(const Status& s);
   void ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale);
+  void AddLease(Peer& p, int64_t job, LeaseInfo info);
+  static bool HasRoom(const Peer& p);  // credit left and fewer leases than its window
+  void ThrottleStalled(SteadyTime now);
+  void Throttle(Peer& p);
   void LosePeer(const std::string& id, const std::string& reason, int64_t backoff_ms);
   void Requeue(int64_t job, int64_t lease, const std::string& reason, int64_t not_before_ms);
   void ExpireLeases();

@@ -363,8 +363,9 @@ Worker::Worker(WireContext& ctx, const Clock& clock, Logger& log, WorkerOptions 
     std::string seed = Str(opt_.host, getpid(), clock.WallMs(), static_cast<const void*>(this));
     opt_.worker_id = Str(opt_.host, "-", getpid(), "-", Sha256Hex(seed).substr(0, 6));
   }
-  if (opt_.prefetch < 0) opt_.prefetch = std::max(1, opt_.slots / 4);
   opt_.slots = std::max(opt_.slots, 1);
+  if (opt_.prefetch < 0) opt_.prefetch = std::max(1, opt_.slots / 4);
+  opt_.prefetch = std::min(opt_.prefetch, opt_.slots);  // the coordinator holds us to 2 x slots
 }
 
 Worker::~Worker() = default;
