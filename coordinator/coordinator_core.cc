@@ -107,8 +107,10 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
     OnHeartbeat(p, *hb);
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
     if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
+    p.last_progress = p.last_seen;  // LLM work on its jobs: not stalled
     FromBroker(broker_.OnCall(peer, *call));
   } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
+    p.last_progress = p.last_seen;
     FromBroker(broker_.OnCallResult(*cr));
   } else if (std::holds_alternative<ByeMsg>(msg)) {
     LosePeer(peer, "said bye", 0);
@@ -252,7 +254,9 @@ void CoordinatorCore::Requeue(int64_t job, int64_t lease, const std::string& rea
 void CoordinatorCore::ThrottleStalled(SteadyTime now) {
   if (opt_.stall_ms <= 0) return;
   for (auto& [id, p] : peers_) {
-    if (!p.leases.empty() && MsBetween(p.last_progress, now) > opt_.stall_ms) Throttle(p);
+    if (p.leases.empty() || MsBetween(p.last_progress, now) <= opt_.stall_ms) continue;
+    if (broker_.HasCallsOf(id)) continue;  // waiting for an LLM call is not stalling
+    Throttle(p);
   }
 }
 

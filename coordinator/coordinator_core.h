@@ -40,8 +40,9 @@ struct CoordinatorOptions {
   bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
   bool use_cache = true;               // false (--no-cache): no call is answered from the cache
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
-  // A worker holding leases with no accepted result for this long is stalled: its leases are
-  // requeued (no attempt spent) and it may hold one job until it returns a result. 0 = never.
+  // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
+  // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
+  // it may hold one job until it returns a result. 0 = never.
   int64_t stall_ms = 600'000;
   RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
 };
@@ -103,7 +104,8 @@ class CoordinatorCore {
     std::map<int64_t, LeaseInfo> leases;  // job -> lease
     SteadyTime last_seen{};
     SteadyTime last_sent{};
-    SteadyTime last_progress{};  // last accepted result, or when it began holding leases
+    // Last accepted result, CALL or CALL_RESULT, or when it began holding leases.
+    SteadyTime last_progress{};
   };
 
   // Once every job in scope is terminal: the report-only indexes a grid load left for later.

@@ -227,6 +227,19 @@ Status CallBroker::Snapshot() {
   return Status::OK();
 }
 
+bool CallBroker::HasCallsOf(const std::string& peer) const {
+  auto of_peer = [&](const WaitingCall& w) { return w.peer == peer; };
+  for (const auto& [key, queue] : queues_) {
+    if (std::any_of(queue.begin(), queue.end(), of_peer)) return true;
+  }
+  for (const auto& [call_key, call] : in_flight_) {
+    if (call.peer == peer || std::any_of(call.followers.begin(), call.followers.end(), of_peer)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t CallBroker::NextWakeMs(int64_t cap) const {
   if (queued_ == 0) return cap;
   const int64_t now_ms = NowMs();

@@ -49,6 +49,8 @@ class CallBroker {
   // Milliseconds until a queued call may be granted (clamped to [1, 50]), or `cap` when none waits.
   int64_t NextWakeMs(int64_t cap) const;
   int64_t queued() const { return queued_; }
+  // True while `peer` has a call here: queued, following another, or granted and not reported.
+  bool HasCallsOf(const std::string& peer) const;
   std::vector<Outgoing> TakeOutbox();
   // Store writes since the last call (the owner counts them towards its group commit).
   int TakeWrites();

@@ -287,6 +287,40 @@ TEST_F(CoreTest, StalledWorkerIsThrottledWithoutSpendingAttempts) {
   EXPECT_EQ(Of<JobMsg>(Step()).size(), 2u);  // a result: the window grows to two
 }
 
+// A worker waiting on an LLM call is busy, not stalled, however long the call takes; once the
+// call is reported and nothing else happens for stall_ms, it is.
+TEST_F(CoreTest, WorkerWithACallInFlightIsNotStalled) {
+  opt_.stall_ms = 5'000;
+  NewCore();
+  Hello("w1", {}, /*slots=*/2);
+  core_->OnMessage("w1", CreditMsg{4});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 4u);
+  std::vector<LeaseRef> held;
+  for (const JobMsg& j : jobs) held.push_back({j.spec.job.value(), j.lease});
+  CallMsg call{jobs[0].spec.job.value(), jobs[0].lease, "k", "openai", "m", "K", 10};
+  core_->OnMessage("w1", call);
+  auto stalled_after = [&](int seconds) {
+    size_t cancels = 0;
+    for (int i = 0; i < seconds; ++i) {
+      clock_.Advance(Millis(1'000));
+      core_->OnMessage("w1", HeartbeatMsg{held});
+      cancels += Of<CancelMsg>(Step(), "w1").size();
+    }
+    return cancels;
+  };
+  EXPECT_EQ(stalled_after(8), 0u);  // the granted call has not reported yet
+  CallResultMsg done;
+  done.call_key = "k";
+  done.provider = "openai";
+  done.model = "m";
+  done.key_alias = "K";
+  done.ok = false;
+  core_->OnMessage("w1", done);
+  EXPECT_EQ(stalled_after(4), 0u);  // the report was progress
+  EXPECT_EQ(stalled_after(2), 4u);
+}
+
 TEST_F(CoreTest, UnknownPeerGetsResetAndBadFramesAreSurvived) {
   core_->OnMessage("ghost", CreditMsg{5});
   auto out = Step();
