@@ -1,4 +1,5 @@
-// CoordinatorCore: dispatch, leases, fenced results with ACK-after-commit, liveness, CALL/GRANT.
+// CoordinatorCore: dispatch, leases, fenced results with ACK-after-commit, liveness; CALL/GRANT
+// goes to the CallBroker.
 #include "coordinator/coordinator_core.h"
 
 #include <algorithm>
@@ -12,7 +13,11 @@ namespace {
 constexpr int64_t kIdleFetchMs = 100;    // re-read pending jobs at most this often when idle
 constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked for
 constexpr int kMaxCredit = 1'000'000;
+constexpr int kMaxSlots = 1'024;  // a HELLO announcing more is held to this
 constexpr size_t kMaxLoggedPeers = 10'000;
+
+// What a worker announcing `slots` may hold at once: its slots plus at most as much prefetch.
+int MaxWindow(int slots) { return 2 * std::clamp(slots, 1, kMaxSlots); }
 
 int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<Millis>(b - a).count();
@@ -22,7 +27,11 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
 
 CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
                                  RateLimiter& limiter, CoordinatorOptions options)
-    : store_(store), clock_(clock), log_(log), limiter_(limiter), opt_(options) {}
+    : store_(store),
+      clock_(clock),
+      log_(log),
+      opt_(options),
+      broker_(store, clock, limiter, options.use_cache) {}
 
 Status CoordinatorCore::Start() {
   epoch_ = NowMs();
@@ -34,7 +43,7 @@ Status CoordinatorCore::Start() {
                   " ms for their workers"));
   }
   CS_RETURN_IF_ERROR(store_.Commit());
-  LoadLimits(true);
+  CS_RETURN_IF_ERROR(broker_.LoadLimits(true));
   CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id));
   progress_.total = counts.total;
   progress_.terminal = counts.done + counts.failed + counts.dead;
@@ -47,6 +56,12 @@ void CoordinatorCore::Fail(const Status& s) {
     fatal_ = s;
     log_.Error(Str("coordinator stopping: ", s.ToString()));
   }
+}
+
+void CoordinatorCore::FromBroker(const Status& s) {
+  Fail(s);
+  for (Outgoing& o : broker_.TakeOutbox()) Send(o.peer, std::move(o.msg));
+  ops_since_commit_ += broker_.TakeWrites();
 }
 
 void CoordinatorCore::Send(const std::string& peer, Message msg) {
@@ -91,9 +106,12 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   } else if (auto* hb = std::get_if<HeartbeatMsg>(&msg)) {
     OnHeartbeat(p, *hb);
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
-    OnCall(peer, *call);
+    if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
+    p.last_progress = p.last_seen;  // LLM work on its jobs: not stalled
+    FromBroker(broker_.OnCall(peer, *call));
   } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
-    OnCallResult(*cr);
+    p.last_progress = p.last_seen;
+    FromBroker(broker_.OnCallResult(*cr));
   } else if (std::holds_alternative<ByeMsg>(msg)) {
     LosePeer(peer, "said bye", 0);
   } else if (!std::holds_alternative<ResultMsg>(msg)) {
@@ -105,10 +123,13 @@ void CoordinatorCore::OnHello(const std::string& peer, const HelloMsg& m) {
   auto old = peers_.find(peer);
   std::map<int64_t, LeaseInfo> previous;
   if (old != peers_.end()) previous = std::move(old->second.leases);
+  // A reconnect keeps a throttled window: saying HELLO again does not reset it.
+  const int window = old != peers_.end() ? old->second.window : MaxWindow(m.slots);
   Peer& p = peers_[peer];
   p = Peer{};
   p.id = peer;
   p.slots = m.slots;
+  p.window = std::min(window, MaxWindow(m.slots));
   p.last_seen = clock_.Now();
   reset_sent_.erase(peer);
   for (const auto& [job, info] : previous) lease_owner_.erase(job);
@@ -145,9 +166,14 @@ void CoordinatorCore::ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_st
     auto other = peers_.find(owner->second);
     if (other != peers_.end()) other->second.leases.erase(ref.job);
   }
-  p.leases[ref.job] = LeaseInfo{ref.lease, until};
-  lease_owner_[ref.job] = p.id;
+  AddLease(p, ref.job, LeaseInfo{ref.lease, until});
   ++ops_since_commit_;
+}
+
+void CoordinatorCore::AddLease(Peer& p, int64_t job, LeaseInfo info) {
+  if (p.leases.empty()) p.last_progress = clock_.Now();  // the stall clock starts now
+  p.leases[job] = info;
+  lease_owner_[job] = p.id;
 }
 
 void CoordinatorCore::OnHeartbeat(Peer& p, const HeartbeatMsg& m) {
@@ -177,6 +203,11 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
   if (!r.ok()) return Fail(r.status());
   DropLease(m.job);
   if (*r == CompleteResult::kAccepted) {
+    if (auto it = peers_.find(peer); it != peers_.end()) {
+      Peer& p = it->second;
+      p.last_progress = clock_.Now();
+      p.window = std::min(p.window + 1, MaxWindow(p.slots));
+    }
     ++ops_since_commit_;
     ++progress_.completed_here;
     if (!m.outcome.failed || !m.outcome.retryable) {
@@ -218,10 +249,29 @@ void CoordinatorCore::Requeue(int64_t job, int64_t lease, const std::string& rea
   ++ops_since_commit_;
   fetch_idle_until_ = {};
   log_.Info(Str("job requeued job=", job, " lease=", lease, " reason=", reason));
-  Result<JobRow> row = store_.GetJob(JobId(job));
-  if (row.ok() && row->state == JobState::kDead) {
-    CountTerminal(job, false);
-    ++progress_.failures;
+}
+
+void CoordinatorCore::ThrottleStalled(SteadyTime now) {
+  if (opt_.stall_ms <= 0) return;
+  for (auto& [id, p] : peers_) {
+    if (p.leases.empty() || MsBetween(p.last_progress, now) <= opt_.stall_ms) continue;
+    if (broker_.HasCallsOf(id)) continue;  // waiting for an LLM call is not stalling
+    Throttle(p);
+  }
+}
+
+// Takes back every lease of a worker that holds jobs without returning results (it may be slow,
+// or keep jobs it never runs). Its jobs go back to pending without spending an attempt, and it
+// may hold one job until a result of it is accepted.
+void CoordinatorCore::Throttle(Peer& p) {
+  std::map<int64_t, LeaseInfo> leases = std::move(p.leases);
+  p.leases.clear();
+  p.window = 1;
+  log_.Info(Str("worker stalled worker=", p.id, " leases=", leases.size(), " window=1"));
+  for (const auto& [job, info] : leases) {
+    lease_owner_.erase(job);
+    Send(p.id, CancelMsg{job, info.lease});
+    Requeue(job, info.lease, "worker stalled", NowMs());
   }
 }
 
@@ -237,7 +287,7 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
   }
   Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
-  DropPeerCalls(id);
+  FromBroker(broker_.DropPeer(id));
 }
 
 void CoordinatorCore::Shutdown() {
@@ -274,14 +324,15 @@ void CoordinatorCore::Tick() {
     }
   }
   for (const std::string& id : lost) LosePeer(id, "silent", opt_.requeue_backoff_ms);
+  ThrottleStalled(now);
   if (MsBetween(last_expiry_check_, now) >= kExpiryCheckMs) {
     last_expiry_check_ = now;
     ExpireLeases();
   }
-  GrantWaiting();
+  if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;
-    SnapshotLimits();
+    FromBroker(broker_.Snapshot());
   }
 }
 
@@ -345,24 +396,31 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     return false;
   }
   JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
-  p.leases[row.job.value()] = LeaseInfo{lease->value(), until};
-  lease_owner_[row.job.value()] = p.id;
+  AddLease(p, row.job.value(), LeaseInfo{lease->value(), until});
   --p.credit;
   Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});
   return true;
 }
 
+bool CoordinatorCore::HasRoom(const Peer& p) {
+  return p.credit > 0 && static_cast<int>(p.leases.size()) < p.window;
+}
+
+// Round-robin over the workers with room. Those on probation (stalled once, window not yet
+// grown back) come last, so a job taken back from a stalled worker goes elsewhere if it can.
 void CoordinatorCore::Dispatch() {
-  bool progress = true;
-  while (progress && fatal_.ok()) {
-    progress = false;
-    for (auto& [id, p] : peers_) {
-      if (p.credit <= 0) continue;
-      if (buffer_.empty() && !Refill()) return;
-      JobRow row = std::move(buffer_.front());
-      buffer_.pop_front();
-      LeaseOne(p, row);
-      progress = true;
+  for (bool probation : {false, true}) {
+    bool progress = true;
+    while (progress && fatal_.ok()) {
+      progress = false;
+      for (auto& [id, p] : peers_) {
+        if ((p.window < MaxWindow(p.slots)) != probation || !HasRoom(p)) continue;
+        if (buffer_.empty() && !Refill()) return;
+        JobRow row = std::move(buffer_.front());
+        buffer_.pop_front();
+        LeaseOne(p, row);
+        progress = true;
+      }
     }
   }
 }
@@ -395,16 +453,7 @@ int64_t CoordinatorCore::NextWakeMs() const {
     int64_t since = MsBetween(last_commit_, clock_.Now());
     wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));
   }
-  if (queued_calls_ > 0) {
-    const int64_t now_ms = NowMs();
-    for (const auto& [key, q] : call_queues_) {
-      if (q.empty()) continue;
-      auto ready = queue_ready_ms_.find(key);
-      int64_t at = ready == queue_ready_ms_.end() ? now_ms : ready->second;
-      wake = std::min<int64_t>(wake, std::clamp<int64_t>(at - now_ms, 1, 50));
-    }
-  }
-  return std::max<int64_t>(wake, 0);
+  return std::max<int64_t>(broker_.NextWakeMs(wake), 0);
 }
 
 bool CoordinatorCore::Finished() const {

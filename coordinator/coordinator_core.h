@@ -1,8 +1,9 @@
 // CoordinatorCore: the coordinator's decisions without any I/O. It turns frames from workers and
 // the passage of time into Store writes and outgoing messages (an outbox the loop sends). It owns
-// the dispatch page buffer, per-worker credit and lease maps, the ACKs held until commit, and the
-// progress counters. Single-threaded: used only by the coordinator loop (or a unit test with a
-// FakeClock and a temporary Store).
+// the dispatch page buffer, per-worker credit and lease maps, the ACKs held until commit, the
+// progress counters, and the CallBroker that answers CALLs (it forwards the broker's GRANTs).
+// Single-threaded: used only by the coordinator loop (or a unit test with a FakeClock and a
+// temporary Store).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "coordinator/ratelimit/call_broker.h"
 #include "coordinator/ratelimit/cluster_limiter.h"
 #include "coordinator/ratelimit/rate_limiter.h"
 #include "coordinator/store/store.h"
@@ -38,7 +40,11 @@ struct CoordinatorOptions {
   bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
   bool use_cache = true;               // false (--no-cache): no call is answered from the cache
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
-  RateLimiterOptions rate;             // for the ClusterRateLimiter the Coordinator builds
+  // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
+  // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
+  // it may hold one job until it returns a result. 0 = never.
+  int64_t stall_ms = 600'000;
+  RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
 };
 
 struct Progress {
@@ -51,11 +57,6 @@ struct Progress {
   int workers = 0;
   double rate_per_s = 0;  // results/s over the last window
   double eta_s = -1;      // -1 when unknown
-};
-
-struct Outgoing {
-  std::string peer;
-  Message msg;
 };
 
 class CoordinatorCore {
@@ -95,11 +96,16 @@ class CoordinatorCore {
   };
   struct Peer {
     std::string id;
-    int credit = 0;
+    int credit = 0;  // as the worker announced it (its own accounting); see `window`
     int slots = 0;
+    // Most jobs it may hold at once: slots + prefetch (prefetch <= slots) while it returns
+    // results; 1 after a stall, growing by one per accepted result.
+    int window = 0;
     std::map<int64_t, LeaseInfo> leases;  // job -> lease
     SteadyTime last_seen{};
     SteadyTime last_sent{};
+    // Last accepted result, CALL or CALL_RESULT, or when it began holding leases.
+    SteadyTime last_progress{};
   };
 
   // Once every job in scope is terminal: the report-only indexes a grid load left for later.
@@ -107,16 +113,13 @@ class CoordinatorCore {
   void OnHello(const std::string& peer, const HelloMsg& m);
   void OnResult(const std::string& peer, const ResultMsg& m);
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
-  void OnCall(const std::string& peer, const CallMsg& m);
-  void OnCallResult(const CallResultMsg& m);
-  // CALL/GRANT (rate limit, call cache, shared in-flight calls): rate_calls.cc.
-  bool TryGrant(const std::string& peer, const CallMsg& m);
-  void ResubmitFollowers(const std::string& call_key, const CallResultMsg* result);
-  void GrantWaiting();
-  void DropPeerCalls(const std::string& peer);
-  void LoadLimits(bool force);
-  void SnapshotLimits();
+  // Takes the broker's GRANTs and store writes after one of its calls returned `s`.
+  void FromBroker(const Status& s);
   void ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale);
+  void AddLease(Peer& p, int64_t job, LeaseInfo info);
+  static bool HasRoom(const Peer& p);  // credit left and fewer leases than its window
+  void ThrottleStalled(SteadyTime now);
+  void Throttle(Peer& p);
   void LosePeer(const std::string& id, const std::string& reason, int64_t backoff_ms);
   void Requeue(int64_t job, int64_t lease, const std::string& reason, int64_t not_before_ms);
   void ExpireLeases();
@@ -135,8 +138,8 @@ class CoordinatorCore {
   Store& store_;
   const Clock& clock_;
   Logger& log_;
-  RateLimiter& limiter_;
   CoordinatorOptions opt_;
+  CallBroker broker_;
   Status fatal_;
   int64_t epoch_ = 0;
   bool report_indexes_checked_ = false;  // BuildReportIndexes ran once the sweep was finished
@@ -149,22 +152,7 @@ class CoordinatorCore {
   std::unordered_map<int64_t, VariantRecord> variants_;
   std::unordered_map<int64_t, SweepRecord> sweeps_;
   std::deque<Outgoing> held_acks_;
-  struct WaitingCall {
-    std::string peer;
-    CallMsg call;
-  };
-  struct InFlightCall {
-    int64_t job = 0, lease = 0;          // the granted CALL's job (a re-sent CALL matches it)
-    std::string peer;                    // who was granted the call
-    std::vector<WaitingCall> followers;  // same call key: answered from its result
-  };
-  std::map<BucketKey, std::deque<WaitingCall>> call_queues_;       // refused calls, FIFO per bucket
-  std::map<BucketKey, int64_t> queue_ready_ms_;                    // when to ask the limiter again
-  std::unordered_map<std::string, InFlightCall> calls_in_flight_;  // call key -> granted call
-  std::set<BucketKey> limits_known_;
-  SteadyTime limits_loaded_{};
   SteadyTime limits_snapshot_{};
-  int64_t queued_calls_ = 0;
   std::vector<Outgoing> outbox_;
   std::set<std::string> bad_logged_;
   std::map<std::string, SteadyTime> reset_sent_;

@@ -1,4 +1,4 @@
-// MakeRealRunner, the metered LlmClient decorator and the rate-info relay.
+// MakeRealRunner and the metered LlmClient decorator.
 #include "worker/job_runner.h"
 
 #include <nlohmann/json.hpp>
@@ -17,13 +17,11 @@ int64_t EstimateTokens(const LlmRequest& request) {
 
 class MeteredClient final : public LlmClient {
  public:
-  MeteredClient(std::unique_ptr<LlmClient> inner, ModelSpec model, CallGate& gate,
-                RateInfoRelay* relay)
+  MeteredClient(std::unique_ptr<LlmClient> inner, ModelSpec model, CallGate& gate)
       : inner_(std::move(inner)),
         model_(std::move(model)),
         alias_(KeyAliasOf(model_)),
-        gate_(gate),
-        relay_(relay) {}
+        gate_(gate) {}
 
   Result<LlmResponse> Complete(const LlmRequest& request) override {
     CallMsg call;
@@ -38,10 +36,10 @@ class MeteredClient final : public LlmClient {
       if (grant.cached) {
         if (std::optional<LlmResponse> stored = Replay(grant)) return *stored;
       }
-      std::optional<GrantMsg> cached_meanwhile;
-      Result<LlmResponse> resp = Attempt(call, request, &cached_meanwhile);
-      if (cached_meanwhile) {  // an identical call finished while this one was retrying
-        if (std::optional<LlmResponse> stored = Replay(*cached_meanwhile)) return *stored;
+      Watch watch(*this, call);
+      Result<LlmResponse> resp = Attempt(request, watch);
+      if (watch.cached_meanwhile) {  // an identical call finished while this one was retrying
+        if (std::optional<LlmResponse> stored = Replay(*watch.cached_meanwhile)) return *stored;
         continue;
       }
       const bool limited = !resp.ok() && inner_->last_call_stats().http_status == 429;
@@ -57,6 +55,20 @@ class MeteredClient final : public LlmClient {
   LlmCallStats last_call_stats() const override { return stats_; }
 
  private:
+  // The observer of one granted provider call (passed with it, so the call may run anywhere):
+  // the latest rate-limit state for the next CALL_RESULT, and a new grant before each retry.
+  struct Watch final : CallObserver {
+    Watch(MeteredClient& c, const CallMsg& m) : client(c), call(m) {}
+    void OnRateInfo(const RateLimitInfo& i) override { info = i; }
+    Status BeforeRetry(const AttemptOutcome& failed) override {
+      return client.Regrant(*this, failed);
+    }
+    MeteredClient& client;
+    const CallMsg& call;
+    std::optional<RateLimitInfo> info;         // seen since the last CALL_RESULT
+    std::optional<GrantMsg> cached_meanwhile;  // an identical call's answer ended the retries
+  };
+
   // The stored response of a cached GRANT, or nullopt when it does not parse.
   std::optional<LlmResponse> Replay(const GrantMsg& grant) const {
     Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
@@ -71,32 +83,29 @@ class MeteredClient final : public LlmClient {
     return std::move(stored).value();
   }
 
-  CallResultMsg BaseReport(const CallMsg& call) const {
+  // A CALL_RESULT for the watched call, carrying (and consuming) the rate-limit state it saw.
+  CallResultMsg BaseReport(Watch& watch) const {
     CallResultMsg report;
-    report.call_key = call.call_key;
-    report.provider = call.provider;
-    report.model = call.model;
+    report.call_key = watch.call.call_key;
+    report.provider = watch.call.provider;
+    report.model = watch.call.model;
     report.key_alias = alias_;
-    if (relay_) {
-      if (std::optional<RateLimitInfo> info = relay_->Take()) {
-        report.headers = RateLimitHeaderPairs(*info);
-      }
-    }
+    if (watch.info) report.headers = RateLimitHeaderPairs(*watch.info);
+    watch.info.reset();
     return report;
   }
 
   // Before the provider client retries a failed attempt: report it (its grant ends) and ask for
   // a new grant, so the retry is charged to the budget. A cached answer ends the retries.
-  Status Regrant(const CallMsg& call, const AttemptOutcome& failed,
-                 std::optional<GrantMsg>* cached_meanwhile) {
-    CallResultMsg report = BaseReport(call);
+  Status Regrant(Watch& watch, const AttemptOutcome& failed) {
+    CallResultMsg report = BaseReport(watch);
     report.ok = false;
     report.http_status = failed.http_status;
     gate_.Report(std::move(report));
     holding_grant_ = false;
-    CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
+    CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(watch.call));
     if (grant.cached) {
-      *cached_meanwhile = std::move(grant);
+      watch.cached_meanwhile = std::move(grant);
       return Status::AlreadyExists("answered from the call cache while retrying");
     }
     holding_grant_ = true;
@@ -104,24 +113,16 @@ class MeteredClient final : public LlmClient {
   }
 
   // One granted provider call (its retries re-granted through Regrant) and its CALL_RESULT.
-  Result<LlmResponse> Attempt(const CallMsg& call, const LlmRequest& request,
-                              std::optional<GrantMsg>* cached_meanwhile) {
+  Result<LlmResponse> Attempt(const LlmRequest& request, Watch& watch) {
     holding_grant_ = true;
-    if (relay_) {
-      (void)relay_->Take();  // drop anything stale from this thread
-      relay_->SetRetryHook([this, &call, cached_meanwhile](const AttemptOutcome& failed) {
-        return Regrant(call, failed, cached_meanwhile);
-      });
-    }
-    Result<LlmResponse> resp = inner_->Complete(request);
-    if (relay_) relay_->SetRetryHook(nullptr);
+    Result<LlmResponse> resp = inner_->Complete(request, watch);
     const LlmCallStats inner = inner_->last_call_stats();
     stats_.attempts += inner.attempts;
     stats_.rate_limited += inner.rate_limited;
     stats_.http_status = inner.http_status;
     stats_.latency_ms += inner.latency_ms;
     if (!holding_grant_) return resp;  // the last attempt was reported by Regrant
-    CallResultMsg report = BaseReport(call);
+    CallResultMsg report = BaseReport(watch);
     report.ok = resp.ok();
     report.http_status = inner.http_status;
     report.rate_limited = inner.rate_limited;
@@ -142,7 +143,6 @@ class MeteredClient final : public LlmClient {
   ModelSpec model_;
   std::string alias_;
   CallGate& gate_;
-  RateInfoRelay* relay_;
   LlmCallStats stats_;
   bool holding_grant_ = false;  // a GRANT{go} whose CALL_RESULT is not sent yet
 };
@@ -159,44 +159,9 @@ std::string KeyAliasOf(const ModelSpec& model) {
   return model.provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
 }
 
-void RateInfoRelay::Publish(const RateLimitInfo& info) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latest_[std::this_thread::get_id()] = info;
-}
-
-void RateInfoRelay::SetRetryHook(RetryHook hook) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (hook) {
-    hooks_[std::this_thread::get_id()] = std::move(hook);
-  } else {
-    hooks_.erase(std::this_thread::get_id());
-  }
-}
-
-Status RateInfoRelay::BeforeRetry(const AttemptOutcome& failed) {
-  RetryHook hook;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = hooks_.find(std::this_thread::get_id());
-    if (it == hooks_.end()) return Status::OK();
-    hook = it->second;
-  }
-  return hook(failed);  // outside the lock: it blocks on the coordinator
-}
-
-std::optional<RateLimitInfo> RateInfoRelay::Take() {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = latest_.find(std::this_thread::get_id());
-  if (it == latest_.end()) return std::nullopt;
-  RateLimitInfo info = it->second;
-  latest_.erase(it);
-  return info;
-}
-
 std::unique_ptr<LlmClient> MakeMeteredClient(std::unique_ptr<LlmClient> inner,
-                                             const ModelSpec& model, CallGate& gate,
-                                             RateInfoRelay* relay) {
-  return std::make_unique<MeteredClient>(std::move(inner), model, gate, relay);
+                                             const ModelSpec& model, CallGate& gate) {
+  return std::make_unique<MeteredClient>(std::move(inner), model, gate);
 }
 
 JobRunner MakeRealRunner(RealRunnerDeps deps) {
@@ -209,7 +174,7 @@ JobRunner MakeRealRunner(RealRunnerDeps deps) {
                           const Instance& instance) -> Result<std::unique_ptr<LlmClient>> {
       CS_ASSIGN_OR_RETURN(std::unique_ptr<LlmClient> client, deps.base_factory(s, task, instance));
       if (s.model.provider == "sim") return client;
-      return MakeMeteredClient(std::move(client), s.model, gate, deps.relay.get());
+      return MakeMeteredClient(std::move(client), s.model, gate);
     };
     return RunJob(spec, run);
   };

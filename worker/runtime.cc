@@ -13,11 +13,9 @@
 namespace codesweep {
 namespace {
 
-// One HTTP engine and one price table for the whole process, and the rate-limit plumbing of the
-// metered clients: 429s come back to the coordinator instead of being retried here, and other
-// retries wait for a new grant.
-Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_dir,
-                                      std::shared_ptr<RateInfoRelay> relay, Logger& log) {
+// One HTTP engine and one price table for the whole process; 429s come back to the metered
+// client (and so to the coordinator) instead of being retried here.
+Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_dir, Logger& log) {
   if (!env.http) {
     CS_ASSIGN_OR_RETURN(env.http, MakeHttpEngine());
   }
@@ -32,13 +30,6 @@ Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_d
     }
   }
   env.rate_limit_by_caller = true;
-  env.on_rate_info = [relay, next = env.on_rate_info](const ModelSpec& m, const RateLimitInfo& i) {
-    relay->Publish(i);
-    if (next) next(m, i);
-  };
-  env.before_retry = [relay](const ModelSpec&, const AttemptOutcome& failed) {
-    return relay->BeforeRetry(failed);  // a retried attempt is reported and granted again
-  };
   return env;
 }
 
@@ -53,8 +44,7 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(const RuntimeOptions& opt
   deps.tasks = rt->tasks_.get();
   deps.executor = rt->executor_.get();
   deps.clock = &rt->clock_;
-  deps.relay = std::make_shared<RateInfoRelay>();
-  CS_ASSIGN_OR_RETURN(ProviderEnv env, SharedProviderEnv(options.env, data, deps.relay, log));
+  CS_ASSIGN_OR_RETURN(ProviderEnv env, SharedProviderEnv(options.env, data, log));
   deps.base_factory = MakeDefaultClientFactory(std::move(env));
   rt->runner_ = MakeRealRunner(std::move(deps));
   return rt;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "base/hash.h"
 #include "schema/codec.h"
@@ -102,9 +103,14 @@ struct Worker::Loop {
   std::unique_ptr<Channel> coord;
   std::unique_ptr<Channel> slots;
   std::vector<std::thread> threads;
-  std::vector<int> idle;                    // slots ready for a job
-  std::map<int, LeaseRef> running;          // slot -> lease
-  std::map<int, std::string> pending_call;  // slot -> CALL frame awaiting GRANT
+  std::vector<int> idle;            // slots ready for a job
+  std::map<int, LeaseRef> running;  // slot -> lease
+  struct PendingCall {
+    int slot = 0;
+    std::string frame;  // the CALL, re-sent after a reconnect
+  };
+  // call key -> the slots waiting for its GRANT, oldest first (one GRANT answers one CALL).
+  std::unordered_map<std::string, std::deque<PendingCall>> pending_calls;
   std::deque<JobMsg> queue;                 // received, not yet started
   std::map<LeaseRef, std::string> unacked;  // RESULT frames kept until ACK
   int capacity = 0;
@@ -189,7 +195,9 @@ struct Worker::Loop {
     backoff_ms = w.opt_.reconnect_min_ms;
     outstanding = 0;
     for (const auto& [ref, frame] : unacked) SendCoord(frame);
-    for (const auto& [slot, frame] : pending_call) SendCoord(frame);
+    for (const auto& [key, waiting] : pending_calls) {
+      for (const PendingCall& p : waiting) SendCoord(p.frame);
+    }
   }
 
   void OnCoordFrame(const std::string& frame) {
@@ -213,15 +221,17 @@ struct Worker::Loop {
     } else if (std::holds_alternative<ResetMsg>(*m)) {
       SendHello();
     } else if (auto* grant = std::get_if<GrantMsg>(&*m)) {
-      for (auto it = pending_call.begin(); it != pending_call.end(); ++it) {
-        Result<Message> call = Decode(it->second);
-        if (call.ok() && std::get<CallMsg>(*call).call_key == grant->call_key) {
-          (void)slots->Send(SlotName(it->first), frame);
-          pending_call.erase(it);
-          break;
-        }
-      }
+      OnGrant(grant->call_key, frame);
     }
+  }
+
+  // Hands a GRANT to the slot that has waited longest for it; a GRANT nobody waits for is dropped.
+  void OnGrant(const std::string& call_key, const std::string& frame) {
+    auto it = pending_calls.find(call_key);
+    if (it == pending_calls.end()) return;
+    (void)slots->Send(SlotName(it->second.front().slot), frame);
+    it->second.pop_front();
+    if (it->second.empty()) pending_calls.erase(it);
   }
 
   void OnSlotFrame(const Envelope& env) {
@@ -235,8 +245,8 @@ struct Worker::Loop {
       idle.push_back(slot);
       unacked[{r->job, r->lease}] = env.frame;
       if (welcomed) SendCoord(env.frame);
-    } else if (std::holds_alternative<CallMsg>(*m)) {
-      pending_call[slot] = env.frame;
+    } else if (auto* call = std::get_if<CallMsg>(&*m)) {
+      pending_calls[call->call_key].push_back({slot, env.frame});
       SendCoord(env.frame);
     } else if (std::holds_alternative<CallResultMsg>(*m)) {
       SendCoord(env.frame);
@@ -353,8 +363,9 @@ Worker::Worker(WireContext& ctx, const Clock& clock, Logger& log, WorkerOptions 
     std::string seed = Str(opt_.host, getpid(), clock.WallMs(), static_cast<const void*>(this));
     opt_.worker_id = Str(opt_.host, "-", getpid(), "-", Sha256Hex(seed).substr(0, 6));
   }
-  if (opt_.prefetch < 0) opt_.prefetch = std::max(1, opt_.slots / 4);
   opt_.slots = std::max(opt_.slots, 1);
+  if (opt_.prefetch < 0) opt_.prefetch = std::max(1, opt_.slots / 4);
+  opt_.prefetch = std::min(opt_.prefetch, opt_.slots);  // the coordinator holds us to 2 x slots
 }
 
 Worker::~Worker() = default;

@@ -39,7 +39,7 @@ struct WorkerOptions {
   std::string worker_id;  // "" = host-pid-random
   std::string host;       // for HELLO; "" = gethostname()
   int slots = 4;          // jobs run concurrently
-  int prefetch = -1;      // extra credit beyond slots; -1 = max(1, slots / 4)
+  int prefetch = -1;      // extra credit beyond slots, at most slots; -1 = max(1, slots / 4)
   std::vector<std::string> labels;
   int64_t reconnect_min_ms = 1'000;   // back-off starts here, doubles ...
   int64_t reconnect_max_ms = 32'000;  // ... up to here, with +-20 % jitter

@@ -256,10 +256,13 @@ Result<CompleteResult> Store::RequeueJob(JobId job, LeaseToken lease, const std:
     store_internal::StoreDb& db = *impl_->db;
     CS_ASSIGN_OR_RETURN(LeaseState ls, ReadLeaseState(db, job));
     if (!LeaseMatches(ls, lease)) return CompleteResult::kStale;
-    bool exhausted = ls.attempts >= ls.max_attempts;
-    CS_RETURN_IF_ERROR(SetJobState(db, job, exhausted ? "dead" : "pending", reason,
-                                   exhausted ? 0 : not_before_ms, now));
-    CS_RETURN_IF_ERROR(EndAttempt(db, lease, exhausted ? "dead" : "requeued", reason, now));
+    // The cell did not fail, its worker went away: the attempt is given back (issue 20).
+    CS_RETURN_IF_ERROR(SetJobState(db, job, "pending", reason, not_before_ms, now));
+    CS_ASSIGN_OR_RETURN(Stmt refund, db.Prepare("UPDATE jobs SET attempts = max(attempts - 1, 0)"
+                                                " WHERE id = ?1"));
+    refund.Bind(1, job.value());
+    CS_RETURN_IF_ERROR(refund.Run());
+    CS_RETURN_IF_ERROR(EndAttempt(db, lease, "requeued", reason, now));
     return CompleteResult::kAccepted;
   });
 }

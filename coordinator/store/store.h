@@ -172,7 +172,10 @@ class Store {
   // `retry_not_before_ms`, or dead once attempts reach max_attempts (last error kept).
   Result<CompleteResult> CompleteJob(JobId job, LeaseToken lease, const Outcome& outcome,
                                      int64_t now_ms, int64_t retry_not_before_ms);
-  // leased -> pending (or dead when attempts are used up), fenced by the lease.
+  // leased -> pending, fenced by the lease: the worker went away (lost, lease expired, handed
+  // back, stalled), the cell did not fail, so its attempt is given back (attempts - 1) and the
+  // next lease runs the same attempt number again. Only failed executions (CompleteJob) count
+  // against max_attempts.
   Result<CompleteResult> RequeueJob(JobId job, LeaseToken lease, const std::string& reason,
                                     int64_t not_before_ms);
   // Leased jobs whose lease_until < now (at most `limit`).

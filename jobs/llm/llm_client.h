@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "jobs/llm/retry.h"
 #include "schema/types.h"
 
 namespace codesweep {
@@ -76,10 +77,30 @@ struct LlmCallStats {
   int64_t latency_ms = 0;
 };
 
+// Hears about the HTTP attempts of one Complete() call, on the thread that makes the call. It is
+// passed with the call, so it never depends on which thread (or slot) runs it. The worker's
+// metered client is the user: rate-limit headers go into its CALL_RESULT, and every retry waits
+// for a new GRANT first.
+class CallObserver {
+ public:
+  virtual ~CallObserver() = default;
+  // After an attempt whose response carried rate-limit headers or was a 429.
+  virtual void OnRateInfo(const RateLimitInfo& info) = 0;
+  // Before a failed attempt (5xx, reset, timeout) is retried, after its back-off. A non-OK
+  // status ends the call with that status.
+  virtual Status BeforeRetry(const AttemptOutcome& failed) = 0;
+};
+
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
   virtual Result<LlmResponse> Complete(const LlmRequest& request) = 0;
+  // The same call, telling `observer` about each HTTP attempt. Clients that make no HTTP
+  // attempts (sim, test fakes) keep this default, which ignores the observer.
+  virtual Result<LlmResponse> Complete(const LlmRequest& request, CallObserver& observer) {
+    (void)observer;
+    return Complete(request);
+  }
   virtual LlmCapabilities capabilities() const = 0;
   virtual LlmCallStats last_call_stats() const { return {}; }
 };

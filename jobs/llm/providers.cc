@@ -26,26 +26,27 @@ class HttpProviderClient final : public LlmClient {
   HttpProviderClient(ClientParts parts, const ProviderEnv& env)
       : p_(std::move(parts)),
         logger_(env.logger != nullptr ? env.logger : &Logger::Null()),
-        on_rate_info_(env.on_rate_info),
-        before_retry_(env.before_retry),
         rate_limit_by_caller_(env.rate_limit_by_caller),
         clock_(env.clock != nullptr ? env.clock : &system_clock_),
         sleep_(env.sleep ? env.sleep : [](Millis d) { std::this_thread::sleep_for(d); }) {}
 
-  Result<LlmResponse> Complete(const LlmRequest& request) override;
+  Result<LlmResponse> Complete(const LlmRequest& request) override { return Run(request, nullptr); }
+  Result<LlmResponse> Complete(const LlmRequest& request, CallObserver& observer) override {
+    return Run(request, &observer);
+  }
   LlmCapabilities capabilities() const override { return p_.options.capabilities; }
   LlmCallStats last_call_stats() const override { return stats_; }
 
  private:
+  Result<LlmResponse> Run(const LlmRequest& request, CallObserver* observer);
   HttpRequest BaseRequest(std::string body) const;
-  AttemptOutcome Attempt(const HttpRequest& base, int64_t remaining_ms, LlmResponse* out);
-  AttemptOutcome Classify(const HttpResponse& http, LlmResponse* out);
+  AttemptOutcome Attempt(const HttpRequest& base, int64_t remaining_ms, CallObserver* observer,
+                         LlmResponse* out);
+  AttemptOutcome Classify(const HttpResponse& http, CallObserver* observer, LlmResponse* out);
   std::string Redact(std::string text) const { return RedactSecrets(std::move(text), p_.api_key); }
 
   ClientParts p_;
   Logger* logger_;
-  std::function<void(const ModelSpec&, const RateLimitInfo&)> on_rate_info_;
-  std::function<Status(const ModelSpec&, const AttemptOutcome&)> before_retry_;
   bool rate_limit_by_caller_;
   SystemClock system_clock_;
   const Clock* clock_;
@@ -68,15 +69,16 @@ HttpRequest HttpProviderClient::BaseRequest(std::string body) const {
   return req;
 }
 
-AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, LlmResponse* out) {
+AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, CallObserver* observer,
+                                            LlmResponse* out) {
   AttemptOutcome o;
   o.http_status = http.status;
   o.cls = ClassifyHttpStatus(http.status);
   o.retry_after_ms = ParseRetryAfterMs(http.headers, clock_->WallMs());
-  if (on_rate_info_) {
+  if (observer != nullptr) {
     RateLimitInfo info = ParseRateLimitHeaders(http.headers, clock_->WallMs());
     info.http_status = http.status;
-    if (info.present() || http.status == 429) on_rate_info_(p_.model, info);
+    if (info.present() || http.status == 429) observer->OnRateInfo(info);
   }
   const std::string where = Str("HTTP ", http.status, " from ", p_.model.id, ": ");
   switch (o.cls) {
@@ -106,11 +108,11 @@ AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, LlmRespons
 }
 
 AttemptOutcome HttpProviderClient::Attempt(const HttpRequest& base, int64_t remaining_ms,
-                                           LlmResponse* out) {
+                                           CallObserver* observer, LlmResponse* out) {
   HttpRequest req = base;
   req.timeout_ms = std::min(p_.options.timeout_ms, remaining_ms);
   Result<HttpResponse> http = p_.http->Send(std::move(req));
-  if (http.ok()) return Classify(*http, out);
+  if (http.ok()) return Classify(*http, observer, out);
   AttemptOutcome o;
   o.status = http.status().WithContext(p_.model.id);
   o.cls = http.status().code() == StatusCode::kResourceExhausted ? AttemptClass::kMalformed
@@ -118,7 +120,7 @@ AttemptOutcome HttpProviderClient::Attempt(const HttpRequest& base, int64_t rema
   return o;
 }
 
-Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
+Result<LlmResponse> HttpProviderClient::Run(const LlmRequest& request, CallObserver* observer) {
   stats_ = {};
   const SteadyTime start = clock_->Now();
   CS_ASSIGN_OR_RETURN(std::string body,
@@ -129,9 +131,9 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
   Retrier retrier(policy, clock_, sleep_,
                   Sha256U64(base.body) ^ (reinterpret_cast<uintptr_t>(this) + ++calls_));
   bool caller_stopped = false;
-  if (before_retry_) {
-    retrier.set_before_retry([this, &caller_stopped](const AttemptOutcome& failed) {
-      Status s = before_retry_(p_.model, failed);
+  if (observer != nullptr) {
+    retrier.set_before_retry([observer, &caller_stopped](const AttemptOutcome& failed) {
+      Status s = observer->BeforeRetry(failed);
       caller_stopped = !s.ok();
       return s;
     });
@@ -139,7 +141,7 @@ Result<LlmResponse> HttpProviderClient::Complete(const LlmRequest& request) {
   LlmResponse response;
   RetryStats rs;
   Status s = retrier.Run(
-      [&](int64_t remaining_ms) { return Attempt(base, remaining_ms, &response); }, &rs);
+      [&](int64_t remaining_ms) { return Attempt(base, remaining_ms, observer, &response); }, &rs);
   stats_ = {rs.attempts, rs.rate_limited, rs.http_status,
             std::chrono::duration_cast<Millis>(clock_->Now() - start).count()};
   if (!s.ok()) {

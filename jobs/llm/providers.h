@@ -29,18 +29,11 @@ struct ProviderEnv {
   // Extra request headers (e.g. X-Codesweep-Cell) sent only when the model's options set
   // "cell_context_header": true.
   std::vector<std::pair<std::string, std::string>> extra_headers;
-  // Called on the calling thread after each HTTP attempt whose response carried rate-limit
-  // headers or was a 429 (for the coordinator's rate limiter).
-  std::function<void(const ModelSpec& model, const RateLimitInfo& info)> on_rate_info;
   // True when the caller paces 429s itself (the worker's metered client, whose every HTTP
   // attempt is granted by the coordinator): a 429 ends Complete() at once with
   // kResourceExhausted and last_call_stats().http_status == 429, without sleeping or retrying.
+  // Rate-limit headers and retries reach the caller through the CallObserver of each call.
   bool rate_limit_by_caller = false;
-  // Called on the calling thread before each retry of a failed HTTP attempt (5xx, reset,
-  // timeout), after its back-off: the worker reports the failed attempt and waits for a new
-  // grant here, so every HTTP attempt is granted by the cluster budget. A non-OK status ends
-  // the call with that status.
-  std::function<Status(const ModelSpec& model, const AttemptOutcome& failed)> before_retry;
   // The process's shared HTTP engine (see MakeHttpEngine); null = the client starts its own.
   std::shared_ptr<HttpEngine> http;
   // Prices; null = data/prices.json under data_dir ("" = the source tree's data/).

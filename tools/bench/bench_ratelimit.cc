@@ -268,14 +268,9 @@ Outcome RunCodesweep(const FakeLlm& llm, const Flags& f, const Scenario& sc, Rec
     env.http = *http;
     env.prices = std::make_shared<const PriceTable>();
     env.rate_limit_by_caller = true;
-    auto relay = std::make_shared<RateInfoRelay>();
-    env.on_rate_info = [relay](const ModelSpec&, const RateLimitInfo& i) { relay->Publish(i); };
-    env.before_retry = [relay](const ModelSpec&, const AttemptOutcome& failed) {
-      return relay->BeforeRetry(failed);
-    };
     JobRunner runner = [&](const JobSpec& spec, CallGate& gate) {
       auto inner = MakeProviderClient(model, env);
-      auto client = MakeMeteredClient(std::move(*inner), model, gate, relay.get());
+      auto client = MakeMeteredClient(std::move(*inner), model, gate);
       Result<LlmResponse> r = client->Complete(RequestFor(spec.sample, tag));
       rec.Done(r.ok());
       codesweep::Outcome out;

@@ -99,6 +99,9 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
   sub.add_option("--lease-ms", f->core.lease_ms, "Lease length")->capture_default_str();
   sub.add_option("--grace-ms", f->core.restart_grace_ms, "Restart grace for leased jobs")
       ->capture_default_str();
+  sub.add_option("--stall-ms", f->core.stall_ms,
+                 "A worker holding jobs with no result this long gets them taken back (0: never)")
+      ->capture_default_str();
   sub.add_flag("-v,--verbose", f->verbose, "Debug logging");
   sub.add_flag_callback(
       "--no-cache", [f] { f->core.use_cache = false; },

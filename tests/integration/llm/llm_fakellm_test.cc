@@ -141,9 +141,6 @@ class LlmAgainstFakeLlm : public ::testing::Test {
       return n == "FAKE_KEY" ? std::optional<std::string>(key) : std::nullopt;
     };
     env.http = *engine_;
-    env.on_rate_info = [this](const ModelSpec&, const RateLimitInfo& i) {
-      if (i.limit_requests > 0) rate_infos_.fetch_add(1);
-    };
     ModelSpec spec{provider + ":" + name, provider, name, o.dump()};
     Result<std::unique_ptr<LlmClient>> c = MakeProviderClient(spec, env);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
@@ -155,6 +152,19 @@ class LlmAgainstFakeLlm : public ::testing::Test {
     r.messages = {{.role = "system", .content = "Be brief."}, {.role = "user", .content = text}};
     return r;
   }
+
+  // Counts the rate-limit reports that carried a request limit (retries go ahead).
+  class CountingObserver final : public CallObserver {
+   public:
+    explicit CountingObserver(std::atomic<int>& n) : n_(n) {}
+    void OnRateInfo(const RateLimitInfo& i) override {
+      if (i.limit_requests > 0) n_.fetch_add(1);
+    }
+    Status BeforeRetry(const AttemptOutcome&) override { return Status::OK(); }
+
+   private:
+    std::atomic<int>& n_;
+  };
 
   static FakeLlm* server_;
   static std::shared_ptr<HttpEngine>* engine_;
@@ -206,7 +216,8 @@ TEST_F(LlmAgainstFakeLlm, RateLimitHonoursRetryAfterWithoutSpendingAttempts) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       auto client = Client("anthropic", "m", {{"retry", {{"max_attempts", 1}}}}, "rl-key-0001");
-      Result<LlmResponse> r = client->Complete(Ask("burst " + std::to_string(t)));
+      CountingObserver observer(rate_infos_);
+      Result<LlmResponse> r = client->Complete(Ask("burst " + std::to_string(t)), observer);
       if (r.ok()) {
         ++ok;
         limited += r->rate_limited;

@@ -68,10 +68,11 @@ class CoreTest : public ::testing::Test {
     }
     return r;
   }
-  void Hello(const std::string& peer, std::vector<LeaseRef> inflight = {}) {
+  // A worker of `slots` slots (it may hold 2 x slots jobs: slots + prefetch).
+  void Hello(const std::string& peer, std::vector<LeaseRef> inflight = {}, int slots = 8) {
     HelloMsg h;
     h.worker_id = peer;
-    h.slots = 4;
+    h.slots = slots;
     h.inflight = std::move(inflight);
     core_->OnMessage(peer, h);
   }
@@ -152,7 +153,8 @@ TEST_F(CoreTest, SilentWorkerLosesLeasesAndItsLateResultIsStale) {
   EXPECT_EQ(Of<AckMsg>(out).size(), 1u);
   EXPECT_EQ(Of<ResetMsg>(out).size(), 1u);
   EXPECT_EQ(core_->progress().terminal, 0);
-  // After the back-off the job goes to another worker with a new lease and attempt 2.
+  // After the back-off the job goes to another worker with a new lease; the lost lease gave its
+  // attempt back, so this is attempt 1 again.
   Hello("w2");
   core_->OnMessage("w2", CreditMsg{kCells});
   clock_.Advance(Millis(opt_.requeue_backoff_ms + 1));
@@ -163,7 +165,7 @@ TEST_F(CoreTest, SilentWorkerLosesLeasesAndItsLateResultIsStale) {
   for (const JobMsg& j : again) {
     if (j.spec.job == jobs[0].spec.job) {
       found = true;
-      EXPECT_EQ(j.attempt, 2);
+      EXPECT_EQ(j.attempt, 1);
       EXPECT_GT(j.lease, jobs[0].lease);
     }
   }
@@ -182,26 +184,28 @@ TEST_F(CoreTest, WorkersTableFollowsLivenessAndShutdown) {
   Hello("w1");
   Hello("w2");
   core_->MaybeCommit(true);
-  EXPECT_EQ(worker("w1"), std::make_pair(std::string("up"), 4));
+  EXPECT_EQ(worker("w1"), std::make_pair(std::string("up"), 8));
   // w1 goes silent and is lost; w2 keeps beating. What HELLO said of w1 stays.
   clock_.Advance(Millis(opt_.hb_ms * opt_.liveness - 10));
   core_->OnMessage("w2", HeartbeatMsg{});
   clock_.Advance(Millis(20));
   Step();
   core_->MaybeCommit(true);
-  EXPECT_EQ(worker("w1"), std::make_pair(std::string("lost"), 4));
-  EXPECT_EQ(worker("w2"), std::make_pair(std::string("up"), 4));
+  EXPECT_EQ(worker("w1"), std::make_pair(std::string("lost"), 8));
+  EXPECT_EQ(worker("w2"), std::make_pair(std::string("up"), 8));
   // The loop ends: the worker still connected is no longer shown as up.
   core_->Shutdown();
   core_->MaybeCommit(true);
-  EXPECT_EQ(worker("w2"), std::make_pair(std::string("gone"), 4));
+  EXPECT_EQ(worker("w2"), std::make_pair(std::string("gone"), 8));
 }
 
-TEST_F(CoreTest, AttemptsCappedMakeJobDead) {
+// Regression (issue 20): every lost lease spent an attempt, so max_attempts lost workers made
+// every cell dead though none had failed. Lost workers now give their attempts back.
+TEST_F(CoreTest, LostWorkersNeverMakeJobsDead) {
   opt_.liveness = 1;
   NewCore();
-  for (int attempt = 0; attempt < max_attempts_; ++attempt) {
-    std::string peer = "w" + std::to_string(attempt);
+  for (int round = 0; round < max_attempts_ + 2; ++round) {
+    std::string peer = "w" + std::to_string(round);
     clock_.Advance(Millis(opt_.requeue_backoff_ms + 1));
     Hello(peer);
     core_->OnMessage(peer, CreditMsg{kCells});
@@ -209,9 +213,112 @@ TEST_F(CoreTest, AttemptsCappedMakeJobDead) {
     clock_.Advance(Millis(opt_.hb_ms * opt_.liveness + 1));
     Step();
   }
+  EXPECT_EQ(*store_->CountJobs(JobState::kDead, sweep_id_), 0);
+  EXPECT_EQ(*store_->CountJobs(JobState::kPending, sweep_id_), kCells);
+  EXPECT_EQ(core_->progress().failures, 0);
+  EXPECT_FALSE(core_->Finished());
+}
+
+// Retryable failures of the cell itself still end it after max_attempts.
+TEST_F(CoreTest, FailedAttemptsCappedMakeJobDead) {
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{kCells});
+  for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
+    clock_.Advance(Millis(opt_.requeue_backoff_ms + 1));
+    core_->OnMessage("w1", HeartbeatMsg{});
+    auto jobs = Of<JobMsg>(Step());
+    ASSERT_EQ(jobs.size(), static_cast<size_t>(kCells));
+    for (const JobMsg& j : jobs) {
+      EXPECT_EQ(j.attempt, attempt);
+      Outcome failed;
+      failed.failed = failed.retryable = true;
+      failed.error = "503";
+      core_->OnMessage("w1", ResultMsg{j.spec.job.value(), j.lease, attempt, failed});
+    }
+    core_->OnMessage("w1", CreditMsg{kCells});
+  }
+  core_->MaybeCommit(true);
   EXPECT_EQ(*store_->CountJobs(JobState::kDead, sweep_id_), kCells);
   EXPECT_EQ(core_->progress().failures, kCells);
   EXPECT_TRUE(core_->Finished());
+}
+
+// Regression (issue 20): a peer announcing 2 slots and then credit 1,000,000 was leased every
+// pending job. It may hold slots + prefetch (2 x slots) at most; results make room again.
+TEST_F(CoreTest, CreditIsHeldToSlotsPlusPrefetch) {
+  Hello("greedy", {}, /*slots=*/2);
+  core_->OnMessage("greedy", CreditMsg{1'000'000});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_TRUE(Of<JobMsg>(Step()).empty());
+  core_->OnMessage("greedy", ResultMsg{jobs[0].spec.job.value(), jobs[0].lease, 1, Verdict(true)});
+  EXPECT_EQ(Of<JobMsg>(Step()).size(), 1u);
+  EXPECT_EQ(core_->progress().leased, 4);
+}
+
+// A peer that keeps its leases alive with heartbeats but returns no result is throttled: its
+// jobs go back to pending with their attempts given back, it is told to CANCEL them, and it
+// may hold one job until a result of it is accepted.
+TEST_F(CoreTest, StalledWorkerIsThrottledWithoutSpendingAttempts) {
+  opt_.stall_ms = 5'000;
+  NewCore();
+  Hello("w1", {}, /*slots=*/2);
+  core_->OnMessage("w1", CreditMsg{1'000'000});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 4u);
+  std::vector<LeaseRef> held;
+  for (const JobMsg& j : jobs) held.push_back({j.spec.job.value(), j.lease});
+  std::vector<CancelMsg> cancels;
+  std::vector<JobMsg> next;
+  for (int i = 0; i < 6 && cancels.empty(); ++i) {
+    clock_.Advance(Millis(1'000));
+    core_->OnMessage("w1", HeartbeatMsg{held});
+    auto out = Step();
+    cancels = Of<CancelMsg>(out, "w1");
+    next = Of<JobMsg>(out, "w1");
+  }
+  ASSERT_EQ(cancels.size(), 4u);
+  ASSERT_EQ(next.size(), 1u);  // throttled: one job at a time
+  EXPECT_EQ(next[0].attempt, 1);
+  EXPECT_EQ(*store_->CountJobs(JobState::kDead, sweep_id_), 0);
+  EXPECT_EQ(*store_->CountJobs(JobState::kPending, sweep_id_), kCells - 1);
+  EXPECT_TRUE(Of<JobMsg>(Step()).empty());
+  core_->OnMessage("w1", ResultMsg{next[0].spec.job.value(), next[0].lease, 1, Verdict(true)});
+  EXPECT_EQ(Of<JobMsg>(Step()).size(), 2u);  // a result: the window grows to two
+}
+
+// A worker waiting on an LLM call is busy, not stalled, however long the call takes; once the
+// call is reported and nothing else happens for stall_ms, it is.
+TEST_F(CoreTest, WorkerWithACallInFlightIsNotStalled) {
+  opt_.stall_ms = 5'000;
+  NewCore();
+  Hello("w1", {}, /*slots=*/2);
+  core_->OnMessage("w1", CreditMsg{4});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 4u);
+  std::vector<LeaseRef> held;
+  for (const JobMsg& j : jobs) held.push_back({j.spec.job.value(), j.lease});
+  CallMsg call{jobs[0].spec.job.value(), jobs[0].lease, "k", "openai", "m", "K", 10};
+  core_->OnMessage("w1", call);
+  auto stalled_after = [&](int seconds) {
+    size_t cancels = 0;
+    for (int i = 0; i < seconds; ++i) {
+      clock_.Advance(Millis(1'000));
+      core_->OnMessage("w1", HeartbeatMsg{held});
+      cancels += Of<CancelMsg>(Step(), "w1").size();
+    }
+    return cancels;
+  };
+  EXPECT_EQ(stalled_after(8), 0u);  // the granted call has not reported yet
+  CallResultMsg done;
+  done.call_key = "k";
+  done.provider = "openai";
+  done.model = "m";
+  done.key_alias = "K";
+  done.ok = false;
+  core_->OnMessage("w1", done);
+  EXPECT_EQ(stalled_after(4), 0u);  // the report was progress
+  EXPECT_EQ(stalled_after(2), 4u);
 }
 
 TEST_F(CoreTest, UnknownPeerGetsResetAndBadFramesAreSurvived) {

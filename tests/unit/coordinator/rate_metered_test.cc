@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <thread>
 
 #include "worker/job_runner.h"
 
@@ -12,18 +13,36 @@ namespace codesweep {
 namespace {
 
 // Answers from a script: each entry is an HTTP status (200 = ok, 429 = rate limited, 503 =
-// transient: retried inside the client, as the Retrier does, after ProviderEnv::before_retry).
+// transient: retried inside the client, as the Retrier does, after CallObserver::BeforeRetry).
+// With `hop`, each call runs on a thread of its own, as an asynchronous client's would: what
+// the observer hears must not depend on the thread.
 class ScriptedClient final : public LlmClient {
  public:
-  ScriptedClient(std::deque<int> script, RateInfoRelay* relay)
-      : script_(std::move(script)), relay_(relay) {}
+  explicit ScriptedClient(std::deque<int> script, bool hop = false)
+      : script_(std::move(script)), hop_(hop) {}
   Result<LlmResponse> Complete(const LlmRequest&) override {
+    ADD_FAILURE() << "a metered client passes its observer with the call";
+    return Status::Internal("no observer");
+  }
+  Result<LlmResponse> Complete(const LlmRequest&, CallObserver& observer) override {
     ++calls;
+    if (!hop_) return Run(observer);
+    Result<LlmResponse> out = Status::Internal("unset");
+    std::thread t([&] { out = Run(observer); });
+    t.join();
+    return out;
+  }
+  LlmCapabilities capabilities() const override { return {}; }
+  LlmCallStats last_call_stats() const override { return stats_; }
+  int calls = 0;
+
+ private:
+  Result<LlmResponse> Run(CallObserver& observer) {
     int status = Next();
     int attempts = 1;
     while (status == 503) {
       AttemptOutcome failed{AttemptClass::kTransient, Status::Unavailable("503"), 503, {}};
-      if (Status s = relay_->BeforeRetry(failed); !s.ok()) {
+      if (Status s = observer.BeforeRetry(failed); !s.ok()) {
         stats_ = {attempts, 0, 503, 5};
         return s;
       }
@@ -34,7 +53,7 @@ class ScriptedClient final : public LlmClient {
     RateLimitInfo info;
     info.remaining_requests = 7;
     if (status == 429) info.retry_after_ms = 250;
-    relay_->Publish(info);  // as ProviderEnv::on_rate_info would, on this thread
+    observer.OnRateInfo(info);  // as the HTTP provider client does after each attempt
     if (status == 429) return Status::ResourceExhausted("429");
     LlmResponse r;
     r.content = "answer";
@@ -43,18 +62,13 @@ class ScriptedClient final : public LlmClient {
     r.http_status = 200;
     return r;
   }
-  LlmCapabilities capabilities() const override { return {}; }
-  LlmCallStats last_call_stats() const override { return stats_; }
-  int calls = 0;
-
- private:
   int Next() {
     int status = script_.empty() ? 200 : script_.front();
     if (!script_.empty()) script_.pop_front();
     return status;
   }
   std::deque<int> script_;
-  RateInfoRelay* relay_;
+  bool hop_;
   LlmCallStats stats_;
 };
 
@@ -82,11 +96,10 @@ LlmRequest Request() {
 }
 
 TEST(MeteredClientTest, A429IsReportedAndTheCallAsksAgain) {
-  RateInfoRelay relay;
   RecordingGate gate;
-  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{429, 429, 200}, &relay);
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{429, 429, 200});
   ScriptedClient* raw = inner.get();
-  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate);
   Result<LlmResponse> r = client->Complete(Request());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(raw->calls, 3);
@@ -106,15 +119,14 @@ TEST(MeteredClientTest, A429IsReportedAndTheCallAsksAgain) {
 }
 
 TEST(MeteredClientTest, CachedGrantIsReplayedWithoutCallingTheProvider) {
-  RateInfoRelay relay;
   RecordingGate gate;
   LlmResponse stored;
   stored.content = "from the cache";
   stored.cost_usd = 1.5;
   gate.cached_json = ResponseToJson(stored);
-  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{}, &relay);
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{});
   ScriptedClient* raw = inner.get();
-  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate);
   Result<LlmResponse> r = client->Complete(Request());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(raw->calls, 0);
@@ -125,11 +137,10 @@ TEST(MeteredClientTest, CachedGrantIsReplayedWithoutCallingTheProvider) {
 }
 
 TEST(MeteredClientTest, TransientRetriesAreReportedAndGrantedAgain) {
-  RateInfoRelay relay;
   RecordingGate gate;
-  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 503, 200}, &relay);
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 503, 200});
   ScriptedClient* raw = inner.get();
-  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate);
   Result<LlmResponse> r = client->Complete(Request());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(raw->calls, 1);          // the retries ran inside the provider client
@@ -140,18 +151,16 @@ TEST(MeteredClientTest, TransientRetriesAreReportedAndGrantedAgain) {
   EXPECT_FALSE(gate.reports[1].ok);
   EXPECT_TRUE(gate.reports[2].ok);
   EXPECT_EQ(r->attempts, 3);
-  EXPECT_EQ(relay.BeforeRetry({}).code(), StatusCode::kOk);  // the hook is gone after the call
 }
 
 TEST(MeteredClientTest, ACachedGrantWhileRetryingEndsTheRetries) {
-  RateInfoRelay relay;
   RecordingGate gate;
   LlmResponse stored;
   stored.content = "shared answer";
   gate.cached_json = ResponseToJson(stored);
   gate.uncached_grants = 1;  // the first CALL is granted, the re-grant finds the cached answer
-  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 200}, &relay);
-  auto client = MakeMeteredClient(std::move(inner), Model(), gate, &relay);
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 200});
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate);
   Result<LlmResponse> r = client->Complete(Request());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->cached);
@@ -159,6 +168,24 @@ TEST(MeteredClientTest, ACachedGrantWhileRetryingEndsTheRetries) {
   EXPECT_EQ(gate.calls.size(), 2u);
   ASSERT_EQ(gate.reports.size(), 1u);  // only the failed attempt; no grant is held after it
   EXPECT_EQ(gate.reports[0].http_status, 503);
+}
+
+// Regression (issue 14): rate-limit state and retry hooks were relayed through a map keyed by
+// the slot's thread id, so a call whose attempts ran on another thread lost both: no headers in
+// CALL_RESULT and retries that were never granted.
+TEST(MeteredClientTest, ACallRunOnAnotherThreadStillReportsAndRegrants) {
+  RecordingGate gate;
+  auto inner = std::make_unique<ScriptedClient>(std::deque<int>{503, 429, 200}, /*hop=*/true);
+  auto client = MakeMeteredClient(std::move(inner), Model(), gate);
+  Result<LlmResponse> r = client->Complete(Request());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(gate.calls.size(), 3u);  // the retry after the 503 and the call after the 429
+  ASSERT_EQ(gate.reports.size(), 3u);
+  EXPECT_EQ(gate.reports[0].http_status, 503);
+  EXPECT_EQ(gate.reports[1].http_status, 429);
+  EXPECT_EQ(ParseRateLimitHeaders(gate.reports[1].headers, 0).retry_after_ms, 250);
+  EXPECT_TRUE(gate.reports[2].ok);
+  EXPECT_EQ(ParseRateLimitHeaders(gate.reports[2].headers, 0).remaining_requests, 7);
 }
 
 TEST(MeteredClientTest, KeyAliasPrefersTheExplicitOption) {

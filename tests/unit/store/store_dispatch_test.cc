@@ -176,13 +176,24 @@ TEST(StoreDispatch, RetryableFailuresEndDeadAfterMaxAttempts) {
   EXPECT_EQ(row.not_before_ms, 0);
 }
 
-TEST(StoreDispatch, RequeueAfterLastAttemptIsDead) {
+// Regression (issue 20): a requeue (worker lost, lease expired, handed back) used to spend the
+// attempt, so three lost workers made a cell dead that never failed. The attempt is given back.
+TEST(StoreDispatch, RequeueGivesTheAttemptBack) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"), /*max_attempts=*/1);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
   JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
-  LeaseToken l1 = *f.store->LeaseJob(job, "w1", kNow + 1000);
-  EXPECT_EQ(*f.store->RequeueJob(job, l1, "worker lost", 0), CompleteResult::kAccepted);
+  for (int lost = 0; lost < 3; ++lost) {
+    LeaseToken l = *f.store->LeaseJob(job, "w1", kNow + 1000);
+    EXPECT_EQ(*f.store->RequeueJob(job, l, "worker lost", 0), CompleteResult::kAccepted);
+    JobRow row = *f.store->GetJob(job);
+    EXPECT_EQ(row.state, JobState::kPending);
+    EXPECT_EQ(row.attempts, 0);
+  }
+  // Its one real attempt still counts: a retryable failure of the cell itself ends it.
+  LeaseToken last = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  EXPECT_EQ(*f.store->CompleteJob(job, last, Failure(true, "503"), kNow, kNow + 10),
+            CompleteResult::kAccepted);
   EXPECT_EQ(f.store->GetJob(job)->state, JobState::kDead);
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "schema/codec.h"
@@ -139,6 +140,41 @@ TEST(WorkerTest, CallGoesThroughTheGate) {
   std::optional<ResultMsg> r = coord.Expect<ResultMsg>();
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(r->outcome.correct);
+}
+
+// GRANTs find their slots by call key (pending CALLs are kept per key): answered in the reverse
+// order of the CALLs, each job gets its own answer; a GRANT nobody waits for is dropped.
+TEST(WorkerTest, GrantsReachTheirSlotsByCallKey) {
+  WireContext ctx;
+  FakeCoordinator coord(ctx, "inproc://wt4");
+  WorkerHarness h(ctx, "inproc://wt4", [](const JobSpec& spec, CallGate& gate) {
+    CallMsg call;
+    call.call_key = "k" + std::to_string(spec.job.value());
+    Result<GrantMsg> g = gate.Acquire(call);
+    Outcome o;
+    o.correct = g.ok() && g->response_json == "answer for " + call.call_key;
+    return o;
+  });
+  ASSERT_TRUE(coord.Expect<HelloMsg>().has_value());
+  coord.Send(WelcomeMsg{1, 1000, 3, 60000});
+  coord.Send(MakeJob(1, 10));
+  coord.Send(MakeJob(2, 20));
+  std::set<std::string> keys;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<CallMsg> call = coord.Expect<CallMsg>();
+    ASSERT_TRUE(call.has_value());
+    keys.insert(call->call_key);
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"k1", "k2"}));
+  coord.Send(GrantMsg{"nobody", true, "answer for nobody"});
+  coord.Send(GrantMsg{"k2", true, "answer for k2"});
+  coord.Send(GrantMsg{"k1", true, "answer for k1"});
+  for (int i = 0; i < 2; ++i) {
+    std::optional<ResultMsg> r = coord.Expect<ResultMsg>();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_TRUE(r->outcome.correct) << "job " << r->job;
+    coord.Send(AckMsg{r->job, r->lease});
+  }
 }
 
 TEST(WorkerTest, StopDrainsAndSaysBye) {
