@@ -39,6 +39,7 @@ struct CoordinatorOptions {
   bool use_cache = true;               // false (--no-cache): no call is answered from the cache
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
   RateLimiterOptions rate;             // for the ClusterRateLimiter the Coordinator builds
+  Status Validate() const;             // InvalidArgument naming the first bad field
 };
 
 struct Progress {

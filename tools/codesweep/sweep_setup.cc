@@ -1,0 +1,61 @@
+// The set-up shared by `run` and `coordinator` (see sweep_setup.h).
+#include "tools/codesweep/sweep_setup.h"
+
+#include <utility>
+
+namespace codesweep {
+
+Status SweepSetupOptions::Validate() const {
+  if (sweep_file.empty()) return Status::InvalidArgument("no sweep file given");
+  if (db.empty()) return Status::InvalidArgument("no database file given (--db)");
+  return core.Validate();
+}
+
+void AddSweepSetupFlags(CLI::App& sub, SweepSetupOptions* options) {
+  sub.add_flag_callback(
+      "--no-cache", [options] { options->core.use_cache = false; },
+      "Send every LLM call, even one with a stored response");
+  sub.add_option_function<double>(
+      "--rate-burst-s",
+      [options](double s) { options->core.rate.burst_ms = static_cast<int64_t>(s * 1000); },
+      "Rate-limit bucket capacity, in seconds of the model's limits (default 60)");
+}
+
+Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks) {
+  CS_RETURN_IF_ERROR(options.Validate());
+  LoadedSweep out;
+  CS_ASSIGN_OR_RETURN(out.config, LoadSweepFile(options.sweep_file, tasks));
+  CS_ASSIGN_OR_RETURN(out.store, Store::Open(options.db, {}));
+  CS_ASSIGN_OR_RETURN(out.grid, ExpandIntoStore(out.config, *out.store));
+  out.core = options.core;
+  if (out.core.exit_when_done) out.core.sweep_id = out.grid.sweep_id;
+  return out;
+}
+
+StopSignals::StopSignals(OtherHandler on_other, std::vector<int> signals)
+    : on_other_(std::move(on_other)),
+      watcher_([this](int sig) { OnSignal(sig); }, std::move(signals)) {}
+
+void StopSignals::OnSignal(int sig) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sig != SIGINT && sig != SIGTERM) {
+    if (on_other_) on_other_(sig, serving_);
+    return;
+  }
+  cancelled_.store(true);
+  if (serving_ != nullptr) serving_->Stop();
+}
+
+Status StopSignals::Serve(Coordinator& coord) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving_ = &coord;
+    if (cancelled_.load()) coord.Stop();
+  }
+  Status s = coord.Run();
+  std::lock_guard<std::mutex> lock(mu_);
+  serving_ = nullptr;
+  return s;
+}
+
+}  // namespace codesweep
