@@ -125,7 +125,11 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
                         {SIGINT, SIGTERM, SIGHUP});
     Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
     if (!tasks.ok()) return Fail(tasks.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, **tasks);
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, **tasks, signals.cancelled());
+    if (!sweep.ok() && signals.cancelled()->load()) {  // asked to stop, and stopped cleanly
+      log.Info(Str("stopped during the grid load: ", sweep.status().message()));
+      return 0;
+    }
     if (!sweep.ok()) return Fail(sweep.status());
     log.Info(Str("sweep ", sweep->config.name, ": ", sweep->grid.total, " cells, ",
                  sweep->grid.inserted, " new"));

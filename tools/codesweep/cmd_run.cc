@@ -42,6 +42,12 @@ int Fail(const Status& s) {
   return 1;
 }
 
+// A signal stopped the grid load.
+int Interrupted(const Status& s) {
+  std::fprintf(stderr, "codesweep run: interrupted: %s\n", s.message().c_str());
+  return 130;
+}
+
 std::string Eta(double secs) {
   if (secs < 0) return "--";
   int s = static_cast<int>(secs);
@@ -167,8 +173,9 @@ CommandAction SetupRunCommand(CLI::App& sub) {
     ro.env = EnvironmentSecrets(&log);
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) return Fail(rt.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks());
-    if (!sweep.ok()) return Fail(sweep.status());
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled());
+    if (!sweep.ok())
+      return signals.cancelled()->load() ? Interrupted(sweep.status()) : Fail(sweep.status());
     const ExpandStats& grid = sweep->grid;
     Result<JobCounts> counts = sweep->store->CountJobStates(grid.sweep_id);
     if (!counts.ok()) return Fail(counts.status());
