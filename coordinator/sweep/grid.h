@@ -38,8 +38,9 @@ struct ExpandStats {
 };
 
 struct ExpandOptions {
-  // Set from any thread to stop the load within a fraction of a second: the transaction in
-  // flight is rolled back and ExpandIntoStore returns Unavailable. nullptr: not cancellable.
+  // Set from any thread to stop the load within a fraction of a second (a commit under way
+  // ends first): the transaction in flight is rolled back and ExpandIntoStore returns
+  // Unavailable. nullptr: not cancellable.
   const std::atomic<bool>* cancel = nullptr;
   // Cells per transaction. Bounds the write-ahead log (about 170 MB a million cells) and what a
   // cancel or a crash undoes; the batches committed before stay, and the next load of the

@@ -47,8 +47,9 @@ Status CheckGridSize(int64_t cells, int64_t max_cells);
 
 // Parses options.sweep_file, refuses it past max_cells (before the database is touched), opens
 // options.db and loads the grid, committing it in batches. `cancel` (set from the signal
-// thread) stops the load within a second: the batch in flight is rolled back and the batches
-// committed before stay, so no sweep is left without jobs and the next load adds the rest.
+// thread) stops the load within a second (a commit under way ends first): the batch in flight
+// is rolled back and the batches committed before stay, so no sweep is left without jobs and
+// the next load adds the rest.
 Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
                               const std::atomic<bool>* cancel);
 
