@@ -25,6 +25,25 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
 
 }  // namespace
 
+Status CoordinatorOptions::Validate() const {
+  auto positive = [](int64_t v, const char* what) {
+    return v > 0 ? Status::OK() : Status::InvalidArgument(Str(what, " must be > 0, got ", v));
+  };
+  CS_RETURN_IF_ERROR(positive(hb_ms, "hb_ms (--hb-ms)"));
+  CS_RETURN_IF_ERROR(positive(liveness, "liveness (--liveness)"));
+  CS_RETURN_IF_ERROR(positive(lease_ms, "lease_ms (--lease-ms)"));
+  CS_RETURN_IF_ERROR(positive(commit_interval_ms, "commit_interval_ms"));
+  CS_RETURN_IF_ERROR(positive(commit_max_ops, "commit_max_ops"));
+  CS_RETURN_IF_ERROR(positive(fetch_page, "fetch_page"));
+  CS_RETURN_IF_ERROR(positive(limits_snapshot_ms, "limits_snapshot_ms"));
+  CS_RETURN_IF_ERROR(positive(rate.burst_ms, "rate.burst_ms (--rate-burst-s)"));
+  if (restart_grace_ms < 0 || requeue_backoff_ms < 0 || sweep_id < 0 || stall_ms < 0) {
+    return Status::InvalidArgument(
+        "grace (--grace-ms), requeue back-off, stall time (--stall-ms) and sweep id are >= 0");
+  }
+  return Status::OK();
+}
+
 CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
                                  RateLimiter& limiter, CoordinatorOptions options)
     : store_(store),

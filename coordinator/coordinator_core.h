@@ -45,6 +45,7 @@ struct CoordinatorOptions {
   // it may hold one job until it returns a result. 0 = never.
   int64_t stall_ms = 600'000;
   RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
+  Status Validate() const;  // InvalidArgument naming the first bad field
 };
 
 struct Progress {

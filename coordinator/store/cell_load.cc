@@ -51,6 +51,12 @@ std::string VariantHash(const VariantRecord& v, const std::string& gen_json) {
 }  // namespace
 
 Result<int64_t> Store::UpsertSweep(const SweepRecord& sweep) {
+  CS_ASSIGN_OR_RETURN(int64_t id, StageSweep(sweep));
+  CS_RETURN_IF_ERROR(Commit());
+  return id;
+}
+
+Result<int64_t> Store::StageSweep(const SweepRecord& sweep) {
   Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
     CS_ASSIGN_OR_RETURN(
         Stmt stmt,
@@ -75,7 +81,6 @@ Result<int64_t> Store::UpsertSweep(const SweepRecord& sweep) {
     return sweep_id;
   });
   if (!id.ok()) return id.status().WithContext("sweep " + sweep.name);
-  CS_RETURN_IF_ERROR(Commit());
   return id;
 }
 
@@ -184,7 +189,26 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
   return inserted;
 }
 
-Status Store::BeginCellLoad() {
+namespace {
+
+constexpr int kCancelPollSteps = 10'000;  // SQLite VM steps between two looks at the flag
+
+int LoadCancelled(void* cancel) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+// Makes the connection's statements fail with SQLITE_INTERRUPT once `*cancel` is set (or stops
+// watching, with nullptr).
+void WatchCancel(sqlite3* db, const std::atomic<bool>* cancel) {
+  if (cancel == nullptr) return sqlite3_progress_handler(db, 0, nullptr, nullptr);
+  sqlite3_progress_handler(db, kCancelPollSteps, LoadCancelled,
+                           const_cast<std::atomic<bool>*>(cancel));
+}
+
+}  // namespace
+
+Status Store::BeginCellLoad(const std::atomic<bool>* cancel) {
+  WatchCancel(impl_->db->raw(), cancel);
   CS_RETURN_IF_ERROR(impl_->BeginWrite());
   CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   if (!impl_->deferred_job_indexes.empty()) return Status::OK();  // already open
@@ -212,10 +236,20 @@ Status Store::BeginCellLoad() {
 }
 
 Result<int64_t> Store::FinishCellLoad() {
-  if (impl_->deferred_job_indexes.empty()) return int64_t{0};
-  Result<int64_t> removed = impl_->BuildDeferredJobIndexes();
-  if (!removed.ok()) impl_->db->Rollback();  // the load is undone with its dropped indexes
+  Result<int64_t> removed = int64_t{0};
+  if (!impl_->deferred_job_indexes.empty()) {
+    removed = impl_->BuildDeferredJobIndexes();
+    if (!removed.ok()) impl_->db->Rollback();  // the load is undone with its dropped indexes
+  }
+  WatchCancel(impl_->db->raw(), nullptr);
   return removed;
+}
+
+void Store::AbortCellLoad() {
+  WatchCancel(impl_->db->raw(), nullptr);
+  impl_->deferred_job_indexes.clear();  // the rollback brings the dropped indexes back
+  impl_->lost_writes = Status::OK();    // nothing of the load is to be reported as lost
+  impl_->db->Rollback();
 }
 
 Result<int64_t> Store::Impl::BuildDeferredJobIndexes() {

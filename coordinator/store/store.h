@@ -6,6 +6,7 @@
 // Schema: schema/sql/NNNN_*.sql, tracked by PRAGMA user_version; a newer database is refused.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -136,6 +137,9 @@ class Store {
   // ---- sweeps and grid ----
   // Inserts the sweep or updates its text/config; returns its id. Commits itself.
   Result<int64_t> UpsertSweep(const SweepRecord& sweep);
+  // UpsertSweep without the commit: the row joins the group transaction, so a grid load
+  // commits it with the sweep's first jobs and no interrupted load leaves a sweep without jobs.
+  Result<int64_t> StageSweep(const SweepRecord& sweep);
   Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
   Result<VariantRecord> GetVariant(int64_t variant_id);
   // INSERT OR IGNORE of many cells as pending jobs in one transaction; returns how many were new.
@@ -148,8 +152,13 @@ class Store {
   // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
   // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
   // finishes an open load itself, so no transaction ever commits without the indexes.
-  Status BeginCellLoad();
+  // `cancel`, if given, is polled by SQLite from BeginCellLoad to FinishCellLoad: once it is set
+  // (from any thread) the statement running fails within milliseconds, even an index build.
+  // AbortCellLoad rolls an open load back: every write since the last commit is discarded and
+  // the dropped indexes are back; a load that failed or was cancelled must end with it.
+  Status BeginCellLoad(const std::atomic<bool>* cancel = nullptr);
   Result<int64_t> FinishCellLoad();
+  void AbortCellLoad();
   // Builds the report-only jobs indexes a grid load left for later (see BeginCellLoad); returns
   // how many. The coordinator calls it once the sweep has finished. Commit afterwards.
   Result<int> BuildReportIndexes();

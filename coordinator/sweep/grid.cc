@@ -199,22 +199,85 @@ std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant
 
 }  // namespace
 
-Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
+namespace {
+
+bool Cancelled(const ExpandOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+// Hashes the grid's cells into batches on a second thread (stopped early by Cancel) while the
+// caller's thread inserts them.
+class CellProducer {
+ public:
+  CellProducer(const SweepConfig& c, const std::vector<int64_t>& variant_ids)
+      : thread_([this, &c, &variant_ids] { Produce(c, variant_ids); }) {}
+  ~CellProducer() {
+    queue_.Cancel();
+    thread_.join();
+  }
+  std::optional<std::vector<CellRow>> Next() { return queue_.Pop(); }
+
+ private:
+  static constexpr size_t kBatch = 50'000;
+  void Produce(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
+    std::vector<CellRow> batch;
+    batch.reserve(kBatch);
+    ForEachCell(c, [&](const GridCell& g) {
+      batch.push_back(
+          {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
+      if (batch.size() < kBatch) return true;
+      bool more = queue_.Push(std::move(batch));
+      batch = {};
+      batch.reserve(kBatch);
+      return more;
+    });
+    if (!batch.empty()) queue_.Push(std::move(batch));
+    queue_.Close();
+  }
+  BatchQueue queue_;
+  std::thread thread_;  // last: starts once the queue exists
+};
+
+// Ends the open load's transaction with its indexes built; counts the duplicates it dropped.
+Status FinishBatch(Store& store, ExpandStats* stats) {
+  CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
+  stats->inserted -= duplicates;
+  return Status::OK();
+}
+
+// Inserts every cell, committing every options.cells_per_commit cells; the last batch is left
+// finished but uncommitted. On error (or cancel) the caller aborts the open load.
+Status LoadCells(const SweepConfig& c, const std::vector<int64_t>& variant_ids, Store& store,
+                 const ExpandOptions& options, ExpandStats* stats) {
+  CellProducer producer(c, variant_ids);
+  CS_RETURN_IF_ERROR(store.BeginCellLoad(options.cancel));
+  int64_t uncommitted = 0;
+  while (std::optional<std::vector<CellRow>> batch = producer.Next()) {
+    if (Cancelled(options)) return Status::Unavailable("cancelled");
+    CS_ASSIGN_OR_RETURN(int64_t inserted, store.InsertCells(stats->sweep_id, *batch));
+    stats->total += static_cast<int64_t>(batch->size());
+    stats->inserted += inserted;
+    uncommitted += static_cast<int64_t>(batch->size());
+    if (uncommitted < options.cells_per_commit) continue;
+    CS_RETURN_IF_ERROR(FinishBatch(store, stats));
+    CS_RETURN_IF_ERROR(store.Commit());
+    uncommitted = 0;
+    CS_RETURN_IF_ERROR(store.BeginCellLoad(options.cancel));
+  }
+  return FinishBatch(store, stats);
+}
+
+}  // namespace
+
+Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
+                                    const ExpandOptions& options) {
   ExpandStats stats;
-  SweepRecord rec;
-  rec.name = c.name;
-  rec.seed = c.seed;
-  rec.max_attempts = c.max_attempts;
-  rec.source_path = c.path;
-  rec.source_text = c.text;
-  rec.config_json = SweepConfigJson(c);
-  CS_ASSIGN_OR_RETURN(stats.sweep_id, store.UpsertSweep(rec));
   std::vector<int64_t> variant_ids;
   for (const ModelConfig& m : c.models) {
     VariantRecord v{m.spec, m.gen, c.sandbox_json};
-    CS_ASSIGN_OR_RETURN(int64_t id, store.UpsertVariant(v));
+    CS_ASSIGN_OR_RETURN(int64_t id, store.UpsertVariant(v));  // commits; shared, harmless alone
     variant_ids.push_back(id);
   }
+  SweepRecord rec{c.name, c.seed, c.max_attempts, c.path, c.text, SweepConfigJson(c)};
+  CS_ASSIGN_OR_RETURN(stats.sweep_id, store.StageSweep(rec));  // commits with the first cells
   // Run again unchanged: the last load of this sweep had the same digest and the sweep still
   // has exactly the jobs it had then (codesweep never deletes one), so there is nothing to
   // insert. The saved value is "<digest> <jobs of the sweep after that load>".
@@ -223,43 +286,17 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store) {
   CS_ASSIGN_OR_RETURN(const int64_t had, store.CountJobs(std::nullopt, stats.sweep_id));
   if (saved == digest + " " + std::to_string(had)) {
     stats.total = GridSize(c);
+    CS_RETURN_IF_ERROR(store.Commit());
     return stats;
   }
-  // Cells are hashed into batches on a second thread while this one (the store's) inserts the
-  // batch before.
-  CS_RETURN_IF_ERROR(store.BeginCellLoad());
-  BatchQueue queue;
-  std::thread producer([&] {
-    constexpr size_t kBatch = 50'000;
-    std::vector<CellRow> batch;
-    batch.reserve(kBatch);
-    ForEachCell(c, [&](const GridCell& g) {
-      batch.push_back(
-          {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
-      if (batch.size() < kBatch) return true;
-      bool more = queue.Push(std::move(batch));
-      batch = {};
-      batch.reserve(kBatch);
-      return more;
-    });
-    if (!batch.empty()) queue.Push(std::move(batch));
-    queue.Close();
-  });
-  Status status;
-  while (std::optional<std::vector<CellRow>> batch = queue.Pop()) {
-    Result<int64_t> inserted = store.InsertCells(stats.sweep_id, *batch);
-    if (!inserted.ok()) {
-      status = inserted.status();
-      queue.Cancel();
-      break;
-    }
-    stats.total += static_cast<int64_t>(batch->size());
-    stats.inserted += *inserted;
+  Status loaded = LoadCells(c, variant_ids, store, options, &stats);
+  if (!loaded.ok()) {
+    store.AbortCellLoad();
+    if (!Cancelled(options)) return loaded;
+    return Status::Unavailable(
+        "grid load interrupted; the cells committed before stay and the "
+        "next load of this sweep adds the rest");
   }
-  producer.join();
-  CS_RETURN_IF_ERROR(status);
-  CS_ASSIGN_OR_RETURN(int64_t duplicates, store.FinishCellLoad());
-  stats.inserted -= duplicates;
   const int64_t jobs = had + stats.inserted;
   CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
   CS_RETURN_IF_ERROR(store.Commit());

@@ -5,6 +5,7 @@
 // Pure functions plus ExpandIntoStore, which inserts idempotently (INSERT OR IGNORE).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -35,7 +36,22 @@ struct ExpandStats {
   int64_t total = 0;     // cells in the grid
   int64_t inserted = 0;  // new this time
 };
-Result<ExpandStats> ExpandIntoStore(const SweepConfig& config, Store& store);
+
+struct ExpandOptions {
+  // Set from any thread to stop the load within a fraction of a second (a commit under way
+  // ends first): the transaction in flight is rolled back and ExpandIntoStore returns
+  // Unavailable. nullptr: not cancellable.
+  const std::atomic<bool>* cancel = nullptr;
+  // Cells per transaction. Bounds the write-ahead log (about 170 MB a million cells) and what a
+  // cancel or a crash undoes; the batches committed before stay, and the next load of the
+  // same sweep adds only the rest. The sweep row commits with the first batch.
+  int64_t cells_per_commit = 1'000'000;
+};
+
+// Loads the sweep, its variants and its cells into the store (INSERT OR IGNORE), or nothing when
+// the last load of this sweep had the same grid.
+Result<ExpandStats> ExpandIntoStore(const SweepConfig& config, Store& store,
+                                    const ExpandOptions& options = {});
 
 // The JobSpec of a stored job (used by the coordinator when dispatching).
 JobSpec MakeJobSpec(const std::string& sweep_name, uint64_t seed, const JobRow& row,

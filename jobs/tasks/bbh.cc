@@ -8,14 +8,11 @@
 #include <vector>
 
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/dataset_task.h"
 #include "jobs/tasks/factories.h"
 
 namespace codesweep {
 namespace {
-
-struct Item {
-  std::string id, input, target;
-};
 
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
@@ -153,43 +150,28 @@ def solve(text):
 
 )PY";
 
-class BbhTask : public Task {
+bool IsYesNoSubset(const std::string& subset) {
+  return subset == "web_of_lies" || subset == "navigate";
+}
+
+DatasetTaskSpec BbhSpec(const std::string& subset, size_t items) {
+  const bool yes_no = IsYesNoSubset(subset);
+  return {.name = "bbh_" + subset,
+          .description = "BIG-Bench-Hard " + subset + " (" + std::to_string(items) + " items; " +
+                         (yes_no ? "Yes/No" : "option letter") + ")",
+          .levels = {},
+          .format_instruction = std::string("Output the final answer in the format <<<answer>>>") +
+                                (yes_no ? ", i.e. <<<Yes>>> or <<<No>>>."
+                                        : " with the option letter, e.g. <<<(A)>>>."),
+          .level_rule = ""};
+}
+
+class BbhTask : public DatasetTask {
  public:
-  BbhTask(std::string subset, std::vector<Item> items)
-      : subset_(std::move(subset)), name_("bbh_" + subset_), items_(std::move(items)) {
-    yes_no_ = subset_ == "web_of_lies" || subset_ == "navigate";
-    description_ = "BIG-Bench-Hard " + subset_ + " (" + std::to_string(items_.size()) + " items; " +
-                   (yes_no_ ? "Yes/No" : "option letter") + ")";
-  }
-
-  std::string_view name() const override { return name_; }
-  std::string_view description() const override { return description_; }
-  std::vector<std::string> complexity_levels() const override { return {}; }
-  Status ValidateComplexity(std::string_view c) const override {
-    if (c.empty()) return Status::OK();
-    return Status::InvalidArgument(name_ + " has no complexity levels (use \"\")");
-  }
-  int64_t InstanceCount(std::string_view) const override {
-    return static_cast<int64_t>(items_.size());
-  }
-
-  Result<Instance> Generate(std::string_view complexity, int64_t sample,
-                            uint64_t seed) const override {
-    CS_RETURN_IF_ERROR(ValidateComplexity(complexity));
-    int64_t n = static_cast<int64_t>(items_.size());
-    const Item& item = items_[static_cast<size_t>(((sample % n) + n) % n)];
-    Instance inst;
-    inst.task = name_;
-    inst.sample = sample;
-    inst.seed = seed;
-    inst.prompt =
-        item.input + "\nOutput the final answer in the format <<<answer>>>" +
-        (yes_no_ ? ", i.e. <<<Yes>>> or <<<No>>>." : " with the option letter, e.g. <<<(A)>>>.");
-    inst.truth = item.target;
-    inst.canonical_answer = item.target;
-    inst.data = {{"id", item.id}, {"input", item.input}, {"target", item.target}};
-    return inst;
-  }
+  BbhTask(const std::string& subset, size_t item_count, DatasetItems items)
+      : DatasetTask(BbhSpec(subset, item_count), std::move(items)),
+        subset_(subset),
+        yes_no_(IsYesNoSubset(subset)) {}
 
   Verdict Check(const Instance& instance, std::string_view answer) const override {
     std::string target = instance.data.value("target", std::string());
@@ -216,7 +198,7 @@ class BbhTask : public Task {
 
   std::string ReferenceSolution(const Instance& instance) const override {
     std::string input = PyStringLiteral(instance.data.value("input", std::string()));
-    if (subset_ == "web_of_lies" || subset_ == "navigate") {
+    if (yes_no_) {
       return std::string(subset_ == "navigate" ? kNavigate : kWebOfLies) + "question = " + input +
              "\nprint(f\"<<<{solve(question)}>>>\")\n";
     }
@@ -249,26 +231,28 @@ class BbhTask : public Task {
     return letter ? std::string("(") + letter + ")" : "";
   }
 
-  std::string subset_, name_, description_;
-  std::vector<Item> items_;
+  std::string subset_;
   bool yes_no_ = false;
 };
+
+Result<DatasetRow> ParseRow(const nlohmann::json& r) {
+  if (!r.contains("input") || !r["input"].is_string() || !r.contains("target") ||
+      !r["target"].is_string()) {
+    return Status::Corruption("row without string input/target");
+  }
+  std::string input = r["input"], target = r["target"];
+  DatasetItem item{
+      input, target, {{"id", r.value("id", std::string())}, {"input", input}, {"target", target}}};
+  return DatasetRow(std::make_pair(std::string(), std::move(item)));
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Task>> MakeBbhTask(const std::string& data_dir, const std::string& subset) {
-  std::string path = data_dir + "/bbh/" + subset + ".jsonl";
-  CS_ASSIGN_OR_RETURN(std::vector<nlohmann::json> rows, ReadJsonLines(path));
-  std::vector<Item> items;
-  for (const auto& r : rows) {
-    if (!r.contains("input") || !r["input"].is_string() || !r.contains("target") ||
-        !r["target"].is_string()) {
-      return Status::Corruption(path + ": row without string input/target");
-    }
-    items.push_back({r.value("id", std::string()), r["input"], r["target"]});
-  }
-  if (items.empty()) return Status::Corruption(path + ": no items");
-  return std::unique_ptr<Task>(std::make_unique<BbhTask>(subset, std::move(items)));
+  CS_ASSIGN_OR_RETURN(DatasetItems items,
+                      LoadDataset(data_dir + "/bbh/" + subset + ".jsonl", ParseRow));
+  const size_t count = items.at("").size();
+  return std::unique_ptr<Task>(std::make_unique<BbhTask>(subset, count, std::move(items)));
 }
 
 }  // namespace codesweep

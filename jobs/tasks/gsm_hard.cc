@@ -7,50 +7,23 @@
 
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/dataset_task.h"
 #include "jobs/tasks/factories.h"
 
 namespace codesweep {
 namespace {
 
-struct Item {
-  std::string id, input;
-  double target = 0;
-  std::string target_text;
-};
-
-class GsmHardTask : public Task {
+class GsmHardTask : public DatasetTask {
  public:
-  explicit GsmHardTask(std::vector<Item> items) : items_(std::move(items)) {}
-  std::string_view name() const override { return "gsm_hard"; }
-  std::string_view description() const override {
-    return "GSM-Hard word problems (1,319 items); numeric answer within 1e-3 relative";
-  }
-  std::vector<std::string> complexity_levels() const override { return {}; }
-  Status ValidateComplexity(std::string_view c) const override {
-    if (c.empty()) return Status::OK();
-    return Status::InvalidArgument("gsm_hard has no complexity levels (use \"\")");
-  }
-  int64_t InstanceCount(std::string_view) const override {
-    return static_cast<int64_t>(items_.size());
-  }
-
-  Result<Instance> Generate(std::string_view complexity, int64_t sample,
-                            uint64_t seed) const override {
-    CS_RETURN_IF_ERROR(ValidateComplexity(complexity));
-    int64_t n = static_cast<int64_t>(items_.size());
-    const Item& item = items_[static_cast<size_t>(((sample % n) + n) % n)];
-    Instance inst;
-    inst.task = std::string(name());
-    inst.sample = sample;
-    inst.seed = seed;
-    inst.prompt = item.input +
-                  "\nOutput the final answer as a single number in the format <<<answer>>>, "
-                  "for example <<<123.42>>>.";
-    inst.truth = item.target_text;
-    inst.canonical_answer = item.target_text;
-    inst.data = {{"id", item.id}, {"input", item.input}, {"target", item.target}};
-    return inst;
-  }
+  explicit GsmHardTask(DatasetItems items)
+      : DatasetTask({.name = "gsm_hard",
+                     .description = "GSM-Hard word problems (1,319 items); numeric answer "
+                                    "within 1e-3 relative",
+                     .levels = {},
+                     .format_instruction = "Output the final answer as a single number in the "
+                                           "format <<<answer>>>, for example <<<123.42>>>.",
+                     .level_rule = ""},
+                    std::move(items)) {}
 
   Verdict Check(const Instance& instance, std::string_view answer) const override {
     Verdict v;
@@ -78,27 +51,26 @@ class GsmHardTask : public Task {
            PyStringLiteral(instance.data.value("input", std::string())) +
            "\ntarget = " + instance.data["target"].dump() + "\nprint(f\"<<<{target}>>>\")\n";
   }
-
- private:
-  std::vector<Item> items_;
 };
+
+Result<DatasetRow> ParseRow(const nlohmann::json& r) {
+  if (!r.contains("input") || !r["input"].is_string() || !r.contains("target") ||
+      !r["target"].is_number()) {
+    return Status::Corruption("row without string input / numeric target");
+  }
+  double t = r["target"].get<double>();
+  if (!std::isfinite(t)) return Status::Corruption("non-finite target");
+  std::string input = r["input"];
+  DatasetItem item{input,
+                   r["target"].dump(),
+                   {{"id", r.value("id", std::string())}, {"input", input}, {"target", t}}};
+  return DatasetRow(std::make_pair(std::string(), std::move(item)));
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Task>> MakeGsmHardTask(const std::string& data_dir) {
-  std::string path = data_dir + "/gsm_hard.jsonl";
-  CS_ASSIGN_OR_RETURN(std::vector<nlohmann::json> rows, ReadJsonLines(path));
-  std::vector<Item> items;
-  for (const auto& r : rows) {
-    if (!r.contains("input") || !r["input"].is_string() || !r.contains("target") ||
-        !r["target"].is_number()) {
-      return Status::Corruption(path + ": row without string input / numeric target");
-    }
-    double t = r["target"].get<double>();
-    if (!std::isfinite(t)) return Status::Corruption(path + ": non-finite target");
-    items.push_back({r.value("id", std::string()), r["input"], t, r["target"].dump()});
-  }
-  if (items.empty()) return Status::Corruption(path + ": no items");
+  CS_ASSIGN_OR_RETURN(DatasetItems items, LoadDataset(data_dir + "/gsm_hard.jsonl", ParseRow));
   return std::unique_ptr<Task>(std::make_unique<GsmHardTask>(std::move(items)));
 }
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,9 +13,9 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/store/report_queries.h"
-#include "coordinator/sweep/grid.h"
-#include "coordinator/sweep/sweep_file.h"
+#include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
+#include "tools/codesweep/sweep_setup.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"
 
@@ -25,18 +24,28 @@ namespace codesweep {
 namespace {
 
 struct RunFlags {
-  std::string sweep_file;
-  std::string db;
-  int workers = 4;
-  int slots = 1;
+  SweepSetupOptions setup;
+  int workers = 4;  // local worker loops
+  int slots = 1;    // slots per worker loop
   bool quiet = false;
-  bool no_cache = false;
-  double rate_burst_s = 60;  // rate-limit bucket capacity in seconds of refill
+  Status Validate() const {
+    if (workers < 1 || slots < 1) {
+      return Status::InvalidArgument(
+          Str("--workers and --slots must be >= 1, got ", workers, " and ", slots));
+    }
+    return setup.Validate();
+  }
 };
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "codesweep run: %s\n", s.ToString().c_str());
   return 1;
+}
+
+// A signal stopped the grid load.
+int Interrupted(const Status& s) {
+  std::fprintf(stderr, "codesweep run: interrupted: %s\n", s.message().c_str());
+  return 130;
 }
 
 std::string Eta(double secs) {
@@ -88,101 +97,99 @@ void PrintSummary(const std::string& db, const std::string& sweep) {
   }
 }
 
-std::string DefaultDb(const std::string& sweep_file) {
-  return std::filesystem::path(sweep_file).stem().string() + ".db";
+// Starts `workers` local worker loops on their own threads, connected to `endpoint`.
+class LocalWorkers {
+ public:
+  LocalWorkers(const RunFlags& f, const std::string& endpoint, WireContext& ctx, const Clock& clock,
+               Logger& log, const JobRunner& runner) {
+    for (int i = 0; i < f.workers; ++i) {
+      WorkerOptions wo;
+      wo.connect = endpoint;
+      wo.worker_id = Str("local-", i);
+      wo.slots = f.slots;
+      wo.drain_timeout_ms = 2'000;
+      workers_.push_back(std::make_unique<Worker>(ctx, clock, log, wo, runner));
+      threads_.emplace_back([w = workers_.back().get()] { (void)w->Run(); });
+    }
+  }
+  ~LocalWorkers() {
+    for (auto& w : workers_) w->Stop();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+// Serves the loaded sweep to local workers until it is done or a signal stops it.
+int Serve(const RunFlags& f, LoadedSweep& sweep, StopSignals& signals, const JobRunner& runner,
+          Logger& log) {
+  SystemClock clock;
+  WireContext ctx;
+  CoordinatorLoopOptions lo;
+  lo.core = sweep.core;
+  lo.on_progress = ProgressPrinter(f.quiet);
+  ClusterRateLimiter limiter(lo.core.rate);
+  Coordinator coord(*sweep.store, ctx, clock, log, lo, &limiter);
+  const std::string endpoint = Str("inproc://codesweep-run-", getpid());
+  Status s = coord.Bind(endpoint);
+  if (!s.ok()) return Fail(s);
+  {
+    LocalWorkers workers(f, endpoint, ctx, clock, log, runner);
+    s = signals.Serve(coord);
+  }
+  if (!f.quiet) std::fprintf(stderr, "\n");
+  if (!s.ok()) return Fail(s);
+  Progress p = coord.progress();
+  if (p.terminal < p.total) {
+    std::printf("interrupted: %lld/%lld cells finished; run again to resume\n",
+                static_cast<long long>(p.terminal), static_cast<long long>(p.total));
+    return 130;
+  }
+  PrintSummary(f.setup.db, sweep.config.name);
+  return 0;
 }
 
 }  // namespace
 
 CommandAction SetupRunCommand(CLI::App& sub) {
   auto f = std::make_shared<RunFlags>();
-  sub.add_option("sweep", f->sweep_file, "Sweep file (TOML)")->required();
-  sub.add_option("--db", f->db, "Database file (default: <sweep file stem>.db here)");
+  f->setup.core.exit_when_done = true;
+  f->setup.core.restart_grace_ms = 0;  // no outside workers can hold our leases
+  f->setup.core.requeue_backoff_ms = 100;
+  sub.add_option("sweep", f->setup.sweep_file, "Sweep file (TOML)")->required();
+  sub.add_option("--db", f->setup.db, "Database file (default: <sweep file stem>.db here)");
   sub.add_option("--workers", f->workers, "Local worker loops")->capture_default_str();
   sub.add_option("--slots", f->slots, "Slots per worker loop")->capture_default_str();
   sub.add_flag("-q,--quiet", f->quiet, "No progress line");
-  sub.add_flag("--no-cache", f->no_cache, "Send every LLM call, even one with a stored response");
-  sub.add_option("--rate-burst-s", f->rate_burst_s,
-                 "Rate-limit bucket capacity, in seconds of the model's limits")
-      ->capture_default_str();
+  AddSweepSetupFlags(sub, &f->setup);
   return [f]() -> int {
     Logger log(stderr, LogLevel::kWarn, "run");
-    Coordinator* current = nullptr;
-    std::mutex mu;
-    SignalWatcher signals([&](int) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (current) current->Stop();
-    });
-    if (f->db.empty()) f->db = DefaultDb(f->sweep_file);
+    StopSignals signals;
+    if (f->setup.db.empty()) f->setup.db = DefaultDbPath(f->setup.sweep_file);
+    if (Status valid = f->Validate(); !valid.ok()) return Fail(valid);
     RuntimeOptions ro;
     ro.env = EnvironmentSecrets(&log);
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) return Fail(rt.status());
-    Result<SweepConfig> config = LoadSweepFile(f->sweep_file, (*rt)->tasks());
-    if (!config.ok()) return Fail(config.status());
-    Result<std::unique_ptr<Store>> store = Store::Open(f->db, {});
-    if (!store.ok()) return Fail(store.status());
-    Result<ExpandStats> grid = ExpandIntoStore(*config, **store);
-    if (!grid.ok()) return Fail(grid.status());
-    Result<JobCounts> counts = (*store)->CountJobStates(grid->sweep_id);
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled());
+    if (!sweep.ok())
+      return signals.cancelled()->load() ? Interrupted(sweep.status()) : Fail(sweep.status());
+    const ExpandStats& grid = sweep->grid;
+    Result<JobCounts> counts = sweep->store->CountJobStates(grid.sweep_id);
     if (!counts.ok()) return Fail(counts.status());
-    std::printf("sweep %s: %lld cells (%lld new), database %s\n", config->name.c_str(),
-                static_cast<long long>(grid->total), static_cast<long long>(grid->inserted),
-                f->db.c_str());
+    std::printf("sweep %s: %lld cells (%lld new), database %s\n", sweep->config.name.c_str(),
+                static_cast<long long>(grid.total), static_cast<long long>(grid.inserted),
+                f->setup.db.c_str());
     std::fflush(stdout);
     if (counts->pending + counts->leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
-                  static_cast<long long>(grid->total));
-      PrintSummary(f->db, config->name);
+                  static_cast<long long>(grid.total));
+      PrintSummary(f->setup.db, sweep->config.name);
       return 0;
     }
-    SystemClock clock;
-    WireContext ctx;
-    CoordinatorLoopOptions lo;
-    lo.core.exit_when_done = true;
-    lo.core.sweep_id = grid->sweep_id;
-    lo.core.restart_grace_ms = 0;  // no outside workers can hold our leases
-    lo.core.requeue_backoff_ms = 100;
-    lo.on_progress = ProgressPrinter(f->quiet);
-    lo.core.use_cache = !f->no_cache;
-    lo.core.rate.burst_ms = static_cast<int64_t>(f->rate_burst_s * 1000);
-    ClusterRateLimiter limiter(lo.core.rate);
-    Coordinator coord(**store, ctx, clock, log, lo, &limiter);
-    std::string endpoint = Str("inproc://codesweep-run-", getpid());
-    Status s = coord.Bind(endpoint);
-    if (!s.ok()) return Fail(s);
-    std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<std::thread> threads;
-    for (int i = 0; i < std::max(f->workers, 1); ++i) {
-      WorkerOptions wo;
-      wo.connect = endpoint;
-      wo.worker_id = Str("local-", i);
-      wo.slots = std::max(f->slots, 1);
-      wo.drain_timeout_ms = 2'000;
-      workers.push_back(std::make_unique<Worker>(ctx, clock, log, wo, (*rt)->runner()));
-      threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      current = &coord;
-    }
-    s = coord.Run();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      current = nullptr;
-    }
-    for (auto& w : workers) w->Stop();
-    for (std::thread& t : threads) t.join();
-    if (!f->quiet) std::fprintf(stderr, "\n");
-    if (!s.ok()) return Fail(s);
-    Progress p = coord.progress();
-    if (p.terminal < p.total) {
-      std::printf("interrupted: %lld/%lld cells finished; run again to resume\n",
-                  static_cast<long long>(p.terminal), static_cast<long long>(p.total));
-      return 130;
-    }
-    PrintSummary(f->db, config->name);
-    return 0;
+    return Serve(*f, *sweep, signals, (*rt)->runner(), log);
   };
 }
 

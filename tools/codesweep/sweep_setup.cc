@@ -1,0 +1,114 @@
+// The set-up shared by `run` and `coordinator` (see sweep_setup.h).
+#include "tools/codesweep/sweep_setup.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace codesweep {
+
+namespace {
+
+// What one job row takes in the database with its indexes (measured on a 1M-cell load of
+// number_multiply; longer task, level and method names take a little more).
+constexpr int64_t kBytesPerCell = 210;
+constexpr int64_t kLoadNoticeCells = 1'000'000;  // larger loads say so before they start
+
+// 12345678 -> "12,345,678".
+std::string WithCommas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string Bytes(double bytes) {
+  char buf[32];
+  if (bytes >= 1e9) {
+    std::snprintf(buf, sizeof(buf), "%.1f GB", bytes / 1e9);
+  } else if (bytes >= 1e6) {
+    std::snprintf(buf, sizeof(buf), "%.0f MB", bytes / 1e6);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f kB", bytes / 1e3);
+  }
+  return buf;
+}
+
+}  // namespace
+
+Status SweepSetupOptions::Validate() const {
+  if (sweep_file.empty()) return Status::InvalidArgument("no sweep file given");
+  if (db.empty()) return Status::InvalidArgument("no database file given (--db)");
+  if (max_cells < 1) return Status::InvalidArgument("--max-cells must be >= 1");
+  return core.Validate();
+}
+
+Status CheckGridSize(int64_t cells, int64_t max_cells) {
+  if (cells <= max_cells) return Status::OK();
+  return Status::ResourceExhausted(Str(
+      "the grid has ", WithCommas(cells), " cells, more than --max-cells ", WithCommas(max_cells),
+      "; its jobs alone would take about ", Bytes(static_cast<double>(cells) * kBytesPerCell),
+      " of database. Shrink the sweep, or raise --max-cells to load it anyway"));
+}
+
+void AddSweepSetupFlags(CLI::App& sub, SweepSetupOptions* options) {
+  sub.add_option("--max-cells", options->max_cells,
+                 "Refuse a grid of more cells than this (it says how large the grid is)")
+      ->capture_default_str();
+  sub.add_flag_callback(
+      "--no-cache", [options] { options->core.use_cache = false; },
+      "Send every LLM call, even one with a stored response");
+  sub.add_option_function<double>(
+      "--rate-burst-s",
+      [options](double s) { options->core.rate.burst_ms = static_cast<int64_t>(s * 1000); },
+      "Rate-limit bucket capacity, in seconds of the model's limits (default 60)");
+}
+
+Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
+                              const std::atomic<bool>* cancel) {
+  CS_RETURN_IF_ERROR(options.Validate());
+  LoadedSweep out;
+  CS_ASSIGN_OR_RETURN(out.config, LoadSweepFile(options.sweep_file, tasks));
+  const int64_t cells = GridSize(out.config);
+  CS_RETURN_IF_ERROR(CheckGridSize(cells, options.max_cells));
+  CS_ASSIGN_OR_RETURN(out.store, Store::Open(options.db, {}));
+  if (cells > kLoadNoticeCells) {
+    std::fprintf(stderr, "sweep %s: loading %s cells into %s (SIGINT/SIGTERM stop the load)\n",
+                 out.config.name.c_str(), WithCommas(cells).c_str(), options.db.c_str());
+  }
+  ExpandOptions expand;
+  expand.cancel = cancel;
+  CS_ASSIGN_OR_RETURN(out.grid, ExpandIntoStore(out.config, *out.store, expand));
+  out.core = options.core;
+  if (out.core.exit_when_done) out.core.sweep_id = out.grid.sweep_id;
+  return out;
+}
+
+StopSignals::StopSignals(OtherHandler on_other, std::vector<int> signals)
+    : on_other_(std::move(on_other)),
+      watcher_([this](int sig) { OnSignal(sig); }, std::move(signals)) {}
+
+void StopSignals::OnSignal(int sig) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sig != SIGINT && sig != SIGTERM) {
+    if (on_other_) on_other_(sig, serving_);
+    return;
+  }
+  cancelled_.store(true);
+  if (serving_ != nullptr) serving_->Stop();
+}
+
+Status StopSignals::Serve(Coordinator& coord) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving_ = &coord;
+    if (cancelled_.load()) coord.Stop();
+  }
+  Status s = coord.Run();
+  std::lock_guard<std::mutex> lock(mu_);
+  serving_ = nullptr;
+  return s;
+}
+
+}  // namespace codesweep
