@@ -23,8 +23,25 @@ struct GridCell {
   int turns = 1;
 };
 
-// Number of cells the config expands to (turns > 1 only for multi-turn methods).
+// Number of cells the config expands to (turns > 1 only for multi-turn methods), saturating at
+// INT64_MAX.
 int64_t GridSize(const SweepConfig& config);
+
+// What a sweep needs before it runs: its cells, and the database size once every cell has its
+// result (kDbBytesPerCell each, measured on sim sweeps: jobs, attempts, calls, executions and
+// indexes; real model replies are longer, so treat it as a floor).
+constexpr int64_t kDbBytesPerCell = 4096;
+constexpr int64_t kDefaultMaxCells = 10'000'000;  // --max-cells
+struct GridNeeds {
+  int64_t cells = 0;
+  int64_t db_bytes = 0;
+};
+GridNeeds EstimateNeeds(const SweepConfig& config);
+// ResourceExhausted (naming the cells, the database estimate and --max-cells) when the grid has
+// more than `max_cells` cells. validate, run and coordinator call it before expanding anything.
+Status CheckGridSize(const SweepConfig& config, int64_t max_cells);
+// "1.5 GiB", for messages.
+std::string FormatBytes(int64_t bytes);
 // Calls `fn` for every cell in a fixed order; stops early if fn returns false.
 void ForEachCell(const SweepConfig& config, const std::function<bool(const GridCell&)>& fn);
 // Model options with transport-only fields removed, canonical (sorted keys).
