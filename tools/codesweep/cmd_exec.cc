@@ -36,12 +36,12 @@ Result<int64_t> ParseDurationMs(const std::string& text) {
   try {
     value = std::stod(text, &used);
   } catch (...) {
-    return Status::InvalidArgument("bad duration: " + text);
+    return Status::InvalidArgument("--timeout " + text + ": not a duration (e.g. 10s, 1500ms, 2m)");
   }
   std::string unit = text.substr(used);
   double scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : unit == "m" ? 60000 : -1;
   if (scale < 0 || !std::isfinite(value)) {
-    return Status::InvalidArgument("bad duration: " + text + " (use e.g. 10s, 1500ms or 2m)");
+    return Status::InvalidArgument("--timeout " + text + ": not a duration (e.g. 10s, 1500ms, 2m)");
   }
   const ExecLimitRange* range = FindExecLimitRange("wall_ms");
   double ms = value * scale;
