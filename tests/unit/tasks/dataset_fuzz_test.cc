@@ -99,7 +99,7 @@ TEST(DatasetFuzzTest, MutatedDatasetsLoadOrNameTheFile) {
   }
   ASSERT_FALSE(files.empty());
   Rng rng(2020);
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 40; ++i) {
     const fs::path& file = files[rng.Uniform(0, static_cast<int64_t>(files.size()) - 1)];
     std::string original = ReadAll(file);
     WriteAll(file, MutateLine(rng, original));
