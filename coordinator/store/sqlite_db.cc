@@ -42,8 +42,16 @@ StatusCode CodeFor(int rc) {
 }  // namespace
 
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
-  std::string m(what);
-  m += ": ";
+  std::string m;
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  if (file != nullptr && *file != '\0') {
+    m += file;
+    m += ": ";
+  }
+  if (!what.empty()) {
+    m += what;
+    m += ": ";
+  }
   m += sqlite3_errstr(rc);
   if (db != nullptr && sqlite3_errcode(db) == rc) {
     const char* detail = sqlite3_errmsg(db);
@@ -53,7 +61,16 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
       m += ")";
     }
   }
+  if ((rc & 0xff) == SQLITE_FULL) {
+    m += "; free space on the file system that holds it, then run again to resume";
+  }
   return Status(CodeFor(rc), std::move(m));
+}
+
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what, std::string_view sql, Logger* log) {
+  Status s = SqliteStatus(db, rc, what);
+  if (log != nullptr && !sql.empty()) log->Warn(Str(s.message(), " [sql: ", sql, "]"));
+  return s;
 }
 
 // ---- Stmt ----
@@ -104,7 +121,7 @@ Result<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return SqliteStatus(db_, rc, sqlite3_sql(stmt_));
+  return SqliteStatus(db_, rc, "", sqlite3_sql(stmt_), log_);
 }
 
 Status Stmt::Run() {
@@ -128,8 +145,8 @@ std::string_view Stmt::Bytes(int col) const {
 
 // ---- StoreDb ----
 
-Result<std::unique_ptr<StoreDb>> StoreDb::Open(const std::string& path, bool read_only,
-                                               bool create) {
+Result<std::unique_ptr<StoreDb>> StoreDb::Open(const std::string& path, bool read_only, bool create,
+                                               Logger* log) {
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   if (read_only) {
     flags |= SQLITE_OPEN_READONLY;
@@ -139,12 +156,12 @@ Result<std::unique_ptr<StoreDb>> StoreDb::Open(const std::string& path, bool rea
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = SqliteStatus(db, rc, "open " + path);
+    Status s = SqliteStatus(nullptr, rc, path + ": cannot open the database");
     sqlite3_close_v2(db);
     if ((rc & 0xff) == SQLITE_CANTOPEN) return Status::NotFound(s.message());
     return s;
   }
-  return std::unique_ptr<StoreDb>(new StoreDb(db));
+  return std::unique_ptr<StoreDb>(new StoreDb(db, log));
 }
 
 StoreDb::~StoreDb() {
@@ -154,21 +171,20 @@ StoreDb::~StoreDb() {
 
 Result<Stmt> StoreDb::Prepare(const char* sql) {
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return Stmt(db_, it->second);
+  if (it != cache_.end()) return Stmt(db_, it->second, log_);
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, std::string("prepare ") + sql);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "preparing a statement", sql, log_);
   cache_.emplace(sql, stmt);
-  return Stmt(db_, stmt);
+  return Stmt(db_, stmt, log_);
 }
 
 Status StoreDb::Exec(const std::string& sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   if (rc == SQLITE_OK) return Status::OK();
-  std::string m = err != nullptr ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
-  return Status(SqliteStatus(db_, rc, "").code(), m + " [" + sql.substr(0, 80) + "]");
+  return SqliteStatus(db_, rc, "", sql, log_);
 }
 
 Status StoreDb::Begin() {

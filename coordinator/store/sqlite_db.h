@@ -11,22 +11,28 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/log.h"
 #include "base/status.h"
 
 namespace codesweep::store_internal {
 
-// Maps an sqlite3 result code to a Status with `what` and the connection's message.
+// Maps an sqlite3 result code to a Status "<database file>: <what>: <sqlite message>". The
+// message goes to users: `what` is words, never SQL. Disk full adds what to do about it.
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
+// As above, and logs the failing statement's SQL (for developers) to `log` when it is set.
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what, std::string_view sql, Logger* log);
 
 // A cached prepared statement in use. Binding is 1-based. Resets itself on destruction, so a
 // statement is never left holding a read transaction open.
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, Logger* log) : db_(db), stmt_(stmt), log_(log) {}
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_), log_(other.log_) {
+    other.stmt_ = nullptr;
+  }
 
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
@@ -58,13 +64,15 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  Logger* log_;  // may be null
   Status bind_error_;
 };
 
 class StoreDb {
  public:
-  static Result<std::unique_ptr<StoreDb>> Open(const std::string& path, bool read_only,
-                                               bool create);
+  // `log` (may be null, must outlive the StoreDb) receives the SQL of failed statements.
+  static Result<std::unique_ptr<StoreDb>> Open(const std::string& path, bool read_only, bool create,
+                                               Logger* log = nullptr);
   ~StoreDb();
   StoreDb(const StoreDb&) = delete;
   StoreDb& operator=(const StoreDb&) = delete;
@@ -87,8 +95,9 @@ class StoreDb {
   void SyncTransactionState();
 
  private:
-  explicit StoreDb(sqlite3* db) : db_(db) {}
+  StoreDb(sqlite3* db, Logger* log) : db_(db), log_(log) {}
   sqlite3* db_;
+  Logger* log_;
   bool in_txn_ = false;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };

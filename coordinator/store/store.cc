@@ -54,6 +54,13 @@ Status CheckForeignKeys(StoreDb& db) {
   return Status::OK();
 }
 
+// Puts the database path in front of `s` unless SQLite's message names the file already.
+Status NamePath(const Status& s, const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  if (s.ok() || s.message().find(base) != std::string::npos) return s;
+  return s.WithContext(path);
+}
+
 // Applies one migration in its own transaction (a no-op if another process got there first).
 Status ApplyMigration(StoreDb& db, const store_sql::Migration& m) {
   CS_RETURN_IF_ERROR(db.Begin());
@@ -82,7 +89,7 @@ Status Migrate(StoreDb& db, int current, const std::string& path) {
   }
   Status restore = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON");
   if (s.ok()) s = restore;
-  return s.WithContext(path);
+  return NamePath(s, path);
 }
 
 Status ConfigureConnection(StoreDb& db, const StoreOptions& options) {
@@ -234,8 +241,8 @@ Store::~Store() {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
   CS_ASSIGN_OR_RETURN(std::unique_ptr<StoreDb> db,
-                      StoreDb::Open(path, options.read_only, options.create));
-  CS_RETURN_IF_ERROR(ConfigureConnection(*db, options).WithContext(path));
+                      StoreDb::Open(path, options.read_only, options.create, options.log));
+  CS_RETURN_IF_ERROR(NamePath(ConfigureConnection(*db, options), path));
   CS_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
   CS_RETURN_IF_ERROR(CheckVersion(version, path));
   if (version == 0) {
@@ -261,7 +268,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db);
   impl->options = options;
-  CS_RETURN_IF_ERROR(impl->LoadLeaseCounter().WithContext(path));
+  CS_RETURN_IF_ERROR(NamePath(impl->LoadLeaseCounter(), path));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "schema/ids.h"
 #include "schema/job_state.h"
@@ -26,6 +27,9 @@ struct StoreOptions {
   bool create = true;      // create and migrate if missing (ignored when read_only)
   int64_t busy_timeout_ms = 5000;
   bool synchronous_full = true;  // PRAGMA synchronous=FULL (NORMAL for benchmarks only)
+  // Receives the SQL of a failed statement (error messages name the database file, never SQL).
+  // Null drops it; the logger must outlive the Store.
+  Logger* log = nullptr;
 };
 
 struct SweepRecord {

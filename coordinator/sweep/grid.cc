@@ -4,6 +4,7 @@
 #include "coordinator/sweep/grid.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -133,18 +134,75 @@ std::string OutputAffectingOptions(const ModelSpec& model) {
   return o.dump();  // nlohmann::json objects are sorted by key
 }
 
+namespace {
+
+// a * b and a + b, saturating at INT64_MAX (grids are sized before anything is allocated, so a
+// hostile file must not wrap them negative). Inputs are non-negative.
+int64_t SatMul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+}  // namespace
+
 int64_t GridSize(const SweepConfig& c) {
   int64_t combos = 0;
   for (const auto& m : c.models) {
     for (const auto& method : c.methods) {
-      if (m.Runs(method)) combos += static_cast<int64_t>(TurnsFor(c, method).size());
+      if (m.Runs(method)) combos = SatAdd(combos, static_cast<int64_t>(TurnsFor(c, method).size()));
     }
   }
   int64_t instances = 0;
   for (const auto& t : c.tasks) {
-    instances += static_cast<int64_t>(t.complexities.size()) * SamplesFor(c, t);
+    instances =
+        SatAdd(instances, SatMul(static_cast<int64_t>(t.complexities.size()), SamplesFor(c, t)));
   }
-  return combos * instances;
+  return SatMul(combos, instances);
+}
+
+GridNeeds EstimateNeeds(const SweepConfig& config) {
+  GridNeeds needs;
+  needs.cells = GridSize(config);
+  needs.db_bytes = SatMul(needs.cells, kDbBytesPerCell);
+  needs.job_bytes = SatMul(needs.cells, kJobBytesPerCell);
+  return needs;
+}
+
+Status CheckGridSize(const SweepConfig& config, int64_t max_cells) {
+  GridNeeds needs = EstimateNeeds(config);
+  if (needs.cells <= max_cells) return Status::OK();
+  std::string cells = needs.cells == INT64_MAX ? "more than 9.2e18" : FormatCount(needs.cells);
+  return Status::ResourceExhausted(
+      config.path + ": the grid has " + cells + " cells, more than --max-cells " +
+      FormatCount(max_cells) + "; its jobs alone would take about " + FormatBytes(needs.job_bytes) +
+      " of database, about " + FormatBytes(needs.db_bytes) +
+      " once every cell has its result. Shrink the sweep, or raise --max-cells to load it anyway");
+}
+
+std::string FormatCount(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string FormatBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
 }
 
 void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)>& fn) {

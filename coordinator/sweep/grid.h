@@ -2,7 +2,8 @@
 // everything that changes a model's output (sweep, task, complexity, sample, seed, model id and
 // its output-affecting options, generation settings, method and its prompt version, turns,
 // sandbox limits) and nothing transport-related (base_url, api_key_env, timeouts, headers).
-// Pure functions plus ExpandIntoStore, which inserts idempotently (INSERT OR IGNORE).
+// Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore, which inserts
+// idempotently (INSERT OR IGNORE).
 #pragma once
 
 #include <atomic>
@@ -24,8 +25,31 @@ struct GridCell {
   int turns = 1;
 };
 
-// Number of cells the config expands to (turns > 1 only for multi-turn methods).
+// Number of cells the config expands to (turns > 1 only for multi-turn methods), saturating at
+// INT64_MAX.
 int64_t GridSize(const SweepConfig& config);
+
+// What a sweep needs before it runs: its cells, and the database size once every cell has its
+// result (kDbBytesPerCell each, measured on sim sweeps: jobs, attempts, calls, executions and
+// indexes; real model replies are longer, so treat it as a floor).
+constexpr int64_t kDbBytesPerCell = 4096;
+// What one job row alone takes with its indexes (a 1M-cell load of number_multiply): what the
+// grid load itself writes.
+constexpr int64_t kJobBytesPerCell = 210;
+constexpr int64_t kDefaultMaxCells = 10'000'000;  // --max-cells
+struct GridNeeds {
+  int64_t cells = 0;
+  int64_t db_bytes = 0;   // once every cell has its result
+  int64_t job_bytes = 0;  // the jobs alone, as loaded
+};
+GridNeeds EstimateNeeds(const SweepConfig& config);
+// ResourceExhausted (naming the cells, the database estimate and --max-cells) when the grid has
+// more than `max_cells` cells. validate, run and coordinator call it before expanding anything.
+Status CheckGridSize(const SweepConfig& config, int64_t max_cells);
+// "1.5 GiB", for messages.
+std::string FormatBytes(int64_t bytes);
+// 12345678 -> "12,345,678", for messages.
+std::string FormatCount(int64_t n);
 // Calls `fn` for every cell in a fixed order; stops early if fn returns false.
 void ForEachCell(const SweepConfig& config, const std::function<bool(const GridCell&)>& fn);
 // Model options with transport-only fields removed, canonical (sorted keys).

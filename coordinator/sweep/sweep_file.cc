@@ -22,6 +22,138 @@ namespace {
 
 using json = nlohmann::json;
 
+// Deepest nesting a sweep file may have: tables, arrays and dotted-key parts counted together.
+// toml++ recurses per level (a 100,000-deep header crashes it), so TomlDepthScan checks the text
+// before toml++ sees it. Real sweep files stay under 6.
+constexpr int kMaxTomlDepth = 64;
+
+// Measures TOML nesting without parsing: the depth of a value is the depth of its table plus the
+// parts of its dotted key; each inline array or table adds one. Strings and comments are skipped.
+// Returns the 1-based line where the depth first passes `max_depth`, or 0.
+class TomlDepthScan {
+ public:
+  explicit TomlDepthScan(std::string_view text) : t_(text) {}
+  int FirstLineDeeperThan(int max_depth) {
+    max_ = max_depth;
+    for (i_ = 0; i_ < t_.size() && bad_line_ == 0; ++i_) Step(t_[i_]);
+    return bad_line_;
+  }
+
+ private:
+  enum class Mode { kLineStart, kHeader, kKey, kValue };
+  struct Open {
+    char bracket;
+    int depth;  // of the container itself
+  };
+
+  void Note(int depth) {
+    if (depth > max_ && bad_line_ == 0) bad_line_ = line_;
+  }
+  void Step(char c) {
+    if (c == '\n') ++line_;
+    if (c == '"' || c == '\'') return SkipString(c);
+    if (c == '#') return SkipComment();
+    switch (mode_) {
+      case Mode::kLineStart:
+        return LineStart(c);
+      case Mode::kHeader:
+        return Header(c);
+      case Mode::kKey:
+        return Key(c);
+      case Mode::kValue:
+        return Value(c);
+    }
+  }
+  void LineStart(char c) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return;
+    parts_ = 1;
+    if (c == '[') {
+      mode_ = Mode::kHeader;
+      if (i_ + 1 < t_.size() && t_[i_ + 1] == '[') ++parts_;  // [[x]]: an array, then a table
+      return;
+    }
+    mode_ = Mode::kKey;
+    Key(c);
+  }
+  void Header(char c) {
+    if (c == '.') {
+      ++parts_;
+    } else if (c == ']') {
+      table_depth_ = parts_;
+      Note(table_depth_);
+      mode_ = Mode::kValue;  // the rest of the line: nothing nests there
+    } else if (c == '\n') {
+      mode_ = Mode::kLineStart;
+    }
+  }
+  void Key(char c) {
+    if (c == '.') {
+      ++parts_;
+    } else if (c == '=') {
+      value_depth_ = (open_.empty() ? table_depth_ : open_.back().depth) + parts_;
+      Note(value_depth_);
+      mode_ = Mode::kValue;
+    } else if (c == '\n' && open_.empty()) {
+      mode_ = Mode::kLineStart;
+    } else if (c == '}') {
+      Value(c);
+    }
+  }
+  void Value(char c) {
+    if (c == '[' || c == '{') {
+      int depth = open_.empty() || open_.back().bracket == '{' ? value_depth_ : value_depth_ + 1;
+      open_.push_back({c, depth});
+      Note(depth + 1);
+      value_depth_ = depth;
+      if (c == '{') {
+        mode_ = Mode::kKey;
+        parts_ = 1;
+      }
+    } else if ((c == ']' || c == '}') && !open_.empty()) {
+      open_.pop_back();
+      if (!open_.empty()) value_depth_ = open_.back().depth;
+    } else if (c == ',' && !open_.empty() && open_.back().bracket == '{') {
+      mode_ = Mode::kKey;
+      parts_ = 1;
+    } else if (c == '\n' && open_.empty()) {
+      mode_ = Mode::kLineStart;
+    }
+  }
+  // Basic ("...", """...""") and literal ('...', '''...''') strings; i_ is on the first quote.
+  void SkipString(char q) {
+    bool triple = t_.substr(i_, 3) == std::string(3, q);
+    i_ += triple ? 3 : 1;
+    for (; i_ < t_.size(); ++i_) {
+      char c = t_[i_];
+      if (c == '\n') ++line_;
+      if (q == '"' && c == '\\') {
+        if (i_ + 1 < t_.size() && t_[i_ + 1] == '\n') ++line_;
+        ++i_;
+      } else if (c == q && (!triple || t_.substr(i_, 3) == std::string(3, q))) {
+        if (triple) i_ += 2;
+        return;
+      } else if (c == '\n' && !triple) {
+        mode_ = Mode::kLineStart;  // unterminated: toml++ reports it
+        return;
+      }
+    }
+  }
+  void SkipComment() {
+    while (i_ + 1 < t_.size() && t_[i_ + 1] != '\n') ++i_;
+  }
+
+  std::string_view t_;
+  size_t i_ = 0;
+  int line_ = 1;
+  int max_ = 0;
+  int bad_line_ = 0;
+  Mode mode_ = Mode::kLineStart;
+  int parts_ = 1;
+  int table_depth_ = 0;
+  int value_depth_ = 0;
+  std::vector<Open> open_;
+};
+
 // Collects the location prefix for messages: "file:line: key: ".
 class Ctx {
  public:
@@ -103,36 +235,42 @@ Result<std::string> GetString(const Ctx& ctx, const toml::node& n, const std::st
   return std::string(*n.value<std::string>());
 }
 
+// A list of strings is written as an array of strings, always: a bare string or a number in its
+// place is a type error (so `methods = "x"` and `complexity = [2]` do not pass silently).
 Result<std::vector<std::string>> GetStringList(const Ctx& ctx, const toml::node& n,
                                                const std::string& key) {
   std::vector<std::string> out;
-  if (n.is_string()) {
-    out.push_back(*n.value<std::string>());
-    return out;
-  }
-  if (!n.is_array()) return ctx.Error(&n, key, "expected a string or an array of strings");
-  for (const auto& e : *n.as_array()) {
-    if (e.is_string()) {
-      out.push_back(*e.value<std::string>());
-    } else if (e.is_integer()) {  // complexity levels such as 4 may be written as integers
-      out.push_back(std::to_string(*e.value<int64_t>()));
-    } else {
-      return ctx.Error(&e, key, "expected strings in the array");
+  if (!n.is_array()) {
+    std::string hint;
+    if (n.is_string() && n.value<std::string>()->size() <= 64) {
+      hint = " (write [\"" + *n.value<std::string>() + "\"])";
     }
+    return ctx.Error(&n, key, "expected an array of strings" + hint);
+  }
+  for (const auto& e : *n.as_array()) {
+    if (!e.is_string()) {
+      std::string hint = e.is_integer() ? " (write levels in quotes, e.g. [\"" +
+                                              std::to_string(*e.value<int64_t>()) + "\"])"
+                                        : "";
+      return ctx.Error(&e, key, "expected an array of strings" + hint);
+    }
+    out.push_back(*e.value<std::string>());
   }
   return out;
 }
 
-// TOML value -> JSON (for options passed through to providers).
-json ToJson(const toml::node& n) {
+// TOML value -> JSON (for options passed through to providers). The pre-scan in ParseSweep
+// bounds the nesting; `depth` keeps this recursion bounded even if that scan under-counted.
+json ToJson(const toml::node& n, int depth = 0) {
+  if (depth > kMaxTomlDepth) return nullptr;
   if (auto t = n.as_table()) {
     json o = json::object();
-    for (const auto& [k, v] : *t) o[std::string(k.str())] = ToJson(v);
+    for (const auto& [k, v] : *t) o[std::string(k.str())] = ToJson(v, depth + 1);
     return o;
   }
   if (auto a = n.as_array()) {
     json arr = json::array();
-    for (const auto& e : *a) arr.push_back(ToJson(e));
+    for (const auto& e : *a) arr.push_back(ToJson(e, depth + 1));
     return arr;
   }
   if (n.is_string()) return *n.value<std::string>();
@@ -334,6 +472,28 @@ Status CheckMethodModels(const Ctx& ctx, const toml::table& root, const SweepCon
   return Status::OK();
 }
 
+// [sandbox]: each limit an integer in its documented range (FindExecLimitRange).
+Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.Error(&node, "sandbox", "expected a table");
+  json limits = json::object();
+  for (const auto& [k, v] : *t) {
+    std::string key = Join("sandbox", KeyName(k.str()));
+    const ExecLimitRange* range = FindExecLimitRange(k.str());
+    if (range == nullptr) {
+      return ctx.Error(&v, key,
+                       "unknown key (expected one of: wall_ms, cpu_ms, memory_bytes, "
+                       "max_processes, max_file_bytes, tmp_bytes, keep_output_bytes, "
+                       "kill_output_bytes)");
+    }
+    CS_ASSIGN_OR_RETURN(limits[std::string(k.str())], GetInt(ctx, v, key, range->min, range->max));
+  }
+  c.sandbox_json = limits.dump();
+  Status s = ParseExecLimits(c.sandbox_json).status();
+  if (!s.ok()) return ctx.Error(&node, "sandbox", s.message());
+  return Status::OK();
+}
+
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
   CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
@@ -370,13 +530,50 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
   CS_RETURN_IF_ERROR(ParseTasks(ctx, *root.get("tasks"), registry, c));
   CS_RETURN_IF_ERROR(ParseModels(ctx, *root.get("models"), c));
-  if (const toml::node* n = root.get("sandbox")) {
-    if (!n->is_table()) return ctx.Error(n, "sandbox", "expected a table");
-    c.sandbox_json = ToJson(*n).dump();
-    Status s = ParseExecLimits(c.sandbox_json).status();
-    if (!s.ok()) return ctx.Error(n, "sandbox", s.message());
-  }
+  if (const toml::node* n = root.get("sandbox")) CS_RETURN_IF_ERROR(ParseSandbox(ctx, *n, c));
   return CheckMethodModels(ctx, root, c);
+}
+
+// The text of line `line` (1-based), without its newline.
+std::string_view LineOf(std::string_view text, int64_t line) {
+  size_t begin = 0;
+  for (int64_t l = 1; l < line && begin != std::string_view::npos; ++l) {
+    begin = text.find('\n', begin);
+    if (begin != std::string_view::npos) ++begin;
+  }
+  if (begin == std::string_view::npos || begin > text.size()) return {};
+  size_t end = text.find('\n', begin);
+  return text.substr(begin, end == std::string_view::npos ? text.size() - begin : end - begin);
+}
+
+std::string_view Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+// toml++ garbles the names in its "cannot redefine existing table 'models."sisim:x"'" messages;
+// this puts back the key as the line writes it (the header between brackets, or the text left
+// of '=').
+std::string ParseErrorText(std::string_view text, const toml::parse_error& e) {
+  std::string what(e.description());
+  size_t open = what.find('\'');
+  size_t close = what.rfind('\'');
+  if (what.find("cannot redefine existing") == std::string::npos || open == close) return what;
+  std::string_view line = Trim(LineOf(text, e.source().begin.line));
+  std::string_view name;
+  if (!line.empty() && line.front() == '[') {
+    size_t b = line.find_first_not_of('[');
+    size_t end = line.find(']', b);
+    if (b != std::string_view::npos && end != std::string_view::npos)
+      name = line.substr(b, end - b);
+  } else if (size_t eq = line.find('='); eq != std::string_view::npos) {
+    name = line.substr(0, eq);
+  }
+  name = Trim(name);
+  if (name.empty()) return what;
+  return what.substr(0, open + 1) + std::string(name) + what.substr(close);
 }
 
 }  // namespace
@@ -388,6 +585,11 @@ bool ModelConfig::Runs(const std::string& method) const {
 Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,
                                const TaskRegistry& tasks) {
   Ctx ctx(path);
+  if (int line = TomlDepthScan(text).FirstLineDeeperThan(kMaxTomlDepth); line > 0) {
+    return Status::InvalidArgument(path + ":" + std::to_string(line) + ": nested deeper than " +
+                                   std::to_string(kMaxTomlDepth) +
+                                   " levels (tables, arrays and dotted-key parts together)");
+  }
   SweepConfig c;
   c.path = path;
   c.text = std::string(text);
@@ -397,7 +599,7 @@ Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,
   } catch (const toml::parse_error& e) {
     return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
                                    std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
+                                   ParseErrorText(text, e));
   } catch (const std::exception& e) {
     return Status::InvalidArgument(path + ": " + e.what());
   }

@@ -1,5 +1,6 @@
 // Sweep files (TOML, read with toml++): the grid a user asks for. ParseSweep validates
-// everything it can without running anything; every error names the file, line and key.
+// everything it can without running anything; every error names the file, line and key. Text
+// nested past 64 levels is refused before toml++ sees it (toml++ recurses per level).
 // Values are immutable after parsing and safe to share between threads.
 #pragma once
 

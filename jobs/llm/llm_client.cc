@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/hash.h"
+#include "base/json_depth.h"
 
 namespace codesweep {
 namespace {
@@ -32,8 +33,9 @@ const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
 }
 
 // Embeds a JSON text as a value when it parses (so its field order does not matter), else as the
-// raw string.
+// raw string (also when nested past kMaxJsonDepth, so dumping it cannot recurse without bound).
 json EmbedJsonText(const std::string& text) {
+  if (JsonTooDeep(text)) return json(text);
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return json(text);
   return parsed;

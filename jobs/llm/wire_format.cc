@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "base/json_depth.h"
 #include "base/log.h"
 #include "base/utf8.h"
 
@@ -14,7 +15,9 @@ using nlohmann::json;
 
 std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Model-written JSON (tool arguments) nested past kMaxJsonDepth counts as unparseable.
 json ParseOr(const std::string& text, json fallback) {
+  if (JsonTooDeep(text)) return fallback;
   json v = json::parse(text, nullptr, false);
   return v.is_discarded() ? fallback : v;
 }
@@ -246,6 +249,10 @@ Result<std::string> BuildRequestBody(WireFormat format, const std::string& model
 }
 
 Result<LlmResponse> ParseResponseBody(WireFormat format, const std::string& text) {
+  if (JsonTooDeep(text)) {
+    return Status::InvalidArgument(
+        Str("response body is nested deeper than ", kMaxJsonDepth, " levels"));
+  }
   json body = json::parse(text, nullptr, false);
   if (body.is_discarded()) {
     return Status::InvalidArgument(
@@ -260,6 +267,7 @@ Result<LlmResponse> ParseResponseBody(WireFormat format, const std::string& text
 }
 
 std::string ExtractErrorMessage(const std::string& text) {
+  if (JsonTooDeep(text)) return text.substr(0, 300);
   json body = json::parse(text, nullptr, false);
   if (!body.is_discarded() && body.is_object()) {
     auto e = body.find("error");

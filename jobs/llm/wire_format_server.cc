@@ -1,6 +1,7 @@
 // The server side of the wire formats (used by fakellm): request bodies in, response bodies out.
 #include <nlohmann/json.hpp>
 
+#include "base/json_depth.h"
 #include "jobs/llm/wire_format.h"
 
 namespace codesweep {
@@ -112,6 +113,7 @@ LlmRequest ParseAnthropicRequest(const json& body) {
 }
 
 json ArgumentsObject(const std::string& arguments) {
+  if (JsonTooDeep(arguments)) return json::object();
   json v = json::parse(arguments, nullptr, false);
   return v.is_discarded() ? json::object() : v;
 }
@@ -177,6 +179,10 @@ std::string AnthropicResponse(const std::string& model, const LlmResponse& r,
 
 Result<LlmRequest> ParseRequestBody(WireFormat format, const std::string& text,
                                     std::string* model_name) {
+  if (JsonTooDeep(text)) {
+    return Status::InvalidArgument("request body is nested deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
   json body = json::parse(text, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return Status::InvalidArgument("request body is not a JSON object");

@@ -28,6 +28,21 @@ std::string_view ExecStatusName(ExecStatus s) {
 
 namespace {
 
+// The documented range of every limit (docs/operations.md, "Limits and ranges"). The upper
+// bounds keep deadline arithmetic (now + wall_ms, wall_ms + 1000) far from overflow.
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kTiB = 1LL << 40;
+constexpr ExecLimitRange kRanges[] = {
+    {"wall_ms", 1, kDay},
+    {"cpu_ms", 1, kDay},
+    {"memory_bytes", 1LL << 20, kTiB},
+    {"max_processes", 1, 65'536},
+    {"max_file_bytes", 1, kTiB},
+    {"tmp_bytes", 1, kTiB},
+    {"keep_output_bytes", 1, 1LL << 30},
+    {"kill_output_bytes", 1, 1LL << 34},
+};
+
 int64_t* FieldFor(ExecLimits& limits, const std::string& key) {
   if (key == "wall_ms") return &limits.wall_ms;
   if (key == "cpu_ms") return &limits.cpu_ms;
@@ -42,6 +57,13 @@ int64_t* FieldFor(ExecLimits& limits, const std::string& key) {
 
 }  // namespace
 
+const ExecLimitRange* FindExecLimitRange(std::string_view key) {
+  for (const ExecLimitRange& r : kRanges) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
 Result<ExecLimits> ParseExecLimits(std::string_view json, const ExecLimits& defaults) {
   ExecLimits limits = defaults;
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
@@ -54,9 +76,14 @@ Result<ExecLimits> ParseExecLimits(std::string_view json, const ExecLimits& defa
     if (!value.is_number_integer() && !value.is_number_unsigned()) {
       return Status::InvalidArgument("sandbox limits: " + key + " must be an integer");
     }
-    int64_t v =
-        value.is_number_unsigned() && value.get<uint64_t>() > INT64_MAX ? -1 : value.get<int64_t>();
-    if (v <= 0) return Status::InvalidArgument("sandbox limits: " + key + " must be positive");
+    const ExecLimitRange* range = FindExecLimitRange(key);
+    bool huge = value.is_number_unsigned() && value.get<uint64_t>() > INT64_MAX;
+    int64_t v = huge ? INT64_MAX : value.get<int64_t>();
+    if (v < range->min || v > range->max) {
+      return Status::InvalidArgument("sandbox limits: " + key + " must be between " +
+                                     std::to_string(range->min) + " and " +
+                                     std::to_string(range->max));
+    }
     *field = v;
   }
   // CPU follows wall (wall + 1 s) unless it was given explicitly.

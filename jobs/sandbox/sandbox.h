@@ -29,8 +29,17 @@ struct SandboxOptions {
 
 Result<std::unique_ptr<Executor>> MakeSandbox(const SandboxOptions& options, Logger& logger);
 
+// The accepted range of one ExecLimits field, by its sweep-file key ("wall_ms", ...); nullptr for
+// an unknown key. Every limit a user gives is checked against it.
+struct ExecLimitRange {
+  std::string_view key;
+  int64_t min = 0;
+  int64_t max = 0;
+};
+const ExecLimitRange* FindExecLimitRange(std::string_view key);
+
 // Parses a sweep's sandbox overrides ({"wall_ms":..,"memory_bytes":..,...}) on top of defaults.
-// Unknown keys and non-positive values are errors.
+// Unknown keys and values outside their ExecLimitRange are errors.
 Result<ExecLimits> ParseExecLimits(std::string_view json, const ExecLimits& defaults = {});
 
 }  // namespace codesweep

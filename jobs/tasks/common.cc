@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "base/hash.h"
+#include "base/json_depth.h"
 #include "base/utf8.h"
 
 namespace codesweep {
@@ -110,6 +111,10 @@ Result<std::vector<nlohmann::json>> ReadJsonLines(const std::string& path) {
   for (std::string_view line : SplitOn(text, '\n')) {
     ++line_no;
     if (TrimAscii(line).empty()) continue;
+    if (JsonTooDeep(line)) {
+      return Status::Corruption(path + ":" + std::to_string(line_no) + ": nested deeper than " +
+                                std::to_string(kMaxJsonDepth) + " levels");
+    }
     nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (row.is_discarded() || !row.is_object()) {
       return Status::Corruption(path + ":" + std::to_string(line_no) + ": not a JSON object");

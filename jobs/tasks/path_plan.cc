@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/json_depth.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/factories.h"
 #include "jobs/tasks/plan_common.h"
@@ -481,6 +482,7 @@ Result<std::unique_ptr<Task>> MakePathPlanTask(const std::string& data_dir) {
   if (!f) return Status::NotFound("path_plan: cannot open " + path);
   std::stringstream ss;
   ss << f.rdbuf();
+  if (JsonTooDeep(ss.str())) return Status::Corruption("path_plan: " + path + " nests too deeply");
   Json doc = Json::parse(ss.str(), nullptr, false);
   if (doc.is_discarded()) return Status::Corruption("path_plan: " + path + " is not valid JSON");
   CS_ASSIGN_OR_RETURN(std::vector<Prepared> instances, LoadInstances(doc));

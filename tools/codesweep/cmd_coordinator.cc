@@ -114,7 +114,7 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
   sub.add_option("--lease-ms", core.lease_ms, "Lease length")->capture_default_str();
   sub.add_option("--grace-ms", core.restart_grace_ms, "Restart grace for leased jobs")
       ->capture_default_str();
-  sub.add_option("--stall-ms", f->core.stall_ms,
+  sub.add_option("--stall-ms", core.stall_ms,
                  "A worker holding jobs with no result this long gets them taken back (0: never)")
       ->capture_default_str();
   sub.add_flag("-v,--verbose", f->verbose, "Debug logging");

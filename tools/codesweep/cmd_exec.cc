@@ -1,5 +1,6 @@
 // `codesweep exec FILE.py`: runs one snippet in the sandbox as a worker would and prints the
 // result; `codesweep exec --info` lists the tier probes and the profile's importable packages.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -27,19 +28,27 @@ struct ExecFlags {
   bool info = false;
 };
 
-// "10s", "1500ms", "2m", or a bare number of seconds.
+// "10s", "1500ms", "2m", or a bare number of seconds, within the sandbox's wall_ms range
+// (1 ms to 24 h; docs/operations.md).
 Result<int64_t> ParseDurationMs(const std::string& text) {
   size_t used = 0;
   double value = 0;
   try {
     value = std::stod(text, &used);
   } catch (...) {
-    return Status::InvalidArgument("bad duration: " + text);
+    return Status::InvalidArgument("--timeout " + text + ": not a duration (e.g. 10s, 1500ms, 2m)");
   }
   std::string unit = text.substr(used);
   double scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : unit == "m" ? 60000 : -1;
-  if (scale < 0 || value <= 0) return Status::InvalidArgument("bad duration: " + text);
-  return static_cast<int64_t>(value * scale);
+  if (scale < 0 || !std::isfinite(value)) {
+    return Status::InvalidArgument("--timeout " + text + ": not a duration (e.g. 10s, 1500ms, 2m)");
+  }
+  const ExecLimitRange* range = FindExecLimitRange("wall_ms");
+  double ms = value * scale;
+  if (ms < static_cast<double>(range->min) || ms > static_cast<double>(range->max)) {
+    return Status::InvalidArgument("--timeout " + text + " is outside 1ms to 24h");
+  }
+  return static_cast<int64_t>(ms);
 }
 
 SandboxOptions OptionsFrom(const ExecFlags& f) {

@@ -16,6 +16,7 @@ struct ValidateFlags {
   std::string data_dir;
   int first = 10;
   bool json = false;
+  int64_t max_cells = kDefaultMaxCells;
 };
 
 int RunValidate(const ValidateFlags& f) {
@@ -24,10 +25,14 @@ int RunValidate(const ValidateFlags& f) {
   auto config = LoadSweepFile(f.file, **tasks);
   if (!config.ok()) return PrintError("validate", config.status());
   const SweepConfig& c = *config;
-  int64_t size = GridSize(c);
+  GridNeeds needs = EstimateNeeds(c);
+  int64_t size = needs.cells;
+  Status limit = CheckGridSize(c, f.max_cells);
+  if (!limit.ok()) return PrintError("validate", limit);
   if (f.json) {
     nlohmann::json j = nlohmann::json::parse(SweepConfigJson(c));
     j["cells"] = size;
+    j["db_bytes_estimate"] = needs.db_bytes;
     ForEachCell(c, [&](const GridCell& g) {
       j["first_cells"].push_back({{"cell", g.cell.value()},
                                   {"task", g.task},
@@ -59,7 +64,8 @@ int RunValidate(const ValidateFlags& f) {
   std::string turns;
   for (int t : c.turns) turns += (turns.empty() ? "" : ", ") + std::to_string(t);
   std::printf("  methods [%s]  turns [%s]\n", methods.c_str(), turns.c_str());
-  std::printf("grid: %lld cells\n", static_cast<long long>(size));
+  std::printf("grid: %lld cells; the database will need about %s\n", static_cast<long long>(size),
+              FormatBytes(needs.db_bytes).c_str());
   int shown = 0;
   ForEachCell(c, [&](const GridCell& g) {
     std::printf("  %.12s  %-18s %-8s #%-5lld %-24s %-22s turns=%d\n", g.cell.value().c_str(),
@@ -80,6 +86,9 @@ CommandAction SetupValidateCommand(CLI::App& sub) {
   sub.add_option("--first", flags->first, "How many cells to print")->capture_default_str();
   sub.add_flag("--json", flags->json, "Print the normalized sweep and first cells as JSON");
   sub.add_option("--data-dir", flags->data_dir, "Task data directory (default: built-in)");
+  sub.add_option("--max-cells", flags->max_cells, "Refuse grids with more cells than this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   return [flags] { return RunValidate(*flags); };
 }
 

@@ -8,32 +8,7 @@ namespace codesweep {
 
 namespace {
 
-// What one job row takes in the database with its indexes (measured on a 1M-cell load of
-// number_multiply; longer task, level and method names take a little more).
-constexpr int64_t kBytesPerCell = 210;
 constexpr int64_t kLoadNoticeCells = 1'000'000;  // larger loads say so before they start
-
-// 12345678 -> "12,345,678".
-std::string WithCommas(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-std::string Bytes(double bytes) {
-  char buf[32];
-  if (bytes >= 1e9) {
-    std::snprintf(buf, sizeof(buf), "%.1f GB", bytes / 1e9);
-  } else if (bytes >= 1e6) {
-    std::snprintf(buf, sizeof(buf), "%.0f MB", bytes / 1e6);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.0f kB", bytes / 1e3);
-  }
-  return buf;
-}
 
 }  // namespace
 
@@ -42,14 +17,6 @@ Status SweepSetupOptions::Validate() const {
   if (db.empty()) return Status::InvalidArgument("no database file given (--db)");
   if (max_cells < 1) return Status::InvalidArgument("--max-cells must be >= 1");
   return core.Validate();
-}
-
-Status CheckGridSize(int64_t cells, int64_t max_cells) {
-  if (cells <= max_cells) return Status::OK();
-  return Status::ResourceExhausted(Str(
-      "the grid has ", WithCommas(cells), " cells, more than --max-cells ", WithCommas(max_cells),
-      "; its jobs alone would take about ", Bytes(static_cast<double>(cells) * kBytesPerCell),
-      " of database. Shrink the sweep, or raise --max-cells to load it anyway"));
 }
 
 void AddSweepSetupFlags(CLI::App& sub, SweepSetupOptions* options) {
@@ -71,11 +38,11 @@ Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegist
   LoadedSweep out;
   CS_ASSIGN_OR_RETURN(out.config, LoadSweepFile(options.sweep_file, tasks));
   const int64_t cells = GridSize(out.config);
-  CS_RETURN_IF_ERROR(CheckGridSize(cells, options.max_cells));
+  CS_RETURN_IF_ERROR(CheckGridSize(out.config, options.max_cells));
   CS_ASSIGN_OR_RETURN(out.store, Store::Open(options.db, {}));
   if (cells > kLoadNoticeCells) {
     std::fprintf(stderr, "sweep %s: loading %s cells into %s (SIGINT/SIGTERM stop the load)\n",
-                 out.config.name.c_str(), WithCommas(cells).c_str(), options.db.c_str());
+                 out.config.name.c_str(), FormatCount(cells).c_str(), options.db.c_str());
   }
   ExpandOptions expand;
   expand.cancel = cancel;

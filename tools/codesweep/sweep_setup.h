@@ -23,10 +23,10 @@ namespace codesweep {
 
 // What the CLI fills in for `run` and `coordinator` before a sweep is loaded and served.
 struct SweepSetupOptions {
-  std::string sweep_file;          // the sweep (TOML); required
-  std::string db;                  // the database file; required by the time Validate() runs
-  int64_t max_cells = 10'000'000;  // --max-cells: a larger grid is refused before loading
-  CoordinatorOptions core;         // sweep_id is filled in by LoadSweep when exit_when_done
+  std::string sweep_file;                // the sweep (TOML); required
+  std::string db;                        // the database file; required by the time Validate() runs
+  int64_t max_cells = kDefaultMaxCells;  // --max-cells: a larger grid is refused before loading
+  CoordinatorOptions core;               // sweep_id is filled in by LoadSweep when exit_when_done
   Status Validate() const;
 };
 
@@ -40,10 +40,6 @@ struct LoadedSweep {
   ExpandStats grid;
   CoordinatorOptions core;  // options.core, with sweep_id set when exit_when_done
 };
-
-// Refuses a grid of more than `max_cells` cells (ResourceExhausted), stating its size and the
-// database its jobs alone would take; OK otherwise.
-Status CheckGridSize(int64_t cells, int64_t max_cells);
 
 // Parses options.sweep_file, refuses it past max_cells (before the database is touched), opens
 // options.db and loads the grid, committing it in batches. `cancel` (set from the signal

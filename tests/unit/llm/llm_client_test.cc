@@ -136,5 +136,21 @@ TEST(ResponseJson, InvalidUtf8ContentDoesNotThrow) {
   EXPECT_TRUE(ResponseFromJson(json).ok());
 }
 
+// Tool arguments nested 200,000 deep used to crash the call-key hash (parsed, then dumped with
+// one recursion per level); past the depth bound they are hashed as the raw string they are.
+TEST(CanonicalRequestJson, DeepToolArgumentsAreHashedAsText) {
+  LlmRequest r = Request();
+  std::string deep(200'000, '[');
+  deep += std::string(200'000, ']');
+  r.messages[2].tool_calls[0].arguments_json = deep;
+  std::string json = CanonicalRequestJson(r);
+  EXPECT_NE(json.find("\"[[[["), std::string::npos);
+  LlmResponse reply;
+  reply.tool_calls.push_back({"t", "f", deep});
+  Result<LlmResponse> back = ResponseFromJson(ResponseToJson(reply));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->tool_calls[0].arguments_json, deep);
+}
+
 }  // namespace
 }  // namespace codesweep

@@ -153,6 +153,52 @@ TEST_P(RoundTrip, GarbageNeverThrows) {
   }
 }
 
+std::string Nested(int depth, const char* open = "{\"a\":", const char* close = "}") {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += open;
+  s += "1";
+  for (int i = 0; i < depth; ++i) s += close;
+  return s;
+}
+
+// A reply nested 200,000 deep (400 KB) used to crash the worker with SIGSEGV: the parser is
+// iterative, but Dump() of a tool call's input recursed once per level.
+TEST_P(RoundTrip, DeepReplyIsAnErrorNotACrash) {
+  const WireFormat f = GetParam();
+  std::string body =
+      f == WireFormat::kAnthropic
+          ? R"({"content":[{"type":"tool_use","id":"t","name":"python","input":)" +
+                Nested(200'000) + "}]}"
+          : R"({"choices":[{"message":{"content":"x","tool_calls":[{"id":"t","function":)" +
+                Nested(200'000) + "}]}}]}";
+  Result<LlmResponse> r = ParseResponseBody(f, body);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested deeper than 128"), std::string::npos)
+      << r.status().message();
+  std::string model;
+  EXPECT_FALSE(ParseRequestBody(f, Nested(200'000), &model).ok());
+  EXPECT_EQ(ExtractErrorMessage(Nested(200'000)).size(), 300u);
+  // Depth up to the bound still parses.
+  std::string shallow =
+      R"({"content":[{"type":"tool_use","id":"t","name":"python","input":)" + Nested(100) + "}]}";
+  EXPECT_TRUE(ParseResponseBody(WireFormat::kAnthropic, shallow).ok());
+}
+
+// Tool arguments are a string the model wrote; a deep one is sent back as {} rather than
+// crashing the request builder (it parsed and re-dumped them).
+TEST_P(RoundTrip, DeepToolArgumentsNeverCrashTheNextRequest) {
+  const WireFormat f = GetParam();
+  ModelSpec spec = f == WireFormat::kOpenAi ? Spec("openai", "gpt-4o") : Spec("anthropic", "c");
+  LlmRequest sent = ToolConversation();
+  sent.messages[2].tool_calls[0].arguments_json = Nested(200'000);
+  Result<std::string> body = BuildRequestBody(f, spec.name, sent, Options(spec));
+  ASSERT_TRUE(body.ok()) << body.status().ToString();
+  // Anthropic sends arguments as an object (now {}); OpenAI passes the string through as is.
+  if (f == WireFormat::kAnthropic) {
+    EXPECT_LT(body->size(), 10'000u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
                          ::testing::Values(WireFormat::kOpenAi, WireFormat::kAnthropic));
 

@@ -181,6 +181,52 @@ TEST(CodecTest, RejectsOversizedFrames) {
   EXPECT_FALSE(Decode(std::string("\x93\x01\x02\xdb\xff\xff\xff\xff", 8)).ok());
 }
 
+// Frames nested 100,000 deep (arrays or maps) are refused by the unpacker's depth limit before
+// anything walks them; msgpack's object tree would otherwise be visited recursively.
+TEST(CodecTest, DeepNestingIsRejected) {
+  for (char open : {'\x91', '\x81'}) {     // fixarray of 1, fixmap of 1
+    std::string frame("\x93\x01\x15", 3);  // [version, JOB, ...]
+    for (int i = 0; i < 100'000; ++i) {
+      frame += open;
+      if (open == '\x81') frame += '\x01';  // map key
+    }
+    frame += '\x01';
+    Result<Message> r = Decode(frame);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+// Structure-aware mutations: spliced frames, nesting runs, huge lengths and extension types.
+TEST(CodecTest, StructuredFuzzNeverCrashes) {
+  Rng rng(99);
+  std::vector<std::string> seeds;
+  for (const Message& m : AllSamples()) seeds.push_back(Encode(m));
+  const std::string pieces[] = {std::string("\x91", 1),
+                                std::string("\xdc\xff\xff", 3),
+                                std::string("\xdd\x7f\xff\xff\xff", 5),
+                                std::string("\xc7\x01\x05\x00", 4),
+                                std::string("\xc0", 1),
+                                std::string("\xdb\xff\xff\xff\x7f", 5),
+                                std::string("\x81", 1),
+                                std::string("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9)};
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes = seeds[rng.Uniform(0, static_cast<int64_t>(seeds.size()) - 1)];
+    size_t pos = static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(bytes.size())));
+    const std::string& piece = pieces[rng.Uniform(0, std::size(pieces) - 1)];
+    std::string run;
+    for (int64_t n = rng.Uniform(1, rng.Bernoulli(0.1) ? 5000 : 3); n > 0; --n) run += piece;
+    bytes.insert(pos, run);
+    if (rng.Bernoulli(0.3)) bytes += seeds[rng.Uniform(0, static_cast<int64_t>(seeds.size()) - 1)];
+    Result<Message> r = Decode(bytes);
+    if (r.ok()) {
+      EXPECT_TRUE(Decode(Encode(*r)).ok());
+    } else {
+      EXPECT_FALSE(r.status().message().empty());
+    }
+  }
+}
+
 TEST(CodecTest, FuzzNeverCrashes) {
   Rng rng(1234);
   std::vector<std::string> seeds;

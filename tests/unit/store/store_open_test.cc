@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "coordinator/store/store.h"
@@ -217,6 +218,34 @@ TEST(StoreOpen, FailedStepKeepsTheRestOfTheGroup) {
   ASSERT_TRUE(f.store->Commit().ok());
   EXPECT_EQ(f.store->GetJob(page[0].job)->lease, lease);
   EXPECT_EQ(*f.store->CountJobs(std::nullopt, 0), 2);
+}
+
+// Issue 20: store errors reached users with SQL text in them ("... [INSERT INTO jobs ...]").
+// They name the database file instead; the statement goes to the store's log.
+TEST(StoreOpen, ErrorsNameTheFileAndLogTheSql) {
+  TempDir dir;
+  const std::string path = dir.File("named.db");
+  { Fixture f = MakeFixture(path); }
+  std::FILE* log_file = std::tmpfile();
+  ASSERT_NE(log_file, nullptr);
+  Logger log(log_file, LogLevel::kDebug, "store");
+  StoreOptions options;
+  options.log = &log;
+  auto store = Store::Open(path, options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Status s = (*store)->InsertCells(1, Cells(12345, 0, 1)).status();  // no such variant (FK)
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("named.db"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("INSERT"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("SELECT"), std::string::npos) << s.message();
+  std::fflush(log_file);
+  std::rewind(log_file);
+  std::string logged;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, log_file)) > 0;) logged.append(buf, n);
+  std::fclose(log_file);
+  EXPECT_NE(logged.find("[sql: "), std::string::npos) << logged;
+  EXPECT_NE(logged.find("named.db"), std::string::npos) << logged;
 }
 
 TEST(StoreOpen, BusyDatabaseGivesUnavailableThenRecovers) {

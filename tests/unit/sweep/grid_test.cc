@@ -54,6 +54,35 @@ TEST_F(GridTest, SizeMatchesEnumeration) {
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
+// validate states the grid and database size, and run/coordinator refuse past --max-cells.
+TEST_F(GridTest, GridLimitNamesCellsDatabaseAndFlag) {
+  SweepConfig c = Parse(kBase);
+  GridNeeds needs = EstimateNeeds(c);
+  EXPECT_EQ(needs.cells, GridSize(c));
+  EXPECT_EQ(needs.db_bytes, needs.cells * kDbBytesPerCell);
+  EXPECT_TRUE(CheckGridSize(c, needs.cells).ok());
+  Status s = CheckGridSize(c, needs.cells - 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("g.toml: the grid has " + std::to_string(needs.cells) + " cells"),
+            std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("--max-cells"), std::string::npos);
+  EXPECT_NE(s.message().find("database would need about"), std::string::npos);
+}
+
+// A grid too large for int64 used to wrap around (negative sizes pass any limit); it saturates.
+TEST_F(GridTest, HugeGridsSaturateInsteadOfWrapping) {
+  SweepConfig c = Parse(kBase);
+  c.tasks[0].samples = INT64_MAX / 2;  // past what parsing allows, to reach the bound cheaply
+  c.tasks[0].complexities.assign(3, "1");
+  EXPECT_EQ(GridSize(c), INT64_MAX);
+  EXPECT_EQ(EstimateNeeds(c).db_bytes, INT64_MAX);
+  Status s = CheckGridSize(c, kDefaultMaxCells);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("more than 9.2e18 cells"), std::string::npos) << s.message();
+}
+
 TEST_F(GridTest, KeysAreDeterministic) { EXPECT_EQ(Keys(Parse(kBase)), Keys(Parse(kBase))); }
 
 TEST_F(GridTest, TransportSettingsDoNotChangeKeys) {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "jobs/sandbox/sandbox.h"
 #include "tests/unit/sweep/fake_task.h"
 
 namespace codesweep {
@@ -115,7 +116,7 @@ TEST_F(SweepFileTest, ErrorsNameFileLineAndKey) {
        "test.toml:3: turns: must be between 1 and 50"},
       {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n[models.\"sim:a\"]\n"
        "[sandbox]\nwall_ms = -5\n",
-       "test.toml:6: sandbox:"},
+       "test.toml:7: sandbox.wall_ms: must be between 1 and"},
   };
   for (const BadCase& bc : cases) {
     auto c = Parse(bc.text);
@@ -151,6 +152,111 @@ TEST_F(SweepFileTest, GarbageNeverCrashes) {
   EXPECT_FALSE(Parse(junk).ok());
   EXPECT_FALSE(Parse("").ok());
   EXPECT_FALSE(Parse(std::string(100000, '[')).ok());
+}
+
+constexpr const char* kHead =
+    "name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname = \"fake\"\n"
+    "[models.\"sim:a\"]\n";
+
+// Issue 20: a 50 KB file with a table nested 25,000 deep made validate, run and coordinator die
+// with SIGSEGV (recursion converting TOML to JSON); at 100,000 deep toml++ itself crashes. The
+// text is now scanned for depth before toml++ sees it.
+TEST_F(SweepFileTest, DeepNestingIsAnErrorNotACrash) {
+  auto deep_header = [](int n) {
+    std::string s = std::string(kHead) + "[sandbox";
+    for (int i = 0; i < n; ++i) s += ".a";
+    return s + "]\nx = 1\n";
+  };
+  for (int n : {25'000, 200'000}) {
+    auto c = Parse(deep_header(n));
+    ASSERT_FALSE(c.ok());
+    EXPECT_THAT(c.status().message(), HasSubstr("test.toml:6: nested deeper than 64 levels"));
+  }
+  std::string dotted = std::string(kHead) + "x";
+  for (int i = 0; i < 200'000; ++i) dotted += ".a";
+  EXPECT_THAT(Parse(dotted + " = 1\n").status().message(), HasSubstr("test.toml:6: nested"));
+  std::string arrays =
+      std::string(kHead) + "stop = " + std::string(70, '[') + std::string(70, ']') + "\n";
+  EXPECT_THAT(Parse(arrays).status().message(), HasSubstr("test.toml:6: nested"));
+  std::string inline_tables = std::string(kHead) + "x = ";
+  for (int i = 0; i < 70; ++i) inline_tables += "{a.b = ";
+  inline_tables += "1" + std::string(70, '}') + "\n";
+  EXPECT_THAT(Parse(inline_tables).status().message(), HasSubstr("test.toml:6: nested"));
+  // Within the bound, the ordinary checks answer (here: the unknown sandbox key).
+  auto shallow = Parse(deep_header(60));
+  ASSERT_FALSE(shallow.ok());
+  EXPECT_THAT(shallow.status().message(), HasSubstr("sandbox.a: unknown key"));
+  // Brackets and dots inside strings and comments do not count.
+  std::string quoted = std::string(kHead) + "# " + std::string(100, '[') + "\n" + "stop = [\"" +
+                       std::string(100, '{') + "...\", '" + std::string(100, '[') + "']\n";
+  EXPECT_TRUE(Parse(quoted).ok()) << Parse(quoted).status().ToString();
+}
+
+// `methods = "only_question"` and `complexity = [2]` used to be accepted where the format says
+// an array of strings.
+TEST_F(SweepFileTest, ListsOfStringsAreNothingElse) {
+  const BadCase cases[] = {
+      {"name = \"x\"\nmethods = \"only_question\"\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:2: methods: expected an array of strings (write [\"only_question\"])"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n"
+       "complexity = [2]\n[models.\"sim:a\"]\n",
+       "test.toml:5: tasks[0].complexity: expected an array of strings (write levels in quotes, "
+       "e.g. [\"2\"])"},
+      {"name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\nskip_methods = \"all_code\"\n",
+       "test.toml:6: models.\"sim:a\".skip_methods: expected an array of strings"},
+      {"name = \"x\"\nmethods = [\"only_question\", 3]\n[[tasks]]\nname=\"fake\"\n"
+       "[models.\"sim:a\"]\n",
+       "test.toml:2: methods: expected an array of strings"},
+  };
+  for (const BadCase& bc : cases) {
+    auto c = Parse(bc.text);
+    ASSERT_FALSE(c.ok()) << "accepted: " << bc.text;
+    EXPECT_THAT(c.status().message(), HasSubstr(bc.expect)) << bc.text;
+  }
+}
+
+// toml++ printed a table defined twice as 'models."sisim:x"'; names are quoted as written.
+TEST_F(SweepFileTest, TwiceDefinedNamesAreQuotedAsWritten) {
+  auto c = Parse(std::string(kHead) + "[models.\"sim:b\"]\n[models.\"sim:b\"]\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("test.toml:7:1:"));
+  EXPECT_THAT(c.status().message(), HasSubstr("'models.\"sim:b\"'"));
+  auto headers = Parse(std::string(kHead) + "[models.\"openai:gpt-4o\".headers]\n" +
+                       "[models.\"openai:gpt-4o\".headers]\n");
+  EXPECT_THAT(headers.status().message(), HasSubstr("'models.\"openai:gpt-4o\".headers'"));
+  auto key = Parse(std::string(kHead) + "p_correct = 0.5\np_correct = 0.6\n");
+  EXPECT_THAT(key.status().message(), HasSubstr("'p_correct'"));
+}
+
+// `[sandbox] wall_ms = 9223372036854775807` passed validate and overflowed the deadline sum,
+// recording every execution as a timeout. Every limit has a documented range.
+TEST_F(SweepFileTest, SandboxLimitsAreRangeChecked) {
+  const BadCase cases[] = {
+      {"wall_ms = 9223372036854775807\n",
+       "test.toml:7: sandbox.wall_ms: must be between 1 and 86400000"},
+      {"wall_ms = 0\n", "test.toml:7: sandbox.wall_ms: must be between 1 and 86400000"},
+      {"cpu_ms = 86400001\n", "sandbox.cpu_ms: must be between 1 and 86400000"},
+      {"memory_bytes = 1024\n", "sandbox.memory_bytes: must be between 1048576 and"},
+      {"max_processes = 1000000\n", "sandbox.max_processes: must be between 1 and 65536"},
+      {"keep_output_bytes = 9223372036854775807\n", "sandbox.keep_output_bytes: must be"},
+      {"wall_ms = \"10s\"\n", "test.toml:7: sandbox.wall_ms: expected an integer"},
+      {"walltime = 5\n", "test.toml:7: sandbox.walltime: unknown key"},
+  };
+  for (const BadCase& bc : cases) {
+    auto c = Parse(std::string(kHead) + "[sandbox]\n" + bc.text);
+    ASSERT_FALSE(c.ok()) << "accepted: " << bc.text;
+    EXPECT_THAT(c.status().message(), HasSubstr(bc.expect)) << bc.text;
+  }
+  auto good = Parse(std::string(kHead) + "[sandbox]\nwall_ms = 86400000\nmemory_bytes = 1048576\n");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  // The worker re-checks what reaches it as JSON (a coordinator of another build, a hand edit).
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": 9223372036854775807})").ok());
+  EXPECT_FALSE(ParseExecLimits(R"({"wall_ms": 18446744073709551615})").ok());
+  Result<ExecLimits> derived = ParseExecLimits(R"({"wall_ms": 86400000})");
+  ASSERT_TRUE(derived.ok());
+  EXPECT_EQ(derived->cpu_ms, 86'401'000);
 }
 
 TEST_F(SweepFileTest, MissingFileIsNotFound) {
