@@ -74,7 +74,7 @@ Result<std::unique_ptr<Server>> ForkServerExecutor::Start() {
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   ChildPlan plan;
   if (script.ok() && bpf.ok()) {
-    plan.fds = {{sv[1], kSockFd}, {*bpf, kSeccompFd}, {*script, kServerFd}, {devnull, kStatusFd}};
+    plan.fds = {{sv[1], kSockFd}, {bpf->get(), kSeccompFd}, {script->get(), kServerFd}, {devnull, kStatusFd}};
   }
   std::vector<std::string> inner = {profile_->python, "-I", "/code/server.py"};
   inner.insert(inner.end(), preload_.begin(), preload_.end());
@@ -94,8 +94,6 @@ Result<std::unique_ptr<Server>> ForkServerExecutor::Start() {
   pid_t pid = script.ok() && bpf.ok() ? fork() : -1;
   if (pid == 0) RunChild(plan, args);
   for (int fd : {sv[1], devnull, plan.error_fd}) close(fd);
-  if (script.ok()) close(*script);
-  if (bpf.ok()) close(*bpf);
   if (pid < 0) return Status::Unavailable("forkserver: cannot start the server");
   server->pid = pid;
   return server;

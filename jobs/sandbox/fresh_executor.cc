@@ -16,13 +16,6 @@ namespace {
 constexpr int kCodeFd = 3, kSeccompFd = 4, kStatusFd = 5, kExitCodeFd = 6;
 constexpr int kNobody = 65534;
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // Whether this process may switch to uid/gid 65534: root whose user namespace maps it (a
 // single-uid namespace, e.g. `unshare -r`, does not).
 bool CanDropToNobody() {
@@ -72,14 +65,10 @@ Result<ExecResult> FreshExecutor::Run(const ExecRequest& request) {
 
 Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan& plan,
                                            RunCgroup* cgroup) {
-  CS_ASSIGN_OR_RETURN(int code_fd, MemFdWith("cs-code", request.code));
-  FdCloser code_closer{code_fd};
-  CS_ASSIGN_OR_RETURN(int bpf_fd, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
-  FdCloser bpf_closer{bpf_fd};
-  int marks[2];
-  if (pipe2(marks, O_CLOEXEC) != 0) return Status::IoError("pipe");
-  FdCloser mark_r{marks[0]}, mark_w{marks[1]};
-  plan.fds = {{code_fd, kCodeFd}, {bpf_fd, kSeccompFd}, {mark_w.fd, kExitCodeFd}};
+  CS_ASSIGN_OR_RETURN(UniqueFd code, MemFdWith("cs-code", request.code));
+  CS_ASSIGN_OR_RETURN(UniqueFd bpf, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
+  CS_ASSIGN_OR_RETURN(Pipe marks, MakePipe());
+  plan.fds = {{code.get(), kCodeFd}, {bpf.get(), kSeccompFd}, {marks.write.get(), kExitCodeFd}};
   plan.exe = profile_->bwrap;
   plan.argv =
       BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd, kStatusFd,
@@ -88,8 +77,7 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
   SpawnOptions options;
   options.status_fd_in_child = kStatusFd;
   Result<RawRun> spawned = SpawnAndCapture(plan, request.limits, cgroup, options);
-  close(mark_w.fd);
-  mark_w.fd = -1;
+  marks.write.Reset();
   CS_ASSIGN_OR_RETURN(RawRun raw, std::move(spawned));
   if (raw.status_text.find("child-pid") == std::string::npos && !raw.timed_out &&
       !raw.output_killed) {
@@ -102,8 +90,8 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
   if (WIFEXITED(raw.wait_status)) {
     int code = WEXITSTATUS(raw.wait_status);
     char buf[16] = {};
-    fcntl(mark_r.fd, F_SETFL, O_NONBLOCK);
-    ssize_t n = read(mark_r.fd, buf, sizeof(buf) - 1);
+    fcntl(marks.read.get(), F_SETFL, O_NONBLOCK);
+    ssize_t n = read(marks.read.get(), buf, sizeof(buf) - 1);
     bool said_so = n > 0 && std::atoi(buf) == code;
     if (code > 128 && code <= 128 + 64 && !said_so) raw.wait_status = code - 128;  // signalled
   }

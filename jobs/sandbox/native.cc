@@ -580,7 +580,7 @@ struct OwnedFd {
   }
 };
 
-Status Pipe(OwnedFd& r, OwnedFd& w) {
+Status OldPipe(OwnedFd& r, OwnedFd& w) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return Status::IoError(std::string("pipe: ") + strerror(errno));
   r.fd = p[0];
@@ -749,7 +749,7 @@ Result<std::unique_ptr<NativeLaunchers::Launcher>> NativeLaunchers::Start() {
   }
   launcher->sock = sv[0];
   OwnedFd child_sock(sv[1]), sync_r, sync_w;
-  CS_RETURN_IF_ERROR(Pipe(sync_r, sync_w));
+  CS_RETURN_IF_ERROR(OldPipe(sync_r, sync_w));
   unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS |
                         CLONE_NEWIPC | SIGCHLD;
   long pid = -1;
@@ -804,11 +804,12 @@ Result<ExecResult> NativeLaunchers::RunOn(Launcher& launcher, const ExecRequest&
     launcher.cgroup->BeginRun();
   }
   Request req = MakeRequest(request, have_cgroup);
-  CS_ASSIGN_OR_RETURN(int code_raw, MemFdWith("cs-code", request.code));
+  CS_ASSIGN_OR_RETURN(UniqueFd code_memfd, MemFdWith("cs-code", request.code));
+  int code_raw = code_memfd.Release();
   OwnedFd code(code_raw), out_r, out_w, err_r, err_w, st_r, st_w;
-  CS_RETURN_IF_ERROR(Pipe(out_r, out_w));
-  CS_RETURN_IF_ERROR(Pipe(err_r, err_w));
-  CS_RETURN_IF_ERROR(Pipe(st_r, st_w));
+  CS_RETURN_IF_ERROR(OldPipe(out_r, out_w));
+  CS_RETURN_IF_ERROR(OldPipe(err_r, err_w));
+  CS_RETURN_IF_ERROR(OldPipe(st_r, st_w));
   Clock::time_point start = Clock::now();
   // The launcher has the run's init ready ('P', after the previous run's 'D').
   Reply ready{};

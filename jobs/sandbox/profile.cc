@@ -159,20 +159,17 @@ ExecResult Classify(RawRun raw, const std::string& tier, const RunCgroup* cgroup
   return r;
 }
 
-Result<int> MemFdWith(const char* name, const std::string& data) {
-  int fd = memfd_create(name, MFD_CLOEXEC);
-  if (fd < 0) return Status::IoError(std::string("memfd_create: ") + std::strerror(errno));
+Result<UniqueFd> MemFdWith(const char* name, const std::string& data) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC));
+  if (!fd.valid()) return Status::IoError(std::string("memfd_create: ") + std::strerror(errno));
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return Status::IoError(std::string("memfd write: ") + std::strerror(errno));
-    }
+    if (n <= 0) return Status::IoError(std::string("memfd write: ") + std::strerror(errno));
     done += n;
   }
-  lseek(fd, 0, SEEK_SET);
+  lseek(fd.get(), 0, SEEK_SET);
   return fd;
 }
 

@@ -10,6 +10,7 @@
 #include "jobs/sandbox/cgroup.h"
 #include "jobs/sandbox/child.h"
 #include "jobs/sandbox/executor.h"
+#include "jobs/sandbox/fd.h"
 #include "jobs/sandbox/landlock.h"
 #include "jobs/sandbox/native.h"
 #include "jobs/sandbox/spawn.h"
@@ -54,6 +55,6 @@ ExecResult Classify(RawRun raw, const std::string& tier, const RunCgroup* cgroup
                     const ExecLimits& limits);
 
 // Fills a memfd with `data` and rewinds it; returns the fd (CLOEXEC) or an error.
-Result<int> MemFdWith(const char* name, const std::string& data);
+Result<UniqueFd> MemFdWith(const char* name, const std::string& data);
 
 }  // namespace codesweep
