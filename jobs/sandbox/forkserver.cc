@@ -73,6 +73,7 @@ ChildPlan ForkServerExecutor::ServerPlan(const Server& server, int sock, int bpf
   plan.argv =
       BwrapArgs(*profile_, slot, {{kServerFd, "/code/server.py"}}, kSeccompFd, kStatusFd, inner);
   plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
+  RunAsNobody(*profile_, plan);  // bubblewrap maps the sandbox's 65534 to the caller's uid
   plan.limits = LimitsFor(slot, server.cgroup != nullptr);
   plan.limits.cpu_seconds = 0;
   plan.limits.address_space = 0;

@@ -14,25 +14,6 @@ namespace codesweep {
 namespace {
 
 constexpr int kCodeFd = 3, kSeccompFd = 4, kStatusFd = 5, kExitCodeFd = 6;
-constexpr int kNobody = 65534;
-
-// Whether this process may switch to uid/gid 65534: root whose user namespace maps it (a
-// single-uid namespace, e.g. `unshare -r`, does not).
-bool CanDropToNobody() {
-  if (geteuid() != 0) return false;
-  for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
-    FILE* f = std::fopen(map, "re");
-    if (f == nullptr) return false;
-    long long inside = 0, outside = 0, count = 0;
-    bool mapped = false;
-    while (std::fscanf(f, "%lld %lld %lld", &inside, &outside, &count) == 3) {
-      mapped |= inside <= kNobody && kNobody < inside + count;
-    }
-    std::fclose(f);
-    if (!mapped) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -74,6 +55,7 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
       BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd, kStatusFd,
                 TierAInterpreterArgs(profile_->python, profile_->sys_path, kExitCodeFd));
   plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
+  RunAsNobody(*profile_, plan);  // bubblewrap maps the sandbox's 65534 to the caller's uid
   SpawnOptions options;
   options.status_fd_in_child = kStatusFd;
   Result<RawRun> spawned = SpawnAndCapture(plan, request.limits, cgroup, options);
@@ -102,17 +84,16 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
 
 Result<ExecResult> FreshExecutor::RunMonitored(const ExecRequest& request, ChildPlan& plan,
                                                RunCgroup* cgroup) {
-  bool root = CanDropToNobody();
+  bool nobody = profile_->run_as_nobody;
   CS_ASSIGN_OR_RETURN(RunDir dir, MakeRunDir(profile_->scratch_root, request.code,
-                                             root ? kNobody : -1, root ? kNobody : -1));
+                                             nobody ? kNobody : -1, nobody ? kNobody : -1));
   plan.exe = profile_->python;
   plan.argv = {profile_->python, "-I", dir.code};
   plan.cwd = dir.scratch;
   plan.env = SandboxEnv(dir.scratch, dir.scratch, profile_->label);
   plan.monitor = true;
-  plan.drop_privileges = root;
-  plan.run_uid = kNobody;
-  plan.run_gid = kNobody;
+  plan.run_dir = dir.root;
+  RunAsNobody(*profile_, plan);
   plan.seccomp_bpf = &profile_->seccomp_bpf;
   LandlockPlan landlock = profile_->landlock;
   if (profile_->tier == "B") {

@@ -3,6 +3,7 @@
 // (they take locks another thread may have held at the clone); they read only the Plan.
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -350,6 +351,12 @@ void BecomeSandboxUser() {
   prctl(PR_SET_DUMPABLE, 1);  // a uid change clears it; the launcher opens /proc/PID/ns
 }
 
+// The worker's end of the launcher socket is closed (it sends nothing before 'R').
+bool WorkerGone() {
+  pollfd p{kSockFd, POLLIN | POLLRDHUP, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
 }  // namespace
 
 void RunLauncher(const NativeLaunchers::Plan& plan, int sock, int sync_fd) {
@@ -357,8 +364,11 @@ void RunLauncher(const NativeLaunchers::Plan& plan, int sock, int sync_fd) {
   if (read(sync_fd, &go, 1) != 1) _exit(127);
   close(sync_fd);
   ResetLauncherProcess(sock);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) LauncherFail("pdeathsig", errno);
   if (plan.root_user) BecomeSandboxUser();
+  // After the uid change, which clears it. The launcher is pid 1 of its pid namespace: its death
+  // kills every init and interpreter below it.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) LauncherFail("pdeathsig", errno);
+  if (WorkerGone()) _exit(0);  // it died before PDEATHSIG was set
   // The worker's environment (API keys) must not be readable in this process's memory image.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) std::memset(*e, 0, std::strlen(*e));
   BuildRoot(plan.root);

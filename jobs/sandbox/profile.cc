@@ -9,11 +9,34 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstring>
 #include <filesystem>
 
 namespace codesweep {
+
+bool CanSwitchToNobody() {
+  if (geteuid() != 0) return false;
+  for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
+    FILE* f = std::fopen(map, "re");
+    if (f == nullptr) return false;
+    long long inside = 0, outside = 0, count = 0;
+    bool mapped = false;
+    while (std::fscanf(f, "%lld %lld %lld", &inside, &outside, &count) == 3) {
+      mapped |= inside <= kNobody && kNobody < inside + count;
+    }
+    std::fclose(f);
+    if (!mapped) return false;
+  }
+  return true;
+}
+
+void RunAsNobody(const SandboxProfile& profile, ChildPlan& plan) {
+  plan.drop_privileges = profile.run_as_nobody;
+  plan.run_uid = kNobody;
+  plan.run_gid = kNobody;
+}
 
 std::vector<std::string> TierAEtcPaths() {
   std::vector<std::string> out = {"/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives",
