@@ -59,9 +59,8 @@ class Capture {
     ms = std::clamp<int64_t>(ms, 0, 1000);
     int wake_fd = ended_ ? -1 : control_.wake_fd();
     if (!ended_ && wake_fd < 0) ms = std::min<int64_t>(ms, kNoWakeFdPoll.count());
-    pollfd p[3] = {{streams_[0].fd.get(), POLLIN, 0},
-                   {streams_[1].fd.get(), POLLIN, 0},
-                   {wake_fd, POLLIN, 0}};
+    pollfd p[3] = {
+        {streams_[0].fd.get(), POLLIN, 0}, {streams_[1].fd.get(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
     if (poll(p, 3, static_cast<int>(ms)) <= 0) return false;
     for (int i = 0; i < 2; ++i) {
       if (p[i].revents != 0) Read(streams_[i]);

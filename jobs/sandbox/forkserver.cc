@@ -101,8 +101,7 @@ Result<std::unique_ptr<Server>> ForkServerExecutor::Start() {
   CS_ASSIGN_OR_RETURN(UniqueFd bpf, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
   UniqueFd devnull(open("/dev/null", O_WRONLY | O_CLOEXEC));
   UniqueFd error_fd(fcntl(devnull.get(), F_DUPFD_CLOEXEC, 64));
-  ChildPlan plan =
-      ServerPlan(*server, child_sock.get(), bpf.get(), script.get(), devnull.get());
+  ChildPlan plan = ServerPlan(*server, child_sock.get(), bpf.get(), script.get(), devnull.get());
   plan.error_fd = error_fd.get();
   ChildArgv args = MakeChildArgv(plan);
   pid_t pid = fork();
@@ -163,7 +162,6 @@ Status SendRequest(int sock, const ExecRequest& request, int out_fd, int err_fd)
   }
   return Status::OK();
 }
-
 
 // A run on the fork server: over when the server replies (or is gone); stopped by asking the
 // server to kill the child, and given up 300 ms later (the server is then discarded).

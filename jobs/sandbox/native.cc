@@ -117,8 +117,7 @@ NativeLaunchers::~NativeLaunchers() = default;
 
 // Clones the launcher into its namespaces (and, on cgroup v2, straight into its cgroup). Sets
 // `joined` when it started in the cgroup. The launcher waits for a byte on sync_r.
-Result<pid_t> NativeLaunchers::Clone(Launcher& launcher, int child_sock, int sync_r,
-                                     bool& joined) {
+Result<pid_t> NativeLaunchers::Clone(Launcher& launcher, int child_sock, int sync_r, bool& joined) {
   unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS |
                         CLONE_NEWIPC | SIGCHLD;
   long pid = -1;

@@ -48,8 +48,6 @@ char* PutInt(char* buf, long long v) {
   return buf;
 }
 
-
-
 unsigned long LockedFlags(const char* path) {
   struct statfs st;
   if (statfs(path, &st) != 0) return 0;
@@ -62,7 +60,6 @@ unsigned long LockedFlags(const char* path) {
   if (st.f_flags & ST_RELATIME) out |= MS_RELATIME;
   return out;
 }
-
 
 // ---- The launcher and init (child side: raw syscalls only) ----
 
@@ -440,6 +437,5 @@ ssize_t RecvMsg(int sock, void* data, size_t size, int* fds, int max_fds, int* n
   }
   return n;
 }
-
 
 }  // namespace codesweep

@@ -173,8 +173,8 @@ Status CheckOptions(const SandboxOptions& options) {
 constexpr const char* kTierCWarning =
     "sandbox tier C: no namespaces and no Landlock. The code runs as an unprivileged user (when "
     "started as root) under seccomp and rlimits only: it can read any world-readable host file, "
-    "see other processes, and use AF_UNIX sockets; network sockets, ptrace and namespaces are "
-    "denied.";
+    "see other processes, and what it writes to the host's /tmp, /var/tmp and /dev/shm persists; "
+    "sockets (but unix stream socketpairs), ptrace and namespaces are denied.";
 
 }  // namespace
 

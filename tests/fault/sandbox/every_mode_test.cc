@@ -1,7 +1,8 @@
 // What holds in every tier and mode the machine supports (tier A with the native backend, with
 // bubblewrap and in fork-server mode; B; C): nothing of a run survives a real SIGKILL of the
 // process that started it (processes and scratch gone within a second), model code runs
-// unprivileged, and a timeout is reported as the SIGKILL that ended it.
+// unprivileged, cannot reach a host unix socket by path or abstract name (stream or datagram),
+// and a timeout is reported as the SIGKILL that ended it.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -77,6 +78,20 @@ int CountEntries(const std::string& dir) {
   while (dirent* e = d ? readdir(d) : nullptr) entries += e->d_name[0] != '.';
   if (d) closedir(d);
   return entries;
+}
+
+// A unix socket bound at `path` (a leading '@' = abstract) that anyone may connect to.
+int Listen(int type, const std::string& path) {
+  int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (path[0] == '@') addr.sun_path[0] = 0;
+  socklen_t len = offsetof(sockaddr_un, sun_path) + path.size();
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0) << path << strerror(errno);
+  if (type == SOCK_STREAM) listen(fd, 8);
+  if (path[0] != '@') chmod(path.c_str(), 0777);
+  return fd;
 }
 
 class EveryModeTest : public ::testing::TestWithParam<std::string> {
@@ -179,7 +194,8 @@ std::vector<int> HostUids(int pid) {
   std::string status = ReadAll("/proc/" + std::to_string(pid) + "/status");
   size_t at = status.find("\nUid:");
   std::vector<int> out(3, -1);
-  if (at != std::string::npos) std::istringstream(status.substr(at + 5)) >> out[0] >> out[1] >> out[2];
+  if (at != std::string::npos)
+    std::istringstream(status.substr(at + 5)) >> out[0] >> out[1] >> out[2];
   return out;
 }
 
@@ -188,12 +204,12 @@ TEST_P(EveryModeTest, CodeRunsUnprivileged) {
   // host: none may be the host's root.
   std::vector<std::vector<int>> host_uids;
   std::thread run([&] {
-    ExecResult r = Run(
-        "import os, ctypes, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)\ndata = (ctypes.c_uint32 * 6)()\n"
-        "libc.capget(hdr, data)\n"
-        "print(os.getuid(), os.geteuid(), os.getgid(), data[0] | data[3] | data[1] | data[4], "
-        "flush=True)\ntime.sleep(1)\n");
+    ExecResult r =
+        Run("import os, ctypes, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)\ndata = (ctypes.c_uint32 * 6)()\n"
+            "libc.capget(hdr, data)\n"
+            "print(os.getuid(), os.geteuid(), os.getgid(), data[0] | data[3] | data[1] | data[4], "
+            "flush=True)\ntime.sleep(1)\n");
     EXPECT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
     int uid = -1, euid = -1, gid = -1;
     long long caps = -1;
@@ -223,6 +239,51 @@ TEST_P(EveryModeTest, CodeRunsUnprivileged) {
     for (const std::vector<int>& uids : host_uids) {
       for (int u : uids) EXPECT_NE(u, 0) << "a process of the run is the host's root";
     }
+  }
+}
+
+// Host unix sockets, by path and by abstract name, stream and datagram: nothing arrives.
+// socketpair() (stream) still works.
+TEST_P(EveryModeTest, HostUnixSocketsAreUnreachable) {
+  std::string abstract = "@cs-every-" + std::to_string(getpid());
+  std::vector<std::pair<std::string, int>> targets = {{host_dir_ + "/stream.sock", SOCK_STREAM},
+                                                      {host_dir_ + "/dgram.sock", SOCK_DGRAM},
+                                                      {abstract + "-stream", SOCK_STREAM},
+                                                      {abstract + "-dgram", SOCK_DGRAM}};
+  std::vector<int> listeners;
+  std::string list = "[";
+  for (const auto& [path, type] : targets) {
+    listeners.push_back(Listen(type, path));
+    std::string py_path = path[0] == '@' ? "'\\0" + path.substr(1) + "'" : "'" + path + "'";
+    list += "(" + py_path + ", " + (type == SOCK_STREAM ? "True" : "False") + "),";
+  }
+  list += "]";
+  ExecResult r =
+      Run("import socket\nreached = []\n"
+          "a, b = socket.socketpair()\na.sendall(b'p')\nprint('pair', b.recv(1))\n"
+          "for path, stream in " +
+          list +
+          ":\n"
+          "    tries = [lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(path)]\n"
+          "    if not stream:\n"
+          "        tries = [lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'x', "
+          "path),\n"
+          "                 lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)[0]"
+          ".sendto(b'x', path)]\n"
+          "    for t in tries:\n"
+          "        try:\n            t()\n            reached.append(path)\n"
+          "        except OSError:\n            pass\n"
+          "print('reached', reached)\n");
+  EXPECT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("pair b'p'"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("reached []"), std::string::npos) << r.stdout_text;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    char byte;
+    int got = targets[i].second == SOCK_STREAM ? accept(listeners[i], nullptr, nullptr)
+                                               : static_cast<int>(recv(listeners[i], &byte, 1, 0));
+    EXPECT_LT(got, 0) << "something reached " << targets[i].first;
+    if (got >= 0 && targets[i].second == SOCK_STREAM) close(got);
+    close(listeners[i]);
   }
 }
 

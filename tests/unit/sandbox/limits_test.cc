@@ -115,6 +115,29 @@ TEST(Seccomp, BuildsBpf) {
   EXPECT_EQ(bpf->size() % 8, 0u);
 }
 
+// socket() of any family is denied, AF_UNIX included; stream socketpairs work, datagram ones not.
+TEST(Seccomp, SocketRules) {
+  auto bpf = BuildSeccompBpf({});
+  ASSERT_TRUE(bpf.ok()) << bpf.status().ToString();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (InstallSeccompBpf(*bpf) != 0) _exit(10);
+    int pair[2];
+    if (socket(AF_UNIX, SOCK_STREAM, 0) >= 0 || errno != EPERM) _exit(11);
+    if (socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) >= 0) _exit(12);
+    if (socket(AF_INET, SOCK_STREAM, 0) >= 0) _exit(13);
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) == 0) _exit(14);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) _exit(15);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair) != 0) _exit(16);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failed check " << WEXITSTATUS(status);
+}
+
 // A run directory is removed by the reaper only once nobody holds it.
 TEST(Scratch, StaleRunDirsAreReapedWhenUnheld) {
   char parent_tmpl[] = "/tmp/cs-unit-reap-XXXXXX";
