@@ -68,14 +68,12 @@ struct CallRecord {
   std::string error;    // empty on success
 };
 
-// One execution of model-written code, in order.
-struct ExecutionRecord {
-  int index = 0;
-  int turn = 0;
-  std::string code;
-  std::string status;  // ok, error, timeout, memory, killed, output_limit, refused
+// What the sandbox measured about one execution of model-written code. Defined once, here: the
+// sandbox's ExecResult (jobs/sandbox/executor.h) is this plus its status as an enum, and an
+// ExecutionRecord is this plus where in the job it ran.
+struct ExecReport {
   int exit_code = 0;
-  int signal = 0;
+  int signal = 0;  // the signal that ended the interpreter, 0 where it exited
   int64_t wall_ms = 0;
   int64_t cpu_ms = 0;
   int64_t peak_rss_kb = 0;
@@ -84,6 +82,14 @@ struct ExecutionRecord {
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   std::string tier;  // sandbox isolation tier used ("A", "B", "C", "plain")
+};
+
+// One execution of model-written code, in order.
+struct ExecutionRecord : ExecReport {
+  int index = 0;
+  int turn = 0;
+  std::string code;
+  std::string status;  // ok, error, timeout, memory, killed, output_limit, refused
 };
 
 // What running a job produced. Either a verdict (failed == false) or an error.

@@ -2,7 +2,9 @@
 #include "jobs/sandbox/cgroup.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,9 +71,35 @@ bool MakeParent(const std::string& dir, bool v2) {
   return true;
 }
 
-// Removes the groups that processes which are gone left under `base` (a worker killed with
-// SIGKILL cannot remove its own). rmdir only succeeds on a group without processes.
-void RemoveStale(const std::string& base) {
+// SIGKILLs every process in the group `dir` (cgroup.kill on v2, else one by one) and waits
+// (bounded) until it is empty.
+void KillGroup(const std::string& dir, bool v2) {
+  if (v2) WriteFile(dir + "/cgroup.kill", "1");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::istringstream pids(ReadFile(dir + "/cgroup.procs"));
+    bool any = false;
+    for (pid_t pid; pids >> pid;) {
+      any = true;
+      kill(pid, SIGKILL);
+    }
+    if (!any) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// A group under `base` is stale when no CgroupSupport holds it (its worker died, SIGKILL
+// included) and the pid in its name is gone.
+bool IsStale(const std::string& group, const std::string& name_pid) {
+  UniqueFd fd(open(group.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  pid_t pid = static_cast<pid_t>(std::atol(name_pid.c_str()));
+  return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Kills what the runs of dead workers left under `base` (a worker killed with SIGKILL cannot)
+// and removes their groups.
+void RemoveStale(const std::string& base, bool v2) {
   const std::string prefix = "codesweep-sandbox-";
   DIR* dir = opendir(base.c_str());
   if (dir == nullptr) return;
@@ -79,16 +107,16 @@ void RemoveStale(const std::string& base) {
   while (dirent* e = readdir(dir)) {
     std::string name = e->d_name;
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + prefix.size()));
-    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(base + "/" + name);
+    if (IsStale(base + "/" + name, name.substr(prefix.size()))) stale.push_back(base + "/" + name);
   }
   closedir(dir);
   for (const std::string& group : stale) {
     if (DIR* runs = opendir(group.c_str())) {
       while (dirent* e = readdir(runs)) {
-        if (std::string(e->d_name).compare(0, 4, "run-") == 0) {
-          rmdir((group + "/" + e->d_name).c_str());
-        }
+        if (std::string(e->d_name).compare(0, 4, "run-") != 0) continue;
+        std::string run = group + "/" + e->d_name;
+        KillGroup(run, v2);
+        rmdir(run.c_str());
       }
       closedir(runs);
     }
@@ -112,23 +140,7 @@ void RunCgroup::Init() {
 }
 
 void RunCgroup::KillAll() {
-  if (v2_ && WriteFile(dirs_[0] + "/cgroup.kill", "1")) {
-    // cgroup.kill is asynchronous; wait for the group to empty.
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool any = false;
-    for (const std::string& f : procs_files_) {
-      std::istringstream pids(ReadFile(f));
-      pid_t pid;
-      while (pids >> pid) {
-        any = true;
-        kill(pid, SIGKILL);
-      }
-    }
-    if (!any) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  for (const std::string& d : dirs_) KillGroup(d, v2_);
 }
 
 std::string RunCgroup::MemoryDir() const { return dirs_[0]; }
@@ -176,6 +188,15 @@ void RunCgroup::BeginRun() {
   peak_valid_ = !v2_ && WriteFile(MemoryDir() + "/memory.max_usage_in_bytes", "0");
 }
 
+CgroupSupport::CgroupSupport(std::vector<std::string> parents, bool v2)
+    : parents_(std::move(parents)), v2_(v2) {
+  for (const std::string& p : parents_) {
+    UniqueFd fd(open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.valid()) flock(fd.get(), LOCK_SH);
+    holds_.push_back(std::move(fd));
+  }
+}
+
 CgroupSupport::~CgroupSupport() {
   for (const std::string& p : parents_) rmdir(p.c_str());
 }
@@ -196,7 +217,7 @@ std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
       std::string ctl = ReadFile(base + "/cgroup.subtree_control");
       if (ctl.find("memory") == std::string::npos || ctl.find("pids") == std::string::npos)
         continue;
-      RemoveStale(base);
+      RemoveStale(base, v2);
       if (MakeParent(base + suffix, true)) {
         parents.push_back(base + suffix);
         break;
@@ -206,7 +227,7 @@ std::unique_ptr<CgroupSupport> CgroupSupport::Probe() {
     for (const char* c : {"memory", "pids"}) {
       std::string base = std::string(kRoot) + "/" + c + OwnPath(c);
       if (base.back() == '/') base.pop_back();
-      RemoveStale(base);
+      RemoveStale(base, v2);
       if (!Exists(base) || !MakeParent(base + suffix, false)) break;
       parents.push_back(base + suffix);
     }

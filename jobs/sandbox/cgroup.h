@@ -1,7 +1,9 @@
 // Per-run cgroups for memory and pids limits, v2 (unified) or v1 (memory + pids hierarchies).
 // CgroupSupport is probed once at MakeSandbox; when no writable hierarchy can be had, Probe
 // returns nullptr and runs go without (rlimits remain). Create() is thread-safe; a RunCgroup
-// belongs to one Run() and is removed (all its processes killed) by its destructor.
+// belongs to one Run() and is removed (all its processes killed) by its destructor. A
+// CgroupSupport holds a shared flock on its parent group; Probe kills what is left in the groups
+// nobody holds (their worker died) and removes them.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "jobs/sandbox/fd.h"
 
 namespace codesweep {
 
@@ -56,9 +59,9 @@ class CgroupSupport {
   std::string Describe() const;  // "v2 /sys/fs/cgroup/..." for --info and logs
 
  private:
-  CgroupSupport(std::vector<std::string> parents, bool v2)
-      : parents_(std::move(parents)), v2_(v2) {}
+  CgroupSupport(std::vector<std::string> parents, bool v2);
   std::vector<std::string> parents_;  // v2: one dir; v1: memory dir, pids dir
+  std::vector<UniqueFd> holds_;       // each parent, with a shared flock: in use
   bool v2_;
   std::atomic<uint64_t> next_{0};
 };

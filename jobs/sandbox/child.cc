@@ -1,10 +1,10 @@
 // Between fork and exec: raw syscalls only, no allocation, every failure reported on error_fd.
 #include "jobs/sandbox/child.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "jobs/sandbox/scratch.h"
 #include "jobs/sandbox/seccomp_policy.h"
 
 namespace codesweep {
@@ -101,15 +102,32 @@ void ApplyLimits(const ChildPlan& plan) {
   SetLimit(plan, RLIMIT_NPROC, plan.limits.processes, "rlimit-nproc");
 }
 
-[[noreturn]] void RunInterpreter(const ChildPlan& plan, const ChildArgv& args) {
-  setpgid(0, 0);
+void DropPrivileges(const ChildPlan& plan) {
+  if (setgroups(0, nullptr) != 0) Fail(plan, "setgroups", errno);
+  if (setresgid(plan.run_gid, plan.run_gid, plan.run_gid) != 0) Fail(plan, "setgid", errno);
+  if (setresuid(plan.run_uid, plan.run_uid, plan.run_uid) != 0) Fail(plan, "setuid", errno);
+}
+
+// An empty capability bounding set: whatever uid the interpreter ends up with, its exec grants no
+// capabilities (root in a one-uid user namespace would otherwise get them all). Needs
+// CAP_SETPCAP; without it there is nothing to drop.
+void DropCapabilityBounds() {
+  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+}
+
+// Dies with SIGKILL when `parent` does. Set after every uid change: a credential change clears
+// it. Exits at once if the parent is already gone.
+void DieWithParent(const ChildPlan& plan, pid_t parent) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, "pdeathsig", errno);
+  if (getppid() != parent) _exit(127);
+}
+
+[[noreturn]] void RunInterpreter(const ChildPlan& plan, const ChildArgv& args, pid_t monitor) {
+  setpgid(0, 0);
   ResetSignals();
-  if (plan.drop_privileges) {
-    if (setgroups(0, nullptr) != 0) Fail(plan, "setgroups", errno);
-    if (setresgid(plan.run_gid, plan.run_gid, plan.run_gid) != 0) Fail(plan, "setgid", errno);
-    if (setresuid(plan.run_uid, plan.run_uid, plan.run_uid) != 0) Fail(plan, "setuid", errno);
-  }
+  DropCapabilityBounds();
+  if (plan.drop_privileges) DropPrivileges(plan);
+  DieWithParent(plan, monitor);
   ApplyLimits(plan);  // as the run's uid: RLIMIT_NPROC counts that uid's processes
   if (plan.landlock != nullptr) {
     int err = ApplyLandlock(*plan.landlock);
@@ -122,44 +140,47 @@ void ApplyLimits(const ChildPlan& plan) {
   ExecInterpreter(plan, args);
 }
 
-// Kills every remaining child of this (subreaper) process until none is left.
+// SIGKILLs every current child of this process, read from its own children list (cheap: no
+// scan of /proc). Allocation-free.
+void KillChildren() {
+  char path[64] = "/proc/self/task/";
+  int n = 16;
+  char digits[12];
+  int d = 0;
+  for (unsigned v = static_cast<unsigned>(getpid()); d == 0 || v; v /= 10) {
+    digits[d++] = static_cast<char>('0' + v % 10);
+  }
+  while (d) path[n++] = digits[--d];
+  for (const char* p = "/children"; *p;) path[n++] = *p++;
+  path[n] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  ssize_t len;
+  pid_t pid = 0;
+  while ((len = read(fd, buf, sizeof(buf))) > 0) {
+    for (ssize_t i = 0; i < len; ++i) {
+      if (buf[i] >= '0' && buf[i] <= '9') {
+        pid = pid * 10 + (buf[i] - '0');
+      } else if (pid > 0) {
+        kill(pid, SIGKILL);
+        pid = 0;
+      }
+    }
+  }
+  if (pid > 0) kill(pid, SIGKILL);
+  close(fd);
+}
+
+// Kills every remaining child of this (subreaper) process until none is left: orphans of the
+// run are reparented to it.
 void Sweep(pid_t interpreter) {
   kill(-interpreter, SIGKILL);
   for (;;) {
-    DIR* proc = opendir("/proc");
-    pid_t self = getpid();
-    if (proc != nullptr) {
-      while (dirent* e = readdir(proc)) {
-        pid_t pid = atoi(e->d_name);
-        if (pid <= 0) continue;
-        char stat_path[64];
-        int n = 0;
-        for (const char* p = "/proc/"; *p;) stat_path[n++] = *p++;
-        for (const char* p = e->d_name; *p && n < 50;) stat_path[n++] = *p++;
-        for (const char* p = "/stat"; *p;) stat_path[n++] = *p++;
-        stat_path[n] = 0;
-        int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        char buf[512];
-        ssize_t len = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (len <= 0) continue;
-        buf[len] = 0;
-        char* close_paren = nullptr;
-        for (char* p = buf; *p; ++p) {
-          if (*p == ')') close_paren = p;
-        }
-        if (close_paren == nullptr) continue;
-        // ") S PPID ..."
-        pid_t ppid = atoi(close_paren + 4);
-        if (ppid == self) kill(pid, SIGKILL);
-      }
-      closedir(proc);
-    }
+    KillChildren();
     pid_t reaped;
-    int status;
     bool any = false;
-    while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) any = true;
+    while ((reaped = waitpid(-1, nullptr, WNOHANG)) > 0) any = true;
     if (reaped < 0 && errno == ECHILD) return;
     if (!any) {
       timespec ts{0, 1'000'000};
@@ -168,45 +189,78 @@ void Sweep(pid_t interpreter) {
   }
 }
 
-[[noreturn]] void RunMonitor(const ChildPlan& plan, const ChildArgv& args) {
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) Fail(plan, "subreaper", errno);
-  sigset_t waitset;
-  sigemptyset(&waitset);
-  sigaddset(&waitset, SIGCHLD);
-  sigaddset(&waitset, SIGTERM);
-  sigprocmask(SIG_BLOCK, &waitset, nullptr);
-  pid_t interpreter = fork();
-  if (interpreter < 0) Fail(plan, "fork", errno);
-  if (interpreter == 0) RunInterpreter(plan, args);
-  close(plan.error_fd);
-  int null_fd = open("/dev/null", O_WRONLY);
-  dup2(null_fd, 1);
-  dup2(null_fd, 2);
+// The run directory's shared flock, held (CLOEXEC) while the monitor lives: a later worker's
+// reaper removes only run directories nobody holds.
+void HoldRunDir(const ChildPlan& plan) {
+  if (plan.run_dir.empty()) return;
+  int fd = open(plan.run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) flock(fd, LOCK_SH);
+}
+
+constexpr int kStopped = -1;     // SIGTERM: the parent stopped the run (deadline)
+constexpr int kParentDied = -2;  // SIGHUP (PDEATHSIG): the thread that forked us is gone
+
+// The signals the monitor waits for, blocked from its start.
+sigset_t MonitorSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Waits for the interpreter's end (its wait status), kStopped or kParentDied. PDEATHSIG has a
+// signal of its own: when the forking thread dies first, the monitor is reparented to another
+// thread of the dying worker, so getppid() cannot tell the two apart.
+int WaitInterpreter(pid_t interpreter, const sigset_t& waitset) {
   int status = 0;
   for (;;) {
     siginfo_t info;
     int sig = sigwaitinfo(&waitset, &info);
-    if (sig == SIGTERM) {
-      status = -1;
-      break;
-    }
-    if (sig == SIGCHLD) {
-      pid_t r = waitpid(interpreter, &status, WNOHANG);
-      if (r == interpreter) break;
-      while (waitpid(-1, nullptr, WNOHANG) > 0) {
-      }
+    if (sig == SIGTERM) return kStopped;
+    if (sig == SIGHUP) return kParentDied;
+    if (sig != SIGCHLD) continue;
+    if (waitpid(interpreter, &status, WNOHANG) == interpreter) return status;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
   }
-  Sweep(interpreter);
-  if (status == -1) _exit(137);
+}
+
+// Ends this process the way the interpreter ended, so the parent sees its real wait status.
+[[noreturn]] void ExitLike(int status) {
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  int term = WTERMSIG(status);
+  int term = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
   signal(term, SIG_DFL);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_UNBLOCK, &all, nullptr);
   kill(getpid(), term);
+  kill(getpid(), SIGKILL);  // a signal whose default is not to terminate
   _exit(128 + term);
+}
+
+[[noreturn]] void RunMonitor(const ChildPlan& plan, const ChildArgv& args) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) Fail(plan, "subreaper", errno);
+  HoldRunDir(plan);
+  pid_t self = getpid();
+  pid_t interpreter = fork();
+  if (interpreter < 0) Fail(plan, "fork", errno);
+  if (interpreter == 0) RunInterpreter(plan, args, self);
+  close(plan.error_fd);
+  int null_fd = open("/dev/null", O_WRONLY);
+  dup2(null_fd, 1);
+  dup2(null_fd, 2);
+  int status = WaitInterpreter(interpreter, MonitorSignals());
+  Sweep(interpreter);
+  if (status == kParentDied || getppid() != plan.parent_pid) {
+    // The parent died mid-run: nobody else will remove the run directory.
+    if (!plan.run_dir.empty()) (void)RemoveTree(plan.run_dir);
+    _exit(137);
+  }
+  // SIGTERM: the parent stopped the run at its deadline, and the sweep SIGKILLed the
+  // interpreter.
+  ExitLike(status == kStopped ? SIGKILL : status);
 }
 
 }  // namespace
@@ -222,14 +276,29 @@ ChildArgv MakeChildArgv(ChildPlan& plan) {
 
 void RunChild(const ChildPlan& plan, const ChildArgv& args) {
   ResetSignals();
+  if (plan.monitor) {
+    // Until the monitor waits for them: the parent's stop and the parent's death.
+    sigset_t waitset = MonitorSignals();
+    sigprocmask(SIG_BLOCK, &waitset, nullptr);
+  }
   if (setsid() < 0) Fail(plan, "setsid", errno);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, "pdeathsig", errno);
-  if (getppid() != plan.parent_pid) _exit(127);  // the parent is already gone
   JoinCgroups(plan);
   SetupFds(plan);
-  // With a monitor the limits go on the interpreter only (RunInterpreter): the monitor is our
-  // code and must keep working (allocating, forking, reading /proc) whatever the run does.
-  if (!plan.monitor) ApplyLimits(plan);
+  if (plan.monitor) {
+    // A monitor outlives its parent just long enough to sweep and clean up.
+    if (prctl(PR_SET_PDEATHSIG, SIGHUP) != 0) Fail(plan, "pdeathsig", errno);
+    if (getppid() != plan.parent_pid) {
+      if (!plan.run_dir.empty()) (void)RemoveTree(plan.run_dir);
+      _exit(127);
+    }
+  } else {
+    // The limits go on the interpreter only in monitor mode (RunInterpreter): the monitor is our
+    // code and must keep working (allocating, forking, reading /proc) whatever the run does.
+    DropCapabilityBounds();
+    if (plan.drop_privileges) DropPrivileges(plan);
+    ApplyLimits(plan);
+    DieWithParent(plan, plan.parent_pid);
+  }
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(plan, "chdir", errno);
   if (plan.monitor) RunMonitor(plan, args);
   ExecInterpreter(plan, args);

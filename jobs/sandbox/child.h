@@ -2,7 +2,8 @@
 // runs between fork and exec (RunChild). RunChild only reads the plan, uses raw syscalls and never
 // returns. In tiers B, C and plain it becomes a monitor: a subreaper that runs the interpreter as
 // its own child, and on the interpreter's exit (or SIGTERM from the parent) kills every process
-// left below it before exiting with the interpreter's status.
+// left below it before exiting with the interpreter's status. The parent's death reaches the
+// monitor as SIGHUP (PDEATHSIG): it then kills everything below it and removes the run directory.
 #pragma once
 
 #include <sys/types.h>
@@ -35,9 +36,13 @@ struct ChildPlan {
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
   ChildLimits limits;
   bool monitor = false;  // fork the interpreter under a subreaper monitor
-  uid_t run_uid = 0;     // monitor mode, when root: drop to this uid/gid
+  // Drop to run_uid/run_gid (root only): the interpreter in monitor mode, else before the exec.
+  uid_t run_uid = 0;
   gid_t run_gid = 0;
   bool drop_privileges = false;
+  // Monitor mode: the run directory. The monitor holds a shared flock on it while it lives and
+  // removes it when the parent dies before the run ends.
+  std::string run_dir;
   const std::string* seccomp_bpf = nullptr;  // monitor mode: installed in the interpreter
   const LandlockPlan* landlock = nullptr;    // monitor mode: applied in the interpreter
   pid_t parent_pid = 0;

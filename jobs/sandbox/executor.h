@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "schema/types.h"
 
 namespace codesweep {
 
@@ -29,18 +30,10 @@ struct ExecRequest {
   ExecLimits limits;
 };
 
-struct ExecResult {
+// What the sandbox reports about one run: the measurements every record keeps (ExecReport,
+// schema/types.h) and the status and tier-A backend.
+struct ExecResult : ExecReport {
   ExecStatus status = ExecStatus::kOk;
-  int exit_code = 0;
-  int signal = 0;
-  int64_t wall_ms = 0;
-  int64_t cpu_ms = 0;
-  int64_t peak_rss_kb = 0;
-  std::string stdout_text;
-  std::string stderr_text;
-  bool stdout_truncated = false;
-  bool stderr_truncated = false;
-  std::string tier;     // "A", "B", "C" or "plain"
   std::string backend;  // tier A: "native" (own namespaces) or "bwrap"; else ""
 };
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -29,10 +30,10 @@ constexpr int kSockFd = 3, kSeccompFd = 4, kServerFd = 5, kStatusFd = 6;
 
 struct Server {
   pid_t pid = -1;
-  int sock = -1;
+  UniqueFd sock;
   std::unique_ptr<RunCgroup> cgroup;
   ~Server() {
-    if (sock >= 0) close(sock);
+    sock.Reset();
     if (pid > 0) {
       kill(-pid, SIGKILL);
       if (cgroup) cgroup->KillAll();
@@ -50,12 +51,38 @@ class ForkServerExecutor : public Executor {
 
  private:
   Result<std::unique_ptr<Server>> Start();
+  ChildPlan ServerPlan(const Server& server, int sock, int bpf, int script, int devnull) const;
   Result<ExecResult> RunOn(Server& server, const ExecRequest& request, bool& server_ok);
+  std::unique_ptr<Server> TakeIdle();
   std::shared_ptr<const SandboxProfile> profile_;
   std::vector<std::string> preload_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Server>> idle_;  // guarded by mu_
 };
+
+// The server's bubblewrap command: the slot's default limits, no CPU or address-space limit (each
+// child sets its own), output to /dev/null.
+ChildPlan ForkServerExecutor::ServerPlan(const Server& server, int sock, int bpf, int script,
+                                         int devnull) const {
+  ExecLimits slot;
+  ChildPlan plan;
+  plan.fds = {{sock, kSockFd}, {bpf, kSeccompFd}, {script, kServerFd}, {devnull, kStatusFd}};
+  std::vector<std::string> inner = {profile_->python, "-I", "/code/server.py"};
+  inner.insert(inner.end(), preload_.begin(), preload_.end());
+  plan.exe = profile_->bwrap;
+  plan.argv =
+      BwrapArgs(*profile_, slot, {{kServerFd, "/code/server.py"}}, kSeccompFd, kStatusFd, inner);
+  plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
+  RunAsNobody(*profile_, plan);  // bubblewrap maps the sandbox's 65534 to the caller's uid
+  plan.limits = LimitsFor(slot, server.cgroup != nullptr);
+  plan.limits.cpu_seconds = 0;
+  plan.limits.address_space = 0;
+  if (server.cgroup) plan.cgroup_procs = server.cgroup->procs_files();
+  plan.stdout_fd = devnull;
+  plan.stderr_fd = devnull;
+  plan.parent_pid = getpid();
+  return plan;
+}
 
 Result<std::unique_ptr<Server>> ForkServerExecutor::Start() {
   int sv[2];
@@ -63,39 +90,22 @@ Result<std::unique_ptr<Server>> ForkServerExecutor::Start() {
     return Status::IoError(std::string("socketpair: ") + strerror(errno));
   }
   auto server = std::make_unique<Server>();
-  server->sock = sv[0];
+  server->sock.Reset(sv[0]);
+  UniqueFd child_sock(sv[1]);
   ExecLimits slot;  // the slot's cgroup uses the default limits plus room for preloads
   if (profile_->cgroups) {
     auto cg = profile_->cgroups->Create(slot.memory_bytes + (512LL << 20), slot.max_processes + 2);
     if (cg.ok()) server->cgroup = std::move(cg).value();
   }
-  auto script = MemFdWith("cs-forkserver", kForkServerPy);
-  auto bpf = MemFdWith("cs-seccomp", profile_->seccomp_bpf);
-  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  ChildPlan plan;
-  if (script.ok() && bpf.ok()) {
-    plan.fds = {{sv[1], kSockFd}, {*bpf, kSeccompFd}, {*script, kServerFd}, {devnull, kStatusFd}};
-  }
-  std::vector<std::string> inner = {profile_->python, "-I", "/code/server.py"};
-  inner.insert(inner.end(), preload_.begin(), preload_.end());
-  plan.exe = profile_->bwrap;
-  plan.argv =
-      BwrapArgs(*profile_, slot, {{kServerFd, "/code/server.py"}}, kSeccompFd, kStatusFd, inner);
-  plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
-  plan.limits = LimitsFor(slot, server->cgroup != nullptr);
-  plan.limits.cpu_seconds = 0;    // the server lives long; each child sets its own CPU limit
-  plan.limits.address_space = 0;  // likewise
-  if (server->cgroup) plan.cgroup_procs = server->cgroup->procs_files();
-  plan.stdout_fd = devnull;
-  plan.stderr_fd = devnull;
-  plan.error_fd = fcntl(devnull, F_DUPFD_CLOEXEC, 64);
-  plan.parent_pid = getpid();
+  CS_ASSIGN_OR_RETURN(UniqueFd script, MemFdWith("cs-forkserver", kForkServerPy));
+  CS_ASSIGN_OR_RETURN(UniqueFd bpf, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
+  UniqueFd devnull(open("/dev/null", O_WRONLY | O_CLOEXEC));
+  UniqueFd error_fd(fcntl(devnull.get(), F_DUPFD_CLOEXEC, 64));
+  ChildPlan plan = ServerPlan(*server, child_sock.get(), bpf.get(), script.get(), devnull.get());
+  plan.error_fd = error_fd.get();
   ChildArgv args = MakeChildArgv(plan);
-  pid_t pid = script.ok() && bpf.ok() ? fork() : -1;
+  pid_t pid = fork();
   if (pid == 0) RunChild(plan, args);
-  for (int fd : {sv[1], devnull, plan.error_fd}) close(fd);
-  if (script.ok()) close(*script);
-  if (bpf.ok()) close(*bpf);
   if (pid < 0) return Status::Unavailable("forkserver: cannot start the server");
   server->pid = pid;
   return server;
@@ -153,118 +163,101 @@ Status SendRequest(int sock, const ExecRequest& request, int out_fd, int err_fd)
   return Status::OK();
 }
 
+// A run on the fork server: over when the server replies (or is gone); stopped by asking the
+// server to kill the child, and given up 300 ms later (the server is then discarded).
+class ServerControl : public RunControl {
+ public:
+  explicit ServerControl(int sock) : sock_(sock) {}
+  int wake_fd() const override { return sock_; }
+  bool Ended() override {
+    if (gave_up_) return true;
+    pollfd p{sock_, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    reply_ = ReadLine(sock_, buffer_);  // "" when the server is gone
+    return true;
+  }
+  void Stop(StopReason, bool first) override {
+    Clock::time_point now = Clock::now();
+    if (first) {
+      give_up_at_ = now + std::chrono::milliseconds(300);
+      if (send(sock_, "kill\n", 5, MSG_NOSIGNAL) != 5) gave_up_ = true;
+    } else if (now >= give_up_at_) {
+      gave_up_ = true;
+    }
+  }
+  const std::string& reply() const { return reply_; }
+
+ private:
+  int sock_;
+  std::string reply_, buffer_;
+  bool gave_up_ = false;
+  Clock::time_point give_up_at_;
+};
+
+// The server's reply ("exit STATUS UTIME_MS STIME_MS MAXRSS_KB") into raw; false when there is
+// none: the code took its server down with it (or the server hung), reported as SIGKILL.
+bool ParseReply(const std::string& reply, RawRun& raw) {
+  long long status = 0, utime = 0, stime = 0, maxrss = 0;
+  if (std::sscanf(reply.c_str(), "exit %lld %lld %lld %lld", &status, &utime, &stime, &maxrss) !=
+      4) {
+    raw.wait_status = SIGKILL;
+    return false;
+  }
+  raw.wait_status = static_cast<int>(status);
+  raw.usage.ru_utime = {static_cast<time_t>(utime / 1000),
+                        static_cast<suseconds_t>(utime % 1000 * 1000)};
+  raw.usage.ru_stime = {static_cast<time_t>(stime / 1000),
+                        static_cast<suseconds_t>(stime % 1000 * 1000)};
+  raw.usage.ru_maxrss = maxrss;
+  return true;
+}
+
 }  // namespace
 
 Result<ExecResult> ForkServerExecutor::RunOn(Server& server, const ExecRequest& request,
                                              bool& server_ok) {
-  const ExecLimits& limits = request.limits;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return Status::IoError("pipe");
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(out[0]);
-    close(out[1]);
-    return Status::IoError("pipe");
-  }
+  server_ok = false;
+  CS_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+  CS_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   Clock::time_point start = Clock::now();
-  Status sent = SendRequest(server.sock, request, out[1], err[1]);
-  close(out[1]);
-  close(err[1]);
+  CS_RETURN_IF_ERROR(SendRequest(server.sock.get(), request, out.write.get(), err.write.get()));
+  out.write.Reset();
+  err.write.Reset();
   RawRun raw;
-  int fds[2] = {out[0], err[0]};
-  std::string* texts[2] = {&raw.stdout_text, &raw.stderr_text};
-  bool* truncs[2] = {&raw.stdout_truncated, &raw.stderr_truncated};
-  int64_t total = 0;
-  std::string reply, buffer;
-  bool killed = false;
-  Clock::time_point deadline = start + std::chrono::milliseconds(limits.wall_ms);
-  Clock::time_point give_up = Clock::time_point::max();
-  server_ok = sent.ok();
-  while (server_ok && reply.empty()) {
-    pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {server.sock, POLLIN, 0}};
-    Clock::time_point wake = killed ? give_up : deadline;
-    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
-    poll(p, 3, static_cast<int>(std::clamp<int64_t>(ms, 0, 1000)));
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i] < 0 || p[i].revents == 0) continue;
-      char buf[65536];
-      ssize_t n = read(fds[i], buf, sizeof(buf));
-      if (n <= 0) {
-        close(fds[i]);
-        fds[i] = -1;
-        p[i].fd = -1;
-        continue;
-      }
-      total += n;
-      size_t room = static_cast<size_t>(limits.keep_output_bytes) -
-                    std::min<size_t>(texts[i]->size(), limits.keep_output_bytes);
-      texts[i]->append(buf, std::min<size_t>(room, n));
-      if (static_cast<size_t>(n) > room) *truncs[i] = true;
-    }
-    if (p[2].revents != 0) {
-      reply = ReadLine(server.sock, buffer);
-      if (reply.empty()) server_ok = false;
-      continue;
-    }
-    Clock::time_point now = Clock::now();
-    if (!killed && (now >= deadline || total > limits.kill_output_bytes)) {
-      (total > limits.kill_output_bytes ? raw.output_killed : raw.timed_out) = true;
-      killed = true;
-      if (send(server.sock, "kill\n", 5, MSG_NOSIGNAL) != 5) server_ok = false;
-      give_up = now + std::chrono::milliseconds(300);
-    } else if (killed && now >= give_up) {
-      server_ok = false;
-    }
-  }
-  for (int fd : fds) {
-    if (fd < 0) continue;
-    char buf[65536];
-    ssize_t n;
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-    }
-    close(fd);
-  }
-  raw.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  long long status = 0, utime = 0, stime = 0, maxrss = 0;
-  if (!server_ok || std::sscanf(reply.c_str(), "exit %lld %lld %lld %lld", &status, &utime, &stime,
-                                &maxrss) != 4) {
-    server_ok = false;
-    raw.wait_status = SIGKILL;  // the code took its server down with it
-  } else {
-    raw.wait_status = static_cast<int>(status);
-    raw.usage.ru_utime.tv_sec = utime / 1000;
-    raw.usage.ru_utime.tv_usec = (utime % 1000) * 1000;
-    raw.usage.ru_stime.tv_sec = stime / 1000;
-    raw.usage.ru_stime.tv_usec = (stime % 1000) * 1000;
-    raw.usage.ru_maxrss = maxrss;
-  }
-  ExecResult r = Classify(std::move(raw), "B", nullptr, limits);
-  r.tier = profile_->tier;
-  return r;
+  ServerControl control(server.sock.get());
+  CaptureOutput(std::move(out.read), std::move(err.read), request.limits, start, control, raw);
+  server_ok = ParseReply(control.reply(), raw);
+  return Classify(std::move(raw), profile_->tier, nullptr, request.limits);
+}
+
+std::unique_ptr<Server> ForkServerExecutor::TakeIdle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.empty()) return nullptr;
+  std::unique_ptr<Server> server = std::move(idle_.back());
+  idle_.pop_back();
+  return server;
 }
 
 Result<ExecResult> ForkServerExecutor::Run(const ExecRequest& request) {
   if (static_cast<int64_t>(request.code.size()) > request.limits.max_file_bytes) {
     return Refused(profile_->tier, "source larger than max_file_bytes");
   }
-  std::unique_ptr<Server> server;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      server = std::move(idle_.back());
-      idle_.pop_back();
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Server> server = TakeIdle();
+    bool fresh = server == nullptr;
+    if (fresh) {
+      CS_ASSIGN_OR_RETURN(server, Start());
     }
+    bool server_ok = false;
+    Result<ExecResult> result = RunOn(*server, request, server_ok);
+    if (server_ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(std::move(server));
+    }
+    // A pooled server may have died while idle: retry once on a fresh one.
+    if (!result.ok() && !fresh && attempt == 0) continue;
+    return result;
   }
-  if (!server) {
-    CS_ASSIGN_OR_RETURN(server, Start());
-  }
-  bool server_ok = false;
-  Result<ExecResult> result = RunOn(*server, request, server_ok);
-  if (server_ok) {
-    std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(server));
-  }
-  return result;
 }
 
 Result<std::unique_ptr<Executor>> MakeForkServer(std::shared_ptr<const SandboxProfile> profile,

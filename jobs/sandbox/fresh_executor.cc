@@ -14,32 +14,6 @@ namespace codesweep {
 namespace {
 
 constexpr int kCodeFd = 3, kSeccompFd = 4, kStatusFd = 5, kExitCodeFd = 6;
-constexpr int kNobody = 65534;
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-// Whether this process may switch to uid/gid 65534: root whose user namespace maps it (a
-// single-uid namespace, e.g. `unshare -r`, does not).
-bool CanDropToNobody() {
-  if (geteuid() != 0) return false;
-  for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
-    FILE* f = std::fopen(map, "re");
-    if (f == nullptr) return false;
-    long long inside = 0, outside = 0, count = 0;
-    bool mapped = false;
-    while (std::fscanf(f, "%lld %lld %lld", &inside, &outside, &count) == 3) {
-      mapped |= inside <= kNobody && kNobody < inside + count;
-    }
-    std::fclose(f);
-    if (!mapped) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -72,24 +46,20 @@ Result<ExecResult> FreshExecutor::Run(const ExecRequest& request) {
 
 Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan& plan,
                                            RunCgroup* cgroup) {
-  CS_ASSIGN_OR_RETURN(int code_fd, MemFdWith("cs-code", request.code));
-  FdCloser code_closer{code_fd};
-  CS_ASSIGN_OR_RETURN(int bpf_fd, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
-  FdCloser bpf_closer{bpf_fd};
-  int marks[2];
-  if (pipe2(marks, O_CLOEXEC) != 0) return Status::IoError("pipe");
-  FdCloser mark_r{marks[0]}, mark_w{marks[1]};
-  plan.fds = {{code_fd, kCodeFd}, {bpf_fd, kSeccompFd}, {mark_w.fd, kExitCodeFd}};
+  CS_ASSIGN_OR_RETURN(UniqueFd code, MemFdWith("cs-code", request.code));
+  CS_ASSIGN_OR_RETURN(UniqueFd bpf, MemFdWith("cs-seccomp", profile_->seccomp_bpf));
+  CS_ASSIGN_OR_RETURN(Pipe marks, MakePipe());
+  plan.fds = {{code.get(), kCodeFd}, {bpf.get(), kSeccompFd}, {marks.write.get(), kExitCodeFd}};
   plan.exe = profile_->bwrap;
   plan.argv =
       BwrapArgs(*profile_, request.limits, {{kCodeFd, "/code/main.py"}}, kSeccompFd, kStatusFd,
                 TierAInterpreterArgs(profile_->python, profile_->sys_path, kExitCodeFd));
   plan.env = SandboxEnv("/scratch", "/tmp", profile_->label);
+  RunAsNobody(*profile_, plan);  // bubblewrap maps the sandbox's 65534 to the caller's uid
   SpawnOptions options;
   options.status_fd_in_child = kStatusFd;
   Result<RawRun> spawned = SpawnAndCapture(plan, request.limits, cgroup, options);
-  close(mark_w.fd);
-  mark_w.fd = -1;
+  marks.write.Reset();
   CS_ASSIGN_OR_RETURN(RawRun raw, std::move(spawned));
   if (raw.status_text.find("child-pid") == std::string::npos && !raw.timed_out &&
       !raw.output_killed) {
@@ -102,8 +72,8 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
   if (WIFEXITED(raw.wait_status)) {
     int code = WEXITSTATUS(raw.wait_status);
     char buf[16] = {};
-    fcntl(mark_r.fd, F_SETFL, O_NONBLOCK);
-    ssize_t n = read(mark_r.fd, buf, sizeof(buf) - 1);
+    fcntl(marks.read.get(), F_SETFL, O_NONBLOCK);
+    ssize_t n = read(marks.read.get(), buf, sizeof(buf) - 1);
     bool said_so = n > 0 && std::atoi(buf) == code;
     if (code > 128 && code <= 128 + 64 && !said_so) raw.wait_status = code - 128;  // signalled
   }
@@ -114,17 +84,16 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
 
 Result<ExecResult> FreshExecutor::RunMonitored(const ExecRequest& request, ChildPlan& plan,
                                                RunCgroup* cgroup) {
-  bool root = CanDropToNobody();
+  bool nobody = profile_->run_as_nobody;
   CS_ASSIGN_OR_RETURN(RunDir dir, MakeRunDir(profile_->scratch_root, request.code,
-                                             root ? kNobody : -1, root ? kNobody : -1));
+                                             nobody ? kNobody : -1, nobody ? kNobody : -1));
   plan.exe = profile_->python;
   plan.argv = {profile_->python, "-I", dir.code};
   plan.cwd = dir.scratch;
   plan.env = SandboxEnv(dir.scratch, dir.scratch, profile_->label);
   plan.monitor = true;
-  plan.drop_privileges = root;
-  plan.run_uid = kNobody;
-  plan.run_gid = kNobody;
+  plan.run_dir = dir.root;
+  RunAsNobody(*profile_, plan);
   plan.seccomp_bpf = &profile_->seccomp_bpf;
   LandlockPlan landlock = profile_->landlock;
   if (profile_->tier == "B") {

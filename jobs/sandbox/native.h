@@ -7,6 +7,8 @@
 // process and never exec); everything they read is built before the clone.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,7 +38,10 @@ class NativeLaunchers {
 
  private:
   Result<std::unique_ptr<Launcher>> Start();
+  Result<pid_t> Clone(Launcher& launcher, int child_sock, int sync_r, bool& joined);
+  Status MapIds(const Launcher& launcher, bool joined);
   Result<ExecResult> RunOn(Launcher& launcher, const ExecRequest& request, bool& reusable);
+  Result<bool> AccountKilledInit(Launcher& launcher, RawRun& raw);
 
   const SandboxProfile& profile_;
   std::unique_ptr<Plan> plan_;  // argv, env and mount list, built once

@@ -10,10 +10,33 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 namespace codesweep {
+
+bool CanSwitchToNobody() {
+  if (geteuid() != 0) return false;
+  for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
+    FILE* f = std::fopen(map, "re");
+    if (f == nullptr) return false;
+    long long inside = 0, outside = 0, count = 0;
+    bool mapped = false;
+    while (std::fscanf(f, "%lld %lld %lld", &inside, &outside, &count) == 3) {
+      mapped |= inside <= kNobody && kNobody < inside + count;
+    }
+    std::fclose(f);
+    if (!mapped) return false;
+  }
+  return true;
+}
+
+void RunAsNobody(const SandboxProfile& profile, ChildPlan& plan) {
+  plan.drop_privileges = profile.run_as_nobody;
+  plan.run_uid = kNobody;
+  plan.run_gid = kNobody;
+}
 
 std::vector<std::string> TierAEtcPaths() {
   std::vector<std::string> out = {"/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives",
@@ -159,20 +182,17 @@ ExecResult Classify(RawRun raw, const std::string& tier, const RunCgroup* cgroup
   return r;
 }
 
-Result<int> MemFdWith(const char* name, const std::string& data) {
-  int fd = memfd_create(name, MFD_CLOEXEC);
-  if (fd < 0) return Status::IoError(std::string("memfd_create: ") + std::strerror(errno));
+Result<UniqueFd> MemFdWith(const char* name, const std::string& data) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC));
+  if (!fd.valid()) return Status::IoError(std::string("memfd_create: ") + std::strerror(errno));
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return Status::IoError(std::string("memfd write: ") + std::strerror(errno));
-    }
+    if (n <= 0) return Status::IoError(std::string("memfd write: ") + std::strerror(errno));
     done += n;
   }
-  lseek(fd, 0, SEEK_SET);
+  lseek(fd.get(), 0, SEEK_SET);
   return fd;
 }
 

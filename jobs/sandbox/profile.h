@@ -10,6 +10,7 @@
 #include "jobs/sandbox/cgroup.h"
 #include "jobs/sandbox/child.h"
 #include "jobs/sandbox/executor.h"
+#include "jobs/sandbox/fd.h"
 #include "jobs/sandbox/landlock.h"
 #include "jobs/sandbox/native.h"
 #include "jobs/sandbox/spawn.h"
@@ -25,12 +26,24 @@ struct SandboxProfile {
   LandlockPlan landlock;                   // tier B: system paths (per-run paths are added)
   std::unique_ptr<CgroupSupport> cgroups;  // null when no cgroup can be had
   std::string label;                       // SandboxOptions::label
+  // Root whose user namespace maps 65534 (not a one-uid namespace): tier A's bubblewrap and tiers
+  // B and C switch to the host's 65534 before running anything of the model's.
+  bool run_as_nobody = false;
   // Tier A: "native" (our own namespaces, jobs/sandbox/native.h) or "bwrap" (the fallback).
   std::string backend;
   std::string backend_note;                 // why "native" was not used, if it was not
   std::vector<std::string> sys_path;        // tier A: the interpreter's sys.path with site
   std::shared_ptr<NativeLaunchers> native;  // backend "native": the launcher pool
 };
+
+inline constexpr int kNobody = 65534;
+
+// Whether this process may switch to uid/gid 65534: root whose user namespace maps it (a
+// single-uid namespace, e.g. `unshare -r`, does not).
+bool CanSwitchToNobody();
+
+// Makes `plan` switch to the host's 65534 before it runs model code, where the profile says so.
+void RunAsNobody(const SandboxProfile& profile, ChildPlan& plan);
 
 // The /etc files and directories tier A exposes read-only (those that exist).
 std::vector<std::string> TierAEtcPaths();
@@ -54,6 +67,6 @@ ExecResult Classify(RawRun raw, const std::string& tier, const RunCgroup* cgroup
                     const ExecLimits& limits);
 
 // Fills a memfd with `data` and rewinds it; returns the fd (CLOEXEC) or an error.
-Result<int> MemFdWith(const char* name, const std::string& data);
+Result<UniqueFd> MemFdWith(const char* name, const std::string& data);
 
 }  // namespace codesweep

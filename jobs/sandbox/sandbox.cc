@@ -10,6 +10,7 @@
 #include "jobs/sandbox/fresh_executor.h"
 #include "jobs/sandbox/profile.h"
 #include "jobs/sandbox/sandbox_info.h"
+#include "jobs/sandbox/scratch.h"
 #include "jobs/sandbox/seccomp_policy.h"
 
 namespace codesweep {
@@ -63,6 +64,7 @@ Result<std::shared_ptr<SandboxProfile>> BuildProfile(const SandboxOptions& optio
   profile->python = options.python;
   profile->scratch_root = ScratchRoot(options);
   profile->label = options.label;
+  profile->run_as_nobody = CanSwitchToNobody();
   if (tier == "A") {
     profile->bwrap = FindBwrap();
     CS_ASSIGN_OR_RETURN(profile->sys_path, SitePath(options.python));
@@ -171,13 +173,16 @@ Status CheckOptions(const SandboxOptions& options) {
 constexpr const char* kTierCWarning =
     "sandbox tier C: no namespaces and no Landlock. The code runs as an unprivileged user (when "
     "started as root) under seccomp and rlimits only: it can read any world-readable host file, "
-    "see other processes, and use AF_UNIX sockets; network sockets, ptrace and namespaces are "
-    "denied.";
+    "see other processes, and what it writes to the host's /tmp, /var/tmp and /dev/shm persists; "
+    "sockets (but unix stream socketpairs), ptrace and namespaces are denied.";
 
 }  // namespace
 
 Result<std::unique_ptr<Executor>> MakeSandbox(const SandboxOptions& options, Logger& logger) {
   CS_RETURN_IF_ERROR(CheckOptions(options));
+  // What runs of a previous worker left when it and their monitors died (killed as a group).
+  int stale = RemoveStaleRunDirs(ScratchRoot(options));
+  if (stale > 0) logger.Info(Str("sandbox removed ", stale, " stale run directories"));
   std::vector<std::string> order;
   if (options.tier == "auto") {
     order = {"A", "B"};

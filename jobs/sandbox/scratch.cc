@@ -3,11 +3,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 namespace codesweep {
@@ -51,7 +53,9 @@ void EmptyDir(int dir_fd, int depth) {
 Result<RunDir> MakeRunDir(const std::string& parent, const std::string& code, int uid, int gid) {
   std::string tmpl = parent + "/codesweep-run-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return Errno("mkdtemp " + parent);
-  RunDir dir{tmpl, tmpl + "/main.py", tmpl + "/scratch"};
+  RunDir dir{tmpl, tmpl + "/main.py", tmpl + "/scratch", UniqueFd()};
+  dir.hold.Reset(open(dir.root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.hold.valid() || flock(dir.hold.get(), LOCK_SH) != 0) return Errno("lock " + dir.root);
   int fd = open(dir.code.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
   if (fd < 0) return Errno("create " + dir.code);
   size_t done = 0;
@@ -81,6 +85,29 @@ Status RemoveTree(const std::string& path) {
   EmptyDir(fd, 0);
   if (rmdir(path.c_str()) != 0) return Errno("rmdir " + path);
   return Status::OK();
+}
+
+int RemoveStaleRunDirs(const std::string& parent, int64_t min_age_s) {
+  const std::string prefix = "codesweep-run-";
+  DIR* dir = opendir(parent.c_str());
+  if (dir == nullptr) return 0;
+  std::vector<std::string> candidates;
+  while (dirent* e = readdir(dir)) {
+    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0) {
+      candidates.push_back(parent + "/" + e->d_name);
+    }
+  }
+  closedir(dir);
+  int removed = 0;
+  for (const std::string& path : candidates) {
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || fstat(fd.get(), &st) != 0) continue;
+    if (std::time(nullptr) - st.st_ctime < min_age_s) continue;
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a worker or monitor holds it
+    removed += RemoveTree(path).ok() ? 1 : 0;
+  }
+  return removed;
 }
 
 }  // namespace codesweep

@@ -74,6 +74,8 @@ constexpr const char* kDenied[] = {"ptrace",
                                    "ioperm",
                                    "pidfd_getfd"};
 
+constexpr uint64_t kSockTypeMask = 0xf;  // the type bits of socket()'s type (SOCK_TYPE_MASK)
+
 constexpr uint64_t kNamespaceFlags[] = {CLONE_NEWNS,  CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET,
                                         CLONE_NEWIPC, CLONE_NEWUTS,  CLONE_NEWCGROUP};
 
@@ -87,9 +89,14 @@ Status AddRules(scmp_filter_ctx ctx, const SeccompPolicy& policy) {
     }
   }
   int rc = 0;
-  // Sockets: only AF_UNIX.
-  rc |= seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+  // Sockets: no socket() of any family (a new AF_UNIX socket reaches host sockets by path, or by
+  // abstract name outside a network namespace). socketpair() stays for AF_UNIX stream and
+  // seqpacket pairs, which are connected to each other for good; a datagram pair's socket could
+  // sendto() or connect() to any address, so it is denied.
+  rc |= seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 0);
   rc |= seccomp_rule_add(ctx, eperm, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+  rc |= seccomp_rule_add(ctx, eperm, SCMP_SYS(socketpair), 1,
+                         SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask, SOCK_DGRAM));
   // Namespace clones. clone3 passes flags in memory the filter cannot read: ENOSYS -> clone.
   for (uint64_t flag : kNamespaceFlags) {
     rc |= seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));

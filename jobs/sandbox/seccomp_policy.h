@@ -16,7 +16,8 @@ struct SeccompPolicy {
 };
 
 // Returns the filter as a struct sock_filter array (8 bytes per instruction). Default action is
-// allow; denied calls fail with EPERM (clone3 with ENOSYS so libc falls back to clone, which the
+// allow; denied calls (socket() of any family, datagram socketpairs, ptrace, mounts, namespaces,
+// ...) fail with EPERM (clone3 with ENOSYS so libc falls back to clone, which the
 // filter can inspect); calls from a foreign architecture kill the process.
 Result<std::string> BuildSeccompBpf(const SeccompPolicy& policy);
 

@@ -1,8 +1,12 @@
-// ParseExecLimits, ExecStatusName, the status precedence (Classify) and scratch removal.
+// ParseExecLimits, ExecStatusName, the status precedence (Classify), the seccomp socket rules,
+// scratch removal and the stale-run reaper.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -109,6 +113,47 @@ TEST(Seccomp, BuildsBpf) {
   ASSERT_TRUE(bpf.ok()) << bpf.status().ToString();
   EXPECT_GT(bpf->size(), 64u);
   EXPECT_EQ(bpf->size() % 8, 0u);
+}
+
+// socket() of any family is denied, AF_UNIX included; stream socketpairs work, datagram ones not.
+TEST(Seccomp, SocketRules) {
+  auto bpf = BuildSeccompBpf({});
+  ASSERT_TRUE(bpf.ok()) << bpf.status().ToString();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (InstallSeccompBpf(*bpf) != 0) _exit(10);
+    int pair[2];
+    if (socket(AF_UNIX, SOCK_STREAM, 0) >= 0 || errno != EPERM) _exit(11);
+    if (socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) >= 0) _exit(12);
+    if (socket(AF_INET, SOCK_STREAM, 0) >= 0) _exit(13);
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) == 0) _exit(14);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) _exit(15);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair) != 0) _exit(16);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failed check " << WEXITSTATUS(status);
+}
+
+// A run directory is removed by the reaper only once nobody holds it.
+TEST(Scratch, StaleRunDirsAreReapedWhenUnheld) {
+  char parent_tmpl[] = "/tmp/cs-unit-reap-XXXXXX";
+  ASSERT_NE(mkdtemp(parent_tmpl), nullptr);
+  std::string parent = parent_tmpl;
+  auto held = MakeRunDir(parent, "print(1)\n", -1, -1);
+  auto dropped = MakeRunDir(parent, "print(2)\n", -1, -1);
+  ASSERT_TRUE(held.ok() && dropped.ok());
+  std::string dropped_root = dropped->root;
+  dropped->hold.Reset();  // its worker died
+  EXPECT_EQ(RemoveStaleRunDirs(parent, 3600), 0) << "too young to reap";
+  EXPECT_EQ(RemoveStaleRunDirs(parent, 0), 1);
+  struct stat st;
+  EXPECT_NE(lstat(dropped_root.c_str(), &st), 0);
+  EXPECT_EQ(lstat(held->root.c_str(), &st), 0);
+  ASSERT_TRUE(RemoveTree(parent).ok());
 }
 
 TEST(Scratch, RemoveTreeDoesNotFollowSymlinks) {
