@@ -33,11 +33,8 @@ TEST(EngineIntegration, DistributedEqualsSingleProcess) {
   ExpectExactlyOnce(db, 2000);
   // Both workers took part.
   EXPECT_EQ(QueryInt(db, "SELECT count(DISTINCT worker) FROM attempts"), 2);
-  w1.Signal(SIGTERM);
-  w2.Signal(SIGTERM);
-  EXPECT_TRUE(w1.Wait(10'000));
-  EXPECT_TRUE(w2.Wait(10'000));
-  EXPECT_EQ(w1.exit_code(), 0) << w1.log();
+  EXPECT_EQ(w1.Stop(), 0) << w1.log();
+  EXPECT_EQ(w2.Stop(), 0) << w2.log();
 
   std::string single_db = dir / "single.db";
   Proc run({Binary(), "run", sweep, "--db", single_db, "--quiet"}, dir / "run.log");

@@ -79,7 +79,17 @@ class Proc {
   bool Wait(int timeout_ms) {
     return WaitFor([&] { return !running(); }, timeout_ms);
   }
-  int exit_code() const { return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  // The exit status; -N when killed by signal N (-11: SIGSEGV, -6: abort), as Python reports it.
+  int exit_code() const {
+    if (WIFSIGNALED(status_)) return -WTERMSIG(status_);
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+  }
+  // SIGTERM (a worker drains, a coordinator stops), then the exit code; -100 if it was still
+  // running after `timeout_ms` (it is SIGKILLed at teardown).
+  int Stop(int timeout_ms = 15'000) {
+    Signal(SIGTERM);
+    return Wait(timeout_ms) ? exit_code() : -100;
+  }
   std::string log() const { return ReadFile(log_); }
 
  private:

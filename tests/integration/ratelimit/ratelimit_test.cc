@@ -28,6 +28,11 @@ struct Cluster {
                                                dir / ("worker" + std::to_string(i) + ".log")));
     }
   }
+  // Once the coordinator has exited: it and every worker (stopped with SIGTERM) exited 0.
+  void ExpectCleanExit() {
+    EXPECT_EQ(coord.exit_code(), 0) << coord.log();
+    for (auto& w : workers) EXPECT_EQ(w->Stop(), 0) << w->log();
+  }
   Proc coord;
   std::string endpoint;
   std::vector<std::unique_ptr<Proc>> workers;
@@ -74,7 +79,7 @@ TEST(RateLimitIntegration, SteadyRunUsesTheBudgetWithFew429s) {
   ASSERT_FALSE(c.endpoint.empty()) << c.coord.log();
   StatsSampler sampler(llm);
   ASSERT_TRUE(SampleUntilDone(c, sampler)) << "sweep did not finish";
-  EXPECT_EQ(c.coord.exit_code(), 0) << c.coord.log();
+  c.ExpectCleanExit();
   ExpectExactlyOnce(db, 3000);
   nlohmann::json stats = llm.Stats();
   const double requests = stats.value("requests", 0.0);
@@ -112,7 +117,7 @@ TEST(RateLimitIntegration, LimitHalvedMidRunIsFoundAndNothingIsLost) {
   const int64_t requests_before = llm.Stat("requests");
   StatsSampler sampler(llm);
   ASSERT_TRUE(SampleUntilDone(c, sampler)) << "sweep did not finish";
-  EXPECT_EQ(c.coord.exit_code(), 0) << c.coord.log();
+  c.ExpectCleanExit();
   ExpectExactlyOnce(db, 2000);  // no call lost
   EXPECT_EQ(NoAttemptBurnt(db), 0);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls WHERE error != ''"), 0);
@@ -173,6 +178,43 @@ TEST(RateLimitIntegration, EveryRetriedAttemptIsGrantedByTheBudget) {
   EXPECT_EQ(granted, requests);
   // Attempts of calls answered from the cache after failed attempts are in cached rows.
   EXPECT_LE(attempts, requests);
+  EXPECT_EQ(worker.Stop(), 0) << worker.log();
+  EXPECT_EQ(coord.Stop(), 0) << coord.log();
+}
+
+// Regression (issue 19 §9): in the LLM-bound peer benchmark (tools/bench/peers/llm_bench.py) the
+// coordinator finished every job and then died. The same set-up at a smaller scale: fakellm with
+// a 1 s burst under a coordinator that believes in the default 60 s one (so the first calls meet
+// 429s), exponential latency, 2 workers x 16 slots; each run must end with every process
+// exiting 0. Repeated because the failure depended on timing.
+TEST(RateLimitIntegration, LlmBoundRunsEndWithEveryProcessExitingZero) {
+  constexpr int kRuns = 5;
+  for (int run = 0; run < kRuns; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    TempDir dir;
+    FakeLlm llm(dir, {"--rpm", "1200", "--tpm", "400000", "--burst-s", "1", "--latency-ms", "300",
+                      "--latency-dist", "exponential", "--sim-options", R"({"p_code":0})"});
+    ASSERT_GT(llm.port(), 0);
+    FakeSweep s;
+    s.name = "llm" + std::to_string(run);
+    s.samples = 25;  // 100 cells
+    s.method = "only_question";
+    s.rpm = 1200;
+    s.tpm = 400000;
+    const std::string db = dir / "llm.db";
+    Proc coord(CoordinatorArgs(WriteFakeSweep(dir, s, llm.base_url()), db, "tcp://127.0.0.1:0"),
+               dir / "coord.log");
+    const std::string endpoint = WaitForEndpoint(coord, 20'000);
+    ASSERT_FALSE(endpoint.empty()) << coord.log();
+    Proc w0(WorkerArgs(endpoint, 16), dir / "w0.log");
+    Proc w1(WorkerArgs(endpoint, 16), dir / "w1.log");
+    ASSERT_TRUE(coord.Wait(120'000)) << JobStates(db);
+    EXPECT_EQ(coord.exit_code(), 0) << coord.log();
+    ExpectExactlyOnce(db, 100);
+    EXPECT_EQ(w0.Stop(), 0) << w0.log();
+    EXPECT_EQ(w1.Stop(), 0) << w1.log();
+    if (::testing::Test::HasFailure()) return;
+  }
 }
 
 }  // namespace

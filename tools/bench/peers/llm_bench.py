@@ -82,16 +82,20 @@ def run_codesweep(binary, port, cfg, work, seq):
     except subprocess.TimeoutExpired:
         rc = "timeout"
     wall = time.monotonic() - t0
+    worker_rcs = []
     for w in workers:
-        stop(w)
+        stop(w)  # SIGTERM: a worker drains and exits 0
+        worker_rcs.append(w.returncode)
     stop(coord)
     con = sqlite3.connect(f"file:{os.path.join(work, f'llm{seq}.db')}?mode=ro", uri=True)
     done = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     con.close()
     if done != cfg.jobs or rc == "timeout":
         raise BenchError(f"codesweep: {done}/{cfg.jobs} done, coordinator rc {rc} ({work})")
-    if rc != 0:
-        log(f"WARNING: codesweep coordinator exited with {rc} after finishing all jobs")
+    # Every process must exit 0 (negative = killed by that signal); logs are in `work`.
+    if rc != 0 or any(r != 0 for r in worker_rcs):
+        raise BenchError(f"codesweep: all {done} jobs done but coordinator rc {rc}, worker rcs "
+                         f"{worker_rcs} ({work})")
     return wall, rc
 
 

@@ -99,12 +99,6 @@ def llm_section(d, L):
         L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(100 * med(r, 'rpm_share'))} | "
                  f"{f(100 * med(r, 'tpm_share'))} | {f(med(r, 'http_429'))} | "
                  f"{f(med(r, 'requests'))} | {ratio(med(r, 'wall_s'), base)} |")
-    bad = [x["exit_code"] for x in runs.get("codesweep", []) if x.get("exit_code", 0) != 0]
-    if bad:
-        L.append(f"\n**Known bug seen in this run:** the codesweep coordinator finished every job "
-                 f"and then exited abnormally (exit codes {bad}; negative = killed by that "
-                 "signal) in this LLM-bound configuration; the numbers above are from its "
-                 "database and fakellm, which are complete.")
     L.append("")
 
 
