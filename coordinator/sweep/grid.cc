@@ -178,9 +178,9 @@ Status CheckGridSize(const SweepConfig& config, int64_t max_cells) {
   std::string cells = needs.cells == INT64_MAX ? "more than 9.2e18" : FormatCount(needs.cells);
   return Status::ResourceExhausted(
       config.path + ": the grid has " + cells + " cells, more than --max-cells " +
-      FormatCount(max_cells) + "; its jobs alone would take about " + FormatBytes(needs.job_bytes) +
-      " of database, about " + FormatBytes(needs.db_bytes) +
-      " once every cell has its result. Shrink the sweep, or raise --max-cells to load it anyway");
+      FormatCount(max_cells) + "; the database would need about " + FormatBytes(needs.db_bytes) +
+      " once every cell has its result (" + FormatBytes(needs.job_bytes) +
+      " for the jobs alone). Shrink the sweep, or raise --max-cells to load it anyway");
 }
 
 std::string FormatCount(int64_t n) {

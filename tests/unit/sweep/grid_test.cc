@@ -64,7 +64,7 @@ TEST_F(GridTest, GridLimitNamesCellsDatabaseAndFlag) {
   Status s = CheckGridSize(c, needs.cells - 1);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
-  EXPECT_NE(s.message().find("g.toml: the grid has " + std::to_string(needs.cells) + " cells"),
+  EXPECT_NE(s.message().find("g.toml: the grid has " + FormatCount(needs.cells) + " cells"),
             std::string::npos)
       << s.message();
   EXPECT_NE(s.message().find("--max-cells"), std::string::npos);
