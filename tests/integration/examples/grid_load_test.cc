@@ -44,7 +44,7 @@ TEST(GridLoadTest, RunRefusesAGridPastMaxCellsStatingItsSize) {
   ASSERT_TRUE(run.Wait(60'000)) << run.log();
   EXPECT_NE(run.exit_code(), 0);
   EXPECT_THAT(run.log(), HasSubstr("2,000 cells, more than --max-cells 1,000"));
-  EXPECT_THAT(run.log(), HasSubstr("kB of database"));
+  EXPECT_THAT(run.log(), HasSubstr("KiB for the jobs alone"));
   EXPECT_FALSE(std::filesystem::exists(db)) << "refused before the database is created";
 }
 
@@ -56,7 +56,7 @@ TEST(GridLoadTest, CoordinatorRefusesAGridPastTheDefaultLimit) {
   ASSERT_TRUE(coord.Wait(60'000)) << coord.log();
   EXPECT_NE(coord.exit_code(), 0);
   EXPECT_THAT(coord.log(), HasSubstr("40,000,000 cells, more than --max-cells 10,000,000"));
-  EXPECT_THAT(coord.log(), HasSubstr("GB of database"));
+  EXPECT_THAT(coord.log(), HasSubstr("GiB for the jobs alone"));
 }
 
 TEST(GridLoadTest, SigintDuringTheLoadStopsRunAndKeepsTheDatabaseClean) {
