@@ -1,4 +1,5 @@
 // Store: the dispatch path (pending pages, leases, fenced completion, requeue, restart grace).
+#include <algorithm>
 #include <string>
 
 #include "coordinator/store/store.h"
@@ -33,6 +34,12 @@ Result<LeaseState> ReadLeaseState(store_internal::StoreDb& db, JobId job) {
   ls.attempts = static_cast<int>(stmt.Int(2));
   ls.max_attempts = static_cast<int>(stmt.Int(3));
   return ls;
+}
+
+// How many times a job may lose its worker before it is dead: lost workers spend no attempt, so
+// without a bound a cell that crashes every worker it reaches would be retried forever.
+int64_t LostLeaseLimit(int max_attempts) {
+  return std::max<int64_t>(20, 10 * int64_t{max_attempts});
 }
 
 bool LeaseMatches(const LeaseState& ls, LeaseToken lease) {
@@ -256,7 +263,20 @@ Result<CompleteResult> Store::RequeueJob(JobId job, LeaseToken lease, const std:
     store_internal::StoreDb& db = *impl_->db;
     CS_ASSIGN_OR_RETURN(LeaseState ls, ReadLeaseState(db, job));
     if (!LeaseMatches(ls, lease)) return CompleteResult::kStale;
-    // The cell did not fail, its worker went away: the attempt is given back (issue 20).
+    // The cell did not fail, its worker went away: the attempt is given back (issue 20). A cell
+    // whose workers keep vanishing may be what kills them: past LostLeaseLimit it is dead.
+    CS_ASSIGN_OR_RETURN(Stmt lost, db.Prepare("SELECT count(*) FROM attempts"
+                                              " WHERE job_id = ?1 AND outcome = 'requeued'"));
+    lost.Bind(1, job.value());
+    CS_ASSIGN_OR_RETURN(bool counted, lost.Step());
+    const int64_t times = (counted ? lost.Int(0) : 0) + 1;
+    if (times >= LostLeaseLimit(ls.max_attempts)) {
+      const std::string why = "lost its worker " + std::to_string(times) +
+                              " times (the cell may be what ends them); last: " + reason;
+      CS_RETURN_IF_ERROR(SetJobState(db, job, "dead", why, 0, now));
+      CS_RETURN_IF_ERROR(EndAttempt(db, lease, "requeued", reason, now));
+      return CompleteResult::kAccepted;
+    }
     CS_RETURN_IF_ERROR(SetJobState(db, job, "pending", reason, not_before_ms, now));
     CS_ASSIGN_OR_RETURN(Stmt refund, db.Prepare("UPDATE jobs SET attempts = max(attempts - 1, 0)"
                                                 " WHERE id = ?1"));

@@ -1,6 +1,7 @@
 // Store: grid inserts, leases, fenced completion, requeue, attempt caps and retry.
 #include <gtest/gtest.h>
 
+#include "coordinator/store/report_queries.h"
 #include "coordinator/store/store.h"
 #include "store_test_util.h"
 
@@ -195,6 +196,30 @@ TEST(StoreDispatch, RequeueGivesTheAttemptBack) {
   EXPECT_EQ(*f.store->CompleteJob(job, last, Failure(true, "503"), kNow, kNow + 10),
             CompleteResult::kAccepted);
   EXPECT_EQ(f.store->GetJob(job)->state, JobState::kDead);
+}
+
+// Lost workers spend no attempt, but a cell whose workers keep vanishing (it may be what kills
+// them) is not retried forever: the 20th lost lease (max_attempts 1) makes it dead, saying why.
+TEST(StoreDispatch, ACellThatKeepsLosingItsWorkerEndsDead) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"), /*max_attempts=*/1);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  for (int lost = 1; lost < 20; ++lost) {
+    LeaseToken l = *f.store->LeaseJob(job, "w1", kNow + 1000);
+    ASSERT_EQ(*f.store->RequeueJob(job, l, "worker lost", 0), CompleteResult::kAccepted);
+    ASSERT_EQ(f.store->GetJob(job)->state, JobState::kPending) << lost;
+  }
+  LeaseToken l = *f.store->LeaseJob(job, "w1", kNow + 1000);
+  ASSERT_EQ(*f.store->RequeueJob(job, l, "worker lost", 0), CompleteResult::kAccepted);
+  JobRow row = *f.store->GetJob(job);
+  EXPECT_EQ(row.state, JobState::kDead);
+  ASSERT_TRUE(f.store->Commit().ok());
+  auto db = ReportDb::Open(dir.File("a.db"));
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto error = (*db)->Query("SELECT last_error FROM jobs");
+  ASSERT_TRUE(error.ok() && error->rows.size() == 1u);
+  EXPECT_NE(error->rows[0][0]->find("lost its worker 20 times"), std::string::npos);
 }
 
 TEST(StoreDispatch, PermanentFailureIsFailedAndRetryable) {
