@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -16,7 +17,7 @@ namespace {
 struct TasksOptions {
   std::string data_dir;  // "" = DefaultDataDir()
   std::string task;
-  std::string complexity;
+  std::optional<std::string> complexity;  // unset = the task's first level
   uint64_t seed = 0;
   int64_t sample = 0;
   std::string answer;
@@ -47,9 +48,15 @@ std::optional<Instance> MakeInstance(const TaskRegistry& reg, const TasksOptions
                  o.task.c_str());
     return std::nullopt;
   }
-  Result<Instance> inst = task->Generate(o.complexity, o.sample, o.seed);
+  std::string complexity;
+  if (o.complexity) {
+    complexity = *o.complexity;
+  } else if (!task->complexity_levels().empty()) {
+    complexity = task->complexity_levels().front();
+  }
+  Result<Instance> inst = task->Generate(complexity, o.sample, o.seed);
   if (!inst.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", inst.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", inst.status().message().c_str());
     return std::nullopt;
   }
   *task_out = task;
@@ -59,7 +66,7 @@ std::optional<Instance> MakeInstance(const TaskRegistry& reg, const TasksOptions
 int Show(const TasksOptions& o) {
   auto reg = OpenRegistry(o);
   if (!reg.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
     return 2;
   }
   const Task* task = nullptr;
@@ -90,7 +97,7 @@ int CheckAnswer(const TasksOptions& o) {
   }
   auto reg = OpenRegistry(o);
   if (!reg.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
     return 2;
   }
   const Task* task = nullptr;
@@ -104,7 +111,8 @@ int CheckAnswer(const TasksOptions& o) {
 
 void AddInstanceOptions(CLI::App* app, TasksOptions* o) {
   app->add_option("task", o->task, "Task name")->required();
-  app->add_option("--complexity", o->complexity, "Complexity level (\"\" for none)");
+  app->add_option("--complexity", o->complexity,
+                  "Complexity level (default: the task's first level)");
   app->add_option("--seed", o->seed, "Seed")->required();
   app->add_option("--sample", o->sample, "Sample index (default 0)");
 }
@@ -133,7 +141,7 @@ CommandAction SetupTasksCommand(CLI::App& sub) {
     }
     auto reg = OpenRegistry(*o);
     if (!reg.ok()) {
-      std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+      std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
       return 2;
     }
     return ListTasks(**reg);

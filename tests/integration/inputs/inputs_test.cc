@@ -57,6 +57,26 @@ TEST(InputsTest, ExecTimeoutOutsideItsRangeIsAUsageError) {
   }
 }
 
+// `tasks show game24 --seed 3` used to fail with "unknown complexity ''": without
+// --complexity, `tasks show` and `tasks check` take the task's first level.
+TEST(InputsTest, TasksShowAndCheckDefaultToTheFirstComplexityLevel) {
+  TempDir dir;
+  Proc show({Binary(), "tasks", "show", "game24", "--seed", "3"}, dir / "show.log");
+  ASSERT_TRUE(show.Wait(60'000));
+  EXPECT_EQ(show.exit_code(), 0) << show.log();
+  EXPECT_THAT(show.log(), HasSubstr("== task: game24  complexity: "));
+  Proc check({Binary(), "tasks", "check", "game24", "--seed", "3", "--answer", "<<<1+1>>>"},
+             dir / "check.log");
+  ASSERT_TRUE(check.Wait(60'000));
+  EXPECT_EQ(check.exit_code(), 1) << check.log();  // answered, and wrong: not a usage error
+  EXPECT_THAT(check.log(), HasSubstr("correct: no"));
+  Proc bad({Binary(), "tasks", "show", "game24", "--seed", "3", "--complexity", "zz"},
+           dir / "bad.log");
+  ASSERT_TRUE(bad.Wait(60'000));
+  EXPECT_EQ(bad.exit_code(), 2) << bad.log();
+  EXPECT_THAT(bad.log(), ::testing::Not(HasSubstr("InvalidArgument:")));
+}
+
 TEST(InputsTest, ValidateStatesGridAndDatabaseSizeAndHonoursMaxCells) {
   TempDir dir;
   std::string sweep = Write(dir, "q.toml", Quickstart());
