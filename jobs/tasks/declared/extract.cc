@@ -1,0 +1,287 @@
+#include "jobs/tasks/declared/extract.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "base/json_depth.h"
+#include "jobs/tasks/answer_math.h"
+#include "jobs/tasks/common.h"
+
+namespace codesweep {
+namespace {
+
+// Replies longer than this are judged on their last part only: answers sit at the end, and the
+// bound keeps extraction linear and small on megabyte replies.
+constexpr size_t kMaxScan = 1 << 20;
+
+std::string_view Tail(std::string_view s) {
+  return s.size() > kMaxScan ? s.substr(s.size() - kMaxScan) : s;
+}
+
+std::string_view LastNonEmptyLine(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t nl = text.rfind('\n', end - 1);
+    size_t begin = nl == std::string_view::npos ? 0 : nl + 1;
+    std::string_view line = TrimAscii(text.substr(begin, end - begin));
+    if (!line.empty()) return line;
+    if (nl == std::string_view::npos) break;
+    end = nl;
+  }
+  return {};
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+const std::vector<std::pair<std::string_view, ExtractorKind>>& Kinds() {
+  static const std::vector<std::pair<std::string_view, ExtractorKind>> kinds = {
+      {"triple_angle", ExtractorKind::kTripleAngle},   {"boxed", ExtractorKind::kBoxed},
+      {"last_number", ExtractorKind::kLastNumber},     {"last_line", ExtractorKind::kLastLine},
+      {"choice_letter", ExtractorKind::kChoiceLetter}, {"regex", ExtractorKind::kRegex},
+      {"json_field", ExtractorKind::kJsonField},       {"whole", ExtractorKind::kWhole},
+  };
+  return kinds;
+}
+
+std::string KindList() {
+  std::string out;
+  for (const auto& [name, kind] : Kinds()) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+std::optional<std::string> LastJsonField(std::string_view text, const FieldRef& field) {
+  size_t close = text.rfind('}');
+  if (close == std::string_view::npos) return std::nullopt;
+  // Try the last few '{' before the last '}' as object starts, innermost first then outwards.
+  size_t pos = close;
+  for (int tries = 0; tries < 64 && pos > 0; ++tries) {
+    pos = text.rfind('{', pos - 1);
+    if (pos == std::string_view::npos) break;
+    std::string_view candidate = text.substr(pos, close - pos + 1);
+    if (JsonTooDeep(candidate)) break;
+    nlohmann::json obj = nlohmann::json::parse(candidate, nullptr, false);
+    if (obj.is_discarded() || !obj.is_object()) continue;
+    const nlohmann::json* value = LookUp(obj, field);
+    if (value != nullptr) return FieldText(*value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> LastNumberText(std::string_view text) {
+  text = Tail(text);
+  size_t end = text.size();
+  while (end > 0 && !IsDigit(text[end - 1])) --end;
+  if (end == 0) return std::nullopt;
+  size_t begin = end;
+  // Walk back over digits, grouping commas between digits, one decimal point, one '/', an
+  // exponent.
+  while (begin > 0) {
+    char c = text[begin - 1];
+    if (IsDigit(c)) {
+      --begin;
+    } else if ((c == ',' || c == '.' || c == '/') && begin >= 2 && IsDigit(text[begin - 2])) {
+      --begin;
+    } else if ((c == '+' || c == '-') && begin >= 2 &&
+               (text[begin - 2] == 'e' || text[begin - 2] == 'E') && begin >= 3 &&
+               IsDigit(text[begin - 3])) {
+      begin -= 2;
+    } else if ((c == 'e' || c == 'E') && begin >= 2 && IsDigit(text[begin - 2])) {
+      --begin;
+    } else {
+      break;
+    }
+  }
+  if (begin > 0 && text[begin - 1] == '-') --begin;
+  return std::string(text.substr(begin, end - begin));
+}
+
+std::optional<char> UnambiguousChoice(std::string_view text, std::string_view choices) {
+  std::string line(LastNonEmptyLine(Tail(text)));
+  auto is_choice = [&](char c) { return choices.find(c) != std::string_view::npos; };
+  // Strip markup and a leading "answer" label, then see whether one letter is all that is left.
+  std::string bare;
+  for (char c : line) {
+    if (c != '*' && c != '_' && c != '`' && c != '(' && c != ')' && c != '[' && c != ']' &&
+        c != '.' && c != ':' && c != '"' && c != '\'') {
+      bare += c;
+    }
+  }
+  std::string_view rest = TrimAscii(bare);
+  for (std::string_view label : {"the answer is", "final answer", "answer", "option", "choice"}) {
+    if (rest.size() >= label.size() && ToLowerAscii(rest.substr(0, label.size())) == label) {
+      rest = TrimAscii(rest.substr(label.size()));
+      break;
+    }
+  }
+  if (rest.size() == 1 && is_choice(rest[0])) return rest[0];
+  // Otherwise exactly one distinct "(X)" in the line.
+  std::set<char> seen;
+  for (size_t i = 0; i + 2 < line.size(); ++i) {
+    if (line[i] == '(' && line[i + 2] == ')' && is_choice(line[i + 1])) seen.insert(line[i + 1]);
+  }
+  if (seen.size() == 1) return *seen.begin();
+  return std::nullopt;
+}
+
+Result<Extractor> ParseExtractor(const nlohmann::json& spec) {
+  std::string kind_name;
+  if (spec.is_string()) {
+    kind_name = spec.get<std::string>();
+  } else if (spec.is_object() && spec.contains("kind") && spec["kind"].is_string()) {
+    kind_name = spec["kind"].get<std::string>();
+  } else {
+    return Status::InvalidArgument("answer: an extractor is a kind name or a table with 'kind' (" +
+                                   KindList() + ")");
+  }
+  auto it = std::find_if(Kinds().begin(), Kinds().end(),
+                         [&](const auto& k) { return k.first == kind_name; });
+  if (it == Kinds().end()) {
+    return Status::InvalidArgument("answer: unknown extractor '" + kind_name + "' (one of " +
+                                   KindList() + ")");
+  }
+  Extractor e;
+  e.kind = it->second;
+  e.name = kind_name;
+  auto param = [&](const char* key) -> const nlohmann::json* {
+    if (!spec.is_object() || !spec.contains(key)) return nullptr;
+    return &spec[key];
+  };
+  if (spec.is_object()) {
+    for (const auto& [key, value] : spec.items()) {
+      static const std::set<std::string> known = {"kind", "pattern", "choices", "field"};
+      if (!known.count(key)) {
+        return Status::InvalidArgument("answer." + kind_name + ": unknown key '" + key + "'");
+      }
+    }
+  }
+  switch (e.kind) {
+    case ExtractorKind::kRegex: {
+      const nlohmann::json* p = param("pattern");
+      if (p == nullptr || !p->is_string()) {
+        return Status::InvalidArgument("answer.regex: needs pattern = \"...\" with one group");
+      }
+      RE2::Options opts;
+      opts.set_log_errors(false);
+      auto re = std::make_shared<RE2>(p->get<std::string>(), opts);
+      if (!re->ok()) {
+        return Status::InvalidArgument("answer.regex: bad pattern: " + re->error());
+      }
+      if (re->NumberOfCapturingGroups() < 1) {
+        return Status::InvalidArgument("answer.regex: the pattern needs a capture group");
+      }
+      e.regex = std::move(re);
+      break;
+    }
+    case ExtractorKind::kChoiceLetter: {
+      if (const nlohmann::json* c = param("choices")) {
+        if (!c->is_string() || c->get<std::string>().empty()) {
+          return Status::InvalidArgument("answer.choice_letter: choices is a string of letters");
+        }
+        e.choices.clear();
+        for (char ch : c->get<std::string>()) {
+          if (!std::isalpha(static_cast<unsigned char>(ch))) {
+            return Status::InvalidArgument("answer.choice_letter: choices are letters only");
+          }
+          e.choices += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        }
+      }
+      break;
+    }
+    case ExtractorKind::kJsonField: {
+      const nlohmann::json* f = param("field");
+      if (f == nullptr || !f->is_string()) {
+        return Status::InvalidArgument("answer.json_field: needs field = \"name\"");
+      }
+      Result<FieldRef> ref = ParseFieldRef(f->get<std::string>());
+      if (!ref.ok()) return Status::InvalidArgument("answer.json_field: " + ref.status().message());
+      e.field = std::move(ref).value();
+      break;
+    }
+    default:
+      break;
+  }
+  return e;
+}
+
+Result<std::vector<Extractor>> ParseExtractorChain(const nlohmann::json& spec) {
+  std::vector<Extractor> chain;
+  if (spec.is_array()) {
+    if (spec.empty()) return Status::InvalidArgument("answer: the list of extractors is empty");
+    for (const nlohmann::json& one : spec) {
+      Result<Extractor> e = ParseExtractor(one);
+      if (!e.ok()) return e.status();
+      chain.push_back(std::move(e).value());
+    }
+    return chain;
+  }
+  Result<Extractor> e = ParseExtractor(spec);
+  if (!e.ok()) return e.status();
+  chain.push_back(std::move(e).value());
+  return chain;
+}
+
+std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor) {
+  std::string_view text = Tail(reply);
+  switch (extractor.kind) {
+    case ExtractorKind::kTripleAngle: {
+      std::optional<std::string> a = LastTripleAngle(text);
+      if (a && !TrimAscii(*a).empty()) return std::string(TrimAscii(*a));
+      return std::nullopt;
+    }
+    case ExtractorKind::kBoxed: {
+      std::optional<std::string> a = LastBoxed(text);
+      if (a && !TrimAscii(*a).empty()) return std::string(TrimAscii(*a));
+      return std::nullopt;
+    }
+    case ExtractorKind::kLastNumber:
+      return LastNumberText(text);
+    case ExtractorKind::kLastLine: {
+      std::string_view line = LastNonEmptyLine(text);
+      if (line.empty()) return std::nullopt;
+      return std::string(line);
+    }
+    case ExtractorKind::kChoiceLetter: {
+      std::optional<char> c = UnambiguousChoice(text, extractor.choices);
+      if (!c) return std::nullopt;
+      return std::string(1, *c);
+    }
+    case ExtractorKind::kRegex: {
+      re2::StringPiece input(text.data(), text.size());
+      re2::StringPiece group;
+      std::optional<std::string> last;
+      for (;;) {
+        const char* before = input.data();
+        if (!RE2::FindAndConsume(&input, *extractor.regex, &group)) break;
+        last = std::string(group.data(), group.size());
+        if (input.empty()) break;
+        // An empty match leaves the input where it was: step over one byte.
+        if (input.data() == before) input.remove_prefix(1);
+      }
+      if (last && !TrimAscii(*last).empty()) return std::string(TrimAscii(*last));
+      return std::nullopt;
+    }
+    case ExtractorKind::kJsonField:
+      return LastJsonField(text, extractor.field);
+    case ExtractorKind::kWhole: {
+      std::string_view all = TrimAscii(text);
+      if (all.empty()) return std::nullopt;
+      return std::string(all);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Extracted> ExtractAnswer(std::string_view reply,
+                                       const std::vector<Extractor>& chain) {
+  for (const Extractor& e : chain) {
+    if (std::optional<std::string> a = ExtractWith(reply, e)) return Extracted{*a, e.name};
+  }
+  return std::nullopt;
+}
+
+}  // namespace codesweep
