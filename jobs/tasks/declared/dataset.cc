@@ -116,7 +116,8 @@ Result<std::vector<std::string>> ParseCsvRecord(std::string_view record) {
 // Scans a mapped file into a Dataset's index.
 class DatasetScanner {
  public:
-  DatasetScanner(Dataset* ds, const DatasetLimits& limits) : ds_(ds), limits_(limits) {}
+  DatasetScanner(Dataset* ds, const DatasetLimits& limits, const Dataset::RowVisitor& visit)
+      : ds_(ds), limits_(limits), visit_(visit) {}
 
   Status Scan(std::string_view text) {
     switch (ds_->format_) {
@@ -148,8 +149,7 @@ class DatasetScanner {
     nlohmann::json row = nlohmann::json::parse(text, nullptr, false);
     if (row.is_discarded()) return At(line, "invalid JSON");
     if (!row.is_object()) return At(line, "a row must be a JSON object");
-    ds_->rows_.push_back({offset, static_cast<uint32_t>(text.size()), line, HashOf(row)});
-    return Status::OK();
+    return Add(row, offset, text.size(), line);
   }
 
   Status ScanJsonLines(std::string_view text) {
@@ -274,9 +274,7 @@ class DatasetScanner {
       }
       nlohmann::json row = nlohmann::json::object();
       for (size_t c = 0; c < fields.size(); ++c) row[ds_->csv_header_[c]] = std::move(fields[c]);
-      ds_->rows_.push_back(
-          {record_start, static_cast<uint32_t>(end - record_start), record_line, HashOf(row)});
-      return Status::OK();
+      return Add(row, record_start, end - record_start, record_line);
     };
     while (pos < text.size() && result.ok()) {
       size_t nl = text.find('\n', pos);
@@ -324,11 +322,23 @@ class DatasetScanner {
     return result;
   }
 
+  // Hands a checked row to the visitor, then records it.
+  Status Add(const nlohmann::json& row, uint64_t offset, uint64_t length, uint32_t line) {
+    if (visit_) {
+      Status s = visit_(ds_->rows_.size(), row);
+      if (!s.ok()) return At(line, s.message());
+    }
+    ds_->rows_.push_back({offset, static_cast<uint32_t>(length), line, HashOf(row)});
+    return Status::OK();
+  }
+
   Dataset* ds_;
   DatasetLimits limits_;
+  const Dataset::RowVisitor& visit_;
 };
 
-Result<Dataset> Dataset::Open(const std::string& path, DatasetLimits limits) {
+Result<Dataset> Dataset::Open(const std::string& path, DatasetLimits limits,
+                              const RowVisitor& visit) {
   Result<DatasetFormat> format = DatasetFormatOf(path);
   if (!format.ok()) return format.status();
   MappedFile file;
@@ -337,7 +347,7 @@ Result<Dataset> Dataset::Open(const std::string& path, DatasetLimits limits) {
   Dataset ds;
   ds.path_ = path;
   ds.format_ = *format;
-  Status scanned = DatasetScanner(&ds, limits).Scan(file.view());
+  Status scanned = DatasetScanner(&ds, limits, visit).Scan(file.view());
   if (!scanned.ok()) return scanned;
   if (ds.rows_.empty()) return Status::InvalidArgument(path + ": the dataset has no rows");
   ds.rows_.shrink_to_fit();

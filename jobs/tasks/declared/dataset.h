@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,7 +30,11 @@ class Dataset {
  public:
   // Reads and checks the whole file. Fails naming "path:line: what" on the first bad row, or
   // "path: ..." for the file as a whole (missing, too big, no rows).
-  static Result<Dataset> Open(const std::string& path, DatasetLimits limits = {});
+  // `visit`, when given, sees every row once as it is read (its index, line and content) and can
+  // refuse it with an error, which Open() returns prefixed with "path:line: ".
+  using RowVisitor = std::function<Status(size_t index, const nlohmann::json& row)>;
+  static Result<Dataset> Open(const std::string& path, DatasetLimits limits = {},
+                              const RowVisitor& visit = nullptr);
 
   size_t size() const { return rows_.size(); }
   const std::string& path() const { return path_; }

@@ -276,6 +276,31 @@ std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& 
   return std::nullopt;
 }
 
+std::string FormatAnswerFor(const Extractor& extractor, std::string_view answer) {
+  switch (extractor.kind) {
+    case ExtractorKind::kTripleAngle:
+      return "<<<" + std::string(answer) + ">>>";
+    case ExtractorKind::kBoxed:
+      return "\\boxed{" + std::string(answer) + "}";
+    case ExtractorKind::kJsonField: {
+      nlohmann::json obj = std::string(answer);
+      for (auto step = extractor.field.path.rbegin(); step != extractor.field.path.rend(); ++step) {
+        if (const std::string* key = std::get_if<std::string>(&*step)) {
+          obj = nlohmann::json{{*key, obj}};
+        } else {
+          nlohmann::json list = nlohmann::json::array();
+          for (size_t i = 0; i < std::get<size_t>(*step); ++i) list.push_back(nullptr);
+          list.push_back(obj);
+          obj = list;
+        }
+      }
+      return obj.dump();
+    }
+    default:
+      return std::string(answer);
+  }
+}
+
 std::optional<Extracted> ExtractAnswer(std::string_view reply,
                                        const std::vector<Extractor>& chain) {
   for (const Extractor& e : chain) {

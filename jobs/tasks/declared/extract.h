@@ -58,6 +58,10 @@ std::optional<Extracted> ExtractAnswer(std::string_view reply, const std::vector
 // One extractor alone.
 std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor);
 
+// `answer` written so that `extractor` reads it back (for reference programs): <<<a>>>,
+// \boxed{a}, a JSON object for json_field, the bare text otherwise.
+std::string FormatAnswerFor(const Extractor& extractor, std::string_view answer);
+
 // The text of the last number in `text` ("1,234.5", "-3/4", "2e10"), or nullopt.
 std::optional<std::string> LastNumberText(std::string_view text);
 // The option letter the final line of `text` names unambiguously: the whole line is one letter
