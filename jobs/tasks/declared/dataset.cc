@@ -67,6 +67,16 @@ class MappedFile {
     ::close(fd);
     return Status::OK();
   }
+  // Drops the pages before `offset` from memory (they are not read again), so scanning a large
+  // file keeps a bounded part of it resident.
+  void Release(uint64_t offset) {
+    constexpr uint64_t kChunk = 32ull << 20;
+    uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t upto = offset / page * page;
+    if (data_ == nullptr || upto < released_ + kChunk) return;
+    madvise(static_cast<char*>(data_) + released_, upto - released_, MADV_DONTNEED);
+    released_ = upto;
+  }
   std::string_view view() const {
     return size_ == 0 ? std::string_view() : std::string_view(static_cast<char*>(data_), size_);
   }
@@ -74,6 +84,7 @@ class MappedFile {
  private:
   void* data_ = nullptr;
   uint64_t size_ = 0;
+  uint64_t released_ = 0;
 };
 
 struct CsvFields {
@@ -116,8 +127,9 @@ Result<std::vector<std::string>> ParseCsvRecord(std::string_view record) {
 // Scans a mapped file into a Dataset's index.
 class DatasetScanner {
  public:
-  DatasetScanner(Dataset* ds, const DatasetLimits& limits, const Dataset::RowVisitor& visit)
-      : ds_(ds), limits_(limits), visit_(visit) {}
+  DatasetScanner(Dataset* ds, const DatasetLimits& limits, const Dataset::RowVisitor& visit,
+                 MappedFile* file)
+      : ds_(ds), limits_(limits), visit_(visit), file_(file) {}
 
   Status Scan(std::string_view text) {
     switch (ds_->format_) {
@@ -329,12 +341,14 @@ class DatasetScanner {
       if (!s.ok()) return At(line, s.message());
     }
     ds_->rows_.push_back({offset, static_cast<uint32_t>(length), line, HashOf(row)});
+    file_->Release(offset);
     return Status::OK();
   }
 
   Dataset* ds_;
   DatasetLimits limits_;
   const Dataset::RowVisitor& visit_;
+  MappedFile* file_;
 };
 
 Result<Dataset> Dataset::Open(const std::string& path, DatasetLimits limits,
@@ -347,7 +361,7 @@ Result<Dataset> Dataset::Open(const std::string& path, DatasetLimits limits,
   Dataset ds;
   ds.path_ = path;
   ds.format_ = *format;
-  Status scanned = DatasetScanner(&ds, limits, visit).Scan(file.view());
+  Status scanned = DatasetScanner(&ds, limits, visit, &file).Scan(file.view());
   if (!scanned.ok()) return scanned;
   if (ds.rows_.empty()) return Status::InvalidArgument(path + ": the dataset has no rows");
   ds.rows_.shrink_to_fit();

@@ -121,7 +121,7 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
 
 Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec) {
   std::vector<std::string> levels;
-  std::vector<std::string> row_level;
+  std::vector<uint32_t> row_level;                 // index into `levels` per row
   std::vector<std::pair<uint64_t, uint32_t>> ids;  // (hash of id, row)
   auto visit = [&](size_t index, const nlohmann::json& row) -> Status {
     Result<std::string> prompt = spec.prompt.Render(row);
@@ -139,9 +139,14 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
       if (!l.ok()) return Status::InvalidArgument("complexity: " + l.status().message());
       level = *l;
       if (level.empty()) return Status::InvalidArgument("complexity: empty");
-      if (std::find(levels.begin(), levels.end(), level) == levels.end()) levels.push_back(level);
     }
-    row_level.push_back(std::move(level));
+    auto known = std::find(levels.begin(), levels.end(), level);
+    if (known == levels.end()) {
+      if (levels.size() >= 1000)
+        return Status::InvalidArgument("complexity: more than 1000 levels");
+      known = levels.insert(levels.end(), level);
+    }
+    row_level.push_back(static_cast<uint32_t>(known - levels.begin()));
     if (spec.id) {
       Result<std::string> id = spec.id->Render(row);
       if (!id.ok()) return Status::InvalidArgument("id: " + id.status().message());
@@ -170,10 +175,10 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
   }
 
   std::unique_ptr<DeclaredTask> task(new DeclaredTask(std::move(spec), std::move(ds).value()));
-  task->levels_ = std::move(levels);
   for (size_t i = 0; i < row_level.size(); ++i) {
-    task->rows_[row_level[i]].push_back(static_cast<uint32_t>(i));
+    task->rows_[levels[row_level[i]]].push_back(static_cast<uint32_t>(i));
   }
+  if (task->spec_.complexity) task->levels_ = std::move(levels);
   // Serve each level's rows in the order of their content hashes: independent of the file's
   // order, and a pseudo-random shuffle of the rows.
   for (auto& [level, rows] : task->rows_) {
