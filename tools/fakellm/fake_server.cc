@@ -319,6 +319,8 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
 }
 
 json FakeServer::StatsJson() {
+  // Taken before mu_: a batch answering its requests holds the batch lock and then takes mu_.
+  json batch = batches_ ? batches_->StatsJson() : json();
   std::lock_guard<std::mutex> lock(mu_);
   auto key_json = [](const KeyStats& s) {
     return json{{"requests", s.requests},
@@ -338,6 +340,7 @@ json FakeServer::StatsJson() {
   out["max_inflight"] = stats_.max_inflight;
   out["keys"] = json::object();
   for (const auto& [alias, s] : stats_.keys) out["keys"][alias] = key_json(s);
+  if (!batch.is_null()) out["batch"] = std::move(batch);
   return out;
 }
 
@@ -360,6 +363,23 @@ Result<int> FakeServer::Bind() {
   } else {
     logger_->Warn("no task registry (sim answers disabled): " + tasks.status().ToString());
   }
+  batches_ = std::make_unique<BatchApi>(
+      [this](WireFormat format, const std::string& body) -> Result<BatchApi::Answered> {
+        std::string model;
+        CS_ASSIGN_OR_RETURN(LlmRequest request, ParseRequestBody(format, body, &model));
+        HttpIn no_headers;
+        CS_ASSIGN_OR_RETURN(LlmResponse answer, Answer(format, no_headers, request, model));
+        const uint64_t n = counter_.fetch_add(1);
+        Record(request, answer);
+        return BatchApi::Answered{
+            BuildResponseBody(format, model, answer, "fake-" + std::to_string(n)),
+            answer.usage.input_tokens, answer.usage.output_tokens};
+      },
+      [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      });
   HttpServerOptions http;
   http.host = options_.host;
   http.port = options_.port;
@@ -372,6 +392,17 @@ HttpOut FakeServer::Route(HttpIn& req) {
   const bool post = req.method == "POST";
   if (post && req.path == "/v1/chat/completions") return Handle(WireFormat::kOpenAi, req);
   if (post && req.path == "/v1/messages") return Handle(WireFormat::kAnthropic, req);
+  if (batches_ && BatchApi::Handles(req) && !req.path.starts_with("/admin/")) {
+    if (!KeyAccepted(Config().valid_keys, ApiKey(req))) {
+      HttpOut res;
+      const WireFormat format =
+          req.path.starts_with("/v1/messages/") ? WireFormat::kAnthropic : WireFormat::kOpenAi;
+      SendError(format, 401, "invalid_api_key", "Incorrect API key provided", res);
+      return res;
+    }
+    return batches_->Route(req);
+  }
+  if (batches_ && BatchApi::Handles(req)) return batches_->Route(req);
   return Admin(req);
 }
 

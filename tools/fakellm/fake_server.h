@@ -18,6 +18,7 @@
 #include "jobs/llm/llm_client.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/tasks/task.h"
+#include "tools/fakellm/fake_batches.h"
 #include "tools/fakellm/fake_config.h"
 #include "tools/fakellm/http_server.h"
 
@@ -81,7 +82,8 @@ class FakeServer {
   KeyLimiter limiter_;
   std::atomic<int64_t> inflight_{0};
   std::atomic<uint64_t> counter_{0};
-  std::unique_ptr<HttpServer> http_;  // last: stopped and destroyed before the state it uses
+  std::unique_ptr<BatchApi> batches_;  // the batch APIs (fake_batches.h)
+  std::unique_ptr<HttpServer> http_;   // last: stopped and destroyed before the state it uses
 };
 
 }  // namespace codesweep::fakellm

@@ -7,10 +7,10 @@ src="$(cd "$(dirname "$0")" && pwd)"
 fakellm="$(realpath "$1")"
 work="$2"
 mkdir -p "$work"
-cp "$src/package.json" "$src/package-lock.json" "$src/clients.test.mjs" "$work/"
+cp "$src/package.json" "$src/package-lock.json" "$src"/*.test.mjs "$work/"
 cd "$work"
 if ! cmp -s package-lock.json node_modules/.package-lock.json.installed 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.package-lock.json.installed
 fi
-FAKELLM="$fakellm" exec node --test --test-reporter=spec clients.test.mjs
+FAKELLM="$fakellm" exec node --test --test-reporter=spec clients.test.mjs batches.test.mjs
