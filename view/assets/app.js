@@ -302,7 +302,7 @@ function requestMessages(req) {
   if (j.system) out.push({ role: 'system', text: contentText(j.system) });
   for (const m of j.messages || []) {
     let text = contentText(m.content);
-    if (m.tool_calls) text += m.tool_calls.map((t) => '\ntool call ' + (t.function ? t.function.name + ' ' + t.function.arguments : JSON.stringify(t))).join('');
+    if (m.tool_calls) text += m.tool_calls.map((t) => '\ntool call ' + (t.function ? t.function.name + ' ' + t.function.arguments : t.name !== undefined ? t.name + ' ' + t.arguments : JSON.stringify(t))).join('');
     out.push({ role: m.role || '?', text });
   }
   return out;
@@ -311,9 +311,13 @@ function requestMessages(req) {
 function responseParts(resp) {
   const j = parseJson(resp);
   if (!j) return { text: resp, tools: [] };
+  const call = (t) => t.function ? t.function.name + '(' + t.function.arguments + ')' : t.name !== undefined ? t.name + '(' + t.arguments + ')' : JSON.stringify(t);
+  if (typeof j.content === 'string') {  // codesweep's own record of a reply (ResponseToJson)
+    return { text: j.content, tools: (j.tool_calls || []).map(call) };
+  }
   if (j.choices && j.choices[0]) {
     const m = j.choices[0].message || {};
-    return { text: contentText(m.content), tools: (m.tool_calls || []).map((t) => t.function ? t.function.name + '(' + t.function.arguments + ')' : JSON.stringify(t)) };
+    return { text: contentText(m.content), tools: (m.tool_calls || []).map(call) };
   }
   if (Array.isArray(j.content)) {
     return { text: j.content.filter((b) => b.type === 'text').map((b) => b.text).join('\n'),

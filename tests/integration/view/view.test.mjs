@@ -78,7 +78,7 @@ before(async () => {
   [[hostileId]] = sql(file, 'SELECT job_id FROM executions ORDER BY job_id LIMIT 1');
   sql(file, 'UPDATE results SET final_answer = ?, verdict_reason = ? WHERE job_id = ?', HOSTILE, HOSTILE, hostileId);
   sql(file, 'UPDATE calls SET response_json = ? WHERE job_id = ?',
-    JSON.stringify({ choices: [{ message: { role: 'assistant', content: HOSTILE } }] }), hostileId);
+    JSON.stringify({ content: HOSTILE, tool_calls: [{ id: '1', name: HOSTILE, arguments: HOSTILE }], finish_reason: 'stop' }), hostileId);
   sql(file, 'UPDATE executions SET code = ?, stdout_text = ? WHERE job_id = ?', 'print("x")  # ' + HOSTILE, HOSTILE, hostileId);
   const [[failId]] = sql(file, 'SELECT max(id) FROM jobs');
   sql(file, "UPDATE jobs SET state = 'failed', last_error = ? WHERE id = ?", 'worker lost ' + HOSTILE, failId);
