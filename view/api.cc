@@ -77,8 +77,8 @@ std::string IdList(const std::vector<int64_t>& ids) {
 std::string ShellQuote(const std::string& s) {
   bool plain = !s.empty();
   for (char c : s) {
-    if (!isalnum(static_cast<unsigned char>(c)) && std::string_view("-_./:=@+,").find(c) ==
-                                                       std::string_view::npos) {
+    if (!isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-_./:=@+,").find(c) == std::string_view::npos) {
       plain = false;
     }
   }
@@ -166,8 +166,7 @@ ApiAnswer ViewApi::Handle(const std::string& name, const Params& params) {
 }
 
 Status ViewApi::RefreshSettings() {
-  CS_ASSIGN_OR_RETURN(QueryRows key,
-                      db_->QueryRowsOf("SELECT coalesce(max(id), 0) FROM jobs", {}));
+  CS_ASSIGN_OR_RETURN(QueryRows key, db_->QueryRowsOf("SELECT coalesce(max(id), 0) FROM jobs", {}));
   const int64_t max_id = std::get<int64_t>(key.rows.at(0).at(0));
   if (max_id == settings_key_) return Status::OK();
   CS_ASSIGN_OR_RETURN(QueryRows rows,
@@ -332,9 +331,10 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   }
   if (!Param(p, "q").empty()) {
     const std::string like = Contains(Param(p, "q"));
-    w.Add("(r.final_answer LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c"
-          " WHERE c.job_id = j.id AND c.response_json LIKE ? ESCAPE '\\'))",
-          like);
+    w.Add(
+        "(r.final_answer LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c"
+        " WHERE c.job_id = j.id AND c.response_json LIKE ? ESCAPE '\\'))",
+        like);
     w.params.push_back(like);
   }
   const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
@@ -349,18 +349,17 @@ Result<std::string> ViewApi::Cells(const Params& p) {
       " r.passed_by, r.turns_used, r.tokens_in + r.tokens_out AS tokens, r.cost_usd, r.wall_ms,"
       " substr(r.final_answer, 1, 120) AS answer" +
       std::string(has_source ? ", r.answer_source" : "");
-  CS_ASSIGN_OR_RETURN(QueryRows rows,
-                      db_->QueryRowsOf(cols + from + page.sql + order + " LIMIT " +
-                                           std::to_string(kPageSize + 1),
-                                       page.params));
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf(cols + from + page.sql + order + " LIMIT " +
+                                                           std::to_string(kPageSize + 1),
+                                                       page.params));
   const bool more = static_cast<int64_t>(rows.rows.size()) > kPageSize;
   if (more) rows.rows.pop_back();
   if (before > 0) std::reverse(rows.rows.begin(), rows.rows.end());
   json cells = RowsJson(rows);
   for (json& c : cells) c["model"] = ModelOf(c["variant_id"].get<int64_t>());
   CS_ASSIGN_OR_RETURN(QueryRows count,
-                      db_->QueryRowsOf("SELECT count(*) FROM (SELECT 1" + from + w.sql +
-                                           " LIMIT " + std::to_string(kCountCap + 1) + ")",
+                      db_->QueryRowsOf("SELECT count(*) FROM (SELECT 1" + from + w.sql + " LIMIT " +
+                                           std::to_string(kCountCap + 1) + ")",
                                        w.params));
   const int64_t matches = std::get<int64_t>(count.rows.at(0).at(0));
   return Dump(json{{"cells", cells},
@@ -375,11 +374,21 @@ Result<std::string> ViewApi::Cell(const Params& p) {
   const int64_t id = IntParam(p, "id", -1);
   if (id < 0) return Status::InvalidArgument("no cell id");
   CS_ASSIGN_OR_RETURN(Trajectory t, db_->LoadTrajectory(id));
-  json out = {{"id", t.job_id},       {"cell_key", t.cell_key},     {"sweep", t.sweep},
-              {"task", t.task},       {"complexity", t.complexity}, {"model", t.model},
-              {"method", t.method},   {"state", t.state},           {"last_error", t.last_error},
-              {"sample", t.sample},   {"turns", t.turns},           {"attempts_made", t.attempts_made},
-              {"attempts", json::array()}, {"calls", json::array()}, {"executions", json::array()}};
+  json out = {{"id", t.job_id},
+              {"cell_key", t.cell_key},
+              {"sweep", t.sweep},
+              {"task", t.task},
+              {"complexity", t.complexity},
+              {"model", t.model},
+              {"method", t.method},
+              {"state", t.state},
+              {"last_error", t.last_error},
+              {"sample", t.sample},
+              {"turns", t.turns},
+              {"attempts_made", t.attempts_made},
+              {"attempts", json::array()},
+              {"calls", json::array()},
+              {"executions", json::array()}};
   for (const TrajectoryAttempt& a : t.attempts) {
     out["attempts"].push_back({{"lease", a.lease},
                                {"attempt", a.attempt},
@@ -461,9 +470,9 @@ Result<std::string> ViewApi::Results(const Params& p) {
                                        " WHERE ?1 = '' OR sweep = ?1 ORDER BY sweep, turns,"
                                        " avg_rank, method",
                                        args));
-  CS_ASSIGN_OR_RETURN(QueryRows cost,
-                      db_->QueryRowsOf("SELECT * FROM v_model_cost WHERE ?1 = '' OR sweep = ?1",
-                                       args));
+  CS_ASSIGN_OR_RETURN(
+      QueryRows cost,
+      db_->QueryRowsOf("SELECT * FROM v_model_cost WHERE ?1 = '' OR sweep = ?1", args));
   results_cache_ = Dump(json{{"grain", RowsJson(grain)},
                              {"method_score", RowsJson(score)},
                              {"method_summary", RowsJson(summary)},
@@ -497,8 +506,7 @@ Result<std::string> ViewApi::Compare(const Params& p) {
   const std::string from =
       " FROM jobs ja JOIN jobs jb ON jb.sweep_id = ja.sweep_id AND jb.task = ja.task"
       " AND jb.complexity = ja.complexity AND jb.sample = ja.sample AND jb.turns = ja.turns AND " +
-      pair +
-      " LEFT JOIN results ra ON ra.job_id = ja.id LEFT JOIN results rb ON rb.job_id = jb.id";
+      pair + " LEFT JOIN results ra ON ra.job_id = ja.id LEFT JOIN results rb ON rb.job_id = jb.id";
   CS_ASSIGN_OR_RETURN(
       QueryRows rows,
       db_->QueryRowsOf("SELECT ja.task, ja.complexity, ja.sample, ja.turns, ja.variant_id,"
@@ -542,8 +550,8 @@ Result<std::string> ViewApi::Errors(const Params& p) {
     g["model"] = ModelOf(g["variant_id"].get<int64_t>());
     const std::string file = g["source_path"].get<std::string>();
     g["retry"] = "codesweep retry " + ShellQuote(file.empty() ? "SWEEP.toml" : file) + " --db " +
-                 ShellQuote(db_path_) + " --state " + g["state"].get<std::string>() +
-                 " --task " + ShellQuote(g["task"].get<std::string>()) + " --model " +
+                 ShellQuote(db_path_) + " --state " + g["state"].get<std::string>() + " --task " +
+                 ShellQuote(g["task"].get<std::string>()) + " --model " +
                  ShellQuote(g["model"].get<std::string>()) + " --method " +
                  ShellQuote(g["method"].get<std::string>());
   }

@@ -49,8 +49,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       http::request<http::string_body> req = parser_->release();
       keep_alive_ = req.keep_alive();
-      HttpRequest in{.method = std::string(req.method_string()),
-                     .path = std::string(req.target())};
+      HttpRequest in{.method = std::string(req.method_string()), .path = std::string(req.target())};
       if (size_t q = in.path.find('?'); q != std::string::npos) {
         in.query = in.path.substr(q + 1);
         in.path.resize(q);

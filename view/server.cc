@@ -24,8 +24,8 @@ constexpr const char* kPolicy =
     " frame-ancestors 'none'; form-action 'none'";
 
 HttpResponse Text(int status, std::string body) {
-  return HttpResponse{.status = status, .content_type = "text/plain; charset=utf-8",
-                      .body = std::move(body)};
+  return HttpResponse{
+      .status = status, .content_type = "text/plain; charset=utf-8", .body = std::move(body)};
 }
 
 void AddSecurityHeaders(HttpResponse& r) {

@@ -28,8 +28,8 @@ Result<view::ViewOptions> ParseBind(const ViewFlags& f) {
   o.db_path = f.db;
   const size_t colon = f.bind.rfind(':');
   if (colon == std::string::npos || colon + 1 == f.bind.size() || f.bind.size() - colon > 6) {
-    return Status::InvalidArgument("--bind wants HOST:PORT, e.g. 127.0.0.1:8765, not '" +
-                                   f.bind + "'");
+    return Status::InvalidArgument("--bind wants HOST:PORT, e.g. 127.0.0.1:8765, not '" + f.bind +
+                                   "'");
   }
   o.host = f.bind.substr(0, colon);
   if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') {

@@ -144,8 +144,9 @@ TEST_F(ViewApiTest, CellsFilterAndPageWithoutGapsOrRepeats) {
   EXPECT_EQ(all["matches"], 360);
   EXPECT_EQ(all["cells"].size(), 50u);
   EXPECT_FALSE(all["has_prev"].get<bool>());
-  json f = Json(Get(*s, "/api/cells?sweep=demo&model=sim%3Asmall&method=only_question"
-                        "&status=incorrect&task=game24"));
+  json f = Json(Get(*s,
+                    "/api/cells?sweep=demo&model=sim%3Asmall&method=only_question"
+                    "&status=incorrect&task=game24"));
   EXPECT_EQ(f["matches"], 30);  // 2 levels x 15 odd samples
   for (const json& c : f["cells"]) {
     EXPECT_EQ(c["model"], "sim:small");
@@ -170,8 +171,8 @@ TEST_F(ViewApiTest, CellsFilterAndPageWithoutGapsOrRepeats) {
   EXPECT_EQ(back["cells"].size(), 50u);
   EXPECT_LT(back["cells"].back()["id"].get<int64_t>(), page["cells"][0]["id"].get<int64_t>());
   EXPECT_FALSE(Json(Get(*s, "/api/cells?answer_source=x"))["answer_source"].get<bool>());
-  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 90);
-  EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);  // % is literal
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 180);  // every text reply
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);          // % is literal
   EXPECT_EQ(Json(Get(*s, "/api/cells?turns=x&after=-5"))["matches"], 0);
 }
 
@@ -196,8 +197,9 @@ TEST_F(ViewApiTest, ACellIsItsWholeTrajectory) {
 TEST_F(ViewApiTest, CompareCountsAgreeWithThePairs) {
   auto s = Server();
   ASSERT_NE(s, nullptr);
-  json c = Json(Get(*s, "/api/compare?sweep=demo&dim=method&a=only_question&b=all_code"
-                        "&model=sim%3Alarge"));
+  json c = Json(Get(*s,
+                    "/api/compare?sweep=demo&dim=method&a=only_question&b=all_code"
+                    "&model=sim%3Alarge"));
   EXPECT_EQ(c["counts"]["pairs"], 90);
   EXPECT_EQ(c["counts"]["only_b"], 45);
   EXPECT_EQ(c["counts"]["both_correct"], 45);
