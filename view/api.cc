@@ -176,6 +176,7 @@ Status ViewApi::RefreshSettings() {
                                        {}));
   settings_.clear();
   sweep_ids_.clear();
+  filters_cache_.clear();
   for (const auto& r : rows.rows) {
     settings_.push_back({std::get<int64_t>(r[0]), std::get<int64_t>(r[1]),
                          std::get<std::string>(r[2]), std::get<std::string>(r[3])});
@@ -216,35 +217,76 @@ int64_t ViewApi::SweepId(const std::string& sweep) const {
   return it == sweep_ids_.end() ? -1 : it->second;
 }
 
+static int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One number from a one-row, one-column query.
+Result<int64_t> ViewApi::Count(const std::string& sql, const std::vector<QueryValue>& params) {
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf(sql, params));
+  if (rows.rows.empty()) return int64_t{0};
+  const auto* n = std::get_if<int64_t>(&rows.rows[0][0]);
+  return n == nullptr ? int64_t{0} : *n;
+}
+
+// A sweep's cells by state. Each count reads an index: the partial indexes of pending, leased and
+// failed/dead jobs; the total a jobs index. With one sweep in the database no sweep filter is
+// needed, which keeps the partial-index counts index-only.
+Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
+  const std::vector<QueryValue> id = {sweep_id};
+  const std::vector<QueryValue> none;
+  const auto& args = only_sweep ? none : id;
+  const std::string and_sweep = only_sweep ? "" : " AND sweep_id = ?";
+  CS_ASSIGN_OR_RETURN(int64_t total,
+                      Count(only_sweep ? "SELECT count(*) FROM jobs"
+                                       : "SELECT count(*) FROM jobs WHERE sweep_id = ?",
+                            args));
+  CS_ASSIGN_OR_RETURN(int64_t pending,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'pending'" + and_sweep, args));
+  CS_ASSIGN_OR_RETURN(int64_t leased,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'leased'" + and_sweep, args));
+  CS_ASSIGN_OR_RETURN(QueryRows bad, db_->QueryRowsOf("SELECT coalesce(sum(state = 'failed'), 0),"
+                                                      " coalesce(sum(state = 'dead'), 0) FROM jobs"
+                                                      " WHERE state IN ('failed', 'dead')" +
+                                                          and_sweep,
+                                                      args));
+  const int64_t failed = std::get<int64_t>(bad.rows.at(0).at(0));
+  const int64_t dead = std::get<int64_t>(bad.rows.at(0).at(1));
+  return json{{"total", total},   {"pending", pending},
+              {"leased", leased}, {"failed", failed},
+              {"dead", dead},     {"done", total - pending - leased - failed - dead}};
+}
+
 Result<std::string> ViewApi::Sweeps() {
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  CS_ASSIGN_OR_RETURN(
-      QueryRows sweeps,
-      db_->QueryRowsOf(
-          "SELECT s.id, s.name, s.source_path, s.created_ms, s.updated_ms,"
-          " count(j.id) AS total, coalesce(sum(j.state = 'pending'), 0) AS pending,"
-          " coalesce(sum(j.state = 'leased'), 0) AS leased,"
-          " coalesce(sum(j.state = 'done'), 0) AS done,"
-          " coalesce(sum(j.state = 'failed'), 0) AS failed,"
-          " coalesce(sum(j.state = 'dead'), 0) AS dead"
-          " FROM sweeps s LEFT JOIN jobs j ON j.sweep_id = s.id GROUP BY s.id ORDER BY s.id",
-          {}));
-  // Finished results and what they cost; the calls of every attempt for the money and the 429s.
-  CS_ASSIGN_OR_RETURN(
-      QueryRows finished,
-      db_->QueryRowsOf("SELECT j.sweep_id, count(*) AS results, sum(r.correct) AS correct,"
-                       " min(r.finished_ms) AS first_ms, max(r.finished_ms) AS last_ms,"
-                       " sum(r.finished_ms > ?) AS last_minute"
-                       " FROM results r JOIN jobs j ON j.id = r.job_id GROUP BY j.sweep_id",
-                       {now_ms - 60'000}));
-  CS_ASSIGN_OR_RETURN(
-      QueryRows paid,
-      db_->QueryRowsOf("SELECT j.sweep_id, sum(c.cost_usd) AS cost_usd,"
-                       " sum(c.rate_limited) AS rate_limited, count(*) AS calls"
-                       " FROM calls c JOIN jobs j ON j.id = c.job_id GROUP BY j.sweep_id",
-                       {}));
+  const int64_t now_ms = NowMs();
+  CS_ASSIGN_OR_RETURN(QueryRows sweeps,
+                      db_->QueryRowsOf("SELECT id, name, source_path, created_ms, updated_ms"
+                                       " FROM sweeps ORDER BY id",
+                                       {}));
+  // The results of the last minute (a range of the results_finished index) by sweep.
+  CS_ASSIGN_OR_RETURN(QueryRows recent,
+                      db_->QueryRowsOf("SELECT j.sweep_id, count(*) AS last_minute FROM results r"
+                                       " JOIN jobs j ON j.id = r.job_id WHERE r.finished_ms > ?"
+                                       " GROUP BY j.sweep_id",
+                                       {now_ms - 60'000}));
+  // What every call of every attempt cost, and the 429s: a scan of the calls, so at most every
+  // 15 s; with one sweep it reads only the covering index calls_report.
+  if (now_ms - cost_at_ms_ > 15'000) {
+    CS_ASSIGN_OR_RETURN(
+        QueryRows paid,
+        db_->QueryRowsOf(sweeps.rows.size() == 1
+                             ? "SELECT (SELECT id FROM sweeps) AS sweep_id, sum(cost_usd) AS"
+                               " cost_usd, sum(rate_limited) AS rate_limited, count(*) AS calls"
+                               " FROM calls"
+                             : "SELECT j.sweep_id, sum(c.cost_usd) AS cost_usd,"
+                               " sum(c.rate_limited) AS rate_limited, count(*) AS calls"
+                               " FROM calls c JOIN jobs j ON j.id = c.job_id GROUP BY j.sweep_id",
+                         {}));
+    cost_ = RowsJson(paid);
+    cost_at_ms_ = now_ms;
+  }
   CS_ASSIGN_OR_RETURN(QueryRows workers, db_->QueryRowsOf("SELECT worker_id, host, pid, slots,"
                                                           " state, first_seen_ms, last_seen_ms"
                                                           " FROM workers ORDER BY worker_id",
@@ -257,13 +299,16 @@ Result<std::string> ViewApi::Sweeps() {
               {"sweeps", RowsJson(sweeps)},
               {"workers", RowsJson(workers)},
               {"rate_limits", RowsJson(limits)}};
-  json f = RowsJson(finished), c = RowsJson(paid);
+  json r = RowsJson(recent);
   for (json& s : out["sweeps"]) {
-    for (const json& r : f) {
-      if (r["sweep_id"] == s["id"]) s.update(r);
+    CS_ASSIGN_OR_RETURN(json states, SweepStates(s["id"].get<int64_t>(), sweeps.rows.size() == 1));
+    s.update(states);
+    s["last_minute"] = 0;
+    for (const json& x : r) {
+      if (x["sweep_id"] == s["id"]) s["last_minute"] = x["last_minute"];
     }
-    for (const json& r : c) {
-      if (r["sweep_id"] == s["id"]) s.update(r);
+    for (const json& x : cost_) {
+      if (x["sweep_id"] == s["id"]) s.update(x);
     }
   }
   return Dump(out);
@@ -271,6 +316,7 @@ Result<std::string> ViewApi::Sweeps() {
 
 Result<std::string> ViewApi::Filters(const Params& p) {
   const std::string sweep = Param(p, "sweep");
+  if (auto it = filters_cache_.find(sweep); it != filters_cache_.end()) return it->second;
   Where w;
   if (!sweep.empty()) w.Add("sweep_id = ?", SweepId(sweep));
   CS_ASSIGN_OR_RETURN(QueryRows rows,
@@ -294,13 +340,13 @@ Result<std::string> ViewApi::Filters(const Params& p) {
   std::vector<std::string> sweeps;
   for (const auto& [name, id] : sweep_ids_) sweeps.push_back(name);
   CS_ASSIGN_OR_RETURN(bool answer_source, HasColumn("results", "answer_source"));
-  return Dump(json{{"sweeps", sweeps},
-                   {"tasks", tasks},
-                   {"methods", methods},
-                   {"models", models},
-                   {"turns", turns},
-                   {"complexities", complexities},
-                   {"answer_source", answer_source}});
+  return filters_cache_[sweep] = Dump(json{{"sweeps", sweeps},
+                                           {"tasks", tasks},
+                                           {"methods", methods},
+                                           {"models", models},
+                                           {"turns", turns},
+                                           {"complexities", complexities},
+                                           {"answer_source", answer_source}});
 }
 
 Result<std::string> ViewApi::Cells(const Params& p) {
@@ -318,6 +364,9 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   const std::string status = Param(p, "status");
   if (status == "correct" || status == "incorrect") {
     w.Add("r.correct = ?", int64_t{status == "correct"});
+  } else if (status == "failed" || status == "dead") {
+    // Spelled so that the partial index jobs_unfinished_error serves it.
+    w.Add("j.state IN ('failed', 'dead') AND j.state = ?", status);
   } else if (!status.empty()) {
     w.Add("j.state = ?", status);
   }
@@ -338,6 +387,16 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     w.params.push_back(like);
   }
   const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
+  json out = {{"answer_source", has_source}};
+  // rows=0: only the count; count=0: only the rows (a page change keeps its count).
+  if (Param(p, "count") != "0") {
+    CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
+                                                   " LIMIT " + std::to_string(kCountCap + 1) + ")",
+                                               w.params));
+    out["matches"] = std::min(matches, kCountCap);
+    out["matches_capped"] = matches > kCountCap;
+  }
+  if (Param(p, "rows") == "0") return Dump(out);
   Where page = w;
   const int64_t after = IntParam(p, "after", 0), before = IntParam(p, "before", 0);
   if (before > 0) page.Add("j.id < ?", before);
@@ -357,17 +416,10 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   if (before > 0) std::reverse(rows.rows.begin(), rows.rows.end());
   json cells = RowsJson(rows);
   for (json& c : cells) c["model"] = ModelOf(c["variant_id"].get<int64_t>());
-  CS_ASSIGN_OR_RETURN(QueryRows count,
-                      db_->QueryRowsOf("SELECT count(*) FROM (SELECT 1" + from + w.sql + " LIMIT " +
-                                           std::to_string(kCountCap + 1) + ")",
-                                       w.params));
-  const int64_t matches = std::get<int64_t>(count.rows.at(0).at(0));
-  return Dump(json{{"cells", cells},
-                   {"matches", std::min(matches, kCountCap)},
-                   {"matches_capped", matches > kCountCap},
-                   {"has_prev", before > 0 ? more : after > 0},
-                   {"has_next", before > 0 ? true : more},
-                   {"answer_source", has_source}});
+  out["cells"] = std::move(cells);
+  out["has_prev"] = before > 0 ? more : after > 0;
+  out["has_next"] = before > 0 ? true : more;
+  return Dump(out);
 }
 
 Result<std::string> ViewApi::Cell(const Params& p) {
@@ -455,7 +507,12 @@ Result<std::string> ViewApi::Results(const Params& p) {
   CS_ASSIGN_OR_RETURN(QueryRows version, db_->QueryRowsOf("PRAGMA data_version", {}));
   const std::string sweep = Param(p, "sweep");
   const std::string key = sweep + "\n" + std::to_string(std::get<int64_t>(version.rows[0][0]));
-  if (key == results_cache_key_) return results_cache_;
+  // The views read every result: while a sweep writes, they are recomputed at most every 30 s.
+  const int64_t now_ms = NowMs();
+  if (key == results_cache_key_ ||
+      (results_cache_key_.starts_with(sweep + "\n") && now_ms - results_at_ms_ < 30'000)) {
+    return results_cache_;
+  }
   const std::vector<QueryValue> args = {sweep};
   CS_ASSIGN_OR_RETURN(QueryRows grain,
                       db_->QueryRowsOf("SELECT * FROM v_report_grain WHERE ?1 = '' OR sweep = ?1"
@@ -470,14 +527,12 @@ Result<std::string> ViewApi::Results(const Params& p) {
                                        " WHERE ?1 = '' OR sweep = ?1 ORDER BY sweep, turns,"
                                        " avg_rank, method",
                                        args));
-  CS_ASSIGN_OR_RETURN(
-      QueryRows cost,
-      db_->QueryRowsOf("SELECT * FROM v_model_cost WHERE ?1 = '' OR sweep = ?1", args));
   results_cache_ = Dump(json{{"grain", RowsJson(grain)},
                              {"method_score", RowsJson(score)},
                              {"method_summary", RowsJson(summary)},
-                             {"model_cost", RowsJson(cost)}});
+                             {"as_of_ms", now_ms}});
   results_cache_key_ = key;
+  results_at_ms_ = now_ms;
   return results_cache_;
 }
 

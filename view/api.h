@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ class ViewApi {
   std::vector<int64_t> VariantIds(const std::string& sweep, const std::string& model) const;
   int64_t SweepId(const std::string& sweep) const;
 
+  Result<int64_t> Count(const std::string& sql, const std::vector<QueryValue>& params);
+  Result<nlohmann::json> SweepStates(int64_t sweep_id, bool only_sweep);
   Result<std::string> Sweeps();
   Result<std::string> Filters(const Params& p);
   Result<std::string> Cells(const Params& p);
@@ -61,6 +64,10 @@ class ViewApi {
   int64_t settings_key_ = -1;  // max(jobs.id) when settings_ was read
   std::map<std::string, bool> columns_;
   std::string results_cache_key_, results_cache_;
+  std::map<std::string, std::string> filters_cache_;
+  nlohmann::json cost_;        // the calls' cost and 429s by sweep, as of cost_at_ms_
+  int64_t cost_at_ms_ = 0;     // wall clock
+  int64_t results_at_ms_ = 0;  // by sweep; cleared with settings_
 };
 
 }  // namespace codesweep::view

@@ -72,6 +72,7 @@ async function api(name, params) {
   return body;
 }
 let filtersCache = {};
+const countCache = new Map();  // cell-list filters -> their count of matches
 async function filters(sweep) {
   if (!filtersCache[sweep || '']) filtersCache[sweep || ''] = await api('filters', { sweep });
   return filtersCache[sweep || ''];
@@ -173,12 +174,11 @@ PAGES.sweeps = async (out, r, current) => {
         numTd(link('cells', { sweep: s.name, status: 'failed' }, num(s.failed))),
         numTd(link('cells', { sweep: s.name, status: 'dead' }, num(s.dead))),
         numTd(num(s.pending)), numTd(num(s.leased)),
-        numTd(s.results ? pct(s.correct / s.results) : '–'),
         numTd(rate > 0 ? num(rate, 1) : '–'),
         numTd(left === 0 ? 'finished' : rate > 0 ? duration(left / rate) : '–'),
         numTd(num(s.rate_limited || 0)), numTd(usd(s.cost_usd || 0)));
     });
-    const parts = [table(['sweep', 'progress', 'finished', 'done', 'failed', 'dead', 'pending', 'running', 'correct', 'cells/s', 'ETA', '429s', 'cost'], rows, { id: 'sweeps' })];
+    const parts = [table(['sweep', 'progress', 'finished', 'done', 'failed', 'dead', 'pending', 'running', 'cells/s', 'ETA', '429s', 'cost'], rows, { id: 'sweeps' })];
     parts.push(el('h2', {}, 'Workers'));
     parts.push(d.workers.length ? table(['worker', 'host', 'pid', 'slots', 'state', 'last seen'], d.workers.map((w) =>
       el('tr', {}, td(w.worker_id), td(w.host), numTd(w.pid), numTd(w.slots), td(w.state, w.state === 'up' ? 'ok' : 'bad'),
@@ -249,10 +249,16 @@ PAGES.cells = async (out, r) => {
     input('error', p.error, 'error text'), input('q', p.q, 'search replies'),
   ];
   out.append(el('h1', {}, 'Cells'), filterForm('cells', fields));
-  const d = await api('cells', p);
-  out.append(el('p', { 'data-field': 'matches' }, (d.matches_capped ? 'more than ' : '') + num(d.matches) + ' matching cells'));
+  const d = await api('cells', Object.assign({}, p, { count: '0' }));
   const base = Object.assign({}, p);
   delete base.after; delete base.before;
+  // The count of matches comes after the rows, and a page change reuses it.
+  const matches = el('p', { 'data-field': 'matches', class: 'muted' }, 'counting…');
+  out.append(matches);
+  const key = JSON.stringify(base);
+  const showCount = (c) => { matches.className = ''; matches.textContent = (c.matches_capped ? 'more than ' : '') + num(c.matches) + ' matching cells'; };
+  if (countCache.has(key)) showCount(countCache.get(key));
+  else api('cells', Object.assign({}, base, { rows: '0' })).then((c) => { countCache.set(key, c); showCount(c); }, (e) => { matches.textContent = e.message; });
   const pager = () => el('div', { class: 'pager' },
     d.has_prev && d.cells.length ? link('cells', Object.assign({}, base, { before: d.cells[0].id }), '← previous') : el('span', { class: 'muted' }, '← previous'),
     d.has_next && d.cells.length ? link('cells', Object.assign({}, base, { after: d.cells[d.cells.length - 1].id }), 'next →') : el('span', { class: 'muted' }, 'next →'));

@@ -139,6 +139,7 @@ test('every number of the results table links to the cells behind it', async () 
 test('filters change the list', async () => {
   const page = await openPage();
   await visit(page, '#/cells?sweep=tiny', 'cells');
+  await page.waitForFunction(() => /matching cells/.test(document.querySelector('[data-field="matches"]').textContent));
   const all = await page.locator('[data-field="matches"]').innerText();
   assert.match(all, /^48 matching cells/);
   await page.selectOption('select[name="status"]', 'failed');

@@ -132,9 +132,38 @@ TEST_F(ViewApiTest, SweepsCountEveryState) {
   EXPECT_EQ(j["sweeps"][0]["name"], "demo");
   EXPECT_EQ(j["sweeps"][0]["total"], 360);
   EXPECT_EQ(j["sweeps"][0]["done"], 360);
-  EXPECT_EQ(j["sweeps"][0]["results"], 360);
+  EXPECT_EQ(j["sweeps"][0]["pending"], 0);
+  EXPECT_EQ(j["sweeps"][0]["last_minute"], 0);  // the fixture finished its cells long ago
   EXPECT_EQ(j["sweeps"][0]["calls"], 360);
   EXPECT_NEAR(j["sweeps"][0]["cost_usd"].get<double>(), 0.36, 1e-9);
+}
+
+TEST_F(ViewApiTest, SweepsAreCountedApartWhenThereAreSeveral) {
+  {
+    auto store = Store::Open(db_, {});
+    ASSERT_TRUE(store.ok());
+    FixtureSpec spec;
+    spec.sweep = "other";
+    spec.models = {"sim:large"};
+    spec.methods = {"only_question"};
+    spec.tasks = {{"game24", {"2"}}};
+    spec.samples = 2;
+    auto filled = codesweep::testing::FillFixture(**store, spec, [](const FixtureCell&) {
+      return codesweep::testing::SimpleOutcome(true, false, 1.0, 10, 5, 7, 0.5);
+    });
+    ASSERT_TRUE(filled.ok()) << filled.status().message();
+  }
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json j = Json(Get(*s, "/api/sweeps"));
+  ASSERT_EQ(j["sweeps"].size(), 2u);
+  EXPECT_EQ(j["sweeps"][0]["total"], 360);
+  EXPECT_EQ(j["sweeps"][0]["done"], 360);
+  EXPECT_EQ(j["sweeps"][1]["name"], "other");
+  EXPECT_EQ(j["sweeps"][1]["total"], 2);
+  EXPECT_EQ(j["sweeps"][1]["done"], 2);
+  EXPECT_NEAR(j["sweeps"][1]["cost_usd"].get<double>(), 1.0, 1e-9);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?sweep=other"))["matches"], 2);
 }
 
 TEST_F(ViewApiTest, CellsFilterAndPageWithoutGapsOrRepeats) {
@@ -174,6 +203,12 @@ TEST_F(ViewApiTest, CellsFilterAndPageWithoutGapsOrRepeats) {
   EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 180);  // every text reply
   EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);          // % is literal
   EXPECT_EQ(Json(Get(*s, "/api/cells?turns=x&after=-5"))["matches"], 0);
+  json count_only = Json(Get(*s, "/api/cells?task=game24&rows=0"));
+  EXPECT_EQ(count_only["matches"], 240);
+  EXPECT_FALSE(count_only.contains("cells"));
+  json rows_only = Json(Get(*s, "/api/cells?task=game24&count=0"));
+  EXPECT_FALSE(rows_only.contains("matches"));
+  EXPECT_EQ(rows_only["cells"].size(), 50u);
 }
 
 TEST_F(ViewApiTest, ACellIsItsWholeTrajectory) {
