@@ -12,7 +12,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kPageSize = 50;
-constexpr int64_t kCountCap = 100'000;  // the cell list counts matches up to this many
+constexpr int64_t kCountCap = 100'000;      // the cell list counts matches up to this many
+constexpr int64_t kSearchCountCap = 1'000;  // ... and up to this many when searching replies
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -238,7 +239,8 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
   const std::vector<QueryValue> id = {sweep_id};
   const std::vector<QueryValue> none;
   const auto& args = only_sweep ? none : id;
-  const std::string and_sweep = only_sweep ? "" : " AND sweep_id = ?";
+  // "+sweep_id": the sweep must not steer SQLite to a sweep-first index over the partial one.
+  const std::string and_sweep = only_sweep ? "" : " AND +sweep_id = ?";
   CS_ASSIGN_OR_RETURN(int64_t total,
                       Count(only_sweep ? "SELECT count(*) FROM jobs"
                                        : "SELECT count(*) FROM jobs WHERE sweep_id = ?",
@@ -388,16 +390,23 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   }
   const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
   json out = {{"answer_source", has_source}};
+  // A reply search reads every reply it passes, so its count stops sooner.
+  const int64_t cap = Param(p, "q").empty() ? kCountCap : kSearchCountCap;
   // rows=0: only the count; count=0: only the rows (a page change keeps its count).
   if (Param(p, "count") != "0") {
     CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
-                                                   " LIMIT " + std::to_string(kCountCap + 1) + ")",
+                                                   " LIMIT " + std::to_string(cap + 1) + ")",
                                                w.params));
-    out["matches"] = std::min(matches, kCountCap);
-    out["matches_capped"] = matches > kCountCap;
+    out["matches"] = std::min(matches, cap);
+    out["matches_capped"] = matches > cap;
   }
   if (Param(p, "rows") == "0") return Dump(out);
+  // The rows walk the jobs in id order and stop at a page: "+" keeps SQLite from reading a
+  // sweep-first index instead and sorting every cell of the sweep by id.
   Where page = w;
+  for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
+    if (size_t at = page.sql.find(col); at != std::string::npos) page.sql.insert(at, "+");
+  }
   const int64_t after = IntParam(p, "after", 0), before = IntParam(p, "before", 0);
   if (before > 0) page.Add("j.id < ?", before);
   if (after > 0) page.Add("j.id > ?", after);
