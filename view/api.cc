@@ -178,6 +178,7 @@ Status ViewApi::RefreshSettings() {
   settings_.clear();
   sweep_ids_.clear();
   filters_cache_.clear();
+  totals_.clear();
   for (const auto& r : rows.rows) {
     settings_.push_back({std::get<int64_t>(r[0]), std::get<int64_t>(r[1]),
                          std::get<std::string>(r[2]), std::get<std::string>(r[3])});
@@ -241,10 +242,14 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
   const auto& args = only_sweep ? none : id;
   // "+sweep_id": the sweep must not steer SQLite to a sweep-first index over the partial one.
   const std::string and_sweep = only_sweep ? "" : " AND +sweep_id = ?";
-  CS_ASSIGN_OR_RETURN(int64_t total,
-                      Count(only_sweep ? "SELECT count(*) FROM jobs"
-                                       : "SELECT count(*) FROM jobs WHERE sweep_id = ?",
-                            args));
+  // The grid size changes only when cells are added (cleared with the settings).
+  if (!totals_.contains(sweep_id)) {
+    CS_ASSIGN_OR_RETURN(totals_[sweep_id],
+                        Count(only_sweep ? "SELECT count(*) FROM jobs"
+                                         : "SELECT count(*) FROM jobs WHERE sweep_id = ?",
+                              args));
+  }
+  const int64_t total = totals_[sweep_id];
   CS_ASSIGN_OR_RETURN(int64_t pending,
                       Count("SELECT count(*) FROM jobs WHERE state = 'pending'" + and_sweep, args));
   CS_ASSIGN_OR_RETURN(int64_t leased,
@@ -365,17 +370,18 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   if (!Param(p, "turns").empty()) w.Add("j.turns = ?", IntParam(p, "turns", -1));
   const std::string status = Param(p, "status");
   if (status == "correct" || status == "incorrect") {
-    w.Add("r.correct = ?", int64_t{status == "correct"});
+    w.Add("ifnull(r.correct, -1) = ?", int64_t{status == "correct"});
   } else if (status == "failed" || status == "dead") {
     // Spelled so that the partial index jobs_unfinished_error serves it.
     w.Add("j.state IN ('failed', 'dead') AND j.state = ?", status);
   } else if (!status.empty()) {
     w.Add("j.state = ?", status);
   }
-  if (!Param(p, "code_used").empty()) w.Add("r.code_used = ?", IntParam(p, "code_used", -1));
-  if (!Param(p, "passed_by").empty()) w.Add("r.passed_by = ?", Param(p, "passed_by"));
+  if (!Param(p, "code_used").empty())
+    w.Add("ifnull(r.code_used, -1) = ?", IntParam(p, "code_used", -1));
+  if (!Param(p, "passed_by").empty()) w.Add("ifnull(r.passed_by, '') = ?", Param(p, "passed_by"));
   if (has_source && !Param(p, "answer_source").empty()) {
-    w.Add("r.answer_source = ?", Param(p, "answer_source"));
+    w.Add("ifnull(r.answer_source, '') = ?", Param(p, "answer_source"));
   }
   if (!Param(p, "error").empty()) {
     w.Add("j.last_error LIKE ? ESCAPE '\\'", Contains(Param(p, "error")));
@@ -388,6 +394,8 @@ Result<std::string> ViewApi::Cells(const Params& p) {
         like);
     w.params.push_back(like);
   }
+  // The result filters above are spelled with ifnull() so that SQLite keeps this a LEFT JOIN
+  // with the jobs outside: the rows then come in id order and a page stops early.
   const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
   json out = {{"answer_source", has_source}};
   // A reply search reads every reply it passes, so its count stops sooner.

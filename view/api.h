@@ -65,9 +65,10 @@ class ViewApi {
   std::map<std::string, bool> columns_;
   std::string results_cache_key_, results_cache_;
   std::map<std::string, std::string> filters_cache_;
-  nlohmann::json cost_;        // the calls' cost and 429s by sweep, as of cost_at_ms_
-  int64_t cost_at_ms_ = 0;     // wall clock
-  int64_t results_at_ms_ = 0;  // by sweep; cleared with settings_
+  std::map<int64_t, int64_t> totals_;  // cells by sweep id; cleared with settings_
+  nlohmann::json cost_;                // the calls' cost and 429s by sweep, as of cost_at_ms_
+  int64_t cost_at_ms_ = 0;             // wall clock
+  int64_t results_at_ms_ = 0;          // by sweep; cleared with settings_
 };
 
 }  // namespace codesweep::view
