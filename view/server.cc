@@ -61,6 +61,19 @@ ViewServer::ViewServer(ViewOptions options, std::unique_ptr<ViewApi> api)
 
 ViewServer::~ViewServer() = default;
 
+// Without a token, a page on another site could reach a loopback server through a DNS name that
+// resolves to 127.0.0.1 (DNS rebinding): such requests carry that name as their Host.
+bool ViewServer::HostAllowed(const std::string& host_header) const {
+  if (!options_.token.empty() || host_header.empty()) return true;
+  std::string host = host_header;
+  if (host.starts_with("[")) {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  return IsLoopback(host) || host == options_.host;
+}
+
 bool ViewServer::Authorized(const HttpRequest& request, const std::string& query_token) const {
   if (options_.token.empty()) return true;
   if (SameSecret(query_token, options_.token)) return true;
@@ -82,6 +95,8 @@ HttpResponse ViewServer::Handle(const HttpRequest& request) {
   HttpResponse out;
   if (request.method != "GET" && request.method != "HEAD") {
     out = Text(405, "codesweep view is read-only\n");
+  } else if (!HostAllowed(request.Header("Host"))) {
+    out = Text(403, "codesweep view answers only requests addressed to this machine\n");
   } else if (!Authorized(request, query_token)) {
     out = Text(403, "open the address with ?token=... that codesweep view printed at start\n");
   } else if (request.path.starts_with("/api/")) {

@@ -40,6 +40,7 @@ class ViewServer {
  private:
   ViewServer(ViewOptions options, std::unique_ptr<ViewApi> api);
   bool Authorized(const HttpRequest& request, const std::string& query_token) const;
+  bool HostAllowed(const std::string& host_header) const;
 
   ViewOptions options_;
   std::unique_ptr<ViewApi> api_;

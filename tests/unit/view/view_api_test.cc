@@ -110,6 +110,16 @@ TEST_F(ViewApiTest, ServesThePageWithAStrictPolicy) {
   EXPECT_EQ(s->Handle(post).status, 405);
 }
 
+TEST_F(ViewApiTest, ALoopbackServerAnswersOnlyLoopbackHostNames) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "127.0.0.1:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "localhost:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "[::1]:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "evil.example:8765"}}).status, 403);
+  EXPECT_EQ(Get(*s, "/", {{"Host", "127.0.0.1.evil.example"}}).status, 403);
+}
+
 TEST_F(ViewApiTest, ATokenIsNeededOnceThenKeptInACookie) {
   auto s = Server("secret123");
   ASSERT_NE(s, nullptr);
