@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -43,7 +44,9 @@ bool SameSecret(const std::string& a, const std::string& b) {
 }  // namespace
 
 bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+  if (host == "localhost" || host == "::1") return true;
+  if (!host.starts_with("127.") || std::count(host.begin(), host.end(), '.') != 3) return false;
+  return host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 Result<std::unique_ptr<ViewServer>> ViewServer::Create(const ViewOptions& options) {

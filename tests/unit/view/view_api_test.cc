@@ -89,6 +89,8 @@ TEST(ViewQueryTest, DecodesPercentAndPlus) {
   EXPECT_TRUE(IsLoopback("::1"));
   EXPECT_FALSE(IsLoopback("0.0.0.0"));
   EXPECT_FALSE(IsLoopback("192.168.1.2"));
+  EXPECT_FALSE(IsLoopback("127.0.0.1.evil.example"));
+  EXPECT_TRUE(IsLoopback("127.1.2.3"));
 }
 
 TEST_F(ViewApiTest, ServesThePageWithAStrictPolicy) {
