@@ -140,6 +140,17 @@ ViewApi::ViewApi(std::unique_ptr<ReportDb> db, std::string db_path)
 ViewApi::~ViewApi() = default;
 
 ApiAnswer ViewApi::Handle(const std::string& name, const Params& params) {
+  // A value of an unexpected type in the database (nlohmann::json or std::get throw) is an
+  // answer of 500, never the end of the server.
+  try {
+    return Route(name, params);
+  } catch (const std::exception& e) {
+    return {500,
+            Dump(json{{"error", std::string("unexpected data in the database: ") + e.what()}})};
+  }
+}
+
+ApiAnswer ViewApi::Route(const std::string& name, const Params& params) {
   Result<std::string> out = Status::NotFound("no such page");
   Status settings = RefreshSettings();
   if (!settings.ok()) {

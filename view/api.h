@@ -40,6 +40,7 @@ class ViewApi {
     int64_t sweep_id = 0, variant_id = 0;
     std::string sweep, model;  // model: the setting label of v_setting
   };
+  ApiAnswer Route(const std::string& name, const Params& params);
   Status RefreshSettings();
   Result<bool> HasColumn(const std::string& table, const std::string& column);
   std::string ModelOf(int64_t variant_id) const;
