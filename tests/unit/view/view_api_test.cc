@@ -287,5 +287,20 @@ TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
   EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["dead"], 1);
 }
 
+TEST_F(ViewApiTest, AValueOfTheWrongTypeIsAnErrorNotACrash) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE jobs SET turns = 'many' WHERE id = 5", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  HttpResponse r = Get(*s, "/api/filters");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("unexpected data"), std::string::npos) << r.body;
+  EXPECT_EQ(Get(*s, "/api/sweeps").status, 200);
+}
+
 }  // namespace
 }  // namespace codesweep::view
