@@ -208,6 +208,55 @@ Result<QueryTable> ReportDb::Query(const std::string& sql) {
   return out;
 }
 
+namespace {
+
+void BindValue(sqlite3_stmt* stmt, int i, const QueryValue& v) {
+  if (const auto* n = std::get_if<int64_t>(&v)) {
+    sqlite3_bind_int64(stmt, i, *n);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    sqlite3_bind_double(stmt, i, *d);
+  } else if (const auto* t = std::get_if<std::string>(&v)) {
+    sqlite3_bind_text(stmt, i, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_null(stmt, i);
+  }
+}
+
+QueryValue ColumnValue(sqlite3_stmt* stmt, int col) {
+  switch (sqlite3_column_type(stmt, col)) {
+    case SQLITE_NULL:
+      return std::monostate();
+    case SQLITE_INTEGER:
+      return static_cast<int64_t>(sqlite3_column_int64(stmt, col));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, col);
+    default:
+      return *ColumnText(stmt, col);
+  }
+}
+
+}  // namespace
+
+Result<QueryRows> ReportDb::QueryRowsOf(const std::string& sql,
+                                        const std::vector<QueryValue>& params) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db_->raw(), sql.c_str(), -1, &raw, nullptr);
+  if (rc != SQLITE_OK) return store_internal::SqliteStatus(db_->raw(), rc, "prepare query");
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+  for (size_t i = 0; i < params.size(); ++i) BindValue(raw, static_cast<int>(i) + 1, params[i]);
+  QueryRows out;
+  const int cols = sqlite3_column_count(raw);
+  for (int c = 0; c < cols; ++c) out.columns.push_back(sqlite3_column_name(raw, c));
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    std::vector<QueryValue> row;
+    row.reserve(cols);
+    for (int c = 0; c < cols; ++c) row.push_back(ColumnValue(raw, c));
+    out.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return store_internal::SqliteStatus(db_->raw(), rc, "query");
+  return out;
+}
+
 Result<std::vector<int64_t>> ReportDb::FindJobs(const std::string& cell, int limit) {
   std::vector<int64_t> out;
   unsigned char raw[32];

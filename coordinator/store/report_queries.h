@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/status.h"
@@ -62,6 +63,14 @@ struct SweepSource {
 struct QueryTable {
   std::vector<std::string> columns;
   std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+// A typed cell or bound parameter of QueryRows: NULL, an integer, a real or a text (a blob
+// comes out as lower-case hex text).
+using QueryValue = std::variant<std::monostate, int64_t, double, std::string>;
+struct QueryRows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<QueryValue>> rows;
 };
 
 // ---- trajectories (`codesweep show`) ----
@@ -123,6 +132,8 @@ class ReportDb {
   Result<std::vector<JobStateRow>> JobStates(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
+  // Read-only SQL with ?1.. bound to `params`, typed cells out (for `codesweep view`).
+  Result<QueryRows> QueryRowsOf(const std::string& sql, const std::vector<QueryValue>& params);
 
   // Job ids matching `cell`: a full cell key, a unique hex prefix of one, or a job id.
   // At most `limit` ids, so callers can detect an ambiguous prefix.

@@ -65,7 +65,9 @@ inline bool MigrationInvisibleToReaders(std::string_view name) {
 // load into an empty table builds them when the sweep has finished, not with the load, so that
 // dispatch starts sooner; the reports work without them meanwhile, only slower. Their CREATE
 // statements wait in meta under kLaterIndexPrefix + name (Store::BuildReportIndexes).
-inline bool IsReportOnlyIndex(std::string_view name) { return name == "jobs_report"; }
+inline bool IsReportOnlyIndex(std::string_view name) {
+  return name == "jobs_report" || name == "jobs_view_pair";  // jobs_view_pair: codesweep view
+}
 inline constexpr std::string_view kLaterIndexPrefix = "later_index/";
 
 // Reads the CS_JOB_COLS columns of the current row.

@@ -31,6 +31,8 @@ constexpr CommandEntry kCommands[] = {
     {"show", "Print one cell's whole trajectory: prompts, replies, code, output, verdict",
      codesweep::SetupShowCommand},
     {"keygen", "Write a CURVE key pair for a coordinator or worker", codesweep::SetupKeygenCommand},
+    {"view", "Browse sweeps, results and transcripts in a local web viewer (read-only)",
+     codesweep::SetupViewCommand},
 };
 
 }  // namespace

@@ -1,0 +1,306 @@
+// `codesweep view` without a socket: ViewServer::Handle over a real store filled through the Store
+// API (tests/unit/report/report_fixture.h): routing, access control, the security headers, and
+// every JSON endpoint's answer against what the store holds.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "coordinator/store/store.h"
+#include "tests/unit/report/report_fixture.h"
+#include "view/api.h"
+#include "view/server.h"
+
+namespace codesweep::view {
+namespace {
+
+using json = nlohmann::json;
+using codesweep::testing::FixtureCell;
+using codesweep::testing::FixtureSpec;
+
+class ViewApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cs_view_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    db_ = dir_ + "/view.db";
+    StoreOptions options;
+    options.synchronous_full = false;
+    auto store = Store::Open(db_, options);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    FixtureSpec spec;
+    spec.sweep = "demo";
+    spec.models = {"sim:large", "sim:small"};
+    spec.methods = {"only_question", "all_code"};
+    spec.tasks = {{"game24", {"2", "3"}}, {"number_multiply", {"1_1"}}};
+    spec.samples = 30;  // 2 models x 2 methods x 3 levels x 30 = 360 cells
+    auto filled = codesweep::testing::FillFixture(**store, spec, [](const FixtureCell& c) {
+      const bool code = c.method == "all_code";
+      return codesweep::testing::SimpleOutcome(code || c.sample % 2 == 0, code, 1.0, 10, 5, 7,
+                                               0.001);
+    });
+    ASSERT_TRUE(filled.ok()) << filled.status().message();
+    ASSERT_EQ(*filled, 360);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<ViewServer> Server(const std::string& token = "") {
+    auto s = ViewServer::Create({.db_path = db_, .token = token});
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  static HttpResponse Get(ViewServer& s, const std::string& target, HeaderList headers = {}) {
+    HttpRequest r{.method = "GET", .path = target, .headers = std::move(headers)};
+    if (size_t q = r.path.find('?'); q != std::string::npos) {
+      r.query = r.path.substr(q + 1);
+      r.path.resize(q);
+    }
+    return s.Handle(r);
+  }
+  static json Json(const HttpResponse& r) {
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.body;
+    return j;
+  }
+  static std::string HeaderOf(const HttpResponse& r, const std::string& name) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) return v;
+    }
+    return "";
+  }
+
+  std::string dir_, db_;
+};
+
+TEST(ViewQueryTest, DecodesPercentAndPlus) {
+  Params p = ParseQuery("task=game%2024&q=a+b%3Cscript%3E&empty=&bad=%zz&x");
+  EXPECT_EQ(p["task"], "game 24");
+  EXPECT_EQ(p["q"], "a b<script>");
+  EXPECT_EQ(p["empty"], "");
+  EXPECT_EQ(p["bad"], "%zz");
+  EXPECT_EQ(p.count("x"), 1u);
+  EXPECT_EQ(PercentDecode("%4", false), "%4");  // a cut escape stays as it is
+  EXPECT_TRUE(IsLoopback("127.0.0.1"));
+  EXPECT_TRUE(IsLoopback("::1"));
+  EXPECT_FALSE(IsLoopback("0.0.0.0"));
+  EXPECT_FALSE(IsLoopback("192.168.1.2"));
+  EXPECT_FALSE(IsLoopback("127.0.0.1.evil.example"));
+  EXPECT_TRUE(IsLoopback("127.1.2.3"));
+}
+
+TEST_F(ViewApiTest, ServesThePageWithAStrictPolicy) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  HttpResponse page = Get(*s, "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("/app.js"), std::string::npos);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  const std::string csp = HeaderOf(page, "Content-Security-Policy");
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos);
+  EXPECT_EQ(csp.find("unsafe-inline'; style"), std::string::npos) << "no inline scripts";
+  EXPECT_EQ(HeaderOf(page, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(Get(*s, "/vendor/vega.min.js").status, 200);
+  EXPECT_EQ(Get(*s, "/vendor/LICENSE.vega").status, 200);
+  EXPECT_EQ(Get(*s, "/nope").status, 404);
+  EXPECT_EQ(Get(*s, "/api/nope").status, 404);
+  HttpRequest post{.method = "POST", .path = "/api/cells"};
+  EXPECT_EQ(s->Handle(post).status, 405);
+}
+
+TEST_F(ViewApiTest, ALoopbackServerAnswersOnlyLoopbackHostNames) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "127.0.0.1:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "localhost:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "[::1]:8765"}}).status, 200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Host", "evil.example:8765"}}).status, 403);
+  EXPECT_EQ(Get(*s, "/", {{"Host", "127.0.0.1.evil.example"}}).status, 403);
+}
+
+TEST_F(ViewApiTest, ATokenIsNeededOnceThenKeptInACookie) {
+  auto s = Server("secret123");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Get(*s, "/").status, 403);
+  EXPECT_EQ(Get(*s, "/api/sweeps").status, 403);
+  EXPECT_EQ(Get(*s, "/?token=wrong").status, 403);
+  HttpResponse ok = Get(*s, "/?token=secret123");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(HeaderOf(ok, "Set-Cookie").find("HttpOnly"), std::string::npos);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Cookie", "a=b; codesweep_view_token=secret123"}}).status,
+            200);
+  EXPECT_EQ(Get(*s, "/api/sweeps", {{"Cookie", "xcodesweep_view_token=secret123"}}).status, 403);
+}
+
+TEST_F(ViewApiTest, SweepsCountEveryState) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json j = Json(Get(*s, "/api/sweeps"));
+  ASSERT_EQ(j["sweeps"].size(), 1u);
+  EXPECT_EQ(j["sweeps"][0]["name"], "demo");
+  EXPECT_EQ(j["sweeps"][0]["total"], 360);
+  EXPECT_EQ(j["sweeps"][0]["done"], 360);
+  EXPECT_EQ(j["sweeps"][0]["pending"], 0);
+  EXPECT_EQ(j["sweeps"][0]["last_minute"], 0);  // the fixture finished its cells long ago
+  EXPECT_EQ(j["sweeps"][0]["calls"], 360);
+  EXPECT_NEAR(j["sweeps"][0]["cost_usd"].get<double>(), 0.36, 1e-9);
+}
+
+TEST_F(ViewApiTest, SweepsAreCountedApartWhenThereAreSeveral) {
+  {
+    auto store = Store::Open(db_, {});
+    ASSERT_TRUE(store.ok());
+    FixtureSpec spec;
+    spec.sweep = "other";
+    spec.models = {"sim:large"};
+    spec.methods = {"only_question"};
+    spec.tasks = {{"game24", {"2"}}};
+    spec.samples = 2;
+    auto filled = codesweep::testing::FillFixture(**store, spec, [](const FixtureCell&) {
+      return codesweep::testing::SimpleOutcome(true, false, 1.0, 10, 5, 7, 0.5);
+    });
+    ASSERT_TRUE(filled.ok()) << filled.status().message();
+  }
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json j = Json(Get(*s, "/api/sweeps"));
+  ASSERT_EQ(j["sweeps"].size(), 2u);
+  EXPECT_EQ(j["sweeps"][0]["total"], 360);
+  EXPECT_EQ(j["sweeps"][0]["done"], 360);
+  EXPECT_EQ(j["sweeps"][1]["name"], "other");
+  EXPECT_EQ(j["sweeps"][1]["total"], 2);
+  EXPECT_EQ(j["sweeps"][1]["done"], 2);
+  EXPECT_NEAR(j["sweeps"][1]["cost_usd"].get<double>(), 1.0, 1e-9);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?sweep=other"))["matches"], 2);
+}
+
+TEST_F(ViewApiTest, CellsFilterAndPageWithoutGapsOrRepeats) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json all = Json(Get(*s, "/api/cells?sweep=demo"));
+  EXPECT_EQ(all["matches"], 360);
+  EXPECT_EQ(all["cells"].size(), 50u);
+  EXPECT_FALSE(all["has_prev"].get<bool>());
+  json f = Json(Get(*s,
+                    "/api/cells?sweep=demo&model=sim%3Asmall&method=only_question"
+                    "&status=incorrect&task=game24"));
+  EXPECT_EQ(f["matches"], 30);  // 2 levels x 15 odd samples
+  for (const json& c : f["cells"]) {
+    EXPECT_EQ(c["model"], "sim:small");
+    EXPECT_EQ(c["correct"], 0);
+    EXPECT_EQ(c["task"], "game24");
+  }
+  // Forward through every page of correct cells, then one page back.
+  std::set<int64_t> seen;
+  std::string after = "0";
+  json page;
+  int pages = 0;
+  do {
+    page = Json(Get(*s, "/api/cells?status=correct&after=" + after));
+    for (const json& c : page["cells"]) EXPECT_TRUE(seen.insert(c["id"].get<int64_t>()).second);
+    if (!page["cells"].empty()) after = std::to_string(page["cells"].back()["id"].get<int64_t>());
+    ++pages;
+  } while (page["has_next"].get<bool>() && pages < 100);
+  EXPECT_EQ(seen.size(), 270u);  // all_code always, only_question on even samples
+  EXPECT_EQ(pages, 6);
+  json back = Json(Get(*s, "/api/cells?status=correct&before=" +
+                               std::to_string(page["cells"][0]["id"].get<int64_t>())));
+  EXPECT_EQ(back["cells"].size(), 50u);
+  EXPECT_LT(back["cells"].back()["id"].get<int64_t>(), page["cells"][0]["id"].get<int64_t>());
+  EXPECT_FALSE(Json(Get(*s, "/api/cells?answer_source=x"))["answer_source"].get<bool>());
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 180);  // every text reply
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);          // % is literal
+  EXPECT_EQ(Json(Get(*s, "/api/cells?turns=x&after=-5"))["matches"], 0);
+  json count_only = Json(Get(*s, "/api/cells?task=game24&rows=0"));
+  EXPECT_EQ(count_only["matches"], 240);
+  EXPECT_FALSE(count_only.contains("cells"));
+  json rows_only = Json(Get(*s, "/api/cells?task=game24&count=0"));
+  EXPECT_FALSE(rows_only.contains("matches"));
+  EXPECT_EQ(rows_only["cells"].size(), 50u);
+}
+
+TEST_F(ViewApiTest, ACellIsItsWholeTrajectory) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json code = Json(Get(*s, "/api/cells?method=all_code"));
+  const int64_t id = code["cells"][0]["id"];
+  json c = Json(Get(*s, "/api/cell?id=" + std::to_string(id)));
+  EXPECT_EQ(c["method"], "all_code");
+  ASSERT_EQ(c["executions"].size(), 1u);
+  EXPECT_EQ(c["executions"][0]["code"], "print(6*7)");
+  EXPECT_EQ(c["executions"][0]["stdout"], "42\n");
+  EXPECT_EQ(c["verdict"]["reason"], "answer matches");
+  EXPECT_EQ(c["attempts"].size(), 1u);
+  EXPECT_EQ(Get(*s, "/api/cell?id=999999").status, 404);
+  HttpResponse bad = Get(*s, "/api/cell?id=abc");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body.find("InvalidArgument"), std::string::npos) << bad.body;
+}
+
+TEST_F(ViewApiTest, CompareCountsAgreeWithThePairs) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json c = Json(Get(*s,
+                    "/api/compare?sweep=demo&dim=method&a=only_question&b=all_code"
+                    "&model=sim%3Alarge"));
+  EXPECT_EQ(c["counts"]["pairs"], 90);
+  EXPECT_EQ(c["counts"]["only_b"], 45);
+  EXPECT_EQ(c["counts"]["both_correct"], 45);
+  ASSERT_EQ(c["pairs"].size(), 90u);
+  EXPECT_EQ(c["pairs"][0]["a_correct"], 0);  // disagreements first
+  EXPECT_EQ(c["pairs"][89]["a_correct"], 1);
+  json m = Json(Get(*s, "/api/compare?sweep=demo&dim=model&a=sim%3Alarge&b=sim%3Asmall"));
+  EXPECT_EQ(m["counts"]["pairs"], 180);
+  EXPECT_EQ(Get(*s, "/api/compare?sweep=demo&dim=task&a=x&b=y").status, 400);
+}
+
+TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE jobs SET state = 'failed', last_error = 'worker lost; it''s gone'"
+                         " WHERE id IN (1, 2, 3);"
+                         "UPDATE jobs SET state = 'dead', last_error = 'sandbox crashed'"
+                         " WHERE id = 4;"
+                         "DELETE FROM results WHERE job_id IN (1, 2, 3, 4);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json e = Json(Get(*s, "/api/errors?sweep=demo"));
+  ASSERT_EQ(e["groups"].size(), 3u) << e.dump();  // ids 1..3 span two methods
+  int64_t failed = 0;
+  for (const json& g : e["groups"]) {
+    if (g["state"] == "failed") failed += g["cells"].get<int64_t>();
+    const std::string retry = g["retry"];
+    EXPECT_EQ(retry.rfind("codesweep retry SWEEP.toml --db " + db_ + " --state ", 0), 0u) << retry;
+    EXPECT_NE(retry.find(" --model sim:large --method "), std::string::npos) << retry;
+  }
+  EXPECT_EQ(failed, 3);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?status=failed"))["matches"], 3);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?error=it%27s"))["matches"], 3);
+  EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["dead"], 1);
+}
+
+TEST_F(ViewApiTest, AValueOfTheWrongTypeIsAnErrorNotACrash) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE jobs SET turns = 'many' WHERE id = 5", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  HttpResponse r = Get(*s, "/api/filters");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("unexpected data"), std::string::npos) << r.body;
+  EXPECT_EQ(Get(*s, "/api/sweeps").status, 200);
+}
+
+}  // namespace
+}  // namespace codesweep::view

@@ -1,0 +1,646 @@
+// ViewApi: the JSON endpoints of `codesweep view` (see api.h and docs/view.md).
+#include "view/api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace codesweep::view {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int64_t kPageSize = 50;
+constexpr int64_t kCountCap = 100'000;      // the cell list counts matches up to this many
+constexpr int64_t kSearchCountCap = 1'000;  // ... and up to this many when searching replies
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+json ValueJson(const QueryValue& v) {
+  if (const auto* n = std::get_if<int64_t>(&v)) return *n;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return nullptr;
+}
+
+json RowsJson(const QueryRows& rows) {
+  json out = json::array();
+  for (const auto& row : rows.rows) {
+    json o = json::object();
+    for (size_t c = 0; c < row.size(); ++c) o[rows.columns[c]] = ValueJson(row[c]);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// Model text may be invalid UTF-8: it is replaced, never thrown on.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+int64_t IntParam(const Params& p, const std::string& name, int64_t fallback) {
+  auto it = p.find(name);
+  if (it == p.end() || it->second.empty() || it->second.size() > 18) return fallback;
+  int64_t v = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9') return fallback;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string Param(const Params& p, const std::string& name) {
+  auto it = p.find(name);
+  return it == p.end() ? std::string() : it->second;
+}
+
+// A LIKE pattern matching `text` anywhere, with its own wildcards escaped (ESCAPE '\').
+std::string Contains(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (int64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? "NULL" : out;
+}
+
+// A single-quoted shell word.
+std::string ShellQuote(const std::string& s) {
+  bool plain = !s.empty();
+  for (char c : s) {
+    if (!isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-_./:=@+,").find(c) == std::string_view::npos) {
+      plain = false;
+    }
+  }
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// WHERE clauses with their anonymous parameters, in order.
+struct Where {
+  std::string sql;
+  std::vector<QueryValue> params;
+  void Add(const std::string& clause) { sql += (sql.empty() ? " WHERE " : " AND ") + clause; }
+  void Add(const std::string& clause, QueryValue v) {
+    Add(clause);
+    params.push_back(std::move(v));
+  }
+};
+
+}  // namespace
+
+std::string PercentDecode(const std::string& s, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plus_is_space) {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() + 0 && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Params ParseQuery(const std::string& query) {
+  Params out;
+  size_t at = 0;
+  while (at <= query.size()) {
+    size_t end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    std::string pair = query.substr(at, end - at);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string key = PercentDecode(pair.substr(0, eq), true);
+      out[key] = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+ViewApi::ViewApi(std::unique_ptr<ReportDb> db, std::string db_path)
+    : db_(std::move(db)), db_path_(std::move(db_path)) {}
+ViewApi::~ViewApi() = default;
+
+ApiAnswer ViewApi::Handle(const std::string& name, const Params& params) {
+  // A value of an unexpected type in the database (nlohmann::json or std::get throw) is an
+  // answer of 500, never the end of the server.
+  try {
+    return Route(name, params);
+  } catch (const std::exception& e) {
+    return {500,
+            Dump(json{{"error", std::string("unexpected data in the database: ") + e.what()}})};
+  }
+}
+
+ApiAnswer ViewApi::Route(const std::string& name, const Params& params) {
+  Result<std::string> out = Status::NotFound("no such page");
+  Status settings = RefreshSettings();
+  if (!settings.ok()) {
+    out = settings;
+  } else if (name == "sweeps") {
+    out = Sweeps();
+  } else if (name == "filters") {
+    out = Filters(params);
+  } else if (name == "cells") {
+    out = Cells(params);
+  } else if (name == "cell") {
+    out = Cell(params);
+  } else if (name == "results") {
+    out = Results(params);
+  } else if (name == "compare") {
+    out = Compare(params);
+  } else if (name == "errors") {
+    out = Errors(params);
+  }
+  if (out.ok()) return {200, std::move(*out)};
+  const int status = out.status().code() == StatusCode::kNotFound          ? 404
+                     : out.status().code() == StatusCode::kInvalidArgument ? 400
+                                                                           : 500;
+  return {status, Dump(json{{"error", out.status().message()}})};
+}
+
+Status ViewApi::RefreshSettings() {
+  CS_ASSIGN_OR_RETURN(QueryRows key, db_->QueryRowsOf("SELECT coalesce(max(id), 0) FROM jobs", {}));
+  const int64_t max_id = std::get<int64_t>(key.rows.at(0).at(0));
+  if (max_id == settings_key_) return Status::OK();
+  CS_ASSIGN_OR_RETURN(QueryRows rows,
+                      db_->QueryRowsOf("SELECT st.sweep_id, st.variant_id, s.name, st.model"
+                                       " FROM v_setting st JOIN sweeps s ON s.id = st.sweep_id"
+                                       " ORDER BY st.sweep_id, st.model",
+                                       {}));
+  settings_.clear();
+  sweep_ids_.clear();
+  filters_cache_.clear();
+  totals_.clear();
+  for (const auto& r : rows.rows) {
+    settings_.push_back({std::get<int64_t>(r[0]), std::get<int64_t>(r[1]),
+                         std::get<std::string>(r[2]), std::get<std::string>(r[3])});
+    sweep_ids_[settings_.back().sweep] = settings_.back().sweep_id;
+  }
+  settings_key_ = max_id;
+  return Status::OK();
+}
+
+Result<bool> ViewApi::HasColumn(const std::string& table, const std::string& column) {
+  const std::string key = table + "." + column;
+  if (auto it = columns_.find(key); it != columns_.end()) return it->second;
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf("SELECT count(*) FROM pragma_table_info(?)"
+                                                       " WHERE name = ?",
+                                                       {table, column}));
+  return columns_[key] = std::get<int64_t>(rows.rows.at(0).at(0)) > 0;
+}
+
+std::string ViewApi::ModelOf(int64_t variant_id) const {
+  for (const Setting& s : settings_) {
+    if (s.variant_id == variant_id) return s.model;
+  }
+  return "";
+}
+
+std::vector<int64_t> ViewApi::VariantIds(const std::string& sweep, const std::string& model) const {
+  std::vector<int64_t> out;
+  for (const Setting& s : settings_) {
+    if ((sweep.empty() || s.sweep == sweep) && (model.empty() || s.model == model)) {
+      out.push_back(s.variant_id);
+    }
+  }
+  return out;
+}
+
+int64_t ViewApi::SweepId(const std::string& sweep) const {
+  auto it = sweep_ids_.find(sweep);
+  return it == sweep_ids_.end() ? -1 : it->second;
+}
+
+static int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One number from a one-row, one-column query.
+Result<int64_t> ViewApi::Count(const std::string& sql, const std::vector<QueryValue>& params) {
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf(sql, params));
+  if (rows.rows.empty()) return int64_t{0};
+  const auto* n = std::get_if<int64_t>(&rows.rows[0][0]);
+  return n == nullptr ? int64_t{0} : *n;
+}
+
+// A sweep's cells by state. Each count reads an index: the partial indexes of pending, leased and
+// failed/dead jobs; the total a jobs index. With one sweep in the database no sweep filter is
+// needed, which keeps the partial-index counts index-only.
+Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
+  const std::vector<QueryValue> id = {sweep_id};
+  const std::vector<QueryValue> none;
+  const auto& args = only_sweep ? none : id;
+  // "+sweep_id": the sweep must not steer SQLite to a sweep-first index over the partial one.
+  const std::string and_sweep = only_sweep ? "" : " AND +sweep_id = ?";
+  // The grid size changes only when cells are added (cleared with the settings).
+  if (!totals_.contains(sweep_id)) {
+    CS_ASSIGN_OR_RETURN(totals_[sweep_id],
+                        Count(only_sweep ? "SELECT count(*) FROM jobs"
+                                         : "SELECT count(*) FROM jobs WHERE sweep_id = ?",
+                              args));
+  }
+  const int64_t total = totals_[sweep_id];
+  CS_ASSIGN_OR_RETURN(int64_t pending,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'pending'" + and_sweep, args));
+  CS_ASSIGN_OR_RETURN(int64_t leased,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'leased'" + and_sweep, args));
+  CS_ASSIGN_OR_RETURN(QueryRows bad, db_->QueryRowsOf("SELECT coalesce(sum(state = 'failed'), 0),"
+                                                      " coalesce(sum(state = 'dead'), 0) FROM jobs"
+                                                      " WHERE state IN ('failed', 'dead')" +
+                                                          and_sweep,
+                                                      args));
+  const int64_t failed = std::get<int64_t>(bad.rows.at(0).at(0));
+  const int64_t dead = std::get<int64_t>(bad.rows.at(0).at(1));
+  return json{{"total", total},   {"pending", pending},
+              {"leased", leased}, {"failed", failed},
+              {"dead", dead},     {"done", total - pending - leased - failed - dead}};
+}
+
+Result<std::string> ViewApi::Sweeps() {
+  const int64_t now_ms = NowMs();
+  CS_ASSIGN_OR_RETURN(QueryRows sweeps,
+                      db_->QueryRowsOf("SELECT id, name, source_path, created_ms, updated_ms"
+                                       " FROM sweeps ORDER BY id",
+                                       {}));
+  // The results of the last minute (a range of the results_finished index) by sweep. CROSS JOIN
+  // keeps the results outside: SQLite would otherwise walk every job in sweep order.
+  CS_ASSIGN_OR_RETURN(
+      QueryRows recent,
+      db_->QueryRowsOf("SELECT j.sweep_id, count(*) AS last_minute FROM results r"
+                       " CROSS JOIN jobs j ON j.id = r.job_id WHERE r.finished_ms > ?"
+                       " GROUP BY j.sweep_id",
+                       {now_ms - 60'000}));
+  // What every call of every attempt cost, and the 429s: a scan of the calls, so at most every
+  // 15 s; with one sweep it reads only the covering index calls_report.
+  if (now_ms - cost_at_ms_ > 15'000) {
+    CS_ASSIGN_OR_RETURN(
+        QueryRows paid,
+        db_->QueryRowsOf(sweeps.rows.size() == 1
+                             ? "SELECT (SELECT id FROM sweeps) AS sweep_id, sum(cost_usd) AS"
+                               " cost_usd, sum(rate_limited) AS rate_limited, count(*) AS calls"
+                               " FROM calls"
+                             : "SELECT j.sweep_id, sum(c.cost_usd) AS cost_usd,"
+                               " sum(c.rate_limited) AS rate_limited, count(*) AS calls"
+                               " FROM calls c JOIN jobs j ON j.id = c.job_id GROUP BY j.sweep_id",
+                         {}));
+    cost_ = RowsJson(paid);
+    cost_at_ms_ = now_ms;
+  }
+  CS_ASSIGN_OR_RETURN(QueryRows workers, db_->QueryRowsOf("SELECT worker_id, host, pid, slots,"
+                                                          " state, first_seen_ms, last_seen_ms"
+                                                          " FROM workers ORDER BY worker_id",
+                                                          {}));
+  CS_ASSIGN_OR_RETURN(QueryRows limits,
+                      db_->QueryRowsOf("SELECT * FROM rate_limits ORDER BY provider, model,"
+                                       " key_alias",
+                                       {}));
+  json out = {{"now_ms", now_ms},
+              {"sweeps", RowsJson(sweeps)},
+              {"workers", RowsJson(workers)},
+              {"rate_limits", RowsJson(limits)}};
+  json r = RowsJson(recent);
+  for (json& s : out["sweeps"]) {
+    CS_ASSIGN_OR_RETURN(json states, SweepStates(s["id"].get<int64_t>(), sweeps.rows.size() == 1));
+    s.update(states);
+    s["last_minute"] = 0;
+    for (const json& x : r) {
+      if (x["sweep_id"] == s["id"]) s["last_minute"] = x["last_minute"];
+    }
+    for (const json& x : cost_) {
+      if (x["sweep_id"] == s["id"]) s.update(x);
+    }
+  }
+  return Dump(out);
+}
+
+Result<std::string> ViewApi::Filters(const Params& p) {
+  const std::string sweep = Param(p, "sweep");
+  if (auto it = filters_cache_.find(sweep); it != filters_cache_.end()) return it->second;
+  Where w;
+  if (!sweep.empty()) w.Add("sweep_id = ?", SweepId(sweep));
+  CS_ASSIGN_OR_RETURN(QueryRows rows,
+                      db_->QueryRowsOf("SELECT DISTINCT variant_id, task, method, turns,"
+                                       " complexity FROM jobs" +
+                                           w.sql,
+                                       w.params));
+  std::vector<std::string> tasks, methods, models, complexities;
+  std::vector<int64_t> turns;
+  auto add = [](auto& list, const auto& v) {
+    if (std::find(list.begin(), list.end(), v) == list.end()) list.push_back(v);
+  };
+  for (const auto& r : rows.rows) {
+    add(models, ModelOf(std::get<int64_t>(r[0])));
+    add(tasks, std::get<std::string>(r[1]));
+    add(methods, std::get<std::string>(r[2]));
+    add(turns, std::get<int64_t>(r[3]));
+    add(complexities, std::get<std::string>(r[4]));
+  }
+  std::sort(turns.begin(), turns.end());
+  std::vector<std::string> sweeps;
+  for (const auto& [name, id] : sweep_ids_) sweeps.push_back(name);
+  CS_ASSIGN_OR_RETURN(bool answer_source, HasColumn("results", "answer_source"));
+  return filters_cache_[sweep] = Dump(json{{"sweeps", sweeps},
+                                           {"tasks", tasks},
+                                           {"methods", methods},
+                                           {"models", models},
+                                           {"turns", turns},
+                                           {"complexities", complexities},
+                                           {"answer_source", answer_source}});
+}
+
+Result<std::string> ViewApi::Cells(const Params& p) {
+  CS_ASSIGN_OR_RETURN(bool has_source, HasColumn("results", "answer_source"));
+  Where w;
+  const std::string sweep = Param(p, "sweep"), model = Param(p, "model");
+  if (!sweep.empty()) w.Add("j.sweep_id = ?", SweepId(sweep));
+  if (!model.empty() || !sweep.empty()) {
+    w.Add("j.variant_id IN (" + IdList(VariantIds(sweep, model)) + ")");
+  }
+  for (const char* col : {"task", "complexity", "method"}) {
+    if (!Param(p, col).empty()) w.Add(std::string("j.") + col + " = ?", Param(p, col));
+  }
+  if (!Param(p, "turns").empty()) w.Add("j.turns = ?", IntParam(p, "turns", -1));
+  const std::string status = Param(p, "status");
+  if (status == "correct" || status == "incorrect") {
+    w.Add("ifnull(r.correct, -1) = ?", int64_t{status == "correct"});
+  } else if (status == "failed" || status == "dead") {
+    // Spelled so that the partial index jobs_unfinished_error serves it.
+    w.Add("j.state IN ('failed', 'dead') AND j.state = ?", status);
+  } else if (!status.empty()) {
+    w.Add("j.state = ?", status);
+  }
+  if (!Param(p, "code_used").empty())
+    w.Add("ifnull(r.code_used, -1) = ?", IntParam(p, "code_used", -1));
+  if (!Param(p, "passed_by").empty()) w.Add("ifnull(r.passed_by, '') = ?", Param(p, "passed_by"));
+  if (has_source && !Param(p, "answer_source").empty()) {
+    w.Add("ifnull(r.answer_source, '') = ?", Param(p, "answer_source"));
+  }
+  if (!Param(p, "error").empty()) {
+    w.Add("j.last_error LIKE ? ESCAPE '\\'", Contains(Param(p, "error")));
+  }
+  if (!Param(p, "q").empty()) {
+    const std::string like = Contains(Param(p, "q"));
+    w.Add(
+        "(r.final_answer LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c"
+        " WHERE c.job_id = j.id AND c.response_json LIKE ? ESCAPE '\\'))",
+        like);
+    w.params.push_back(like);
+  }
+  // The result filters above are spelled with ifnull() so that SQLite keeps this a LEFT JOIN
+  // with the jobs outside: the rows then come in id order and a page stops early.
+  const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
+  json out = {{"answer_source", has_source}};
+  // A reply search reads every reply it passes, so its count stops sooner.
+  const int64_t cap = Param(p, "q").empty() ? kCountCap : kSearchCountCap;
+  // rows=0: only the count; count=0: only the rows (a page change keeps its count).
+  if (Param(p, "count") != "0") {
+    CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
+                                                   " LIMIT " + std::to_string(cap + 1) + ")",
+                                               w.params));
+    out["matches"] = std::min(matches, cap);
+    out["matches_capped"] = matches > cap;
+  }
+  if (Param(p, "rows") == "0") return Dump(out);
+  // The rows walk the jobs in id order and stop at a page: "+" keeps SQLite from reading a
+  // sweep-first index instead and sorting every cell of the sweep by id.
+  Where page = w;
+  for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
+    if (size_t at = page.sql.find(col); at != std::string::npos) page.sql.insert(at, "+");
+  }
+  const int64_t after = IntParam(p, "after", 0), before = IntParam(p, "before", 0);
+  if (before > 0) page.Add("j.id < ?", before);
+  if (after > 0) page.Add("j.id > ?", after);
+  const std::string order = before > 0 ? " ORDER BY j.id DESC" : " ORDER BY j.id";
+  const std::string cols =
+      "SELECT j.id, j.task, j.complexity, j.sample, j.variant_id, j.method, j.turns, j.state,"
+      " j.attempts, substr(j.last_error, 1, 200) AS error, r.correct, r.score, r.code_used,"
+      " r.passed_by, r.turns_used, r.tokens_in + r.tokens_out AS tokens, r.cost_usd, r.wall_ms,"
+      " substr(r.final_answer, 1, 120) AS answer" +
+      std::string(has_source ? ", r.answer_source" : "");
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf(cols + from + page.sql + order + " LIMIT " +
+                                                           std::to_string(kPageSize + 1),
+                                                       page.params));
+  const bool more = static_cast<int64_t>(rows.rows.size()) > kPageSize;
+  if (more) rows.rows.pop_back();
+  if (before > 0) std::reverse(rows.rows.begin(), rows.rows.end());
+  json cells = RowsJson(rows);
+  for (json& c : cells) c["model"] = ModelOf(c["variant_id"].get<int64_t>());
+  out["cells"] = std::move(cells);
+  out["has_prev"] = before > 0 ? more : after > 0;
+  out["has_next"] = before > 0 ? true : more;
+  return Dump(out);
+}
+
+Result<std::string> ViewApi::Cell(const Params& p) {
+  const int64_t id = IntParam(p, "id", -1);
+  if (id < 0) return Status::InvalidArgument("no cell id");
+  CS_ASSIGN_OR_RETURN(Trajectory t, db_->LoadTrajectory(id));
+  json out = {{"id", t.job_id},
+              {"cell_key", t.cell_key},
+              {"sweep", t.sweep},
+              {"task", t.task},
+              {"complexity", t.complexity},
+              {"model", t.model},
+              {"method", t.method},
+              {"state", t.state},
+              {"last_error", t.last_error},
+              {"sample", t.sample},
+              {"turns", t.turns},
+              {"attempts_made", t.attempts_made},
+              {"attempts", json::array()},
+              {"calls", json::array()},
+              {"executions", json::array()}};
+  for (const TrajectoryAttempt& a : t.attempts) {
+    out["attempts"].push_back({{"lease", a.lease},
+                               {"attempt", a.attempt},
+                               {"worker", a.worker},
+                               {"outcome", a.outcome},
+                               {"error", a.error},
+                               {"started_ms", a.started_ms},
+                               {"ended_ms", a.ended_ms}});
+  }
+  for (const TrajectoryCall& c : t.calls) {
+    out["calls"].push_back({{"lease", c.lease},
+                            {"index", c.index},
+                            {"turn", c.turn},
+                            {"request_json", c.request_json},
+                            {"response_json", c.response_json},
+                            {"error", c.error},
+                            {"tokens_in", c.tokens_in},
+                            {"tokens_out", c.tokens_out},
+                            {"latency_ms", c.latency_ms},
+                            {"http_status", c.http_status},
+                            {"attempts", c.attempts},
+                            {"rate_limited", c.rate_limited},
+                            {"cost_usd", c.cost_usd},
+                            {"cached", c.cached}});
+  }
+  for (const TrajectoryExecution& e : t.executions) {
+    out["executions"].push_back({{"lease", e.lease},
+                                 {"index", e.index},
+                                 {"turn", e.turn},
+                                 {"code", e.code},
+                                 {"status", e.status},
+                                 {"stdout", e.stdout_text},
+                                 {"stderr", e.stderr_text},
+                                 {"tier", e.tier},
+                                 {"exit_code", e.exit_code},
+                                 {"signal", e.signal},
+                                 {"wall_ms", e.wall_ms},
+                                 {"cpu_ms", e.cpu_ms},
+                                 {"peak_rss_kb", e.peak_rss_kb},
+                                 {"stdout_truncated", e.stdout_truncated},
+                                 {"stderr_truncated", e.stderr_truncated}});
+  }
+  if (t.verdict) {
+    const TrajectoryVerdict& v = *t.verdict;
+    out["verdict"] = {{"lease", v.lease},           {"final_answer", v.final_answer},
+                      {"passed_by", v.passed_by},   {"reason", v.verdict_reason},
+                      {"extra_json", v.extra_json}, {"correct", v.correct},
+                      {"code_used", v.code_used},   {"code_ok", v.code_ok},
+                      {"score", v.score},           {"cost_usd", v.cost_usd},
+                      {"turns_used", v.turns_used}, {"tokens_in", v.tokens_in},
+                      {"tokens_out", v.tokens_out}, {"wall_ms", v.wall_ms}};
+    CS_ASSIGN_OR_RETURN(bool has_source, HasColumn("results", "answer_source"));
+    if (has_source) {
+      CS_ASSIGN_OR_RETURN(QueryRows src, db_->QueryRowsOf("SELECT answer_source FROM results"
+                                                          " WHERE job_id = ?",
+                                                          {t.job_id}));
+      if (!src.rows.empty()) out["verdict"]["answer_source"] = ValueJson(src.rows[0][0]);
+    }
+  }
+  return Dump(out);
+}
+
+Result<std::string> ViewApi::Results(const Params& p) {
+  CS_ASSIGN_OR_RETURN(QueryRows version, db_->QueryRowsOf("PRAGMA data_version", {}));
+  const std::string sweep = Param(p, "sweep");
+  const std::string key = sweep + "\n" + std::to_string(std::get<int64_t>(version.rows[0][0]));
+  // The views read every result: while a sweep writes, they are recomputed at most every 30 s.
+  const int64_t now_ms = NowMs();
+  if (key == results_cache_key_ ||
+      (results_cache_key_.starts_with(sweep + "\n") && now_ms - results_at_ms_ < 30'000)) {
+    return results_cache_;
+  }
+  const std::vector<QueryValue> args = {sweep};
+  CS_ASSIGN_OR_RETURN(QueryRows grain,
+                      db_->QueryRowsOf("SELECT * FROM v_report_grain WHERE ?1 = '' OR sweep = ?1"
+                                       " ORDER BY complexity_order",
+                                       args));
+  CS_ASSIGN_OR_RETURN(QueryRows score,
+                      db_->QueryRowsOf("SELECT * FROM v_method_score WHERE ?1 = '' OR sweep = ?1"
+                                       " ORDER BY sweep, model, turns, rank, method",
+                                       args));
+  CS_ASSIGN_OR_RETURN(QueryRows summary,
+                      db_->QueryRowsOf("SELECT * FROM v_method_summary"
+                                       " WHERE ?1 = '' OR sweep = ?1 ORDER BY sweep, turns,"
+                                       " avg_rank, method",
+                                       args));
+  results_cache_ = Dump(json{{"grain", RowsJson(grain)},
+                             {"method_score", RowsJson(score)},
+                             {"method_summary", RowsJson(summary)},
+                             {"as_of_ms", now_ms}});
+  results_cache_key_ = key;
+  results_at_ms_ = now_ms;
+  return results_cache_;
+}
+
+Result<std::string> ViewApi::Compare(const Params& p) {
+  // dim = method: two methods on one model setting; dim = model: two settings with one method.
+  const std::string sweep = Param(p, "sweep"), dim = Param(p, "dim");
+  const std::string a = Param(p, "a"), b = Param(p, "b");
+  if (sweep.empty() || a.empty() || b.empty() || (dim != "method" && dim != "model")) {
+    return Status::InvalidArgument("choose a sweep and two methods or two models");
+  }
+  Where w;
+  w.Add("ja.sweep_id = ?", SweepId(sweep));
+  std::string pair;
+  if (dim == "method") {
+    w.Add("ja.method = ?", a);
+    w.params.insert(w.params.begin(), b);  // jb.method in the join comes first
+    pair = "jb.variant_id = ja.variant_id AND jb.method = ?";
+    w.Add("ja.variant_id IN (" + IdList(VariantIds(sweep, Param(p, "model"))) + ")");
+  } else {
+    w.Add("ja.variant_id IN (" + IdList(VariantIds(sweep, a)) + ")");
+    pair = "jb.method = ja.method AND jb.variant_id IN (" + IdList(VariantIds(sweep, b)) + ")";
+    if (!Param(p, "method").empty()) w.Add("ja.method = ?", Param(p, "method"));
+  }
+  if (!Param(p, "task").empty()) w.Add("ja.task = ?", Param(p, "task"));
+  if (!Param(p, "turns").empty()) w.Add("ja.turns = ?", IntParam(p, "turns", -1));
+  const std::string from =
+      " FROM jobs ja JOIN jobs jb ON jb.sweep_id = ja.sweep_id AND jb.task = ja.task"
+      " AND jb.complexity = ja.complexity AND jb.sample = ja.sample AND jb.turns = ja.turns AND " +
+      pair + " LEFT JOIN results ra ON ra.job_id = ja.id LEFT JOIN results rb ON rb.job_id = jb.id";
+  CS_ASSIGN_OR_RETURN(
+      QueryRows rows,
+      db_->QueryRowsOf("SELECT ja.task, ja.complexity, ja.sample, ja.turns, ja.variant_id,"
+                       " ja.method, ja.id AS a_id, ja.state AS a_state, ra.correct AS a_correct,"
+                       " substr(ra.final_answer, 1, 80) AS a_answer, jb.id AS b_id,"
+                       " jb.state AS b_state, rb.correct AS b_correct,"
+                       " substr(rb.final_answer, 1, 80) AS b_answer" +
+                           from + w.sql +
+                           " ORDER BY (coalesce(ra.correct, -1) = coalesce(rb.correct, -1)),"
+                           " ja.id LIMIT 500",
+                       w.params));
+  CS_ASSIGN_OR_RETURN(
+      QueryRows counts,
+      db_->QueryRowsOf("SELECT count(*) AS pairs, coalesce(sum(ra.correct AND rb.correct), 0)"
+                       " AS both_correct, coalesce(sum(ra.correct AND NOT rb.correct), 0) AS"
+                       " only_a, coalesce(sum(rb.correct AND NOT ra.correct), 0) AS only_b,"
+                       " coalesce(sum(NOT ra.correct AND NOT rb.correct), 0) AS neither" +
+                           from + w.sql,
+                       w.params));
+  json out = {{"pairs", RowsJson(rows)}, {"counts", RowsJson(counts).at(0)}};
+  for (json& r : out["pairs"]) r["model"] = ModelOf(r["variant_id"].get<int64_t>());
+  return Dump(out);
+}
+
+Result<std::string> ViewApi::Errors(const Params& p) {
+  const std::string sweep = Param(p, "sweep");
+  Where w;
+  w.Add("j.state IN ('failed', 'dead')");
+  if (!sweep.empty()) w.Add("j.sweep_id = ?", SweepId(sweep));
+  CS_ASSIGN_OR_RETURN(
+      QueryRows rows,
+      db_->QueryRowsOf("SELECT s.name AS sweep, s.source_path, j.variant_id, j.task, j.method,"
+                       " j.state, j.last_error AS error, count(*) AS cells, min(j.id) AS first_id"
+                       " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id" +
+                           w.sql +
+                           " GROUP BY j.sweep_id, j.variant_id, j.task, j.method, j.state,"
+                           " j.last_error ORDER BY cells DESC, first_id LIMIT 1000",
+                       w.params));
+  json groups = RowsJson(rows);
+  for (json& g : groups) {
+    g["model"] = ModelOf(g["variant_id"].get<int64_t>());
+    const std::string file = g["source_path"].get<std::string>();
+    g["retry"] = "codesweep retry " + ShellQuote(file.empty() ? "SWEEP.toml" : file) + " --db " +
+                 ShellQuote(db_path_) + " --state " + g["state"].get<std::string>() + " --task " +
+                 ShellQuote(g["task"].get<std::string>()) + " --model " +
+                 ShellQuote(g["model"].get<std::string>()) + " --method " +
+                 ShellQuote(g["method"].get<std::string>());
+  }
+  return Dump(json{{"groups", groups}});
+}
+
+}  // namespace codesweep::view
