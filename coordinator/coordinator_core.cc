@@ -80,7 +80,7 @@ Status CoordinatorCore::Start() {
 Status CoordinatorCore::LoadSpend() {
   if (!opt_.budget.any()) return Status::OK();
   CS_ASSIGN_OR_RETURN(std::vector<ModelSpend> spend, store_.SpendByModel(opt_.budget.sweep_id));
-  for (ModelSpend& m : spend) spend_[m.model] = std::move(m);
+  for (const ModelSpend& m : spend) spend_[m.model] = m;
   return Status::OK();
 }
 
@@ -113,7 +113,8 @@ void CoordinatorCore::CheckBudgets() {
   bool sweep_blocked = false;
   if (b.max_cost_usd && cost >= *b.max_cost_usd) {
     sweep_blocked = true;
-    why.push_back(Str("max_cost_usd ", *b.max_cost_usd, " of the sweep reached (spent ", cost, ")"));
+    why.push_back(
+        Str("max_cost_usd ", *b.max_cost_usd, " of the sweep reached (spent ", cost, ")"));
   }
   if (b.max_tokens_total && tokens >= *b.max_tokens_total) {
     sweep_blocked = true;

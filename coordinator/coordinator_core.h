@@ -31,9 +31,9 @@ namespace codesweep {
 // more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
 // cost (calls answered from the cache are free), read at Start and added up per accepted result.
 struct BudgetOptions {
-  int64_t sweep_id = 0;                     // the sweep they apply to; 0 = none
-  std::optional<double> max_cost_usd;       // the whole sweep, USD
-  std::optional<int64_t> max_tokens_total;  // the whole sweep, tokens in + out
+  int64_t sweep_id = 0;                              // the sweep they apply to; 0 = none
+  std::optional<double> max_cost_usd;                // the whole sweep, USD
+  std::optional<int64_t> max_tokens_total;           // the whole sweep, tokens in + out
   std::map<std::string, double> model_max_cost_usd;  // model id -> USD
   bool any() const {
     return sweep_id != 0 && (max_cost_usd || max_tokens_total || !model_max_cost_usd.empty());
@@ -70,9 +70,9 @@ struct Progress {
   int64_t completed_here = 0;  // results accepted since start
   int64_t leased = 0;          // leases known to be out
   int workers = 0;
-  double rate_per_s = 0;  // results/s over the last window
-  double eta_s = -1;      // -1 when unknown
-  std::string stopped;    // which budget stops new cells from starting; "" while none does
+  double rate_per_s = 0;        // results/s over the last window
+  double eta_s = -1;            // -1 when unknown
+  std::string stopped;          // which budget stops new cells from starting; "" while none does
   bool budget_stopped = false;  // that budget ended a `run` with cells left (Finished())
 };
 

@@ -498,10 +498,10 @@ Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
 
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
-  CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
-                               {"name", "description", "seed", "samples", "max_attempts", "methods",
-                                "turns", "tasks", "models", "sandbox", "max_cost_usd",
-                                "max_tokens_total"}));
+  CS_RETURN_IF_ERROR(
+      CheckKeys(ctx, root, "",
+                {"name", "description", "seed", "samples", "max_attempts", "methods", "turns",
+                 "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
       return ctx.Error(nullptr, required,
@@ -533,7 +533,8 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
     CS_ASSIGN_OR_RETURN(c.max_cost_usd, GetNumber(ctx, *n, "max_cost_usd", 0, 1e9));
   }
   if (const toml::node* n = root.get("max_tokens_total")) {
-    CS_ASSIGN_OR_RETURN(c.max_tokens_total, GetInt(ctx, *n, "max_tokens_total", 0, 1'000'000'000'000'000));
+    CS_ASSIGN_OR_RETURN(c.max_tokens_total,
+                        GetInt(ctx, *n, "max_tokens_total", 0, 1'000'000'000'000'000));
   }
   CS_RETURN_IF_ERROR(ParseMethods(ctx, *root.get("methods"), c));
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));

@@ -54,8 +54,8 @@ Status CheckNames(const RetryFlags& f, const SweepConfig& c) {
     }
     std::string list;
     for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-    return Status::InvalidArgument(Str("the sweep has no ", what, " \"", want, "\" (it has: ",
-                                       list, ")"));
+    return Status::InvalidArgument(
+        Str("the sweep has no ", what, " \"", want, "\" (it has: ", list, ")"));
   };
   std::vector<std::string> tasks, models;
   for (const TaskConfig& t : c.tasks) tasks.push_back(t.name);
@@ -92,8 +92,8 @@ std::optional<int> BeforeLoad(const RetryFlags& f, const std::string& sweep_file
   if (!sweep.ok()) return Fail(sweep.status());
   Result<int64_t> n = (*store)->CountRetryable(*sweep, f.Filter());
   if (!n.ok()) return Fail(n.status());
-  std::printf("%lld %s match in sweep %s (dry run: nothing changed)\n",
-              static_cast<long long>(*n), f.Describe().c_str(), config->name.c_str());
+  std::printf("%lld %s match in sweep %s (dry run: nothing changed)\n", static_cast<long long>(*n),
+              f.Describe().c_str(), config->name.c_str());
   return 0;
 }
 

@@ -27,11 +27,11 @@ namespace codesweep {
 namespace {
 
 // Exit statuses of `run` and `retry` (docs/operations.md "Exit status").
-constexpr int kExitDone = 0;          // every cell has a verdict
-constexpr int kExitError = 1;         // bad input, database or engine error
-constexpr int kExitFailedCells = 3;   // every cell finished, some failed or dead
-constexpr int kExitBudget = 4;        // a budget stopped the sweep with cells left
-constexpr int kExitInterrupted = 130; // SIGINT/SIGTERM; run again to resume
+constexpr int kExitDone = 0;           // every cell has a verdict
+constexpr int kExitError = 1;          // bad input, database or engine error
+constexpr int kExitFailedCells = 3;    // every cell finished, some failed or dead
+constexpr int kExitBudget = 4;         // a budget stopped the sweep with cells left
+constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM; run again to resume
 
 struct RunFlags {
   SweepSetupOptions setup;
@@ -100,7 +100,9 @@ std::map<CellGroup, FailureCounts> Failures(ReportDb& report, const std::string&
   const std::string sql =
       "WITH f AS (SELECT j.task, v.model, j.method, j.state, j.last_error AS err FROM jobs j"
       " JOIN sweeps s ON s.id = j.sweep_id JOIN variants v ON v.id = j.variant_id"
-      " WHERE s.name = " + SqlQuote(sweep) + " AND j.state IN ('failed', 'dead')),"
+      " WHERE s.name = " +
+      SqlQuote(sweep) +
+      " AND j.state IN ('failed', 'dead')),"
       " e AS (SELECT task, model, method, err, count(*) AS n FROM f"
       " GROUP BY task, model, method, err),"
       " top AS (SELECT task, model, method, err, n, row_number() OVER (PARTITION BY task, model,"
@@ -235,9 +237,10 @@ int Serve(const RunFlags& f, LoadedSweep& sweep, StopSignals& signals, const Job
 int Finish(const RunFlags& f, const std::string& sweep, int64_t left, const std::string& stopped) {
   int64_t bad = PrintSummary(f.setup.db, sweep, f.setup.sweep_file);
   if (left > 0 && !stopped.empty()) {
-    std::printf("stopped with %lld cells not run: %s\nraise the budget in %s and run again to "
-                "continue\n",
-                static_cast<long long>(left), stopped.c_str(), f.setup.sweep_file.c_str());
+    std::printf(
+        "stopped with %lld cells not run: %s\nraise the budget in %s and run again to "
+        "continue\n",
+        static_cast<long long>(left), stopped.c_str(), f.setup.sweep_file.c_str());
     return kExitBudget;
   }
   return bad > 0 ? kExitFailedCells : kExitDone;

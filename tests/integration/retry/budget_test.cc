@@ -11,8 +11,9 @@ namespace {
 // No attempt was abandoned: every lease the coordinator gave ended with an outcome.
 void ExpectRunningCellsFinished(const std::string& db) {
   EXPECT_EQ(CountState(db, "leased"), 0) << JobStates(db);
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM attempts WHERE ended_ms IS NULL"
-                         " OR outcome = 'requeued'"),
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM attempts WHERE ended_ms IS NULL"
+                     " OR outcome = 'requeued'"),
             0);
 }
 
@@ -68,8 +69,10 @@ TEST(Budget, ModelCostStopsOnlyThatModel) {
   EXPECT_NE(run.out.find("max_cost_usd 0.001 of model openai:a reached"), std::string::npos)
       << run.out;
   auto done_of = [&](const std::string& model) {
-    return QueryInt(db, "SELECT count(*) FROM jobs j JOIN variants v ON v.id = j.variant_id"
-                        " WHERE j.state = 'done' AND v.model = '" + model + "'");
+    return QueryInt(db,
+                    "SELECT count(*) FROM jobs j JOIN variants v ON v.id = j.variant_id"
+                    " WHERE j.state = 'done' AND v.model = '" +
+                        model + "'");
   };
   EXPECT_EQ(done_of("openai:b"), 8) << JobStates(db);
   EXPECT_GE(done_of("openai:a"), 1);

@@ -29,8 +29,8 @@ inline std::string WriteRetrySweep(const TempDir& dir, const RetrySweep& s,
                                    const std::string& base_url) {
   std::string path = dir / (s.name + ".toml");
   std::ofstream out(path);
-  out << "name = \"" << s.name << "\"\nseed = 7\nsamples = " << s.samples
-      << "\nmax_attempts = 1\n" << s.top << "methods = [";
+  out << "name = \"" << s.name << "\"\nseed = 7\nsamples = " << s.samples << "\nmax_attempts = 1\n"
+      << s.top << "methods = [";
   for (size_t i = 0; i < s.methods.size(); ++i) out << (i ? ", \"" : "\"") << s.methods[i] << "\"";
   out << "]\n\n[[tasks]]\nname = \"number_multiply\"\n"
       << "complexity = [\"1_2\", \"2_2\", \"3_3\", \"2_3\"]\n";

@@ -37,8 +37,8 @@ TEST(Retry, OnlyMatchingCellsRunAgainAndHistoryStays) {
       << dry.out;
   dry = Codesweep(dir, {"retry", sweep, "--db", db, "--state", "dead", "--dry-run"});
   EXPECT_NE(dry.out.find("0 dead cells match"), std::string::npos) << dry.out;
-  dry = Codesweep(dir, {"retry", sweep, "--db", db, "--error-like", "INCORRECT API KEY",
-                        "--dry-run"});
+  dry = Codesweep(dir,
+                  {"retry", sweep, "--db", db, "--error-like", "INCORRECT API KEY", "--dry-run"});
   EXPECT_NE(dry.out.find("16 failed and dead cells whose error contains"), std::string::npos)
       << dry.out;
   dry = Codesweep(dir, {"retry", sweep, "--db", db, "--error-like", "no such error", "--dry-run"});
@@ -62,18 +62,22 @@ TEST(Retry, OnlyMatchingCellsRunAgainAndHistoryStays) {
   EXPECT_EQ(Jobs(db, "method = 'only_question' AND state = 'failed'"), 8) << JobStates(db);
   EXPECT_EQ(llm.Stat("ok"), 8);
   // History: each retried cell has its failed attempt and the new one, both numbered 1.
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
-                         " WHERE j.method = 'all_text' AND a.attempt = 1"),
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                     " WHERE j.method = 'all_text' AND a.attempt = 1"),
             16);
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
-                         " WHERE j.method = 'all_text' AND a.outcome = 'failed'"),
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                     " WHERE j.method = 'all_text' AND a.outcome = 'failed'"),
             8);
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
-                         " WHERE j.method = 'only_question'"),
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                     " WHERE j.method = 'only_question'"),
             8);
   // The refused calls of the first attempts are kept beside the new ones.
-  EXPECT_GE(QueryInt(db, "SELECT count(*) FROM calls c JOIN jobs j ON j.id = c.job_id"
-                         " WHERE j.method = 'all_text' AND c.lease_token <= j.retry_floor"),
+  EXPECT_GE(QueryInt(db,
+                     "SELECT count(*) FROM calls c JOIN jobs j ON j.id = c.job_id"
+                     " WHERE j.method = 'all_text' AND c.lease_token <= j.retry_floor"),
             8);
 
   // Retrying the rest finishes the sweep: exit status 0.

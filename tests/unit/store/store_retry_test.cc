@@ -39,10 +39,10 @@ TEST(StoreRetry, OnlyMatchingCellsGoBackAndHistoryStays) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"), /*max_attempts=*/1);
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 4)).ok());
-  Finish(*f.store, Failure(false, "HTTP 401: invalid key"));       // failed
-  Finish(*f.store, Failure(true, "HTTP 503: overloaded"));         // dead
-  Finish(*f.store, Failure(true, "connection refused"));           // dead
-  Finish(*f.store, Verdict(true));                                 // done
+  Finish(*f.store, Failure(false, "HTTP 401: invalid key"));  // failed
+  Finish(*f.store, Failure(true, "HTTP 503: overloaded"));    // dead
+  Finish(*f.store, Failure(true, "connection refused"));      // dead
+  Finish(*f.store, Verdict(true));                            // done
   ASSERT_TRUE(f.store->Commit().ok());
 
   RetryFilter dead;
@@ -70,8 +70,8 @@ TEST(StoreRetry, OnlyMatchingCellsGoBackAndHistoryStays) {
   JobId again = Finish(*f.store, Verdict(false));
   ASSERT_TRUE(f.store->Commit().ok());
   EXPECT_EQ(f.store->GetJob(again)->state, JobState::kDone);
-  EXPECT_EQ(Count(dir.File("a.db"), "SELECT count(*) FROM attempts WHERE job_id = " +
-                                        std::to_string(again.value())),
+  EXPECT_EQ(Count(dir.File("a.db"),
+                  "SELECT count(*) FROM attempts WHERE job_id = " + std::to_string(again.value())),
             2);
   EXPECT_EQ(Count(dir.File("a.db"), "SELECT count(*) FROM attempts WHERE job_id = " +
                                         std::to_string(again.value()) + " AND attempt = 1"),
