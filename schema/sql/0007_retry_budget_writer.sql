@@ -1,4 +1,6 @@
--- 0007_retry_budget: what `codesweep retry` and the sweep budgets keep (docs/schema.md).
+-- 0007_retry_budget_writer: what `codesweep retry` and the sweep budgets keep (docs/schema.md).
+-- A writer migration: only writers read these columns (`status` reads stop_reason if present),
+-- so read-only tools may open a database that still lacks it.
 -- jobs.retry_floor: the lease token the job had when a user last retried it. Attempts with a
 -- token at or below it are history from before that retry: they stay in `attempts` (and their
 -- calls in `calls`), but no longer count towards the lost-worker bound of the fresh attempts.
