@@ -67,7 +67,103 @@ Status CoordinatorCore::Start() {
   progress_.total = counts.total;
   progress_.terminal = counts.done + counts.failed + counts.dead;
   progress_.failures = counts.failed + counts.dead;
+  if (opt_.budget.sweep_id != 0) {
+    CS_RETURN_IF_ERROR(LoadSpend());
+    CheckBudgets();
+    // A budget raised (or removed) since the last run no longer stops the sweep.
+    CS_RETURN_IF_ERROR(store_.SetStopReason(opt_.budget.sweep_id, stop_reason_));
+    CS_RETURN_IF_ERROR(store_.Commit());
+  }
   return Status::OK();
+}
+
+Status CoordinatorCore::LoadSpend() {
+  if (!opt_.budget.any()) return Status::OK();
+  CS_ASSIGN_OR_RETURN(std::vector<ModelSpend> spend, store_.SpendByModel(opt_.budget.sweep_id));
+  for (const ModelSpend& m : spend) spend_[m.model] = m;
+  return Status::OK();
+}
+
+void CoordinatorCore::AddSpend(int64_t job, const Outcome& outcome) {
+  if (!opt_.budget.any() || outcome.calls.empty()) return;
+  Result<JobRow> row = store_.GetJob(JobId(job));
+  if (!row.ok()) return Fail(row.status());
+  if (row->sweep_id != opt_.budget.sweep_id) return;
+  Result<const VariantRecord*> variant = Variant(row->variant_id);
+  if (!variant.ok()) return Fail(variant.status());
+  ModelSpend& s = spend_[(*variant)->model.id];
+  for (const CallRecord& c : outcome.calls) {
+    if (c.cached) continue;
+    s.cost_usd += c.cost_usd;
+    s.tokens += c.tokens_in + c.tokens_out;
+  }
+  CheckBudgets();
+}
+
+void CoordinatorCore::CheckBudgets() {
+  const BudgetOptions& b = opt_.budget;
+  if (!b.any()) return;
+  double cost = 0;
+  int64_t tokens = 0;
+  for (const auto& [model, s] : spend_) {
+    cost += s.cost_usd;
+    tokens += s.tokens;
+  }
+  std::vector<std::string> why;
+  bool sweep_blocked = false;
+  if (b.max_cost_usd && cost >= *b.max_cost_usd) {
+    sweep_blocked = true;
+    why.push_back(
+        Str("max_cost_usd ", *b.max_cost_usd, " of the sweep reached (spent ", cost, ")"));
+  }
+  if (b.max_tokens_total && tokens >= *b.max_tokens_total) {
+    sweep_blocked = true;
+    why.push_back(Str("max_tokens_total ", *b.max_tokens_total, " reached (used ", tokens, ")"));
+  }
+  std::set<std::string> blocked;
+  for (const auto& [model, limit] : b.model_max_cost_usd) {
+    auto it = spend_.find(model);
+    double spent = it == spend_.end() ? 0 : it->second.cost_usd;
+    if (spent < limit) continue;
+    blocked.insert(model);
+    why.push_back(Str("max_cost_usd ", limit, " of model ", model, " reached (spent ", spent, ")"));
+  }
+  std::string reason;
+  for (const std::string& w : why) reason += (reason.empty() ? "budget: " : "; ") + w;
+  if (sweep_blocked != sweep_blocked_ || blocked != blocked_models_) {
+    log_.Warn(reason.empty() ? std::string("budget: cells may start again")
+                             : reason + "; no more cells start, running ones finish");
+  }
+  sweep_blocked_ = sweep_blocked;
+  blocked_models_ = std::move(blocked);
+  if (reason == stop_reason_) return;
+  stop_reason_ = std::move(reason);
+  Fail(store_.SetStopReason(b.sweep_id, stop_reason_));
+  ++ops_since_commit_;
+}
+
+bool CoordinatorCore::Blocked(const JobRow& row) {
+  if (row.sweep_id != opt_.budget.sweep_id || !opt_.budget.any()) return false;
+  if (sweep_blocked_) return true;
+  if (blocked_models_.empty()) return false;
+  Result<const VariantRecord*> variant = Variant(row.variant_id);
+  return variant.ok() && blocked_models_.count((*variant)->model.id) > 0;
+}
+
+void CoordinatorCore::CheckBudgetStop() {
+  if (!opt_.exit_when_done || budget_stopped_ || stop_reason_.empty() || !lease_owner_.empty()) {
+    return;
+  }
+  if (!sweep_blocked_) {
+    Result<std::vector<std::pair<std::string, int64_t>>> left =
+        store_.UnfinishedByModel(opt_.budget.sweep_id);
+    if (!left.ok()) return Fail(left.status());
+    for (const auto& [model, n] : *left) {
+      if (n > 0 && !blocked_models_.count(model)) return;  // cells that may still start
+    }
+  }
+  budget_stopped_ = true;
+  log_.Info(Str("stopping: ", stop_reason_));
 }
 
 void CoordinatorCore::Fail(const Status& s) {
@@ -229,6 +325,7 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
     }
     ++ops_since_commit_;
     ++progress_.completed_here;
+    AddSpend(m.job, m.outcome);
     if (!m.outcome.failed || !m.outcome.retryable) {
       CountTerminal(m.job, !m.outcome.failed && m.outcome.correct);
       if (m.outcome.failed) ++progress_.failures;
@@ -315,7 +412,7 @@ void CoordinatorCore::Shutdown() {
 }
 
 void CoordinatorCore::MaybeBuildReportIndexes() {
-  if (report_indexes_checked_ || !Finished()) return;
+  if (report_indexes_checked_ || progress_.terminal < progress_.total || !Finished()) return;
   report_indexes_checked_ = true;
   Result<int> built = store_.BuildReportIndexes();
   if (!built.ok()) return Fail(built.status());
@@ -353,6 +450,7 @@ void CoordinatorCore::Tick() {
     limits_snapshot_ = now;
     FromBroker(broker_.Snapshot());
   }
+  CheckBudgetStop();
 }
 
 Result<const VariantRecord*> CoordinatorCore::Variant(int64_t id) {
@@ -427,7 +525,11 @@ bool CoordinatorCore::HasRoom(const Peer& p) {
 
 // Round-robin over the workers with room. Those on probation (stalled once, window not yet
 // grown back) come last, so a job taken back from a stalled worker goes elsewhere if it can.
+// Cells a reached budget blocks are skipped (they stay pending); after a page of them the
+// pending jobs are read again only after the idle delay.
 void CoordinatorCore::Dispatch() {
+  if (sweep_blocked_ && opt_.sweep_id == opt_.budget.sweep_id) return;
+  int skipped = 0;
   for (bool probation : {false, true}) {
     bool progress = true;
     while (progress && fatal_.ok()) {
@@ -437,8 +539,13 @@ void CoordinatorCore::Dispatch() {
         if (buffer_.empty() && !Refill()) return;
         JobRow row = std::move(buffer_.front());
         buffer_.pop_front();
-        LeaseOne(p, row);
         progress = true;
+        if (Blocked(row)) {
+          if (++skipped < opt_.fetch_page) continue;
+          fetch_idle_until_ = clock_.Now() + Millis(kIdleFetchMs);
+          return;
+        }
+        LeaseOne(p, row);
       }
     }
   }
@@ -476,12 +583,14 @@ int64_t CoordinatorCore::NextWakeMs() const {
 }
 
 bool CoordinatorCore::Finished() const {
-  return progress_.terminal >= progress_.total && held_acks_.empty() &&
+  return (progress_.terminal >= progress_.total || budget_stopped_) && held_acks_.empty() &&
          !store_.has_pending_writes();
 }
 
 Progress CoordinatorCore::progress() const {
   Progress p = progress_;
+  p.stopped = stop_reason_;
+  p.budget_stopped = budget_stopped_;
   p.workers = static_cast<int>(peers_.size());
   p.leased = static_cast<int64_t>(lease_owner_.size());
   auto& window = rate_window_;

@@ -27,6 +27,19 @@
 
 namespace codesweep {
 
+// The budgets of one sweep (from its sweep file, docs/operations.md). Once one is reached no
+// more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
+// cost (calls answered from the cache are free), read at Start and added up per accepted result.
+struct BudgetOptions {
+  int64_t sweep_id = 0;                              // the sweep they apply to; 0 = none
+  std::optional<double> max_cost_usd;                // the whole sweep, USD
+  std::optional<int64_t> max_tokens_total;           // the whole sweep, tokens in + out
+  std::map<std::string, double> model_max_cost_usd;  // model id -> USD
+  bool any() const {
+    return sweep_id != 0 && (max_cost_usd || max_tokens_total || !model_max_cost_usd.empty());
+  }
+};
+
 struct CoordinatorOptions {
   int hb_ms = 1000;                    // heartbeat interval sent in WELCOME
   int liveness = 3;                    // heartbeats missed before a worker is lost
@@ -45,6 +58,7 @@ struct CoordinatorOptions {
   // it may hold one job until it returns a result. 0 = never.
   int64_t stall_ms = 600'000;
   RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
+  BudgetOptions budget;     // a reached budget stops dispatch of its sweep's cells
   Status Validate() const;  // InvalidArgument naming the first bad field
 };
 
@@ -56,8 +70,10 @@ struct Progress {
   int64_t completed_here = 0;  // results accepted since start
   int64_t leased = 0;          // leases known to be out
   int workers = 0;
-  double rate_per_s = 0;  // results/s over the last window
-  double eta_s = -1;      // -1 when unknown
+  double rate_per_s = 0;        // results/s over the last window
+  double eta_s = -1;            // -1 when unknown
+  std::string stopped;          // which budget stops new cells from starting; "" while none does
+  bool budget_stopped = false;  // that budget ended a `run` with cells left (Finished())
 };
 
 class CoordinatorCore {
@@ -84,7 +100,9 @@ class CoordinatorCore {
 
   // Milliseconds until the next timer needs the loop (commit, liveness, leases).
   int64_t NextWakeMs() const;
-  bool Finished() const;  // every job in scope is terminal and nothing is held
+  // Every job in scope is terminal, or a budget stopped the rest and none is leased any more;
+  // nothing is held.
+  bool Finished() const;
   Progress progress() const;
   // A store failure makes the coordinator stop; this is it (OK while healthy).
   const Status& fatal() const { return fatal_; }
@@ -130,6 +148,12 @@ class CoordinatorCore {
   Result<const VariantRecord*> Variant(int64_t id);
   Result<const SweepRecord*> Sweep(int64_t id);
   void CountTerminal(int64_t job, bool correct);
+  // Budgets: spend from the store, spend of one accepted result, the blocks they imply.
+  Status LoadSpend();
+  void AddSpend(int64_t job, const Outcome& outcome);
+  void CheckBudgets();
+  bool Blocked(const JobRow& row);  // a reached budget keeps this cell from starting
+  void CheckBudgetStop();           // `run`: no cell may start and none is leased: stop
   void Send(const std::string& peer, Message msg);
   void SendReset(const std::string& peer);
   void BadFrame(const std::string& peer, const std::string& why);
@@ -160,6 +184,12 @@ class CoordinatorCore {
   SteadyTime last_commit_{};
   SteadyTime last_expiry_check_{};
   int ops_since_commit_ = 0;
+
+  std::map<std::string, ModelSpend> spend_;  // model id -> spend of the budgeted sweep
+  bool sweep_blocked_ = false;               // a budget of the whole sweep is reached
+  std::set<std::string> blocked_models_;     // models whose own budget is reached
+  std::string stop_reason_;                  // what Progress::stopped and sweeps.stop_reason say
+  bool budget_stopped_ = false;              // see CheckBudgetStop
 
   Progress progress_;
   mutable std::deque<std::pair<SteadyTime, int64_t>> rate_window_;  // (time, completed_here)

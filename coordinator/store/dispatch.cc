@@ -265,8 +265,11 @@ Result<CompleteResult> Store::RequeueJob(JobId job, LeaseToken lease, const std:
     if (!LeaseMatches(ls, lease)) return CompleteResult::kStale;
     // The cell did not fail, its worker went away: the attempt is given back (issue 20). A cell
     // whose workers keep vanishing may be what kills them: past LostLeaseLimit it is dead.
+    // Lost leases before the user's last retry (jobs.retry_floor) are history: not counted.
     CS_ASSIGN_OR_RETURN(Stmt lost, db.Prepare("SELECT count(*) FROM attempts"
-                                              " WHERE job_id = ?1 AND outcome = 'requeued'"));
+                                              " WHERE job_id = ?1 AND outcome = 'requeued'"
+                                              " AND lease_token > (SELECT retry_floor FROM jobs"
+                                              " WHERE id = ?1)"));
     lost.Bind(1, job.value());
     CS_ASSIGN_OR_RETURN(bool counted, lost.Step());
     const int64_t times = (counted ? lost.Int(0) : 0) + 1;
@@ -321,20 +324,6 @@ Result<JobRow> Store::GetJob(JobId job) {
   return ReadJobRow(stmt);
 }
 
-Result<int64_t> Store::RetryFailed(int64_t sweep_id) {
-  const int64_t now = Impl::WallMs();
-  Result<int64_t> n = impl_->Atomic([&]() -> Result<int64_t> {
-    CS_ASSIGN_OR_RETURN(
-        Stmt stmt,
-        impl_->db->Prepare("UPDATE jobs SET state = 'pending', attempts = 0, not_before_ms = 0,"
-                           " updated_ms = ?2 WHERE sweep_id = ?1 AND state IN ('failed', 'dead')"));
-    stmt.Bind(1, sweep_id).Bind(2, now);
-    CS_RETURN_IF_ERROR(stmt.Run());
-    return static_cast<int64_t>(stmt.Changes());
-  });
-  if (!n.ok()) return n;
-  CS_RETURN_IF_ERROR(Commit());
-  return n;
-}
+Result<int64_t> Store::RetryFailed(int64_t sweep_id) { return RetryCells(sweep_id, {}); }
 
 }  // namespace codesweep

@@ -113,6 +113,22 @@ struct RateLimitRow {
   int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
 };
 
+// Which failed or dead cells of a sweep `codesweep retry` puts back. Empty strings match all.
+struct RetryFilter {
+  std::vector<JobState> states = {JobState::kFailed, JobState::kDead};
+  std::string task;        // exact task name
+  std::string model;       // exact model id ("openai:gpt-4o")
+  std::string method;      // exact method name
+  std::string error_like;  // a substring of the cell's last error (ASCII case-insensitive)
+};
+
+// What a sweep's calls cost, per model (budgets). Calls answered from the cache cost nothing.
+struct ModelSpend {
+  std::string model;
+  double cost_usd = 0;
+  int64_t tokens = 0;  // tokens_in + tokens_out
+};
+
 struct JobCounts {
   int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
 };
@@ -200,6 +216,22 @@ class Store {
   Result<JobRow> GetJob(JobId job);
   // failed/dead -> pending for a sweep (explicit retry). Returns how many.
   Result<int64_t> RetryFailed(int64_t sweep_id);
+  // failed/dead -> pending (schema/job_state.h, "explicit user request") for the cells of a sweep
+  // that match `filter`: attempts start again from 0, the old attempts, calls and executions stay
+  // as history (jobs.retry_floor marks where they end). Commits. Returns how many; InvalidArgument
+  // for a state that cannot be retried.
+  Result<int64_t> RetryCells(int64_t sweep_id, const RetryFilter& filter);
+  // How many cells RetryCells would put back (retry --dry-run; works on a read-only Store).
+  Result<int64_t> CountRetryable(int64_t sweep_id, const RetryFilter& filter);
+
+  // ---- budgets ----
+  // Cost and tokens of the sweep's recorded calls, per model id.
+  Result<std::vector<ModelSpend>> SpendByModel(int64_t sweep_id);
+  // Pending plus leased cells of the sweep, per model id (models without any are absent).
+  Result<std::vector<std::pair<std::string, int64_t>>> UnfinishedByModel(int64_t sweep_id);
+  // Sets sweeps.stop_reason (why no more of its cells start; "" clears it) inside the group
+  // transaction. `status` shows it.
+  Status SetStopReason(int64_t sweep_id, const std::string& reason);
 
   // ---- workers ----
   Status UpsertWorker(const WorkerRecord& worker);

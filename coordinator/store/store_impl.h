@@ -54,11 +54,12 @@ struct Store::Impl {
   static int64_t WallMs();
 };
 
-// A migration whose file name ends in "_index.sql" changes only indexes and constraints: a
-// read-only connection to a database that lacks it sees the same tables, columns and rows, so
-// read-only tools may skip it (the next writer applies it).
+// A migration whose file name ends in "_index.sql" changes only indexes and constraints, and one
+// ending in "_writer.sql" adds only columns that read-only code does not need (it reads them,
+// if at all, where it tolerates their absence): a read-only connection to a database that lacks
+// either sees what it reads, so read-only tools may skip them (the next writer applies them).
 inline bool MigrationInvisibleToReaders(std::string_view name) {
-  return name.ends_with("_index.sql");
+  return name.ends_with("_index.sql") || name.ends_with("_writer.sql");
 }
 
 // The jobs indexes that only the report views read (jobs_report: the views' group order). A grid

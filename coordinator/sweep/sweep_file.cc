@@ -382,6 +382,8 @@ Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, M
       m.limits.max_concurrency = static_cast<int>(mc);
     } else if (key == "reserve") {
       CS_ASSIGN_OR_RETURN(m.limits.reserve_fraction, GetNumber(ctx, v, kw, 0, 0.99));
+    } else if (key == "max_cost_usd") {
+      CS_ASSIGN_OR_RETURN(m.max_cost_usd, GetNumber(ctx, v, kw, 0, 1e9));
     } else if (key == "skip_methods") {
       CS_ASSIGN_OR_RETURN(m.skip_methods, GetStringList(ctx, v, kw));
       for (const auto& name : m.skip_methods) {
@@ -496,9 +498,10 @@ Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
 
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
-  CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
-                               {"name", "description", "seed", "samples", "max_attempts", "methods",
-                                "turns", "tasks", "models", "sandbox"}));
+  CS_RETURN_IF_ERROR(
+      CheckKeys(ctx, root, "",
+                {"name", "description", "seed", "samples", "max_attempts", "methods", "turns",
+                 "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
       return ctx.Error(nullptr, required,
@@ -525,6 +528,13 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
   if (const toml::node* n = root.get("max_attempts")) {
     CS_ASSIGN_OR_RETURN(int64_t a, GetInt(ctx, *n, "max_attempts", 1, 100));
     c.max_attempts = static_cast<int>(a);
+  }
+  if (const toml::node* n = root.get("max_cost_usd")) {
+    CS_ASSIGN_OR_RETURN(c.max_cost_usd, GetNumber(ctx, *n, "max_cost_usd", 0, 1e9));
+  }
+  if (const toml::node* n = root.get("max_tokens_total")) {
+    CS_ASSIGN_OR_RETURN(c.max_tokens_total,
+                        GetInt(ctx, *n, "max_tokens_total", 0, 1'000'000'000'000'000));
   }
   CS_RETURN_IF_ERROR(ParseMethods(ctx, *root.get("methods"), c));
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
@@ -625,6 +635,8 @@ std::string SweepConfigJson(const SweepConfig& c) {
   j["methods"] = c.methods;
   j["turns"] = c.turns;
   j["sandbox"] = json::parse(c.sandbox_json);
+  if (c.max_cost_usd) j["max_cost_usd"] = *c.max_cost_usd;
+  if (c.max_tokens_total) j["max_tokens_total"] = *c.max_tokens_total;
   for (const auto& t : c.tasks) {
     j["tasks"].push_back({{"name", t.name},
                           {"complexity", t.complexities},
@@ -648,6 +660,7 @@ std::string SweepConfigJson(const SweepConfig& c) {
                            {"gen", g},
                            {"limits", l},
                            {"skip_methods", m.skip_methods},
+                           {"max_cost_usd", m.max_cost_usd ? json(*m.max_cost_usd) : json()},
                            {"key_alias", m.key_alias}});
   }
   return j.dump();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ struct ModelConfig {
   RateLimitConfig limits;
   // Methods this model does not run (the paper's "NA" cells, e.g. tool methods on o1-preview).
   std::vector<std::string> skip_methods;
+  // Budget: once the model's calls in this sweep cost this much (USD), none of its cells start.
+  // Not part of any cell key; absent = no budget.
+  std::optional<double> max_cost_usd;
   bool Runs(const std::string& method) const;
 };
 
@@ -53,6 +57,10 @@ struct SweepConfig {
   std::vector<std::string> methods;
   std::vector<int> turns = {1};
   std::string sandbox_json = "{}";  // overrides of sandbox limits (JSON object)
+  // Budgets over all the sweep's calls: once one is reached no more cells start (running ones
+  // finish). Calls answered from the cache are free. Not part of any cell key; absent = none.
+  std::optional<double> max_cost_usd;
+  std::optional<int64_t> max_tokens_total;  // tokens in + out
 };
 
 Result<SweepConfig> ParseSweep(std::string_view text, const std::string& path,

@@ -182,6 +182,20 @@ nlohmann::json WorkersJson(const std::string& db) {
   return out;
 }
 
+// Why the coordinator stopped starting cells of each sweep (a budget; sweeps.stop_reason, which
+// databases older than migration 7 lack: then none).
+std::map<std::string, std::string> StopReasons(const std::string& db) {
+  std::map<std::string, std::string> out;
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return out;
+  auto t = (*reader)->Query("SELECT name, stop_reason FROM sweeps WHERE stop_reason != ''");
+  if (!t.ok()) return out;
+  for (const auto& row : t->rows) {
+    if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = *row[1];
+  }
+  return out;
+}
+
 int ShowOnce(const StatusFlags& f) {
   StoreOptions opts;
   opts.read_only = true;
@@ -191,6 +205,7 @@ int ShowOnce(const StatusFlags& f) {
   if (!rows.ok()) return PrintError("status", rows.status());
   std::map<std::string, std::vector<StatusRow>> by_sweep;
   for (const auto& r : *rows) by_sweep[r.sweep].push_back(r);
+  const std::map<std::string, std::string> stopped = StopReasons(f.db);
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [sweep, list] : by_sweep) {
@@ -208,6 +223,8 @@ int ShowOnce(const StatusFlags& f) {
       nlohmann::json s = TotalsJson(all);
       s["sweep"] = sweep;
       s["groups"] = groups;
+      auto stop = stopped.find(sweep);
+      s["stopped"] = stop == stopped.end() ? "" : stop->second;
       out.push_back(s);
     }
     nlohmann::json doc = {
@@ -227,6 +244,10 @@ int ShowOnce(const StatusFlags& f) {
       PrintLine(("  " + r.model + " / " + r.method).c_str(), t);
     }
     PrintLine("  all", all);
+    if (auto stop = stopped.find(sweep); stop != stopped.end()) {
+      std::printf("  stopped: %s (raise it in the sweep file and run again to continue)\n",
+                  stop->second.c_str());
+    }
   }
   PrintRateLimits(**store);
   PrintWorkers(f.db);

@@ -4,11 +4,28 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 namespace codesweep {
 
+class Store;
+
 using CommandAction = std::function<int()>;
+
+// Steps another command adds to `run` (cmd_run.cc); a value returned ends the command with that
+// exit status. Used by `retry`.
+struct RunHooks {
+  // Before the sweep is loaded, with the sweep file and database paths (retry --dry-run).
+  std::function<std::optional<int>(const std::string& sweep_file, const std::string& db)>
+      before_load;
+  // On the loaded sweep, before it is served (retry puts its cells back here).
+  std::function<std::optional<int>(Store& store, int64_t sweep_id)> before_serve;
+};
+// Adds run's flags to `sub`; the action runs the sweep as `run` does, with `hooks`.
+CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks);
 
 CommandAction SetupRunCommand(CLI::App& sub);          // cmd_run.cc
 CommandAction SetupCoordinatorCommand(CLI::App& sub);  // cmd_coordinator.cc
@@ -22,5 +39,6 @@ CommandAction SetupReportCommand(CLI::App& sub);       // cmd_report.cc
 CommandAction SetupShowCommand(CLI::App& sub);         // cmd_show.cc
 CommandAction SetupKeygenCommand(CLI::App& sub);       // cmd_keygen.cc
 CommandAction SetupViewCommand(CLI::App& sub);         // cmd_view.cc
+CommandAction SetupRetryCommand(CLI::App& sub);        // cmd_retry.cc
 
 }  // namespace codesweep

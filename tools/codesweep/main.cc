@@ -16,6 +16,8 @@ struct CommandEntry {
 constexpr CommandEntry kCommands[] = {
     {"run", "Run a sweep in this process (coordinator + local workers over inproc)",
      codesweep::SetupRunCommand},
+    {"retry", "Put failed or dead cells back to pending and run them again",
+     codesweep::SetupRetryCommand},
     {"coordinator", "Serve a sweep to workers over the network",
      codesweep::SetupCoordinatorCommand},
     {"worker", "Run jobs for a coordinator", codesweep::SetupWorkerCommand},

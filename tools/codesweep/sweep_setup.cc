@@ -49,6 +49,13 @@ Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegist
   CS_ASSIGN_OR_RETURN(out.grid, ExpandIntoStore(out.config, *out.store, expand));
   out.core = options.core;
   if (out.core.exit_when_done) out.core.sweep_id = out.grid.sweep_id;
+  BudgetOptions& budget = out.core.budget;
+  budget.sweep_id = out.grid.sweep_id;
+  budget.max_cost_usd = out.config.max_cost_usd;
+  budget.max_tokens_total = out.config.max_tokens_total;
+  for (const ModelConfig& m : out.config.models) {
+    if (m.max_cost_usd) budget.model_max_cost_usd[m.spec.id] = *m.max_cost_usd;
+  }
   return out;
 }
 

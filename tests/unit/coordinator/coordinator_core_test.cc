@@ -407,5 +407,61 @@ TEST_F(CoreTest, FinishesWhenEveryJobIsTerminal) {
   EXPECT_EQ(report_index(), "1");
 }
 
+// A reached budget: no more JOBs, the leased ones finish, then `run` may end; a new start with a
+// raised budget clears the stop and dispatches again.
+TEST_F(CoreTest, ReachedBudgetStopsDispatchAndLeasedJobsFinish) {
+  opt_.exit_when_done = true;
+  opt_.sweep_id = sweep_id_;
+  opt_.budget.sweep_id = sweep_id_;
+  opt_.budget.max_cost_usd = 1.0;
+  NewCore();
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{3});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), 3u);
+  Outcome paid = Verdict(true);
+  CallRecord call;
+  call.call_key = "k";
+  call.cost_usd = 0.6;
+  paid.calls = {call};
+  core_->OnMessage("w1", ResultMsg{jobs[0].spec.job.value(), jobs[0].lease, 1, paid});
+  core_->OnMessage("w1", CreditMsg{1});
+  auto more = Of<JobMsg>(Step());
+  ASSERT_EQ(more.size(), 1u);  // 0.6 USD of 1: still under
+  EXPECT_TRUE(core_->progress().stopped.empty());
+  core_->OnMessage("w1", ResultMsg{jobs[1].spec.job.value(), jobs[1].lease, 1, paid});
+  core_->OnMessage("w1", CreditMsg{5});
+  EXPECT_TRUE(Of<JobMsg>(Step()).empty());
+  EXPECT_NE(core_->progress().stopped.find("max_cost_usd 1 of the sweep reached (spent 1.2)"),
+            std::string::npos)
+      << core_->progress().stopped;
+  EXPECT_FALSE(core_->Finished());  // two leased jobs still run
+  core_->OnMessage("w1", ResultMsg{jobs[2].spec.job.value(), jobs[2].lease, 1, Verdict(true)});
+  EXPECT_TRUE(Of<JobMsg>(Step()).empty());
+  EXPECT_FALSE(core_->Finished());
+  core_->OnMessage("w1", ResultMsg{more[0].spec.job.value(), more[0].lease, 1, Verdict(true)});
+  core_->MaybeCommit(true);
+  Step();
+  core_->MaybeCommit(true);
+  EXPECT_TRUE(core_->Finished());
+  EXPECT_TRUE(core_->progress().budget_stopped);
+  EXPECT_EQ(*store_->CountJobs(JobState::kPending, sweep_id_), kCells - 4);
+  auto stop_reason = [&] {
+    Result<std::unique_ptr<ReportDb>> db = ReportDb::Open((dir_ / "db").string());
+    if (!db.ok()) return std::string("?");
+    Result<QueryTable> t = (*db)->Query("SELECT stop_reason FROM sweeps");
+    return t.ok() && !t->rows.empty() ? t->rows[0][0].value_or("?") : std::string("?");
+  };
+  EXPECT_NE(stop_reason().find("max_cost_usd"), std::string::npos);
+
+  opt_.budget.max_cost_usd = 10.0;
+  NewCore();
+  EXPECT_TRUE(core_->progress().stopped.empty());
+  EXPECT_EQ(stop_reason(), "");
+  Hello("w2");
+  core_->OnMessage("w2", CreditMsg{2});
+  EXPECT_EQ(Of<JobMsg>(Step(), "w2").size(), 2u);
+}
+
 }  // namespace
 }  // namespace codesweep
