@@ -138,6 +138,8 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   }
 }
 
+void CoordinatorCore::OnDisconnected(const std::string& peer) { LosePeer(peer, "disconnected", 0); }
+
 void CoordinatorCore::OnHello(const std::string& peer, const HelloMsg& m) {
   auto old = peers_.find(peer);
   std::map<int64_t, LeaseInfo> previous;

@@ -114,6 +114,7 @@ def run_naive(port, cfg):
 def one_run(system, cfg, work, seq):
     fake, port = start_fakellm(cfg.fakellm, cfg, work)
     try:
+        t0_ms = time.monotonic() * 1000.0  # fakellm's admission times use the same clock
         if system == "codesweep":
             wall, rc = run_codesweep(cfg.codesweep, port, cfg, work, seq)
         else:
@@ -122,10 +123,22 @@ def one_run(system, cfg, work, seq):
     finally:
         stop(fake)
     minutes = wall / 60.0
+    tokens = st["tokens_in"] + st["tokens_out"]
+    # Share of the binding limit from the runner's start to the provider's last admission: what
+    # the provider let through ÷ what it could have (its 1 s burst plus the refill). It counts
+    # start-up and the first seconds, not the latency of the last answers, which no runner can
+    # shorten (after the last admission the limit no longer binds).
+    admit_s = max((st["last_admit_ms"] - t0_ms) / 1000.0, 1e-3)
+    limit_share = max(st["ok"] / (cfg.rpm / 60.0 * (1.0 + admit_s)),
+                      tokens / (cfg.tpm / 60.0 * (1.0 + admit_s)))
     return {"wall_s": wall, "ok": st["ok"], "exit_code": rc, "http_429": st["rate_limited"],
             "requests": st["requests"],
             "rpm_share": st["ok"] / minutes / cfg.rpm,
-            "tpm_share": (st["tokens_in"] + st["tokens_out"]) / minutes / cfg.tpm,
+            "tpm_share": tokens / minutes / cfg.tpm,
+            "jobs_per_min_share": cfg.jobs / minutes / cfg.rpm,
+            "to_last_admit_s": admit_s,
+            "limit_share_to_last_admit": limit_share,
+            "http_429_share": st["rate_limited"] / max(st["requests"], 1),
             "ideal_wall_s": cfg.jobs / (cfg.rpm / 60.0)}
 
 

@@ -80,26 +80,31 @@ def sched_section(d, L):
     L.append(f"\nLoad average (1 min) after each repetition: {loads}.\n")
 
 
-def llm_section(d, L):
+def llm_section(d, L, title="LLM-bound work: codesweep vs a naive asyncio runner"):
     runs, cfg = d["runs"], d["config"]
-    L.append("### LLM-bound work: codesweep vs a naive asyncio runner\n")
+    L.append(f"### {title}\n")
     L.append(f"fakellm: {cfg['rpm']} requests/min and {cfg['tpm']:,} tokens/min, 1 s burst, "
              f"exponential latency with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of one "
              f"call each; {cfg['concurrency']} concurrent slots on both sides (codesweep: 2 "
              f"workers × {cfg['concurrency'] // 2}); medians of {cfg['reps']} runs. "
              f"Ideal wall time at the request limit: {cfg['jobs'] * 60 / cfg['rpm']:.0f} s.\n")
-    L.append("| runner | wall s | requests/min, % of limit | tokens/min, % of limit "
-             "| 429 responses | HTTP requests | wall ÷ codesweep |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| runner | wall s | binding limit used, start → last admission, % "
+             "| requests/min, % of limit | tokens/min, % of limit | jobs/min, % of request limit "
+             "| 429 responses | HTTP requests | 429 % | wall ÷ codesweep |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
     base = med(runs.get("codesweep", []), "wall_s")
+    pct = lambda r, k: None if med(r, k) is None else 100 * med(r, k)  # noqa: E731
     for s in ("codesweep", "naive"):
         if s not in runs:
             continue
         r = runs[s]
-        L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(100 * med(r, 'rpm_share'))} | "
-                 f"{f(100 * med(r, 'tpm_share'))} | {f(med(r, 'http_429'))} | "
-                 f"{f(med(r, 'requests'))} | {ratio(med(r, 'wall_s'), base)} |")
-    L.append("")
+        L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(pct(r, 'limit_share_to_last_admit'))} | "
+                 f"{f(pct(r, 'rpm_share'))} | {f(pct(r, 'tpm_share'))} | "
+                 f"{f(pct(r, 'jobs_per_min_share'))} | {f(med(r, 'http_429'))} | "
+                 f"{f(med(r, 'requests'))} | {f(pct(r, 'http_429_share'))} | "
+                 f"{ratio(med(r, 'wall_s'), base)} |")
+    walls = {s: [round(x["wall_s"], 1) for x in runs[s]] for s in runs}
+    L.append(f"\nWall s per repetition: {walls}.\n")
 
 
 def sandbox_section(d, L):
@@ -142,6 +147,10 @@ def main():
     L.append(f"![codesweep against peers]({a.chart})\n")
     sched_section(load("sched.json"), L)
     llm_section(load("llm.json"), L)
+    if os.path.exists(os.path.join(a.dir, "llm_tpm.json")):
+        llm_section(load("llm_tpm.json"), L, "LLM-bound work, the tokens-per-minute limit binding")
+    if os.path.exists(os.path.join(a.dir, "llm_long.json")):
+        llm_section(load("llm_long.json"), L, "LLM-bound work, 3,000 jobs")
     sandbox_section(load("sandbox.json"), L)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "METHOD.md")) as m:
         L.append(m.read())
