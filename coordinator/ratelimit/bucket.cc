@@ -6,8 +6,7 @@
 
 namespace codesweep {
 
-void TokenBucket::Configure(double per_minute, double reserve, int64_t burst_ms, int64_t now_ms,
-                            int64_t start_ms) {
+void TokenBucket::Configure(double per_minute, double reserve, int64_t burst_ms, int64_t now_ms) {
   if (per_minute <= 0) {
     rate_per_ms_ = capacity_ = level_ = 0;
     started_ = false;
@@ -17,10 +16,7 @@ void TokenBucket::Configure(double per_minute, double reserve, int64_t burst_ms,
   Refill(now_ms);
   rate_per_ms_ = per_minute * keep / 60'000.0;
   capacity_ = std::max(1.0, rate_per_ms_ * static_cast<double>(std::max<int64_t>(burst_ms, 1)));
-  const double start =
-      start_ms < 0 ? capacity_
-                   : std::clamp(rate_per_ms_ * static_cast<double>(start_ms), 1.0, capacity_);
-  level_ = started_ ? std::min(level_, capacity_) : start;
+  level_ = started_ ? std::min(level_, capacity_) : capacity_;
   last_ms_ = now_ms;
   started_ = true;
 }

@@ -8,15 +8,13 @@
 namespace codesweep {
 
 // A continuously refilling budget of `per_minute` units. Capacity = burst_ms of refill x
-// (1 - reserve); it starts full unless told otherwise. per_minute <= 0 means unlimited. Take() may
-// drive the level below zero (a debt from an under-estimate), which later refill pays back.
+// (1 - reserve); it starts full. per_minute <= 0 means unlimited. Take() may drive the level
+// below zero (a debt from an under-estimate), which later refill pays back.
 class TokenBucket {
  public:
   TokenBucket() = default;  // unlimited
-  // (Re)configures; the current level is kept but clamped to the new capacity. A new bucket
-  // starts with `start_ms` of refill (at least 1 unit, at most the capacity); < 0 = full.
-  void Configure(double per_minute, double reserve, int64_t burst_ms, int64_t now_ms,
-                 int64_t start_ms = -1);
+  // (Re)configures; the current level is kept but clamped to the new capacity.
+  void Configure(double per_minute, double reserve, int64_t burst_ms, int64_t now_ms);
   bool unlimited() const { return rate_per_ms_ <= 0; }
   void Refill(int64_t now_ms);
   // True when `n` units fit now. A request larger than the capacity fits once the bucket is full.

@@ -30,7 +30,7 @@ void ClusterRateLimiter::Apply(Bucket& b, int64_t now_ms) {
   const RateLimitConfig& c = b.config;
   const double reserve = c.reserve_fraction;
   b.requests.Configure(Stricter(c.requests_per_minute, b.learned_rpm), reserve, opt_.burst_ms,
-                       now_ms, opt_.start_requests_ms);
+                       now_ms);
   b.tokens.Configure(Stricter(c.tokens_per_minute, b.learned_tpm), reserve, opt_.burst_ms, now_ms);
   b.input.Configure(c.input_tokens_per_minute, reserve, opt_.burst_ms, now_ms);
   b.output.Configure(c.output_tokens_per_minute, reserve, opt_.burst_ms, now_ms);

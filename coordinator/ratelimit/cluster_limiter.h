@@ -16,12 +16,7 @@
 namespace codesweep {
 
 struct RateLimiterOptions {
-  int64_t burst_ms = 60'000;  // bucket capacity: this much refill (one minute's budget)
-  // A requests bucket starts with this much refill, not its whole capacity: granting a minute's
-  // requests in the first second overruns a provider that enforces over shorter windows, and
-  // the 429s that follow halve the in-flight cap. (Token buckets start full: estimates are
-  // refunded when the results come, and an estimate larger than a second's tokens must go.)
-  int64_t start_requests_ms = 1'000;
+  int64_t burst_ms = 60'000;     // bucket capacity: this much refill (one minute's budget)
   double estimate_margin = 1.1;  // learned estimate x this, never above the worker's estimate
   // Weight of each result in the learned ratios: 1/n for the n-th result (a running mean, so
   // the first result already sets them) until 1/n falls below this, then an EWMA. 0 = the

@@ -76,21 +76,6 @@ TEST(ClusterLimiterTest, RequestsPerMinuteWithContinuousRefill) {
   EXPECT_EQ(granted, 100);
 }
 
-// With the default minute of burst, a new requests bucket still grants only a second's worth at
-// once: the peer benchmark's provider (1,200/min over 1 s windows) answered the first second's
-// 32 calls with 429s, which halved the in-flight cap. The capacity stays a minute's.
-TEST(ClusterLimiterTest, RequestsBucketStartsWithOneSecondNotAMinute) {
-  ClusterRateLimiter l;  // burst_ms = 60 s
-  l.Configure(kGpt, Rpm(1'200));
-  int granted = 0;
-  for (int i = 0; i < 100; ++i) granted += l.TryAcquire(Call("a" + std::to_string(i)), 0);
-  EXPECT_EQ(granted, 20);
-  for (int i = 0; i < 100; ++i) l.OnResult(Ok("a" + std::to_string(i), 1, 1), 0);
-  granted = 0;
-  for (int i = 0; i < 2'000; ++i) granted += l.TryAcquire(Call("b" + std::to_string(i)), 60'000);
-  EXPECT_EQ(granted, 1'200);  // idle for a minute: the whole minute's burst
-}
-
 TEST(ClusterLimiterTest, BucketsAreIndependent) {
   RateLimiterOptions o;
   o.burst_ms = 1'000;

@@ -69,7 +69,7 @@ def run_codesweep(binary, port, cfg, work, seq):
     t0 = time.monotonic()
     coord = subprocess.Popen([binary, "coordinator", sweep, "--db",
                               os.path.join(work, f"llm{seq}.db"), "--bind", ep,
-                              "--exit-when-done"], stdout=subprocess.DEVNULL,
+                              "--exit-when-done", "--rate-burst-s", str(cfg.rate_burst_s)], stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(work, f"llm{seq}.coord.log"), "ab"),
                              start_new_session=True)
     slots = str(cfg.concurrency // 2)
@@ -154,6 +154,9 @@ def main():
     ap.add_argument("--tpm", type=int, default=400000)
     ap.add_argument("--latency-ms", type=int, default=1000)
     ap.add_argument("--timeout-s", type=int, default=120)
+    # The coordinator's bucket: fakellm's own window (1 s), as docs/ratelimit.md ("Burst") says
+    # to configure it. The default (60 s) lets a minute's budget out at once.
+    ap.add_argument("--rate-burst-s", type=float, default=1.0)
     cfg = ap.parse_args()
     work = tempfile.mkdtemp(prefix="codesweep-llm-")
     results = {"config": {k: v for k, v in vars(cfg).items()
