@@ -307,6 +307,10 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
     lease_owner_.erase(job);
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
   }
+  if (!leases.empty()) {  // re-read from the start: the requeued jobs go before later ones
+    buffer_.clear();
+    cursor_ = JobId(0);
+  }
   Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
   FromBroker(broker_.DropPeer(id));
 }
