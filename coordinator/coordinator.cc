@@ -27,6 +27,7 @@ Coordinator::~Coordinator() = default;
 
 Status Coordinator::Bind(const std::string& endpoint) {
   ChannelOptions o;
+  o.watch_disconnects = true;
   if (!opt_.curve_secret.empty()) {
     // The ZAP handler must exist before the CURVE socket binds, or libzmq lets every key in.
     if (!zap_) {
@@ -62,15 +63,20 @@ Status Coordinator::Run() {
   CS_RETURN_IF_ERROR(core_.Start());
   SteadyTime last_progress = clock_.Now();
   std::vector<bool> ready;
+  std::vector<std::string> closed;  // peers whose connection closed, handled on the next turn
   Envelope env;
   while (!stop_.load()) {
-    int64_t wait_ms = std::min<int64_t>(core_.NextWakeMs(), 100);
+    int64_t wait_ms = closed.empty() ? std::min<int64_t>(core_.NextWakeMs(), 100) : 0;
     CS_ASSIGN_OR_RETURN(int n, Poll({router_.get()}, Millis(wait_ms), &ready));
-    for (int i = 0; n > 0 && i < opt_.max_frames_per_turn; ++i) {
+    for (int i = 0; (n > 0 || !closed.empty()) && i < opt_.max_frames_per_turn; ++i) {
       CS_ASSIGN_OR_RETURN(bool got, router_->Recv(&env));
       if (!got) break;
       core_.OnFrame(env.peer, env.frame);
     }
+    // A closed connection is acted on one turn later, after a poll and a receive, so the frames
+    // its peer sent before closing (a last RESULT) are taken first.
+    for (const std::string& peer : closed) core_.OnDisconnected(peer);
+    CS_ASSIGN_OR_RETURN(closed, router_->TakeDisconnected());
     core_.Tick();
     core_.Dispatch();
     core_.MaybeCommit(false);

@@ -234,6 +234,8 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   }
 }
 
+void CoordinatorCore::OnDisconnected(const std::string& peer) { LosePeer(peer, "disconnected", 0); }
+
 void CoordinatorCore::OnHello(const std::string& peer, const HelloMsg& m) {
   auto old = peers_.find(peer);
   std::map<int64_t, LeaseInfo> previous;
@@ -401,6 +403,10 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
   for (const auto& [job, info] : leases) {
     lease_owner_.erase(job);
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
+  }
+  if (!leases.empty()) {  // re-read from the start: the requeued jobs go before later ones
+    buffer_.clear();
+    cursor_ = JobId(0);
   }
   Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
   FromBroker(broker_.DropPeer(id));

@@ -86,6 +86,10 @@ class CoordinatorCore {
   // One received frame; bad frames are logged once per peer and dropped.
   void OnFrame(const std::string& peer, std::string_view frame);
   void OnMessage(const std::string& peer, Message msg);
+  // The peer's connection closed (its process died, or the network cut it): it is lost at once
+  // and its leases are requeued without back-off, fenced as for any lost worker. A live worker
+  // reconnects, gets RESET and says HELLO again.
+  void OnDisconnected(const std::string& peer);
   // Liveness, expired leases, heartbeats to idle workers, waiting CALLs.
   void Tick();
   // Leases pending jobs to workers with credit.

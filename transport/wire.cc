@@ -1,9 +1,16 @@
 // ZeroMQ adapter (cppzmq). All zmq exceptions are caught here and become Status values.
 #include "transport/wire.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <zmq.hpp>
 
 #include "base/log.h"
@@ -21,6 +28,20 @@ struct Channel::Impl {
   Kind kind;
   zmq::socket_t socket;
   std::string endpoint;
+  // watch_disconnects: the PAIR end of the socket monitor, and which connection (file
+  // descriptor, as the monitor and ZMQ_SRCFD name it) each peer's latest message came on.
+  std::unique_ptr<zmq::socket_t> monitor;
+  std::unordered_map<int, std::string> fd_peer;
+  std::unordered_map<std::string, int> peer_fd;
+  std::unordered_set<int> open_fds;  // accepted and not yet disconnected, in monitor order
+  std::vector<std::string> gone;     // disconnected peers not yet taken
+
+  ~Impl() {
+    if (monitor) zmq_socket_monitor(socket.handle(), nullptr, 0);
+  }
+  Status NoteConnection(const std::string& peer, zmq::message_t& msg);
+  void Watch(const std::string& peer, int fd);
+  Status DrainMonitor();
 };
 
 namespace {
@@ -63,7 +84,67 @@ Result<std::unique_ptr<zmq::socket_t>> MakeSocket(WireContext& ctx, Channel::Kin
   }
 }
 
+// Starts a monitor of `socket` for accepted and closed connections, read through a PAIR socket.
+Result<std::unique_ptr<zmq::socket_t>> StartMonitor(WireContext& ctx, zmq::socket_t& socket) {
+  static std::atomic<uint64_t> next{0};
+  const std::string name = Str("inproc://codesweep-monitor-", getpid(), "-", next.fetch_add(1));
+  if (zmq_socket_monitor(socket.handle(), name.c_str(),
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    return Status::Unavailable(Str("zmq_socket_monitor: ", zmq_strerror(zmq_errno())));
+  }
+  try {
+    auto pair = std::make_unique<zmq::socket_t>(ctx.impl()->ctx, zmq::socket_type::pair);
+    pair->set(zmq::sockopt::linger, 0);
+    pair->connect(name);
+    return pair;
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(Str("zmq monitor socket: ", e.what()));
+  }
+}
+
 }  // namespace
+
+void Channel::Impl::Watch(const std::string& peer, int fd) {
+  auto same = peer_fd.find(peer);
+  if (same != peer_fd.end() && same->second == fd) return;
+  if (same != peer_fd.end()) fd_peer.erase(same->second);  // it moved to a new connection
+  auto other = fd_peer.find(fd);
+  if (other != fd_peer.end()) peer_fd.erase(other->second);  // a reused descriptor
+  peer_fd[peer] = fd;
+  fd_peer[fd] = peer;
+}
+
+// Reads every pending monitor event. Each is two frames: 16-bit event and 32-bit value (the
+// file descriptor), then the endpoint.
+Status Channel::Impl::DrainMonitor() {
+  try {
+    zmq::message_t event, address;
+    while (monitor->recv(event, zmq::recv_flags::dontwait)) {
+      if (event.more()) (void)monitor->recv(address);
+      if (event.size() < 6) continue;
+      uint16_t id = 0;
+      uint32_t value = 0;
+      std::memcpy(&id, event.data(), sizeof(id));
+      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof(value));
+      const int fd = static_cast<int>(value);
+      if (id == ZMQ_EVENT_ACCEPTED) {
+        open_fds.insert(fd);
+        continue;
+      }
+      if (id != ZMQ_EVENT_DISCONNECTED) continue;
+      open_fds.erase(fd);
+      auto it = fd_peer.find(fd);
+      if (it == fd_peer.end()) continue;
+      gone.push_back(it->second);
+      peer_fd.erase(it->second);
+      fd_peer.erase(it);
+    }
+    return Status::OK();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return Status::OK();
+    return Status::Unavailable(Str("zmq monitor: ", e.what()));
+  }
+}
 
 Channel::Channel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Channel::~Channel() = default;
@@ -76,6 +157,9 @@ Result<std::unique_ptr<Channel>> Channel::Bind(WireContext& ctx, Kind kind,
     sock->bind(endpoint);
     std::string bound = sock->get(zmq::sockopt::last_endpoint);
     auto impl = std::unique_ptr<Impl>(new Impl{kind, std::move(*sock), bound});
+    if (kind == Kind::kRouter && options.watch_disconnects) {
+      CS_ASSIGN_OR_RETURN(impl->monitor, StartMonitor(ctx, impl->socket));
+    }
     return std::unique_ptr<Channel>(new Channel(std::move(impl)));
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(Str("cannot bind ", endpoint, ": ", e.what()));
@@ -113,6 +197,7 @@ Result<bool> Channel::Recv(Envelope* out) {
     if (impl_->kind == Kind::kRouter) {
       out->peer = std::move(parts.front());
       --payload_parts;
+      if (impl_->monitor) CS_RETURN_IF_ERROR(impl_->NoteConnection(out->peer, msg));
     }
     out->multipart = payload_parts != 1;
     out->frame = payload_parts == 0 ? std::string() : std::move(parts.back());
@@ -121,6 +206,28 @@ Result<bool> Channel::Recv(Envelope* out) {
     if (e.num() == EINTR) return false;
     return Status::Unavailable(Str("zmq recv: ", e.what()));
   }
+}
+
+// The connection a message came on (ZMQ_SRCFD). Events up to its acceptance are read first, so
+// a disconnect of an earlier connection on a reused descriptor is never pinned on this peer.
+Status Channel::Impl::NoteConnection(const std::string& peer, zmq::message_t& msg) {
+  const int fd = zmq_msg_get(msg.handle(), ZMQ_SRCFD);
+  if (fd < 0) return Status::OK();  // not from a tcp/ipc connection
+  if (!open_fds.count(fd)) CS_RETURN_IF_ERROR(DrainMonitor());
+  Watch(peer, fd);
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> Channel::TakeDisconnected() {
+  std::vector<std::string> out;
+  if (!impl_->monitor) return out;
+  CS_RETURN_IF_ERROR(impl_->DrainMonitor());
+  for (std::string& peer : impl_->gone) {
+    // Seen on a newer connection since (a reconnect, or ROUTER_HANDOVER): still there.
+    if (!impl_->peer_fd.count(peer)) out.push_back(std::move(peer));
+  }
+  impl_->gone.clear();
+  return out;
 }
 
 Result<bool> Channel::RecvWait(Envelope* out, std::chrono::milliseconds timeout) {
@@ -149,15 +256,24 @@ Status Channel::Send(std::string_view peer, std::string_view frame) {
 Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
                  std::vector<bool>* ready) {
   std::vector<zmq::pollitem_t> items;
+  std::vector<size_t> owner;  // channel index of each item (monitors follow the channels)
   items.reserve(channels.size());
-  for (Channel* c : channels) {
-    items.push_back({c->impl()->socket.handle(), 0, ZMQ_POLLIN, 0});
+  for (size_t i = 0; i < channels.size(); ++i) {
+    items.push_back({channels[i]->impl()->socket.handle(), 0, ZMQ_POLLIN, 0});
+    owner.push_back(i);
+  }
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (!channels[i]->impl()->monitor) continue;
+    items.push_back({channels[i]->impl()->monitor->handle(), 0, ZMQ_POLLIN, 0});
+    owner.push_back(i);
   }
   ready->assign(channels.size(), false);
   try {
-    int n = zmq::poll(items, timeout);
-    for (size_t i = 0; i < items.size(); ++i) (*ready)[i] = (items[i].revents & ZMQ_POLLIN) != 0;
-    return n;
+    zmq::poll(items, timeout);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].revents & ZMQ_POLLIN) (*ready)[owner[i]] = true;
+    }
+    return static_cast<int>(std::count(ready->begin(), ready->end(), true));
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return 0;
     return Status::Unavailable(Str("zmq poll: ", e.what()));

@@ -46,6 +46,9 @@ struct ChannelOptions {
   std::string curve_secret;
   std::string curve_public;
   std::string curve_server_key;
+  // ROUTER: watch the connections (a zmq socket monitor) so TakeDisconnected() can name the
+  // peers whose TCP connection closed, e.g. a worker process that died.
+  bool watch_disconnects = false;
 };
 
 // One received message: `peer` is the sender's routing id (ROUTER only), `frame` its payload.
@@ -78,6 +81,11 @@ class Channel {
   // Non-blocking send. ROUTER: `peer` names the receiver; Unavailable when it is gone or full.
   Status Send(std::string_view peer, std::string_view frame);
   Status Send(std::string_view frame) { return Send({}, frame); }
+  // ROUTER with watch_disconnects: the routing ids whose connection closed since the last call,
+  // each once. A peer is known by the connection its latest message came on, so one that has
+  // already reconnected (a new connection) is not reported, nor is a connection that never
+  // delivered a message. Empty for other channels.
+  Result<std::vector<std::string>> TakeDisconnected();
 
   struct Impl;
   Impl* impl() { return impl_.get(); }
@@ -87,8 +95,9 @@ class Channel {
   std::unique_ptr<Impl> impl_;
 };
 
-// Waits until one of `channels` is readable or `timeout` passes (an interrupting signal counts as
-// a timeout). ready->at(i) tells which. Returns how many are ready.
+// Waits until one of `channels` is readable (or, watching disconnects, has a connection event)
+// or `timeout` passes (an interrupting signal counts as a timeout). ready->at(i) tells which.
+// Returns how many are ready.
 Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
                  std::vector<bool>* ready);
 

@@ -126,11 +126,7 @@ void ClusterRateLimiter::OnResult(const CallResultMsg& r, int64_t now_ms) {
     const double out = static_cast<double>(std::max<int64_t>(r.tokens_out, 0));
     if (known) {
       Refund(b, it->second, in, out);
-      const double w = opt_.learn_weight;
-      if (it->second.raw_est > 0) {
-        b.est_ratio = (1 - w) * b.est_ratio + w * (in + out) / it->second.raw_est;
-      }
-      if (in + out > 0) b.input_share = (1 - w) * b.input_share + w * in / (in + out);
+      if (opt_.learn_weight > 0) Learn(b, it->second.raw_est, in, out);
     }
     b.aimd.OnSuccess(before, now_ms);
   } else if (limited) {
@@ -146,6 +142,15 @@ void ClusterRateLimiter::OnResult(const CallResultMsg& r, int64_t now_ms) {
   }
   // Other failures keep their estimate charged: the provider may have counted them.
   if (known) grants_.erase(it);
+}
+
+void ClusterRateLimiter::Learn(Bucket& b, int64_t raw_est, double in, double out) {
+  // A running mean while it has few samples: the worker's estimate (prompt characters / 4 +
+  // max_tokens) may be 20 times the usage, and an EWMA from 1.0 would overcharge the tokens
+  // bucket for dozens of results.
+  const double w = std::max(opt_.learn_weight, 1.0 / static_cast<double>(++b.learned));
+  if (raw_est > 0) b.est_ratio = (1 - w) * b.est_ratio + w * (in + out) / raw_est;
+  if (in + out > 0) b.input_share = (1 - w) * b.input_share + w * in / (in + out);
 }
 
 void ClusterRateLimiter::LearnHeaders(Bucket& b, const CallResultMsg& r, int64_t now_ms) {

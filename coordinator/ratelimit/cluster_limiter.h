@@ -18,8 +18,11 @@ namespace codesweep {
 struct RateLimiterOptions {
   int64_t burst_ms = 60'000;     // bucket capacity: this much refill (one minute's budget)
   double estimate_margin = 1.1;  // learned estimate x this, never above the worker's estimate
-  double learn_weight = 0.1;     // EWMA weight of each result in the learned ratios
-  bool learn_limits = true;      // a lower limit reported in headers replaces the configured one
+  // Weight of each result in the learned ratios: 1/n for the n-th result (a running mean, so
+  // the first result already sets them) until 1/n falls below this, then an EWMA. 0 = the
+  // ratios never change.
+  double learn_weight = 0.1;
+  bool learn_limits = true;  // a lower limit reported in headers replaces the configured one
   int64_t grant_timeout_ms = 900'000;  // a granted call silent this long is released
   AimdOptions aimd;                    // max_cap comes from each model's max_concurrency
 };
@@ -46,8 +49,9 @@ class ClusterRateLimiter final : public RateLimiter {
     TokenBucket requests, tokens, input, output;
     AimdController aimd;
     int in_flight = 0;
-    double est_ratio = 1.0;    // actual tokens / worker estimate (EWMA)
-    double input_share = 0.5;  // input tokens / all tokens (EWMA)
+    double est_ratio = 1.0;    // actual tokens / worker estimate (running mean, then EWMA)
+    double input_share = 0.5;  // input tokens / all tokens (running mean, then EWMA)
+    int64_t learned = 0;       // results the ratios have seen
     double last_estimate = 0;  // tokens charged to the latest grant
     int64_t granted = 0, ok = 0, rate_limited = 0;
   };
@@ -62,6 +66,7 @@ class ClusterRateLimiter final : public RateLimiter {
   void Apply(Bucket& b, int64_t now_ms);  // (re)configures the token buckets from config + learned
   void RefillAll(Bucket& b, int64_t now_ms);
   void Refund(Bucket& b, const Grant& g, double tokens_in, double tokens_out);
+  void Learn(Bucket& b, int64_t raw_est, double tokens_in, double tokens_out);
   void LearnHeaders(Bucket& b, const CallResultMsg& r, int64_t now_ms);
   void ExpireGrants(int64_t now_ms);
 

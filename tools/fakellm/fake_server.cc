@@ -294,7 +294,8 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
   Result<LlmResponse> answer = Answer(format, req, *request, model);
   if (!answer.ok()) return client_error(400, "replay_miss", answer.status().message());
   const int64_t tokens = answer->usage.input_tokens + answer->usage.output_tokens;
-  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c, NowMs());
+  const int64_t now_ms = NowMs();
+  KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c, now_ms);
   RateHeaders(format, c, d, res);
   if (!d.allowed) {
     Count(alias, [](KeyStats& s) { ++s.rate_limited; });
@@ -302,6 +303,11 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
     res.headers.emplace_back("retry-after-ms", std::to_string(d.retry_after_ms));
     SendError(format, 429, "rate_limit_exceeded", "Rate limit reached for requests", res);
     return res;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stats_.first_admit_ms == 0) stats_.first_admit_ms = now_ms;
+    stats_.last_admit_ms = now_ms;
   }
   const uint64_t n = counter_.fetch_add(1);
   std::string body = BuildResponseBody(format, model, *answer, "fake-" + std::to_string(n));
@@ -338,6 +344,8 @@ json FakeServer::StatsJson() {
   out["oversize"] = stats_.oversize;
   out["inflight"] = inflight_.load();
   out["max_inflight"] = stats_.max_inflight;
+  out["first_admit_ms"] = stats_.first_admit_ms;  // CLOCK_MONOTONIC ms; 0 = none yet
+  out["last_admit_ms"] = stats_.last_admit_ms;
   out["keys"] = json::object();
   for (const auto& [alias, s] : stats_.keys) out["keys"][alias] = key_json(s);
   if (!batch.is_null()) out["batch"] = std::move(batch);

@@ -172,6 +172,24 @@ TEST_F(CoreTest, SilentWorkerLosesLeasesAndItsLateResultIsStale) {
   EXPECT_TRUE(found);
 }
 
+// A disconnected worker's jobs go back at once and are dispatched before the jobs that were
+// still pending: the peer benchmark's kill -9 re-dispatched them only after the whole rest of
+// the sweep (5.8 s), because the page buffer was served first.
+TEST_F(CoreTest, DisconnectedWorkersJobsAreDispatchedFirst) {
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{2});
+  auto held = Of<JobMsg>(Step(), "w1");
+  ASSERT_EQ(held.size(), 2u);
+  Hello("w2");
+  Step();
+  core_->OnDisconnected("w1");
+  core_->OnMessage("w2", CreditMsg{2});
+  auto again = Of<JobMsg>(Step(), "w2");
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].spec.job, held[0].spec.job);
+  EXPECT_EQ(again[1].spec.job, held[1].spec.job);
+}
+
 TEST_F(CoreTest, WorkersTableFollowsLivenessAndShutdown) {
   auto worker = [&](const std::string& id) -> std::pair<std::string, int> {
     Result<std::unique_ptr<ReportDb>> db = ReportDb::Open((dir_ / "db").string());

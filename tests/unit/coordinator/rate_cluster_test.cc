@@ -2,6 +2,8 @@
 // limits from headers, releases. Times are plain numbers (no clock, no sleeps).
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "coordinator/ratelimit/cluster_limiter.h"
 #include "jobs/llm/retry.h"
 
@@ -123,6 +125,47 @@ TEST(ClusterLimiterTest, LearnedRatioShrinksOverEstimates) {
   }
   EXPECT_NEAR(static_cast<double>(l.EstimateFor(Call("x", 1'000))), 220, 5);
   EXPECT_EQ(l.EstimateFor(Call("x", 0)), 0);
+}
+
+TEST(ClusterLimiterTest, FirstResultAlreadySetsTheLearnedRatio) {
+  ClusterRateLimiter l;
+  l.Configure(kGpt, Rpm(0, 1'000'000));
+  ASSERT_TRUE(l.TryAcquire(Call("a", 2'050), 0));
+  l.OnResult(Ok("a", 45, 50), 0);  // 95 of an estimated 2,050 (prompt / 4 + max_tokens 2,000)
+  EXPECT_EQ(l.EstimateFor(Call("x", 2'050)), 104);  // 95 x the 1.1 margin
+}
+
+// The peer benchmark's workload (1,200 requests/min, 400,000 tokens/min, 1 s buckets, 32 slots,
+// 1 s calls of 95 tokens that the worker estimates at 2,050). Before any result the worker's
+// estimate is charged (the tokens bucket holds 3 of them); from the first result on the requests
+// limit must bind. An EWMA starting at 1.0 kept charging ~2,000 tokens per call for dozens of
+// results, so the tokens bucket let ~3 calls start per second instead of 20.
+TEST(ClusterLimiterTest, RequestsLimitBindsFromTheFirstResult) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(1'200, 400'000));
+  std::deque<std::pair<int64_t, std::string>> running;  // (finishes at, call key)
+  int next = 0, after_first_result = 0;
+  int64_t first_result_ms = -1;
+  for (int64_t t = 0; t < 3'000; ++t) {
+    while (!running.empty() && running.front().first <= t) {
+      l.OnResult(Ok(running.front().second, 45, 50), t);
+      running.pop_front();
+      if (first_result_ms < 0) first_result_ms = t;
+    }
+    while (running.size() < 32) {
+      std::string key = "c" + std::to_string(next);
+      if (!l.TryAcquire(Call(key, 2'050), t)) break;
+      ++next;
+      if (first_result_ms >= 0) ++after_first_result;
+      running.emplace_back(t + 1'000, key);
+    }
+  }
+  ASSERT_EQ(first_result_ms, 1'000);
+  // 2 s at 20 requests/s, plus what the requests bucket refilled meanwhile (at most its 20).
+  EXPECT_GE(after_first_result, 0.95 * 40);
+  EXPECT_LE(after_first_result, 60);
 }
 
 TEST(ClusterLimiterTest, RateLimitedCallHalvesCapAndCoolsDown) {

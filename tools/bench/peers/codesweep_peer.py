@@ -129,8 +129,14 @@ class Codesweep:
             " ON r.job_id = a.job_id WHERE a.worker = ? AND (a.outcome IS NULL OR"
             " a.outcome != 'done')", (killed,))
         rec = [f / 1000.0 - t_kill for _, f in orphans if f is not None]
+        # First re-dispatch: the earliest new lease of one of the killed worker's jobs.
+        again = self.query(
+            "SELECT MIN(b.started_ms) FROM attempts a JOIN attempts b ON b.job_id = a.job_id"
+            " AND b.lease_token > a.lease_token WHERE a.worker = ? AND a.outcome = 'requeued'",
+            (killed,))[0][0]
         return {"lost": n - done, "twice": twice, "orphans": len(orphans),
-                "recover_s": max(rec) if rec else None}
+                "recover_s": max(rec) if rec else None,
+                "redispatch_s": again / 1000.0 - t_kill if again is not None else None}
 
     def stop(self):
         for w in self.workers:

@@ -192,5 +192,7 @@ def kill_metrics(ev, n, killed_pid, t_kill):
                if any(pid == killed_pid for _, pid in v)
                and not any(pid == killed_pid for _, pid in ev["E"].get(i, []))]
     rec = [max(t for t, _ in ev["E"][i]) - t_kill for i in orphans if i in ev["E"]]
+    again = [t - t_kill for i in orphans for t, pid in ev["S"][i] if pid != killed_pid]
     return {"lost": lost, "twice": twice, "orphans": len(orphans),
-            "recover_s": max(rec) if rec else None}
+            "recover_s": max(rec) if rec else None,
+            "redispatch_s": min(again) if again else None}

@@ -69,54 +69,68 @@ def sched_section(d, L):
     L.append("\nkill -9 of one worker once 40 % of the 50 ms jobs are done (per repetition: "
              "lost / ran twice / recovery s):\n")
     L.append("| system | jobs lost (not done 40 s after the kill) | jobs run twice "
-             "| time to recover, s (median) | per repetition |")
-    L.append("|---|---|---|---|---|")
+             "| first re-dispatch, s (median) | time to recover, s (median) | per repetition |")
+    L.append("|---|---|---|---|---|---|")
     for s in systems:
         k = [r["kill"] for r in runs[s]]
         per = "; ".join(f"{x['lost']} / {x['twice']} / {f(x['recover_s'])}" for x in k)
         L.append(f"| {s} | {f(med(runs[s], 'kill', 'lost'))} | {f(med(runs[s], 'kill', 'twice'))}"
+                 f" | {f(med(runs[s], 'kill', 'redispatch_s'))}"
                  f" | {f(med(runs[s], 'kill', 'recover_s'))} | {per} |")
     loads = {s: [round(r["load1"], 1) for r in runs[s]] for s in systems}
     L.append(f"\nLoad average (1 min) after each repetition: {loads}.\n")
 
 
-def llm_section(d, L):
+def llm_section(d, L, title="LLM-bound work: codesweep vs a naive asyncio runner"):
     runs, cfg = d["runs"], d["config"]
-    L.append("### LLM-bound work: codesweep vs a naive asyncio runner\n")
+    L.append(f"### {title}\n")
     L.append(f"fakellm: {cfg['rpm']} requests/min and {cfg['tpm']:,} tokens/min, 1 s burst, "
              f"exponential latency with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of one "
              f"call each; {cfg['concurrency']} concurrent slots on both sides (codesweep: 2 "
              f"workers × {cfg['concurrency'] // 2}); medians of {cfg['reps']} runs. "
              f"Ideal wall time at the request limit: {cfg['jobs'] * 60 / cfg['rpm']:.0f} s.\n")
-    L.append("| runner | wall s | requests/min, % of limit | tokens/min, % of limit "
-             "| 429 responses | HTTP requests | wall ÷ codesweep |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| runner | wall s | binding limit used, start → last admission, % "
+             "| requests/min, % of limit | tokens/min, % of limit | jobs/min, % of request limit "
+             "| 429 responses | HTTP requests | 429 % | wall ÷ codesweep |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
     base = med(runs.get("codesweep", []), "wall_s")
+    pct = lambda r, k: None if med(r, k) is None else 100 * med(r, k)  # noqa: E731
     for s in ("codesweep", "naive"):
         if s not in runs:
             continue
         r = runs[s]
-        L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(100 * med(r, 'rpm_share'))} | "
-                 f"{f(100 * med(r, 'tpm_share'))} | {f(med(r, 'http_429'))} | "
-                 f"{f(med(r, 'requests'))} | {ratio(med(r, 'wall_s'), base)} |")
-    L.append("")
+        L.append(f"| {s} | {f(med(r, 'wall_s'))} | {f(pct(r, 'limit_share_to_last_admit'))} | "
+                 f"{f(pct(r, 'rpm_share'))} | {f(pct(r, 'tpm_share'))} | "
+                 f"{f(pct(r, 'jobs_per_min_share'))} | {f(med(r, 'http_429'))} | "
+                 f"{f(med(r, 'requests'))} | {f(pct(r, 'http_429_share'))} | "
+                 f"{ratio(med(r, 'wall_s'), base)} |")
+    walls = {s: [round(x["wall_s"], 1) for x in runs[s]] for s in runs}
+    L.append(f"\nWall s per repetition: {walls}.\n")
 
 
 def sandbox_section(d, L):
     runs = d["runs"]
     L.append("### Sandbox cost per snippet\n")
+    alone = d["config"].get("alone")
     L.append(f"bench_sandbox, {d['config']['runs']} executions per line, medians of "
-             f"{d['config']['reps']} runs. plain = fork/exec `python3 -I -c` with no isolation.\n")
+             f"{d['config']['reps']} runs"
+             + (", each mode alone (one process per mode, the same snippet over and over, as a "
+                "worker slot runs it)" if alone else "") +
+             ". plain = fork/exec `python3 -I -c` with no isolation; plain -S = `python3 -I -S "
+             "-c`, the interpreter start-up tier A uses. **fresh A native is the mode a worker "
+             "runs by default** (BENCHMARKS.md, Sandbox, measures it the same way).\n")
     L.append("| mode | snippet | p50 ms | p99 ms | executions/s | p50 overhead vs plain, ms "
-             "| p50 ÷ plain |")
-    L.append("|---|---|---|---|---|---|---|")
-    for key in sorted(runs, key=lambda k: (k.split("|")[1], k.split("|")[0] != "plain", k)):
+             "| p50 ÷ plain | p50 ÷ plain -S |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for key in sorted(runs, key=lambda k: (k.split("|")[1], not k.startswith("plain"), k)):
         mode, snippet = key.split("|")
         p50 = med(runs[key], "p50_ms")
         ref = med(runs.get(f"plain|{snippet}", []), "p50_ms")
+        ref_s = med(runs.get(f"plain -S|{snippet}", []), "p50_ms")
         over = None if ref is None or p50 is None else p50 - ref
         L.append(f"| {mode} | `{snippet}` | {f(p50)} | {f(med(runs[key], 'p99_ms'))} | "
-                 f"{f(med(runs[key], 'exec_per_s'))} | {f(over)} | {ratio(p50, ref)} |")
+                 f"{f(med(runs[key], 'exec_per_s'))} | {f(over)} | {ratio(p50, ref)} | "
+                 f"{ratio(p50, ref_s)} |")
     for n in d.get("notes", []):
         L.append(f"\nbench_sandbox said: `{n}`")
     L.append("")
@@ -142,6 +156,10 @@ def main():
     L.append(f"![codesweep against peers]({a.chart})\n")
     sched_section(load("sched.json"), L)
     llm_section(load("llm.json"), L)
+    if os.path.exists(os.path.join(a.dir, "llm_tpm.json")):
+        llm_section(load("llm_tpm.json"), L, "LLM-bound work, the tokens-per-minute limit binding")
+    if os.path.exists(os.path.join(a.dir, "llm_long.json")):
+        llm_section(load("llm_long.json"), L, "LLM-bound work, 3,000 jobs")
     sandbox_section(load("sandbox.json"), L)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "METHOD.md")) as m:
         L.append(m.read())

@@ -5,7 +5,8 @@
 # scheduler, LLM-bound and sandbox benchmarks, renders the chart and writes the report section.
 # Every peer is started by the suite in a private temp dir and stopped afterwards. Any failure
 # stops the suite with a non-zero exit. Environment: BUILD_DIR, REPS, OUT_DIR (raw JSON),
-# REPORT (markdown path), SKIP_INSTALL=1, SKIP_BUILD=1, QUICK=1 (smaller runs, for a smoke test).
+# REPORT (markdown path), SKIP_INSTALL=1, SKIP_BUILD=1, QUICK=1 (smaller runs, for a smoke test),
+# LLM_LONG=1 (also the LLM-bound scenario with 3,000 jobs: ~15 more minutes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -62,6 +63,14 @@ say "scheduler overhead: codesweep, celery, dask, postgres"
 say "LLM-bound: codesweep vs naive_runner.py against fakellm"
 (cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm.json" --codesweep "$CS" --fakellm "$FAKE" \
   --reps "$REPS" "${LLM_ARGS[@]}")
+say "LLM-bound, tokens-per-minute limit binding"
+(cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm_tpm.json" --codesweep "$CS" \
+  --fakellm "$FAKE" --reps "$REPS" --tpm 60000 "${LLM_ARGS[@]}")
+if [ "${LLM_LONG:-0}" = 1 ]; then
+  say "LLM-bound, 3,000 jobs"
+  (cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm_long.json" --codesweep "$CS" \
+    --fakellm "$FAKE" --reps "$REPS" --jobs 3000 --timeout-s 600)
+fi
 say "sandbox cost"
 (cd "$PEERS" && $PY sandbox_bench.py --out "$OUT_DIR/sandbox.json" --bench "$SBX" \
   --reps "$REPS" --runs "$SBX_RUNS")
