@@ -56,9 +56,17 @@ struct Store::Impl {
 
 // A migration whose file name ends in "_index.sql" changes only indexes and constraints: a
 // read-only connection to a database that lacks it sees the same tables, columns and rows, so
-// read-only tools may skip it (the next writer applies it).
+// read-only tools may skip it (the next writer applies it). One ending in "_newtable.sql" only
+// adds tables, which readers look for before they read them (ReportDb::Runs).
 inline bool MigrationInvisibleToReaders(std::string_view name) {
-  return name.ends_with("_index.sql");
+  return name.ends_with("_index.sql") || name.ends_with("_newtable.sql");
+}
+
+// A ReadFilter field as SQL: true when parameter ?`param` is empty or lists `column`'s value
+// among its comma-separated items.
+inline std::string SqlListClause(int param, const std::string& column) {
+  const std::string p = "?" + std::to_string(param);
+  return "(" + p + " = '' OR instr(',' || " + p + " || ',', ',' || " + column + " || ',') > 0)";
 }
 
 // The jobs indexes that only the report views read (jobs_report: the views' group order). A grid

@@ -49,7 +49,7 @@ std::optional<Instance> MakeInstance(const TaskRegistry& reg, const TasksOptions
   }
   Result<Instance> inst = task->Generate(o.complexity, o.sample, o.seed);
   if (!inst.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", inst.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", inst.status().message().c_str());
     return std::nullopt;
   }
   *task_out = task;
@@ -59,7 +59,7 @@ std::optional<Instance> MakeInstance(const TaskRegistry& reg, const TasksOptions
 int Show(const TasksOptions& o) {
   auto reg = OpenRegistry(o);
   if (!reg.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
     return 2;
   }
   const Task* task = nullptr;
@@ -90,7 +90,7 @@ int CheckAnswer(const TasksOptions& o) {
   }
   auto reg = OpenRegistry(o);
   if (!reg.ok()) {
-    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
     return 2;
   }
   const Task* task = nullptr;
@@ -133,7 +133,7 @@ CommandAction SetupTasksCommand(CLI::App& sub) {
     }
     auto reg = OpenRegistry(*o);
     if (!reg.ok()) {
-      std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().ToString().c_str());
+      std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
       return 2;
     }
     return ListTasks(**reg);

@@ -21,5 +21,6 @@ CommandAction SetupCacheCommand(CLI::App& sub);        // cmd_cache.cc
 CommandAction SetupReportCommand(CLI::App& sub);       // cmd_report.cc
 CommandAction SetupShowCommand(CLI::App& sub);         // cmd_show.cc
 CommandAction SetupKeygenCommand(CLI::App& sub);       // cmd_keygen.cc
+CommandAction SetupExportCommand(CLI::App& sub);       // cmd_export.cc
 
 }  // namespace codesweep
