@@ -197,7 +197,8 @@ TEST(CliTest, ExportParsesBackWithPythonAndShowGivesTheTarget) {
 
 // Regression (issue 19): with the bubblewrap backend a busy loop of seconds reported a few ms of
 // CPU (bubblewrap's own rusage, not the interpreter's). The loop spins until it has used 1 s of
-// CPU, so the figure must reach that however loaded the machine is.
+// CPU, so the figure must reach about that (os.times() ticks in 10 ms) however loaded the
+// machine is.
 TEST(CliTest, ExecReportsTheCpuTimeOfABusyLoop) {
   TempDir dir;
   std::ofstream(dir / "busy.py") << "import time\nwhile time.process_time() < 1.0:\n    pass\n"
@@ -213,7 +214,7 @@ TEST(CliTest, ExecReportsTheCpuTimeOfABusyLoop) {
     nlohmann::json r = nlohmann::json::parse(log.substr(log.find('{')), nullptr, false);
     ASSERT_FALSE(r.is_discarded()) << log;
     ASSERT_EQ(r["status"], "ok") << log;
-    EXPECT_GE(r["cpu_ms"].get<int64_t>(), 990) << backend << ": " << log;
+    EXPECT_GE(r["cpu_ms"].get<int64_t>(), 900) << backend << ": " << log;
   }
 }
 
