@@ -12,6 +12,9 @@ namespace {
 
 constexpr int64_t kIdleFetchMs = 100;    // re-read pending jobs at most this often when idle
 constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked for
+// How often the workers' last-seen times are written (`codesweep status` shows them, and counts
+// a lease as held only while its worker was seen within kLiveWorkerMs of the store's read side).
+constexpr int64_t kWorkerSeenWriteMs = 2'000;
 constexpr int kMaxCredit = 1'000'000;
 constexpr int kMaxSlots = 1'024;  // a HELLO announcing more is held to this
 constexpr size_t kMaxLoggedPeers = 10'000;
@@ -433,6 +436,14 @@ void CoordinatorCore::ExpireLeases() {
   }
 }
 
+void CoordinatorCore::RecordWorkersSeen(SteadyTime now) {
+  workers_seen_written_ = now;
+  const int64_t wall_now = NowMs();
+  for (const auto& [id, p] : peers_) {
+    Fail(store_.SetWorkerState(id, "up", wall_now - MsBetween(p.last_seen, now)));
+  }
+}
+
 void CoordinatorCore::Tick() {
   MaybeBuildReportIndexes();
   SteadyTime now = clock_.Now();
@@ -451,6 +462,7 @@ void CoordinatorCore::Tick() {
     last_expiry_check_ = now;
     ExpireLeases();
   }
+  if (MsBetween(workers_seen_written_, now) >= kWorkerSeenWriteMs) RecordWorkersSeen(now);
   if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;

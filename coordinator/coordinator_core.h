@@ -146,6 +146,8 @@ class CoordinatorCore {
   void LosePeer(const std::string& id, const std::string& reason, int64_t backoff_ms);
   void Requeue(int64_t job, int64_t lease, const std::string& reason, int64_t not_before_ms);
   void ExpireLeases();
+  // Writes every connected worker's last message time to the workers table (status reads it).
+  void RecordWorkersSeen(SteadyTime now);
   void DropLease(int64_t job);
   bool Refill();
   bool LeaseOne(Peer& p, const JobRow& row);
@@ -187,6 +189,7 @@ class CoordinatorCore {
   std::map<std::string, SteadyTime> reset_sent_;
   SteadyTime last_commit_{};
   SteadyTime last_expiry_check_{};
+  SteadyTime workers_seen_written_{};
   int ops_since_commit_ = 0;
 
   std::map<std::string, ModelSpend> spend_;  // model id -> spend of the budgeted sweep

@@ -301,10 +301,19 @@ std::vector<TextTable> ReportTables(const SweepReport& r) {
   return out;
 }
 
+std::string RunProvenance(const RunRow& r) {
+  std::string out = "last " + r.command + " by codesweep " + r.version;
+  if (!r.git_commit.empty()) out += " (git " + r.git_commit + ")";
+  out += " on " + r.host + ", sweep file sha256 " + r.sweep_sha256;
+  return out + ", " + std::to_string(r.runs) + " run(s) in all";
+}
+
 std::string FormatMarkdown(const std::vector<SweepReport>& reports) {
   std::ostringstream out;
   for (const SweepReport& r : reports) {
     out << "## Sweep " << r.sweep << " (" << r.cells << " finished cells)\n\n";
+    if (!r.filter.empty()) out << "Only the cells with " << r.filter << ".\n\n";
+    if (r.last_run) out << "Provenance: " << RunProvenance(*r.last_run) << ".\n\n";
     for (const TextTable& t : ReportTables(r)) {
       out << "### " << t.title << "\n\n" << t.note << "\n\n" << MarkdownRow(t.header) << "|";
       for (size_t i = 0; i < t.header.size(); ++i) out << "---|";
@@ -365,11 +374,23 @@ json ReportJson(const SweepReport& r) {
                         {"dead", j.dead},
                         {"top_error", j.top_error}});
   }
-  return {
-      {"sweep", r.sweep},           {"excluded", excluded},     {"cells", r.cells},
-      {"models", r.models},         {"methods", r.methods},     {"tasks", r.tasks},
-      {"table1", table1},           {"table2", table2},         {"complexity", complexity},
-      {"method_cost", method_cost}, {"model_cost", model_cost}, {"total_cost", CostJson(r.total)}};
+  json last_run;
+  if (r.last_run) {
+    last_run = {{"command", r.last_run->command},
+                {"version", r.last_run->version},
+                {"git_commit", r.last_run->git_commit},
+                {"sweep_sha256", r.last_run->sweep_sha256},
+                {"host", r.last_run->host},
+                {"started_ms", r.last_run->started_ms},
+                {"runs", r.last_run->runs}};
+  }
+  return {{"last_run", last_run},     {"filter", r.filter},
+          {"sweep", r.sweep},         {"excluded", excluded},
+          {"cells", r.cells},         {"models", r.models},
+          {"methods", r.methods},     {"tasks", r.tasks},
+          {"table1", table1},         {"table2", table2},
+          {"complexity", complexity}, {"method_cost", method_cost},
+          {"model_cost", model_cost}, {"total_cost", CostJson(r.total)}};
 }
 
 std::string FormatJson(const std::vector<SweepReport>& reports) {

@@ -25,6 +25,9 @@ std::string FormatCsv(const std::vector<SweepReport>& reports);
 nlohmann::json ReportJson(const SweepReport& report);
 std::string FormatJson(const std::vector<SweepReport>& reports);
 
+// "last run by codesweep 0.2.0 (git abc) on host, sweep file sha256 ..., 2 run(s) in all".
+std::string RunProvenance(const RunRow& run);
+
 // "12.3" (one decimal, as in the paper); "NA" for nullopt.
 std::string Fixed(double value, int decimals = 1);
 

@@ -253,6 +253,8 @@ std::string ProvenanceHtml(const SweepReport& r) {
         << ", seed " << r.source->seed << ", created " << UtcTime(r.source->created_ms)
         << ", last loaded " << UtcTime(r.source->updated_ms) << ". ";
   }
+  if (r.last_run) out << "Provenance: " << Escape(RunProvenance(*r.last_run)) << ". ";
+  if (!r.filter.empty()) out << "Only the cells with " << Escape(r.filter) << ". ";
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   out << "Report drawn by codesweep " << CODESWEEP_VERSION << " at "
       << UtcTime(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) << ".</p>\n";

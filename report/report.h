@@ -66,6 +66,8 @@ struct SweepReport {
   // method whose cells all died is visible here instead of missing.
   std::vector<JobStateRow> excluded;
   std::optional<SweepSource> source;  // provenance, when the caller has it
+  std::optional<RunRow> last_run;     // the latest run's version, commit, file hash and host
+  std::string filter;                 // "task=a model=b" when the cells were filtered; "" = all
 };
 
 // A model as reports show it: "sim:strong (simulated)" for the simulated provider, so numbers of

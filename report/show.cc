@@ -107,6 +107,21 @@ void PrintAttempt(std::ostringstream& out, const Trajectory& t, int64_t lease,
   }
 }
 
+// Which candidate passed, as a sentence.
+std::string PassedSentence(const TrajectoryVerdict& v) {
+  if (v.passed_by == "code") return "It passed on the output of the code the model wrote.";
+  if (v.passed_by == "reply") return "It passed on the model's reply text.";
+  if (v.correct) return "It passed.";
+  return v.code_used ? "Neither the reply nor the code's output passed."
+                     : "The reply did not pass.";
+}
+
+std::string CodeSentence(const TrajectoryVerdict& v) {
+  if (!v.code_used) return "The model wrote no code that was run.";
+  return v.code_ok ? "The model's code ran without error."
+                   : "The model's code ran but never finished without an error.";
+}
+
 void PrintVerdict(std::ostringstream& out, const Trajectory& t, const ShowOptions& o) {
   if (!t.verdict) {
     out << "\n== no verdict (state " << t.state << ")";
@@ -115,17 +130,19 @@ void PrintVerdict(std::ostringstream& out, const Trajectory& t, const ShowOption
     return;
   }
   const TrajectoryVerdict& v = *t.verdict;
-  char meta[240];
-  std::snprintf(meta, sizeof meta,
-                "%s, score %.3f, passed by %s, code used %s (ok %s), turns %d, tokens %lld+%lld, "
-                "$%.6f, %lld ms",
-                v.correct ? "CORRECT" : "WRONG", v.score,
-                v.passed_by.empty() ? "-" : v.passed_by.c_str(), v.code_used ? "yes" : "no",
-                v.code_ok ? "yes" : "no", v.turns_used, static_cast<long long>(v.tokens_in),
+  char cost[200];
+  std::snprintf(cost, sizeof cost, "%d turn(s), %lld tokens in and %lld out, $%.6f, %lld ms",
+                v.turns_used, static_cast<long long>(v.tokens_in),
                 static_cast<long long>(v.tokens_out), v.cost_usd,
                 static_cast<long long>(v.wall_ms));
-  out << "\n== verdict (attempt lease " << v.lease << "): " << meta << "\n";
-  Block(out, "final answer", v.final_answer, o);
+  char score[32];
+  std::snprintf(score, sizeof score, "%.3f", v.score);
+  out << "\n== verdict (attempt lease " << v.lease << "): " << (v.correct ? "CORRECT" : "WRONG")
+      << ", score " << score << "\n"
+      << PassedSentence(v) << " " << CodeSentence(v) << "\n"
+      << "Cost: " << cost << ".\n";
+  Block(out, "expected answer", v.target.empty() ? "(not recorded for this result)" : v.target, o);
+  Block(out, "model's answer", v.final_answer, o);
   Block(out, "why", v.verdict_reason, o);
   if (v.extra_json != "{}" && !v.extra_json.empty()) out << "extra: " << v.extra_json << "\n";
 }

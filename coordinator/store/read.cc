@@ -41,6 +41,26 @@ Status Store::SetWorkerState(const std::string& worker_id, const std::string& st
   });
 }
 
+Status Store::RecordRun(const RunRecord& r) {
+  const int64_t started = r.started_ms != 0 ? r.started_ms : Impl::WallMs();
+  CS_RETURN_IF_ERROR(impl_->Atomic([&]() -> Status {
+    CS_ASSIGN_OR_RETURN(
+        Stmt stmt, impl_->db->Prepare("INSERT INTO runs (sweep_id, command, version, git_commit,"
+                                      " sweep_sha256, host, pid, started_ms)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    stmt.Bind(1, r.sweep_id)
+        .Bind(2, r.command)
+        .Bind(3, r.version)
+        .Bind(4, r.git_commit)
+        .Bind(5, r.sweep_sha256)
+        .Bind(6, r.host)
+        .Bind(7, r.pid)
+        .Bind(8, started);
+    return stmt.Run();
+  }));
+  return Commit();
+}
+
 // ---- call cache ----
 
 Result<std::optional<StoredCall>> Store::LookupCall(const std::string& call_key) {
@@ -96,19 +116,33 @@ Status Store::ClearCalls() {
 
 // ---- status ----
 
-Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter) {
-  CS_ASSIGN_OR_RETURN(
-      Stmt stmt, impl_->db->Prepare(
-                     "SELECT s.name, v.model, j.method,"
-                     " sum(j.state = 'pending'), sum(j.state = 'leased'), sum(j.state = 'done'),"
-                     " sum(j.state = 'failed'), sum(j.state = 'dead'), coalesce(sum(r.correct), 0),"
-                     " coalesce(min(r.finished_ms), 0), coalesce(max(r.finished_ms), 0)"
-                     " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id"
-                     " JOIN variants v ON v.id = j.variant_id"
-                     " LEFT JOIN results r ON r.job_id = j.id"
-                     " WHERE ?1 = '' OR s.name = ?1"
-                     " GROUP BY s.name, v.model, j.method ORDER BY s.name, v.model, j.method"));
-  stmt.Bind(1, sweep_filter);
+Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter,
+                                                 const ReadFilter& filter, int64_t now_ms) {
+  // Built once: the statement cache is keyed by the SQL's address.
+  static const std::string sql =
+      "WITH live AS (SELECT worker_id FROM workers WHERE state = 'up' AND last_seen_ms >= ?5)"
+      " SELECT s.name, v.model, j.method,"
+      " sum(j.state = 'pending'), sum(j.state = 'leased'), sum(j.state = 'done'),"
+      " sum(j.state = 'failed'), sum(j.state = 'dead'), coalesce(sum(r.correct), 0),"
+      " coalesce(min(r.finished_ms), 0), coalesce(max(r.finished_ms), 0),"
+      " sum(j.state = 'leased' AND ?6 > 0 AND j.worker NOT IN (SELECT worker_id FROM live)),"
+      " coalesce(sum(?6 > 0 AND r.finished_ms >= ?6 - " +
+      std::to_string(kRecentWindowMs) +
+      "), 0)"
+      " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id"
+      " JOIN variants v ON v.id = j.variant_id"
+      " LEFT JOIN results r ON r.job_id = j.id"
+      " WHERE (?1 = '' OR s.name = ?1) AND " +
+      SqlListClause(2, "j.task") + " AND (" + SqlListClause(3, "v.model") + " OR " +
+      SqlListClause(3, "v.model_name") + ") AND " + SqlListClause(4, "j.method") +
+      " GROUP BY s.name, v.model, j.method ORDER BY s.name, v.model, j.method";
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(sql.c_str()));
+  stmt.Bind(1, sweep_filter)
+      .Bind(2, filter.task)
+      .Bind(3, filter.model)
+      .Bind(4, filter.method)
+      .Bind(5, now_ms - kLiveWorkerMs)
+      .Bind(6, now_ms);
   std::vector<StatusRow> out;
   while (true) {
     CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -125,6 +159,8 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
     r.correct = stmt.Int(8);
     r.first_finished_ms = stmt.Int(9);
     r.last_finished_ms = stmt.Int(10);
+    r.orphaned = stmt.Int(11);
+    r.recent = stmt.Int(12);
     out.push_back(std::move(r));
   }
   return out;

@@ -62,12 +62,23 @@ std::optional<std::string> ColumnText(sqlite3_stmt* stmt, int col) {
   return std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt, col));
 }
 
+// The expected answer of a result row r: the "target" its runner recorded in extra_json.
+constexpr const char* kTargetSql =
+    "coalesce(CASE WHEN json_valid(r.extra_json) THEN"
+    " CAST(json_extract(r.extra_json, '$.target') AS TEXT) END, '')";
+
 bool IsDigits(std::string_view s) {
   if (s.empty() || s.size() > 18) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// The filter clauses over jobs j and variants v, with the task, model and method lists in ?2..?4.
+std::string FilterClauses() {
+  return SqlListClause(2, "j.task") + " AND (" + SqlListClause(3, "v.model") + " OR " +
+         SqlListClause(3, "v.model_name") + ") AND " + SqlListClause(4, "j.method");
 }
 
 }  // namespace
@@ -257,7 +268,9 @@ Result<QueryRows> ReportDb::QueryRowsOf(const std::string& sql,
   return out;
 }
 
-Result<std::vector<int64_t>> ReportDb::FindJobs(const std::string& cell, int limit) {
+Result<std::vector<int64_t>> ReportDb::FindJobs(const std::string& cell, int limit,
+                                                const ReadFilter& filter) {
+  if (!filter.empty()) return FindFilteredJobs(cell, limit, filter);
   std::vector<int64_t> out;
   unsigned char raw[32];
   if (store_internal::HexToBytes32(cell, raw)) {
@@ -285,6 +298,113 @@ Result<std::vector<int64_t>> ReportDb::FindJobs(const std::string& cell, int lim
     CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return out;
     out.push_back(stmt.Int(0));
+  }
+}
+
+Result<std::vector<int64_t>> ReportDb::FindFilteredJobs(const std::string& cell, int limit,
+                                                        const ReadFilter& filter) {
+  // Built once: the statement cache is keyed by the SQL's address.
+  static const std::string sql =
+      "SELECT j.id FROM jobs j JOIN variants v ON v.id = j.variant_id"
+      " WHERE (?1 = '' OR (?5 AND j.id = ?6) OR CASE typeof(j.cell_key)"
+      " WHEN 'blob' THEN substr(lower(hex(j.cell_key)), 1, length(?1)) = lower(?1)"
+      " ELSE substr(j.cell_key, 1, length(?1)) = ?1 END) AND " +
+      FilterClauses() + " ORDER BY j.id LIMIT ?7";
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql.c_str()));
+  const bool digits = IsDigits(cell);
+  stmt.Bind(1, cell)
+      .Bind(2, filter.task)
+      .Bind(3, filter.model)
+      .Bind(4, filter.method)
+      .Bind(5, static_cast<int64_t>(digits))
+      .Bind(6, digits ? static_cast<int64_t>(std::stoll(cell)) : int64_t{0})
+      .Bind(7, limit);
+  std::vector<int64_t> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(stmt.Int(0));
+  }
+}
+
+Result<bool> ReportDb::HasTable(const std::string& name) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt, db_->Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));
+  stmt.Bind(1, name);
+  return stmt.Step();
+}
+
+Result<std::vector<RunRow>> ReportDb::LatestRuns() {
+  std::vector<RunRow> out;
+  CS_ASSIGN_OR_RETURN(bool has_runs, HasTable("runs"));
+  if (!has_runs) return out;
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare("SELECT s.name, r.command, r.version, r.git_commit, r.sweep_sha256, r.host,"
+                   " r.pid, r.started_ms, (SELECT count(*) FROM runs c WHERE c.sweep_id = s.id)"
+                   " FROM sweeps s JOIN runs r ON r.id ="
+                   " (SELECT max(id) FROM runs m WHERE m.sweep_id = s.id) ORDER BY s.id"));
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Text(4),
+                   stmt.Text(5), stmt.Int(6), stmt.Int(7), stmt.Int(8)});
+  }
+}
+
+Status ReportDb::ForEachCell(const std::string& sweep, const ReadFilter& filter,
+                             const std::function<Status(const ExportRow&)>& fn) {
+  static const std::string sql =
+      "SELECT j.id, CASE typeof(j.cell_key) WHEN 'blob' THEN lower(hex(j.cell_key))"
+      " ELSE j.cell_key END, s.name, j.task, j.complexity, j.sample, v.model, j.method,"
+      " j.turns, j.state, j.attempts, j.last_error, r.job_id IS NOT NULL,"
+      " coalesce(r.final_answer, ''), " +
+      std::string(kTargetSql) +
+      ", coalesce(r.passed_by, ''), coalesce(r.verdict_reason, ''),"
+      " coalesce(r.correct, 0), coalesce(r.score, 0), coalesce(r.code_used, 0),"
+      " coalesce(r.code_ok, 0), coalesce(r.turns_used, 0), coalesce(r.n_calls, 0),"
+      " coalesce(r.n_executions, 0), coalesce(r.tokens_in, 0), coalesce(r.tokens_out, 0),"
+      " coalesce(r.cost_usd, 0), coalesce(r.wall_ms, 0), coalesce(r.finished_ms, 0)"
+      " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id JOIN variants v ON v.id = j.variant_id"
+      " LEFT JOIN results r ON r.job_id = j.id"
+      " WHERE (?1 = '' OR s.name = ?1) AND " +
+      FilterClauses() + " ORDER BY j.id";
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql.c_str()));
+  stmt.Bind(1, sweep).Bind(2, filter.task).Bind(3, filter.model).Bind(4, filter.method);
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Status::OK();
+    ExportRow e;
+    e.job_id = stmt.Int(0);
+    e.cell_key = stmt.Text(1);
+    e.sweep = stmt.Text(2);
+    e.task = stmt.Text(3);
+    e.complexity = stmt.Text(4);
+    e.sample = stmt.Int(5);
+    e.model = stmt.Text(6);
+    e.method = stmt.Text(7);
+    e.turns = static_cast<int>(stmt.Int(8));
+    e.state = stmt.Text(9);
+    e.attempts = stmt.Int(10);
+    e.last_error = stmt.Text(11);
+    e.has_result = stmt.Int(12) != 0;
+    e.final_answer = stmt.Text(13);
+    e.target = stmt.Text(14);
+    e.passed_by = stmt.Text(15);
+    e.verdict_reason = stmt.Text(16);
+    e.correct = stmt.Int(17) != 0;
+    e.score = stmt.Double(18);
+    e.code_used = stmt.Int(19) != 0;
+    e.code_ok = stmt.Int(20) != 0;
+    e.turns_used = stmt.Int(21);
+    e.calls = stmt.Int(22);
+    e.executions = stmt.Int(23);
+    e.tokens_in = stmt.Int(24);
+    e.tokens_out = stmt.Int(25);
+    e.cost_usd = stmt.Double(26);
+    e.wall_ms = stmt.Int(27);
+    e.finished_ms = stmt.Int(28);
+    CS_RETURN_IF_ERROR(fn(e));
   }
 }
 
@@ -332,11 +452,11 @@ Status ReportDb::LoadAttemptsAndVerdict(Trajectory& t) {
                             stmt.Text(4), stmt.Int(5), stmt.Int(6)});
     }
   }
-  CS_ASSIGN_OR_RETURN(
-      Stmt stmt,
-      db_->Prepare("SELECT lease_token, final_answer, passed_by, verdict_reason, extra_json,"
-                   " correct, code_used, code_ok, score, cost_usd, turns_used, tokens_in,"
-                   " tokens_out, wall_ms FROM results WHERE job_id = ?1"));
+  static const std::string sql =
+      "SELECT lease_token, final_answer, passed_by, verdict_reason, extra_json, correct,"
+      " code_used, code_ok, score, cost_usd, turns_used, tokens_in, tokens_out, wall_ms, " +
+      std::string(kTargetSql) + " FROM results r WHERE job_id = ?1";
+  CS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql.c_str()));
   stmt.Bind(1, t.job_id);
   CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return Status::OK();
@@ -355,6 +475,7 @@ Status ReportDb::LoadAttemptsAndVerdict(Trajectory& t) {
   v.tokens_in = stmt.Int(11);
   v.tokens_out = stmt.Int(12);
   v.wall_ms = stmt.Int(13);
+  v.target = stmt.Text(14);
   t.verdict = std::move(v);
   return Status::OK();
 }

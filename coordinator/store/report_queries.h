@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "coordinator/store/read_filter.h"
 
 namespace codesweep {
 
@@ -59,6 +61,27 @@ struct SweepSource {
   int64_t seed = 0, created_ms = 0, updated_ms = 0;
 };
 
+// The latest `run` or `coordinator` start of a sweep (table runs), for provenance.
+struct RunRow {
+  std::string sweep, command, version, git_commit, sweep_sha256, host;
+  int64_t pid = 0, started_ms = 0;
+  int64_t runs = 0;  // how many starts the sweep has had
+};
+
+// One cell for `codesweep export`: its place in the grid, state, and verdict (when it has one).
+struct ExportRow {
+  int64_t job_id = 0;
+  std::string cell_key, sweep, task, complexity, model, method, state, last_error;
+  int64_t sample = 0, attempts = 0;
+  int turns = 1;
+  bool has_result = false;
+  std::string final_answer, target, passed_by, verdict_reason;
+  bool correct = false, code_used = false, code_ok = false;
+  double score = 0, cost_usd = 0;
+  int64_t turns_used = 0, calls = 0, executions = 0, tokens_in = 0, tokens_out = 0;
+  int64_t wall_ms = 0, finished_ms = 0;
+};
+
 // A generic query result: column names and cells (nullopt = SQL NULL), for tests and `--sql`.
 struct QueryTable {
   std::vector<std::string> columns;
@@ -100,6 +123,7 @@ struct TrajectoryExecution {
 struct TrajectoryVerdict {
   int64_t lease = 0;
   std::string final_answer, passed_by, verdict_reason, extra_json;
+  std::string target;  // the expected answer (extra_json "target"); "" for older results
   bool correct = false, code_used = false, code_ok = false;
   double score = 0, cost_usd = 0;
   int turns_used = 0;
@@ -130,18 +154,29 @@ class ReportDb {
   Result<std::vector<GrainRow>> Grain(const std::string& sweep);
   Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);
   Result<std::vector<JobStateRow>> JobStates(const std::string& sweep);
+  // The latest run of each sweep, in sweep order; empty for a database without the runs table.
+  Result<std::vector<RunRow>> LatestRuns();
+  // Every cell of `sweep` (empty = all) that `filter` admits, in job id order, handed to `fn`
+  // one at a time (memory stays flat); `fn` returning an error stops the walk with it.
+  Status ForEachCell(const std::string& sweep, const ReadFilter& filter,
+                     const std::function<Status(const ExportRow&)>& fn);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
   // Read-only SQL with ?1.. bound to `params`, typed cells out (for `codesweep view`).
   Result<QueryRows> QueryRowsOf(const std::string& sql, const std::vector<QueryValue>& params);
 
   // Job ids matching `cell`: a full cell key, a unique hex prefix of one, or a job id.
-  // At most `limit` ids, so callers can detect an ambiguous prefix.
-  Result<std::vector<int64_t>> FindJobs(const std::string& cell, int limit);
+  // At most `limit` ids, so callers can detect an ambiguous prefix. With a non-empty `filter`
+  // only cells it admits count; an empty `cell` then matches every such cell.
+  Result<std::vector<int64_t>> FindJobs(const std::string& cell, int limit,
+                                        const ReadFilter& filter = {});
   Result<Trajectory> LoadTrajectory(int64_t job_id);
 
  private:
   explicit ReportDb(std::unique_ptr<store_internal::StoreDb> db);
+  Result<std::vector<int64_t>> FindFilteredJobs(const std::string& cell, int limit,
+                                                const ReadFilter& filter);
+  Result<bool> HasTable(const std::string& name);
   Status LoadCalls(Trajectory& t);
   Status LoadExecutions(Trajectory& t);
   Status LoadAttemptsAndVerdict(Trajectory& t);

@@ -62,30 +62,38 @@ Status NamePath(const Status& s, const std::string& path) {
 }
 
 // Applies one migration in its own transaction (a no-op if another process got there first).
-Status ApplyMigration(StoreDb& db, const store_sql::Migration& m) {
+// Applies every migration file of `target` (a schema file and a views file may share a number)
+// in one transaction.
+Status ApplyMigration(StoreDb& db, int target) {
   CS_RETURN_IF_ERROR(db.Begin());
   Result<int> version = ReadUserVersion(db);  // re-read under the write lock
   Status s = version.status();
-  if (s.ok() && *version < m.version) {
-    s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
-    if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m.name);
-    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(m.version));
+  if (s.ok() && *version < target) {
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version != target || !s.ok()) continue;
+      s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
+      if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m.name);
+    }
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(target));
   }
   if (s.ok()) s = db.Commit();
   if (!s.ok()) db.Rollback();
   return s;
 }
 
-// Applies each migration newer than the database, one transaction each. A migration may rebuild
-// a table (SQLite's documented procedure: create, copy, drop, rename), so foreign keys are off
-// and legacy_alter_table is on while they run (the rename then leaves the views that name the
-// table alone), and each migration checks the foreign keys itself before it commits.
+// Applies each migration version newer than the database, one transaction per version. A migration
+// may rebuild a table (SQLite's documented procedure: create, copy, drop, rename), so foreign keys
+// are off and legacy_alter_table is on while they run (the rename then leaves the views that name
+// the table alone), and each migration checks the foreign keys itself before it commits.
 Status Migrate(StoreDb& db, int current, const std::string& path) {
   if (current >= Store::LatestSchemaVersion()) return Status::OK();
   CS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
   Status s;
-  for (const store_sql::Migration& m : store_sql::kMigrations) {
-    if (m.version > current && s.ok()) s = ApplyMigration(db, m);
+  int applied = current;
+  for (const store_sql::Migration& m : store_sql::kMigrations) {  // in version order
+    if (m.version <= applied || !s.ok()) continue;
+    s = ApplyMigration(db, m.version);
+    applied = m.version;
   }
   Status restore = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON");
   if (s.ok()) s = restore;

@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "coordinator/store/read_filter.h"
 #include "schema/ids.h"
 #include "schema/job_state.h"
 #include "schema/messages.h"
@@ -129,6 +130,18 @@ struct ModelSpend {
   int64_t tokens = 0;  // tokens_in + tokens_out
 };
 
+// Where and with what a `run` or `coordinator` served a sweep (table runs: provenance).
+struct RunRecord {
+  int64_t sweep_id = 0;
+  std::string command;       // "run" or "coordinator"
+  std::string version;       // codesweep --version
+  std::string git_commit;    // of the build; "" when unknown
+  std::string sweep_sha256;  // hex SHA-256 of the sweep file's bytes
+  std::string host;
+  int64_t pid = 0;
+  int64_t started_ms = 0;  // 0 = now
+};
+
 struct JobCounts {
   int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
 };
@@ -141,7 +154,17 @@ struct StatusRow {
   int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
   int64_t correct = 0;
   int64_t first_finished_ms = 0, last_finished_ms = 0;
+  // Of `leased`: leases whose worker is not live (not 'up', or silent for kLiveWorkerMs), e.g.
+  // after an interrupted `run`; nothing is running them. Filled when StatusRows gets a now_ms.
+  int64_t orphaned = 0;
+  int64_t recent = 0;  // cells finished in the kRecentWindowMs before now_ms
 };
+
+// A worker counts as live while the coordinator wrote its last-seen time this recently (the
+// coordinator writes it every 2 s while the worker talks to it).
+inline constexpr int64_t kLiveWorkerMs = 30'000;
+// `status` rates are taken over this window: an outage shows 0 cells/s.
+inline constexpr int64_t kRecentWindowMs = 60'000;
 
 class Store {
  public:
@@ -233,6 +256,9 @@ class Store {
   // transaction. `status` shows it.
   Status SetStopReason(int64_t sweep_id, const std::string& reason);
 
+  // ---- provenance ----
+  Status RecordRun(const RunRecord& run);  // commits itself
+
   // ---- workers ----
   Status UpsertWorker(const WorkerRecord& worker);
   // Only the state and last-seen time of a known worker (its host, pid and slots stay).
@@ -251,7 +277,9 @@ class Store {
   Result<std::vector<RateLimitRow>> RateLimits();
 
   // ---- read side ----
-  Result<std::vector<StatusRow>> StatusRows(const std::string& sweep_filter);
+  // `filter` narrows the cells (read_filter.h); `now_ms` > 0 fills orphaned and recent.
+  Result<std::vector<StatusRow>> StatusRows(const std::string& sweep_filter,
+                                            const ReadFilter& filter = {}, int64_t now_ms = 0);
   Result<int64_t> CountJobs(std::optional<JobState> state, int64_t sweep_id /* 0 = all */);
   // Every state's count in one pass over the jobs (sweep_id 0 = all sweeps).
   Result<JobCounts> CountJobStates(int64_t sweep_id);

@@ -54,12 +54,22 @@ struct Store::Impl {
   static int64_t WallMs();
 };
 
-// A migration whose file name ends in "_index.sql" changes only indexes and constraints, and one
-// ending in "_writer.sql" adds only columns that read-only code does not need (it reads them,
-// if at all, where it tolerates their absence): a read-only connection to a database that lacks
-// either sees what it reads, so read-only tools may skip them (the next writer applies them).
+// A migration whose file name ends in "_index.sql" changes only indexes and constraints; one
+// ending in "_writer.sql" adds only columns that read-only code does not need (it reads them, if
+// at all, where it tolerates their absence); one ending in "_newtable.sql" only adds tables, which
+// readers look for before they read them (ReportDb::Runs). A read-only connection to a database
+// that lacks any of them sees what it reads, so read-only tools may skip them (the next writer
+// applies them).
 inline bool MigrationInvisibleToReaders(std::string_view name) {
-  return name.ends_with("_index.sql") || name.ends_with("_writer.sql");
+  return name.ends_with("_index.sql") || name.ends_with("_writer.sql") ||
+         name.ends_with("_newtable.sql");
+}
+
+// A ReadFilter field as SQL: true when parameter ?`param` is empty or lists `column`'s value
+// among its comma-separated items.
+inline std::string SqlListClause(int param, const std::string& column) {
+  const std::string p = "?" + std::to_string(param);
+  return "(" + p + " = '' OR instr(',' || " + p + " || ',', ',' || " + column + " || ',') > 0)";
 }
 
 // The jobs indexes that only the report views read (jobs_report: the views' group order). A grid

@@ -62,6 +62,8 @@ Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {
   if (!info->multi_turn) effective.turns = 1;
   CellRun run(effective, *task, instance, *client, *deps.executor, limits, out);
   Result<FinalAnswer> final = fn(run);
+  // The expected answer, for `show`, `export` and v_results (never shown to the model).
+  if (!instance.canonical_answer.empty()) run.extra()["target"] = instance.canonical_answer;
   run.Finish();
   if (!final.ok()) return final.status();
   Judge(*task, instance, *final, out);

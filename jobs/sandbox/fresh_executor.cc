@@ -67,15 +67,28 @@ Result<ExecResult> FreshExecutor::RunTierA(const ExecRequest& request, ChildPlan
                             raw.stderr_text.substr(0, 500));
   }
   // bubblewrap reports a child killed by signal N as exit code 128 + N. The interpreter's
-  // preamble writes the exit code it leaves with; without that, 129..192 is a signal. (A
-  // program that leaves by os._exit() bypasses the preamble: only the native backend is exact.)
+  // preamble writes the exit code it leaves with and its CPU time; without that, 129..192 is a
+  // signal. bubblewrap's own rusage leaves the interpreter's CPU time out (its reaper is never
+  // waited for), so the preamble's figure is taken when it is larger. (A program that leaves by
+  // os._exit() or a signal bypasses the preamble: only the native backend is exact.)
   if (WIFEXITED(raw.wait_status)) {
     int code = WEXITSTATUS(raw.wait_status);
-    char buf[16] = {};
+    char buf[48] = {};
     fcntl(marks.read.get(), F_SETFL, O_NONBLOCK);
     ssize_t n = read(marks.read.get(), buf, sizeof(buf) - 1);
-    bool said_so = n > 0 && std::atoi(buf) == code;
+    int said_code = -1;
+    long long cpu_ms = -1;
+    const int fields = n > 0 ? std::sscanf(buf, "%d %lld", &said_code, &cpu_ms) : 0;
+    bool said_so = fields >= 1 && said_code == code;
     if (code > 128 && code <= 128 + 64 && !said_so) raw.wait_status = code - 128;  // signalled
+    const long long measured_ms =
+        raw.usage.ru_utime.tv_sec * 1000LL + raw.usage.ru_utime.tv_usec / 1000 +
+        raw.usage.ru_stime.tv_sec * 1000LL + raw.usage.ru_stime.tv_usec / 1000;
+    if (said_so && fields == 2 && cpu_ms > measured_ms) {
+      raw.usage.ru_utime = {static_cast<time_t>(cpu_ms / 1000),
+                            static_cast<suseconds_t>(cpu_ms % 1000 * 1000)};
+      raw.usage.ru_stime = {0, 0};
+    }
   }
   ExecResult result = Classify(std::move(raw), "A", cgroup, request.limits);
   result.backend = "bwrap";

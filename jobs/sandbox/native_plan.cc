@@ -110,10 +110,13 @@ std::vector<std::string> TierAInterpreterArgs(const std::string& python,
   std::string path_list = "[";
   for (const std::string& p : sys_path) path_list += PyQuote(p) + ",";
   path_list += "]";
+  // "<exit code> <cpu ms>": bubblewrap's rusage lacks the interpreter's CPU time (its pid-1
+  // reaper is never waited for), so the interpreter reports its own (os.times(): itself and the
+  // children it waited for).
   auto marker = [&](const std::string& code) {
     if (status_fd < 0) return std::string();
-    return "    __import__('os').write(" + std::to_string(status_fd) + ", b'%d' % (" + code +
-           "))\n";
+    return "    __import__('os').write(" + std::to_string(status_fd) + ", b'%d %d' % (" + code +
+           ", (lambda t: int((t[0] + t[1] + t[2] + t[3]) * 1000))(__import__('os').times())))\n";
   };
   std::string pre =
       "__import__('sys').path[:] = " + path_list +

@@ -31,7 +31,7 @@ bool IsLoopback(const std::string& endpoint) {
 }
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "codesweep coordinator: %s\n", s.ToString().c_str());
+  std::fprintf(stderr, "codesweep coordinator: %s\n", s.message().c_str());
   return 1;
 }
 
@@ -99,6 +99,7 @@ int Serve(const CoordFlags& f, LoadedSweep& sweep, StopSignals& signals, Coordin
 CommandAction SetupCoordinatorCommand(CLI::App& sub) {
   auto f = std::make_shared<CoordFlags>();
   CoordinatorOptions& core = f->setup.core;
+  f->setup.command = "coordinator";
   sub.add_option("sweep", f->setup.sweep_file, "Sweep file (TOML)")->required();
   sub.add_option("--db", f->setup.db, "Database file")->required();
   sub.add_option("--bind", f->bind, "Endpoint to listen on")->capture_default_str();

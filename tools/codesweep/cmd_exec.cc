@@ -72,7 +72,7 @@ int PrintInfo(const ExecFlags& f) {
       options, {"numpy", "sympy", "scipy", "networkx", "pandas", "matplotlib", "constraint",
                 "mpmath", "itertools", "fractions", "decimal", "math", "re", "collections"});
   if (!packages.ok()) {
-    std::fprintf(stderr, "codesweep exec: %s\n", packages.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep exec: %s\n", packages.status().message().c_str());
     return 1;
   }
   std::printf("importable:");
@@ -131,7 +131,7 @@ int RunExec(const ExecFlags& f) {
   Logger logger(stderr, LogLevel::kWarn, "exec");
   auto executor = MakeSandbox(OptionsFrom(f), logger);
   if (!executor.ok()) {
-    std::fprintf(stderr, "codesweep exec: %s\n", executor.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep exec: %s\n", executor.status().message().c_str());
     return 1;
   }
   ExecRequest request;
@@ -140,7 +140,7 @@ int RunExec(const ExecFlags& f) {
   request.limits.cpu_ms = *wall + 1000;
   auto result = (*executor)->Run(request);
   if (!result.ok()) {
-    std::fprintf(stderr, "codesweep exec: %s\n", result.status().ToString().c_str());
+    std::fprintf(stderr, "codesweep exec: %s\n", result.status().message().c_str());
     return 1;
   }
   PrintResult(*result, f.json);

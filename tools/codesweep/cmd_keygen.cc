@@ -71,7 +71,7 @@ CommandAction SetupKeygenCommand(CLI::App& sub) {
   return [f]() -> int {
     Status s = Keygen(*f);
     if (!s.ok()) {
-      std::fprintf(stderr, "codesweep keygen: %s\n", s.ToString().c_str());
+      std::fprintf(stderr, "codesweep keygen: %s\n", s.message().c_str());
       return 1;
     }
     return 0;

@@ -1,6 +1,7 @@
-// `codesweep report --db FILE [--sweep NAME] [--format md|csv|json] [--html FILE]`: the paper's
-// tables (success with Wilson CIs, average normalized score and rank), complexity curves and
-// cost, from the views of report/sql/0002_report_views.sql. Read-only: safe beside a run.
+// `codesweep report [SWEEP.toml] [--db FILE] [--sweep NAME] [--task/--model/--method ...]
+// [--format md|csv|json] [--html FILE]`: the paper's tables (success with Wilson CIs, average
+// normalized score and rank), complexity curves and cost, from the views of
+// report/sql/0002_report_views.sql. Read-only: safe beside a run.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,8 +21,10 @@ namespace codesweep {
 namespace {
 
 struct ReportFlags {
-  std::string db;
+  ReadDb target;
+  std::string db;  // resolved from target
   std::string sweep;
+  ReadFilter filter;
   std::string format;  // "" = md, or none with --html
   std::string html;
   std::string output;  // text output file; stdout when empty
@@ -37,6 +40,29 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
+// Keeps the rows `filter` admits. Model cost rows have no task or method: a task or method
+// filter keeps them whole (they are the model's calls in all).
+void Filter(const ReadFilter& filter, std::vector<GrainRow>& grain, std::vector<ModelCostRow>& cost,
+            std::vector<JobStateRow>& states) {
+  if (filter.empty()) return;
+  std::erase_if(grain,
+                [&](const GrainRow& g) { return !filter.Matches(g.task, g.model, g.method); });
+  std::erase_if(cost, [&](const ModelCostRow& c) { return !filter.MatchesModel(c.model); });
+  std::erase_if(states, [&](const JobStateRow& j) {
+    return !filter.MatchesModel(j.model) || !filter.MatchesMethod(j.method);
+  });
+}
+
+std::string FilterText(const ReadFilter& filter) {
+  std::string out;
+  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"task", filter.task},
+                                    {"model", filter.model},
+                                    {"method", filter.method}}) {
+    if (!value.empty()) out += std::string(out.empty() ? "" : " ") + name + "=" + value;
+  }
+  return out;
+}
+
 Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::unique_ptr<ReportDb> db, ReportDb::Open(f.db));
   if (!f.sweep.empty()) {
@@ -49,11 +75,17 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<ModelCostRow> cost, db->ModelCost(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<JobStateRow> states, db->JobStates(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<SweepSource> sources, db->SweepSources());
+  CS_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db->LatestRuns());
+  Filter(f.filter, grain, cost, states);
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {
       if (s.name == r.sweep) r.source = s;
     }
+    for (const RunRow& run : runs) {
+      if (run.sweep == r.sweep) r.last_run = run;
+    }
+    r.filter = FilterText(f.filter);
   }
   return reports;
 }
@@ -65,8 +97,11 @@ Result<std::string> FormatText(const std::vector<SweepReport>& reports, const st
   return Status::InvalidArgument("--format must be md, csv or json, not '" + fmt + "'");
 }
 
-int RunReport(const ReportFlags& f) {
+int RunReport(ReportFlags f) {
   const auto start = std::chrono::steady_clock::now();
+  Result<std::string> db = ResolveReadDb(f.target);
+  if (!db.ok()) return PrintError("report", db.status());
+  f.db = *db;
   Result<std::vector<SweepReport>> reports = LoadReports(f);
   if (!reports.ok()) return PrintError("report", reports.status());
   // --html alone writes the page only; a text format goes to stdout unless asked for elsewhere.
@@ -102,8 +137,9 @@ int RunReport(const ReportFlags& f) {
 
 CommandAction SetupReportCommand(CLI::App& sub) {
   auto flags = std::make_shared<ReportFlags>();
-  sub.add_option("--db", flags->db, "Database file")->required();
+  AddReadDbOptions(sub, &flags->target);
   sub.add_option("--sweep", flags->sweep, "Only this sweep (default: every sweep)");
+  AddReadFilterOptions(sub, &flags->filter);
   sub.add_option("--format", flags->format,
                  "Text output: md (default), csv or json; with --html only when given")
       ->check(CLI::IsMember({"md", "markdown", "csv", "json"}));

@@ -36,7 +36,7 @@ constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM; run again to resume
 struct RunFlags {
   SweepSetupOptions setup;
   int workers = 4;  // local worker loops
-  int slots = 1;    // slots per worker loop
+  int slots = 1;    // slots per worker loop; kMeteredSlots by default when a model is metered
   bool quiet = false;
   Status Validate() const {
     if (workers < 1 || slots < 1) {
@@ -47,8 +47,20 @@ struct RunFlags {
   }
 };
 
+// Default slots per worker loop for a sweep with a metered (real API) model: 4 x 8 = 32 calls
+// in flight, which the rate limits of each model (rpm, tpm, max_concurrency) still cap. A sweep
+// of sim models only keeps 1 (its sandboxed code competes for CPU).
+constexpr int kMeteredSlots = 8;
+
+bool HasMeteredModel(const SweepConfig& config) {
+  for (const ModelConfig& m : config.models) {
+    if (m.spec.provider != "sim") return true;
+  }
+  return false;
+}
+
 int Fail(const Status& s) {
-  std::fprintf(stderr, "codesweep run: %s\n", s.ToString().c_str());
+  std::fprintf(stderr, "codesweep run: %s\n", s.message().c_str());
   return kExitError;
 }
 
@@ -258,10 +270,12 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
   sub.add_option("sweep", f->setup.sweep_file, "Sweep file (TOML)")->required();
   sub.add_option("--db", f->setup.db, "Database file (default: <sweep file stem>.db here)");
   sub.add_option("--workers", f->workers, "Local worker loops")->capture_default_str();
-  sub.add_option("--slots", f->slots, "Slots per worker loop")->capture_default_str();
+  sub.add_option("--slots", f->slots,
+                 "Slots per worker loop (default 1; 8 when a model is a real API: 32 calls in "
+                 "flight, still capped by each model's rate limits)");
   sub.add_flag("-q,--quiet", f->quiet, "No progress line");
   AddSweepSetupFlags(sub, &f->setup);
-  return [f, hooks = std::move(hooks)]() -> int {
+  return [f, &sub, hooks = std::move(hooks)]() -> int {
     Logger log(stderr, LogLevel::kWarn, "run");
     StopSignals signals;
     if (f->setup.db.empty()) f->setup.db = DefaultDbPath(f->setup.sweep_file);
@@ -276,15 +290,17 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
     Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled());
     if (!sweep.ok())
       return signals.cancelled()->load() ? Interrupted(sweep.status()) : Fail(sweep.status());
+    if (sub.count("--slots") == 0 && HasMeteredModel(sweep->config)) f->slots = kMeteredSlots;
     const ExpandStats& grid = sweep->grid;
     if (hooks.before_serve) {
       if (std::optional<int> rc = hooks.before_serve(*sweep->store, grid.sweep_id)) return *rc;
     }
     Result<JobCounts> counts = sweep->store->CountJobStates(grid.sweep_id);
     if (!counts.ok()) return Fail(counts.status());
-    std::printf("sweep %s: %lld cells (%lld new), database %s\n", sweep->config.name.c_str(),
-                static_cast<long long>(grid.total), static_cast<long long>(grid.inserted),
-                f->setup.db.c_str());
+    std::printf("sweep %s: %lld cells (%lld new, %lld to run), database %s\n",
+                sweep->config.name.c_str(), static_cast<long long>(grid.total),
+                static_cast<long long>(grid.inserted),
+                static_cast<long long>(counts->pending + counts->leased), f->setup.db.c_str());
     std::fflush(stdout);
     if (counts->pending + counts->leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",

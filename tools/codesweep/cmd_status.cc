@@ -1,5 +1,7 @@
-// `codesweep status --db FILE`: per sweep and per (model, method) job counts by state, success so
-// far, rate and ETA. Opens the database read-only, so it is safe beside a running coordinator.
+// `codesweep status [SWEEP.toml] [--db FILE]`: per sweep and per (model, method) job counts by
+// state, success so far, the rate over the last minute and an ETA, what remains to run, the
+// latest run's provenance, and the workers. Opens the database read-only, so it is safe beside a
+// running coordinator.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,63 +20,105 @@ namespace codesweep {
 namespace {
 
 struct StatusFlags {
-  std::string db;
+  ReadDb target;
   std::string sweep;
+  ReadFilter filter;
   bool json = false;
   bool watch = false;
   double interval_s = 2.0;
 };
 
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Counts of one group or of a whole sweep. A lease whose worker is gone (an interrupted run, a
+// lost worker) is "orphaned": nothing runs it, so it counts as pending, not running.
 struct Totals {
-  int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0, correct = 0;
-  int64_t first_ms = 0, last_ms = 0;
+  int64_t pending = 0, leased = 0, orphaned = 0, done = 0, failed = 0, dead = 0, correct = 0;
+  int64_t first_ms = 0, recent = 0;
   void Add(const StatusRow& r) {
     pending += r.pending;
     leased += r.leased;
+    orphaned += r.orphaned;
     done += r.done;
     failed += r.failed;
     dead += r.dead;
     correct += r.correct;
+    recent += r.recent;
     if (r.first_finished_ms > 0 && (first_ms == 0 || r.first_finished_ms < first_ms)) {
       first_ms = r.first_finished_ms;
     }
-    last_ms = std::max(last_ms, r.last_finished_ms);
   }
   int64_t total() const { return pending + leased + done + failed + dead; }
-  int64_t finished() const { return done + failed + dead; }
-  // Cells per second over the finished span (0 when unknown).
-  double rate() const {
-    double span_s = static_cast<double>(last_ms - first_ms) / 1000.0;
-    return span_s > 0 && finished() > 1 ? static_cast<double>(finished() - 1) / span_s : 0.0;
+  int64_t running() const { return leased - orphaned; }
+  int64_t waiting() const { return pending + orphaned; }
+  int64_t remaining() const { return pending + leased; }
+  // Cells per second over the last minute (or since the first result, if that is sooner), so an
+  // outage shows 0; 0 as well when nothing of the sweep runs (`live` false: a stopped run).
+  double rate(int64_t now_ms, bool live) const {
+    if (recent == 0 || !live) return 0.0;
+    const int64_t since_first = now_ms - first_ms;
+    const int64_t window_ms = std::clamp<int64_t>(since_first, 1'000, kRecentWindowMs);
+    return static_cast<double>(recent) * 1000.0 / static_cast<double>(window_ms);
   }
 };
 
-std::string Eta(const Totals& t) {
-  int64_t left = t.pending + t.leased;
-  if (left == 0) return "done";
-  double r = t.rate();
+// "done", "stopped" (cells remain and nothing of the sweep runs), "-" (no rate yet) or h:mm:ss.
+std::string Eta(const Totals& t, int64_t now_ms, bool live) {
+  if (t.remaining() == 0) return "done";
+  if (!live) return "stopped";
+  double r = t.rate(now_ms, live);
   if (r <= 0) return "-";
-  int64_t s = static_cast<int64_t>(static_cast<double>(left) / r);
+  int64_t s = static_cast<int64_t>(static_cast<double>(t.remaining()) / r);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", static_cast<long long>(s / 3600),
                 static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   return buf;
 }
 
-nlohmann::json TotalsJson(const Totals& t) {
-  return {{"pending", t.pending}, {"leased", t.leased},     {"done", t.done},
-          {"failed", t.failed},   {"dead", t.dead},         {"correct", t.correct},
-          {"total", t.total()},   {"rate_per_s", t.rate()}, {"eta", Eta(t)}};
+Totals SweepTotals(const std::vector<StatusRow>& rows) {
+  Totals all;
+  for (const StatusRow& r : rows) all.Add(r);
+  return all;
 }
 
-void PrintLine(const char* label, const Totals& t) {
+nlohmann::json TotalsJson(const Totals& t, int64_t now_ms, bool live) {
+  return {{"pending", t.waiting()},
+          {"leased", t.running()},
+          {"orphaned_leases", t.orphaned},
+          {"remaining", t.remaining()},
+          {"done", t.done},
+          {"failed", t.failed},
+          {"dead", t.dead},
+          {"correct", t.correct},
+          {"total", t.total()},
+          {"rate_per_s", t.rate(now_ms, live)},
+          {"rate_window_s", kRecentWindowMs / 1000},
+          {"eta", Eta(t, now_ms, live)}};
+}
+
+void PrintLine(const std::string& label, const Totals& t, int64_t now_ms, bool live) {
   double pct =
       t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
-  std::printf("%-44s %8lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n", label,
-              static_cast<long long>(t.total()), static_cast<long long>(t.pending),
-              static_cast<long long>(t.leased), static_cast<long long>(t.done),
-              static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct, t.rate(),
-              Eta(t).c_str());
+  std::printf("%-44s %8lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n", label.c_str(),
+              static_cast<long long>(t.total()), static_cast<long long>(t.waiting()),
+              static_cast<long long>(t.running()), static_cast<long long>(t.done),
+              static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct,
+              t.rate(now_ms, live), Eta(t, now_ms, live).c_str());
+}
+
+// What is left to run, and why nothing may be running it.
+void PrintRemaining(const Totals& t) {
+  if (t.remaining() == 0) return;
+  std::printf("  %lld cells remain to run", static_cast<long long>(t.remaining()));
+  if (t.orphaned > 0) {
+    std::printf(" (%lld of them leased to workers that are gone; the next run takes them back)",
+                static_cast<long long>(t.orphaned));
+  }
+  std::printf("\n");
 }
 
 std::string Limit(double v) {
@@ -130,15 +174,19 @@ void PrintWorkers(const std::string& db) {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   std::printf("\n%-32s %-16s %8s %6s %6s %12s %7s\n", "workers (most recent first)", "host", "pid",
-              "slots", "state", "last seen", "leased");
+              "slots", "state", "last heard", "leased");
   auto col = [](const std::vector<std::optional<std::string>>& row, size_t i) {
     return i < row.size() && row[i] ? *row[i] : std::string();
   };
   for (const auto& row : t->rows) {
-    int64_t ago_s = (now - std::atoll(col(row, 5).c_str())) / 1000;
+    const int64_t ago_ms = now - std::atoll(col(row, 5).c_str());
+    // The coordinator writes a connected worker's last message time every 2 s; an 'up' worker
+    // not heard from for longer than kLiveWorkerMs has a coordinator that stopped writing.
+    std::string state = col(row, 4);
+    if (state == "up" && ago_ms > kLiveWorkerMs) state = "silent";
     std::printf("  %-30s %-16s %8s %6s %6s %10llds %7s\n", col(row, 0).c_str(), col(row, 1).c_str(),
-                col(row, 2).c_str(), col(row, 3).c_str(), col(row, 4).c_str(),
-                static_cast<long long>(ago_s), col(row, 6).c_str());
+                col(row, 2).c_str(), col(row, 3).c_str(), state.c_str(),
+                static_cast<long long>(ago_ms / 1000), col(row, 6).c_str());
   }
 }
 
@@ -196,69 +244,105 @@ std::map<std::string, std::string> StopReasons(const std::string& db) {
   return out;
 }
 
-int ShowOnce(const StatusFlags& f) {
+// The provenance of each sweep's latest run (table runs), keyed by sweep name.
+std::map<std::string, RunRow> LatestRuns(const std::string& db) {
+  std::map<std::string, RunRow> out;
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return out;
+  auto runs = (*reader)->LatestRuns();
+  if (!runs.ok()) return out;
+  for (RunRow& r : *runs) out[r.sweep] = std::move(r);
+  return out;
+}
+
+nlohmann::json RunJson(const RunRow& r) {
+  return {{"command", r.command},           {"version", r.version}, {"git_commit", r.git_commit},
+          {"sweep_sha256", r.sweep_sha256}, {"host", r.host},       {"pid", r.pid},
+          {"started_ms", r.started_ms},     {"runs", r.runs}};
+}
+
+void PrintRun(const RunRow& r) {
+  std::printf("  last %s: codesweep %s%s on %s (pid %lld), sweep file sha256 %.16s, %lld run(s)\n",
+              r.command.c_str(), r.version.c_str(),
+              r.git_commit.empty() ? "" : (" (git " + r.git_commit + ")").c_str(), r.host.c_str(),
+              static_cast<long long>(r.pid), r.sweep_sha256.c_str(),
+              static_cast<long long>(r.runs));
+}
+
+int ShowOnce(const StatusFlags& f, const std::string& db) {
   StoreOptions opts;
   opts.read_only = true;
-  auto store = Store::Open(f.db, opts);
+  auto store = Store::Open(db, opts);
   if (!store.ok()) return PrintError("status", store.status());
-  auto rows = (*store)->StatusRows(f.sweep);
+  const int64_t now = WallNowMs();
+  auto rows = (*store)->StatusRows(f.sweep, f.filter, now);
   if (!rows.ok()) return PrintError("status", rows.status());
   std::map<std::string, std::vector<StatusRow>> by_sweep;
   for (const auto& r : *rows) by_sweep[r.sweep].push_back(r);
-  const std::map<std::string, std::string> stopped = StopReasons(f.db);
+  const std::map<std::string, std::string> stopped = StopReasons(db);
+  std::map<std::string, RunRow> runs = LatestRuns(db);
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [sweep, list] : by_sweep) {
-      Totals all;
+      const Totals all = SweepTotals(list);
+      const bool live = all.running() > 0;
       nlohmann::json groups = nlohmann::json::array();
       for (const auto& r : list) {
         Totals t;
         t.Add(r);
-        all.Add(r);
-        nlohmann::json g = TotalsJson(t);
+        nlohmann::json g = TotalsJson(t, now, live);
         g["model"] = r.model;
         g["method"] = r.method;
         groups.push_back(g);
       }
-      nlohmann::json s = TotalsJson(all);
+      nlohmann::json s = TotalsJson(all, now, live);
       s["sweep"] = sweep;
       s["groups"] = groups;
       auto stop = stopped.find(sweep);
       s["stopped"] = stop == stopped.end() ? "" : stop->second;
+      if (auto it = runs.find(sweep); it != runs.end()) s["last_run"] = RunJson(it->second);
       out.push_back(s);
     }
     nlohmann::json doc = {
-        {"sweeps", out}, {"rate_limits", RateLimitsJson(**store)}, {"workers", WorkersJson(f.db)}};
+        {"sweeps", out}, {"rate_limits", RateLimitsJson(**store)}, {"workers", WorkersJson(db)}};
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }
-  if (by_sweep.empty()) std::printf("no sweeps in %s\n", f.db.c_str());
+  if (by_sweep.empty()) {
+    std::printf("no %s in %s\n", f.filter.empty() ? "sweeps" : "cells match the filters",
+                db.c_str());
+  }
   for (const auto& [sweep, list] : by_sweep) {
     std::printf("%-44s %8s %7s %7s %8s %6s %5s %7s %10s %10s\n", ("sweep " + sweep).c_str(),
-                "total", "pending", "leased", "done", "failed", "dead", "correct", "rate", "eta");
-    Totals all;
+                "total", "pending", "running", "done", "failed", "dead", "correct", "rate/1min",
+                "eta");
+    const Totals all = SweepTotals(list);
+    const bool live = all.running() > 0;
     for (const auto& r : list) {
       Totals t;
       t.Add(r);
-      all.Add(r);
-      PrintLine(("  " + r.model + " / " + r.method).c_str(), t);
+      PrintLine("  " + r.model + " / " + r.method, t, now, live);
     }
-    PrintLine("  all", all);
+    PrintLine("  all", all, now, live);
     if (auto stop = stopped.find(sweep); stop != stopped.end()) {
       std::printf("  stopped: %s (raise it in the sweep file and run again to continue)\n",
                   stop->second.c_str());
     }
+    PrintRemaining(all);
+    if (auto it = runs.find(sweep); it != runs.end()) PrintRun(it->second);
   }
   PrintRateLimits(**store);
-  PrintWorkers(f.db);
+  PrintWorkers(db);
   return 0;
 }
 
 int RunStatus(const StatusFlags& f) {
-  if (!f.watch) return ShowOnce(f);
+  Result<std::string> db = ResolveReadDb(f.target);
+  if (!db.ok()) return PrintError("status", db.status());
+  if (!f.watch) return ShowOnce(f, *db);
   for (;;) {
     std::printf("\033[H\033[2J");
-    int rc = ShowOnce(f);
+    int rc = ShowOnce(f, *db);
     if (rc != 0) return rc;
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(f.interval_s * 1000)));
@@ -269,8 +353,9 @@ int RunStatus(const StatusFlags& f) {
 
 CommandAction SetupStatusCommand(CLI::App& sub) {
   auto flags = std::make_shared<StatusFlags>();
-  sub.add_option("--db", flags->db, "Database file")->required();
+  AddReadDbOptions(sub, &flags->target);
   sub.add_option("--sweep", flags->sweep, "Only this sweep");
+  AddReadFilterOptions(sub, &flags->filter);
   sub.add_flag("--json", flags->json, "Machine-readable output");
   sub.add_flag("--watch", flags->watch, "Refresh until interrupted");
   sub.add_option("--interval", flags->interval_s, "Seconds between refreshes with --watch");

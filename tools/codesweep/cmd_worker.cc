@@ -53,7 +53,7 @@ CommandAction SetupWorkerCommand(CLI::App& sub) {
   return [f]() -> int {
     Logger log(stderr, f->verbose ? LogLevel::kDebug : LogLevel::kInfo, "worker");
     if (Status curve = SetUpCurve(*f); !curve.ok()) {
-      std::fprintf(stderr, "codesweep worker: %s\n", curve.ToString().c_str());
+      std::fprintf(stderr, "codesweep worker: %s\n", curve.message().c_str());
       return 1;
     }
     Worker* current = nullptr;
@@ -68,7 +68,7 @@ CommandAction SetupWorkerCommand(CLI::App& sub) {
     ro.env = EnvironmentSecrets(&log);
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) {
-      std::fprintf(stderr, "codesweep worker: %s\n", rt.status().ToString().c_str());
+      std::fprintf(stderr, "codesweep worker: %s\n", rt.status().message().c_str());
       return 1;
     }
     SystemClock clock;
@@ -84,7 +84,7 @@ CommandAction SetupWorkerCommand(CLI::App& sub) {
       current = nullptr;
     }
     if (!s.ok()) {
-      std::fprintf(stderr, "codesweep worker: %s\n", s.ToString().c_str());
+      std::fprintf(stderr, "codesweep worker: %s\n", s.message().c_str());
       return 1;
     }
     return 0;

@@ -1,8 +1,13 @@
 // The set-up shared by `run` and `coordinator` (see sweep_setup.h).
 #include "tools/codesweep/sweep_setup.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <utility>
+
+#include "base/hash.h"
+#include "build_info.h"
 
 namespace codesweep {
 
@@ -32,6 +37,24 @@ void AddSweepSetupFlags(CLI::App& sub, SweepSetupOptions* options) {
       "Rate-limit bucket capacity, in seconds of the model's limits (default 60)");
 }
 
+namespace {
+
+// What `run` or `coordinator` records about itself when it starts serving a sweep.
+RunRecord Provenance(const std::string& command, const LoadedSweep& sweep) {
+  RunRecord r;
+  r.sweep_id = sweep.grid.sweep_id;
+  r.command = command;
+  r.version = CODESWEEP_VERSION;
+  r.git_commit = CODESWEEP_GIT_COMMIT;
+  r.sweep_sha256 = Sha256Hex(sweep.config.text);
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) r.host = host;
+  r.pid = getpid();
+  return r;
+}
+
+}  // namespace
+
 Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
                               const std::atomic<bool>* cancel) {
   CS_RETURN_IF_ERROR(options.Validate());
@@ -47,6 +70,7 @@ Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegist
   ExpandOptions expand;
   expand.cancel = cancel;
   CS_ASSIGN_OR_RETURN(out.grid, ExpandIntoStore(out.config, *out.store, expand));
+  CS_RETURN_IF_ERROR(out.store->RecordRun(Provenance(options.command, out)));
   out.core = options.core;
   if (out.core.exit_when_done) out.core.sweep_id = out.grid.sweep_id;
   BudgetOptions& budget = out.core.budget;

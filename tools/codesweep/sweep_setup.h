@@ -27,6 +27,7 @@ struct SweepSetupOptions {
   std::string db;                        // the database file; required by the time Validate() runs
   int64_t max_cells = kDefaultMaxCells;  // --max-cells: a larger grid is refused before loading
   CoordinatorOptions core;               // sweep_id is filled in by LoadSweep when exit_when_done
+  std::string command = "run";           // recorded with the run's provenance (table runs)
   Status Validate() const;
 };
 
@@ -42,10 +43,10 @@ struct LoadedSweep {
 };
 
 // Parses options.sweep_file, refuses it past max_cells (before the database is touched), opens
-// options.db and loads the grid, committing it in batches. `cancel` (set from the signal
-// thread) stops the load within a second (a commit under way ends first): the batch in flight
-// is rolled back and the batches committed before stay, so no sweep is left without jobs and
-// the next load adds the rest.
+// options.db and loads the grid, committing it in batches, then records the run's provenance.
+// `cancel` (set from the signal thread) stops the load within a second (a commit under way ends
+// first): the batch in flight is rolled back and the batches committed before stay, so no sweep is
+// left without jobs and the next load adds the rest.
 Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
                               const std::atomic<bool>* cancel);
 

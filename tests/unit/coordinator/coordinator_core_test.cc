@@ -217,6 +217,32 @@ TEST_F(CoreTest, WorkersTableFollowsLivenessAndShutdown) {
   EXPECT_EQ(worker("w2"), std::make_pair(std::string("gone"), 8));
 }
 
+// Regression (issue 19): workers.last_seen_ms changed only with the worker's state, so
+// `status` showed the time since it connected, not its last heartbeat.
+TEST_F(CoreTest, WorkersTableRecordsTheLastHeartbeat) {
+  auto last_seen = [&](const std::string& id) -> int64_t {
+    Result<std::unique_ptr<ReportDb>> db = ReportDb::Open((dir_ / "db").string());
+    if (!db.ok()) return -1;
+    Result<QueryTable> t =
+        (*db)->Query("SELECT last_seen_ms FROM workers WHERE worker_id = '" + id + "'");
+    if (!t.ok() || t->rows.empty()) return -1;
+    return std::atoll(t->rows[0][0]->c_str());
+  };
+  Hello("w1");
+  core_->MaybeCommit(true);
+  const int64_t hello_ms = clock_.WallMs();
+  EXPECT_EQ(last_seen("w1"), hello_ms);
+  for (int i = 0; i < 10; ++i) {  // 10 s of heartbeats, one per second
+    clock_.Advance(Millis(1000));
+    core_->OnMessage("w1", HeartbeatMsg{});
+    Step();
+  }
+  core_->MaybeCommit(true);
+  // Written at least every 2 s: the last write saw a heartbeat at most 2 s before the last one.
+  EXPECT_GE(last_seen("w1"), clock_.WallMs() - 2000);
+  EXPECT_GT(last_seen("w1"), hello_ms);
+}
+
 // Regression (issue 20): every lost lease spent an attempt, so max_attempts lost workers made
 // every cell dead though none had failed. Lost workers now give their attempts back.
 TEST_F(CoreTest, LostWorkersNeverMakeJobsDead) {

@@ -279,3 +279,45 @@ TEST(StoreDispatch, LeaseTokensAreMonotonicAcrossReopen) {
 
 }  // namespace
 }  // namespace codesweep
+
+namespace codesweep {
+namespace {
+
+// Regression (issue 19): after an interrupted run `status` counted the leases nobody held as
+// running, and took its rate over the whole run, so a stopped run still showed cells/s.
+TEST(StoreStatus, LeasesOfGoneWorkersAreOrphanedAndTheRateIsRecent) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 5)).ok());
+  auto pending = *f.store->FetchPending(kNow, JobId(0), 5);
+  ASSERT_EQ(pending.size(), 5u);
+  ASSERT_TRUE(f.store->UpsertWorker({"live", "h", 1, 1, "[]", kNow, "up"}).ok());
+  ASSERT_TRUE(f.store->UpsertWorker({"gone", "h", 2, 1, "[]", kNow, "gone"}).ok());
+  ASSERT_TRUE(f.store->UpsertWorker({"silent", "h", 3, 1, "[]", kNow - 120'000, "up"}).ok());
+  ASSERT_TRUE(f.store->LeaseJob(pending[0].job, "live", kNow + 60'000).ok());
+  ASSERT_TRUE(f.store->LeaseJob(pending[1].job, "gone", kNow + 60'000).ok());
+  ASSERT_TRUE(f.store->LeaseJob(pending[2].job, "silent", kNow + 60'000).ok());
+  LeaseToken old_lease = *f.store->LeaseJob(pending[3].job, "live", kNow + 60'000);
+  LeaseToken new_lease = *f.store->LeaseJob(pending[4].job, "live", kNow + 60'000);
+  ASSERT_TRUE(
+      f.store->CompleteJob(pending[3].job, old_lease, Verdict(true), kNow - 300'000, 0).ok());
+  ASSERT_TRUE(f.store->CompleteJob(pending[4].job, new_lease, Verdict(true), kNow - 10, 0).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+
+  auto rows = f.store->StatusRows("", {}, kNow);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].leased, 3);
+  EXPECT_EQ((*rows)[0].orphaned, 2);  // "gone" and "silent" hold leases nobody runs
+  EXPECT_EQ((*rows)[0].done, 2);
+  EXPECT_EQ((*rows)[0].recent, 1);  // only the result of the last minute
+
+  ReadFilter other_task;
+  other_task.task = "boxlift,blocksworld";
+  auto none = f.store->StatusRows("", other_task, kNow);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+}  // namespace
+}  // namespace codesweep
