@@ -52,6 +52,19 @@ struct JobStateRow {
   std::string top_error;
 };
 
+// Repeated cells (`epochs = K`) of one (sweep, task, model setting, method, turns): an instance
+// is one (complexity, sample), drawn once per epoch.
+struct RepeatRow {
+  std::string sweep, task, model, method;
+  int turns = 1;
+  int64_t instances = 0;         // with at least one finished draw
+  int64_t draws = 0;             // finished draws over all instances
+  int64_t correct = 0;           // correct draws
+  int64_t max_draws = 0;         // the most draws one instance has (k of pass@k)
+  int64_t any_correct = 0;       // instances with at least one correct draw (pass@k)
+  int64_t majority_correct = 0;  // instances whose most frequent answer is correct
+};
+
 // Where a sweep came from, for a report's provenance (the sweeps table).
 struct SweepSource {
   std::string name, source_path, source_text;  // the sweep file as written
@@ -121,6 +134,8 @@ class ReportDb {
   Result<std::vector<GrainRow>> Grain(const std::string& sweep);
   Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);
   Result<std::vector<JobStateRow>> JobStates(const std::string& sweep);
+  // Per (sweep, task, model setting, method, turns) whose instances have more than one draw.
+  Result<std::vector<RepeatRow>> Repeats(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
 

@@ -1,6 +1,7 @@
-// `codesweep run SWEEP.toml [--db FILE] [--workers N] [--slots N]`: expand the sweep, run it with
-// an embedded coordinator and N worker loops over inproc (the same classes as the distributed
-// case), show live progress, then a per-(task, model, method) summary.
+// `codesweep run SWEEP.toml [--db FILE] [--workers N] [--slots N] [--task/--model/--method NAME]
+// [--limit N]`: expand the sweep, run it (or the filtered part of it) with an embedded
+// coordinator and N worker loops over inproc (the same classes as the distributed case), show
+// live progress, then a per-(task, model, method) summary.
 #include <unistd.h>
 
 #include <cstdio>
@@ -28,6 +29,7 @@ struct RunFlags {
   int workers = 4;  // local worker loops
   int slots = 1;    // slots per worker loop
   bool quiet = false;
+  CellFilter filter;  // which cells this run dispatches (all by default)
   Status Validate() const {
     if (workers < 1 || slots < 1) {
       return Status::InvalidArgument(
@@ -38,7 +40,7 @@ struct RunFlags {
 };
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "codesweep run: %s\n", s.ToString().c_str());
+  std::fprintf(stderr, "codesweep run: %s\n", s.message().c_str());
   return 1;
 }
 
@@ -122,6 +124,16 @@ class LocalWorkers {
   std::vector<std::thread> threads_;
 };
 
+// Restricts the run to the filter's cells (checked against the sweep, so a typo is an error).
+Status ApplyFilter(const CellFilter& filter, LoadedSweep& sweep) {
+  if (filter.empty()) return Status::OK();
+  CS_RETURN_IF_ERROR(filter.CheckAgainst(sweep.config));
+  std::map<std::string, int64_t> first_samples;
+  for (const TaskConfig& t : sweep.config.tasks) first_samples[t.name] = t.first_sample;
+  sweep.core.job_scope_sql = filter.ToSqlWhere("jobs", first_samples);
+  return Status::OK();
+}
+
 // Serves the loaded sweep to local workers until it is done or a signal stops it.
 int Serve(const RunFlags& f, LoadedSweep& sweep, StopSignals& signals, const JobRunner& runner,
           Logger& log) {
@@ -164,6 +176,7 @@ CommandAction SetupRunCommand(CLI::App& sub) {
   sub.add_option("--slots", f->slots, "Slots per worker loop")->capture_default_str();
   sub.add_flag("-q,--quiet", f->quiet, "No progress line");
   AddSweepSetupFlags(sub, &f->setup);
+  CellFilter::AddFlags(sub, &f->filter);
   return [f]() -> int {
     Logger log(stderr, LogLevel::kWarn, "run");
     StopSignals signals;
@@ -173,19 +186,24 @@ CommandAction SetupRunCommand(CLI::App& sub) {
     ro.env = EnvironmentSecrets(&log);
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) return Fail(rt.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled());
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled(), &log);
     if (!sweep.ok())
       return signals.cancelled()->load() ? Interrupted(sweep.status()) : Fail(sweep.status());
+    if (Status s = ApplyFilter(f->filter, *sweep); !s.ok()) return Fail(s);
     const ExpandStats& grid = sweep->grid;
-    Result<JobCounts> counts = sweep->store->CountJobStates(grid.sweep_id);
+    Result<JobCounts> counts =
+        sweep->store->CountJobStates(grid.sweep_id, sweep->core.job_scope_sql);
     if (!counts.ok()) return Fail(counts.status());
     std::printf("sweep %s: %lld cells (%lld new), database %s\n", sweep->config.name.c_str(),
                 static_cast<long long>(grid.total), static_cast<long long>(grid.inserted),
                 f->setup.db.c_str());
+    if (!f->filter.empty()) {
+      std::printf("filtered: %lld of the cells selected\n", static_cast<long long>(counts->total));
+    }
     std::fflush(stdout);
     if (counts->pending + counts->leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
-                  static_cast<long long>(grid.total));
+                  static_cast<long long>(counts->total));
       PrintSummary(f->setup.db, sweep->config.name);
       return 0;
     }
