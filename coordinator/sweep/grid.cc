@@ -23,7 +23,8 @@ namespace {
 using json = nlohmann::json;
 
 // The options the first cell-key definition left out. It kept timeouts, retry, max_attempts,
-// price and key_alias in the key; such keys are found again through LegacyV1KeyOptions (the upgrade).
+// price and key_alias in the key; such keys are found again through LegacyV1KeyOptions (the
+// upgrade).
 constexpr const char* kLegacyV1TransportKeys[] = {
     "base_url",    "api_key_env",        "headers",
     "timeout_ms",  "connect_timeout_ms", "cell_context_header",
