@@ -29,8 +29,8 @@ std::string WriteFakeSweep(const TempDir& dir, int port, const std::string& extr
   return path;
 }
 
-int Run(const TempDir& dir, const std::vector<std::string>& extra, const std::string& log,
-        std::string* out = nullptr) {
+int RunSweep(const TempDir& dir, const std::vector<std::string>& extra, const std::string& log,
+             std::string* out = nullptr) {
   std::vector<std::string> args = {
       Binary(), "run", dir / "moved.toml", "--db", dir / "moved.db", "--workers", "2", "-q"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -64,12 +64,12 @@ TEST_F(SweepEditTest, MovedServerTakesEveryRemainingCell) {
   const int port_a = a->port();
   WriteFakeSweep(dir, port_a);
   // Part of the sweep against A: the first sample of each level.
-  ASSERT_EQ(Run(dir, {"--limit", "1"}, "a.log"), 0);
+  ASSERT_EQ(RunSweep(dir, {"--limit", "1"}, "a.log"), 0);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), 2) << JobStates(db);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'pending'"), 4);
   // A goes away; one more sample per level is tried against it and fails.
   a.reset();
-  Run(dir, {"--limit", "2"}, "a-gone.log");
+  RunSweep(dir, {"--limit", "2"}, "a-gone.log");
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state IN ('failed', 'dead')"), 2)
       << JobStates(db);
   // What `codesweep retry` does to them: pending again.
@@ -92,7 +92,7 @@ TEST_F(SweepEditTest, MovedServerTakesEveryRemainingCell) {
   ASSERT_NE(b->port(), port_a);
   WriteFakeSweep(dir, b->port());
   std::string out;
-  ASSERT_EQ(Run(dir, {}, "b.log", &out), 0) << out << JobStates(db);
+  ASSERT_EQ(RunSweep(dir, {}, "b.log", &out), 0) << out << JobStates(db);
   EXPECT_THAT(out, ::testing::HasSubstr("6 cells (0 new)"));
   ExpectExactlyOnce(db, 6);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs"), 6);  // no duplicate cells
@@ -107,12 +107,12 @@ TEST_F(SweepEditTest, RaisedTimeoutAddsNoCells) {
   FakeLlm server({"--port", "0", "--threads", "2"});
   ASSERT_GT(server.port(), 0);
   WriteFakeSweep(dir, server.port());
-  ASSERT_EQ(Run(dir, {}, "first.log"), 0);
+  ASSERT_EQ(RunSweep(dir, {}, "first.log"), 0);
   ExpectExactlyOnce(db, 6);
   std::string path = dir / "moved.toml";
   std::ofstream(path, std::ios::app) << "timeout_ms = 600000\n";
   std::string out;
-  ASSERT_EQ(Run(dir, {}, "second.log", &out), 0);
+  ASSERT_EQ(RunSweep(dir, {}, "second.log", &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("nothing to run"));
   ExpectExactlyOnce(db, 6);
   EXPECT_EQ(QueryInt(db, "SELECT sum(n) FROM v_summary"), 6);

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/hash.h"
 #include "coordinator/sweep/grid.h"
 #include "jobs/llm/llm_client.h"
+#include "jobs/methods/method.h"
 #include "tests/unit/sweep/fake_task.h"
 
 namespace codesweep {
@@ -98,7 +100,9 @@ class CellIdentityTest : public ::testing::Test {
       sandbox = top.substr(at);
       top = top.substr(0, at);
     }
-    text = top + text + kModel + model + sandbox;
+    std::string table = kModel;  // an edited base_url replaces the default one
+    if (model.starts_with("base_url")) table.erase(table.find("base_url"));
+    text = top + text + table + model + sandbox;
     auto c = ParseSweep(text, "id.toml", registry_);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? *c : SweepConfig{};
