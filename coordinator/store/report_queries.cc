@@ -164,14 +164,15 @@ Result<std::vector<JobStateRow>> ReportDb::JobStates(const std::string& sweep) {
 }
 
 // Draws (finished jobs with a result) grouped by instance; an instance's majority answer is its
-// most frequent final answer (ties: the one drawn first), correct if its draws were.
+// most frequent final answer (ties: the one drawn first, by job id), correct if its draws were.
+// Reads no jobs.epoch: a database without that column (not yet migrated) reports the same.
 Result<std::vector<RepeatRow>> ReportDb::Repeats(const std::string& sweep) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_->Prepare(
           "WITH d AS ("
           "  SELECT j.sweep_id, j.variant_id, j.task, j.complexity, j.sample, j.method, j.turns,"
-          "         j.epoch, r.correct, r.final_answer"
+          "         j.id, r.correct, r.final_answer"
           "  FROM jobs j JOIN results r ON r.job_id = j.id JOIN sweeps s ON s.id = j.sweep_id"
           "  WHERE j.state = 'done' AND (?1 = '' OR s.name = ?1)"
           "), i AS ("
@@ -181,7 +182,7 @@ Result<std::vector<RepeatRow>> ReportDb::Repeats(const std::string& sweep) {
           "), a AS ("
           "  SELECT sweep_id, variant_id, task, complexity, sample, method, turns, final_answer,"
           "         max(correct) AS ok, row_number() OVER (PARTITION BY sweep_id, variant_id,"
-          "         task, complexity, sample, method, turns ORDER BY count(*) DESC, min(epoch))"
+          "         task, complexity, sample, method, turns ORDER BY count(*) DESC, min(id))"
           "         AS rk"
           "  FROM d GROUP BY sweep_id, variant_id, task, complexity, sample, method, turns,"
           "         final_answer"

@@ -63,7 +63,8 @@ struct Store::Impl {
 // read-only connection to a database that lacks it sees the same tables, columns and rows, so
 // read-only tools may skip it (the next writer applies it).
 inline bool MigrationInvisibleToReaders(std::string_view name) {
-  return name.ends_with("_index.sql");
+  // *_column.sql: adds columns (with defaults) that no read-only query reads.
+  return name.ends_with("_index.sql") || name.ends_with("_column.sql");
 }
 
 // The jobs indexes that only the report views read (jobs_report: the views' group order). A grid
