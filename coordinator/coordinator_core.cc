@@ -66,7 +66,7 @@ Status CoordinatorCore::Start() {
   }
   CS_RETURN_IF_ERROR(store_.Commit());
   CS_RETURN_IF_ERROR(broker_.LoadLimits(true));
-  CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id));
+  CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id, opt_.job_scope_sql));
   progress_.total = counts.total;
   progress_.terminal = counts.done + counts.failed + counts.dead;
   progress_.failures = counts.failed + counts.dead;
@@ -495,7 +495,8 @@ bool CoordinatorCore::Refill() {
   SteadyTime now = clock_.Now();
   if (now < fetch_idle_until_) return false;
   for (int pass = 0; pass < 2; ++pass) {
-    Result<std::vector<JobRow>> rows = store_.FetchPending(NowMs(), cursor_, opt_.fetch_page);
+    Result<std::vector<JobRow>> rows =
+        store_.FetchPending(NowMs(), cursor_, opt_.fetch_page, opt_.job_scope_sql);
     if (!rows.ok()) {
       Fail(rows.status());
       return false;

@@ -51,6 +51,9 @@ struct CoordinatorOptions {
   int fetch_page = 2'048;              // pending jobs read per page (bounds memory)
   int64_t sweep_id = 0;                // 0: serve every sweep in the database
   bool exit_when_done = false;         // `run`: stop once every job of the sweep is terminal
+  // An extra SQL condition over the jobs table (`run --task/--model/--method/--limit`): only
+  // these jobs are dispatched and counted. "" = all.
+  std::string job_scope_sql;
   bool use_cache = true;               // false (--no-cache): no call is answered from the cache
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
   // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no

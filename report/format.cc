@@ -105,6 +105,27 @@ TextTable MethodCostTable(const SweepReport& r) {
   return out;
 }
 
+double Pct(int64_t part, int64_t whole) {
+  return whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+}
+
+TextTable RepeatsTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Repeated draws (epochs)";
+  out.note =
+      "Each instance (task, level, sample) drawn k times. Mean: % of correct draws. pass@k: % of "
+      "instances with at least one correct draw. Majority: % of instances whose most frequent "
+      "final answer is correct (ties: the answer drawn first). Query: ReportDb::Repeats.";
+  out.header = {"Task", "Model", "Method", "Instances", "k", "Mean %", "pass@k %", "Majority %"};
+  for (const RepeatRow& x : r.repeats) {
+    out.rows.push_back({x.task, DisplayModel(x.model), MethodLabel(x.method, x.turns),
+                        std::to_string(x.instances), std::to_string(x.max_draws),
+                        Fixed(Pct(x.correct, x.draws)), Fixed(Pct(x.any_correct, x.instances)),
+                        Fixed(Pct(x.majority_correct, x.instances))});
+  }
+  return out;
+}
+
 TextTable ModelCostTable(const SweepReport& r) {
   TextTable out;
   out.title = "Calls and cost by model (every attempt)";
@@ -296,6 +317,7 @@ std::vector<TextTable> ReportTables(const SweepReport& r) {
   if (!r.excluded.empty()) out.push_back(ExcludedTable(r));
   for (const ModelTable& t : r.table1) out.push_back(Table1(r, t));
   if (!r.complexity.empty()) out.push_back(ComplexityTable(r));
+  if (!r.repeats.empty()) out.push_back(RepeatsTable(r));
   out.push_back(MethodCostTable(r));
   out.push_back(ModelCostTable(r));
   return out;
@@ -384,13 +406,32 @@ json ReportJson(const SweepReport& r) {
                 {"started_ms", r.last_run->started_ms},
                 {"runs", r.last_run->runs}};
   }
-  return {{"last_run", last_run},     {"filter", r.filter},
-          {"sweep", r.sweep},         {"excluded", excluded},
-          {"cells", r.cells},         {"models", r.models},
-          {"methods", r.methods},     {"tasks", r.tasks},
-          {"table1", table1},         {"table2", table2},
-          {"complexity", complexity}, {"method_cost", method_cost},
-          {"model_cost", model_cost}, {"total_cost", CostJson(r.total)}};
+  json repeats = json::array();
+  for (const RepeatRow& x : r.repeats) {
+    repeats.push_back({{"task", x.task},
+                       {"model", x.model},
+                       {"method", MethodLabel(x.method, x.turns)},
+                       {"instances", x.instances},
+                       {"k", x.max_draws},
+                       {"mean_pct", Pct(x.correct, x.draws)},
+                       {"pass_at_k_pct", Pct(x.any_correct, x.instances)},
+                       {"majority_pct", Pct(x.majority_correct, x.instances)}});
+  }
+  return {{"last_run", last_run},
+          {"filter", r.filter},
+          {"sweep", r.sweep},
+          {"excluded", excluded},
+          {"cells", r.cells},
+          {"repeats", repeats},
+          {"models", r.models},
+          {"methods", r.methods},
+          {"tasks", r.tasks},
+          {"table1", table1},
+          {"table2", table2},
+          {"complexity", complexity},
+          {"method_cost", method_cost},
+          {"model_cost", model_cost},
+          {"total_cost", CostJson(r.total)}};
 }
 
 std::string FormatJson(const std::vector<SweepReport>& reports) {

@@ -65,6 +65,9 @@ struct SweepReport {
   // (model, method, turns) with failed or dead cells: left out of every table above, so a
   // method whose cells all died is visible here instead of missing.
   std::vector<JobStateRow> excluded;
+  // Cells drawn more than once (`epochs = K`): mean, pass@k and majority vote. Filled by the
+  // caller (ReportDb::Repeats), like `source`.
+  std::vector<RepeatRow> repeats;
   std::optional<SweepSource> source;  // provenance, when the caller has it
   std::optional<RunRow> last_run;     // the latest run's version, commit, file hash and host
   std::string filter;                 // "task=a model=b" when the cells were filtered; "" = all

@@ -28,8 +28,8 @@ struct ModelSpec {
   std::string provider;  // "sim", "openai", "anthropic"
   std::string name;      // the part after the first ':'
   // Provider options as a JSON object: base_url, api_key_env, headers, sim knobs, prices, ...
-  // Everything here except transport fields (base_url, api_key_env, timeouts, headers) is part
-  // of the cell key.
+  // Everything here except NonOutputOptionKeys() (jobs/llm/llm_client.h: base_url, timeouts,
+  // retry, price, key_alias, ...) is part of the cell key and the call key.
   std::string options_json = "{}";
 };
 
@@ -47,6 +47,7 @@ struct JobSpec {
   int turns = 1;       // turn cap for multi-turn methods
   GenSettings gen;
   std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
+  int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
 };
 
 // One LLM call made while running a job, in order.

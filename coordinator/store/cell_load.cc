@@ -139,19 +139,35 @@ namespace {
 // one-row statements (bench_store: the insert phase of a 1M-cell load is 2-3x faster).
 constexpr size_t kRowsPerInsert = 32;
 
-// INSERT OR IGNORE of `rows` cells: ?1 is the sweep, ?2 the time, and row r binds ?(3 + 7r)
-// onwards: cell_key, task, complexity, sample, variant_id, method, turns.
+constexpr int kColsPerCell = 8;
+
+// INSERT OR IGNORE of `rows` cells: ?1 is the sweep, ?2 the time, and row r binds ?(3 + 8r)
+// onwards: cell_key, task, complexity, sample, variant_id, method, turns, epoch.
 std::string InsertCellsSql(size_t rows) {
   std::string sql =
       "INSERT OR IGNORE INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id,"
-      " method, turns, created_ms, updated_ms) VALUES ";
+      " method, turns, epoch, created_ms, updated_ms) VALUES ";
   for (size_t r = 0; r < rows; ++r) {
-    const size_t b = 3 + 7 * r;
+    const size_t b = 3 + kColsPerCell * r;
     auto p = [&](size_t i) { return "?" + std::to_string(b + i); };
     sql += (r ? ", (" : "(") + p(0) + ", ?1, " + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) +
-           ", " + p(5) + ", " + p(6) + ", ?2, ?2)";
+           ", " + p(5) + ", " + p(6) + ", " + p(7) + ", ?2, ?2)";
   }
   return sql;
+}
+
+// Gives the job found under one of the cell's legacy keys the cell's key (a key made before the
+// cell-key definition left out timeouts, retry, price and key_alias). UPDATE OR IGNORE: where a
+// job already has the new key, the legacy one keeps its own.
+Status AdoptLegacyKeys(store_internal::StoreDb& db, const CellRow& c) {
+  for (const CellKey& legacy : c.legacy_cells) {
+    CS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("UPDATE OR IGNORE jobs SET cell_key = ?1"
+                                              " WHERE cell_key = ?2"));
+    BindCellKey(stmt, 1, c.cell);
+    BindCellKey(stmt, 2, legacy);
+    CS_RETURN_IF_ERROR(stmt.Run());
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -165,20 +181,22 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
   static const std::string one = InsertCellsSql(1);
   Result<int64_t> inserted = impl_->Atomic([&]() -> Result<int64_t> {
     int64_t n = 0;
+    for (const CellRow& c : cells) CS_RETURN_IF_ERROR(AdoptLegacyKeys(*impl_->db, c));
     for (size_t at = 0; at < cells.size();) {
       const size_t rows = cells.size() - at >= kRowsPerInsert ? kRowsPerInsert : 1;
       CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(rows == 1 ? one.c_str() : many.c_str()));
       stmt.Bind(1, sweep_id).Bind(2, now);
       for (size_t r = 0; r < rows; ++r, ++at) {
         const CellRow& c = cells[at];
-        const int b = 3 + 7 * static_cast<int>(r);
+        const int b = 3 + kColsPerCell * static_cast<int>(r);
         BindCellKey(stmt, b, c.cell);
         stmt.Bind(b + 1, c.task)
             .Bind(b + 2, c.complexity)
             .Bind(b + 3, c.sample)
             .Bind(b + 4, c.variant_id)
             .Bind(b + 5, c.method)
-            .Bind(b + 6, c.turns);
+            .Bind(b + 6, c.turns)
+            .Bind(b + 7, c.epoch);
       }
       CS_RETURN_IF_ERROR(stmt.Run());
       n += stmt.Changes();
@@ -187,6 +205,31 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
   });
   if (!inserted.ok()) return inserted.status().WithContext("insert cells");
   return inserted;
+}
+
+Result<std::vector<int64_t>> Store::SweepVariants(int64_t sweep_id) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("SELECT DISTINCT variant_id FROM jobs"
+                                                    " WHERE sweep_id = ?1 ORDER BY 1"));
+  stmt.Bind(1, sweep_id);
+  std::vector<int64_t> ids;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ids.push_back(stmt.Int(0));
+  }
+  return ids;
+}
+
+Result<int64_t> Store::RemapVariant(int64_t sweep_id, int64_t from, int64_t to) {
+  const int64_t now = Impl::WallMs();
+  return impl_->Atomic([&]() -> Result<int64_t> {
+    CS_ASSIGN_OR_RETURN(Stmt stmt,
+                        impl_->db->Prepare("UPDATE jobs SET variant_id = ?3, updated_ms = ?4"
+                                           " WHERE sweep_id = ?1 AND variant_id = ?2"));
+    stmt.Bind(1, sweep_id).Bind(2, from).Bind(3, to).Bind(4, now);
+    CS_RETURN_IF_ERROR(stmt.Run());
+    return stmt.Changes();
+  });
 }
 
 namespace {

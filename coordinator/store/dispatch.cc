@@ -172,11 +172,14 @@ Result<std::vector<JobRow>> CollectJobs(Stmt& stmt) {
 
 }  // namespace
 
-Result<std::vector<JobRow>> Store::FetchPending(int64_t now_ms, JobId after_job, int limit) {
-  CS_ASSIGN_OR_RETURN(Stmt stmt,
-                      impl_->db->Prepare("SELECT " CS_JOB_COLS " FROM jobs INDEXED BY jobs_pending"
-                                         " WHERE state = 'pending' AND id > ?1"
-                                         " AND not_before_ms <= ?2 ORDER BY id LIMIT ?3"));
+Result<std::vector<JobRow>> Store::FetchPending(int64_t now_ms, JobId after_job, int limit,
+                                                const std::string& scope_sql) {
+  const std::string sql = "SELECT " CS_JOB_COLS
+                          " FROM jobs INDEXED BY jobs_pending"
+                          " WHERE state = 'pending' AND id > ?1 AND not_before_ms <= ?2" +
+                          (scope_sql.empty() ? std::string() : " AND " + scope_sql) +
+                          " ORDER BY id LIMIT ?3";
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(impl_->BuiltSql(sql)));
   stmt.Bind(1, after_job.value()).Bind(2, now_ms).Bind(3, limit);
   return CollectJobs(stmt);
 }

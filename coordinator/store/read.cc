@@ -166,12 +166,13 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
   return out;
 }
 
-Result<JobCounts> Store::CountJobStates(int64_t sweep_id) {
-  CS_ASSIGN_OR_RETURN(
-      Stmt stmt,
-      impl_->db->Prepare("SELECT count(*), sum(state = 'pending'), sum(state = 'leased'),"
-                         " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead')"
-                         " FROM jobs WHERE ?1 = 0 OR sweep_id = ?1"));
+Result<JobCounts> Store::CountJobStates(int64_t sweep_id, const std::string& scope_sql) {
+  const std::string sql =
+      "SELECT count(*), sum(state = 'pending'), sum(state = 'leased'),"
+      " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead')"
+      " FROM jobs WHERE (?1 = 0 OR sweep_id = ?1)" +
+      (scope_sql.empty() ? std::string() : " AND " + scope_sql);
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(impl_->BuiltSql(sql)));
   stmt.Bind(1, sweep_id);
   CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
   JobCounts c;

@@ -174,6 +174,60 @@ Result<std::vector<JobStateRow>> ReportDb::JobStates(const std::string& sweep) {
   }
 }
 
+// Draws (finished jobs with a result) grouped by instance; an instance's majority answer is its
+// most frequent final answer (ties: the one drawn first, by job id), correct if its draws were.
+// Reads no jobs.epoch: a database without that column (not yet migrated) reports the same.
+Result<std::vector<RepeatRow>> ReportDb::Repeats(const std::string& sweep) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare(
+          "WITH d AS ("
+          "  SELECT j.sweep_id, j.variant_id, j.task, j.complexity, j.sample, j.method, j.turns,"
+          "         j.id, r.correct, r.final_answer"
+          "  FROM jobs j JOIN results r ON r.job_id = j.id JOIN sweeps s ON s.id = j.sweep_id"
+          "  WHERE j.state = 'done' AND (?1 = '' OR s.name = ?1)"
+          "), i AS ("
+          "  SELECT sweep_id, variant_id, task, complexity, sample, method, turns,"
+          "         count(*) AS draws, sum(correct) AS correct, max(correct) AS any_ok"
+          "  FROM d GROUP BY sweep_id, variant_id, task, complexity, sample, method, turns"
+          "), a AS ("
+          "  SELECT sweep_id, variant_id, task, complexity, sample, method, turns, final_answer,"
+          "         max(correct) AS ok, row_number() OVER (PARTITION BY sweep_id, variant_id,"
+          "         task, complexity, sample, method, turns ORDER BY count(*) DESC, min(id))"
+          "         AS rk"
+          "  FROM d GROUP BY sweep_id, variant_id, task, complexity, sample, method, turns,"
+          "         final_answer"
+          ")"
+          " SELECT s.name, i.task, st.model, i.method, i.turns, count(*), sum(i.draws),"
+          "        sum(i.correct), max(i.draws), sum(i.any_ok), sum(a.ok)"
+          " FROM i JOIN a ON a.sweep_id = i.sweep_id AND a.variant_id = i.variant_id"
+          "   AND a.task = i.task AND a.complexity = i.complexity AND a.sample = i.sample"
+          "   AND a.method = i.method AND a.turns = i.turns AND a.rk = 1"
+          " JOIN sweeps s ON s.id = i.sweep_id"
+          " JOIN v_setting st ON st.sweep_id = i.sweep_id AND st.variant_id = i.variant_id"
+          " GROUP BY i.sweep_id, i.task, st.model, i.method, i.turns HAVING max(i.draws) > 1"
+          " ORDER BY s.name, i.task, st.model, i.method, i.turns"));
+  stmt.Bind(1, sweep);
+  std::vector<RepeatRow> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    RepeatRow r;
+    r.sweep = stmt.Text(0);
+    r.task = stmt.Text(1);
+    r.model = stmt.Text(2);
+    r.method = stmt.Text(3);
+    r.turns = static_cast<int>(stmt.Int(4));
+    r.instances = stmt.Int(5);
+    r.draws = stmt.Int(6);
+    r.correct = stmt.Int(7);
+    r.max_draws = stmt.Int(8);
+    r.any_correct = stmt.Int(9);
+    r.majority_correct = stmt.Int(10);
+    out.push_back(std::move(r));
+  }
+}
+
 Result<std::vector<ModelCostRow>> ReportDb::ModelCost(const std::string& sweep) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt, db_->Prepare("SELECT sweep, model, calls, cached, errors, tokens_in, tokens_out,"

@@ -55,6 +55,19 @@ struct JobStateRow {
   std::string top_error;
 };
 
+// Repeated cells (`epochs = K`) of one (sweep, task, model setting, method, turns): an instance
+// is one (complexity, sample), drawn once per epoch.
+struct RepeatRow {
+  std::string sweep, task, model, method;
+  int turns = 1;
+  int64_t instances = 0;         // with at least one finished draw
+  int64_t draws = 0;             // finished draws over all instances
+  int64_t correct = 0;           // correct draws
+  int64_t max_draws = 0;         // the most draws one instance has (k of pass@k)
+  int64_t any_correct = 0;       // instances with at least one correct draw (pass@k)
+  int64_t majority_correct = 0;  // instances whose most frequent answer is correct
+};
+
 // Where a sweep came from, for a report's provenance (the sweeps table).
 struct SweepSource {
   std::string name, source_path, source_text;  // the sweep file as written
@@ -160,6 +173,8 @@ class ReportDb {
   // one at a time (memory stays flat); `fn` returning an error stops the walk with it.
   Status ForEachCell(const std::string& sweep, const ReadFilter& filter,
                      const std::function<Status(const ExportRow&)>& fn);
+  // Per (sweep, task, model setting, method, turns) whose instances have more than one draw.
+  Result<std::vector<RepeatRow>> Repeats(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
   // Read-only SQL with ?1.. bound to `params`, typed cells out (for `codesweep view`).

@@ -224,6 +224,7 @@ JobRow ReadJobRow(const Stmt& stmt) {
   row.worker = stmt.Text(12);
   row.lease_until_ms = stmt.Int(13);
   row.not_before_ms = stmt.Int(14);
+  row.epoch = static_cast<int>(stmt.Int(15));
   return row;
 }
 

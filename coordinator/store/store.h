@@ -58,6 +58,10 @@ struct CellRow {
   int64_t variant_id = 0;
   std::string method;
   int turns = 1;
+  int epoch = 0;  // draw index of a repeated cell (sweep `epochs`); 0 when it runs once
+  // Keys this cell had under an older cell-key definition (docs/design.md, "Cell identity"): a
+  // job found under one of them is given `cell` instead of a new job being inserted.
+  std::vector<CellKey> legacy_cells;
 };
 
 // A job as the dispatcher needs it: enough to build a JobSpec via the variant cache.
@@ -77,6 +81,7 @@ struct JobRow {
   std::string worker;
   int64_t lease_until_ms = 0;
   int64_t not_before_ms = 0;
+  int epoch = 0;
 };
 
 enum class CompleteResult {
@@ -185,7 +190,13 @@ class Store {
   Result<int64_t> StageSweep(const SweepRecord& sweep);
   Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
   Result<VariantRecord> GetVariant(int64_t variant_id);
+  // The variants the jobs of a sweep use, by id.
+  Result<std::vector<int64_t>> SweepVariants(int64_t sweep_id);
+  // Points every job of the sweep that uses variant `from` at variant `to` (same output, other
+  // transport settings: the jobs are then dispatched with `to`'s). Joins the group transaction.
+  Result<int64_t> RemapVariant(int64_t sweep_id, int64_t from, int64_t to);
   // INSERT OR IGNORE of many cells as pending jobs in one transaction; returns how many were new.
+  // A job found under one of a cell's legacy_cells keys takes the cell's key instead.
   Result<int64_t> InsertCells(int64_t sweep_id, const std::vector<CellRow>& cells);
   // A grid load: BeginCellLoad(), InsertCells() for each batch, FinishCellLoad(), Commit(). Into
   // an empty jobs table the jobs indexes are dropped at the start and each is built with one
@@ -214,7 +225,9 @@ class Store {
   // ---- dispatch (coordinator loop) ----
   // Pending jobs with not_before <= now, in id order after `after_job`, at most `limit`.
   // The coordinator pages through these; memory stays bounded by `limit`.
-  Result<std::vector<JobRow>> FetchPending(int64_t now_ms, JobId after_job, int limit);
+  // `scope_sql`: an extra SQL condition over the jobs table (named jobs), e.g. a CLI filter.
+  Result<std::vector<JobRow>> FetchPending(int64_t now_ms, JobId after_job, int limit,
+                                           const std::string& scope_sql = "");
   // pending -> leased; attempts += 1; assigns the next lease token (monotonic across restarts).
   Result<LeaseToken> LeaseJob(JobId job, const std::string& worker, int64_t lease_until_ms);
   // Extends a live lease; kStale if the lease no longer matches.
@@ -282,7 +295,7 @@ class Store {
                                             const ReadFilter& filter = {}, int64_t now_ms = 0);
   Result<int64_t> CountJobs(std::optional<JobState> state, int64_t sweep_id /* 0 = all */);
   // Every state's count in one pass over the jobs (sweep_id 0 = all sweeps).
-  Result<JobCounts> CountJobStates(int64_t sweep_id);
+  Result<JobCounts> CountJobStates(int64_t sweep_id, const std::string& scope_sql = "");
 
   // ---- schema ----
   static int LatestSchemaVersion();

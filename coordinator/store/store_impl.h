@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,10 +21,14 @@ namespace codesweep {
 // which the statement cache keys on).
 #define CS_JOB_COLS                                                                      \
   "id, cell_key, sweep_id, task, complexity, sample, variant_id, method, turns, state, " \
-  "attempts, lease_token, worker, lease_until_ms, not_before_ms"
+  "attempts, lease_token, worker, lease_until_ms, not_before_ms, epoch"
 
 struct Store::Impl {
   std::unique_ptr<store_internal::StoreDb> db;
+  // SQL built at run time (scoped queries), kept here because the statement cache is keyed by
+  // the text's address: a std::set never moves its elements.
+  std::set<std::string> built_sql;
+  const char* BuiltSql(std::string sql) { return built_sql.insert(std::move(sql)).first->c_str(); }
   StoreOptions options;
   int64_t next_lease = 1;            // next lease token to hand out
   int64_t persisted_next_lease = 1;  // what meta holds (as of the last commit)
@@ -61,8 +66,9 @@ struct Store::Impl {
 // that lacks any of them sees what it reads, so read-only tools may skip them (the next writer
 // applies them).
 inline bool MigrationInvisibleToReaders(std::string_view name) {
+  // *_column.sql: adds columns (with defaults) that no read-only query reads.
   return name.ends_with("_index.sql") || name.ends_with("_writer.sql") ||
-         name.ends_with("_newtable.sql");
+         name.ends_with("_newtable.sql") || name.ends_with("_column.sql");
 }
 
 // A ReadFilter field as SQL: true when parameter ?`param` is empty or lists `column`'s value

@@ -3,6 +3,7 @@
 // per-(task, complexity) parts are built once and only the sample index varies per cell.
 #include "coordinator/sweep/grid.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "base/hash.h"
+#include "jobs/llm/llm_client.h"
 #include "jobs/methods/method.h"
 
 namespace codesweep {
@@ -20,8 +22,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// Options that only say how to reach the model, never what it answers.
-constexpr const char* kTransportKeys[] = {
+// The options the first cell-key definition left out. It kept timeouts, retry, max_attempts,
+// price and key_alias in the key; such keys are found again through LegacyV1KeyOptions (the
+// upgrade).
+constexpr const char* kLegacyV1TransportKeys[] = {
     "base_url",    "api_key_env",        "headers",
     "timeout_ms",  "connect_timeout_ms", "cell_context_header",
     "max_retries", "latency_ms",         "latency_jitter_ms"};
@@ -47,25 +51,40 @@ struct Combo {
   std::string method;
   int turns;
   std::string key_part;
+  std::vector<std::string> legacy_parts;  // the same combo under older key definitions
 };
 
-std::vector<Combo> Combos(const SweepConfig& c) {
+// The part of a cell key shared by every cell of one (model, method, turns), given the model's
+// key options.
+std::string ComboPart(const SweepConfig& c, const ModelConfig& m, const std::string& options,
+                      const std::string& method, int turns) {
+  const MethodInfo* info = FindMethod(method);
+  json j = {{"model", m.spec.id},
+            {"options", json::parse(options)},
+            {"gen", GenJson(m.gen)},
+            {"method", method},
+            {"prompt_version", info ? info->prompt_version : ""},
+            {"turns", turns},
+            {"sandbox", json::parse(c.sandbox_json)}};
+  return j.dump();
+}
+
+// `legacy[mi]`: key options model mi had under the old definition in jobs still stored.
+std::vector<Combo> Combos(const SweepConfig& c, const LegacyKeyOptions& legacy = {}) {
   std::vector<Combo> out;
-  json sandbox = json::parse(c.sandbox_json);
   for (size_t mi = 0; mi < c.models.size(); ++mi) {
     const ModelConfig& m = c.models[mi];
     for (const auto& method : c.methods) {
       if (!m.Runs(method)) continue;
-      const MethodInfo* info = FindMethod(method);
       for (int turns : TurnsFor(c, method)) {
-        json j = {{"model", m.spec.id},
-                  {"options", json::parse(OutputAffectingOptions(m.spec))},
-                  {"gen", GenJson(m.gen)},
-                  {"method", method},
-                  {"prompt_version", info ? info->prompt_version : ""},
-                  {"turns", turns},
-                  {"sandbox", sandbox}};
-        out.push_back({mi, method, turns, j.dump()});
+        Combo combo{
+            mi, method, turns, ComboPart(c, m, OutputAffectingOptions(m.spec), method, turns), {}};
+        if (mi < legacy.size()) {
+          for (const std::string& options : legacy[mi]) {
+            combo.legacy_parts.push_back(ComboPart(c, m, options, method, turns));
+          }
+        }
+        out.push_back(std::move(combo));
       }
     }
   }
@@ -130,8 +149,15 @@ class BatchQueue {
 std::string OutputAffectingOptions(const ModelSpec& model) {
   json o = json::parse(model.options_json, nullptr, /*allow_exceptions=*/false);
   if (!o.is_object()) return "{}";
-  for (const char* k : kTransportKeys) o.erase(k);
+  for (const std::string& k : NonOutputOptionKeys()) o.erase(k);
   return o.dump();  // nlohmann::json objects are sorted by key
+}
+
+std::string LegacyV1KeyOptions(const ModelSpec& model) {
+  json o = json::parse(model.options_json, nullptr, /*allow_exceptions=*/false);
+  if (!o.is_object()) return "{}";
+  for (const char* k : kLegacyV1TransportKeys) o.erase(k);
+  return o.dump();
 }
 
 namespace {
@@ -161,7 +187,7 @@ int64_t GridSize(const SweepConfig& c) {
     instances =
         SatAdd(instances, SatMul(static_cast<int64_t>(t.complexities.size()), SamplesFor(c, t)));
   }
-  return SatMul(combos, instances);
+  return SatMul(SatMul(combos, instances), c.epochs);
 }
 
 GridNeeds EstimateNeeds(const SweepConfig& config) {
@@ -205,8 +231,27 @@ std::string FormatBytes(int64_t bytes) {
   return buf;
 }
 
-void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)>& fn) {
-  std::vector<Combo> combos = Combos(c);
+namespace {
+
+// H(task part | sample | combo part [| epoch]): epoch 0 has no epoch part, so a cell keeps its key
+// when a sweep starts repeating it.
+CellKey KeyOf(const std::string& task_part, int64_t sample, const std::string& combo_part,
+              int epoch, std::string& buf) {
+  buf.clear();
+  buf += task_part;
+  buf += "|sample=";
+  buf += std::to_string(sample);
+  buf += '|';
+  buf += combo_part;
+  if (epoch > 0) buf += "|epoch=" + std::to_string(epoch);
+  return CellKey(Sha256Hex(buf));
+}
+
+}  // namespace
+
+void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)>& fn,
+                 const LegacyKeyOptions& legacy) {
+  std::vector<Combo> combos = Combos(c, legacy);
   GridCell cell;
   std::string buf;
   for (const auto& t : c.tasks) {
@@ -215,20 +260,21 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
       int64_t n = SamplesFor(c, t);
       for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
         for (const Combo& combo : combos) {
-          buf.clear();
-          buf += task_part;
-          buf += "|sample=";
-          buf += std::to_string(s);
-          buf += '|';
-          buf += combo.key_part;
-          cell.cell = CellKey(Sha256Hex(buf));
           cell.task = t.name;
           cell.complexity = level;
           cell.sample = s;
           cell.model_index = combo.model_index;
           cell.method = combo.method;
           cell.turns = combo.turns;
-          if (!fn(cell)) return;
+          for (int e = 0; e < c.epochs; ++e) {
+            cell.cell = KeyOf(task_part, s, combo.key_part, e, buf);
+            cell.epoch = e;
+            cell.legacy_cells.clear();
+            for (const std::string& part : combo.legacy_parts) {
+              cell.legacy_cells.push_back(KeyOf(task_part, s, part, e, buf));
+            }
+            if (!fn(cell)) return;
+          }
         }
       }
     }
@@ -237,11 +283,15 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
 
 namespace {
 
+constexpr std::string_view kDigestPrefix = "v2-";
+
 // What Store::GridDigest keeps for a sweep: a digest of everything its cell keys derive from.
 std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
   // A cell key is H(task part | sample | combo part): these parts, the sample ranges and the
   // variant each model maps to determine every row a load inserts.
-  std::string d = "grid-digest/v1\n";
+  // v2: cell keys without timeouts, retry, price and key_alias, and epochs; every database loaded
+  // before is loaded once more, which adopts its legacy keys and remaps its variants.
+  std::string d = "grid-digest/v2 epochs=" + std::to_string(c.epochs) + "\n";
   for (const auto& t : c.tasks) {
     for (const auto& level : t.complexities) {
       d += TaskPart(c, t, level);
@@ -252,7 +302,7 @@ std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant
     d += std::to_string(variant_ids.at(combo.model_index)) + '|' + combo.method + '|' +
          std::to_string(combo.turns) + '|' + combo.key_part + '\n';
   }
-  return Sha256Hex(d);
+  return std::string(kDigestPrefix) + Sha256Hex(d);
 }
 
 }  // namespace
@@ -265,8 +315,9 @@ bool Cancelled(const ExpandOptions& o) { return o.cancel != nullptr && o.cancel-
 // caller's thread inserts them.
 class CellProducer {
  public:
-  CellProducer(const SweepConfig& c, const std::vector<int64_t>& variant_ids)
-      : thread_([this, &c, &variant_ids] { Produce(c, variant_ids); }) {}
+  CellProducer(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
+               const LegacyKeyOptions& legacy)
+      : thread_([this, &c, &variant_ids, &legacy] { Produce(c, variant_ids, legacy); }) {}
   ~CellProducer() {
     queue_.Cancel();
     thread_.join();
@@ -275,18 +326,22 @@ class CellProducer {
 
  private:
   static constexpr size_t kBatch = 50'000;
-  void Produce(const SweepConfig& c, const std::vector<int64_t>& variant_ids) {
+  void Produce(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
+               const LegacyKeyOptions& legacy) {
     std::vector<CellRow> batch;
     batch.reserve(kBatch);
-    ForEachCell(c, [&](const GridCell& g) {
-      batch.push_back(
-          {g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index], g.method, g.turns});
-      if (batch.size() < kBatch) return true;
-      bool more = queue_.Push(std::move(batch));
-      batch = {};
-      batch.reserve(kBatch);
-      return more;
-    });
+    ForEachCell(
+        c,
+        [&](const GridCell& g) {
+          batch.push_back({g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index],
+                           g.method, g.turns, g.epoch, g.legacy_cells});
+          if (batch.size() < kBatch) return true;
+          bool more = queue_.Push(std::move(batch));
+          batch = {};
+          batch.reserve(kBatch);
+          return more;
+        },
+        legacy);
     if (!batch.empty()) queue_.Push(std::move(batch));
     queue_.Close();
   }
@@ -303,9 +358,10 @@ Status FinishBatch(Store& store, ExpandStats* stats) {
 
 // Inserts every cell, committing every options.cells_per_commit cells; the last batch is left
 // finished but uncommitted. On error (or cancel) the caller aborts the open load.
-Status LoadCells(const SweepConfig& c, const std::vector<int64_t>& variant_ids, Store& store,
-                 const ExpandOptions& options, ExpandStats* stats) {
-  CellProducer producer(c, variant_ids);
+Status LoadCells(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
+                 const LegacyKeyOptions& legacy, Store& store, const ExpandOptions& options,
+                 ExpandStats* stats) {
+  CellProducer producer(c, variant_ids, legacy);
   CS_RETURN_IF_ERROR(store.BeginCellLoad(options.cancel));
   int64_t uncommitted = 0;
   while (std::optional<std::vector<CellRow>> batch = producer.Next()) {
@@ -321,6 +377,48 @@ Status LoadCells(const SweepConfig& c, const std::vector<int64_t>& variant_ids, 
     CS_RETURN_IF_ERROR(store.BeginCellLoad(options.cancel));
   }
   return FinishBatch(store, stats);
+}
+
+// The model of `c` whose output `v` gives (same id, output options, generation settings and
+// sandbox limits), or -1.
+int OutputTwin(const SweepConfig& c, const VariantRecord& v) {
+  json sandbox = json::parse(v.sandbox_json, nullptr, /*allow_exceptions=*/false);
+  if (sandbox != json::parse(c.sandbox_json, nullptr, false)) return -1;
+  for (size_t mi = 0; mi < c.models.size(); ++mi) {
+    const ModelConfig& m = c.models[mi];
+    if (m.spec.id == v.model.id && GenJson(m.gen) == GenJson(v.gen) &&
+        OutputAffectingOptions(m.spec) == OutputAffectingOptions(v.model)) {
+      return static_cast<int>(mi);
+    }
+  }
+  return -1;
+}
+
+// Makes the sweep's stored jobs follow the transport settings of this run: a job whose variant
+// gives the same output as a model of `c` is pointed at that model's variant now, so pending,
+// requeued and retried cells are dispatched with the current base_url, timeouts, price, ...
+// With `legacy`, also returns the key options each model's jobs had under the first cell-key
+// definition where they differ (their jobs take the new keys in the load).
+Result<LegacyKeyOptions> FollowCurrentVariants(const SweepConfig& c,
+                                               const std::vector<int64_t>& variant_ids,
+                                               int64_t sweep_id, bool legacy, Store& store) {
+  LegacyKeyOptions out(c.models.size());
+  CS_ASSIGN_OR_RETURN(std::vector<int64_t> used, store.SweepVariants(sweep_id));
+  for (int64_t id : used) {
+    CS_ASSIGN_OR_RETURN(VariantRecord v, store.GetVariant(id));
+    const int mi = OutputTwin(c, v);
+    if (mi < 0) continue;
+    if (id != variant_ids[mi]) {
+      CS_RETURN_IF_ERROR(store.RemapVariant(sweep_id, id, variant_ids[mi]).status());
+    }
+    std::string old_options = LegacyV1KeyOptions(v.model);
+    std::vector<std::string>& seen = out[mi];
+    if (legacy && old_options != OutputAffectingOptions(v.model) &&
+        std::find(seen.begin(), seen.end(), old_options) == seen.end()) {
+      seen.push_back(std::move(old_options));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -347,7 +445,12 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
     CS_RETURN_IF_ERROR(store.Commit());
     return stats;
   }
-  Status loaded = LoadCells(c, variant_ids, store, options, &stats);
+  // A digest saved by a binary from before the current cell-key definition: jobs may still carry
+  // keys of the old definition.
+  const bool legacy = had > 0 && !saved.starts_with(kDigestPrefix);
+  CS_ASSIGN_OR_RETURN(LegacyKeyOptions legacy_options,
+                      FollowCurrentVariants(c, variant_ids, stats.sweep_id, legacy, store));
+  Status loaded = LoadCells(c, variant_ids, legacy_options, store, options, &stats);
   if (!loaded.ok()) {
     store.AbortCellLoad();
     if (!Cancelled(options)) return loaded;
@@ -376,6 +479,7 @@ JobSpec MakeJobSpec(const std::string& sweep_name, uint64_t seed, const JobRow& 
   spec.turns = row.turns;
   spec.gen = variant.gen;
   spec.sandbox_json = variant.sandbox_json;
+  spec.epoch = row.epoch;
   return spec;
 }
 

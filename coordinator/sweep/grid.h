@@ -1,7 +1,8 @@
 // Grid expansion: a SweepConfig becomes cells with deterministic keys. The cell key hashes
 // everything that changes a model's output (sweep, task, complexity, sample, seed, model id and
 // its output-affecting options, generation settings, method and its prompt version, turns,
-// sandbox limits) and nothing transport-related (base_url, api_key_env, timeouts, headers).
+// sandbox limits, the epoch when a sweep repeats cells) and none of the options listed by
+// NonOutputOptionKeys (jobs/llm/llm_client.h): base_url, timeouts, retry, price, key_alias, ...
 // Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore, which inserts
 // idempotently (INSERT OR IGNORE).
 #pragma once
@@ -23,7 +24,13 @@ struct GridCell {
   size_t model_index = 0;  // into SweepConfig::models
   std::string method;
   int turns = 1;
+  int epoch = 0;                      // 0 .. epochs - 1
+  std::vector<CellKey> legacy_cells;  // keys under older definitions (ExpandIntoStore's upgrade)
 };
+
+// Per model of a SweepConfig: the key options its stored jobs had under an older cell-key
+// definition, where they differ from the current ones.
+using LegacyKeyOptions = std::vector<std::vector<std::string>>;
 
 // Number of cells the config expands to (turns > 1 only for multi-turn methods), saturating at
 // INT64_MAX.
@@ -51,9 +58,13 @@ std::string FormatBytes(int64_t bytes);
 // 12345678 -> "12,345,678", for messages.
 std::string FormatCount(int64_t n);
 // Calls `fn` for every cell in a fixed order; stops early if fn returns false.
-void ForEachCell(const SweepConfig& config, const std::function<bool(const GridCell&)>& fn);
-// Model options with transport-only fields removed, canonical (sorted keys).
+void ForEachCell(const SweepConfig& config, const std::function<bool(const GridCell&)>& fn,
+                 const LegacyKeyOptions& legacy = {});
+// Model options without NonOutputOptionKeys(), canonical (sorted keys): what the key holds.
 std::string OutputAffectingOptions(const ModelSpec& model);
+// The same under the first definition, which kept timeouts, retry, max_attempts, price and
+// key_alias (cell keys made before they left it).
+std::string LegacyV1KeyOptions(const ModelSpec& model);
 
 struct ExpandStats {
   int64_t sweep_id = 0;
@@ -73,7 +84,10 @@ struct ExpandOptions {
 };
 
 // Loads the sweep, its variants and its cells into the store (INSERT OR IGNORE), or nothing when
-// the last load of this sweep had the same grid.
+// the last load of this sweep had the same grid. Stored jobs of the sweep whose variant gives the
+// same output as one of the sweep's models are pointed at that model's current variant (so they
+// run with the current transport settings), and jobs keyed under the older key definition take
+// their new keys instead of being inserted again.
 Result<ExpandStats> ExpandIntoStore(const SweepConfig& config, Store& store,
                                     const ExpandOptions& options = {});
 

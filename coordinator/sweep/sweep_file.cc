@@ -498,10 +498,10 @@ Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
 
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
-  CS_RETURN_IF_ERROR(
-      CheckKeys(ctx, root, "",
-                {"name", "description", "seed", "samples", "max_attempts", "methods", "turns",
-                 "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total"}));
+  CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
+                               {"name", "description", "seed", "samples", "max_attempts", "epochs",
+                                "methods", "turns", "tasks", "models", "sandbox", "max_cost_usd",
+                                "max_tokens_total"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
       return ctx.Error(nullptr, required,
@@ -535,6 +535,10 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
   if (const toml::node* n = root.get("max_tokens_total")) {
     CS_ASSIGN_OR_RETURN(c.max_tokens_total,
                         GetInt(ctx, *n, "max_tokens_total", 0, 1'000'000'000'000'000));
+  }
+  if (const toml::node* n = root.get("epochs")) {
+    CS_ASSIGN_OR_RETURN(int64_t k, GetInt(ctx, *n, "epochs", 1, 1000));
+    c.epochs = static_cast<int>(k);
   }
   CS_RETURN_IF_ERROR(ParseMethods(ctx, *root.get("methods"), c));
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
@@ -632,6 +636,7 @@ std::string SweepConfigJson(const SweepConfig& c) {
   j["seed"] = c.seed;
   j["samples"] = c.samples;
   j["max_attempts"] = c.max_attempts;
+  j["epochs"] = c.epochs;
   j["methods"] = c.methods;
   j["turns"] = c.turns;
   j["sandbox"] = json::parse(c.sandbox_json);

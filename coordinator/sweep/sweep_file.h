@@ -52,6 +52,9 @@ struct SweepConfig {
   uint64_t seed = 0;
   int64_t samples = 1;  // default samples per (task, complexity)
   int max_attempts = 3;
+  // Draws of every cell (`epochs = K`): K separate runs with distinct cell and call keys. Epoch 0
+  // keeps the key a cell has with K = 1, so raising K adds only the new draws.
+  int epochs = 1;
   std::vector<TaskConfig> tasks;
   std::vector<ModelConfig> models;
   std::vector<std::string> methods;

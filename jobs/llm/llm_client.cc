@@ -13,25 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// Model options that never change what the model answers: transport, secrets, prices, retry
-// policy and simulated latency. They are left out of the call key.
-const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
-  static const std::set<std::string, std::less<>> kKeys = {"base_url",
-                                                           "api_key_env",
-                                                           "headers",
-                                                           "timeouts",
-                                                           "timeout_ms",
-                                                           "connect_timeout_ms",
-                                                           "cell_context_header",
-                                                           "price",
-                                                           "retry",
-                                                           "max_attempts",
-                                                           "key_alias",
-                                                           "latency_ms",
-                                                           "latency_jitter_ms"};
-  return kKeys;
-}
-
 // Embeds a JSON text as a value when it parses (so its field order does not matter), else as the
 // raw string (also when nested past kMaxJsonDepth, so dumping it cannot recurse without bound).
 json EmbedJsonText(const std::string& text) {
@@ -136,6 +117,15 @@ Status ReadUsage(const json& obj, LlmUsage* usage) {
 }
 
 }  // namespace
+
+const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
+  static const std::set<std::string, std::less<>> kKeys = {
+      "base_url",         "api_key_env", "key_alias",          "headers",
+      "timeouts",         "timeout_ms",  "connect_timeout_ms", "retry",
+      "max_attempts",     "price",       "latency_ms",         "cell_context_header",
+      "latency_jitter_ms"};
+  return kKeys;
+}
 
 std::string CanonicalRequestJson(const LlmRequest& request) {
   return Dump(CanonicalRequestValue(request));

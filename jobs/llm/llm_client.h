@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,14 @@ class LlmClient {
   virtual LlmCapabilities capabilities() const = 0;
   virtual LlmCallStats last_call_stats() const { return {}; }
 };
+
+// THE list of model options that never change what a model answers: where to reach it and with
+// which key (base_url, api_key_env, key_alias, headers), how long to wait and how often to retry
+// (timeouts, timeout_ms, connect_timeout_ms, retry, max_attempts), what it costs (price), the
+// simulated latency of sim models and cell_context_header. They are in neither the call key nor
+// the cell key, and dispatch reads them from the sweep file of the current run. Every other model
+// option is in both keys (docs/design.md, "Cell identity").
+const std::set<std::string, std::less<>>& NonOutputOptionKeys();
 
 // Canonical JSON of a request (sorted keys, no whitespace) and its call key:
 // SHA-256 over provider, model name, canonical request (messages, tools, settings) and draw.

@@ -24,6 +24,7 @@ LlmRequest CellRun::NewRequest(std::vector<ChatMessage> messages) const {
   LlmRequest r;
   r.messages = std::move(messages);
   r.gen = spec_.gen;
+  r.draw = spec_.epoch;  // repeated cells: each epoch is its own draw, with its own call keys
   return r;
 }
 

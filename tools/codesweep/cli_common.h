@@ -3,8 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "coordinator/store/read_filter.h"
@@ -46,5 +49,28 @@ void AddReadFilterOptions(CLI::App& sub, ReadFilter* filter);
 
 // "0.2.0 (git 1a2b3c4d5e6f)", or without the commit when built outside git.
 std::string VersionString();
+
+// Which cells a command works on: --task, --model, --method (each repeatable, or a comma list)
+// and --limit N (the first N samples of each task at each level). Empty lists match everything.
+struct CellFilter {
+  std::vector<std::string> tasks;
+  std::vector<std::string> models;  // a full id ("openai:gpt-4o") or the name after the ':'
+  std::vector<std::string> methods;
+  int64_t limit = 0;  // 0 = every sample
+
+  // Adds --task, --model, --method and --limit to `sub`, filling `filter`.
+  static void AddFlags(CLI::App& sub, CellFilter* filter);
+  // Takes one flag by name ("task", "model", "method" or "limit") and its value; a bad value
+  // (an empty name, a limit that is not a positive integer) is InvalidArgument.
+  Status ParseFlag(std::string_view flag, std::string_view value);
+  bool empty() const { return tasks.empty() && models.empty() && methods.empty() && limit == 0; }
+  // Refuses names the sweep does not have (a typo would otherwise select nothing).
+  Status CheckAgainst(const SweepConfig& config) const;
+  // A SQL condition over the jobs table (named `jobs_alias` in the query) that selects the
+  // filtered cells, or "" when the filter is empty. Names are quoted as SQL literals. With a
+  // limit, `first_samples` gives each task's first sample index (missing: 0).
+  std::string ToSqlWhere(const std::string& jobs_alias = "jobs",
+                         const std::map<std::string, int64_t>& first_samples = {}) const;
+};
 
 }  // namespace codesweep

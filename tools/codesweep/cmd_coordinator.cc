@@ -129,7 +129,7 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
                         {SIGINT, SIGTERM, SIGHUP});
     Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
     if (!tasks.ok()) return Fail(tasks.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, **tasks, signals.cancelled());
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, **tasks, signals.cancelled(), &log);
     if (!sweep.ok() && signals.cancelled()->load()) {  // asked to stop, and stopped cleanly
       log.Info(Str("stopped during the grid load: ", sweep.status().message()));
       return 0;

@@ -77,6 +77,7 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<SweepSource> sources, db->SweepSources());
   CS_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db->LatestRuns());
   Filter(f.filter, grain, cost, states);
+  CS_ASSIGN_OR_RETURN(std::vector<RepeatRow> repeats, db->Repeats(f.sweep));
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {
@@ -86,6 +87,9 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
       if (run.sweep == r.sweep) r.last_run = run;
     }
     r.filter = FilterText(f.filter);
+    for (const RepeatRow& x : repeats) {
+      if (x.sweep == r.sweep) r.repeats.push_back(x);
+    }
   }
   return reports;
 }

@@ -130,6 +130,7 @@ CommandAction SetupRetryCommand(CLI::App& sub) {
   sub.add_flag("--no-run", f->no_run, "Put the cells back to pending but do not run them")
       ->excludes(dry);
   RunHooks hooks;
+  hooks.cell_filter_flags = false;  // --task/--model/--method above select the cells to retry
   hooks.before_load = [f](const std::string& sweep_file, const std::string& db) {
     return BeforeLoad(*f, sweep_file, db);
   };

@@ -1,7 +1,8 @@
-// `codesweep run SWEEP.toml [--db FILE] [--workers N] [--slots N]`: expand the sweep, run it with
-// an embedded coordinator and N worker loops over inproc (the same classes as the distributed
-// case), show live progress, then a per-(task, model, method) summary with failed and dead cells.
-// The exit status says how it ended (kExit* below, docs/operations.md). `retry` runs through here.
+// `codesweep run SWEEP.toml [--db FILE] [--workers N] [--slots N] [--task/--model/--method NAME]
+// [--limit N]`: expand the sweep, run it (or the filtered part of it) with an embedded
+// coordinator and N worker loops over inproc (the same classes as the distributed case), show
+// live progress, then a per-(task, model, method) summary with failed and dead cells. The exit
+// status says how it ended (kExit* below, docs/operations.md). `retry` runs through here.
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,6 +39,7 @@ struct RunFlags {
   int workers = 4;  // local worker loops
   int slots = 1;    // slots per worker loop; kMeteredSlots by default when a model is metered
   bool quiet = false;
+  CellFilter filter;  // which cells this run dispatches (all by default)
   Status Validate() const {
     if (workers < 1 || slots < 1) {
       return Status::InvalidArgument(
@@ -217,6 +219,16 @@ class LocalWorkers {
 
 int Finish(const RunFlags& f, const std::string& sweep, int64_t left, const std::string& stopped);
 
+// Restricts the run to the filter's cells (checked against the sweep, so a typo is an error).
+Status ApplyFilter(const CellFilter& filter, LoadedSweep& sweep) {
+  if (filter.empty()) return Status::OK();
+  CS_RETURN_IF_ERROR(filter.CheckAgainst(sweep.config));
+  std::map<std::string, int64_t> first_samples;
+  for (const TaskConfig& t : sweep.config.tasks) first_samples[t.name] = t.first_sample;
+  sweep.core.job_scope_sql = filter.ToSqlWhere("jobs", first_samples);
+  return Status::OK();
+}
+
 // Serves the loaded sweep to local workers until it is done or a signal stops it.
 int Serve(const RunFlags& f, LoadedSweep& sweep, StopSignals& signals, const JobRunner& runner,
           Logger& log) {
@@ -275,6 +287,7 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
                  "flight, still capped by each model's rate limits)");
   sub.add_flag("-q,--quiet", f->quiet, "No progress line");
   AddSweepSetupFlags(sub, &f->setup);
+  if (hooks.cell_filter_flags) CellFilter::AddFlags(sub, &f->filter);
   return [f, &sub, hooks = std::move(hooks)]() -> int {
     Logger log(stderr, LogLevel::kWarn, "run");
     StopSignals signals;
@@ -287,24 +300,29 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
     ro.env = EnvironmentSecrets(&log);
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) return Fail(rt.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled());
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled(), &log);
     if (!sweep.ok())
       return signals.cancelled()->load() ? Interrupted(sweep.status()) : Fail(sweep.status());
     if (sub.count("--slots") == 0 && HasMeteredModel(sweep->config)) f->slots = kMeteredSlots;
+    if (Status s = ApplyFilter(f->filter, *sweep); !s.ok()) return Fail(s);
     const ExpandStats& grid = sweep->grid;
     if (hooks.before_serve) {
       if (std::optional<int> rc = hooks.before_serve(*sweep->store, grid.sweep_id)) return *rc;
     }
-    Result<JobCounts> counts = sweep->store->CountJobStates(grid.sweep_id);
+    Result<JobCounts> counts =
+        sweep->store->CountJobStates(grid.sweep_id, sweep->core.job_scope_sql);
     if (!counts.ok()) return Fail(counts.status());
     std::printf("sweep %s: %lld cells (%lld new, %lld to run), database %s\n",
                 sweep->config.name.c_str(), static_cast<long long>(grid.total),
                 static_cast<long long>(grid.inserted),
                 static_cast<long long>(counts->pending + counts->leased), f->setup.db.c_str());
+    if (!f->filter.empty()) {
+      std::printf("filtered: %lld of the cells selected\n", static_cast<long long>(counts->total));
+    }
     std::fflush(stdout);
     if (counts->pending + counts->leased == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
-                  static_cast<long long>(grid.total));
+                  static_cast<long long>(counts->total));
       return Finish(*f, sweep->config.name, 0, "");
     }
     return Serve(*f, *sweep, signals, (*rt)->runner(), log);

@@ -23,6 +23,8 @@ struct RunHooks {
       before_load;
   // On the loaded sweep, before it is served (retry puts its cells back here).
   std::function<std::optional<int>(Store& store, int64_t sweep_id)> before_serve;
+  // run's --task/--model/--method/--limit (CellFilter); retry has its own selection flags.
+  bool cell_filter_flags = true;
 };
 // Adds run's flags to `sub`; the action runs the sweep as `run` does, with `hooks`.
 CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks);

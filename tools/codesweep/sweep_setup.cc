@@ -56,13 +56,15 @@ RunRecord Provenance(const std::string& command, const LoadedSweep& sweep) {
 }  // namespace
 
 Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
-                              const std::atomic<bool>* cancel) {
+                              const std::atomic<bool>* cancel, Logger* log) {
   CS_RETURN_IF_ERROR(options.Validate());
   LoadedSweep out;
   CS_ASSIGN_OR_RETURN(out.config, LoadSweepFile(options.sweep_file, tasks));
   const int64_t cells = GridSize(out.config);
   CS_RETURN_IF_ERROR(CheckGridSize(out.config, options.max_cells));
-  CS_ASSIGN_OR_RETURN(out.store, Store::Open(options.db, {}));
+  StoreOptions store_options;
+  store_options.log = log;
+  CS_ASSIGN_OR_RETURN(out.store, Store::Open(options.db, store_options));
   if (cells > kLoadNoticeCells) {
     std::fprintf(stderr, "sweep %s: loading %s cells into %s (SIGINT/SIGTERM stop the load)\n",
                  out.config.name.c_str(), FormatCount(cells).c_str(), options.db.c_str());

@@ -46,9 +46,10 @@ struct LoadedSweep {
 // options.db and loads the grid, committing it in batches, then records the run's provenance.
 // `cancel` (set from the signal thread) stops the load within a second (a commit under way ends
 // first): the batch in flight is rolled back and the batches committed before stay, so no sweep is
-// left without jobs and the next load adds the rest.
+// left without jobs and the next load adds the rest. `log` (may be null; must outlive the store)
+// receives the SQL of a failed statement.
 Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegistry& tasks,
-                              const std::atomic<bool>* cancel);
+                              const std::atomic<bool>* cancel, Logger* log);
 
 // SIGINT/SIGTERM for a command that loads a grid and then serves it: before Serve() they set
 // cancelled() (which stops a grid load), during Serve() they stop the coordinator. Any other
