@@ -104,7 +104,9 @@ Result<ProbeReport> ProbeModel(const ModelSpec& model, bool with_tools, const Pr
   }
   with_tools = with_tools && o.capabilities.tools;
   std::shared_ptr<HttpEngine> http = env.http;
-  if (!http) CS_ASSIGN_OR_RETURN(http, MakeHttpEngine());
+  if (!http) {
+    CS_ASSIGN_OR_RETURN(http, MakeHttpEngine());
+  }
   if (o.format == WireFormat::kOpenAi) {
     HttpRequest models = BaseRequest(o, key);
     models.method = "GET";
