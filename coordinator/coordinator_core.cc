@@ -440,8 +440,8 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
 void CoordinatorCore::NoteForBreaker(int64_t variant, const Outcome& outcome) {
   Result<const VariantRecord*> v = Variant(variant);
   if (!v.ok()) return;
-  if (breaker_.OnResult(variant, (*v)->model, outcome)) {
-    log_.Warn(Str("circuit breaker: the pending cells of ", (*v)->model,
+  if (breaker_.OnResult(variant, (*v)->model.id, outcome)) {
+    log_.Warn(Str("circuit breaker: the pending cells of ", (*v)->model.id,
                   " that failed with this error now fail without being sent: ", outcome.error));
   }
 }

@@ -53,7 +53,8 @@ HttpRequest BaseRequest(const ProviderOptions& o, const std::string& key) {
   req.connect_timeout_ms = o.connect_timeout_ms;
   req.timeout_ms = std::min(o.timeout_ms, kProbeTimeoutMs);
   req.headers = {{"Content-Type", "application/json"}};
-  if (o.format == WireFormat::kAnthropic) req.headers.emplace_back("anthropic-version", o.anthropic_version);
+  if (o.format == WireFormat::kAnthropic)
+    req.headers.emplace_back("anthropic-version", o.anthropic_version);
   for (const auto& kv : o.headers) req.headers.push_back(kv);
   if (!key.empty()) {
     const bool openai = o.format == WireFormat::kOpenAi;

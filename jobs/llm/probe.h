@@ -14,13 +14,13 @@
 namespace codesweep {
 
 struct ProbeReport {
-  int requests = 0;              // completion requests sent (0 or 1)
-  bool reachable = false;        // an HTTP answer came back
-  int http_status = 0;           // of the completion request; 0 if none arrived
-  std::string auth;              // "ok", "refused", "none sent" or "unknown"
-  std::optional<bool> tools;     // a tool definition was accepted; nullopt = not asked
+  int requests = 0;                       // completion requests sent (0 or 1)
+  bool reachable = false;                 // an HTTP answer came back
+  int http_status = 0;                    // of the completion request; 0 if none arrived
+  std::string auth;                       // "ok", "refused", "none sent" or "unknown"
+  std::optional<bool> tools;              // a tool definition was accepted; nullopt = not asked
   std::optional<int64_t> context_tokens;  // as the server reports it
-  std::string error;             // the server's or the transport's message, "" when it answered
+  std::string error;  // the server's or the transport's message, "" when it answered
   std::vector<std::string> warnings;  // e.g. the API key variable is unset
 };
 

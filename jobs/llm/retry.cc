@@ -239,8 +239,8 @@ Status Retrier::Run(const std::function<AttemptOutcome(int64_t remaining_ms)>& a
     if (o.cls == AttemptClass::kOk) return Status::OK();
     if (IsRepeatedServerError(previous, o)) {
       return Status::InvalidArgument(
-          o.status.message() + Str(" (the same HTTP ", o.http_status,
-                                   " error twice in a row: treated as permanent)"));
+          o.status.message() +
+          Str(" (the same HTTP ", o.http_status, " error twice in a row: treated as permanent)"));
     }
     int64_t wait_ms = 0;
     CS_RETURN_IF_ERROR(NextWait(o, &failures, &malformed, stats, &wait_ms));

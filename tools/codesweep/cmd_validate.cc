@@ -82,9 +82,9 @@ int Probe(const SweepConfig& c, bool json_out, nlohmann::json* j) {
     const bool ok = r->http_status >= 200 && r->http_status < 300 && r->error.empty();
     if (!ok || (r->tools && !*r->tools)) rc = 1;
     if (json_out) {
-      nlohmann::json p = {{"model", m.spec.id},          {"requests", r->requests},
-                          {"reachable", r->reachable},   {"http_status", r->http_status},
-                          {"auth", r->auth},             {"error", r->error},
+      nlohmann::json p = {{"model", m.spec.id},        {"requests", r->requests},
+                          {"reachable", r->reachable}, {"http_status", r->http_status},
+                          {"auth", r->auth},           {"error", r->error},
                           {"warnings", r->warnings}};
       if (r->tools) p["tools"] = *r->tools;
       if (r->context_tokens) p["context_tokens"] = *r->context_tokens;

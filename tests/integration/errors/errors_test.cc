@@ -50,8 +50,9 @@ TEST(ErrorsIntegration, FailedCallsCarryTheirHttpStatusTriesAndLatency) {
   Run(dir, WriteSweep(dir, s, llm.base_url()), db);
   // Before: every failed call was stored as status 0, 1 attempt, 0 ms.
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls"), 3);  // one per lease
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls WHERE error <> '' AND http_status = 503"
-                         " AND attempts = 2 AND latency_ms > 0"),
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM calls WHERE error <> '' AND http_status = 503"
+                     " AND attempts = 2 AND latency_ms > 0"),
             3);
   // Every HTTP attempt is counted: the calls' attempts add up to what fakellm served.
   EXPECT_EQ(QueryInt(db, "SELECT sum(attempts) FROM calls"), llm.Stat("requests"));
@@ -75,8 +76,7 @@ TEST(ErrorsIntegration, IdenticalServerErrorFailsTheCellAndTheBreakerTheRest) {
   EXPECT_LE(llm.Stat("requests"), 8);
   EXPECT_GE(llm.Stat("requests"), 6);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE last_error LIKE '%is broken%'"), 12);
-  EXPECT_GE(QueryInt(db, "SELECT count(*) FROM jobs WHERE last_error LIKE '%circuit breaker%'"),
-            8);
+  EXPECT_GE(QueryInt(db, "SELECT count(*) FROM jobs WHERE last_error LIKE '%circuit breaker%'"), 8);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls WHERE http_status = 500 AND attempts = 2"),
             llm.Stat("requests") / 2);
 }
@@ -125,8 +125,7 @@ TEST(ErrorsIntegration, ValidateProbeSpendsOneRequestPerModel) {
   const std::string log = probe.log();
   EXPECT_EQ(probe.exit_code(), 1) << log;  // a model refused tools
   EXPECT_NE(log.find("at most one request per model (3 in all)"), std::string::npos) << log;
-  EXPECT_NE(log.find("api_key_env CODESWEEP_TEST_UNSET_KEY_VARIABLE is not set"),
-            std::string::npos)
+  EXPECT_NE(log.find("api_key_env CODESWEEP_TEST_UNSET_KEY_VARIABLE is not set"), std::string::npos)
       << log;
   EXPECT_NE(log.find("reachable (HTTP 200), auth none sent, tools ok, context 4096 tokens"),
             std::string::npos)

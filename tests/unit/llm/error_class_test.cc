@@ -51,8 +51,9 @@ struct Client {
     env.http = engine;
     env.clock = &clock;
     env.sleep = [this](Millis d) { clock.Advance(d); };
-    ModelSpec model{"openai:m", "openai", "m",
-                    R"({"base_url":"http://127.0.0.1:1/v1","api_key_env":"","price":{"input":0,"output":0}})"};
+    ModelSpec model{
+        "openai:m", "openai", "m",
+        R"({"base_url":"http://127.0.0.1:1/v1","api_key_env":"","price":{"input":0,"output":0}})"};
     client = std::move(MakeProviderClient(model, env)).value();
   }
   Result<LlmResponse> Call() {
