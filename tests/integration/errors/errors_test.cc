@@ -19,7 +19,7 @@ struct Sweep {
   std::string model_extra;  // more TOML lines under the model
 };
 
-std::string WriteSweep(const TempDir& dir, const Sweep& s, const std::string& base_url) {
+std::string WriteErrSweep(const TempDir& dir, const Sweep& s, const std::string& base_url) {
   std::string path = dir / (s.name + ".toml");
   std::ofstream out(path);
   out << "name = \"" << s.name << "\"\nseed = 7\nsamples = " << s.samples
@@ -32,7 +32,7 @@ std::string WriteSweep(const TempDir& dir, const Sweep& s, const std::string& ba
 }
 
 // `codesweep run` to the end (exit 0), one worker loop with one slot.
-void Run(const TempDir& dir, const std::string& sweep, const std::string& db) {
+void RunSweep(const TempDir& dir, const std::string& sweep, const std::string& db) {
   Proc run({Binary(), "run", sweep, "--db", db, "--workers", "1", "--slots", "1", "--quiet"},
            dir / "run.log");
   ASSERT_TRUE(run.Wait(120'000)) << run.log();
@@ -47,7 +47,7 @@ TEST(ErrorsIntegration, FailedCallsCarryTheirHttpStatusTriesAndLatency) {
   s.samples = 1;
   s.model_extra = "retry = {max_attempts = 2, base_backoff_ms = 20, max_backoff_ms = 20}\n";
   const std::string db = dir / "errs.db";
-  Run(dir, WriteSweep(dir, s, llm.base_url()), db);
+  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db);
   // Before: every failed call was stored as status 0, 1 attempt, 0 ms.
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls"), 3);  // one per lease
   EXPECT_EQ(QueryInt(db,
@@ -68,7 +68,7 @@ TEST(ErrorsIntegration, IdenticalServerErrorFailsTheCellAndTheBreakerTheRest) {
   s.model = "openai:broken-model";
   s.samples = 12;
   const std::string db = dir / "errs.db";
-  Run(dir, WriteSweep(dir, s, llm.base_url()), db);
+  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'failed' AND attempts = 1"), 12)
       << JobStates(db);
   // Three cells pay two requests each (an identical 500 body twice is permanent); the breaker
@@ -88,7 +88,7 @@ TEST(ErrorsIntegration, SilentlyTruncatedPromptsAreFlaggedAndCounted) {
   Sweep s;
   s.samples = 3;
   const std::string db = dir / "errs.db";
-  Run(dir, WriteSweep(dir, s, llm.base_url()), db);
+  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db);
   ASSERT_EQ(llm.Stat("prompts_cut"), 3);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls WHERE prompt_truncated = 1"), 3);
   EXPECT_EQ(QueryInt(db, "SELECT prompt_truncated FROM v_model_cost"), 3);
@@ -100,7 +100,7 @@ TEST(ErrorsIntegration, SilentlyTruncatedPromptsAreFlaggedAndCounted) {
   FakeLlm roomy(dir, {});
   s.name = "roomy";
   const std::string db2 = dir / "roomy.db";
-  Run(dir, WriteSweep(dir, s, roomy.base_url()), db2);
+  RunSweep(dir, WriteErrSweep(dir, s, roomy.base_url()), db2);
   EXPECT_EQ(QueryInt(db2, "SELECT count(*) FROM calls WHERE prompt_truncated = 1"), 0);
 }
 
