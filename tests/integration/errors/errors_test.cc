@@ -41,7 +41,7 @@ void RunSweep(const TempDir& dir, const std::string& sweep, const std::string& d
 
 TEST(ErrorsIntegration, FailedCallsCarryTheirHttpStatusTriesAndLatency) {
   TempDir dir;
-  FakeLlm llm(dir, {"--p-503", "1"});
+  FakeLlm llm(dir, {"--p503", "1"});
   ASSERT_GT(llm.port(), 0);
   Sweep s;
   s.samples = 1;
@@ -97,10 +97,11 @@ TEST(ErrorsIntegration, SilentlyTruncatedPromptsAreFlaggedAndCounted) {
   EXPECT_NE(status.log().find("prompt_truncated 3"), std::string::npos) << status.log();
 
   // The same sweep on a server with room: nothing flagged.
-  FakeLlm roomy(dir, {});
+  TempDir dir2;  // its own fakellm.log
+  FakeLlm roomy(dir2, {});
   s.name = "roomy";
-  const std::string db2 = dir / "roomy.db";
-  RunSweep(dir, WriteErrSweep(dir, s, roomy.base_url()), db2);
+  const std::string db2 = dir2 / "roomy.db";
+  RunSweep(dir2, WriteErrSweep(dir2, s, roomy.base_url()), db2);
   EXPECT_EQ(QueryInt(db2, "SELECT count(*) FROM calls WHERE prompt_truncated = 1"), 0);
 }
 
