@@ -20,6 +20,9 @@ constexpr int kMaxSlots = 1'024;  // a HELLO announcing more is held to this
 constexpr size_t kMaxLoggedPeers = 10'000;
 
 // What a worker announcing `slots` may hold at once: its slots plus at most as much prefetch.
+// The worker name of the attempts the circuit breaker fails without sending them.
+constexpr const char* kBreakerWorker = "(circuit breaker)";
+
 int MaxWindow(int slots) { return 2 * std::clamp(slots, 1, kMaxSlots); }
 
 int64_t MsBetween(SteadyTime a, SteadyTime b) {
@@ -321,8 +324,17 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
   Result<CompleteResult> r = store_.CompleteJob(JobId(m.job), LeaseToken(m.lease), m.outcome, now,
                                                 now + opt_.requeue_backoff_ms);
   if (!r.ok()) return Fail(r.status());
+  int64_t variant = 0;
+  if (auto owner = lease_owner_.find(m.job); owner != lease_owner_.end()) {
+    if (auto p = peers_.find(owner->second); p != peers_.end()) {
+      if (auto l = p->second.leases.find(m.job); l != p->second.leases.end()) {
+        variant = l->second.variant;
+      }
+    }
+  }
   DropLease(m.job);
   if (*r == CompleteResult::kAccepted) {
+    if (variant != 0) NoteForBreaker(variant, m.outcome);
     if (auto it = peers_.find(peer); it != peers_.end()) {
       Peer& p = it->second;
       p.last_progress = clock_.Now();
@@ -524,6 +536,10 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(sweep.ok() ? variant.status() : sweep.status());
     return false;
   }
+  if (std::optional<std::string> open = breaker_.Check(row.variant_id)) {
+    FailFast(row, *open);
+    return false;
+  }
   int64_t until = NowMs() + opt_.lease_ms;
   Result<LeaseToken> lease = store_.LeaseJob(row.job, p.id, until);
   if (!lease.ok()) {
@@ -532,10 +548,36 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     return false;
   }
   JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
-  AddLease(p, row.job.value(), LeaseInfo{lease->value(), until});
+  AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
   --p.credit;
   Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});
   return true;
+}
+
+void CoordinatorCore::NoteForBreaker(int64_t variant, const Outcome& outcome) {
+  Result<const VariantRecord*> v = Variant(variant);
+  if (!v.ok()) return;
+  if (breaker_.OnResult(variant, (*v)->model.id, outcome)) {
+    log_.Warn(Str("circuit breaker: the pending cells of ", (*v)->model.id,
+                  " that failed with this error now fail without being sent: ", outcome.error));
+  }
+}
+
+void CoordinatorCore::FailFast(const JobRow& row, const std::string& error) {
+  const int64_t now = NowMs();
+  Result<LeaseToken> lease = store_.LeaseJob(row.job, kBreakerWorker, now + opt_.lease_ms);
+  if (!lease.ok()) {
+    if (lease.status().code() != StatusCode::kFailedPrecondition) Fail(lease.status());
+    return;  // moved on
+  }
+  Outcome outcome;
+  outcome.failed = true;
+  outcome.error = error;
+  Result<CompleteResult> r = store_.CompleteJob(row.job, *lease, outcome, now, now);
+  if (!r.ok()) return Fail(r.status());
+  ++ops_since_commit_;
+  CountTerminal(row.job.value(), false);
+  ++progress_.failures;
 }
 
 bool CoordinatorCore::HasRoom(const Peer& p) {

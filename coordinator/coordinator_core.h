@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "coordinator/circuit_breaker.h"
 #include "coordinator/ratelimit/call_broker.h"
 #include "coordinator/ratelimit/cluster_limiter.h"
 #include "coordinator/ratelimit/rate_limiter.h"
@@ -119,6 +120,7 @@ class CoordinatorCore {
   struct LeaseInfo {
     int64_t lease = 0;
     int64_t until_ms = 0;
+    int64_t variant = 0;  // 0 where unknown (a lease reclaimed after a restart)
   };
   struct Peer {
     std::string id;
@@ -154,6 +156,10 @@ class CoordinatorCore {
   void DropLease(int64_t job);
   bool Refill();
   bool LeaseOne(Peer& p, const JobRow& row);
+  // Feeds an accepted result to the circuit breaker (logs when one trips).
+  void NoteForBreaker(int64_t variant, const Outcome& outcome);
+  // Fails a pending cell whose (model, error) breaker tripped, without sending it.
+  void FailFast(const JobRow& row, const std::string& error);
   Result<const VariantRecord*> Variant(int64_t id);
   Result<const SweepRecord*> Sweep(int64_t id);
   void CountTerminal(int64_t job, bool correct);
@@ -174,6 +180,7 @@ class CoordinatorCore {
   Logger& log_;
   CoordinatorOptions opt_;
   CallBroker broker_;
+  CircuitBreaker breaker_;
   Status fatal_;
   int64_t epoch_ = 0;
   bool report_indexes_checked_ = false;  // BuildReportIndexes ran once the sweep was finished

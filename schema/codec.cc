@@ -63,7 +63,7 @@ template <class V>
 void Visit(V& v, CallRecord& m) {
   v(m.index, m.turn, m.call_key, m.request_json, m.response_json, m.tokens_in, m.tokens_out,
     m.tokens_estimated, m.latency_ms, m.http_status, m.attempts, m.rate_limited, m.cost_usd,
-    m.cached, m.error);
+    m.cached, m.error, m.prompt_truncated);
 }
 template <class V>
 void Visit(V& v, ExecutionRecord& m) {

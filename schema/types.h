@@ -67,6 +67,9 @@ struct CallRecord {
   double cost_usd = 0.0;
   bool cached = false;  // answered from the call cache
   std::string error;    // empty on success
+  // The provider reported fewer prompt tokens than the request can possibly hold: the server
+  // silently cut the prompt (to its context length). See docs/llm.md.
+  bool prompt_truncated = false;
 };
 
 // What the sandbox measured about one execution of model-written code. Defined once, here: the

@@ -102,8 +102,9 @@ Status InsertCalls(store_internal::StoreDb& db, JobId job, LeaseToken lease,
       Stmt stmt,
       db.Prepare("INSERT INTO calls (job_id, lease_token, idx, turn, call_key, request_json,"
                  " response_json, tokens_in, tokens_out, tokens_estimated, latency_ms,"
-                 " http_status, attempts, rate_limited, cost_usd, cached, error) VALUES (?1, ?2,"
-                 " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"));
+                 " http_status, attempts, rate_limited, cost_usd, cached, error, prompt_truncated)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+                 " ?17, ?18)"));
   for (const CallRecord& c : calls) {
     stmt.Bind(1, job.value())
         .Bind(2, lease.value())
@@ -121,7 +122,8 @@ Status InsertCalls(store_internal::StoreDb& db, JobId job, LeaseToken lease,
         .Bind(14, c.rate_limited)
         .Bind(15, c.cost_usd)
         .Bind(16, c.cached)
-        .Bind(17, c.error);
+        .Bind(17, c.error)
+        .Bind(18, c.prompt_truncated);
     CS_RETURN_IF_ERROR(stmt.Run());
     stmt.Reset();
   }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "coordinator/store/sqlite_db.h"
 #include "coordinator/store/store_impl.h"
@@ -61,20 +62,18 @@ Status NamePath(const Status& s, const std::string& path) {
   return s.WithContext(path);
 }
 
-// Applies one migration in its own transaction (a no-op if another process got there first).
-// Applies every migration file of `target` (a schema file and a views file may share a number)
-// in one transaction.
-Status ApplyMigration(StoreDb& db, int target) {
+// Applies the migrations of one version (a schema/sql file and its report/sql views file share
+// a number) in one transaction (a no-op if another process got there first).
+Status ApplyMigration(StoreDb& db, const std::vector<const store_sql::Migration*>& group) {
   CS_RETURN_IF_ERROR(db.Begin());
   Result<int> version = ReadUserVersion(db);  // re-read under the write lock
   Status s = version.status();
-  if (s.ok() && *version < target) {
-    for (const store_sql::Migration& m : store_sql::kMigrations) {
-      if (m.version != target || !s.ok()) continue;
-      s = db.Exec(m.sql).WithContext(std::string("migration ") + m.name);
-      if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m.name);
+  if (s.ok() && *version < group.front()->version) {
+    for (const store_sql::Migration* m : group) {
+      if (s.ok()) s = db.Exec(m->sql).WithContext(std::string("migration ") + m->name);
+      if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m->name);
     }
-    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(target));
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(group.front()->version));
   }
   if (s.ok()) s = db.Commit();
   if (!s.ok()) db.Rollback();
@@ -89,12 +88,16 @@ Status Migrate(StoreDb& db, int current, const std::string& path) {
   if (current >= Store::LatestSchemaVersion()) return Status::OK();
   CS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
   Status s;
-  int applied = current;
-  for (const store_sql::Migration& m : store_sql::kMigrations) {  // in version order
-    if (m.version <= applied || !s.ok()) continue;
-    s = ApplyMigration(db, m.version);
-    applied = m.version;
+  std::vector<const store_sql::Migration*> group;  // kMigrations is in version order
+  for (const store_sql::Migration& m : store_sql::kMigrations) {
+    if (m.version <= current) continue;
+    if (!group.empty() && group.front()->version != m.version) {
+      if (s.ok()) s = ApplyMigration(db, group);
+      group.clear();
+    }
+    group.push_back(&m);
   }
+  if (!group.empty() && s.ok()) s = ApplyMigration(db, group);
   Status restore = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON");
   if (s.ok()) s = restore;
   return NamePath(s, path);

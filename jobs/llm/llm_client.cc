@@ -179,4 +179,15 @@ Result<LlmResponse> ResponseFromJson(const std::string& text) {
   return r;
 }
 
+bool PromptLooksTruncated(const LlmRequest& request, const LlmUsage& usage) {
+  if (usage.estimated || usage.input_tokens <= 0) return false;
+  int64_t bytes = 0;
+  for (const ChatMessage& m : request.messages) {
+    bytes += static_cast<int64_t>(m.content.size());
+    for (const ToolCall& c : m.tool_calls) bytes += static_cast<int64_t>(c.arguments_json.size());
+  }
+  const int64_t at_least = bytes / kMaxPromptBytesPerToken;
+  return at_least >= kMinTruncatedPromptTokens && usage.input_tokens < at_least;
+}
+
 }  // namespace codesweep

@@ -119,6 +119,15 @@ const std::set<std::string, std::less<>>& NonOutputOptionKeys();
 std::string CanonicalRequestJson(const LlmRequest& request);
 CallKey ComputeCallKey(const ModelSpec& model, const LlmRequest& request);
 
+// True when the provider reported fewer prompt tokens than `request` can possibly hold: no
+// tokenizer packs more than kMaxPromptBytesPerToken bytes of message text into one token on
+// average, so a reported count below bytes / kMaxPromptBytesPerToken (when that is at least
+// kMinTruncatedPromptTokens) means the server cut the prompt (e.g. to its context length).
+// Estimated usage (no count from the provider) is never flagged.
+inline constexpr int64_t kMaxPromptBytesPerToken = 6;
+inline constexpr int64_t kMinTruncatedPromptTokens = 16;
+bool PromptLooksTruncated(const LlmRequest& request, const LlmUsage& usage);
+
 // Normalized response <-> JSON, for the call cache and the calls table.
 std::string ResponseToJson(const LlmResponse& response);
 Result<LlmResponse> ResponseFromJson(const std::string& json);

@@ -12,6 +12,10 @@
 namespace codesweep {
 namespace {
 
+bool IsBlank(const std::string& body) {
+  return body.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
 struct ClientParts {
   ModelSpec model;
   ProviderOptions options;
@@ -83,6 +87,11 @@ AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, CallObserv
   const std::string where = Str("HTTP ", http.status, " from ", p_.model.id, ": ");
   switch (o.cls) {
     case AttemptClass::kOk: {
+      if (IsBlank(http.body)) {  // seen from real servers under sampling; another try may answer
+        o.cls = AttemptClass::kTransient;
+        o.status = Status::Unavailable(where + "empty response body");
+        break;
+      }
       Result<LlmResponse> parsed = ParseResponseBody(p_.options.format, http.body);
       if (!parsed.ok()) {
         o.cls = AttemptClass::kMalformed;
@@ -96,6 +105,7 @@ AttemptOutcome HttpProviderClient::Classify(const HttpResponse& http, CallObserv
       o.status = Status::ResourceExhausted(where + Redact(ExtractErrorMessage(http.body)));
       break;
     case AttemptClass::kTransient:
+      if (http.status >= 500 && (http.status < 502 || http.status > 504)) o.error_body = http.body;
       o.status =
           Status(http.status == 408 ? StatusCode::kDeadlineExceeded : StatusCode::kUnavailable,
                  where + Redact(ExtractErrorMessage(http.body)));

@@ -187,6 +187,12 @@ int64_t BackoffMs(const RetryPolicy& policy, int retry, Rng& rng) {
   return std::max<int64_t>(0, static_cast<int64_t>(capped * factor));
 }
 
+bool IsRepeatedServerError(const AttemptOutcome& previous, const AttemptOutcome& failed) {
+  return previous.cls == AttemptClass::kTransient && failed.cls == AttemptClass::kTransient &&
+         !failed.error_body.empty() && previous.http_status == failed.http_status &&
+         previous.error_body == failed.error_body;
+}
+
 Status Retrier::NextWait(const AttemptOutcome& o, int* failures, int* malformed, RetryStats* stats,
                          int64_t* wait_ms) {
   switch (o.cls) {
@@ -221,6 +227,7 @@ Status Retrier::Run(const std::function<AttemptOutcome(int64_t remaining_ms)>& a
   const SteadyTime deadline = clock_->Now() + Millis(policy_.deadline_ms);
   int failures = 0;
   int malformed = 0;
+  AttemptOutcome previous;
   Status last = Status::DeadlineExceeded("call deadline passed before the first attempt");
   while (true) {
     const int64_t remaining = std::chrono::duration_cast<Millis>(deadline - clock_->Now()).count();
@@ -230,8 +237,14 @@ Status Retrier::Run(const std::function<AttemptOutcome(int64_t remaining_ms)>& a
     stats->http_status = o.http_status;
     if (o.cls == AttemptClass::kRateLimited) ++stats->rate_limited;
     if (o.cls == AttemptClass::kOk) return Status::OK();
+    if (IsRepeatedServerError(previous, o)) {
+      return Status::InvalidArgument(
+          o.status.message() +
+          Str(" (the same HTTP ", o.http_status, " error twice in a row: treated as permanent)"));
+    }
     int64_t wait_ms = 0;
     CS_RETURN_IF_ERROR(NextWait(o, &failures, &malformed, stats, &wait_ms));
+    previous = o;
     last = o.status;
     const int64_t left = std::chrono::duration_cast<Millis>(deadline - clock_->Now()).count();
     if (wait_ms >= left) {

@@ -23,7 +23,7 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;  // names 
 enum class AttemptClass {
   kOk,
   kRateLimited,  // 429: wait (Retry-After), does not consume an attempt
-  kTransient,    // 408/409/5xx/reset/timeout: back off, consumes an attempt
+  kTransient,    // 408/409/5xx/reset/timeout/empty 200: back off, consumes an attempt
   kMalformed,    // unparseable or truncated body: transient once, then permanent
   kPermanent,    // 400/401/403/404/422 and the like: fail now
 };
@@ -79,7 +79,15 @@ struct AttemptOutcome {
   Status status;
   int http_status = 0;
   std::optional<int64_t> retry_after_ms;
+  // The error body of a 5xx other than 502/503/504 (those are gateways and overload, transient by
+  // nature). The same body on two attempts in a row is a deterministic error the server reports
+  // as 5xx ("tools param requires --jinja flag"): the call fails permanently.
+  std::string error_body;
 };
+
+// True when `failed` repeats `previous` (both transient) with the same HTTP status and the same
+// non-empty error body: a deterministic server error, not worth another attempt.
+bool IsRepeatedServerError(const AttemptOutcome& previous, const AttemptOutcome& failed);
 
 // Counters for one call, filled as attempts run (also on failure).
 struct RetryStats {

@@ -37,7 +37,13 @@ Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
   NoteTurn(turn);
   Result<LlmResponse> r = client_.Complete(request);
   if (!r.ok()) {
+    // The HTTP attempts a failed call made are recorded as they happened.
+    const LlmCallStats stats = client_.last_call_stats();
     rec.error = r.status().ToString();
+    rec.http_status = stats.http_status;
+    rec.attempts = stats.attempts;
+    rec.rate_limited = stats.rate_limited;
+    rec.latency_ms = stats.latency_ms;
     outcome_.calls.push_back(std::move(rec));
     return r.status();
   }
@@ -52,6 +58,7 @@ Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
   rec.rate_limited = resp.rate_limited;
   rec.cost_usd = resp.cost_usd;
   rec.cached = resp.cached;
+  rec.prompt_truncated = PromptLooksTruncated(request, resp.usage);
   outcome_.tokens_in += rec.tokens_in;
   outcome_.tokens_out += rec.tokens_out;
   outcome_.tokens_estimated = outcome_.tokens_estimated || rec.tokens_estimated;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -165,6 +166,21 @@ constexpr const char* kWorkersSql =
     " (SELECT count(*) FROM jobs j WHERE j.state = 'leased' AND j.worker = w.worker_id) AS leased"
     " FROM workers w ORDER BY w.last_seen_ms DESC LIMIT 50";
 
+// Calls per sweep whose provider reported fewer prompt tokens than the prompt holds (docs/llm.md).
+std::map<std::string, int64_t> PromptTruncated(const std::string& db) {
+  std::map<std::string, int64_t> out;
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return out;
+  auto t = (*reader)->Query(
+      "SELECT s.name, count(*) FROM calls k JOIN jobs j ON j.id = k.job_id"
+      " JOIN sweeps s ON s.id = j.sweep_id WHERE k.prompt_truncated GROUP BY s.name");
+  if (!t.ok()) return out;
+  for (const auto& row : t->rows) {
+    if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = std::atoll(row[1]->c_str());
+  }
+  return out;
+}
+
 void PrintWorkers(const std::string& db) {
   auto reader = ReportDb::Open(db);
   if (!reader.ok()) return;
@@ -305,6 +321,11 @@ int ShowOnce(const StatusFlags& f, const std::string& db) {
     }
     nlohmann::json doc = {
         {"sweeps", out}, {"rate_limits", RateLimitsJson(**store)}, {"workers", WorkersJson(db)}};
+    const std::map<std::string, int64_t> cut = PromptTruncated(db);
+    for (nlohmann::json& s : doc["sweeps"]) {
+      auto it = cut.find(s["sweep"].get<std::string>());
+      s["prompt_truncated"] = it != cut.end() ? it->second : 0;
+    }
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }
@@ -312,6 +333,7 @@ int ShowOnce(const StatusFlags& f, const std::string& db) {
     std::printf("no %s in %s\n", f.filter.empty() ? "sweeps" : "cells match the filters",
                 db.c_str());
   }
+  const std::map<std::string, int64_t> cut = PromptTruncated(db);
   for (const auto& [sweep, list] : by_sweep) {
     std::printf("%-44s %8s %7s %7s %8s %6s %5s %7s %10s %10s\n", ("sweep " + sweep).c_str(),
                 "total", "pending", "running", "done", "failed", "dead", "correct", "rate/1min",
@@ -330,6 +352,10 @@ int ShowOnce(const StatusFlags& f, const std::string& db) {
     }
     PrintRemaining(all);
     if (auto it = runs.find(sweep); it != runs.end()) PrintRun(it->second);
+    if (auto it = cut.find(sweep); it != cut.end()) {
+      std::printf("  prompt_truncated %lld calls: the server cut the prompt (docs/llm.md)\n",
+                  static_cast<long long>(it->second));
+    }
   }
   PrintRateLimits(**store);
   PrintWorkers(db);

@@ -1,9 +1,15 @@
-// `codesweep validate FILE`: parse and check a sweep file, print its grid size and first cells.
+// `codesweep validate FILE`: parse and check a sweep file, print its grid size and first cells;
+// with --probe, send one tiny real request per HTTP model (docs/llm.md, "Probing models").
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "coordinator/sweep/grid.h"
+#include "jobs/llm/http.h"
+#include "jobs/llm/probe.h"
+#include "jobs/llm/provider_options.h"
+#include "jobs/methods/method.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
@@ -17,7 +23,78 @@ struct ValidateFlags {
   int first = 10;
   bool json = false;
   int64_t max_cells = kDefaultMaxCells;
+  bool probe = false;
 };
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// Warnings that need no request: an api_key_env variable that is unset.
+std::vector<std::string> KeyWarnings(const SweepConfig& c) {
+  std::vector<std::string> out;
+  for (const ModelConfig& m : c.models) {
+    if (m.spec.provider == "sim") continue;
+    Result<ProviderOptions> o = ParseProviderOptions(m.spec);
+    if (o.ok() && !o->api_key_env.empty() && !GetEnv(o->api_key_env)) {
+      out.push_back(m.spec.id + ": api_key_env " + o->api_key_env + " is not set");
+    }
+  }
+  return out;
+}
+
+// Whether `m` will run a method that needs tool calling.
+bool RunsToolMethods(const SweepConfig& c, const ModelConfig& m) {
+  for (const std::string& name : c.methods) {
+    const MethodInfo* info = FindMethod(name);
+    if (info != nullptr && info->needs_tools && m.Runs(name)) return true;
+  }
+  return false;
+}
+
+std::string DescribeProbe(const ProbeReport& r) {
+  std::string out = r.reachable ? Str("reachable (HTTP ", r.http_status, ")") : "unreachable";
+  if (r.reachable) out += ", auth " + r.auth;
+  if (r.tools) out += *r.tools ? ", tools ok" : ", tools refused";
+  if (r.context_tokens) out += Str(", context ", *r.context_tokens, " tokens");
+  if (!r.error.empty()) out += ": " + r.error;
+  return out;
+}
+
+// One request per HTTP model; prints a line each. Returns 1 when a model did not answer 2xx.
+int Probe(const SweepConfig& c, bool json_out, nlohmann::json* j) {
+  ProviderEnv env;
+  env.get_secret = GetEnv;
+  Result<std::shared_ptr<HttpEngine>> http = MakeHttpEngine();
+  if (!http.ok()) return PrintError("validate", http.status());
+  env.http = *http;
+  int http_models = 0;
+  for (const ModelConfig& m : c.models) http_models += m.spec.provider != "sim";
+  if (!json_out) {
+    std::printf("probe: at most one request per model (%d in all), never retried\n", http_models);
+  }
+  int rc = 0;
+  for (const ModelConfig& m : c.models) {
+    if (m.spec.provider == "sim") continue;
+    Result<ProbeReport> r = ProbeModel(m.spec, RunsToolMethods(c, m), env);
+    if (!r.ok()) return PrintError("validate", r.status());
+    const bool ok = r->http_status >= 200 && r->http_status < 300 && r->error.empty();
+    if (!ok || (r->tools && !*r->tools)) rc = 1;
+    if (json_out) {
+      nlohmann::json p = {{"model", m.spec.id},        {"requests", r->requests},
+                          {"reachable", r->reachable}, {"http_status", r->http_status},
+                          {"auth", r->auth},           {"error", r->error},
+                          {"warnings", r->warnings}};
+      if (r->tools) p["tools"] = *r->tools;
+      if (r->context_tokens) p["context_tokens"] = *r->context_tokens;
+      (*j)["probe"].push_back(p);
+      continue;
+    }
+    std::printf("  %-28s %s\n", m.spec.id.c_str(), DescribeProbe(*r).c_str());
+  }
+  return rc;
+}
 
 int RunValidate(const ValidateFlags& f) {
   auto tasks = LoadTasks(f.data_dir);
@@ -43,8 +120,10 @@ int RunValidate(const ValidateFlags& f) {
                                   {"turns", g.turns}});
       return static_cast<int>(j["first_cells"].size()) < f.first;
     });
+    j["warnings"] = KeyWarnings(c);
+    const int rc = f.probe ? Probe(c, true, &j) : 0;
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return rc;
   }
   std::printf("sweep %s (seed %llu): %s\n", c.name.c_str(), static_cast<unsigned long long>(c.seed),
               f.file.c_str());
@@ -75,7 +154,8 @@ int RunValidate(const ValidateFlags& f) {
     return ++shown < f.first;
   });
   if (size > shown) std::printf("  ... %lld more\n", static_cast<long long>(size - shown));
-  return 0;
+  for (const std::string& w : KeyWarnings(c)) std::printf("warning: %s\n", w.c_str());
+  return f.probe ? Probe(c, false, nullptr) : 0;
 }
 
 }  // namespace
@@ -85,6 +165,8 @@ CommandAction SetupValidateCommand(CLI::App& sub) {
   sub.add_option("file", flags->file, "Sweep file (TOML)")->required();
   sub.add_option("--first", flags->first, "How many cells to print")->capture_default_str();
   sub.add_flag("--json", flags->json, "Print the normalized sweep and first cells as JSON");
+  sub.add_flag("--probe", flags->probe,
+               "Send one tiny real request per HTTP model (reachability, auth, tools, context)");
   sub.add_option("--data-dir", flags->data_dir, "Task data directory (default: built-in)");
   sub.add_option("--max-cells", flags->max_cells, "Refuse grids with more cells than this")
       ->check(CLI::PositiveNumber)

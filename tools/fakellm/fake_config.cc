@@ -46,6 +46,8 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
   CS_RETURN_IF_ERROR(Take(patch, "p_truncate", &c.p_truncate));
   CS_RETURN_IF_ERROR(Take(patch, "p_slow", &c.p_slow));
   CS_RETURN_IF_ERROR(Take(patch, "p_oversize", &c.p_oversize));
+  CS_RETURN_IF_ERROR(Take(patch, "p_empty", &c.p_empty));
+  CS_RETURN_IF_ERROR(Take(patch, "context_tokens", &c.context_tokens));
   CS_RETURN_IF_ERROR(Take(patch, "slow_ms", &c.slow_ms));
   CS_RETURN_IF_ERROR(Take(patch, "oversize_bytes", &c.oversize_bytes));
   CS_RETURN_IF_ERROR(Take(patch, "valid_keys", &c.valid_keys));
@@ -73,6 +75,8 @@ json ConfigToJson(const FakeConfig& c) {
           {"p_truncate", c.p_truncate},
           {"p_slow", c.p_slow},
           {"p_oversize", c.p_oversize},
+          {"p_empty", c.p_empty},
+          {"context_tokens", c.context_tokens},
           {"slow_ms", c.slow_ms},
           {"oversize_bytes", c.oversize_bytes},
           {"valid_keys", c.valid_keys},

@@ -25,11 +25,16 @@ struct FakeConfig {
   double p_truncate = 0;                   // 200 with a JSON body cut in half
   double p_slow = 0;                       // answer only after slow_ms (past the client's timeout)
   double p_oversize = 0;                   // 200 with a body of oversize_bytes
+  double p_empty = 0;                      // 200 with an empty body
   int64_t slow_ms = 30'000;
   int64_t oversize_bytes = 40 * 1024 * 1024;
   std::string valid_keys;          // comma-separated; "" = any key (or none) is accepted
   std::string sim_options = "{}";  // SimOptions JSON for X-Codesweep-Cell answers
   uint64_t seed = 1;
+  // The context length in tokens (0 = none): a longer prompt is cut silently and its usage
+  // reports this many prompt tokens, as some servers do; GET /v1/models reports it as
+  // max_model_len (vLLM's field).
+  int64_t context_tokens = 0;
   // A refused (429) request still takes one request from the key's request bucket (down to one
   // bucket of debt), as real providers count unsuccessful requests; its tokens are not charged.
   // Off by default: clients that retry exactly at Retry-After livelock against it (as against a

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <optional>
 
 #include "base/hash.h"
 #include "jobs/llm/sim/sim.h"
@@ -113,6 +114,18 @@ void SendError(WireFormat format, int status, const std::string& code, const std
                HttpOut& res) {
   res.status = status;
   res.body = BuildErrorBody(format, status, code, message);
+}
+
+// Models scripted to answer a deterministic client error with HTTP 500 and the same body every
+// time, as some servers do: "broken*" always, "nojinja*" when the request has tools (llama.cpp
+// without --jinja).
+std::optional<std::string> ScriptedServerError(const std::string& model,
+                                               const LlmRequest& request) {
+  if (model.starts_with("broken")) return "fakellm: model " + model + " is broken";
+  if (model.starts_with("nojinja") && !request.tools.empty()) {
+    return "tools param requires --jinja flag";
+  }
+  return std::nullopt;
 }
 
 int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
@@ -233,7 +246,12 @@ bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng
   for (int status : {500, 502, 503}) {
     if (hit(status == 500 ? c.p_500 : status == 502 ? c.p_502 : c.p_503)) {
       bump(&Stats::errors_5xx);
-      SendError(format, status, "", "fakellm injected " + std::to_string(status), res);
+      // Numbered like a real provider's request id, so two injected errors never look like one
+      // deterministic error (which the client stops retrying).
+      SendError(format, status, "",
+                "fakellm injected " + std::to_string(status) + " (request " +
+                    std::to_string(rng_seed % 1'000'000'007) + ")",
+                res);
       return true;
     }
   }
@@ -252,6 +270,11 @@ bool FakeServer::ApplyFault(WireFormat format, const FakeConfig& c, uint64_t rng
     bump(&Stats::slow);
     res.delay_ms = c.slow_ms;
     res.body = std::move(body);
+    return true;
+  }
+  if (hit(c.p_empty)) {
+    bump(&Stats::empty);
+    res.body.clear();
     return true;
   }
   if (hit(c.p_oversize)) {
@@ -291,8 +314,21 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
   if (model.starts_with("missing")) {
     return client_error(404, "model_not_found", "The model '" + model + "' does not exist");
   }
+  if (std::optional<std::string> broken = ScriptedServerError(model, *request)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.errors_5xx;
+    }
+    SendError(format, 500, "", *broken, res);
+    return res;
+  }
   Result<LlmResponse> answer = Answer(format, req, *request, model);
   if (!answer.ok()) return client_error(400, "replay_miss", answer.status().message());
+  if (c.context_tokens > 0 && answer->usage.input_tokens > c.context_tokens) {
+    answer->usage.input_tokens = c.context_tokens;  // cut silently, as some servers do
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.prompts_cut;
+  }
   const int64_t tokens = answer->usage.input_tokens + answer->usage.output_tokens;
   const int64_t now_ms = NowMs();
   KeyLimiter::Decision d = limiter_.Admit(alias, tokens, c, now_ms);
@@ -342,6 +378,8 @@ json FakeServer::StatsJson() {
   out["truncated"] = stats_.truncated;
   out["slow"] = stats_.slow;
   out["oversize"] = stats_.oversize;
+  out["empty"] = stats_.empty;
+  out["prompts_cut"] = stats_.prompts_cut;
   out["inflight"] = inflight_.load();
   out["max_inflight"] = stats_.max_inflight;
   out["first_admit_ms"] = stats_.first_admit_ms;  // CLOCK_MONOTONIC ms; 0 = none yet
@@ -417,7 +455,12 @@ HttpOut FakeServer::Route(HttpIn& req) {
 HttpOut FakeServer::Admin(HttpIn& req) {
   const bool get = req.method == "GET", post = req.method == "POST";
   HttpOut res;
-  if (get && req.path == "/stats") {
+  if (get && req.path == "/v1/models") {
+    const FakeConfig c = Config();
+    json model = {{"id", "fakellm"}, {"object", "model"}, {"owned_by", "fakellm"}};
+    if (c.context_tokens > 0) model["max_model_len"] = c.context_tokens;
+    res.body = json{{"object", "list"}, {"data", json::array({model})}}.dump();
+  } else if (get && req.path == "/stats") {
     res.body = StatsJson().dump();
   } else if (get && req.path == "/admin/config") {
     res.body = ConfigToJson(Config()).dump();

@@ -50,6 +50,7 @@ class FakeServer {
   struct Stats {
     KeyStats total;
     int64_t errors_5xx = 0, client_errors = 0, drops = 0, truncated = 0, slow = 0, oversize = 0;
+    int64_t empty = 0, prompts_cut = 0;
     int64_t max_inflight = 0;
     // CLOCK_MONOTONIC ms of the first and latest admitted request (0 = none yet)
     int64_t first_admit_ms = 0, last_admit_ms = 0;

@@ -36,6 +36,9 @@ void AddFlags(CLI::App& app, ServerOptions& o, FakeConfig& c) {
   app.add_option("--p-truncate", c.p_truncate, "rate of truncated JSON bodies");
   app.add_option("--p-slow", c.p_slow, "rate of answers delayed by --slow-ms");
   app.add_option("--p-oversize", c.p_oversize, "rate of oversized bodies");
+  app.add_option("--p-empty", c.p_empty, "rate of 200 answers with an empty body");
+  app.add_option("--context-tokens", c.context_tokens,
+                 "context length: longer prompts are cut silently (0 = none)");
   app.add_option("--slow-ms", c.slow_ms, "delay of a slow answer");
   app.add_option("--oversize-bytes", c.oversize_bytes, "padding of an oversized body");
   app.add_option("--valid-keys", c.valid_keys, "comma-separated accepted API keys (default any)");

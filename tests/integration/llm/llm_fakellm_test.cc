@@ -107,7 +107,8 @@ class LlmAgainstFakeLlm : public ::testing::Test {
   void SetUp() override {
     ASSERT_GT(server_->port(), 0) << "fakellm did not start";
     Admin("/admin/config", R"({"rpm":0,"tpm":0,"burst_s":60,"p_500":0,"p_502":0,"p_503":0,
-      "p_drop":0,"p_truncate":0,"p_slow":0,"p_oversize":0,"latency_ms":0,"valid_keys":""})");
+      "p_drop":0,"p_truncate":0,"p_slow":0,"p_oversize":0,"p_empty":0,"context_tokens":0,
+      "latency_ms":0,"valid_keys":""})");
     Admin("/admin/reset-stats", "{}");
   }
 
@@ -272,6 +273,32 @@ TEST_F(LlmAgainstFakeLlm, DroppedConnectionsAndServerErrorsExhaustAttempts) {
     EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
     EXPECT_EQ(client->last_call_stats().attempts, 3) << fault;
   }
+}
+
+TEST_F(LlmAgainstFakeLlm, IdenticalServerErrorIsPermanentAfterTwoRequests) {
+  // Before: 5 requests per call (and the cell retried on two more leases).
+  for (const char* format : {"openai", "anthropic"}) {
+    Admin("/admin/reset-stats", "{}");
+    auto client = Client(format, "broken-7b", {{"retry", {{"base_backoff_ms", 1}}}});
+    Result<LlmResponse> r = client->Complete(Ask("x"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("is broken"), std::string::npos);
+    EXPECT_EQ(client->last_call_stats().attempts, 2);
+    EXPECT_EQ(client->last_call_stats().http_status, 500);
+    EXPECT_EQ(Stats()["requests"], 2) << format;
+  }
+}
+
+TEST_F(LlmAgainstFakeLlm, EmptyOkBodyIsTransientForTheCall) {
+  // Before: "malformed response twice", a permanent failure after two requests.
+  Admin("/admin/config", R"({"p_empty":1.0})");
+  auto client = Client("openai", "m", {{"retry", {{"max_attempts", 3}, {"base_backoff_ms", 1}}}});
+  Result<LlmResponse> r = client->Complete(Ask("x"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(client->last_call_stats().attempts, 3);
+  EXPECT_EQ(Stats()["empty"], 3);
 }
 
 TEST_F(LlmAgainstFakeLlm, OversizedBodyIsRefused) {

@@ -77,6 +77,20 @@ TEST(StoreOpen, MigratesFromEmptyAndReopens) {
   EXPECT_EQ(*(*again)->SchemaVersion(), Store::LatestSchemaVersion());
 }
 
+// A schema migration and its views migration share a number (0009_call_errors.sql and
+// 0009_call_errors_views.sql): both apply. Before, the second of a pair was skipped because the
+// database already had the pair's version.
+TEST(StoreOpen, AppliesEveryMigrationOfAVersion) {
+  TempDir dir;
+  const std::string path = dir.File("a.db");
+  ASSERT_TRUE(Store::Open(path, StoreOptions{}).ok());
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM pragma_table_info('calls')"
+                    " WHERE name = 'prompt_truncated'"),
+            1);
+  EXPECT_EQ(raw.Exec("SELECT prompt_truncated FROM v_model_cost"), SQLITE_OK);
+}
+
 TEST(StoreOpen, RefusesNewerDatabase) {
   TempDir dir;
   const std::string path = dir.File("a.db");
