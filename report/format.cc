@@ -289,6 +289,24 @@ TextTable ExcludedTable(const SweepReport& r) {
   return out;
 }
 
+TextTable AnswerSourceTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Where the answers came from";
+  out.note =
+      "Per model, task and method: cells whose judged answer was read from <<<>>> and from the "
+      "task's fallback for replies without it (docs/tasks.md), and how many of each were correct. "
+      "Cells recorded before answer sources were kept count in neither. View: v_answer_source.";
+  out.header = {"Model",  "Task",    "Method",   "Cells",
+                "<<<>>>", "Correct", "Fallback", "Correct (fallback)"};
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    out.rows.push_back({DisplayModel(a.model), a.task, MethodLabel(a.method, a.turns),
+                        std::to_string(a.n), std::to_string(a.tagged),
+                        std::to_string(a.correct_tagged), std::to_string(a.fallback),
+                        std::to_string(a.correct_fallback)});
+  }
+  return out;
+}
+
 std::vector<TextTable> ReportTables(const SweepReport& r) {
   std::vector<TextTable> out;
   // The paper's summary first, then what it leaves out, then the per-model detail.
@@ -298,6 +316,7 @@ std::vector<TextTable> ReportTables(const SweepReport& r) {
   if (!r.complexity.empty()) out.push_back(ComplexityTable(r));
   out.push_back(MethodCostTable(r));
   out.push_back(ModelCostTable(r));
+  if (!r.answer_sources.empty()) out.push_back(AnswerSourceTable(r));
   return out;
 }
 
@@ -365,11 +384,30 @@ json ReportJson(const SweepReport& r) {
                         {"dead", j.dead},
                         {"top_error", j.top_error}});
   }
-  return {
-      {"sweep", r.sweep},           {"excluded", excluded},     {"cells", r.cells},
-      {"models", r.models},         {"methods", r.methods},     {"tasks", r.tasks},
-      {"table1", table1},           {"table2", table2},         {"complexity", complexity},
-      {"method_cost", method_cost}, {"model_cost", model_cost}, {"total_cost", CostJson(r.total)}};
+  json answer_sources = json::array();
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    answer_sources.push_back({{"model", a.model},
+                              {"task", a.task},
+                              {"method", MethodLabel(a.method, a.turns)},
+                              {"cells", a.n},
+                              {"tagged", a.tagged},
+                              {"correct_tagged", a.correct_tagged},
+                              {"fallback", a.fallback},
+                              {"correct_fallback", a.correct_fallback}});
+  }
+  return {{"answer_sources", answer_sources},
+          {"sweep", r.sweep},
+          {"excluded", excluded},
+          {"cells", r.cells},
+          {"models", r.models},
+          {"methods", r.methods},
+          {"tasks", r.tasks},
+          {"table1", table1},
+          {"table2", table2},
+          {"complexity", complexity},
+          {"method_cost", method_cost},
+          {"model_cost", model_cost},
+          {"total_cost", CostJson(r.total)}};
 }
 
 std::string FormatJson(const std::vector<SweepReport>& reports) {

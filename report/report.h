@@ -66,6 +66,9 @@ struct SweepReport {
   // method whose cells all died is visible here instead of missing.
   std::vector<JobStateRow> excluded;
   std::optional<SweepSource> source;  // provenance, when the caller has it
+  // Where the judged answers came from per (model, task, method): <<<>>> or a task's fallback
+  // (v_answer_source), when the caller has them.
+  std::vector<AnswerSourceRow> answer_sources;
 };
 
 // A model as reports show it: "sim:strong (simulated)" for the simulated provider, so numbers of

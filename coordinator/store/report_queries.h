@@ -52,6 +52,14 @@ struct JobStateRow {
   std::string top_error;
 };
 
+// One row of v_answer_source: where the judged answers of one (sweep, model setting, task,
+// method, turns) came from, <<<>>> ("tagged") or a task's fallback.
+struct AnswerSourceRow {
+  std::string sweep, model, task, method;
+  int turns = 1;
+  int64_t n = 0, tagged = 0, correct_tagged = 0, fallback = 0, correct_fallback = 0;
+};
+
 // Where a sweep came from, for a report's provenance (the sweeps table).
 struct SweepSource {
   std::string name, source_path, source_text;  // the sweep file as written
@@ -121,6 +129,7 @@ class ReportDb {
   Result<std::vector<GrainRow>> Grain(const std::string& sweep);
   Result<std::vector<ModelCostRow>> ModelCost(const std::string& sweep);
   Result<std::vector<JobStateRow>> JobStates(const std::string& sweep);
+  Result<std::vector<AnswerSourceRow>> AnswerSources(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
 

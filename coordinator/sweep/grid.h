@@ -1,9 +1,9 @@
 // Grid expansion: a SweepConfig becomes cells with deterministic keys. The cell key hashes
-// everything that changes a model's output (sweep, task, complexity, sample, seed, model id and
-// its output-affecting options, generation settings, method and its prompt version, turns,
-// sandbox limits) and nothing transport-related (base_url, api_key_env, timeouts, headers).
-// Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore, which inserts
-// idempotently (INSERT OR IGNORE).
+// everything that changes a model's output (sweep, task and its TaskVersion, complexity, sample,
+// seed, model id and its output-affecting options, generation settings, method and its prompt
+// version, turns, sandbox limits) and nothing transport-related (base_url, api_key_env, timeouts,
+// headers). Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore, which
+// inserts idempotently (INSERT OR IGNORE).
 #pragma once
 
 #include <atomic>

@@ -30,6 +30,7 @@ class GsmHardTask : public DatasetTask {
     double target = instance.data.value("target", 0.0);
     std::optional<std::string> inner = LastTripleAngle(answer);
     std::optional<double> got = ReadLastNumber(inner ? std::string_view(*inner) : answer);
+    v.source = inner ? AnswerSource::kTags : (got ? AnswerSource::kFallback : AnswerSource::kNone);
     if (!got) {
       v.reason = inner ? "no finite number inside <<<>>>" : "no <<<answer>>> and no number";
       v.parsed = Truncate(inner.value_or(""), 80);

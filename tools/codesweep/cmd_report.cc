@@ -49,10 +49,14 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<ModelCostRow> cost, db->ModelCost(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<JobStateRow> states, db->JobStates(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<SweepSource> sources, db->SweepSources());
+  CS_ASSIGN_OR_RETURN(std::vector<AnswerSourceRow> answer_sources, db->AnswerSources(f.sweep));
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {
       if (s.name == r.sweep) r.source = s;
+    }
+    for (const AnswerSourceRow& a : answer_sources) {
+      if (a.sweep == r.sweep) r.answer_sources.push_back(a);
     }
   }
   return reports;
