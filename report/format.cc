@@ -122,6 +122,16 @@ TextTable ModelCostTable(const SweepReport& r) {
                 "429s",
                 "Retries",
                 "Tokens replayed (in + out)"};
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    const std::string m = MethodLabel(a.method, a.turns);
+    const std::pair<const char*, int64_t> values[] = {{"tagged", a.tagged},
+                                                      {"correct_tagged", a.correct_tagged},
+                                                      {"fallback", a.fallback},
+                                                      {"correct_fallback", a.correct_fallback}};
+    for (const auto& [name, value] : values) {
+      w.Row("answer_source", s, a.model, a.task, m, "", name, static_cast<double>(value));
+    }
+  }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {

@@ -147,6 +147,11 @@ Result<std::vector<GrainRow>> ReportDb::Grain(const std::string& sweep) {
 }
 
 Result<std::vector<AnswerSourceRow>> ReportDb::AnswerSources(const std::string& sweep) {
+  // A database older than migration 0010, read without writing, has no results.answer_source.
+  CS_ASSIGN_OR_RETURN(Stmt has, db_->Prepare("SELECT count(*) FROM pragma_table_info('results')"
+                                             " WHERE name = 'answer_source'"));
+  CS_ASSIGN_OR_RETURN(bool has_row, has.Step());
+  if (!has_row || has.Int(0) == 0) return std::vector<AnswerSourceRow>{};
   CS_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_->Prepare("SELECT sweep, model, task, method, turns, n, tagged, correct_tagged, fallback,"

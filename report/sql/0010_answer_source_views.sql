@@ -1,12 +1,13 @@
--- 0010_answer_source: where the judged answer of each result came from (docs/tasks.md): 'tags'
--- (the last <<<...>>>), 'fallback' (the task's documented fallback for a reply without <<<>>>),
--- 'none' (nothing answer-like found). Results recorded before this migration keep ''.
+-- 0010_answer_source_views: where the judged answer of each result came from (docs/tasks.md):
+-- 'tags' (the last <<<...>>>), 'fallback' (the task's documented fallback for a reply without
+-- <<<>>>), 'none' (nothing answer-like found). Results recorded before this migration keep ''.
+-- The column and its view are one file: the migration runner applies one file per version
+-- number, and as a views migration a read-only report on an older database still works (it
+-- gets the view as a TEMP view, and ReportDb::AnswerSources reads nothing without the column).
 ALTER TABLE results ADD COLUMN answer_source TEXT NOT NULL DEFAULT '';
 
 -- Per (sweep, model setting, task, method, turns): how many results, and how many correct ones,
--- read their answer from <<<>>> and from a fallback. The report shows both numbers. (This view
--- lives here rather than in report/sql: two migration files with one number would run only the
--- first.)
+-- read their answer from <<<>>> and from a fallback. The report shows both numbers.
 CREATE VIEW v_answer_source AS
 SELECT s.name AS sweep, st.model, j.task, j.method, j.turns,
        count(*) AS n,
