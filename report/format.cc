@@ -122,16 +122,6 @@ TextTable ModelCostTable(const SweepReport& r) {
                 "429s",
                 "Retries",
                 "Tokens replayed (in + out)"};
-  for (const AnswerSourceRow& a : r.answer_sources) {
-    const std::string m = MethodLabel(a.method, a.turns);
-    const std::pair<const char*, int64_t> values[] = {{"tagged", a.tagged},
-                                                      {"correct_tagged", a.correct_tagged},
-                                                      {"fallback", a.fallback},
-                                                      {"correct_fallback", a.correct_fallback}};
-    for (const auto& [name, value] : values) {
-      w.Row("answer_source", s, a.model, a.task, m, "", name, static_cast<double>(value));
-    }
-  }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
@@ -219,6 +209,16 @@ void SweepCsv(const SweepReport& r, CsvWriter& w) {
     const std::string m = MethodLabel(j.method, j.turns);
     w.Row("excluded", s, j.model, "", m, "", "failed", static_cast<double>(j.failed));
     w.Row("excluded", s, j.model, "", m, "", "dead", static_cast<double>(j.dead));
+  }
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    const std::string m = MethodLabel(a.method, a.turns);
+    const std::pair<const char*, int64_t> values[] = {{"tagged", a.tagged},
+                                                      {"correct_tagged", a.correct_tagged},
+                                                      {"fallback", a.fallback},
+                                                      {"correct_fallback", a.correct_fallback}};
+    for (const auto& [name, value] : values) {
+      w.Row("answer_source", s, a.model, a.task, m, "", name, static_cast<double>(value));
+    }
   }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);

@@ -65,7 +65,9 @@ TEST(AnswerSource, EveryTaskSaysWhereItsAnswerCameFrom) {
     EXPECT_EQ(task->Check(*inst, "<<<>>>").source, AnswerSource::kTags) << task->name();
     EXPECT_EQ(task->Check(*inst, "").source, AnswerSource::kNone) << task->name();
     Verdict bare = task->Check(*inst, inst->canonical_answer);
-    if (bare.correct) EXPECT_EQ(bare.source, AnswerSource::kFallback) << task->name();
+    if (bare.correct) {
+      EXPECT_EQ(bare.source, AnswerSource::kFallback) << task->name();
+    }
   }
   EXPECT_EQ(AnswerSourceName(AnswerSource::kTags), "tags");
   EXPECT_EQ(AnswerSourceName(AnswerSource::kFallback), "fallback");
