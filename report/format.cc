@@ -231,6 +231,16 @@ void SweepCsv(const SweepReport& r, CsvWriter& w) {
     w.Row("excluded", s, j.model, "", m, "", "failed", static_cast<double>(j.failed));
     w.Row("excluded", s, j.model, "", m, "", "dead", static_cast<double>(j.dead));
   }
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    const std::string m = MethodLabel(a.method, a.turns);
+    const std::pair<const char*, int64_t> values[] = {{"tagged", a.tagged},
+                                                      {"correct_tagged", a.correct_tagged},
+                                                      {"fallback", a.fallback},
+                                                      {"correct_fallback", a.correct_fallback}};
+    for (const auto& [name, value] : values) {
+      w.Row("answer_source", s, a.model, a.task, m, "", name, static_cast<double>(value));
+    }
+  }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
@@ -310,6 +320,24 @@ TextTable ExcludedTable(const SweepReport& r) {
   return out;
 }
 
+TextTable AnswerSourceTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Where the answers came from";
+  out.note =
+      "Per model, task and method: cells whose judged answer was read from <<<>>> and from the "
+      "task's fallback for replies without it (docs/tasks.md), and how many of each were correct. "
+      "Cells recorded before answer sources were kept count in neither. View: v_answer_source.";
+  out.header = {"Model",  "Task",    "Method",   "Cells",
+                "<<<>>>", "Correct", "Fallback", "Correct (fallback)"};
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    out.rows.push_back({DisplayModel(a.model), a.task, MethodLabel(a.method, a.turns),
+                        std::to_string(a.n), std::to_string(a.tagged),
+                        std::to_string(a.correct_tagged), std::to_string(a.fallback),
+                        std::to_string(a.correct_fallback)});
+  }
+  return out;
+}
+
 std::vector<TextTable> ReportTables(const SweepReport& r) {
   std::vector<TextTable> out;
   // The paper's summary first, then what it leaves out, then the per-model detail.
@@ -320,6 +348,7 @@ std::vector<TextTable> ReportTables(const SweepReport& r) {
   if (!r.repeats.empty()) out.push_back(RepeatsTable(r));
   out.push_back(MethodCostTable(r));
   out.push_back(ModelCostTable(r));
+  if (!r.answer_sources.empty()) out.push_back(AnswerSourceTable(r));
   return out;
 }
 
@@ -417,7 +446,19 @@ json ReportJson(const SweepReport& r) {
                        {"pass_at_k_pct", Pct(x.any_correct, x.instances)},
                        {"majority_pct", Pct(x.majority_correct, x.instances)}});
   }
-  return {{"last_run", last_run},
+  json answer_sources = json::array();
+  for (const AnswerSourceRow& a : r.answer_sources) {
+    answer_sources.push_back({{"model", a.model},
+                              {"task", a.task},
+                              {"method", MethodLabel(a.method, a.turns)},
+                              {"cells", a.n},
+                              {"tagged", a.tagged},
+                              {"correct_tagged", a.correct_tagged},
+                              {"fallback", a.fallback},
+                              {"correct_fallback", a.correct_fallback}});
+  }
+  return {{"answer_sources", answer_sources},
+          {"last_run", last_run},
           {"filter", r.filter},
           {"sweep", r.sweep},
           {"excluded", excluded},

@@ -71,6 +71,9 @@ struct SweepReport {
   std::optional<SweepSource> source;  // provenance, when the caller has it
   std::optional<RunRow> last_run;     // the latest run's version, commit, file hash and host
   std::string filter;                 // "task=a model=b" when the cells were filtered; "" = all
+  // Where the judged answers came from per (model, task, method): <<<>>> or a task's fallback
+  // (v_answer_source), when the caller has them.
+  std::vector<AnswerSourceRow> answer_sources;
 };
 
 // A model as reports show it: "sim:strong (simulated)" for the simulated provider, so numbers of

@@ -121,6 +121,9 @@ struct Outcome {
 
   std::vector<CallRecord> calls;
   std::vector<ExecutionRecord> executions;
+  // Where the judged answer came from: "tags" (<<<...>>>), "fallback" (the task's documented
+  // fallback for a reply without <<<>>>), "none" (no answer found), "" (no verdict).
+  std::string answer_source;
 };
 
 }  // namespace codesweep

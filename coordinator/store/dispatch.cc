@@ -71,8 +71,8 @@ Status InsertResult(store_internal::StoreDb& db, JobId job, LeaseToken lease, co
       db.Prepare("INSERT INTO results (job_id, lease_token, final_answer, correct, score,"
                  " passed_by, verdict_reason, code_used, code_ok, turns_used, n_calls,"
                  " n_executions, tokens_in, tokens_out, tokens_estimated, cost_usd, wall_ms,"
-                 " extra_json, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                 " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"));
+                 " extra_json, finished_ms, answer_source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                 " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"));
   stmt.Bind(1, job.value())
       .Bind(2, lease.value())
       .Bind(3, o.final_answer)
@@ -91,7 +91,8 @@ Status InsertResult(store_internal::StoreDb& db, JobId job, LeaseToken lease, co
       .Bind(16, o.cost_usd)
       .Bind(17, o.wall_ms)
       .Bind(18, o.extra_json.empty() ? std::string("{}") : o.extra_json)
-      .Bind(19, now_ms);
+      .Bind(19, now_ms)
+      .Bind(20, o.answer_source);
   return stmt.Run();
 }
 

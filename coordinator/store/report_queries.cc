@@ -157,6 +157,28 @@ Result<std::vector<GrainRow>> ReportDb::Grain(const std::string& sweep) {
   }
 }
 
+Result<std::vector<AnswerSourceRow>> ReportDb::AnswerSources(const std::string& sweep) {
+  // A database older than migration 0010, read without writing, has no results.answer_source.
+  CS_ASSIGN_OR_RETURN(Stmt has, db_->Prepare("SELECT count(*) FROM pragma_table_info('results')"
+                                             " WHERE name = 'answer_source'"));
+  CS_ASSIGN_OR_RETURN(bool has_row, has.Step());
+  if (!has_row || has.Int(0) == 0) return std::vector<AnswerSourceRow>{};
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare("SELECT sweep, model, task, method, turns, n, tagged, correct_tagged, fallback,"
+                   " correct_fallback FROM v_answer_source WHERE ?1 = '' OR sweep = ?1"
+                   " ORDER BY sweep, model, task, method, turns"));
+  stmt.Bind(1, sweep);
+  std::vector<AnswerSourceRow> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Text(3),
+                   static_cast<int>(stmt.Int(4)), stmt.Int(5), stmt.Int(6), stmt.Int(7),
+                   stmt.Int(8), stmt.Int(9)});
+  }
+}
+
 Result<std::vector<JobStateRow>> ReportDb::JobStates(const std::string& sweep) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt,

@@ -68,6 +68,14 @@ struct RepeatRow {
   int64_t majority_correct = 0;  // instances whose most frequent answer is correct
 };
 
+// One row of v_answer_source: where the judged answers of one (sweep, model setting, task,
+// method, turns) came from, <<<>>> ("tagged") or a task's fallback.
+struct AnswerSourceRow {
+  std::string sweep, model, task, method;
+  int turns = 1;
+  int64_t n = 0, tagged = 0, correct_tagged = 0, fallback = 0, correct_fallback = 0;
+};
+
 // Where a sweep came from, for a report's provenance (the sweeps table).
 struct SweepSource {
   std::string name, source_path, source_text;  // the sweep file as written
@@ -175,6 +183,7 @@ class ReportDb {
                      const std::function<Status(const ExportRow&)>& fn);
   // Per (sweep, task, model setting, method, turns) whose instances have more than one draw.
   Result<std::vector<RepeatRow>> Repeats(const std::string& sweep);
+  Result<std::vector<AnswerSourceRow>> AnswerSources(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
   // Read-only SQL with ?1.. bound to `params`, typed cells out (for `codesweep view`).

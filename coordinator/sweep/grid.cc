@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/methods/method.h"
+#include "jobs/tasks/task.h"
 
 namespace codesweep {
 
@@ -99,6 +100,8 @@ int64_t SamplesFor(const SweepConfig& c, const TaskConfig& t) {
 std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::string& level) {
   json tj = {
       {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
+  // Left out at version 1, so the keys of tasks whose questions never changed stay as they were.
+  if (int version = TaskVersion(t.name); version > 1) tj["task_version"] = version;
   return tj.dump();
 }
 

@@ -1,10 +1,10 @@
 // Grid expansion: a SweepConfig becomes cells with deterministic keys. The cell key hashes
-// everything that changes a model's output (sweep, task, complexity, sample, seed, model id and
-// its output-affecting options, generation settings, method and its prompt version, turns,
-// sandbox limits, the epoch when a sweep repeats cells) and none of the options listed by
-// NonOutputOptionKeys (jobs/llm/llm_client.h): base_url, timeouts, retry, price, key_alias, ...
-// Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore, which inserts
-// idempotently (INSERT OR IGNORE).
+// everything that changes a model's output (sweep, task and its TaskVersion, complexity, sample,
+// seed, model id and its output-affecting options, generation settings, method and its prompt
+// version, turns, sandbox limits, the epoch when a sweep repeats cells) and none of the options
+// listed by NonOutputOptionKeys (jobs/llm/llm_client.h): base_url, timeouts, retry, price,
+// key_alias, ... Pure functions (including the size check, CheckGridSize) plus ExpandIntoStore,
+// which inserts idempotently (INSERT OR IGNORE).
 #pragma once
 
 #include <atomic>

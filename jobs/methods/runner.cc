@@ -41,6 +41,7 @@ void Judge(const Task& task, const Instance& instance, const FinalAnswer& final,
   }
   out.final_answer = chosen->parsed;
   out.verdict_reason = chosen->reason;
+  out.answer_source = std::string(AnswerSourceName(chosen->source));
 }
 
 Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {

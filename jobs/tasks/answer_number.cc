@@ -65,11 +65,13 @@ Verdict CheckExactInteger(std::string_view answer, const std::string& truth) {
   Verdict v;
   std::optional<std::string> inner = LastTripleAngle(answer);
   std::optional<std::string> got = inner ? ReadInteger(*inner) : ReadInteger(answer);
+  v.source = inner ? AnswerSource::kTags : AnswerSource::kNone;
   if (!got) {
     v.reason = inner ? "no integer inside <<<>>>" : "no <<<answer>>> and no integer in the reply";
     v.parsed = Truncate(inner.value_or(""));
     return v;
   }
+  if (!inner) v.source = AnswerSource::kFallback;
   v.parsed = Truncate(*got);
   v.correct = *got == truth;
   v.score = v.correct ? 1.0 : 0.0;

@@ -1,8 +1,11 @@
-// bbh_*: four BIG-Bench-Hard subsets (250 items each, no complexity). Multiple-choice subsets are
-// judged by option letter (or the exact option text), Yes/No subsets by the answer word. The
-// original used a GPT-4o judge whose "Correct" substring test also matched "Incorrect"; here the
-// rules are exact and rule-based.
+// bbh_*: four BIG-Bench-Hard subsets (250 items each, no complexity).
+// Multiple-choice subsets are judged by option letter (or the exact option
+// text), Yes/No subsets by the answer word. The original used a GPT-4o judge
+// whose "Correct" substring test also matched "Incorrect"; here the rules are
+// exact and rule-based.
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,7 +20,8 @@ namespace {
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
 
-// Strips quotes, '*', '.', spaces and an "Answer:" prefix around a short answer.
+// Strips quotes, '*', '.', spaces and an "Answer:" prefix around a short
+// answer.
 std::string_view Clean(std::string_view t) {
   t = TrimAscii(t);
   if (FindNoCase(t, "answer:") == 0) t = TrimAscii(t.substr(7));
@@ -30,7 +34,8 @@ std::string_view Clean(std::string_view t) {
   return t;
 }
 
-// Option letter in `t`: "(C)", "C", "C)", "C." or "(C) text"; else the last "(X)" in `t`.
+// Option letter in `t`: "(C)", "C", "C)", "C." or "(C) text"; else the last
+// "(X)" in `t`.
 char OptionLetter(std::string_view t, char max_letter) {
   t = Clean(t);
   auto ok = [&](char c) { return IsAlpha(c) && Upper(c) >= 'A' && Upper(c) <= max_letter; };
@@ -69,21 +74,128 @@ std::string YesNo(std::string_view t) {
   return "";
 }
 
-// Fallback without <<<>>>: the last standalone "yes"/"no" word of the reply.
-std::string LastYesNoWord(std::string_view reply) {
-  std::string found;
+// ---- Fallback without <<<>>>: one unambiguous answer that ends the reply ----
+
+// One mention of an answer candidate: its value ("yes", "(B)") and where it
+// lies in the region.
+struct Mention {
+  std::string value;
+  size_t begin = 0, end = 0;
+};
+using MentionFinder = std::function<std::vector<Mention>(std::string_view region)>;
+
+bool IsMarkup(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '*' || c == '#' || c == '>' || c == '_' ||
+         c == '`' || c == '-' || c == '"' || c == '\'' || c == '.' || c == '!';
+}
+
+std::string_view TrimMarkup(std::string_view s) {
+  while (!s.empty() && IsMarkup(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsMarkup(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// The last two non-empty lines of `reply` (markup trimmed); `previous` is empty
+// if none.
+void LastLines(std::string_view reply, std::string_view* last, std::string_view* previous) {
+  *last = *previous = {};
+  std::vector<std::string_view> lines = SplitOn(reply, '\n');
+  for (size_t i = lines.size(); i-- > 0;) {
+    std::string_view line = TrimMarkup(lines[i]);
+    if (line.empty()) continue;
+    if (last->empty()) {
+      *last = line;
+    } else {
+      *previous = line;
+      return;
+    }
+  }
+}
+
+// The text after the last sentence break (". ", "! ", "? ", "; ") of `line`.
+std::string_view LastSentence(std::string_view line) {
+  for (size_t i = line.size(); i-- > 1;) {
+    char c = line[i - 1];
+    if (line[i] == ' ' && (c == '.' || c == '!' || c == '?' || c == ';')) {
+      return TrimMarkup(line.substr(i));
+    }
+  }
+  return line;
+}
+
+size_t CountWords(std::string_view s) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : s) {
+    bool space = c == ' ' || c == '\t';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+// The one value `region` answers with, or "" when it names none, several, or
+// does not end with it, or is long and never says "answer". `tail_ok(value,
+// rest)` accepts what may follow the last mention besides markup (an option's
+// own text).
+std::string AnswerOfRegion(std::string_view region, const MentionFinder& find,
+                           const std::function<bool(const std::string&, std::string_view)>& tail_ok,
+                           size_t* mentions) {
+  std::vector<Mention> ms = find(region);
+  *mentions = ms.size();
+  if (ms.empty()) return "";
+  for (const Mention& m : ms) {
+    if (m.value != ms.front().value) return "";
+  }
+  std::string_view rest = TrimMarkup(region.substr(ms.back().end));
+  if (!rest.empty() && !tail_ok(ms.back().value, rest)) return "";
+  const size_t cue = FindNoCase(region, "answer");
+  if (CountWords(region) > 4 && (cue == std::string_view::npos || cue > ms.back().begin)) {
+    return "";
+  }
+  return ms.front().value;
+}
+
+// The fallback answer of a reply without <<<>>>: the one candidate named by its
+// last line (or, when that line names several, by the line's last sentence),
+// which must end it; "" otherwise. A question, or the last item of a list of
+// options (the line before starts with another option), is not an answer.
+std::string UnambiguousFallback(
+    std::string_view reply, const MentionFinder& find,
+    const std::function<bool(const std::string&, std::string_view)>& tail_ok) {
+  std::string_view last, previous;
+  LastLines(reply, &last, &previous);
+  if (last.empty() || last.back() == '?') return "";
+  size_t mentions = 0;
+  std::string value = AnswerOfRegion(last, find, tail_ok, &mentions);
+  if (value.empty() && mentions > 1)
+    value = AnswerOfRegion(LastSentence(last), find, tail_ok, &mentions);
+  if (value.empty()) return "";
+  std::vector<Mention> before = find(previous);
+  std::vector<Mention> here = find(last);
+  if (!before.empty() && before.front().begin == 0 && before.front().value != value &&
+      !here.empty() && here.front().begin == 0) {
+    return "";  // "- Yes\n- No", "(F) ...\n(G) ...": a list of options, not an
+                // answer
+  }
+  return value;
+}
+
+// Standalone yes/no words of `s`, lower-cased.
+std::vector<Mention> YesNoMentions(std::string_view s) {
+  std::vector<Mention> out;
   size_t i = 0;
-  while (i < reply.size()) {
-    while (i < reply.size() && !IsAlpha(reply[i])) ++i;
+  while (i < s.size()) {
+    while (i < s.size() && !IsAlpha(s[i])) ++i;
     size_t j = i;
-    while (j < reply.size() && IsAlpha(reply[j])) ++j;
+    while (j < s.size() && IsAlpha(s[j])) ++j;
     if (j - i == 2 || j - i == 3) {
-      std::string w = ToLowerAscii(reply.substr(i, j - i));
-      if (w == "yes" || w == "no") found = w;
+      std::string w = ToLowerAscii(s.substr(i, j - i));
+      if (w == "yes" || w == "no") out.push_back({w, i, j});
     }
     i = j;
   }
-  return found;
+  return out;
 }
 
 constexpr char kWebOfLies[] =
@@ -166,6 +278,38 @@ DatasetTaskSpec BbhSpec(const std::string& subset, size_t items) {
           .level_rule = ""};
 }
 
+bool NoTail(const std::string&, std::string_view) { return false; }
+
+// Fallback for option letters: "(X)" (X up to `max_letter`) and the exact text
+// of an option both name it; the text of the named option may follow its
+// letter.
+std::string OptionFallback(std::string_view reply, const std::map<char, std::string>& options,
+                           char max_letter) {
+  auto find = [&](std::string_view s) {
+    std::vector<Mention> out;
+    for (size_t k = 0; k + 2 < s.size(); ++k) {
+      if (s[k] == '(' && s[k + 2] == ')' && s[k + 1] >= 'A' && s[k + 1] <= max_letter) {
+        out.push_back({std::string("(") + s[k + 1] + ")", k, k + 3});
+      }
+    }
+    for (const auto& [letter, text] : options) {
+      if (text.size() < 2) continue;
+      for (size_t at = FindNoCase(s, text); at != std::string_view::npos;
+           at = FindNoCase(s, text, at + 1)) {
+        out.push_back({std::string("(") + Upper(letter) + ")", at, at + text.size()});
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Mention& a, const Mention& b) { return a.end < b.end; });
+    return out;
+  };
+  auto tail = [&](const std::string& value, std::string_view rest) {
+    auto it = options.find(value[1]);
+    return it != options.end() && ToLowerAscii(rest) == it->second;
+  };
+  return UnambiguousFallback(reply, find, tail);
+}
+
 class BbhTask : public DatasetTask {
  public:
   BbhTask(const std::string& subset, size_t item_count, DatasetItems items)
@@ -179,15 +323,20 @@ class BbhTask : public DatasetTask {
     Verdict v;
     std::string got;
     if (yes_no_) {
-      got = inner ? YesNo(*inner) : LastYesNoWord(answer);
+      got = inner ? YesNo(*inner) : UnambiguousFallback(answer, YesNoMentions, NoTail);
       if (got.empty())
-        v.reason = inner ? "answer is not Yes or No" : "no <<<answer>>> and no Yes/No";
+        v.reason = inner ? "answer is not Yes or No"
+                         : "no <<<answer>>> and no unambiguous Yes/No ending the reply";
       got = got.empty() ? "" : (got == "yes" ? "Yes" : "No");
     } else {
       got = MultipleChoice(instance, inner ? std::string_view(*inner) : answer, inner.has_value());
       if (got.empty())
-        v.reason = inner ? "no option letter in the answer" : "no <<<answer>>> and no (X) option";
+        v.reason = inner ? "no option letter in the answer"
+                         : "no <<<answer>>> and no unambiguous (X) option "
+                           "ending the reply";
     }
+    v.source =
+        inner ? AnswerSource::kTags : (got.empty() ? AnswerSource::kNone : AnswerSource::kFallback);
     v.parsed = got.empty() ? Truncate(inner.value_or(""), 80) : got;
     if (got.empty()) return v;
     v.correct = got == target;
@@ -203,7 +352,8 @@ class BbhTask : public DatasetTask {
              "\nprint(f\"<<<{solve(question)}>>>\")\n";
     }
     return "# ORACLE, not a solver: no generic program answers " + subset_ +
-           " questions written in free text,\n# so this prints the dataset's gold answer.\n"
+           " questions written in free text,\n# so this prints the dataset's "
+           "gold answer.\n"
            "question = " +
            input + "\ngold = " + PyStringLiteral(instance.data.value("target", std::string())) +
            "\nprint(f\"<<<{gold}>>>\")\n";
@@ -219,15 +369,8 @@ class BbhTask : public DatasetTask {
         if (cleaned == option) return std::string("(") + letter + ")";
       }
     }
-    char letter = inner ? OptionLetter(text, max_letter) : 0;
-    if (!inner) {  // fallback: the last "(X)" anywhere in the reply
-      for (size_t k = 0; k + 2 < text.size(); ++k) {
-        if (text[k] == '(' && text[k + 2] == ')' && text[k + 1] >= 'A' &&
-            text[k + 1] <= max_letter) {
-          letter = text[k + 1];
-        }
-      }
-    }
+    if (!inner) return OptionFallback(text, options, max_letter);
+    char letter = OptionLetter(text, max_letter);
     return letter ? std::string("(") + letter + ")" : "";
   }
 

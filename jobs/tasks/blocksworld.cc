@@ -236,6 +236,7 @@ class BlocksworldTask : public Task {
       if (!inner && FindNoCase(line, "move") != 0) continue;  // fallback: only "Move ..." lines
       std::string err = ApplyMove(line, &st);
       if (!err.empty()) {
+        v.source = inner ? AnswerSource::kTags : AnswerSource::kFallback;
         v.parsed = Truncate(line, 80);
         v.reason = "line " + std::to_string(line_no) + ": " + err;
         return v;
@@ -243,6 +244,8 @@ class BlocksworldTask : public Task {
       ++moves;
     }
     v.parsed = std::to_string(moves) + " moves; final:\n" + Truncate(Render(st), 400);
+    v.source =
+        inner ? AnswerSource::kTags : (moves > 0 ? AnswerSource::kFallback : AnswerSource::kNone);
     if (moves == 0) {
       v.reason = inner ? "no moves inside <<<>>>" : "no <<<answer>>> and no 'Move' lines";
     } else if (st != goal) {

@@ -244,6 +244,7 @@ class BoxLiftTask final : public Task {
       return v;
     }
     std::optional<std::string> text = LastTripleAngle(answer);
+    v.source = text ? AnswerSource::kTags : AnswerSource::kFallback;
     if (!text) text = std::string(answer);
     if (text->size() > kMaxPlanAnswerBytes) {
       v.reason = "answer longer than 1 MiB";
@@ -251,6 +252,7 @@ class BoxLiftTask final : public Task {
     }
     ParsedPlan plan = ParsePlan(*text);
     if (plan.steps.empty() && plan.error.empty()) {
+      if (v.source == AnswerSource::kFallback) v.source = AnswerSource::kNone;
       v.reason = "no \"Step k: [...]\" lines found";
       return v;
     }

@@ -367,6 +367,7 @@ class BoxNetTask final : public Task {
       v.reason = "no <<<answer>>> or JSON list found";
       return v;
     }
+    v.source = LastTripleAngle(answer) ? AnswerSource::kTags : AnswerSource::kFallback;
     v.parsed = Truncate(TrimAscii(*text));
     if (text->size() > kMaxPlanAnswerBytes) {
       v.reason = "answer longer than 1 MiB";

@@ -43,6 +43,19 @@ uint64_t InstanceSeed(std::string_view task, std::string_view complexity, int64_
   return Sha256U64(key);
 }
 
+size_t PermutedItem(std::string_view task, std::string_view level, int64_t sample, uint64_t seed,
+                    size_t n) {
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+  Rng rng(InstanceSeed(task, level, -1, seed));
+  for (size_t i = n; i > 1; --i) {
+    size_t j = static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(i) - 1));
+    std::swap(order[i - 1], order[j]);
+  }
+  const int64_t count = static_cast<int64_t>(n);
+  return order[static_cast<size_t>(((sample % count) + count) % count)];
+}
+
 std::vector<std::string_view> SplitOn(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t begin = 0;

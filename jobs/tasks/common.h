@@ -24,6 +24,12 @@ std::string_view TrimAscii(std::string_view s);
 // The generator seed of one instance: Sha256U64("task|complexity|sample|seed").
 uint64_t InstanceSeed(std::string_view task, std::string_view complexity, int64_t sample,
                       uint64_t seed);
+// The item that sample index `sample` serves out of `n` items (n >= 1): position (sample mod n) of
+// a permutation of 0..n-1 shuffled (Fisher-Yates) by an Rng seeded with
+// InstanceSeed(task, level, -1, seed). The first n samples are n distinct items spread over the
+// whole list; a different seed gives a different order. O(n).
+size_t PermutedItem(std::string_view task, std::string_view level, int64_t sample, uint64_t seed,
+                    size_t n);
 // Splits on `sep` (keeps empty pieces).
 std::vector<std::string_view> SplitOn(std::string_view s, char sep);
 // Parses a whole decimal integer (optional sign) in [lo, hi]; nullopt otherwise.

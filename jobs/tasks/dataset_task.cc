@@ -29,7 +29,8 @@ Result<Instance> DatasetTask::Generate(std::string_view complexity, int64_t samp
   CS_RETURN_IF_ERROR(ValidateComplexity(complexity));
   const std::vector<DatasetItem>& items = items_.at(std::string(complexity));
   const int64_t n = static_cast<int64_t>(items.size());
-  const DatasetItem& item = items[static_cast<size_t>(((sample % n) + n) % n)];
+  const DatasetItem& item =
+      items[PermutedItem(spec_.name, complexity, sample, seed, static_cast<size_t>(n))];
   Instance inst;
   inst.task = spec_.name;
   inst.complexity = std::string(complexity);

@@ -4,11 +4,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
-#include <numeric>
 #include <string>
 #include <vector>
 
-#include "base/hash.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/factories.h"
 #include "jobs/tasks/rational_expr.h"
@@ -78,12 +76,6 @@ std::optional<std::string> AnswerText(std::string_view reply, bool* fallback) {
     }
   }
   return std::nullopt;
-}
-
-std::string NumbersText(const std::vector<int64_t>& numbers) {
-  std::string s;
-  for (int64_t n : numbers) s += (s.empty() ? "" : " ") + std::to_string(n);
-  return s;
 }
 
 Result<std::vector<Puzzle>> LoadLevel(const std::string& path) {
@@ -219,7 +211,7 @@ class Game24Task : public Task {
                             uint64_t seed) const override {
     CS_RETURN_IF_ERROR(ValidateComplexity(complexity));
     const std::vector<Puzzle>& rows = levels_.at(std::string(complexity));
-    const Puzzle& p = rows[RowIndex(complexity, sample, seed, rows.size())];
+    const Puzzle& p = rows[PermutedItem(name(), complexity, sample, seed, rows.size())];
     Instance inst;
     inst.task = std::string(name());
     inst.complexity = std::string(complexity);
@@ -238,6 +230,7 @@ class Game24Task : public Task {
     std::optional<std::string> text = AnswerText(answer, &fallback);
     if (!text) return Verdict{false, 0.0, "", "no <<<answer>>> and no line with '='"};
     Verdict v = CheckEquation(*text, numbers);
+    v.source = fallback ? AnswerSource::kFallback : AnswerSource::kTags;
     if (fallback && v.reason != "ok") v.reason += " (no <<<>>>; read the last line with '=')";
     return v;
   }
@@ -253,30 +246,18 @@ class Game24Task : public Task {
   }
 
  private:
-  // A seeded affine permutation of the rows: index = (a * (sample mod n) + b) mod n, gcd(a, n) = 1.
-  static size_t RowIndex(std::string_view level, int64_t sample, uint64_t seed, size_t n) {
-    Rng rng(InstanceSeed("game24-order", level, 0, seed));
-    uint64_t a = 1 + rng.Next() % n;
-    while (std::gcd(a, static_cast<uint64_t>(n)) != 1) a = a % n + 1;
-    uint64_t b = rng.Next() % n;
-    uint64_t i = static_cast<uint64_t>(((sample % static_cast<int64_t>(n)) + n) % n);
-    return static_cast<size_t>((static_cast<unsigned __int128>(a) * i + b) % n);
-  }
-
+  // The original's prompt (benchmark/run_game24_baseline_methods.py), byte for byte: its five
+  // examples (two of them without "= 24", two run into the next "Input:"), the numbers each
+  // followed by a space, and its answer-format line.
   static std::string Prompt(const std::vector<int64_t>& numbers) {
-    return "Use each of the given numbers exactly once, with the operations + - * / and "
-           "parentheses, to obtain 24. Intermediate results may be fractions.\n"
-           "Examples:\n"
-           "Input: 4 4 6 8, Answer: (4+8)*(6-4) = 24\n"
-           "Input: 2 9 10 12, Answer: 2*12*(10-9) = 24\n"
-           "Input: 4 9 10 13, Answer: (13-9)*(10-4) = 24\n"
-           "Input: 1 4 8 8, Answer: (8/4+1)*8 = 24\n"
-           "Input: 9 10 11 13, Answer: (10-9)*(11+13) = 24\n"
-           "Input: " +
-           NumbersText(numbers) +
-           "\n"
-           "Output the final answer as one expression in the format <<<answer>>>, for example "
-           "<<<(4+8)*(6-4) = 24>>>.";
+    std::string q =
+        "Use numbers and basic arithmetic operations (+ - * /) to obtain 24. Each number should be "
+        "used only once but each number has to be used in the equation. Input: 9 10 11 13, "
+        "Answer: ((10-9)*(11+13)) = 24 Input: 4 10 10 11, Answer: ((4*11)-(10+10)) = 24 Input: 5 "
+        "6 13 13, Answer: ((5-(13/13))*6)Input: 2 6 6 7, Answer: ((6+(6*7))/2) Input: 2 6 10 18, "
+        "Answer: (2-(6-(10+18)))Input: ";
+    for (int64_t n : numbers) q += std::to_string(n) + " ";
+    return q + "Answer:\nOutput final answer with the format <<<answer>>>.";
   }
 
   std::map<std::string, std::vector<Puzzle>> levels_;

@@ -13,6 +13,26 @@
 namespace codesweep {
 namespace {
 
+// The fallback of a reply without <<<>>>: its last non-empty line, when that line holds exactly
+// one number (digits joined by ',', '.' or '/'); an ambiguous last line is no answer.
+std::optional<std::string_view> LoneNumberLine(std::string_view reply) {
+  std::vector<std::string_view> lines = SplitOn(reply, '\n');
+  for (size_t i = lines.size(); i-- > 0;) {
+    std::string_view line = TrimAscii(lines[i]);
+    if (line.empty()) continue;
+    int numbers = 0;
+    bool in_number = false;
+    for (char c : line) {
+      const bool digit = c >= '0' && c <= '9';
+      if (digit && !in_number) ++numbers;
+      in_number = in_number ? (digit || c == ',' || c == '.' || c == '/') : digit;
+    }
+    if (numbers != 1) return std::nullopt;
+    return line;
+  }
+  return std::nullopt;
+}
+
 class GsmHardTask : public DatasetTask {
  public:
   explicit GsmHardTask(DatasetItems items)
@@ -29,9 +49,13 @@ class GsmHardTask : public DatasetTask {
     Verdict v;
     double target = instance.data.value("target", 0.0);
     std::optional<std::string> inner = LastTripleAngle(answer);
-    std::optional<double> got = ReadLastNumber(inner ? std::string_view(*inner) : answer);
+    std::optional<std::string_view> line = inner ? std::nullopt : LoneNumberLine(answer);
+    std::optional<double> got =
+        inner ? ReadLastNumber(*inner) : (line ? ReadLastNumber(*line) : std::nullopt);
+    v.source = inner ? AnswerSource::kTags : (got ? AnswerSource::kFallback : AnswerSource::kNone);
     if (!got) {
-      v.reason = inner ? "no finite number inside <<<>>>" : "no <<<answer>>> and no number";
+      v.reason = inner ? "no finite number inside <<<>>>"
+                       : "no <<<answer>>> and no last line holding exactly one number";
       v.parsed = Truncate(inner.value_or(""), 80);
       return v;
     }

@@ -19,6 +19,8 @@ constexpr int kMaxLength = 1000;
 constexpr int kMaxFreq = 20;
 constexpr size_t kMinReal = 5;  // fewer real candidates than this: synthesize
 constexpr int kMaxIndexedLength = 64;
+// The letters the original asks about (string.ascii_lowercase[::6] in its runner).
+constexpr char kLetters[] = "agmsy";
 
 struct Level {
   int lo = 0, hi = 0, freq = 0;
@@ -130,7 +132,7 @@ class LettersTask : public Task {
                             uint64_t seed) const override {
     CS_ASSIGN_OR_RETURN(Level level, ParseLevel(complexity));
     Rng rng(InstanceSeed(name(), complexity, sample, seed));
-    char letter = static_cast<char>('a' + rng.Uniform(0, 25));
+    char letter = kLetters[rng.Uniform(0, static_cast<int64_t>(sizeof kLetters) - 2)];
     bool real = false;
     std::string word = PickRealWord(level, letter, rng);
     if (!word.empty()) {
@@ -144,9 +146,12 @@ class LettersTask : public Task {
     inst.complexity = std::string(complexity);
     inst.sample = sample;
     inst.seed = seed;
+    // The original's prompt (benchmark/run_letters_baseline_methods.py), byte for byte.
     inst.prompt = "How many '" + std::string(1, letter) + "'s are in the word '" + word +
-                  "' and what are their positions? Positions are 1-based. Output the final "
-                  "answer in the format <<<Count: X, Positions: [p1, p2, ...]>>>.";
+                  "' and what are their positions? The position in the word counts from 1 not "
+                  "0.\nSurround the answer with <<<content>>>. Please respond in the format: "
+                  "<<<Count: X, Positions: [Y, Z, ...]>>>, such as <<<Count: 2, Positions: [1, "
+                  "3]>>>.\nYour answer:\n";
     inst.truth = AnswerText(pos);
     inst.canonical_answer = inst.truth;
     inst.data = {{"word", word},
@@ -164,7 +169,10 @@ class LettersTask : public Task {
     int64_t count = -1;
     std::set<int64_t> got;
     std::string error;
-    if (!ParseCountPositions(text, &count, &got, &error)) {
+    bool parsed = ParseCountPositions(text, &count, &got, &error);
+    v.source =
+        inner ? AnswerSource::kTags : (parsed ? AnswerSource::kFallback : AnswerSource::kNone);
+    if (!parsed) {
       v.reason = inner ? error : "no <<<answer>>>; " + error;
       v.parsed = Truncate(text, 120);
       return v;

@@ -41,6 +41,7 @@ class MathTask : public DatasetTask {
       v.reason = "no <<<answer>>> and no \\boxed{}";
       return v;
     }
+    v.source = fallback ? AnswerSource::kFallback : AnswerSource::kTags;
     v.parsed = Truncate(NormalizeMathAnswer(*got), 120);
     v.correct = MathEquivalent(*got, truth);
     v.score = v.correct ? 1.0 : 0.0;

@@ -1,6 +1,7 @@
 // path_plan: a polyline through a walled 2-D room that enters some coloured boxes and avoids
 // others. 14 environments x 10 instructions from data/path_plan/environments.json (CodeSteer);
-// sample i is instance (i mod 140): environment i/10, instruction i%10. The checker treats
+// sample i is instance PermutedItem(i) of 140 (instance k: environment k/10, instruction k%10),
+// a seeded shuffle, so a few samples already see many environments. The checker treats
 // touching a closed rectangle as entering it (the prompt's rule). See docs/tasks.md.
 #include <cmath>
 #include <fstream>
@@ -132,8 +133,8 @@ class PathPlanTask final : public Task {
   Result<Instance> Generate(std::string_view complexity, int64_t sample,
                             uint64_t seed) const override {
     CS_RETURN_IF_ERROR(ValidateComplexity(complexity));
-    int64_t count = InstanceCount(complexity);
-    const Prepared& p = instances_[((sample % count) + count) % count];
+    const Prepared& p =
+        instances_[PermutedItem(name(), complexity, sample, seed, instances_.size())];
     Instance inst;
     inst.task = name();
     inst.sample = sample;
@@ -357,6 +358,7 @@ Verdict PathPlanTask::Check(const Instance& inst, std::string_view answer) const
     v.reason = "no <<<answer>>> or waypoint list found";
     return v;
   }
+  v.source = LastTripleAngle(answer) ? AnswerSource::kTags : AnswerSource::kFallback;
   v.parsed = Truncate(TrimAscii(*text));
   if (text->size() > kMaxPlanAnswerBytes) {
     v.reason = "answer longer than 1 MiB";

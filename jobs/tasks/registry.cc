@@ -36,6 +36,37 @@ const Task* TaskRegistry::Find(std::string_view name) const {
   return nullptr;
 }
 
+std::string_view AnswerSourceName(AnswerSource source) {
+  switch (source) {
+    case AnswerSource::kTags:
+      return "tags";
+    case AnswerSource::kFallback:
+      return "fallback";
+    case AnswerSource::kNone:
+      break;
+  }
+  return "none";
+}
+
+int TaskVersion(std::string_view task_name) {
+  // Version 2 (issue 19): the original's prompts for game24 and letters, and a seeded
+  // permutation of the items for every dataset task.
+  static constexpr std::string_view kBumped[] = {"game24",
+                                                 "letters",
+                                                 "path_plan",
+                                                 "gsm_hard",
+                                                 "math_geometry",
+                                                 "math_counting_and_probability",
+                                                 "bbh_date_understanding",
+                                                 "bbh_web_of_lies",
+                                                 "bbh_logical_deduction_seven_objects",
+                                                 "bbh_navigate"};
+  for (std::string_view name : kBumped) {
+    if (name == task_name) return 2;
+  }
+  return 1;
+}
+
 std::string DefaultDataDir() { return std::string(CODESWEEP_SOURCE_DIR) + "/data"; }
 
 }  // namespace codesweep

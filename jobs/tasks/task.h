@@ -31,11 +31,18 @@ struct Instance {
   nlohmann::json data;
 };
 
+// Where a checker read the answer it judged: the last <<<...>>> (kTags), the task's documented
+// fallback for replies without one (kFallback), or nowhere (kNone: nothing answer-like found).
+enum class AnswerSource { kNone, kTags, kFallback };
+// "none", "tags", "fallback": the values of results.answer_source.
+std::string_view AnswerSourceName(AnswerSource source);
+
 struct Verdict {
   bool correct = false;
   double score = 0.0;  // partial score in [0, 1]; 1.0/0.0 for pass/fail tasks
   std::string parsed;  // what the checker understood the answer to be (truncated for display)
   std::string reason;  // why: "ok", "no <<<answer>>> found", "uses 8 twice", ...
+  AnswerSource source = AnswerSource::kNone;
 };
 
 class Task {
@@ -64,6 +71,13 @@ class Task {
   // and prints its answer as <<<...>>>. Uses only the standard library.
   virtual std::string ReferenceSolution(const Instance& instance) const = 0;
 };
+
+// The version of a task's questions. It is part of every cell key (coordinator/sweep/grid.cc) and
+// is bumped whenever what a cell asks changes (the prompt, or which item a sample index maps
+// to), so an existing database never mixes answers to old questions with new ones. 1 (the
+// first version, left out of the key) for a task whose questions never changed, and for unknown
+// names. docs/tasks.md lists why each version was bumped.
+int TaskVersion(std::string_view task_name);
 
 // The registry of all tasks, built once (loads datasets from `data_dir`). Owns the tasks.
 class TaskRegistry {

@@ -68,15 +68,22 @@ int PrintInfo(const ExecFlags& f) {
     std::printf("tier %s: %s (%s)\n", p.tier.c_str(), p.usable ? "usable" : "unusable",
                 p.detail.c_str());
   }
-  auto packages = ImportablePackages(
-      options, {"numpy", "sympy", "scipy", "networkx", "pandas", "matplotlib", "constraint",
-                "mpmath", "itertools", "fractions", "decimal", "math", "re", "collections"});
+  const std::vector<std::string> candidates = {
+      "numpy",  "sympy",     "scipy",     "networkx", "pandas", "matplotlib", "constraint",
+      "mpmath", "itertools", "fractions", "decimal",  "math",   "re",         "collections"};
+  auto packages = ImportablePackages(options, candidates);
   if (!packages.ok()) {
     std::fprintf(stderr, "codesweep exec: %s\n", packages.status().message().c_str());
     return 1;
   }
   std::printf("importable:");
   for (const std::string& p : *packages) std::printf(" [%s]", p.c_str());
+  std::printf("\nnot importable:");
+  for (const std::string& c : candidates) {
+    bool found = false;
+    for (const std::string& p : *packages) found = found || p == c || p.rfind(c + " ", 0) == 0;
+    if (!found) std::printf(" [%s]", c.c_str());
+  }
   std::printf("\n");
   return 0;
 }

@@ -78,6 +78,7 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db->LatestRuns());
   Filter(f.filter, grain, cost, states);
   CS_ASSIGN_OR_RETURN(std::vector<RepeatRow> repeats, db->Repeats(f.sweep));
+  CS_ASSIGN_OR_RETURN(std::vector<AnswerSourceRow> answer_sources, db->AnswerSources(f.sweep));
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {
@@ -89,6 +90,9 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
     r.filter = FilterText(f.filter);
     for (const RepeatRow& x : repeats) {
       if (x.sweep == r.sweep) r.repeats.push_back(x);
+    }
+    for (const AnswerSourceRow& a : answer_sources) {
+      if (a.sweep == r.sweep) r.answer_sources.push_back(a);
     }
   }
   return reports;

@@ -88,6 +88,29 @@ TEST(RunJobTest, TextReplyIsJudgedWithoutExecution) {
   EXPECT_EQ(h.transcript.requests[0].messages[0].content, FakeInstance(spec).prompt);
 }
 
+// Issue 19 §5: every outcome records where its judged answer came from, with a real task.
+TEST(RunJobTest, AnswerSourceIsRecorded) {
+  Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
+  ASSERT_TRUE(tasks.ok()) << tasks.status().ToString();
+  JobSpec spec = FakeJob("only_question");
+  spec.task = "bbh_web_of_lies";
+  spec.complexity = "";
+  Instance inst = (*tasks)->Find(spec.task)->Generate("", spec.sample, spec.seed).value();
+  const std::string target = inst.data.value("target", std::string());
+  const std::pair<std::string, std::string> kCases[] = {
+      {"It is <<<" + target + ">>>", "tags"},
+      {"Reasoning.\nSo the answer is " + target + ".", "fallback"},
+      {"Yes or No, hard to say.", "none"}};
+  for (const auto& [reply, source] : kCases) {
+    Harness h({Reply(reply)});
+    h.registry = TaskRegistry::Create(DefaultDataDir()).value();
+    Outcome o = h.Run(spec);
+    ASSERT_FALSE(o.failed) << o.error;
+    EXPECT_EQ(o.answer_source, source) << reply;
+    EXPECT_EQ(o.correct, source != "none") << reply;
+  }
+}
+
 TEST(RunJobTest, CodeIsExecutedAndItsOutputJudged) {
   JobSpec spec = FakeJob("all_code");
   std::string code = "answer = \"" + Truth(spec) + "\"\nprint('<<<' + answer + '>>>')";

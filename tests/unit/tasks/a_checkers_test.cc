@@ -19,6 +19,17 @@ Instance Gen(const std::string& task, const std::string& level, int64_t sample, 
   return inst.ok() ? std::move(inst).value() : Instance{};
 }
 
+// The instance of the dataset item with this id (the seeded permutation decides its sample).
+Instance ItemWithId(const std::string& task, const std::string& id) {
+  const Task& t = TaskNamed(task);
+  for (int64_t s = 0; s < t.InstanceCount(""); ++s) {
+    Instance inst = Gen(task, "", s, 0);
+    if (inst.data.value("id", std::string()) == id) return inst;
+  }
+  ADD_FAILURE() << task << " has no item " << id;
+  return Instance{};
+}
+
 bool Ok(const std::string& task, const Instance& inst, const std::string& answer) {
   return TaskNamed(task).Check(inst, answer).correct;
 }
@@ -251,7 +262,7 @@ TEST(BlocksworldA, SimulationAndTable) {
 }
 
 TEST(BbhA, OptionsYesNoAndIncorrect) {
-  Instance mc = Gen("bbh_date_understanding", "", 0, 0);  // target (B)
+  Instance mc = ItemWithId("bbh_date_understanding", "date_understanding-0");  // target (B)
   ASSERT_EQ(mc.truth, "(B)");
   for (const char* a : {"<<<(B)>>>", "<<<B>>>", "<<<B)>>>", "<<<(B) 12/25/1937>>>", "<<<b>>>",
                         "<<<12/25/1937>>>", "<<<**(B)**>>>", "the answer is (B)"}) {
@@ -261,7 +272,7 @@ TEST(BbhA, OptionsYesNoAndIncorrect) {
        {"<<<(A)>>>", "<<<Incorrect>>>", "<<<>>>", "<<<(Z)>>>", "<<<12/25/2006>>>"}) {
     EXPECT_FALSE(Ok("bbh_date_understanding", mc, a)) << a;
   }
-  Instance yn = Gen("bbh_web_of_lies", "", 0, 0);  // target No
+  Instance yn = ItemWithId("bbh_web_of_lies", "web_of_lies-0");  // target No
   ASSERT_EQ(yn.truth, "No");
   EXPECT_TRUE(Ok("bbh_web_of_lies", yn, "<<<No>>>"));
   EXPECT_TRUE(Ok("bbh_web_of_lies", yn, "<<<no.>>>"));

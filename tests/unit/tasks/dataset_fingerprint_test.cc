@@ -3,6 +3,8 @@
 // programs, complexity errors, verdicts on fixed answers). The values were computed with the
 // task classes as they were before they shared DatasetTask, so that refactoring, or any later
 // one, cannot change a prompt or a check unnoticed. A deliberate change updates the value.
+// Updated for issue 19 §5 (task version 2): every item served through a seeded permutation, the
+// unambiguous bbh fallbacks and gsm_hard's lone-number last line.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -61,16 +63,16 @@ inline std::string DatasetTaskFingerprint(const codesweep::Task& task) {
 
 TEST(DatasetTaskFingerprintTest, PromptsDataAndChecksAreUnchanged) {
   const std::pair<const char*, const char*> kExpected[] = {
-      {"gsm_hard", "8e323954cdca21c92058db0ada4300b16aa4122a1823188556f368e4e3910b9c"},
-      {"math_geometry", "cbd8f60b37b84154bd58ff5e082ddf2ca51ac5a93e211b9dd3a8dd1d05581c33"},
+      {"gsm_hard", "400c794a9d6ede994ec6b109a33a08ee81aed050a08e92c8aac2178bbec922cb"},
+      {"math_geometry", "baddb1f8a04a38c96877e46eece940a5a9dce3e1ced6b55e0ad197e732564fb0"},
       {"math_counting_and_probability",
-       "fc631775b9b023ed54d429afc98297a1b016681b5bcd69588e2f6b2a18baa70e"},
+       "68374c4b34499146ec0867e3ac4b04cd8877cd3595cd28bed3c13a80161c91c1"},
       {"bbh_date_understanding",
-       "23461fa99a72fa4ad71571f89235a814d9fad0523cdf77aaecac1320baa6fe8b"},
-      {"bbh_web_of_lies", "ddae9832732fd3126a87936f1b6c3d42aa361b58d72764300c39e9e5d16a9b03"},
+       "90ae2daf344e799a680dab5c09da4340ecdefdcf1c6fa9ee035565f8253e4959"},
+      {"bbh_web_of_lies", "d63d0af8a0e3f63d176aae83692887354733027b3e469c8f6beba7bd8d893960"},
       {"bbh_logical_deduction_seven_objects",
-       "d5d10428dc32ebc8ffd7c35af7a48354e725c02aee7d9f07a1385c7547e159dd"},
-      {"bbh_navigate", "8542073ce7ce8de334d59771a73b69cb8bfd1fcc336cb61996de5f4d5dce7b0a"},
+       "0b8e8c543a014f5056e2fa615c78fd8cc484f329522aa9f50cf1fa0a2790c2b7"},
+      {"bbh_navigate", "ca66da6f4b04ee9d4de891af2c24826e70e2a5416c202ebcc32abb00c04db998"},
   };
   for (const auto& [name, fingerprint] : kExpected) {
     EXPECT_EQ(DatasetTaskFingerprint(TaskNamed(name)), fingerprint) << name;
