@@ -57,7 +57,13 @@ Result<std::unique_ptr<ViewServer>> ViewServer::Create(const ViewOptions& option
 
 ViewServer::ViewServer(ViewOptions options, std::unique_ptr<ViewApi> api)
     : options_(std::move(options)), api_(std::move(api)) {
-  HttpServerOptions http{.host = options_.host, .port = options_.port};
+  // One I/O thread: the handler uses the one read-only database connection. The viewer takes no
+  // uploads, so request bodies are small.
+  HttpServerOptions http{.host = options_.host,
+                         .port = options_.port,
+                         .threads = 1,
+                         .max_body_bytes = 64 * 1024,
+                         .idle_timeout_ms = 60'000};
   http_ = std::make_unique<HttpServer>(
       http, [this](const HttpRequest& request) { return Handle(request); });
 }

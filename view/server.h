@@ -8,9 +8,13 @@
 #include <string>
 
 #include "base/status.h"
-#include "view/http_server.h"
+#include "http/http_server.h"
 
 namespace codesweep::view {
+
+// The shared HTTP server's request and answer (http/http_server.h), by the viewer's names.
+using HttpRequest = HttpIn;
+using HttpResponse = HttpOut;
 
 struct ViewOptions {
   std::string db_path;

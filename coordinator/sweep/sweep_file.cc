@@ -498,10 +498,10 @@ Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
 
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
-  CS_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
-                               {"name", "description", "seed", "samples", "max_attempts", "epochs",
-                                "methods", "turns", "tasks", "models", "sandbox", "max_cost_usd",
-                                "max_tokens_total"}));
+  CS_RETURN_IF_ERROR(
+      CheckKeys(ctx, root, "",
+                {"name", "description", "seed", "samples", "max_attempts", "epochs", "methods",
+                 "turns", "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
       return ctx.Error(nullptr, required,

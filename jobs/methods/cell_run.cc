@@ -39,7 +39,7 @@ Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
   if (!r.ok()) {
     // The HTTP attempts a failed call made are recorded as they happened.
     const LlmCallStats stats = client_.last_call_stats();
-    rec.error = r.status().ToString();
+    rec.error = r.status().message();
     rec.http_status = stats.http_status;
     rec.attempts = stats.attempts;
     rec.rate_limited = stats.rate_limited;
@@ -70,7 +70,7 @@ Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
 Result<ExecResult> CellRun::Execute(const std::string& code, int turn) {
   MarkCodeUsed();
   Result<ExecResult> r = executor_.Run(ExecRequest{code, limits_});
-  if (!r.ok()) return Status::Unavailable("sandbox: " + r.status().ToString());
+  if (!r.ok()) return Status::Unavailable("sandbox: " + r.status().message());
   const ExecResult& e = *r;
   ExecutionRecord rec;
   static_cast<ExecReport&>(rec) = e;

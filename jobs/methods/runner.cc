@@ -20,7 +20,7 @@ bool IsTransient(StatusCode code) {
 void Fail(Outcome& out, const Status& status) {
   out.failed = true;
   out.retryable = IsTransient(status.code());
-  out.error = status.ToString();
+  out.error = status.message();  // shown to users: words, not internal status names
 }
 
 // Fills the verdict side of the outcome from the method's final answer.

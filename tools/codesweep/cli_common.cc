@@ -6,7 +6,6 @@
 #include <set>
 
 #include "base/log.h"
-
 #include "build_info.h"
 
 namespace codesweep {

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/http_server.h"
 #include "jobs/llm/wire_format.h"
-#include "tools/fakellm/http_server.h"
 
 namespace codesweep::fakellm {
 

@@ -15,12 +15,12 @@
 #include <string>
 
 #include "base/log.h"
+#include "http/http_server.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/tasks/task.h"
 #include "tools/fakellm/fake_batches.h"
 #include "tools/fakellm/fake_config.h"
-#include "tools/fakellm/http_server.h"
 
 namespace codesweep::fakellm {
 

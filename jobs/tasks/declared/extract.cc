@@ -9,6 +9,7 @@
 #include "base/json_depth.h"
 #include "jobs/tasks/answer_math.h"
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/declared/kinds.h"
 
 namespace codesweep {
 namespace {
@@ -36,20 +37,14 @@ std::string_view LastNonEmptyLine(std::string_view text) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-const std::vector<std::pair<std::string_view, ExtractorKind>>& Kinds() {
-  static const std::vector<std::pair<std::string_view, ExtractorKind>> kinds = {
+const KindTable<ExtractorKind>& Kinds() {
+  static const KindTable<ExtractorKind> kinds = {
       {"triple_angle", ExtractorKind::kTripleAngle},   {"boxed", ExtractorKind::kBoxed},
       {"last_number", ExtractorKind::kLastNumber},     {"last_line", ExtractorKind::kLastLine},
       {"choice_letter", ExtractorKind::kChoiceLetter}, {"regex", ExtractorKind::kRegex},
       {"json_field", ExtractorKind::kJsonField},       {"whole", ExtractorKind::kWhole},
   };
   return kinds;
-}
-
-std::string KindList() {
-  std::string out;
-  for (const auto& [name, kind] : Kinds()) out += (out.empty() ? "" : ", ") + std::string(name);
-  return out;
 }
 
 std::optional<std::string> LastJsonField(std::string_view text, const FieldRef& field) {
@@ -129,23 +124,11 @@ std::optional<char> UnambiguousChoice(std::string_view text, std::string_view ch
 }
 
 Result<Extractor> ParseExtractor(const nlohmann::json& spec) {
-  std::string kind_name;
-  if (spec.is_string()) {
-    kind_name = spec.get<std::string>();
-  } else if (spec.is_object() && spec.contains("kind") && spec["kind"].is_string()) {
-    kind_name = spec["kind"].get<std::string>();
-  } else {
-    return Status::InvalidArgument("answer: an extractor is a kind name or a table with 'kind' (" +
-                                   KindList() + ")");
-  }
-  auto it = std::find_if(Kinds().begin(), Kinds().end(),
-                         [&](const auto& k) { return k.first == kind_name; });
-  if (it == Kinds().end()) {
-    return Status::InvalidArgument("answer: unknown extractor '" + kind_name + "' (one of " +
-                                   KindList() + ")");
-  }
+  auto kind = ReadKind(spec, Kinds(), "answer", "extractor");
+  if (!kind.ok()) return kind.status();
+  const std::string& kind_name = kind->second;
   Extractor e;
-  e.kind = it->second;
+  e.kind = kind->first;
   e.name = kind_name;
   auto param = [&](const char* key) -> const nlohmann::json* {
     if (!spec.is_object() || !spec.contains(key)) return nullptr;

@@ -11,24 +11,19 @@
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/declared/extract.h"
+#include "jobs/tasks/declared/kinds.h"
 
 namespace codesweep {
 namespace {
 
-const std::vector<std::pair<std::string_view, ScorerKind>>& Kinds() {
-  static const std::vector<std::pair<std::string_view, ScorerKind>> kinds = {
+const KindTable<ScorerKind>& Kinds() {
+  static const KindTable<ScorerKind> kinds = {
       {"exact", ScorerKind::kExact},     {"normalized", ScorerKind::kNormalized},
       {"numeric", ScorerKind::kNumeric}, {"choice", ScorerKind::kChoice},
       {"regex", ScorerKind::kRegex},     {"contains", ScorerKind::kContains},
       {"set", ScorerKind::kSet},         {"math", ScorerKind::kMath},
   };
   return kinds;
-}
-
-std::string KindList() {
-  std::string out;
-  for (const auto& [name, kind] : Kinds()) out += (out.empty() ? "" : ", ") + std::string(name);
-  return out;
 }
 
 Result<double> Tolerance(const nlohmann::json& spec, const char* key, double fallback) {
@@ -125,23 +120,11 @@ std::optional<double> ParseNumber(std::string_view s) {
 }
 
 Result<Scorer> ParseScorer(const nlohmann::json& spec) {
-  std::string kind_name;
-  if (spec.is_string()) {
-    kind_name = spec.get<std::string>();
-  } else if (spec.is_object() && spec.contains("kind") && spec["kind"].is_string()) {
-    kind_name = spec["kind"].get<std::string>();
-  } else {
-    return Status::InvalidArgument("scorer: a kind name or a table with 'kind' (" + KindList() +
-                                   ")");
-  }
-  auto it = std::find_if(Kinds().begin(), Kinds().end(),
-                         [&](const auto& k) { return k.first == kind_name; });
-  if (it == Kinds().end()) {
-    return Status::InvalidArgument("scorer: unknown kind '" + kind_name + "' (one of " +
-                                   KindList() + ")");
-  }
+  auto kind = ReadKind(spec, Kinds(), "scorer", "kind");
+  if (!kind.ok()) return kind.status();
+  const std::string& kind_name = kind->second;
   Scorer s;
-  s.kind = it->second;
+  s.kind = kind->first;
   s.name = kind_name;
   if (spec.is_object()) {
     static const std::set<std::string> known = {"kind", "rel_tol", "abs_tol", "case_sensitive",

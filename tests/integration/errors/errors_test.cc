@@ -31,12 +31,14 @@ std::string WriteErrSweep(const TempDir& dir, const Sweep& s, const std::string&
   return path;
 }
 
-// `codesweep run` to the end (exit 0), one worker loop with one slot.
-void RunSweep(const TempDir& dir, const std::string& sweep, const std::string& db) {
+// `codesweep run` to the end, one worker loop with one slot. Exit 0 when every cell has a
+// verdict, 3 when some ended failed or dead (docs/operations.md).
+void RunSweep(const TempDir& dir, const std::string& sweep, const std::string& db,
+              int expected_exit = 0) {
   Proc run({Binary(), "run", sweep, "--db", db, "--workers", "1", "--slots", "1", "--quiet"},
            dir / "run.log");
   ASSERT_TRUE(run.Wait(120'000)) << run.log();
-  ASSERT_EQ(run.exit_code(), 0) << run.log();
+  ASSERT_EQ(run.exit_code(), expected_exit) << run.log();
 }
 
 TEST(ErrorsIntegration, FailedCallsCarryTheirHttpStatusTriesAndLatency) {
@@ -47,7 +49,7 @@ TEST(ErrorsIntegration, FailedCallsCarryTheirHttpStatusTriesAndLatency) {
   s.samples = 1;
   s.model_extra = "retry = {max_attempts = 2, base_backoff_ms = 20, max_backoff_ms = 20}\n";
   const std::string db = dir / "errs.db";
-  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db);
+  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db, 3);  // the cell ends dead
   // Before: every failed call was stored as status 0, 1 attempt, 0 ms.
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls"), 3);  // one per lease
   EXPECT_EQ(QueryInt(db,
@@ -68,7 +70,7 @@ TEST(ErrorsIntegration, IdenticalServerErrorFailsTheCellAndTheBreakerTheRest) {
   s.model = "openai:broken-model";
   s.samples = 12;
   const std::string db = dir / "errs.db";
-  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db);
+  RunSweep(dir, WriteErrSweep(dir, s, llm.base_url()), db, 3);  // the cells end failed
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'failed' AND attempts = 1"), 12)
       << JobStates(db);
   // Three cells pay two requests each (an identical 500 body twice is permanent); the breaker

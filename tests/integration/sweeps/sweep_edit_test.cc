@@ -93,7 +93,7 @@ TEST_F(SweepEditTest, MovedServerTakesEveryRemainingCell) {
   WriteFakeSweep(dir, b->port());
   std::string out;
   ASSERT_EQ(RunSweep(dir, {}, "b.log", &out), 0) << out << JobStates(db);
-  EXPECT_THAT(out, ::testing::HasSubstr("6 cells (0 new)"));
+  EXPECT_THAT(out, ::testing::HasSubstr("6 cells (0 new, 4 to run)"));
   ExpectExactlyOnce(db, 6);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs"), 6);  // no duplicate cells
   EXPECT_EQ(LinesOf(dir / "b.jsonl"), 4);  // the 2 never run + the 2 retried, all on B
@@ -231,7 +231,7 @@ TEST(EpochsTest, RepeatedDrawsRunAndReport) {
   Proc more({Binary(), "run", path, "--db", db, "-q"}, dir / "more.log");
   ASSERT_TRUE(more.Wait(120'000)) << more.log();
   ASSERT_EQ(more.exit_code(), 0) << more.log();
-  EXPECT_THAT(more.log(), ::testing::HasSubstr("12 cells (3 new)"));
+  EXPECT_THAT(more.log(), ::testing::HasSubstr("12 cells (3 new, 3 to run)"));
   ExpectExactlyOnce(db, 12);
 }
 

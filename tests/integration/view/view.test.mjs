@@ -148,8 +148,12 @@ test('filters change the list', async () => {
   const states = await page.locator('#cells tbody tr td:nth-child(8)').allInnerTexts();
   assert.deepEqual(states, ['failed']);
   await page.selectOption('select[name="status"]', 'correct');
-  await page.waitForFunction(() => location.hash.includes('status=correct') && document.body.dataset.ready === 'cells');
-  await page.waitForSelector('#cells');
+  // Wait for the new list itself: `ready` is still 'cells' from the failed list just shown.
+  await page.waitForFunction(() => {
+    const verdicts = [...document.querySelectorAll('#cells tbody tr td:nth-child(9)')];
+    return location.hash.includes('status=correct') && verdicts.length > 0 &&
+      verdicts.every((td) => td.textContent === 'correct');
+  });
   const verdicts = await page.locator('#cells tbody tr td:nth-child(9)').allInnerTexts();
   assert.ok(verdicts.length > 0 && verdicts.every((v) => v === 'correct'), verdicts.join(','));
   assert.deepEqual(page.problems, []);

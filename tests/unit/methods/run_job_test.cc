@@ -359,6 +359,21 @@ TEST(RunJobErrorsTest, PermanentClientErrorIsNotRetryable) {
   EXPECT_EQ(o.calls.size(), 2u);  // what happened before the error is kept
 }
 
+// Errors are shown to users (status, report, show, the run summary): they say what happened in
+// words, without the internal status names ("InvalidArgument: 400 bad request" before).
+TEST(RunJobErrorsTest, ErrorsCarryNoInternalStatusNames) {
+  Harness h({Reply(PyBlock("print(1)")), Status::InvalidArgument("400 bad request")});
+  Outcome o = h.Run(FakeJob("all_code", 2));
+  EXPECT_EQ(o.error, "400 bad request");
+  ASSERT_EQ(o.calls.size(), 2u);
+  EXPECT_EQ(o.calls[1].error, "400 bad request");
+  Harness sandbox({Reply(PyBlock("print(1)"))});
+  sandbox.executor.fail_with = Status::IoError("cannot spawn");
+  Outcome s = sandbox.Run(FakeJob("all_code"));
+  EXPECT_EQ(s.error.find("IoError"), std::string::npos) << s.error;
+  EXPECT_EQ(s.error.find("Unavailable"), std::string::npos) << s.error;
+}
+
 TEST(RunJobErrorsTest, SandboxFailureIsRetryable) {
   Harness h({Reply(PyBlock("print(1)"))});
   h.executor.fail_with = Status::IoError("cannot spawn");

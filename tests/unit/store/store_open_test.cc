@@ -77,7 +77,7 @@ TEST(StoreOpen, MigratesFromEmptyAndReopens) {
   EXPECT_EQ(*(*again)->SchemaVersion(), Store::LatestSchemaVersion());
 }
 
-// A schema migration and its views migration share a number (0009_call_errors.sql and
+// A schema migration and its views migration share a number (0009_call_errors_column.sql and
 // 0009_call_errors_views.sql): both apply. Before, the second of a pair was skipped because the
 // database already had the pair's version.
 TEST(StoreOpen, AppliesEveryMigrationOfAVersion) {

@@ -1,6 +1,6 @@
 // HttpServer over Boost.Beast: one Session per connection, each on its own strand; read a
 // request, ask the handler, wait out its delay on a steady_timer, write, read the next one.
-#include "tools/fakellm/http_server.h"
+#include "http/http_server.h"
 
 #include <strings.h>
 #include <sys/socket.h>
@@ -17,7 +17,7 @@
 #include <optional>
 #include <thread>
 
-namespace codesweep::fakellm {
+namespace codesweep {
 namespace {
 
 namespace asio = boost::asio;
@@ -61,11 +61,15 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
     HttpIn in{.method = std::string(req.method_string()), .path = std::string(req.target())};
-    if (size_t q = in.path.find('?'); q != std::string::npos) in.path.resize(q);
+    if (size_t q = in.path.find('?'); q != std::string::npos) {
+      in.query = in.path.substr(q + 1);
+      in.path.resize(q);
+    }
     for (const auto& field : req) {
       in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     in.body = std::move(req.body());
+    head_only_ = in.method == "HEAD";
     out_ = handler_(in);
     if (out_.delay_ms <= 0) return Write();
     stream_.expires_never();
@@ -105,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->keep_alive(keep_alive_ && !out_.drop);
     res_->body() = std::move(out_.body);
     res_->prepare_payload();
+    if (head_only_) res_->body().clear();  // Content-Length stays that of the GET answer
     stream_.expires_after(Millis(options_.write_timeout_ms));
     serializer_.emplace(*res_);
     if (out_.drop) {  // the headers promise a body that never comes
@@ -146,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response_serializer<http::string_body>> serializer_;
   HttpOut out_;
   bool keep_alive_ = true;
+  bool head_only_ = false;
 };
 
 }  // namespace
@@ -221,4 +227,4 @@ void HttpServer::Serve() {
 
 void HttpServer::Stop() { impl_->io.stop(); }
 
-}  // namespace codesweep::fakellm
+}  // namespace codesweep

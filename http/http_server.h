@@ -1,8 +1,9 @@
-// HttpServer: fakellm's event-driven HTTP/1.1 serving layer (Boost.Beast over Asio). A few I/O
-// threads multiplex every connection; a handler returns its answer at once together with a delay,
-// and the delay runs on a timer, so thousands of slow requests in flight cost no thread each.
-// The handler runs on an I/O thread and must not block for long. Stop() may be called from any
-// thread, also before Serve().
+// HttpServer: the event-driven HTTP/1.1 server of fakellm and `codesweep view` (Boost.Beast over
+// Asio). A few I/O threads (one for the viewer, whose handler uses one database connection)
+// multiplex every connection; a handler returns its answer at once together with a delay, and the
+// delay runs on a timer, so thousands of slow requests in flight cost no thread each. HEAD is
+// answered like GET without the body. The handler runs on an I/O thread and must not block for
+// long. Stop() may be called from any thread, also before Serve().
 #pragma once
 
 #include <cstdint>
@@ -15,13 +16,14 @@
 
 #include "base/status.h"
 
-namespace codesweep::fakellm {
+namespace codesweep {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpIn {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // the target without its query string
+  std::string path;    // the target without its query string, still percent-encoded
+  std::string query;   // after '?', still percent-encoded ("" when none)
   HeaderList headers;  // as received
   std::string body;
   // The first header called `name` (case-insensitive), or "".
@@ -30,8 +32,8 @@ struct HttpIn {
 
 struct HttpOut {
   int status = 200;
-  HeaderList headers;
   std::string content_type = "application/json";
+  HeaderList headers;
   std::string body;
   int64_t delay_ms = 0;            // send the answer this long after the request was read (a timer)
   bool drop = false;               // send the status line and headers, then close without the body
@@ -66,4 +68,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace codesweep::fakellm
+}  // namespace codesweep
