@@ -77,10 +77,12 @@ void ReloadKeys(const CoordFlags& f, Logger& log, Coordinator* coord) {
 
 // Serves the loaded sweep on f.bind until a signal stops it (or it is done, if asked).
 int Serve(const CoordFlags& f, LoadedSweep& sweep, StopSignals& signals, CoordinatorLoopOptions lo,
-          Logger& log) {
+          const TaskRegistry& tasks, Logger& log) {
   SystemClock clock;
   WireContext ctx;
   lo.core = sweep.core;
+  lo.core.max_cells = f.setup.max_cells;
+  lo.tasks = &tasks;  // `codesweep submit` hands it sweep files
   ClusterRateLimiter limiter(lo.core.rate);
   Coordinator coord(*sweep.store, ctx, clock, log, lo, &limiter);
   Status s = coord.Bind(f.bind);
@@ -137,7 +139,7 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
     if (!sweep.ok()) return Fail(sweep.status());
     log.Info(Str("sweep ", sweep->config.name, ": ", sweep->grid.total, " cells, ",
                  sweep->grid.inserted, " new"));
-    return Serve(*f, *sweep, signals, std::move(lo), log);
+    return Serve(*f, *sweep, signals, std::move(lo), **tasks, log);
   };
 }
 
