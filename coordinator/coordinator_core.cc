@@ -445,8 +445,8 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
   if (tasks_ == nullptr) return Status::FailedPrecondition("this coordinator takes no submits");
   const std::string path = m.path.empty() ? std::string("<submitted>") : m.path;
   CS_ASSIGN_OR_RETURN(SweepConfig config, ParseSweep(m.text, path, *tasks_));
-  const int64_t max_cells = m.max_cells > 0 ? std::min(m.max_cells, opt_.max_cells)
-                                            : opt_.max_cells;
+  const int64_t max_cells =
+      m.max_cells > 0 ? std::min(m.max_cells, opt_.max_cells) : opt_.max_cells;
   CS_RETURN_IF_ERROR(CheckGridSize(config, max_cells));
   // Which stored sweep it is (by name), if any: budgets and a single-sweep coordinator need it.
   CS_ASSIGN_OR_RETURN(auto stored, store_.ListSweeps());
@@ -464,8 +464,9 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
                                    [](const ModelConfig& mc) { return mc.max_cost_usd; });
   if (budgets && (existing == 0 || existing != opt_.budget.sweep_id)) {
     return Status::FailedPrecondition(
-        Str(path, ": budgets (max_cost_usd, max_tokens_total) are enforced only for the sweep a "
-                  "coordinator was started with; start a coordinator for sweep \"",
+        Str(path,
+            ": budgets (max_cost_usd, max_tokens_total) are enforced only for the sweep a "
+            "coordinator was started with; start a coordinator for sweep \"",
             config.name, "\" instead"));
   }
   // Results held for the group commit go first; the grid load commits on its own.

@@ -58,13 +58,13 @@ struct CoordinatorOptions {
   // An extra SQL condition over the jobs table (`run --task/--model/--method/--limit`): only
   // these jobs are dispatched and counted. "" = all.
   std::string job_scope_sql;
-  bool use_cache = true;               // false (--no-cache): no call is answered from the cache
+  bool use_cache = true;  // false (--no-cache): no call is answered from the cache
   // Pending jobs are re-read at most this often while none is found. Every job the coordinator
   // makes runnable itself (SUBMIT, a requeue, a retry back-off running out, WAKE) is dispatched
   // at once without it; it only bounds how late a write by another process to the store (e.g.
   // `codesweep retry` without --connect) is noticed.
   int64_t idle_fetch_ms = 100;
-  int64_t max_cells = 10'000'000;  // a SUBMIT of a larger grid is refused (--max-cells)
+  int64_t max_cells = 10'000'000;      // a SUBMIT of a larger grid is refused (--max-cells)
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
   // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and

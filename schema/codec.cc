@@ -37,9 +37,8 @@ constexpr std::array<int, std::variant_size_v<Message>> kTypeCodes = {
     27,  // SUBMITTED
 };
 constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
-    "HELLO",   "CREDIT", "HEARTBEAT", "CALL", "CALL_RESULT", "RESULT", "BYE",
-    "WELCOME", "JOB",    "GRANT",     "ACK",  "CANCEL",      "RESET",  "COORD_HEARTBEAT",
-    "SUBMIT",  "WAKE",   "SUBMITTED"};
+    "HELLO", "CREDIT", "HEARTBEAT", "CALL",  "CALL_RESULT",     "RESULT", "BYE",  "WELCOME",  "JOB",
+    "GRANT", "ACK",    "CANCEL",    "RESET", "COORD_HEARTBEAT", "SUBMIT", "WAKE", "SUBMITTED"};
 
 // ---- field lists (order is the wire format) ----
 template <class V>

@@ -75,8 +75,8 @@ struct ByeMsg {};
 // A sweep file for the coordinator to expand into its store and dispatch at once: a new sweep,
 // or an existing one (same name) extended. Answered by SUBMITTED.
 struct SubmitMsg {
-  std::string path;  // where the client read it (named in errors)
-  std::string text;  // the sweep file (TOML)
+  std::string path;       // where the client read it (named in errors)
+  std::string text;       // the sweep file (TOML)
   int64_t max_cells = 0;  // refuse a larger grid; 0 = the coordinator's limit
 };
 // The store changed behind the coordinator (e.g. `codesweep retry` put cells back to pending):
@@ -119,9 +119,8 @@ struct SubmittedMsg {
   int64_t inserted = 0;  // new this time (dispatched at once)
 };
 
-using Message =
-    std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg, ByeMsg,
-                 WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg, CoordHeartbeatMsg,
-                 SubmitMsg, WakeMsg, SubmittedMsg>;
+using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg,
+                             ByeMsg, WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg,
+                             CoordHeartbeatMsg, SubmitMsg, WakeMsg, SubmittedMsg>;
 
 }  // namespace codesweep

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/log.h"
 #include "coordinator/sweep/grid.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 
+#include "base/log.h"
 #include "schema/codec.h"
 #include "transport/wire.h"
 
@@ -45,7 +46,8 @@ Result<SubmittedMsg> AskCoordinator(const CoordClientOptions& o, const Message& 
     if (!got) continue;
     Result<Message> answer = Decode(env.frame);
     if (!answer.ok()) {
-      return Status::Unavailable(Str("bad answer from ", o.connect, ": ", answer.status().message()));
+      return Status::Unavailable(
+          Str("bad answer from ", o.connect, ": ", answer.status().message()));
     }
     if (auto* done = std::get_if<SubmittedMsg>(&*answer)) {
       if (!done->error.empty()) {
@@ -54,8 +56,9 @@ Result<SubmittedMsg> AskCoordinator(const CoordClientOptions& o, const Message& 
       return *done;
     }
     if (std::holds_alternative<ResetMsg>(*answer)) {
-      return Status::Unavailable(Str(o.connect, " answered RESET: it is a coordinator from before "
-                                                "`codesweep submit` (upgrade it)"));
+      return Status::Unavailable(Str(o.connect,
+                                     " answered RESET: it is a coordinator from before "
+                                     "`codesweep submit` (upgrade it)"));
     }
     // Heartbeats and anything else meant for workers: keep waiting.
   }

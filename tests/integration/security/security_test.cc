@@ -182,8 +182,8 @@ TEST_F(SecurityTest, SubmitNewAndExtendedSweepsReachWorkers) {
   auto results = [&] { return QueryInt(db(), "SELECT count(*) FROM results"); };
   ASSERT_TRUE(WaitFor([&] { return results() == kCells; }, 60'000)) << JobStates(db());
   auto submit = [&](const std::string& sweep, const std::string& key, const std::string& log) {
-    std::vector<std::string> args = {Binary(), "submit", sweep, "--connect", endpoint_,
-                                     "--timeout-ms", "3000"};
+    std::vector<std::string> args = {Binary(),  "submit",       sweep, "--connect",
+                                     endpoint_, "--timeout-ms", "3000"};
     if (!key.empty()) {
       for (const std::string& k : Keys("server.pub", key)) args.push_back(k);
     }
