@@ -120,6 +120,10 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
   sub.add_option("--stall-ms", core.stall_ms,
                  "A worker holding jobs with no result this long gets them taken back (0: never)")
       ->capture_default_str();
+  sub.add_option("--idle-fetch-ms", core.idle_fetch_ms,
+                 "Re-read pending jobs at most this often when idle: bounds how late a write to "
+                 "the database by another process without --connect is seen")
+      ->capture_default_str();
   sub.add_flag("-v,--verbose", f->verbose, "Debug logging");
   AddSweepSetupFlags(sub, &f->setup);
   return [f]() -> int {
