@@ -135,8 +135,8 @@ TEST(Retry, ConnectWakesTheRunningCoordinator) {
   Proc worker(WorkerArgs(endpoint, 2), dir / "worker.log");
   ASSERT_TRUE(WaitFor([&] { return coord.log().find("worker up") != std::string::npos; }, 15'000))
       << coord.log();
-  CliRun put = Codesweep(dir, {"retry", sweep, "--db", db, "--state", "dead", "--connect",
-                               endpoint, "--timeout-ms", "5000"});
+  CliRun put = Codesweep(dir, {"retry", sweep, "--db", db, "--state", "dead", "--connect", endpoint,
+                               "--timeout-ms", "5000"});
   EXPECT_EQ(put.exit_code, 0) << put.out;
   EXPECT_NE(put.out.find("dispatches them now"), std::string::npos) << put.out;
   EXPECT_TRUE(WaitFor([&] { return CountState(db, "done") == 4; }, 30'000)) << JobStates(db);
