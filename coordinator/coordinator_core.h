@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <queue>
 #include <set>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@
 #include "schema/messages.h"
 
 namespace codesweep {
+
+class TaskRegistry;
 
 // The budgets of one sweep (from its sweep file, docs/operations.md). Once one is reached no
 // more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
@@ -55,7 +58,13 @@ struct CoordinatorOptions {
   // An extra SQL condition over the jobs table (`run --task/--model/--method/--limit`): only
   // these jobs are dispatched and counted. "" = all.
   std::string job_scope_sql;
-  bool use_cache = true;               // false (--no-cache): no call is answered from the cache
+  bool use_cache = true;  // false (--no-cache): no call is answered from the cache
+  // Pending jobs are re-read at most this often while none is found. Every job the coordinator
+  // makes runnable itself (SUBMIT, a requeue, a retry back-off running out, WAKE) is dispatched
+  // at once without it; it only bounds how late a write by another process to the store (e.g.
+  // `codesweep retry` without --connect) is noticed.
+  int64_t idle_fetch_ms = 100;
+  int64_t max_cells = 10'000'000;      // a SUBMIT of a larger grid is refused (--max-cells)
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
   // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
@@ -98,6 +107,8 @@ class CoordinatorCore {
   void Tick();
   // Leases pending jobs to workers with credit.
   void Dispatch();
+  // SUBMIT needs the task registry to parse a sweep file; without one SUBMIT is refused.
+  void SetTasks(const TaskRegistry* tasks) { tasks_ = tasks; }
   // Commits when due (or when `force`), then releases the ACKs it held.
   void MaybeCommit(bool force);
   std::vector<Outgoing> TakeOutbox();
@@ -139,6 +150,16 @@ class CoordinatorCore {
   // Once every job in scope is terminal: the report-only indexes a grid load left for later.
   void MaybeBuildReportIndexes();
   void OnHello(const std::string& peer, const HelloMsg& m);
+  // SUBMIT: expand the sweep into the store (committed) and answer SUBMITTED; its new cells go
+  // out in the Dispatch of this turn.
+  void OnSubmit(const std::string& peer, const SubmitMsg& m);
+  Result<SubmittedMsg> Submit(const SubmitMsg& m);
+  // WAKE: the store changed behind the coordinator; re-read the counts and the pending jobs.
+  void OnWake(const std::string& peer);
+  // Pending jobs may have changed behind the buffer: read them again from the first.
+  void Reread();
+  // A job requeued with a back-off becomes runnable at `wall_ms`: wake then (see runnable_at_).
+  void RunnableAt(int64_t wall_ms);
   void OnResult(const std::string& peer, const ResultMsg& m);
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
   // Takes the broker's GRANTs and store writes after one of its calls returned `s`.
@@ -176,6 +197,7 @@ class CoordinatorCore {
   int64_t NowMs() const { return clock_.WallMs(); }
 
   Store& store_;
+  const TaskRegistry* tasks_ = nullptr;
   const Clock& clock_;
   Logger& log_;
   CoordinatorOptions opt_;
@@ -190,6 +212,10 @@ class CoordinatorCore {
   std::deque<JobRow> buffer_;
   JobId cursor_{0};
   SteadyTime fetch_idle_until_{};
+  // When requeued jobs' back-offs run out (wall ms, earliest first): each is a re-read of the
+  // pending jobs at that moment, so they are dispatched then without waiting for the idle
+  // re-read. One entry per requeue with a back-off; popped when due.
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> runnable_at_;
   std::unordered_map<int64_t, VariantRecord> variants_;
   std::unordered_map<int64_t, SweepRecord> sweeps_;
   std::deque<Outgoing> held_acks_;

@@ -32,10 +32,13 @@ constexpr std::array<int, std::variant_size_v<Message>> kTypeCodes = {
     24,  // CANCEL
     25,  // RESET
     26,  // HEARTBEAT (coordinator)
+    8,   // SUBMIT
+    9,   // WAKE
+    27,  // SUBMITTED
 };
 constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
-    "HELLO",   "CREDIT", "HEARTBEAT", "CALL", "CALL_RESULT", "RESULT", "BYE",
-    "WELCOME", "JOB",    "GRANT",     "ACK",  "CANCEL",      "RESET",  "COORD_HEARTBEAT"};
+    "HELLO", "CREDIT", "HEARTBEAT", "CALL",  "CALL_RESULT",     "RESULT", "BYE",  "WELCOME",  "JOB",
+    "GRANT", "ACK",    "CANCEL",    "RESET", "COORD_HEARTBEAT", "SUBMIT", "WAKE", "SUBMITTED"};
 
 // ---- field lists (order is the wire format) ----
 template <class V>
@@ -133,6 +136,18 @@ void Visit(V& v, ResetMsg&) {
 template <class V>
 void Visit(V& v, CoordHeartbeatMsg&) {
   v();
+}
+template <class V>
+void Visit(V& v, SubmitMsg& m) {
+  v(m.path, m.text, m.max_cells);
+}
+template <class V>
+void Visit(V& v, WakeMsg&) {
+  v();
+}
+template <class V>
+void Visit(V& v, SubmittedMsg& m) {
+  v(m.error, m.sweep_id, m.name, m.total, m.inserted);
 }
 
 template <class T>

@@ -90,6 +90,9 @@ std::vector<Message> AllSamples() {
       CancelMsg{42, 7},
       ResetMsg{},
       CoordHeartbeatMsg{},
+      SubmitMsg{"s.toml", "name = \"s\"\n", 100},
+      WakeMsg{},
+      SubmittedMsg{"", 3, "s", 12, 4},
   };
 }
 
@@ -138,6 +141,13 @@ TEST(CodecTest, GoldenBytes) {
             "960114"
             "03cd03e803cdea60");
   EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "950116a16bc2a0");
+  // Client messages (codesweep submit / retry --connect): SUBMIT 8, WAKE 9, SUBMITTED 27.
+  EXPECT_EQ(Hex(Encode(SubmitMsg{"p", "t", 5})), "950108a170a17405");
+  EXPECT_EQ(Hex(Encode(WakeMsg{})), "920109");
+  EXPECT_EQ(Hex(Encode(SubmittedMsg{"", 1, "s", 2, 1})),
+            "9701"
+            "1ba001a17302"
+            "01");
   // JobSpec gained its epoch (repeated cells): one more array element.
   EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3e84da09b8c0ffca");
 }
