@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +28,8 @@
 #include "schema/messages.h"
 
 namespace codesweep {
+
+class DeclaredCatalog;
 
 // The budgets of one sweep (from its sweep file, docs/operations.md). Once one is reached no
 // more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
@@ -63,6 +66,9 @@ struct CoordinatorOptions {
   int64_t stall_ms = 600'000;
   RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
   BudgetOptions budget;     // a reached budget stops dispatch of its sweep's cells
+  // The declared tasks of the loaded sweep (coordinator/sweep/declared_tasks.h): their jobs
+  // carry the task's definition and their row, read at dispatch. Null: no declared tasks.
+  std::shared_ptr<const DeclaredCatalog> declared;
   Status Validate() const;  // InvalidArgument naming the first bad field
 };
 
