@@ -64,7 +64,7 @@ TEST(DeclaredRunTest, RuleScorerRecordsTheExtractorThatAnswered) {
   EXPECT_TRUE(o.correct) << o.verdict_reason;
   EXPECT_EQ(o.answer_source, "fallback");  // the chain's second extractor
   EXPECT_EQ(nlohmann::json::parse(o.extra_json)["extractor"], "boxed");
-  EXPECT_EQ(o.final_answer, "4.0");
+  EXPECT_EQ(o.final_answer, "4");  // as the numeric scorer read it
   ASSERT_EQ(h.transcript.requests.size(), 1u);
   EXPECT_THAT(h.transcript.requests[0].messages.back().content, HasSubstr("What is 2+2?"));
 
