@@ -30,9 +30,9 @@
 namespace {
 
 using namespace codesweep;  // NOLINT
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) {
+double Seconds(BenchClock::time_point a, BenchClock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
@@ -99,9 +99,9 @@ int main(int argc, char** argv) {
   std::vector<double> validate_s, enumerate_s, load_s, fill_us;
   SweepConfig config;
   for (int run = 0; run < 3; ++run) {
-    auto t0 = Clock::now();
+    auto t0 = BenchClock::now();
     Result<SweepConfig> c = LoadSweepFile((dir / "sweep.toml").string(), builtin);
-    auto t1 = Clock::now();
+    auto t1 = BenchClock::now();
     if (!c.ok()) {
       std::fprintf(stderr, "%s\n", c.status().ToString().c_str());
       return 1;
@@ -111,14 +111,14 @@ int main(int argc, char** argv) {
       ++cells;
       return true;
     });
-    auto t2 = Clock::now();
+    auto t2 = BenchClock::now();
     std::filesystem::remove(dir / "runs.db");
     StoreOptions so;
     so.synchronous_full = false;
     auto store = Store::Open((dir / "runs.db").string(), so);
     if (!store.ok()) return 1;
     Result<ExpandStats> stats = ExpandIntoStore(*c, **store);
-    auto t3 = Clock::now();
+    auto t3 = BenchClock::now();
     if (!stats.ok() || stats->inserted != static_cast<int64_t>(rows) ||
         cells != static_cast<int64_t>(rows)) {
       std::fprintf(stderr, "load failed\n");
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     // Dispatch: 20,000 jobs get their row.
     DeclaredCatalog catalog(*c);
     std::vector<int64_t> keys = c->tasks[0].declared->SampleKeys("", -1, 0, 0);
-    auto t4 = Clock::now();
+    auto t4 = BenchClock::now();
     for (size_t i = 0; i < 20000; ++i) {
       JobSpec spec;
       spec.sweep = c->name;
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
       spec.sample = keys[(i * 7919) % keys.size()];
       if (!catalog.Fill(spec).ok()) return 1;
     }
-    fill_us.push_back(Seconds(t4, Clock::now()) / 20000 * 1e6);
+    fill_us.push_back(Seconds(t4, BenchClock::now()) / 20000 * 1e6);
     config = std::move(c).value();
   }
   std::printf("validate (LoadSweepFile, every row read and checked): median %.2f s\n",
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
       specs.push_back(std::move(spec));
     }
     std::vector<std::string> replies;
-    auto t0 = Clock::now();
+    auto t0 = BenchClock::now();
     for (const JobSpec& spec : specs) {
       Outcome o = RunJob(spec, deps);
       if (o.failed) {
@@ -186,16 +186,16 @@ int main(int argc, char** argv) {
       }
       replies.push_back(o.calls.empty() ? "" : o.calls[0].response_json);
     }
-    auto t1 = Clock::now();
+    auto t1 = BenchClock::now();
     cell_us.push_back(Seconds(t0, t1) / kCells * 1e6);
     // The scoring step alone, on the same replies: extraction chain + numeric scorer.
     auto task = DeclaredRowTask::FromWire(specs[0].task_def, specs[0].task_row);
     Instance inst = (*task)->Generate("", 0, 1).value();
-    auto t2 = Clock::now();
+    auto t2 = BenchClock::now();
     int correct = 0;
     for (const std::string& r : replies)
       correct += JudgeDeclared((*task)->spec(), inst, r).verdict.correct;
-    auto t3 = Clock::now();
+    auto t3 = BenchClock::now();
     (void)correct;
     score_us.push_back(Seconds(t2, t3) / kCells * 1e6);
   }
@@ -223,9 +223,9 @@ int main(int argc, char** argv) {
     std::vector<double> ms;
     std::string tier;
     for (int i = 0; i < 210; ++i) {
-      auto t0 = Clock::now();
+      auto t0 = BenchClock::now();
       Result<ExecResult> r = (*sandbox)->Run({program, ExecLimits{}});
-      double took = Seconds(t0, Clock::now()) * 1e3;
+      double took = Seconds(t0, BenchClock::now()) * 1e3;
       if (!r.ok() || !PythonScorerVerdict(ExecStatusName(r->status), *r).correct) {
         std::fprintf(stderr, "python scorer run failed\n");
         return 1;
