@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -449,19 +450,24 @@ DeclaredRowTask::DeclaredRowTask(std::shared_ptr<const DeclaredTaskSpec> spec, n
       row_(std::move(row)),
       hash_(Sha256U64(row_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {}
 
-Result<std::unique_ptr<DeclaredRowTask>> DeclaredRowTask::FromWire(std::string_view task_def,
-                                                                   std::string_view task_row) {
+namespace {
+
+// A job's task definition, parsed (templates, extractors, regexes, scorer).
+struct WireDef {
+  std::shared_ptr<const DeclaredTaskSpec> spec;
+  std::optional<ModelSpec> judge_model;
+  GenSettings judge_gen;
+};
+
+Result<std::shared_ptr<const WireDef>> ParseWireDef(std::string_view task_def) {
   nlohmann::json def = nlohmann::json::parse(task_def, nullptr, false);
   if (!def.is_object() || !def.contains("task")) {
     return Status::InvalidArgument("the job's task definition is not a JSON object with 'task'");
   }
-  nlohmann::json row = nlohmann::json::parse(task_row, nullptr, false);
-  if (!row.is_object())
-    return Status::InvalidArgument("the job's dataset row is not a JSON object");
   Result<DeclaredTaskSpec> spec = ParseDeclaredTask(def["task"], "");
   if (!spec.ok()) return spec.status();
-  auto task = std::make_unique<DeclaredRowTask>(
-      std::make_shared<const DeclaredTaskSpec>(std::move(spec).value()), std::move(row));
+  auto out = std::make_shared<WireDef>();
+  out->spec = std::make_shared<const DeclaredTaskSpec>(std::move(spec).value());
   if (def.contains("judge_model")) {
     const nlohmann::json& m = def["judge_model"];
     try {
@@ -471,17 +477,53 @@ Result<std::unique_ptr<DeclaredRowTask>> DeclaredRowTask::FromWire(std::string_v
       model.name = m.at("name").get<std::string>();
       model.options_json = m.at("options_json").get<std::string>();
       const nlohmann::json& g = m.at("gen");
-      task->judge_gen_.temperature = g.at("temperature").get<double>();
-      task->judge_gen_.top_p = g.at("top_p").get<double>();
-      task->judge_gen_.max_tokens = g.at("max_tokens").get<int>();
-      task->judge_gen_.stop = g.at("stop").get<std::vector<std::string>>();
-      if (g.contains("seed")) task->judge_gen_.seed = g["seed"].get<int64_t>();
-      task->judge_model_ = std::move(model);
+      out->judge_gen.temperature = g.at("temperature").get<double>();
+      out->judge_gen.top_p = g.at("top_p").get<double>();
+      out->judge_gen.max_tokens = g.at("max_tokens").get<int>();
+      out->judge_gen.stop = g.at("stop").get<std::vector<std::string>>();
+      if (g.contains("seed")) out->judge_gen.seed = g["seed"].get<int64_t>();
+      out->judge_model = std::move(model);
     } catch (const nlohmann::json::exception& e) {
       return Status::InvalidArgument(std::string("the job's judge model is malformed: ") +
                                      e.what());
     }
   }
+  return std::shared_ptr<const WireDef>(std::move(out));
+}
+
+// Every job of a declared task carries the same definition: a worker parses each distinct one
+// once (at most kMaxCachedDefs kept; the cache starts over when full).
+constexpr size_t kMaxCachedDefs = 64;
+
+Result<std::shared_ptr<const WireDef>> CachedWireDef(std::string_view task_def) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<const WireDef>> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(std::string(task_def));
+    if (it != cache.end()) return it->second;
+  }
+  Result<std::shared_ptr<const WireDef>> parsed = ParseWireDef(task_def);
+  if (!parsed.ok()) return parsed.status();
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kMaxCachedDefs) cache.clear();
+  cache.emplace(std::string(task_def), *parsed);
+  return parsed;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeclaredRowTask>> DeclaredRowTask::FromWire(std::string_view task_def,
+                                                                   std::string_view task_row) {
+  Result<std::shared_ptr<const WireDef>> def = CachedWireDef(task_def);
+  if (!def.ok()) return def.status();
+  nlohmann::json row = nlohmann::json::parse(task_row, nullptr, false);
+  if (!row.is_object()) {
+    return Status::InvalidArgument("the job's dataset row is not a JSON object");
+  }
+  auto task = std::make_unique<DeclaredRowTask>((*def)->spec, std::move(row));
+  task->judge_model_ = (*def)->judge_model;
+  task->judge_gen_ = (*def)->judge_gen;
   return task;
 }
 
