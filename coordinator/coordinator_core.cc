@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/grid.h"
 #include "coordinator/sweep/sweep_file.h"
 #include "schema/codec.h"
@@ -642,6 +643,14 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     FailFast(row, *open);
     return false;
   }
+  JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
+  if (opt_.declared) {
+    // A declared task's job carries its definition and its row (read now, one at a time).
+    if (Status filled = opt_.declared->Fill(spec); !filled.ok()) {
+      FailFast(row, filled.message());
+      return false;
+    }
+  }
   int64_t until = NowMs() + opt_.lease_ms;
   Result<LeaseToken> lease = store_.LeaseJob(row.job, p.id, until);
   if (!lease.ok()) {
@@ -649,7 +658,6 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(lease.status());
     return false;
   }
-  JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
   AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
   --p.credit;
   Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});

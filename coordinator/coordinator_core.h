@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <set>
@@ -30,6 +31,7 @@
 namespace codesweep {
 
 class TaskRegistry;
+class DeclaredCatalog;
 
 // The budgets of one sweep (from its sweep file, docs/operations.md). Once one is reached no
 // more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
@@ -72,6 +74,9 @@ struct CoordinatorOptions {
   int64_t stall_ms = 600'000;
   RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
   BudgetOptions budget;     // a reached budget stops dispatch of its sweep's cells
+  // The declared tasks of the loaded sweep (coordinator/sweep/declared_tasks.h): their jobs
+  // carry the task's definition and their row, read at dispatch. Null: no declared tasks.
+  std::shared_ptr<const DeclaredCatalog> declared;
   Status Validate() const;  // InvalidArgument naming the first bad field
 };
 

@@ -40,6 +40,12 @@ constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
     "HELLO", "CREDIT", "HEARTBEAT", "CALL",  "CALL_RESULT",     "RESULT", "BYE",  "WELCOME",  "JOB",
     "GRANT", "ACK",    "CANCEL",    "RESET", "COORD_HEARTBEAT", "SUBMIT", "WAKE", "SUBMITTED"};
 
+// A string field added to a message after peers without it were deployed: written like any
+// string, and left empty when a frame from such a peer ends before it. Only at the end of a list.
+struct OptionalString {
+  std::string* value;
+};
+
 // ---- field lists (order is the wire format) ----
 template <class V>
 void Visit(V& v, LeaseRef& m) {
@@ -57,8 +63,10 @@ template <class V>
 void Visit(V& v, JobSpec& m) {
   int64_t job = m.job.value();
   std::string cell = m.cell.value();
+  OptionalString task_def{&m.task_def};
+  OptionalString task_row{&m.task_row};
   v(job, cell, m.sweep, m.task, m.complexity, m.sample, m.seed, m.model, m.method, m.turns, m.gen,
-    m.sandbox_json, m.epoch);
+    m.sandbox_json, m.epoch, task_def, task_row);
   m.job = JobId(job);
   m.cell = CellKey(std::move(cell));
 }
@@ -182,6 +190,7 @@ class Writer {
   void Put(uint64_t x) { pk_.pack(x); }
   void Put(double x) { pk_.pack_double(x); }
   void Put(const std::string& s) { pk_.pack(s); }
+  void Put(const OptionalString& s) { pk_.pack(*s.value); }
   void Put(const std::optional<int64_t>& o) {
     if (o) {
       Put(*o);
@@ -225,15 +234,23 @@ class Reader {
   void operator()(F&... fields) {
     if (!error_->empty()) return;
     if (obj_.type != msgpack::type::ARRAY) return Fail("expected array");
-    if (obj_.via.array.size < sizeof...(fields) + skip_) return Fail("too few fields");
+    constexpr size_t required =
+        (size_t{0} + ... + (std::is_same_v<F, OptionalString> ? size_t{0} : size_t{1}));
+    if (obj_.via.array.size < required + skip_) return Fail("too few fields");
     size_t i = skip_;
-    (Get(obj_.via.array.ptr[i++], fields), ...);
+    (GetAt(i++, fields), ...);
   }
 
  private:
   void Fail(const char* what) {
     if (error_->empty()) *error_ = what;
   }
+  // Field `i`, where a frame may end before an OptionalString (required fields were counted).
+  template <class F>
+  void GetAt(size_t i, F& field) {
+    if (i < obj_.via.array.size) Get(obj_.via.array.ptr[i], field);
+  }
+  void Get(const msgpack::object& o, OptionalString& x) { Get(o, *x.value); }
   bool Int(const msgpack::object& o, int64_t* out) {
     if (o.type == msgpack::type::POSITIVE_INTEGER) {
       if (o.via.u64 > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;

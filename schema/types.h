@@ -48,6 +48,10 @@ struct JobSpec {
   GenSettings gen;
   std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
   int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
+  // Declared tasks (docs/tasks.md): the task's definition (JSON) and the one dataset row the job
+  // asks about (JSON object), so a worker needs no dataset file. Empty for built-in tasks.
+  std::string task_def;
+  std::string task_row;
 };
 
 // One LLM call made while running a job, in order.

@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "base/hash.h"
+#include "coordinator/sweep/declared_tasks.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/methods/method.h"
+#include "jobs/tasks/declared/declared_task.h"
 #include "jobs/tasks/task.h"
 
 namespace codesweep {
@@ -102,7 +104,18 @@ std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::strin
       {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
   // Left out at version 1, so the keys of tasks whose questions never changed stay as they were.
   if (int version = TaskVersion(t.name); version > 1) tj["task_version"] = version;
+  // A declared task: its definition (templates, extractors, scorer); the sample is the row's
+  // content hash, so the row's content is in the key too.
+  if (t.declared) tj["definition"] = t.declared->spec().definition_hash;
   return tj.dump();
+}
+
+// The sample indexes of one task level: first_sample.. for built-in tasks, row keys for
+// declared ones.
+std::vector<int64_t> DeclaredSamples(const SweepConfig& c, const TaskConfig& t,
+                                     const std::string& level) {
+  return t.declared->SampleKeys(level, t.all_samples ? -1 : DeclaredSampleCount(c, t, level),
+                                t.first_sample, c.seed);
 }
 
 // Batches of cells from the thread that hashes them to the thread that inserts them; at most
@@ -187,6 +200,12 @@ int64_t GridSize(const SweepConfig& c) {
   }
   int64_t instances = 0;
   for (const auto& t : c.tasks) {
+    if (t.declared) {
+      for (const auto& level : t.complexities) {
+        instances = SatAdd(instances, DeclaredSampleCount(c, t, level));
+      }
+      continue;
+    }
     instances =
         SatAdd(instances, SatMul(static_cast<int64_t>(t.complexities.size()), SamplesFor(c, t)));
   }
@@ -261,7 +280,13 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
     for (const auto& level : t.complexities) {
       std::string task_part = TaskPart(c, t, level);
       int64_t n = SamplesFor(c, t);
-      for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
+      std::vector<int64_t> keys;
+      if (t.declared) {
+        keys = DeclaredSamples(c, t, level);
+        n = static_cast<int64_t>(keys.size());
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t s = t.declared ? keys[static_cast<size_t>(i)] : t.first_sample + i;
         for (const Combo& combo : combos) {
           cell.task = t.name;
           cell.complexity = level;
@@ -298,6 +323,14 @@ std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant
   for (const auto& t : c.tasks) {
     for (const auto& level : t.complexities) {
       d += TaskPart(c, t, level);
+      if (t.declared) {  // the rows picked
+        std::vector<int64_t> keys = DeclaredSamples(c, t, level);
+        d += "|rows=" +
+             Sha256Hex(std::string_view(reinterpret_cast<const char*>(keys.data()),
+                                        keys.size() * sizeof(int64_t))) +
+             '\n';
+        continue;
+      }
       d += '|' + std::to_string(t.first_sample) + '+' + std::to_string(SamplesFor(c, t)) + '\n';
     }
   }

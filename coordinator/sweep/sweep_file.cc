@@ -1,5 +1,5 @@
-// Sweep file parsing and validation (the only toml++ user). Every error names file:line and the
-// dotted key it is about.
+// Sweep file parsing and validation (with declared_tasks.cc, the only toml++ users). Every error
+// names file:line and the dotted key it is about.
 #include "coordinator/sweep/sweep_file.h"
 
 #include <toml++/toml.h>
@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "coordinator/sweep/declared_tasks.h"
 #include "jobs/llm/providers.h"
 #include "jobs/llm/sim/sim.h"
 #include "jobs/methods/method.h"
@@ -296,6 +297,19 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     std::string where = "tasks[" + std::to_string(i) + "]";
     const toml::table* t = e.as_table();
     if (t == nullptr) return ctx.Error(&e, where, "expected a table with name = \"...\"");
+    if (json entry = ToJson(*t); IsDeclaredTaskEntry(entry)) {  // docs/tasks.md
+      size_t before = out.tasks.size();
+      int64_t line = e.source().begin.line;
+      std::string at = out.path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + where;
+      CS_RETURN_IF_ERROR(ParseDeclaredTaskEntry(entry, at, out.path, registry, out.tasks));
+      for (size_t k = before; k < out.tasks.size(); ++k) {
+        if (!seen.insert(out.tasks[k].name).second) {
+          return ctx.Error(&e, where + ".name",
+                           "task \"" + out.tasks[k].name + "\" is listed twice");
+        }
+      }
+      continue;
+    }
     CS_RETURN_IF_ERROR(
         CheckKeys(ctx, *t, where, {"name", "complexity", "samples", "first_sample"}));
     TaskConfig tc;
@@ -544,6 +558,7 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
   CS_RETURN_IF_ERROR(ParseTasks(ctx, *root.get("tasks"), registry, c));
   CS_RETURN_IF_ERROR(ParseModels(ctx, *root.get("models"), c));
+  CS_RETURN_IF_ERROR(FinishDeclaredTasks(c));
   if (const toml::node* n = root.get("sandbox")) CS_RETURN_IF_ERROR(ParseSandbox(ctx, *n, c));
   return CheckMethodModels(ctx, root, c);
 }
@@ -643,10 +658,12 @@ std::string SweepConfigJson(const SweepConfig& c) {
   if (c.max_cost_usd) j["max_cost_usd"] = *c.max_cost_usd;
   if (c.max_tokens_total) j["max_tokens_total"] = *c.max_tokens_total;
   for (const auto& t : c.tasks) {
-    j["tasks"].push_back({{"name", t.name},
-                          {"complexity", t.complexities},
-                          {"samples", t.samples > 0 ? t.samples : c.samples},
-                          {"first_sample", t.first_sample}});
+    j["tasks"].push_back(
+        {{"name", t.name},
+         {"complexity", t.complexities},
+         {"samples", t.all_samples ? json("all") : json(t.samples > 0 ? t.samples : c.samples)},
+         {"first_sample", t.first_sample}});
+    if (t.declared) j["tasks"].back()["declared"] = DeclaredTaskJson(*t.declared);
   }
   for (const auto& m : c.models) {
     json g = {{"temperature", m.gen.temperature},

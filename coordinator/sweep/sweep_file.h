@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@
 #include "schema/types.h"
 
 namespace codesweep {
+
+class DeclaredTask;
 
 struct RateLimitConfig {
   double requests_per_minute = 0;  // 0 = unlimited
@@ -43,6 +46,11 @@ struct TaskConfig {
   std::vector<std::string> complexities;  // [""] where the task has no knob
   int64_t samples = 0;                    // per (complexity) level; 0 = the sweep's default
   int64_t first_sample = 0;               // sample indexes start here
+  // Declared in the sweep file (coordinator/sweep/declared_tasks.h): its dataset rows are the
+  // samples, each sample index the row's RowSampleKey; null for built-in tasks.
+  std::shared_ptr<const DeclaredTask> declared;
+  std::string declared_wire;  // the definition sent with each of its jobs (JobSpec::task_def)
+  bool all_samples = false;   // samples = "all": every row
 };
 
 struct SweepConfig {

@@ -148,8 +148,36 @@ TEST(CodecTest, GoldenBytes) {
             "9701"
             "1ba001a17302"
             "01");
-  // JobSpec gained its epoch (repeated cells): one more array element.
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3e84da09b8c0ffca");
+  // JobSpec gained its epoch (repeated cells): one more array element; then task_def and
+  // task_row (declared tasks): two more.
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "d84a29d46e6bb452");
+}
+
+// JobSpec gained task_def and task_row (declared tasks) as optional trailing fields: a JOB frame
+// from a coordinator that predates them still decodes, with both empty, and they round-trip.
+TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
+  JobSpec declared = SampleSpec();
+  declared.task_def = R"({"name":"t"})";
+  declared.task_row = R"({"q":"1"})";
+  Result<Message> back = Decode(Encode(JobMsg{7, 2, declared}));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.task_def, declared.task_def);
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.task_row, declared.task_row);
+
+  std::string frame = Encode(JobMsg{7, 2, SampleSpec()});
+  ASSERT_EQ(static_cast<unsigned char>(frame[5]), 0x9f);  // the JobSpec: a fixarray of 15
+  ASSERT_EQ(frame.substr(frame.size() - 2), "\xa0\xa0");  // two empty strings at its end
+  std::string old_frame = frame.substr(0, frame.size() - 2);
+  old_frame[5] = static_cast<char>(0x9d);  // 13 fields, as before
+  Result<Message> old = Decode(old_frame);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(std::get<JobMsg>(*old).spec.epoch, 0);
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_def.empty());
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_row.empty());
+  // One field fewer than that is still too few.
+  std::string short_frame = old_frame.substr(0, old_frame.size() - 1);
+  short_frame[5] = static_cast<char>(0x9c);
+  EXPECT_FALSE(Decode(short_frame).ok());
 }
 
 TEST(CodecTest, RejectsWrongVersion) {
