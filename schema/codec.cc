@@ -55,7 +55,7 @@ void Visit(V& v, JobSpec& m) {
   int64_t job = m.job.value();
   std::string cell = m.cell.value();
   v(job, cell, m.sweep, m.task, m.complexity, m.sample, m.seed, m.model, m.method, m.turns, m.gen,
-    m.sandbox_json, m.epoch);
+    m.sandbox_json, m.epoch, m.method_json);
   m.job = JobId(job);
   m.cell = CellKey(std::move(cell));
 }

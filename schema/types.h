@@ -48,6 +48,9 @@ struct JobSpec {
   GenSettings gen;
   std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
   int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
+  // A declared method's definition (canonical JSON of jobs/methods/method_template.h); "" for a
+  // built-in method. Its version hash is in the cell key.
+  std::string method_json;
 };
 
 // One LLM call made while running a job, in order.

@@ -116,6 +116,14 @@ TEST(CodecTest, RoundTripKeepsFields) {
   EXPECT_EQ(spec.gen.stop.size(), 2u);
   EXPECT_EQ(spec.model.options_json, R"({"p_code":0})");
   EXPECT_DOUBLE_EQ(spec.gen.temperature, 0.5);
+  EXPECT_EQ(spec.method_json, "");
+  // A declared method's definition travels in the last field.
+  JobSpec declared = SampleSpec();
+  declared.method = "my_cot";
+  declared.method_json = R"({"name":"my_cot","prompt":"{task_prompt}"})";
+  Result<Message> declared_job = Decode(Encode(JobMsg{7, 2, declared}));
+  ASSERT_TRUE(declared_job.ok());
+  EXPECT_EQ(std::get<JobMsg>(*declared_job).spec.method_json, declared.method_json);
 
   Result<Message> res = Decode(Encode(ResultMsg{42, 7, 2, SampleOutcome()}));
   ASSERT_TRUE(res.ok());
@@ -138,7 +146,8 @@ TEST(CodecTest, GoldenBytes) {
             "960114"
             "03cd03e803cdea60");
   EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "950116a16bc2a0");
-  // JobSpec gained its epoch (repeated cells): one more array element.
+  // JobSpec gained its epoch (repeated cells), then method_json (declared methods): one more
+  // array element each.
   EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3e84da09b8c0ffca");
 }
 
