@@ -198,35 +198,8 @@ TEST(RunMethodTemplateTest, ToolModeUsesThePythonTool) {
   t.system.clear();
   t.code = CodeMode::kTool;
   JobSpec spec = TemplateJob(t);
-  Harness h({ToolCallReply("c1", R"({"code":"print('<<<)" + Truth(spec) + R"(>>>')"})"),
-             Reply("The answer is <<<" + Truth(spec) + ">>>")
-});
-Outcome o = h.Run(spec);
-ASSERT_FALSE(o.failed) << o.error;
-ASSERT_EQ(h.transcript.requests.size(), 2u);
-ASSERT_EQ(h.transcript.requests[0].tools.size(), 1u);
-EXPECT_EQ(h.transcript.requests[0].tools[0].name, "python");
-EXPECT_EQ(h.executor.codes.size(), 1u);
-EXPECT_TRUE(o.correct);
-EXPECT_EQ(nlohmann::json::parse(o.extra_json)["tool_calls"], 1);
-// A model without tool calling cannot run it.
-LlmCapabilities none;
-none.tools = false;
-Harness no_tools({Reply("x")}, none);
-Outcome refused = no_tools.Run(spec);
-EXPECT_TRUE(refused.failed);
-EXPECT_NE(refused.error.find("tool calling"), std::string::npos) << refused.error;
-}
-
-TEST(RunMethodTemplateTest, FeedbackPlaceholdersAcrossTurns) {
-  MethodTemplate t;
-  t.name = "refine";
-  t.prompt = "{task_prompt}";
-  t.feedback = "turn {turn} [{status}/{exit_code}] code={code} out={output} err={error}";
-  t.feedback_without_code = "no code in: {reply}";
-  JobSpec spec = TemplateJob(t, 3);
-  Harness h({Reply(PyBlock("values[0]")), Reply("just text"),
-             Reply("<<<" + Truth(spec) + ">>> TERMINATE")});
+  const std::string args = R"x({"code":"print('<<<)x" + Truth(spec) + R"x(>>>')"})x";
+  Harness h({ToolCallReply("c1", args), Reply("The answer is <<<" + Truth(spec) + ">>>")});
   Outcome o = h.Run(spec);
   ASSERT_FALSE(o.failed) << o.error;
   ASSERT_EQ(h.transcript.requests.size(), 3u);
