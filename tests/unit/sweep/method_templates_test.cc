@@ -136,19 +136,23 @@ TEST_F(MethodTemplatesTest, ErrorsNameFileLineAndKey) {
 }
 
 TEST_F(MethodTemplatesTest, ModelsWithoutToolsOrSystemAreRefusedUnlessSkipped) {
-  const std::string openai =
-      "[models.\"openai:m\"]\nbase_url = \"http://127.0.0.1:1/v1\"\n"
-      "capabilities = { tools = false, system_message = false }\n";
-  Result<SweepConfig> c = Edited("[method_templates.my_cot]", openai + "[method_templates.my_cot]");
+  auto with_model = [&](const std::string& caps, const std::string& skip) {
+    return Edited("[method_templates.my_cot]",
+                  "[models.\"openai:m\"]\nbase_url = \"http://127.0.0.1:1/v1\"\n"
+                  "capabilities = { " +
+                      caps + " }\nskip_methods = [" + skip + "]\n[method_templates.my_cot]");
+  };
+  Result<SweepConfig> c = with_model("tools = false", "");
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("cannot run method \"tooly\""));
-  c = Edited("[method_templates.my_cot]",
-             openai + "skip_methods = [\"tooly\"]\n[method_templates.my_cot]");
+  c = with_model("tools = false, system_message = false", "\"tooly\"");
   ASSERT_FALSE(c.ok());  // my_cot has a system message
   EXPECT_THAT(c.status().message(), HasSubstr("cannot run method \"my_cot\""));
-  c = Edited("[method_templates.my_cot]",
-             openai + "skip_methods = [\"tooly\", \"my_cot\"]\n[method_templates.my_cot]");
+  c = with_model("tools = false, system_message = false", "\"tooly\", \"my_cot\"");
   EXPECT_TRUE(c.ok()) << c.status().message();
+  c = with_model("tools = false", "\"nope\"");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("unknown method \"nope\""));
 }
 
 TEST_F(MethodTemplatesTest, TemplateTextIsPartOfTheCellKey) {
@@ -168,7 +172,14 @@ TEST_F(MethodTemplatesTest, TemplateTextIsPartOfTheCellKey) {
   EXPECT_NE(Keys(*Edited("code = \"execute\"", "code = \"never\""))["my_cot/1"], base["my_cot/1"]);
   EXPECT_NE(Keys(*Edited("careful solver", "solver"))["my_cot/1"], base["my_cot/1"]);
   // A declared method whose templates equal another's under another name has other cells.
-  EXPECT_NE(Keys(*Edited("my_cot", "my_cot2"))["my_cot2/1"], base["my_cot/1"]);
+  std::string renamed = kSweep;
+  for (size_t at = renamed.find("my_cot"); at != std::string::npos;
+       at = renamed.find("my_cot", at + 7)) {
+    renamed.replace(at, 6, "my_cot2");
+  }
+  Result<SweepConfig> r = Parse(renamed);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_NE(Keys(*r)["my_cot2/1"], base["my_cot/1"]);
 }
 
 TEST_F(MethodTemplatesTest, EditedTemplateGivesNewCellsOnARealDatabase) {
