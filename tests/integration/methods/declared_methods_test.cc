@@ -62,7 +62,7 @@ feedback_without_code = "Check your answer to {task} and reply TERMINATE if it i
   return path;
 }
 
-int Run(const TempDir& dir, const std::string& log) {
+int RunDeclared(const TempDir& dir, const std::string& log) {
   Proc p(
       {Binary(), "run", dir / "declared.toml", "--db", dir / "declared.db", "--workers", "2", "-q"},
       dir / log);
@@ -124,7 +124,7 @@ void ExpectDeclaredRows(const std::string& db) {
 TEST(DeclaredMethodsTest, RunRecordsEveryCodeModeAndEditsGiveNewCells) {
   TempDir dir;
   WriteDeclaredSweep(dir);
-  ASSERT_EQ(Run(dir, "run1.log"), 0);
+  ASSERT_EQ(RunDeclared(dir, "run1.log"), 0);
   const std::string db = dir / "declared.db";
   ExpectDeclaredRows(db);
   // `validate` shows the declared methods among the sweep's methods.
@@ -132,10 +132,10 @@ TEST(DeclaredMethodsTest, RunRecordsEveryCodeModeAndEditsGiveNewCells) {
   ASSERT_TRUE(validate.Wait(60'000));
   EXPECT_EQ(validate.exit_code(), 0) << validate.log();
   // Unchanged: nothing new. Edited my_cot prompt: 3 new cells; the old results stay.
-  ASSERT_EQ(Run(dir, "run2.log"), 0);
+  ASSERT_EQ(RunDeclared(dir, "run2.log"), 0);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs"), kCells);
   WriteDeclaredSweep(dir, "hard");
-  ASSERT_EQ(Run(dir, "run3.log"), 0);
+  ASSERT_EQ(RunDeclared(dir, "run3.log"), 0);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs"), kCells + 3);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM results"), kCells + 3);
   EXPECT_EQ(QueryInt(db,

@@ -63,7 +63,7 @@ TEST(MethodTemplateTextTest, PlaceholdersAndBraces) {
   for (const char* bad : {"{", "}", "a { b", "{ task_prompt }", "{}", "{task-prompt}", "x}y"}) {
     EXPECT_FALSE(CheckTemplateText(bad, PromptPlaceholders()).ok()) << bad;
   }
-  EXPECT_EQ(RenderTemplate("{{{task}}} {x} {task}!", {{"task", "t"}}), "{t} {x} t!");
+  EXPECT_EQ(RenderTemplate("{{{task}}} {x} {task}!", {{"task", "t"}}), "{t}  t!");  // x: ""
   EXPECT_EQ(RenderTemplate("no placeholders", {}), "no placeholders");
   EXPECT_FALSE(
       CheckTemplateText(std::string(kMaxTemplateBytes + 1, 'a'), PromptPlaceholders()).ok());
@@ -183,13 +183,13 @@ TEST(RunMethodTemplateTest, NeverRunsNoCode) {
   t.system.clear();
   t.code = CodeMode::kNever;
   JobSpec spec = TemplateJob(t);
-  Harness h({Reply(PyBlock("print('<<<" + Truth(spec) + ">>>')"))});
+  Harness h({Reply(PyBlock("answer = \"" + Truth(spec) + "\""))});
   Outcome o = h.Run(spec);
   ASSERT_FALSE(o.failed) << o.error;
   EXPECT_TRUE(h.executor.codes.empty());
   EXPECT_TRUE(o.executions.empty());
-  EXPECT_TRUE(o.code_used);  // written, not run
-  EXPECT_FALSE(o.correct);   // the code's output was never there to judge
+  EXPECT_TRUE(o.code_used);        // written, not run
+  EXPECT_NE(o.passed_by, "code");  // no code output to judge
   EXPECT_EQ(h.transcript.requests[0].messages.size(), 1u);
 }
 
@@ -200,6 +200,32 @@ TEST(RunMethodTemplateTest, ToolModeUsesThePythonTool) {
   JobSpec spec = TemplateJob(t);
   const std::string args = R"x({"code":"print('<<<)x" + Truth(spec) + R"x(>>>')"})x";
   Harness h({ToolCallReply("c1", args), Reply("The answer is <<<" + Truth(spec) + ">>>")});
+  Outcome o = h.Run(spec);
+  ASSERT_FALSE(o.failed) << o.error;
+  ASSERT_EQ(h.transcript.requests.size(), 2u);
+  ASSERT_EQ(h.transcript.requests[0].tools.size(), 1u);
+  EXPECT_EQ(h.transcript.requests[0].tools[0].name, "python");
+  EXPECT_EQ(h.executor.codes.size(), 1u);
+  EXPECT_TRUE(o.correct);
+  EXPECT_EQ(nlohmann::json::parse(o.extra_json)["tool_calls"], 1);
+  // A model without tool calling cannot run it.
+  LlmCapabilities none;
+  none.tools = false;
+  Harness no_tools({Reply("x")}, none);
+  Outcome refused = no_tools.Run(spec);
+  EXPECT_TRUE(refused.failed);
+  EXPECT_NE(refused.error.find("tool calling"), std::string::npos) << refused.error;
+}
+
+TEST(RunMethodTemplateTest, FeedbackPlaceholdersAcrossTurns) {
+  MethodTemplate t;
+  t.name = "refine";
+  t.prompt = "{task_prompt}";
+  t.feedback = "turn {turn} [{status}/{exit_code}] code={code} out={output} err={error}";
+  t.feedback_without_code = "no code in: {reply}";
+  JobSpec spec = TemplateJob(t, 3);
+  Harness h({Reply(PyBlock("values[0]")), Reply("just text"),
+             Reply("<<<" + Truth(spec) + ">>> TERMINATE")});
   Outcome o = h.Run(spec);
   ASSERT_FALSE(o.failed) << o.error;
   ASSERT_EQ(h.transcript.requests.size(), 3u);
