@@ -595,6 +595,15 @@ Result<const VariantRecord*> CoordinatorCore::Variant(int64_t id) {
   return &it->second;
 }
 
+Result<const std::string*> CoordinatorCore::MethodDefinition(int64_t id) {
+  auto it = method_templates_.find(id);
+  if (it == method_templates_.end()) {
+    CS_ASSIGN_OR_RETURN(std::string definition, store_.GetMethodTemplate(id));
+    it = method_templates_.emplace(id, std::move(definition)).first;
+  }
+  return &it->second;
+}
+
 Result<const SweepRecord*> CoordinatorCore::Sweep(int64_t id) {
   auto it = sweeps_.find(id);
   if (it == sweeps_.end()) {
@@ -639,11 +648,21 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(sweep.ok() ? variant.status() : sweep.status());
     return false;
   }
+  std::string method_json;  // a declared method's definition travels with the job
+  if (row.method_template_id != 0) {
+    Result<const std::string*> definition = MethodDefinition(row.method_template_id);
+    if (!definition.ok()) {
+      Fail(definition.status());
+      return false;
+    }
+    method_json = **definition;
+  }
   if (std::optional<std::string> open = breaker_.Check(row.variant_id)) {
     FailFast(row, *open);
     return false;
   }
   JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
+  spec.method_json = std::move(method_json);
   if (opt_.declared) {
     // A declared task's job carries its definition and its row (read now, one at a time).
     if (Status filled = opt_.declared->Fill(spec); !filled.ok()) {

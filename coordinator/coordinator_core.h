@@ -187,6 +187,7 @@ class CoordinatorCore {
   // Fails a pending cell whose (model, error) breaker tripped, without sending it.
   void FailFast(const JobRow& row, const std::string& error);
   Result<const VariantRecord*> Variant(int64_t id);
+  Result<const std::string*> MethodDefinition(int64_t id);  // definition_json, cached
   Result<const SweepRecord*> Sweep(int64_t id);
   void CountTerminal(int64_t job, bool correct);
   // Budgets: spend from the store, spend of one accepted result, the blocks they imply.
@@ -222,6 +223,7 @@ class CoordinatorCore {
   // re-read. One entry per requeue with a back-off; popped when due.
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> runnable_at_;
   std::unordered_map<int64_t, VariantRecord> variants_;
+  std::unordered_map<int64_t, std::string> method_templates_;  // id -> definition_json
   std::unordered_map<int64_t, SweepRecord> sweeps_;
   std::deque<Outgoing> held_acks_;
   SteadyTime limits_snapshot_{};

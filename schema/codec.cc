@@ -65,8 +65,9 @@ void Visit(V& v, JobSpec& m) {
   std::string cell = m.cell.value();
   OptionalString task_def{&m.task_def};
   OptionalString task_row{&m.task_row};
+  OptionalString method_json{&m.method_json};
   v(job, cell, m.sweep, m.task, m.complexity, m.sample, m.seed, m.model, m.method, m.turns, m.gen,
-    m.sandbox_json, m.epoch, task_def, task_row);
+    m.sandbox_json, m.epoch, task_def, task_row, method_json);
   m.job = JobId(job);
   m.cell = CellKey(std::move(cell));
 }

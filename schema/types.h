@@ -52,6 +52,9 @@ struct JobSpec {
   // asks about (JSON object), so a worker needs no dataset file. Empty for built-in tasks.
   std::string task_def;
   std::string task_row;
+  // A declared method's definition (canonical JSON of jobs/methods/method_template.h); "" for a
+  // built-in method. Its version hash is in the cell key.
+  std::string method_json;
 };
 
 // One LLM call made while running a job, in order.

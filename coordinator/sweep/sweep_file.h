@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "jobs/methods/method_template.h"
 #include "jobs/tasks/task.h"
 #include "schema/types.h"
 
@@ -65,7 +66,8 @@ struct SweepConfig {
   int epochs = 1;
   std::vector<TaskConfig> tasks;
   std::vector<ModelConfig> models;
-  std::vector<std::string> methods;
+  std::vector<std::string> methods;              // built-in names and names of method_templates
+  std::vector<MethodTemplate> method_templates;  // [method_templates.NAME] (docs/methods.md)
   std::vector<int> turns = {1};
   std::string sandbox_json = "{}";  // overrides of sandbox limits (JSON object)
   // Budgets over all the sweep's calls: once one is reached no more cells start (running ones

@@ -3,9 +3,12 @@
 // raw reply; the cell is correct if either passes.
 #include <algorithm>
 #include <exception>
+#include <functional>
+#include <optional>
 
 #include "jobs/methods/cell_run.h"
 #include "jobs/methods/method.h"
+#include "jobs/methods/method_template.h"
 #include "jobs/sandbox/sandbox.h"
 #include "jobs/tasks/declared/declared_task.h"
 
@@ -144,10 +147,26 @@ Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {
   if (deps.tasks == nullptr || deps.executor == nullptr || !deps.make_client) {
     return Status::Internal("RunJob: missing dependencies");
   }
-  const MethodInfo* info = FindMethod(spec.method);
-  MethodFn fn = FindMethodFn(spec.method);
-  if (info == nullptr || fn == nullptr)
-    return Status::InvalidArgument("unknown method " + spec.method);
+  // A declared method travels with the job (JobSpec::method_json); a built-in one by name.
+  std::optional<MethodTemplate> tmpl;
+  MethodInfo info;
+  std::function<Result<FinalAnswer>(CellRun&)> fn;
+  if (!spec.method_json.empty()) {
+    CS_ASSIGN_OR_RETURN(tmpl, MethodTemplateFromJson(spec.method_json));
+    if (tmpl->name != spec.method) {
+      return Status::InvalidArgument("method " + spec.method +
+                                     ": the job carries the template of " + tmpl->name);
+    }
+    info = MethodTemplateInfo(*tmpl);
+    fn = [&tmpl](CellRun& run) { return RunMethodTemplate(run, *tmpl); };
+  } else {
+    const MethodInfo* builtin = FindMethod(spec.method);
+    MethodFn builtin_fn = FindMethodFn(spec.method);
+    if (builtin == nullptr || builtin_fn == nullptr)
+      return Status::InvalidArgument("unknown method " + spec.method);
+    info = *builtin;
+    fn = builtin_fn;
+  }
   // A declared task's job carries its definition and row (no dataset file needed here).
   std::unique_ptr<DeclaredRowTask> declared;
   if (!spec.task_def.empty()) {
@@ -159,9 +178,15 @@ Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {
   CS_ASSIGN_OR_RETURN(Instance instance, task->Generate(spec.complexity, spec.sample, spec.seed));
   CS_ASSIGN_OR_RETURN(std::unique_ptr<LlmClient> client, deps.make_client(spec, *task, instance));
   if (client == nullptr) return Status::Internal("client factory returned no client");
-  CS_RETURN_IF_ERROR(CheckMethodSupported(*info, client->capabilities()));
+  CS_RETURN_IF_ERROR(CheckMethodSupported(info, client->capabilities()));
   JobSpec effective = spec;
-  if (!info->multi_turn) effective.turns = 1;
+  if (tmpl) {
+    // A fixed turn cap is the template's; the cell's turns were set from it by the grid.
+    if (tmpl->turns) effective.turns = *tmpl->turns;
+    if (!tmpl->turns && !info.multi_turn) effective.turns = 1;
+  } else if (!info.multi_turn) {
+    effective.turns = 1;
+  }
   CellRun run(effective, *task, instance, *client, *deps.executor, limits, out);
   Result<FinalAnswer> final = fn(run);
   // The expected answer, for `show`, `export` and v_results (never shown to the model).

@@ -7,6 +7,7 @@
 
 #include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/method_templates.h"
 #include "jobs/llm/http.h"
 #include "jobs/llm/probe.h"
 #include "jobs/llm/provider_options.h"
@@ -49,8 +50,8 @@ std::vector<std::string> KeyWarnings(const SweepConfig& c) {
 // Whether `m` will run a method that needs tool calling.
 bool RunsToolMethods(const SweepConfig& c, const ModelConfig& m) {
   for (const std::string& name : c.methods) {
-    const MethodInfo* info = FindMethod(name);
-    if (info != nullptr && info->needs_tools && m.Runs(name)) return true;
+    std::optional<MethodInfo> info = SweepMethodInfo(c, name);
+    if (info && info->needs_tools && m.Runs(name)) return true;
   }
   return false;
 }

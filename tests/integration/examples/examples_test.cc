@@ -127,3 +127,30 @@ TEST(ExamplesTest, DeclaredTasksListShowAndRunWithEveryScorerKind) {
 
 }  // namespace
 }  // namespace codesweep::testing
+
+namespace codesweep::testing {
+namespace {
+
+// examples/declared-methods.toml: declared methods of every code mode beside a built-in one.
+TEST(ExamplesTest, DeclaredMethodsExampleRuns) {
+  TempDir dir;
+  std::string db = dir / "declared.db";
+  Proc run({Binary(), "run", Example("declared-methods.toml"), "--db", db}, dir / "run.log");
+  ASSERT_TRUE(run.Wait(300'000)) << run.log();
+  ASSERT_EQ(run.exit_code(), 0) << run.log();
+  // 12 instances x (all_code x2 turns, my_cot, text_only, tool_solver, refine x2 turns).
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM v_results"), 12 * 7);
+  for (const char* method : {"my_cot", "text_only", "tool_solver", "refine"}) {
+    EXPECT_GT(QueryInt(db, std::string("SELECT count(*) FROM v_results WHERE method = '") + method +
+                               "' AND correct = 1"),
+              0)
+        << method;
+  }
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM executions e JOIN jobs j ON j.id = e.job_id"
+                     " WHERE j.method = 'text_only'"),
+            0);
+}
+
+}  // namespace
+}  // namespace codesweep::testing

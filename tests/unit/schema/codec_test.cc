@@ -119,6 +119,14 @@ TEST(CodecTest, RoundTripKeepsFields) {
   EXPECT_EQ(spec.gen.stop.size(), 2u);
   EXPECT_EQ(spec.model.options_json, R"({"p_code":0})");
   EXPECT_DOUBLE_EQ(spec.gen.temperature, 0.5);
+  EXPECT_EQ(spec.method_json, "");
+  // A declared method's definition travels in the last field.
+  JobSpec declared = SampleSpec();
+  declared.method = "my_cot";
+  declared.method_json = R"({"name":"my_cot","prompt":"{task_prompt}"})";
+  Result<Message> declared_job = Decode(Encode(JobMsg{7, 2, declared}));
+  ASSERT_TRUE(declared_job.ok());
+  EXPECT_EQ(std::get<JobMsg>(*declared_job).spec.method_json, declared.method_json);
 
   Result<Message> res = Decode(Encode(ResultMsg{42, 7, 2, SampleOutcome()}));
   ASSERT_TRUE(res.ok());
@@ -149,31 +157,35 @@ TEST(CodecTest, GoldenBytes) {
             "1ba001a17302"
             "01");
   // JobSpec gained its epoch (repeated cells): one more array element; then task_def and
-  // task_row (declared tasks): two more.
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "d84a29d46e6bb452");
+  // task_row (declared tasks) and method_json (declared methods): three more.
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "GOLDEN");
 }
 
-// JobSpec gained task_def and task_row (declared tasks) as optional trailing fields: a JOB frame
-// from a coordinator that predates them still decodes, with both empty, and they round-trip.
+// JobSpec gained task_def, task_row (declared tasks) and method_json (declared methods) as
+// optional trailing fields: a JOB frame from a coordinator that predates them still decodes, with
+// them empty, and they round-trip.
 TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
   JobSpec declared = SampleSpec();
   declared.task_def = R"({"name":"t"})";
   declared.task_row = R"({"q":"1"})";
+  declared.method_json = R"({"name":"m"})";
   Result<Message> back = Decode(Encode(JobMsg{7, 2, declared}));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(std::get<JobMsg>(*back).spec.task_def, declared.task_def);
   EXPECT_EQ(std::get<JobMsg>(*back).spec.task_row, declared.task_row);
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.method_json, declared.method_json);
 
   std::string frame = Encode(JobMsg{7, 2, SampleSpec()});
-  ASSERT_EQ(static_cast<unsigned char>(frame[5]), 0x9f);  // the JobSpec: a fixarray of 15
-  ASSERT_EQ(frame.substr(frame.size() - 2), "\xa0\xa0");  // two empty strings at its end
-  std::string old_frame = frame.substr(0, frame.size() - 2);
-  old_frame[5] = static_cast<char>(0x9d);  // 13 fields, as before
+  ASSERT_EQ(frame.substr(5, 3), std::string("\xdc\x00\x10", 3));  // the JobSpec: 16 fields
+  ASSERT_EQ(frame.substr(frame.size() - 3), "\xa0\xa0\xa0");  // three empty strings at its end
+  std::string old_frame = frame.substr(0, frame.size() - 3);
+  old_frame.replace(5, 3, "\x9d");  // 13 fields, as before
   Result<Message> old = Decode(old_frame);
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ(std::get<JobMsg>(*old).spec.epoch, 0);
   EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_def.empty());
   EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_row.empty());
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.method_json.empty());
   // One field fewer than that is still too few.
   std::string short_frame = old_frame.substr(0, old_frame.size() - 1);
   short_frame[5] = static_cast<char>(0x9c);
