@@ -119,6 +119,9 @@ struct RateLimitRow {
   double requests_available = -1, tokens_available = -1;
   int64_t in_flight = 0, cap = 0, max_concurrency = 0, queued = 0;
   int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
+  // Learned token ratios (written by PutRateLimits, read back only by LearnedRateLimits).
+  double est_ratio = 1.0, input_share = 0.5;
+  int64_t learned_samples = 0;
 };
 
 // Which failed or dead cells of a sweep `codesweep retry` puts back. Empty strings match all.
@@ -296,6 +299,9 @@ class Store {
   // Upserts the live bucket rows inside the group transaction.
   Status PutRateLimits(const std::vector<RateLimitRow>& rows);
   Result<std::vector<RateLimitRow>> RateLimits();
+  // Each bucket's key and learned token ratios (est_ratio, input_share, learned_samples; the
+  // other fields stay default): what a coordinator seeds its limiter with. Writer side only.
+  Result<std::vector<RateLimitRow>> LearnedRateLimits();
 
   // ---- read side ----
   // `filter` narrows the cells (read_filter.h); `now_ms` > 0 fills orphaned and recent.
