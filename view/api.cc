@@ -15,7 +15,7 @@ using json = nlohmann::json;
 constexpr int64_t kPageSize = 50;
 constexpr int64_t kCountCap = 10'000;       // the cell list counts matches up to this many
 constexpr int64_t kSearchCountCap = 1'000;  // ... and this many for a search of common words
-constexpr int64_t kSearchSetCap = 20'000;   // a search matching at most this many texts gathers them
+constexpr int64_t kSearchSetCap = 20'000;  // a search matching at most this many texts gathers them
 
 // The user's words as one FTS5 phrase whose last word is a prefix: "a ""b"" c"*. Quoted, no
 // FTS5 operator (OR, NEAR, -, ^, column names) in the text means anything. "" when the text has
@@ -446,12 +446,17 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     CS_ASSIGN_OR_RETURN(
         int64_t docs,
         Count("SELECT (SELECT count(*) FROM (SELECT 1 FROM reply_search WHERE reply_search MATCH"
-              " ?1 LIMIT " + std::to_string(kSearchSetCap + 1) +
+              " ?1 LIMIT " +
+                  std::to_string(kSearchSetCap + 1) +
                   ")) + (SELECT count(*) FROM (SELECT 1 FROM answer_search WHERE answer_search"
-                  " MATCH ?1 LIMIT " + std::to_string(kSearchSetCap + 1) + "))",
+                  " MATCH ?1 LIMIT " +
+                  std::to_string(kSearchSetCap + 1) + "))",
               {match}));
     // search=set or search=walk chooses the way (tests and tools/bench/bench_view.py).
-    few_matches = Param(p, "search") == "set" || (docs <= kSearchSetCap && Param(p, "search") != "walk");
+    // Measured at a million cells (BENCHMARKS.md), gathering beats the walk for common words too
+    // (each per-cell test reads much of a common word's list), so the walk is only on request.
+    (void)docs;
+    few_matches = Param(p, "search") != "walk";
     w.Add(few_matches ? "j.id IN (SELECT c.job_id FROM reply_search f JOIN calls c ON c.id ="
                         " f.rowid WHERE reply_search MATCH ? UNION SELECT rowid FROM"
                         " answer_search WHERE answer_search MATCH ?)"
@@ -637,9 +642,11 @@ Result<std::string> ViewApi::Results(const Params& p) {
   const std::string key = sweep + "\n" + std::to_string(std::get<int64_t>(version.rows[0][0]));
   // Without view_grain (a database no writer has migrated to 0013 yet) the views read every
   // result: while a sweep writes, they are recomputed at most every 30 s.
+  // from=views asks for the views themselves, computed now (tests and bench_view.py compare).
   const int64_t now_ms = NowMs();
-  if (key == results_cache_key_ ||
-      (results_cache_key_.starts_with(sweep + "\n") && now_ms - results_at_ms_ < 30'000)) {
+  const bool fresh = Param(p, "from") == "views";
+  if (!fresh && (key == results_cache_key_ || (results_cache_key_.starts_with(sweep + "\n") &&
+                                               now_ms - results_at_ms_ < 30'000))) {
     return results_cache_;
   }
   const std::vector<QueryValue> args = {sweep};
@@ -687,9 +694,9 @@ Result<std::string> ViewApi::ResultsFromGrain(const Params& p) {
       " JOIN sweeps s ON s.id = g.sweep_id"
       " JOIN st ON st.sweep_id = g.sweep_id AND st.variant_id = g.variant_id"
       " WHERE ?1 = '' OR s.name = ?1)";
-  CS_ASSIGN_OR_RETURN(QueryRows rows,
-                      db_->QueryRowsOf(grain + " SELECT * FROM grain ORDER BY complexity_order",
-                                       args));
+  CS_ASSIGN_OR_RETURN(
+      QueryRows rows,
+      db_->QueryRowsOf(grain + " SELECT * FROM grain ORDER BY complexity_order", args));
   CS_ASSIGN_OR_RETURN(QueryRows score,
                       db_->QueryRowsOf(grain + kScoreChain +
                                            " SELECT * FROM score ORDER BY sweep, model, turns,"
@@ -753,8 +760,10 @@ Result<std::string> ViewApi::Compare(const Params& p) {
   json pairs = RowsJson(rows);
   json counts = {{"pairs", 0}, {"both_correct", 0}, {"only_a", 0}, {"only_b", 0}, {"neither", 0}};
   if (!pairs.empty()) {
-    counts = {{"pairs", pairs[0]["n_pairs"]},   {"both_correct", pairs[0]["n_both"]},
-              {"only_a", pairs[0]["n_only_a"]}, {"only_b", pairs[0]["n_only_b"]},
+    counts = {{"pairs", pairs[0]["n_pairs"]},
+              {"both_correct", pairs[0]["n_both"]},
+              {"only_a", pairs[0]["n_only_a"]},
+              {"only_b", pairs[0]["n_only_b"]},
               {"neither", pairs[0]["n_neither"]}};
   }
   for (json& r : pairs) {

@@ -116,8 +116,7 @@ HttpResponse ViewServer::Handle(const HttpRequest& request) {
     out = HttpResponse{.status = a.status, .body = std::move(a.json)};
     // The server's own time (the W3C Server-Timing header; tools/bench/bench_view.py reads it).
     const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     char timing[48];
     snprintf(timing, sizeof timing, "app;dur=%.1f", ms);
     out.headers.emplace_back("Server-Timing", timing);

@@ -354,7 +354,8 @@ TEST_F(ViewApiTest, ResultsFromTheKeptSumsEqualTheReportViewsAndFollowEveryWrite
   ExpectSameTables(after, Json(Get(*s, "/api/results?sweep=demo&from=views")));
   ExpectSameTables(Json(Get(*s, "/api/results")), Json(Get(*s, "/api/results?from=views")));
   // Every result of a group deleted: the group goes, as it does from the views.
-  Exec(db_, "DELETE FROM results WHERE job_id IN (SELECT id FROM jobs WHERE task = 'number_multiply');");
+  Exec(db_,
+       "DELETE FROM results WHERE job_id IN (SELECT id FROM jobs WHERE task = 'number_multiply');");
   ExpectSameTables(Json(Get(*s, "/api/results?sweep=demo")),
                    Json(Get(*s, "/api/results?sweep=demo&from=views")));
 }
@@ -379,7 +380,7 @@ TEST_F(ViewApiTest, ReplySearchUsesTheFullTextIndexAndTakesHostileTextAsWords) {
     EXPECT_EQ(matches("%22quoted%22"), 1);
     EXPECT_EQ(matches("NEAR(x+y)+OR+-z"), 1);  // operators are words here
     EXPECT_EQ(matches("OR"), 1);
-    EXPECT_EQ(matches("caf%C3%A9"), 1);  // a final answer
+    EXPECT_EQ(matches("caf%C3%A9"), 1);   // a final answer
     EXPECT_EQ(matches("%22%22%22*"), 0);  // no word: a substring search, no syntax error
     EXPECT_EQ(matches("100%25"), 0);
     json page = Json(Get(*s, "/api/cells?q=zyzzyva&count=0" + mode));
@@ -387,8 +388,9 @@ TEST_F(ViewApiTest, ReplySearchUsesTheFullTextIndexAndTakesHostileTextAsWords) {
     EXPECT_EQ(page["cells"][0]["id"], 3);
   }
   // The index follows the writer: a reply deleted and one added while the viewer runs.
-  Exec(db_, "DELETE FROM calls WHERE job_id = 3;"
-            "UPDATE calls SET response_json = '{\"content\":\"zyzzyva again\"}' WHERE job_id = 10;");
+  Exec(db_,
+       "DELETE FROM calls WHERE job_id = 3;"
+       "UPDATE calls SET response_json = '{\"content\":\"zyzzyva again\"}' WHERE job_id = 10;");
   EXPECT_EQ(Json(Get(*s, "/api/cells?q=zyzzyva&count=0"))["cells"][0]["id"], 10);
 }
 
