@@ -53,11 +53,13 @@ std::string JobIndexes(const std::string& path) {
 }
 
 constexpr const char* kAllJobIndexes =
-    "jobs_cell_key,jobs_leased,jobs_pending,jobs_report,jobs_unfinished_error,jobs_view_pair";
+    "jobs_cell_key,jobs_leased,jobs_pending,jobs_report,jobs_unfinished_error,jobs_view_error,"
+    "jobs_view_pair";
 // After a load into an empty table, until the sweep is done (Store::BuildReportIndexes).
-// jobs_unfinished_error (failed and dead jobs only) is empty after a load, so it is built with it.
+// jobs_unfinished_error and jobs_view_error (jobs with an error only) are empty after a load, so
+// they are built with it.
 constexpr const char* kLoadJobIndexes =
-    "jobs_cell_key,jobs_leased,jobs_pending,jobs_unfinished_error";
+    "jobs_cell_key,jobs_leased,jobs_pending,jobs_unfinished_error,jobs_view_error";
 
 TEST(StoreLoad, LoadIntoEmptyTableBuildsEveryIndexAtTheEnd) {
   TempDir dir;
