@@ -230,12 +230,13 @@ int64_t ProcOpenFiles(pid_t pid) {
 
 // --runner llm: waits for the warm-up, measures the window, then stops the coordinator.
 void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
-                     const std::atomic<int64_t>& completed, cs::Coordinator& coord) {
+                     const std::atomic<int64_t>& completed, const std::atomic<int64_t>& failed,
+                     cs::Coordinator& coord) {
   std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 3'000));
   std::vector<double> cpu0;
   for (pid_t k : kids) cpu0.push_back(ProcCpuSeconds(k));
   const double fake_cpu0 = ProcCpuSeconds(fake), self_cpu0 = ProcCpuSeconds(getpid());
-  const int64_t done0 = completed.load();
+  const int64_t done0 = completed.load(), failed0 = failed.load();
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<int64_t> rss_max(kids.size(), 0), rss_sum(kids.size(), 0);
   int64_t samples = 0;
@@ -250,12 +251,13 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t done = completed.load() - done0;
+  const int64_t failures = failed.load() - failed0;
   const int64_t slots = static_cast<int64_t>(a.slots) * a.workers;
   std::printf("inflight: workers=%d slots/worker=%d latency=%d ms window=%.1f s\n", a.workers,
               a.slots, a.latency_ms, wall);
-  std::printf("  completed calls: %lld, %.0f calls/s (ideal %.0f/s)\n",
-              static_cast<long long>(done), static_cast<double>(done) / wall,
-              static_cast<double>(slots) * 1000.0 / a.latency_ms);
+  std::printf("  completed calls: %lld (%lld of them failed jobs), %.0f calls/s (ideal %.0f/s)\n",
+              static_cast<long long>(done), static_cast<long long>(failures),
+              static_cast<double>(done) / wall, static_cast<double>(slots) * 1000.0 / a.latency_ms);
   for (size_t i = 0; i < kids.size(); ++i) {
     const double rss_avg = static_cast<double>(rss_sum[i]) / static_cast<double>(samples);
     std::printf(
@@ -313,10 +315,14 @@ int main(int argc, char** argv) {
   cs::WireContext ctx;
   cs::CoordinatorLoopOptions lo;
   lo.core.exit_when_done = true;
-  std::atomic<int64_t> completed{0};
+  std::atomic<int64_t> completed{0}, failed{0};
   if (llm) {
     lo.progress_interval_ms = 100;
-    lo.on_progress = [&](const cs::Progress& p) { completed.store(p.completed_here); };
+    lo.core.use_cache = false;  // number_multiply repeats prompts: every job must make its call
+    lo.on_progress = [&](const cs::Progress& p) {
+      completed.store(p.completed_here);
+      failed.store(p.failures);
+    };
   }
   cs::Coordinator coord(**store, ctx, clock, log, lo);
   if (!coord.Bind("tcp://127.0.0.1:0").ok()) return 1;
@@ -327,7 +333,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   for (auto& fd : fds) (void)!write(fd[1], ep.data(), ep.size());
   std::thread measure;
-  if (llm) measure = std::thread([&] { MeasureInflight(a, kids, fake, completed, coord); });
+  if (llm) measure = std::thread([&] { MeasureInflight(a, kids, fake, completed, failed, coord); });
   cs::Status s = coord.Run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sampler.Stop();
