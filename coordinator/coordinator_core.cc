@@ -17,7 +17,8 @@ constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked 
 // a lease as held only while its worker was seen within kLiveWorkerMs of the store's read side).
 constexpr int64_t kWorkerSeenWriteMs = 2'000;
 constexpr int kMaxCredit = 1'000'000;
-constexpr int kMaxSlots = 1'024;  // a HELLO announcing more is held to this
+// A HELLO announcing more slots is held to this (a worker holds 10,000 calls in flight).
+constexpr int kMaxSlots = 16'384;
 constexpr size_t kMaxLoggedPeers = 10'000;
 
 // What a worker announcing `slots` may hold at once: its slots plus at most as much prefetch.
