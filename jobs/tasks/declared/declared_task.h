@@ -20,6 +20,10 @@
 #include "jobs/tasks/declared/template.h"
 #include "jobs/tasks/task.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace codesweep {
 
 struct DeclaredTaskSpec {
@@ -30,8 +34,22 @@ struct DeclaredTaskSpec {
   Template prompt;
   Template target;
   std::optional<Template> complexity;  // a field that becomes the complexity axis
-  std::vector<Extractor> answer;       // default: triple_angle
-  Scorer scorer;                       // default: exact
+  // Optional RE2 pattern the rendered complexity must match in full; its first capture group is
+  // the level ("Level ([1-5])" turns "Level 3" into "3"). Rows that do not match are not served.
+  std::shared_ptr<const re2::RE2> complexity_pattern;
+  // The levels, in order (complexity_levels()); rows at other levels are not served. Empty: the
+  // levels in order of first appearance, all served.
+  std::vector<std::string> levels;
+  // How samples map to rows: false (order = "content", the default) serves each level's rows in
+  // the order of their content hashes rotated by the seed, so reordering the file changes
+  // nothing; true (order = "file") serves a seeded Fisher-Yates permutation of the rows in file
+  // order (PermutedItem, common.h), the order of the paper's built-in dataset tasks.
+  bool file_order = false;
+  // Python source defining solve(prompt) -> answer (from `reference = "file.py"`); empty: the
+  // reference program is an oracle that prints the row's first target.
+  std::string reference_code;
+  std::vector<Extractor> answer;  // default: triple_angle
+  Scorer scorer;                  // default: exact
   DatasetLimits limits;
   // SHA-256 (hex) of everything that changes what a cell asks or how it is judged: the name,
   // templates, extractors and scorer as written. Part of the cell identity.
@@ -39,9 +57,13 @@ struct DeclaredTaskSpec {
 };
 
 // Reads a task declaration (a TOML table converted to JSON). `base_dir` resolves a relative
-// dataset path. Errors are "tasks.<name>.<key>: what".
+// dataset (and reference) path. Errors are "tasks.<name>.<key>: what".
 Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
                                            const std::string& base_dir);
+
+// Reads a task file: TOML whose top level is one task's table, or holds `[[tasks]]` tables.
+// Paths in it resolve against the file's folder. Errors name the file.
+Result<std::vector<DeclaredTaskSpec>> ReadDeclaredTaskFile(const std::string& path);
 
 class DeclaredTask : public Task {
  public:
@@ -62,6 +84,8 @@ class DeclaredTask : public Task {
 
   const DeclaredTaskSpec& spec() const { return spec_; }
   size_t row_count() const { return dataset_.size(); }
+  // Rows not served: their complexity does not match complexity_pattern or is not in `levels`.
+  size_t skipped_rows() const { return skipped_; }
 
  private:
   DeclaredTask(DeclaredTaskSpec spec, Dataset dataset)
@@ -73,6 +97,7 @@ class DeclaredTask : public Task {
   Dataset dataset_;
   std::vector<std::string> levels_;                    // in order of first appearance
   std::map<std::string, std::vector<uint32_t>> rows_;  // level -> row indexes
+  size_t skipped_ = 0;
 };
 
 }  // namespace codesweep

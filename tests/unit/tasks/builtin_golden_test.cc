@@ -163,8 +163,8 @@ std::vector<nlohmann::json> Records() {
         Result<Instance> inst = task.Generate(level, s, 1);
         EXPECT_TRUE(inst.ok()) << name << " " << level << " " << s;
         if (!inst.ok()) continue;
-        nlohmann::json r = {{"task", name},     {"level", level},
-                            {"sample", s},      {"prompt", PromptHash(*inst)},
+        nlohmann::json r = {{"task", name},         {"level", level},
+                            {"sample", s},          {"prompt", PromptHash(*inst)},
                             {"truth", inst->truth}, {"canonical", inst->canonical_answer}};
         nlohmann::json verdicts = nlohmann::json::array();
         for (const std::string& answer : ItemAnswers(*inst)) {
