@@ -280,7 +280,7 @@ Status DeclaredCatalog::Fill(JobSpec& spec) const {
   auto it = tasks_.find(spec.task);
   if (it == tasks_.end()) return Status::OK();
   const DeclaredTask& task = *it->second.task;
-  std::optional<size_t> row = task.FindRow(spec.complexity, spec.sample);
+  std::optional<size_t> row = task.FindRow(spec.complexity, spec.sample, spec.seed);
   if (!row) {
     return Status::NotFound("the row of this cell is no longer in " + task.dataset().path() +
                             " (the file changed since the cell was made)");

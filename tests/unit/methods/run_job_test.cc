@@ -96,7 +96,7 @@ TEST(RunJobTest, AnswerSourceIsRecorded) {
   spec.task = "bbh_web_of_lies";
   spec.complexity = "";
   Instance inst = (*tasks)->Find(spec.task)->Generate("", spec.sample, spec.seed).value();
-  const std::string target = inst.data.value("target", std::string());
+  const std::string target = inst.canonical_answer;
   const std::pair<std::string, std::string> kCases[] = {
       {"It is <<<" + target + ">>>", "tags"},
       {"Reasoning.\nSo the answer is " + target + ".", "fallback"},
