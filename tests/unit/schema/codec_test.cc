@@ -158,7 +158,7 @@ TEST(CodecTest, GoldenBytes) {
             "01");
   // JobSpec gained its epoch (repeated cells): one more array element; then task_def and
   // task_row (declared tasks) and method_json (declared methods): three more.
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "GOLDEN");
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "ecd950836a675f65");
 }
 
 // JobSpec gained task_def, task_row (declared tasks) and method_json (declared methods) as
@@ -177,7 +177,7 @@ TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
 
   std::string frame = Encode(JobMsg{7, 2, SampleSpec()});
   ASSERT_EQ(frame.substr(5, 3), std::string("\xdc\x00\x10", 3));  // the JobSpec: 16 fields
-  ASSERT_EQ(frame.substr(frame.size() - 3), "\xa0\xa0\xa0");  // three empty strings at its end
+  ASSERT_EQ(frame.substr(frame.size() - 3), "\xa0\xa0\xa0");      // three empty strings at its end
   std::string old_frame = frame.substr(0, frame.size() - 3);
   old_frame.replace(5, 3, "\x9d");  // 13 fields, as before
   Result<Message> old = Decode(old_frame);
