@@ -14,6 +14,7 @@
 
 #include "base/hash.h"
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/declared/toml_json.h"
 
 namespace codesweep {
 namespace {
@@ -571,29 +572,6 @@ namespace {
 
 constexpr int kMaxTaskFileDepth = 32;
 
-nlohmann::json TomlToJson(const toml::node& n, int depth = 0) {
-  if (depth > kMaxTaskFileDepth) return nullptr;
-  if (const toml::table* t = n.as_table()) {
-    nlohmann::json o = nlohmann::json::object();
-    for (const auto& [k, v] : *t) o[std::string(k.str())] = TomlToJson(v, depth + 1);
-    return o;
-  }
-  if (const toml::array* a = n.as_array()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& e : *a) arr.push_back(TomlToJson(e, depth + 1));
-    return arr;
-  }
-  if (n.is_string()) return *n.value<std::string>();
-  if (n.is_integer()) return *n.value<int64_t>();
-  if (n.is_floating_point()) return *n.value<double>();
-  if (n.is_boolean()) return *n.value<bool>();
-  std::ostringstream os;  // dates and times: their TOML text
-  if (auto d = n.as_date()) os << *d;
-  if (auto t = n.as_time()) os << *t;
-  if (auto dt = n.as_date_time()) os << *dt;
-  return os.str();
-}
-
 }  // namespace
 
 Result<std::vector<DeclaredTaskSpec>> ReadDeclaredTaskFile(const std::string& path) {
@@ -602,7 +580,7 @@ Result<std::vector<DeclaredTaskSpec>> ReadDeclaredTaskFile(const std::string& pa
   nlohmann::json root;
   try {
     toml::table table = toml::parse(*text, path);
-    root = TomlToJson(table);
+    root = TomlToJson(table, kMaxTaskFileDepth);
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << path << ":" << e.source().begin.line << ": " << e.description();
