@@ -162,7 +162,7 @@ TEST(StoreLoad, AnAbandonedLoadLeavesNothingBehind) {
                                  -1, &stmt, nullptr),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(stmt, 0), 6);  // other connections still see every index
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 7);  // other connections still see every index
     sqlite3_finalize(stmt);
     sqlite3_close_v2(raw);
   }
