@@ -60,7 +60,8 @@ CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
       clock_(clock),
       log_(log),
       opt_(options),
-      broker_(store, clock, limiter, options.use_cache) {}
+      broker_(store, clock, limiter, options.use_cache),
+      lanes_(broker_, opt_.fetch_page) {}
 
 Status CoordinatorCore::Start() {
   epoch_ = NowMs();
@@ -236,6 +237,9 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
     if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
     p.last_progress = p.last_seen;  // LLM work on its jobs: not stalled
+    auto lease = p.leases.find(call->job);
+    lanes_.OnCall(call->job, lease == p.leases.end() ? 0 : lease->second.variant,
+                  BucketKey::Of(*call));
     FromBroker(broker_.OnCall(peer, *call));
   } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
     p.last_progress = p.last_seen;
@@ -319,6 +323,7 @@ void CoordinatorCore::OnHeartbeat(Peer& p, const HeartbeatMsg& m) {
 }
 
 void CoordinatorCore::DropLease(int64_t job) {
+  lanes_.OnLeaseEnded(job);
   auto owner = lease_owner_.find(job);
   if (owner == lease_owner_.end()) return;
   auto p = peers_.find(owner->second);
@@ -552,6 +557,7 @@ void CoordinatorCore::RunnableAt(int64_t wall_ms) {
 // Re-read from the start: requeued jobs sit behind the cursor and go before later ones.
 void CoordinatorCore::Reread() {
   buffer_.clear();
+  lanes_.Clear();
   cursor_ = JobId(0);
   fetch_idle_until_ = {};
 }
@@ -679,6 +685,7 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     return false;
   }
   AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
+  lanes_.OnLeased(row.job.value(), row.variant_id);
   --p.credit;
   Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});
   return true;
@@ -727,9 +734,13 @@ void CoordinatorCore::Dispatch() {
       progress = false;
       for (auto& [id, p] : peers_) {
         if ((p.window < MaxWindow(p.slots)) != probation || !HasRoom(p)) continue;
-        if (buffer_.empty() && !Refill()) return;
-        JobRow row = std::move(buffer_.front());
-        buffer_.pop_front();
+        // Where buckets compete for the slots, a job whose call would wait yields its turn.
+        bool exhausted = false;
+        std::optional<JobRow> next = lanes_.Pick(
+            buffer_, [this] { return Refill(); }, opt_.fetch_page, &exhausted);
+        if (exhausted) fetch_idle_until_ = clock_.Now() + Millis(opt_.idle_fetch_ms);
+        if (!next) return;
+        JobRow row = std::move(*next);
         progress = true;
         if (Blocked(row)) {
           if (++skipped < opt_.fetch_page) continue;

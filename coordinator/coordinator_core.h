@@ -24,6 +24,7 @@
 #include "coordinator/circuit_breaker.h"
 #include "coordinator/ratelimit/call_broker.h"
 #include "coordinator/ratelimit/cluster_limiter.h"
+#include "coordinator/ratelimit/dispatch_lanes.h"
 #include "coordinator/ratelimit/rate_limiter.h"
 #include "coordinator/store/store.h"
 #include "schema/messages.h"
@@ -208,6 +209,7 @@ class CoordinatorCore {
   Logger& log_;
   CoordinatorOptions opt_;
   CallBroker broker_;
+  DispatchLanes lanes_;  // which pending job a free slot gets when buckets compete
   CircuitBreaker breaker_;
   Status fatal_;
   int64_t epoch_ = 0;
