@@ -6,11 +6,13 @@
 // --runner llm: many LLM calls in flight per worker (issue 16, section 5). fakellm is started as a
 // child with --latency-ms; every job is a real number_multiply/only_question cell of an
 // OpenAI-compatible model pointed at it, run by the production runner (metered client: CALL,
-// GRANT, HTTP, CALL_RESULT) in --workers worker processes of --slots slots each. After a warm-up
-// of latency + 3 s it measures --seconds: completed calls/s, each worker's CPU (cores), resident
+// GRANT, HTTP, CALL_RESULT) in --workers worker processes of --slots slots each (fibers on
+// --slot-threads carriers). After a warm-up (the first completed call, then latency + 2 s) it
+// measures --seconds: completed calls/s, each worker's CPU (cores), resident
 // memory, threads and open files, then stops.
 // Usage: bench_dispatch [--jobs N] [--slots S] [--runner noop|sim|llm] [--workers W]
 //                       [--latency-ms L] [--seconds D] [--fakellm PATH] [--sync full|normal]
+//                       [--slot-threads T]
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,6 +53,7 @@ struct Args {
   int seconds = 20;
   std::string fakellm;
   int fakellm_port = 0;
+  int slot_threads = 256;
 };
 
 Args Parse(int argc, char** argv) {
@@ -65,6 +68,7 @@ Args Parse(int argc, char** argv) {
     if (k == "--latency-ms") a.latency_ms = std::atoi(v.c_str());
     if (k == "--seconds") a.seconds = std::atoi(v.c_str());
     if (k == "--fakellm") a.fakellm = v;
+    if (k == "--slot-threads") a.slot_threads = std::atoi(v.c_str());
   }
   return a;
 }
@@ -94,6 +98,7 @@ int WorkerChild(int read_fd, const Args& a, int index) {
   wo.connect = endpoint.substr(0, endpoint.find('\n'));
   wo.worker_id = "bench-" + std::to_string(index);
   wo.slots = a.slots;
+  wo.slot_threads = a.slot_threads;
   wo.prefetch = a.runner == "llm" ? -1 : a.slots;
   wo.drain_timeout_ms = 1000;
   cs::Worker worker(ctx, clock, log, wo, runner);
@@ -214,11 +219,19 @@ int64_t ProcOpenFiles(pid_t pid) {
   return n;
 }
 
-// --runner llm: waits for the warm-up, measures the window, then stops the coordinator.
+// --runner llm: waits for the warm-up (the first completed call, then the latency + 2 s, so every
+// slot has had its first call out and back), measures the window, then stops the coordinator.
 void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
                      const std::atomic<int64_t>& completed, const std::atomic<int64_t>& failed,
                      cs::Coordinator& coord) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 3'000));
+  const auto started = std::chrono::steady_clock::now();
+  while (completed.load() == 0 &&
+         std::chrono::steady_clock::now() - started < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double first_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 2'000));
   std::vector<double> cpu0;
   for (pid_t k : kids) cpu0.push_back(codesweep::bench::ProcCpuSeconds(k));
   const double fake_cpu0 = codesweep::bench::ProcCpuSeconds(fake),
@@ -240,8 +253,10 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
   const int64_t done = completed.load() - done0;
   const int64_t failures = failed.load() - failed0;
   const int64_t slots = static_cast<int64_t>(a.slots) * a.workers;
-  std::printf("inflight: workers=%d slots/worker=%d latency=%d ms window=%.1f s\n", a.workers,
-              a.slots, a.latency_ms, wall);
+  std::printf(
+      "inflight: workers=%d slots/worker=%d slot threads=%d latency=%d ms window=%.1f s "
+      "(first call completed %.1f s after start)\n",
+      a.workers, a.slots, std::min(a.slots, a.slot_threads), a.latency_ms, wall, first_s);
   std::printf("  completed calls: %lld (%lld of them failed jobs), %.0f calls/s (ideal %.0f/s)\n",
               static_cast<long long>(done), static_cast<long long>(failures),
               static_cast<double>(done) / wall, static_cast<double>(slots) * 1000.0 / a.latency_ms);
