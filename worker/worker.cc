@@ -2,6 +2,7 @@
 #include "worker/worker.h"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -174,8 +175,8 @@ struct Worker::Loop {
   LoopInbox inbox;                              // slot threads -> loop
   std::vector<std::unique_ptr<SlotBox>> boxes;  // loop -> each slot
   std::unique_ptr<FiberPool> fibers;            // the slots
-  std::vector<int> idle;            // slots ready for a job
-  std::map<int, LeaseRef> running;  // slot -> lease
+  std::vector<int> idle;                        // slots ready for a job
+  std::map<int, LeaseRef> running;              // slot -> lease
   struct PendingCall {
     int slot = 0;
     std::string frame;  // the CALL, re-sent after a reconnect
@@ -441,6 +442,21 @@ Worker::Worker(WireContext& ctx, const Clock& clock, Logger& log, WorkerOptions 
 Worker::~Worker() = default;
 
 Status Worker::Run() {
+  // Every call in flight holds a connection: raise the soft limit on open files to the hard one
+  // (often 1,024 by default, against 10,000 slots).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max &&
+      files.rlim_cur < static_cast<rlim_t>(2 * opt_.slots + 256)) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      log_.Warn(Str("cannot raise the open-file limit: ", std::strerror(errno)));
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < static_cast<rlim_t>(opt_.slots + 64)) {
+    log_.Warn(Str("open-file limit ", files.rlim_cur, " is below slots=", opt_.slots,
+                  ": calls past it fail to connect (raise ulimit -n)"));
+  }
   Loop loop(*this);
   loop.capacity = opt_.slots + opt_.prefetch;
   if (loop.inbox.fd() < 0) return Status::Internal(Str("eventfd: ", std::strerror(errno)));

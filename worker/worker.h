@@ -45,7 +45,7 @@ struct WorkerOptions {
   // Carrier threads the slots' fibers share (at most one per slot). A slot waiting for a GRANT,
   // an HTTP answer or a back-off frees its carrier; a sandbox run or checker holds it.
   int slot_threads = 256;
-  int prefetch = -1;      // extra credit beyond slots, at most slots; -1 = max(1, slots / 4)
+  int prefetch = -1;  // extra credit beyond slots, at most slots; -1 = max(1, slots / 4)
   std::vector<std::string> labels;
   int64_t reconnect_min_ms = 1'000;   // back-off starts here, doubles ...
   int64_t reconnect_max_ms = 32'000;  // ... up to here, with +-20 % jitter
