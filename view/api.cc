@@ -654,9 +654,17 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     out["matches"] = *kept;
     out["matches_capped"] = false;
   } else if (Param(p, "count") != "0") {
-    CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
-                                                   " LIMIT " + std::to_string(cap + 1) + ")",
-                                               w.params));
+    // A search that tests cell by cell counts in id order like the page ("+" as below), so it
+    // stops after its first matches instead of walking a sweep-first index.
+    Where counted = w;
+    for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
+      size_t at = counted.sql.find(col);
+      if (!few_matches && at != std::string::npos) counted.sql.insert(at, "+");
+    }
+    CS_ASSIGN_OR_RETURN(int64_t matches,
+                        Count("SELECT count(*) FROM (SELECT 1" + from + counted.sql + " LIMIT " +
+                                  std::to_string(cap + 1) + ")",
+                              counted.params));
     out["matches"] = std::min(matches, cap);
     out["matches_capped"] = matches > cap;
   }
