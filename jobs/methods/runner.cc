@@ -69,8 +69,8 @@ Result<DeclaredJudgement> JudgeDeclaredCandidate(const DeclaredRowTask& task,
   if (!j.answer || (!ds.python && !ds.judge)) return j;
   AnswerSource source = j.verdict.source;
   if (ds.python) {
-    ExecRequest request{PythonScorerProgram(*ds.python, *j.answer, task.row(), text),
-                        ScorerLimits(limits)};
+    ExecRequest request{PythonScorerCall(*ds.python, *j.answer, task.row(), text),
+                        ScorerLimits(limits), ds.python->source};
     CS_ASSIGN_OR_RETURN(ExecResult run, deps.executor->Run(request));
     std::string status(ExecStatusName(run.status));
     j.verdict = PythonScorerVerdict(status, run);
