@@ -140,14 +140,14 @@ class DeclaredTask : public Task {
   // it), or nullopt. Default order: binary search over the level's rows, which are kept in
   // content-hash order (the seed plays no part); order = "file": the seeded permutation.
   std::optional<size_t> FindRow(std::string_view complexity, int64_t key, uint64_t seed) const;
+  // The dataset row behind (level, sample, seed): what Generate serves. order = "file": the
+  // sample-th item of the seeded permutation of the level's rows in file order. Default order:
+  // the row whose sample key is `sample`, else the sample-th row of the level's seeded rotation.
+  Result<size_t> RowIndex(std::string_view complexity, int64_t sample, uint64_t seed) const;
 
  private:
   DeclaredTask(DeclaredTaskSpec spec, Dataset dataset)
       : spec_(std::move(spec)), dataset_(std::move(dataset)) {}
-  // The dataset row behind (level, sample, seed). order = "file": the sample-th item of the
-  // seeded permutation of the level's rows in file order. Default order: the row whose sample
-  // key is `sample`, else the sample-th row of the level's seeded rotation.
-  Result<size_t> RowIndex(std::string_view complexity, int64_t sample, uint64_t seed) const;
 
   DeclaredTaskSpec spec_;
   Dataset dataset_;
