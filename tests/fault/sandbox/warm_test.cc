@@ -140,7 +140,9 @@ TEST_F(WarmTest, FailuresAreThoseOfTheWholeProgram) {
     EXPECT_EQ(a->exit_code, b->exit_code) << what;
     EXPECT_EQ(a->signal, b->signal) << what;
     EXPECT_EQ(last_line(a->stderr_text), last_line(b->stderr_text)) << what;
-    if (a->status == ExecStatus::kOk) EXPECT_EQ(a->stdout_text, b->stdout_text) << what;
+    if (a->status == ExecStatus::kOk) {
+      EXPECT_EQ(a->stdout_text, b->stdout_text) << what;
+    }
   }
   // And the warm server still serves afterwards.
   ExecResult after = Run(kPrelude, kBump);
