@@ -159,6 +159,15 @@ TEST(ExamplesTest, TasksCheckRunsPythonAndJudgeScorers) {
   EXPECT_EQ(near->exit_code(), 1) << near->log();
   EXPECT_THAT(near->log(), ::testing::HasSubstr("reason: off by "));
 
+  // arith_judge serves its rows in its own seeded order: its own truth.
+  Proc show_judge({Binary(), "tasks", "show", "arith_judge", "--sweep", Example("declared.toml"),
+                   "--seed", "1"},
+                  dir / "show_judge.log");
+  ASSERT_TRUE(show_judge.Wait(60'000));
+  log = show_judge.log();
+  at = log.find("== ground truth\n");
+  ASSERT_NE(at, std::string::npos) << log;
+  truth = log.substr(at + 16, log.find('\n', at + 16) - at - 16);
   auto judged = check("arith_judge", "<<<" + truth + ">>>", Example("declared.toml"));
   EXPECT_EQ(judged->exit_code(), 0) << judged->log();
   EXPECT_THAT(judged->log(), ::testing::HasSubstr("reason: judge: "));
