@@ -55,7 +55,7 @@ void Visit(V& v, JobSpec& m) {
   int64_t job = m.job.value();
   std::string cell = m.cell.value();
   v(job, cell, m.sweep, m.task, m.complexity, m.sample, m.seed, m.model, m.method, m.turns, m.gen,
-    m.sandbox_json, m.epoch);
+    m.sandbox_json, m.epoch, m.replay_executions);
   m.job = JobId(job);
   m.cell = CellKey(std::move(cell));
 }
@@ -63,7 +63,7 @@ template <class V>
 void Visit(V& v, CallRecord& m) {
   v(m.index, m.turn, m.call_key, m.request_json, m.response_json, m.tokens_in, m.tokens_out,
     m.tokens_estimated, m.latency_ms, m.http_status, m.attempts, m.rate_limited, m.cost_usd,
-    m.cached, m.error, m.prompt_truncated);
+    m.cached, m.error, m.prompt_truncated, m.batch);
 }
 template <class V>
 void Visit(V& v, ExecutionRecord& m) {
@@ -75,7 +75,7 @@ void Visit(V& v, Outcome& m) {
   v(m.failed, m.retryable, m.error, m.final_answer, m.correct, m.score, m.passed_by,
     m.verdict_reason, m.code_used, m.code_ok, m.turns_used, m.tokens_in, m.tokens_out,
     m.tokens_estimated, m.cost_usd, m.wall_ms, m.extra_json, m.calls, m.executions,
-    m.answer_source);
+    m.answer_source, m.parked, m.parked_on);
 }
 template <class V>
 void Visit(V& v, HelloMsg& m) {
@@ -91,7 +91,7 @@ void Visit(V& v, HeartbeatMsg& m) {
 }
 template <class V>
 void Visit(V& v, CallMsg& m) {
-  v(m.job, m.lease, m.call_key, m.provider, m.model, m.key_alias, m.est_tokens);
+  v(m.job, m.lease, m.call_key, m.provider, m.model, m.key_alias, m.est_tokens, m.batch_body);
 }
 template <class V>
 void Visit(V& v, CallResultMsg& m) {
@@ -116,7 +116,7 @@ void Visit(V& v, JobMsg& m) {
 }
 template <class V>
 void Visit(V& v, GrantMsg& m) {
-  v(m.call_key, m.cached, m.response_json);
+  v(m.call_key, m.cached, m.response_json, m.park, m.batch, m.error, m.error_http_status);
 }
 template <class V>
 void Visit(V& v, AckMsg& m) {

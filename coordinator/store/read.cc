@@ -169,8 +169,8 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
 Result<JobCounts> Store::CountJobStates(int64_t sweep_id, const std::string& scope_sql) {
   const std::string sql =
       "SELECT count(*), sum(state = 'pending'), sum(state = 'leased'),"
-      " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead')"
-      " FROM jobs WHERE (?1 = 0 OR sweep_id = ?1)" +
+      " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead'),"
+      " sum(state = 'parked') FROM jobs WHERE (?1 = 0 OR sweep_id = ?1)" +
       (scope_sql.empty() ? std::string() : " AND " + scope_sql);
   CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(impl_->BuiltSql(sql)));
   stmt.Bind(1, sweep_id);
@@ -183,6 +183,7 @@ Result<JobCounts> Store::CountJobStates(int64_t sweep_id, const std::string& sco
     c.done = stmt.Int(3);
     c.failed = stmt.Int(4);
     c.dead = stmt.Int(5);
+    c.parked = stmt.Int(6);
   }
   return c;
 }
