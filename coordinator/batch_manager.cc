@@ -195,7 +195,8 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_RETURN_IF_ERROR(store_.Commit());
   const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
   Result<BatchApiClient> client = Client(b.provider, b.base_url, b.api_key_env, &info.options);
-  Result<BatchInfo> made = client.ok() ? client->Create(lines, tag) : Result<BatchInfo>(client.status());
+  Result<BatchInfo> made =
+      client.ok() ? client->Create(lines, tag) : Result<BatchInfo>(client.status());
   const int64_t now = NowMs();
   if (made.ok() && made->state != "failed") {
     b.provider_id = made->id;
@@ -216,8 +217,8 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   b.ended_ms = now;
   CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
   const std::string& m = why.message();
-  const bool quota = m.find("token_limit") != std::string::npos ||
-                     m.find("HTTP 429") != std::string::npos;
+  const bool quota =
+      m.find("token_limit") != std::string::npos || m.find("HTTP 429") != std::string::npos;
   const bool size = why.code() == StatusCode::kResourceExhausted && !quota;
   if (size && keys.size() == 1) {
     // One request too large for any batch: it fails as that HTTP error would (413).
@@ -232,8 +233,8 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_RETURN_IF_ERROR(store_.RequeueBatchRequests(b.id).status());
   if (size) {
     split_[bucket] = std::max<int64_t>(1, static_cast<int64_t>(keys.size()) / 2);
-    log_.Warn(Str("batch ", b.id, " refused for size (", m, "): split, at most ",
-                  split_[bucket], " requests per batch of ", q.provider, ":", q.model));
+    log_.Warn(Str("batch ", b.id, " refused for size (", m, "): split, at most ", split_[bucket],
+                  " requests per batch of ", q.provider, ":", q.model));
   } else {
     hold_until_ms_[bucket] = now + PollMs(info.options);
     log_.Warn(Str("batch ", b.id, " of ", q.provider, ":", q.model, " not made (", m,
@@ -247,9 +248,8 @@ Status BatchManager::Adopt(BatchRow& b) {
   const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
   const ModelInfo* info = nullptr;
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
-  CS_ASSIGN_OR_RETURN(BatchApiClient client,
-                      Client(b.provider, b.base_url, b.api_key_env,
-                             info != nullptr ? &info->options : nullptr));
+  CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
+                                                    info != nullptr ? &info->options : nullptr));
   Result<std::optional<BatchInfo>> found = client.FindByTag(tag);
   if (!found.ok()) {
     log_.Warn("batch mode: cannot list batches to find batch " + tag + ": " +
@@ -275,9 +275,8 @@ Result<int64_t> BatchManager::Poll(BatchRow& b) {
   const ModelInfo* info = nullptr;
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
   const int64_t poll = info != nullptr ? PollMs(info->options) : 30'000;
-  CS_ASSIGN_OR_RETURN(BatchApiClient client,
-                      Client(b.provider, b.base_url, b.api_key_env,
-                             info != nullptr ? &info->options : nullptr));
+  CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
+                                                    info != nullptr ? &info->options : nullptr));
   Result<BatchInfo> got = client.Get(b.provider_id);
   if (!got.ok()) {
     if (HttpStatusOf(got.status()) == 404) {  // the provider no longer knows it
@@ -289,7 +288,8 @@ Result<int64_t> BatchManager::Poll(BatchRow& b) {
       CS_RETURN_IF_ERROR(store_.Commit());
       return int64_t{0};
     }
-    log_.Warn(Str("batch ", b.id, " (", b.provider_id, "): poll failed: ", got.status().ToString()));
+    log_.Warn(
+        Str("batch ", b.id, " (", b.provider_id, "): poll failed: ", got.status().ToString()));
     b.next_poll_ms = NowMs() + poll;
     CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
     return int64_t{0};
@@ -317,8 +317,8 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
   }
   Result<std::vector<BatchItem>> items = client.Results(info);
   if (!items.ok()) {  // read again on the next poll; nothing was written
-    log_.Warn(Str("batch ", b.id, " (", b.provider_id, "): reading results failed: ",
-                  items.status().ToString()));
+    log_.Warn(Str("batch ", b.id, " (", b.provider_id,
+                  "): reading results failed: ", items.status().ToString()));
     b.next_poll_ms = now + 1'000;
     CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
     return int64_t{0};
@@ -351,8 +351,13 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
         a.ok = true;
         a.http_status = 200;
         a.cost_usd = resp->cost_usd;
-        a.call = StoredCall{a.call_key,          b.provider, b.model, ResponseToJson(*resp),
-                            resp->usage.input_tokens, resp->usage.output_tokens, now};
+        a.call = StoredCall{a.call_key,
+                            b.provider,
+                            b.model,
+                            ResponseToJson(*resp),
+                            resp->usage.input_tokens,
+                            resp->usage.output_tokens,
+                            now};
       } else {
         a.http_status = 500;
         a.error = "malformed response in batch: " + resp.status().message();
@@ -389,9 +394,8 @@ Result<int> BatchManager::CancelLive(int64_t sweep_id) {
     if ((sweep_id != 0 && b.sweep_id != sweep_id) || b.provider_id.empty()) continue;
     const ModelInfo* info = nullptr;
     if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
-    CS_ASSIGN_OR_RETURN(BatchApiClient client,
-                        Client(b.provider, b.base_url, b.api_key_env,
-                               info != nullptr ? &info->options : nullptr));
+    CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
+                                                      info != nullptr ? &info->options : nullptr));
     CS_RETURN_IF_ERROR(client.Cancel(b.provider_id).status());
     ++n;
   }

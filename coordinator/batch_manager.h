@@ -33,8 +33,8 @@ class HttpEngine;
 struct BatchManagerOptions {
   // Looks up a named secret (an API key's environment variable); null = none is known.
   std::function<std::optional<std::string>(const std::string&)> get_secret;
-  std::string prices_path;       // data/prices.json; "" = batch costs recorded as 0
-  int max_tries = 3;             // batches one request may be sent in before its error is final
+  std::string prices_path;  // data/prices.json; "" = batch costs recorded as 0
+  int max_tries = 3;        // batches one request may be sent in before its error is final
   int64_t http_timeout_ms = 60'000;
 };
 

@@ -62,10 +62,10 @@ struct CoordinatorOptions {
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
   // it may hold one job until it returns a result. 0 = never.
   int64_t stall_ms = 600'000;
-  RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
-  BudgetOptions budget;     // a reached budget stops dispatch of its sweep's cells
+  RateLimiterOptions rate;    // for the ClusterRateLimiter the Coordinator builds
+  BudgetOptions budget;       // a reached budget stops dispatch of its sweep's cells
   BatchManagerOptions batch;  // batch mode: API keys and prices for provider batches
-  Status Validate() const;  // InvalidArgument naming the first bad field
+  Status Validate() const;    // InvalidArgument naming the first bad field
 };
 
 struct Progress {

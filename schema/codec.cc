@@ -74,8 +74,8 @@ template <class V>
 void Visit(V& v, Outcome& m) {
   v(m.failed, m.retryable, m.error, m.final_answer, m.correct, m.score, m.passed_by,
     m.verdict_reason, m.code_used, m.code_ok, m.turns_used, m.tokens_in, m.tokens_out,
-    m.tokens_estimated, m.cost_usd, m.wall_ms, m.extra_json, m.calls, m.executions,
-    m.answer_source, m.parked, m.parked_on);
+    m.tokens_estimated, m.cost_usd, m.wall_ms, m.extra_json, m.calls, m.executions, m.answer_source,
+    m.parked, m.parked_on);
 }
 template <class V>
 void Visit(V& v, HelloMsg& m) {

@@ -80,7 +80,8 @@ class MeteredClient final : public LlmClient {
 
   static bool BatchMode(const ModelSpec& model) {
     nlohmann::json o = nlohmann::json::parse(model.options_json, nullptr, false);
-    return o.is_object() && o.contains("batch") && o["batch"].is_boolean() && o["batch"].get<bool>();
+    return o.is_object() && o.contains("batch") && o["batch"].is_boolean() &&
+           o["batch"].get<bool>();
   }
 
   // A request that failed inside its provider batch ends the call as the same HTTP error of a

@@ -277,13 +277,14 @@ Status Store::UpdateBatch(const BatchRow& b) {
 }
 
 Result<std::vector<BatchRow>> Store::LiveBatches() {
-  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(
-                                  "SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                                  " sweep_id, provider_id, input_file_id, state, n_requests,"
-                                  " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                                  " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
-                                  " WHERE state IN ('creating', 'submitted', 'in_progress')"
-                                  " ORDER BY id"));
+  CS_ASSIGN_OR_RETURN(
+      Stmt s,
+      impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
+                         " sweep_id, provider_id, input_file_id, state, n_requests,"
+                         " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
+                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
+                         " WHERE state IN ('creating', 'submitted', 'in_progress')"
+                         " ORDER BY id"));
   std::vector<BatchRow> out;
   while (true) {
     CS_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -300,12 +301,13 @@ Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit
     CS_ASSIGN_OR_RETURN(bool present, has.Step());
     if (!present) return std::vector<BatchRow>();
   }
-  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(
-                                  "SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                                  " sweep_id, provider_id, input_file_id, state, n_requests,"
-                                  " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                                  " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
-                                  " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
+  CS_ASSIGN_OR_RETURN(
+      Stmt s,
+      impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
+                         " sweep_id, provider_id, input_file_id, state, n_requests,"
+                         " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
+                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
+                         " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, sweep_id).Bind(2, limit);
   std::vector<BatchRow> out;
   while (true) {

@@ -45,8 +45,8 @@ int AnthropicErrorStatus(const std::string& type) {
 
 bool RefusedForSize(int status, const std::string& body) {
   if (status == 413) return true;
-  for (const char* code : {"file_too_large", "too_many_requests", "token_limit_exceeded",
-                           "request_too_large"}) {
+  for (const char* code :
+       {"file_too_large", "too_many_requests", "token_limit_exceeded", "request_too_large"}) {
     if (body.find(code) != std::string::npos) return true;
   }
   return false;
@@ -119,8 +119,8 @@ Result<BatchInfo> BatchApiClient::ParseInfo(const std::string& body) const {
   info.id = j["id"].get<std::string>();
   if (t_.format == WireFormat::kOpenAi) {
     const std::string s = Text(j, "status");
-    info.state = s == "completed" ? "ended"
-                 : s == "expired" ? "expired"
+    info.state = s == "completed"   ? "ended"
+                 : s == "expired"   ? "expired"
                  : s == "cancelled" ? "cancelled"
                  : s == "failed"    ? "failed"
                                     : "in_progress";
@@ -143,10 +143,10 @@ Result<BatchInfo> BatchApiClient::ParseInfo(const std::string& body) const {
     info.done = Count(c, "succeeded");
     info.failed = Count(c, "errored") + Count(c, "canceled") + Count(c, "expired");
     info.total = info.done + info.failed + Count(c, "processing");
-    info.state = s != "ended"                  ? "in_progress"
-                 : Count(c, "expired") > 0     ? "expired"
-                 : Count(c, "canceled") > 0    ? "cancelled"
-                                               : "ended";
+    info.state = s != "ended"               ? "in_progress"
+                 : Count(c, "expired") > 0  ? "expired"
+                 : Count(c, "canceled") > 0 ? "cancelled"
+                                            : "ended";
   }
   return info;
 }
@@ -161,9 +161,9 @@ Result<BatchInfo> BatchApiClient::Create(const std::vector<BatchLine>& lines,
       if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
       requests.push_back({{"custom_id", l.custom_id}, {"params", std::move(params)}});
     }
-    CS_ASSIGN_OR_RETURN(std::string body, Send("POST", "/v1/messages/batches",
-                                               Dump(json{{"requests", requests}}),
-                                               "application/json"));
+    CS_ASSIGN_OR_RETURN(std::string body,
+                        Send("POST", "/v1/messages/batches", Dump(json{{"requests", requests}}),
+                             "application/json"));
     return ParseInfo(body);
   }
   std::string jsonl;
@@ -179,21 +179,21 @@ Result<BatchInfo> BatchApiClient::Create(const std::vector<BatchLine>& lines,
   const std::string boundary = "codesweep-" + Sha256Hex(jsonl + tag).substr(0, 24);
   std::string form;
   form += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n";
-  form += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
-          tag + ".jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n";
+  form += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + tag +
+          ".jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n";
   form += jsonl;
   form += "\r\n--" + boundary + "--\r\n";
   CS_ASSIGN_OR_RETURN(std::string file_body, Send("POST", "/files", std::move(form),
                                                   "multipart/form-data; boundary=" + boundary));
   json file = Parse(file_body);
   const std::string file_id = Text(file, "id");
-  if (file_id.empty()) return Status::InvalidArgument("batch API: upload answered without a file id");
+  if (file_id.empty())
+    return Status::InvalidArgument("batch API: upload answered without a file id");
   json create = {{"input_file_id", file_id},
                  {"endpoint", "/v1/chat/completions"},
                  {"completion_window", "24h"},
                  {"metadata", {{"codesweep_batch", tag}}}};
-  CS_ASSIGN_OR_RETURN(std::string body,
-                      Send("POST", "/batches", Dump(create), "application/json"));
+  CS_ASSIGN_OR_RETURN(std::string body, Send("POST", "/batches", Dump(create), "application/json"));
   CS_ASSIGN_OR_RETURN(BatchInfo info, ParseInfo(body));
   if (info.state == "failed" && RefusedForSize(0, info.error)) {
     return Status::ResourceExhausted("batch " + info.id + " refused: " + info.error);
@@ -210,9 +210,10 @@ Result<BatchInfo> BatchApiClient::Get(const std::string& id) {
 
 Result<BatchInfo> BatchApiClient::Cancel(const std::string& id) {
   const bool openai = t_.format == WireFormat::kOpenAi;
-  CS_ASSIGN_OR_RETURN(std::string body,
-                      Send("POST", (openai ? "/batches/" : "/v1/messages/batches/") + id + "/cancel",
-                           "", "application/json"));
+  CS_ASSIGN_OR_RETURN(
+      std::string body,
+      Send("POST", (openai ? "/batches/" : "/v1/messages/batches/") + id + "/cancel", "",
+           "application/json"));
   return ParseInfo(body);
 }
 

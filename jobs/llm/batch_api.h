@@ -25,7 +25,7 @@ struct BatchTarget {
   std::string base_url;  // as for synchronous calls: ".../v1" for OpenAI, the host for Anthropic
   std::string api_key;   // in memory only; "" sends none
   std::string anthropic_version = "2023-06-01";
-  HttpHeaders headers;   // extra headers of the model
+  HttpHeaders headers;  // extra headers of the model
   int64_t timeout_ms = 120'000;
 };
 

@@ -47,7 +47,7 @@ double BatchCostUsd(const Price& price, const LlmUsage& usage);
 // these changes what the model answers: they are NonOutputOptionKeys().
 struct BatchOptions {
   bool enabled = false;
-  int64_t max_requests = 50'000;         // requests per batch (both providers' documented cap)
+  int64_t max_requests = 50'000;          // requests per batch (both providers' documented cap)
   int64_t max_bytes = 100 * 1000 * 1000;  // bytes of one batch's requests (OpenAI: 200 MB file)
   double flush_s = 60;                    // a batch is sent once its oldest request is this old
   double poll_s = 30;                     // how often a live batch is asked how it is doing

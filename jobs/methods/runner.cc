@@ -34,9 +34,9 @@ class ReplayExecutor final : public Executor {
       const ExecutionRecord& rec = recorded_[next_++];
       ExecResult r;
       static_cast<ExecReport&>(r) = rec;
-      for (ExecStatus s : {ExecStatus::kOk, ExecStatus::kError, ExecStatus::kTimeout,
-                           ExecStatus::kMemory, ExecStatus::kKilled, ExecStatus::kOutputLimit,
-                           ExecStatus::kRefused}) {
+      for (ExecStatus s :
+           {ExecStatus::kOk, ExecStatus::kError, ExecStatus::kTimeout, ExecStatus::kMemory,
+            ExecStatus::kKilled, ExecStatus::kOutputLimit, ExecStatus::kRefused}) {
         if (ExecStatusName(s) == rec.status) r.status = s;
       }
       return r;

@@ -6,7 +6,7 @@ namespace codesweep {
 namespace {
 
 constexpr JobState kAll[] = {JobState::kPending, JobState::kLeased, JobState::kDone,
-                             JobState::kFailed, JobState::kDead, JobState::kParked};
+                             JobState::kFailed,  JobState::kDead,   JobState::kParked};
 
 TEST(JobStateTest, NamesRoundTrip) {
   for (JobState s : kAll) EXPECT_EQ(ParseJobState(JobStateName(s)), s);
