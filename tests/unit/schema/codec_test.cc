@@ -139,8 +139,8 @@ TEST(CodecTest, GoldenBytes) {
             "03cd03e803cdea60");
   // GRANT gained park, batch, error and error_http_status (batch mode).
   EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "990116a16bc2a0c2c2a000");
-  // JobSpec gained its epoch (repeated cells): one more array element.
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3e84da09b8c0ffca");
+  // JobSpec gained its epoch (repeated cells), then its replay_executions (batch mode).
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3fdcd7fc831325a6");
 }
 
 TEST(CodecTest, RejectsWrongVersion) {
