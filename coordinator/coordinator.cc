@@ -21,7 +21,9 @@ Coordinator::Coordinator(Store& store, WireContext& ctx, const Clock& clock, Log
       clock_(clock),
       log_(log),
       opt_(std::move(options)),
-      core_(store, clock, log, PickLimiter(limiter, own_limiter_), opt_.core) {}
+      core_(store, clock, log, PickLimiter(limiter, own_limiter_), opt_.core) {
+  core_.SetTasks(opt_.tasks);
+}
 
 Coordinator::~Coordinator() = default;
 
@@ -66,7 +68,11 @@ Status Coordinator::Run() {
   std::vector<std::string> closed;  // peers whose connection closed, handled on the next turn
   Envelope env;
   while (!stop_.load()) {
-    int64_t wait_ms = closed.empty() ? std::min<int64_t>(core_.NextWakeMs(), 100) : 0;
+    // Every event that makes a job runnable (a frame, a closed connection, a back-off running
+    // out: NextWakeMs) ends the wait; idle_fetch_ms only bounds how late a write by another
+    // process to the store is noticed.
+    int64_t wait_ms =
+        closed.empty() ? std::min<int64_t>(core_.NextWakeMs(), opt_.core.idle_fetch_ms) : 0;
     CS_ASSIGN_OR_RETURN(int n, Poll({router_.get()}, Millis(wait_ms), &ready));
     for (int i = 0; (n > 0 || !closed.empty()) && i < opt_.max_frames_per_turn; ++i) {
       CS_ASSIGN_OR_RETURN(bool got, router_->Recv(&env));

@@ -25,6 +25,8 @@ struct CoordinatorLoopOptions {
   // public key is in authorized_keys. "" = plaintext (loopback or --insecure only).
   std::string curve_secret;
   std::set<std::string> authorized_keys;
+  // Parses the sweep files clients SUBMIT (`codesweep submit`); null = SUBMIT is refused.
+  const TaskRegistry* tasks = nullptr;
 };
 
 class Coordinator {

@@ -4,19 +4,21 @@
 
 #include <algorithm>
 
+#include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/sweep_file.h"
 #include "schema/codec.h"
 
 namespace codesweep {
 namespace {
 
-constexpr int64_t kIdleFetchMs = 100;    // re-read pending jobs at most this often when idle
 constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked for
 // How often the workers' last-seen times are written (`codesweep status` shows them, and counts
 // a lease as held only while its worker was seen within kLiveWorkerMs of the store's read side).
 constexpr int64_t kWorkerSeenWriteMs = 2'000;
 constexpr int kMaxCredit = 1'000'000;
-constexpr int kMaxSlots = 1'024;  // a HELLO announcing more is held to this
+// A HELLO announcing more slots is held to this (a worker holds 10,000 calls in flight).
+constexpr int kMaxSlots = 16'384;
 constexpr size_t kMaxLoggedPeers = 10'000;
 
 // What a worker announcing `slots` may hold at once: its slots plus at most as much prefetch.
@@ -41,6 +43,8 @@ Status CoordinatorOptions::Validate() const {
   CS_RETURN_IF_ERROR(positive(commit_interval_ms, "commit_interval_ms"));
   CS_RETURN_IF_ERROR(positive(commit_max_ops, "commit_max_ops"));
   CS_RETURN_IF_ERROR(positive(fetch_page, "fetch_page"));
+  CS_RETURN_IF_ERROR(positive(idle_fetch_ms, "idle_fetch_ms"));
+  CS_RETURN_IF_ERROR(positive(max_cells, "max_cells (--max-cells)"));
   CS_RETURN_IF_ERROR(positive(limits_snapshot_ms, "limits_snapshot_ms"));
   CS_RETURN_IF_ERROR(positive(rate.burst_ms, "rate.burst_ms (--rate-burst-s)"));
   if (restart_grace_ms < 0 || requeue_backoff_ms < 0 || sweep_id < 0 || stall_ms < 0) {
@@ -217,6 +221,9 @@ void CoordinatorCore::OnFrame(const std::string& peer, std::string_view frame) {
 
 void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   if (auto* hello = std::get_if<HelloMsg>(&msg)) return OnHello(peer, *hello);
+  // Clients, not workers: CURVE/ZAP let them in like a worker (an authorized key).
+  if (auto* submit = std::get_if<SubmitMsg>(&msg)) return OnSubmit(peer, *submit);
+  if (std::holds_alternative<WakeMsg>(msg)) return OnWake(peer);
   // Results are fenced by their lease, so they are safe to accept from anyone.
   if (auto* result = std::get_if<ResultMsg>(&msg)) OnResult(peer, *result);
   auto it = peers_.find(peer);
@@ -384,8 +391,9 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
       if (row.ok() && row->state == JobState::kDead) {
         CountTerminal(m.job, false);
         ++progress_.failures;
+      } else if (row.ok()) {
+        RunnableAt(now + opt_.requeue_backoff_ms);
       }
-      fetch_idle_until_ = {};
     }
   } else {
     log_.Debug(Str("stale result dropped job=", m.job, " lease=", m.lease, " worker=", peer));
@@ -413,7 +421,7 @@ void CoordinatorCore::Requeue(int64_t job, int64_t lease, const std::string& rea
   DropLease(job);
   if (*r != CompleteResult::kAccepted) return;
   ++ops_since_commit_;
-  fetch_idle_until_ = {};
+  RunnableAt(not_before_ms);
   log_.Info(Str("job requeued job=", job, " lease=", lease, " reason=", reason));
 }
 
@@ -452,12 +460,92 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
     lease_owner_.erase(job);
     Requeue(job, info.lease, "worker " + reason, NowMs() + backoff_ms);
   }
-  if (!leases.empty()) {  // re-read from the start: the requeued jobs go before later ones
-    buffer_.clear();
-    cursor_ = JobId(0);
-  }
   Fail(store_.SetWorkerState(id, reason == "said bye" ? "gone" : "lost", NowMs()));
   FromBroker(broker_.DropPeer(id));
+}
+
+void CoordinatorCore::OnSubmit(const std::string& peer, const SubmitMsg& m) {
+  Result<SubmittedMsg> r = Submit(m);
+  if (!r.ok()) {
+    log_.Warn(Str("submit refused: ", r.status().message()));
+    SubmittedMsg refused;
+    refused.error = r.status().message();
+    return Send(peer, std::move(refused));
+  }
+  log_.Info(Str("submitted sweep ", r->name, ": ", r->total, " cells, ", r->inserted, " new"));
+  Send(peer, std::move(*r));
+}
+
+Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
+  if (tasks_ == nullptr) return Status::FailedPrecondition("this coordinator takes no submits");
+  const std::string path = m.path.empty() ? std::string("<submitted>") : m.path;
+  CS_ASSIGN_OR_RETURN(SweepConfig config, ParseSweep(m.text, path, *tasks_));
+  const int64_t max_cells =
+      m.max_cells > 0 ? std::min(m.max_cells, opt_.max_cells) : opt_.max_cells;
+  CS_RETURN_IF_ERROR(CheckGridSize(config, max_cells));
+  // Which stored sweep it is (by name), if any: budgets and a single-sweep coordinator need it.
+  CS_ASSIGN_OR_RETURN(auto stored, store_.ListSweeps());
+  int64_t existing = 0;
+  for (const auto& [sid, rec] : stored) {
+    if (rec.name == config.name) existing = sid;
+  }
+  if (opt_.sweep_id != 0 && existing != opt_.sweep_id) {
+    return Status::FailedPrecondition(
+        Str(path, ": this coordinator serves only its own sweep (--exit-when-done); sweep \"",
+            config.name, "\" is not it"));
+  }
+  const bool budgets = config.max_cost_usd || config.max_tokens_total ||
+                       std::any_of(config.models.begin(), config.models.end(),
+                                   [](const ModelConfig& mc) { return mc.max_cost_usd; });
+  if (budgets && (existing == 0 || existing != opt_.budget.sweep_id)) {
+    return Status::FailedPrecondition(
+        Str(path,
+            ": budgets (max_cost_usd, max_tokens_total) are enforced only for the sweep a "
+            "coordinator was started with; start a coordinator for sweep \"",
+            config.name, "\" instead"));
+  }
+  // Results held for the group commit go first; the grid load commits on its own.
+  MaybeCommit(true);
+  if (!fatal_.ok()) return fatal_;
+  CS_ASSIGN_OR_RETURN(ExpandStats grid, ExpandIntoStore(config, store_));
+  sweeps_.erase(grid.sweep_id);  // its seed, text or name may have changed
+  if (grid.sweep_id == opt_.budget.sweep_id && opt_.budget.sweep_id != 0) {
+    BudgetOptions& b = opt_.budget;
+    b.max_cost_usd = config.max_cost_usd;
+    b.max_tokens_total = config.max_tokens_total;
+    b.model_max_cost_usd.clear();
+    for (const ModelConfig& mc : config.models) {
+      if (mc.max_cost_usd) b.model_max_cost_usd[mc.spec.id] = *mc.max_cost_usd;
+    }
+    CheckBudgets();
+  }
+  if (grid.inserted > 0) {
+    if (opt_.job_scope_sql.empty()) {
+      if (opt_.sweep_id == 0 || opt_.sweep_id == grid.sweep_id) progress_.total += grid.inserted;
+    } else {
+      CS_ASSIGN_OR_RETURN(JobCounts c, store_.CountJobStates(opt_.sweep_id, opt_.job_scope_sql));
+      progress_.total = c.total;
+    }
+  }
+  Reread();  // stored jobs may now point at the sweep's current variants
+  SubmittedMsg out;
+  out.sweep_id = grid.sweep_id;
+  out.name = config.name;
+  out.total = grid.total;
+  out.inserted = grid.inserted;
+  return out;
+}
+
+void CoordinatorCore::OnWake(const std::string& peer) {
+  MaybeCommit(true);
+  Result<JobCounts> counts = store_.CountJobStates(opt_.sweep_id, opt_.job_scope_sql);
+  if (!counts.ok()) return Fail(counts.status());
+  progress_.total = counts->total;
+  progress_.terminal = counts->done + counts->failed + counts->dead;
+  progress_.failures = counts->failed + counts->dead;
+  Reread();
+  log_.Info("woken: pending jobs and counts re-read");
+  Send(peer, SubmittedMsg{});
 }
 
 void CoordinatorCore::Shutdown() {
@@ -489,9 +577,25 @@ void CoordinatorCore::RecordWorkersSeen(SteadyTime now) {
   }
 }
 
+void CoordinatorCore::RunnableAt(int64_t wall_ms) {
+  if (wall_ms <= NowMs()) return Reread();
+  runnable_at_.push(wall_ms);
+}
+
+// Re-read from the start: requeued jobs sit behind the cursor and go before later ones.
+void CoordinatorCore::Reread() {
+  buffer_.clear();
+  cursor_ = JobId(0);
+  fetch_idle_until_ = {};
+}
+
 void CoordinatorCore::Tick() {
   MaybeBuildReportIndexes();
   SteadyTime now = clock_.Now();
+  if (!runnable_at_.empty() && runnable_at_.top() <= NowMs()) {
+    while (!runnable_at_.empty() && runnable_at_.top() <= NowMs()) runnable_at_.pop();
+    Reread();
+  }
   int64_t dead_after = static_cast<int64_t>(opt_.hb_ms) * opt_.liveness;
   std::vector<std::string> lost;
   for (auto& [id, p] : peers_) {
@@ -522,6 +626,15 @@ Result<const VariantRecord*> CoordinatorCore::Variant(int64_t id) {
   if (it == variants_.end()) {
     CS_ASSIGN_OR_RETURN(VariantRecord v, store_.GetVariant(id));
     it = variants_.emplace(id, std::move(v)).first;
+  }
+  return &it->second;
+}
+
+Result<const std::string*> CoordinatorCore::MethodDefinition(int64_t id) {
+  auto it = method_templates_.find(id);
+  if (it == method_templates_.end()) {
+    CS_ASSIGN_OR_RETURN(std::string definition, store_.GetMethodTemplate(id));
+    it = method_templates_.emplace(id, std::move(definition)).first;
   }
   return &it->second;
 }
@@ -559,7 +672,7 @@ bool CoordinatorCore::Refill() {
     if (cursor_ == JobId(0)) break;
     cursor_ = JobId(0);  // wrap around: requeued jobs sit behind the cursor
   }
-  fetch_idle_until_ = now + Millis(kIdleFetchMs);
+  fetch_idle_until_ = now + Millis(opt_.idle_fetch_ms);
   return false;
 }
 
@@ -570,9 +683,27 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(sweep.ok() ? variant.status() : sweep.status());
     return false;
   }
+  std::string method_json;  // a declared method's definition travels with the job
+  if (row.method_template_id != 0) {
+    Result<const std::string*> definition = MethodDefinition(row.method_template_id);
+    if (!definition.ok()) {
+      Fail(definition.status());
+      return false;
+    }
+    method_json = **definition;
+  }
   if (std::optional<std::string> open = breaker_.Check(row.variant_id)) {
     FailFast(row, *open);
     return false;
+  }
+  JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
+  spec.method_json = std::move(method_json);
+  if (opt_.declared) {
+    // A declared task's job carries its definition and its row (read now, one at a time).
+    if (Status filled = opt_.declared->Fill(spec); !filled.ok()) {
+      FailFast(row, filled.message());
+      return false;
+    }
   }
   int64_t until = NowMs() + opt_.lease_ms;
   Result<LeaseToken> lease = store_.LeaseJob(row.job, p.id, until);
@@ -581,7 +712,6 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(lease.status());
     return false;
   }
-  JobSpec spec = MakeJobSpec((*sweep)->name, (*sweep)->seed, row, **variant);
   // Batch mode: a cell that parked before replays its executions instead of running them again.
   Result<std::vector<ExecutionRecord>> replay = store_.CellExecutions(row.job);
   if (!replay.ok()) {
@@ -644,7 +774,7 @@ void CoordinatorCore::Dispatch() {
         progress = true;
         if (Blocked(row)) {
           if (++skipped < opt_.fetch_page) continue;
-          fetch_idle_until_ = clock_.Now() + Millis(kIdleFetchMs);
+          fetch_idle_until_ = clock_.Now() + Millis(opt_.idle_fetch_ms);
           return;
         }
         LeaseOne(p, row);
@@ -677,6 +807,7 @@ std::vector<Outgoing> CoordinatorCore::TakeOutbox() {
 
 int64_t CoordinatorCore::NextWakeMs() const {
   int64_t wake = std::min<int64_t>(opt_.hb_ms / 2, kExpiryCheckMs);
+  if (!runnable_at_.empty()) wake = std::min<int64_t>(wake, runnable_at_.top() - NowMs());
   if (!held_acks_.empty() || store_.has_pending_writes()) {
     int64_t since = MsBetween(last_commit_, clock_.Now());
     wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));

@@ -10,7 +10,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <queue>
 #include <set>
 #include <string>
 #include <string_view>
@@ -28,6 +30,9 @@
 #include "schema/messages.h"
 
 namespace codesweep {
+
+class TaskRegistry;
+class DeclaredCatalog;
 
 // The budgets of one sweep (from its sweep file, docs/operations.md). Once one is reached no
 // more of the budgeted cells start; leased ones finish. Spend is what the sweep's recorded calls
@@ -56,7 +61,13 @@ struct CoordinatorOptions {
   // An extra SQL condition over the jobs table (`run --task/--model/--method/--limit`): only
   // these jobs are dispatched and counted. "" = all.
   std::string job_scope_sql;
-  bool use_cache = true;               // false (--no-cache): no call is answered from the cache
+  bool use_cache = true;  // false (--no-cache): no call is answered from the cache
+  // Pending jobs are re-read at most this often while none is found. Every job the coordinator
+  // makes runnable itself (SUBMIT, a requeue, a retry back-off running out, WAKE) is dispatched
+  // at once without it; it only bounds how late a write by another process to the store (e.g.
+  // `codesweep retry` without --connect) is noticed.
+  int64_t idle_fetch_ms = 100;
+  int64_t max_cells = 10'000'000;      // a SUBMIT of a larger grid is refused (--max-cells)
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
   // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
@@ -65,7 +76,10 @@ struct CoordinatorOptions {
   RateLimiterOptions rate;    // for the ClusterRateLimiter the Coordinator builds
   BudgetOptions budget;       // a reached budget stops dispatch of its sweep's cells
   BatchManagerOptions batch;  // batch mode: API keys and prices for provider batches
-  Status Validate() const;    // InvalidArgument naming the first bad field
+  // The declared tasks of the loaded sweep (coordinator/sweep/declared_tasks.h): their jobs
+  // carry the task's definition and their row, read at dispatch. Null: no declared tasks.
+  std::shared_ptr<const DeclaredCatalog> declared;
+  Status Validate() const;  // InvalidArgument naming the first bad field
 };
 
 struct Progress {
@@ -101,6 +115,8 @@ class CoordinatorCore {
   void Tick();
   // Leases pending jobs to workers with credit.
   void Dispatch();
+  // SUBMIT needs the task registry to parse a sweep file; without one SUBMIT is refused.
+  void SetTasks(const TaskRegistry* tasks) { tasks_ = tasks; }
   // Commits when due (or when `force`), then releases the ACKs it held.
   void MaybeCommit(bool force);
   std::vector<Outgoing> TakeOutbox();
@@ -142,6 +158,16 @@ class CoordinatorCore {
   // Once every job in scope is terminal: the report-only indexes a grid load left for later.
   void MaybeBuildReportIndexes();
   void OnHello(const std::string& peer, const HelloMsg& m);
+  // SUBMIT: expand the sweep into the store (committed) and answer SUBMITTED; its new cells go
+  // out in the Dispatch of this turn.
+  void OnSubmit(const std::string& peer, const SubmitMsg& m);
+  Result<SubmittedMsg> Submit(const SubmitMsg& m);
+  // WAKE: the store changed behind the coordinator; re-read the counts and the pending jobs.
+  void OnWake(const std::string& peer);
+  // Pending jobs may have changed behind the buffer: read them again from the first.
+  void Reread();
+  // A job requeued with a back-off becomes runnable at `wall_ms`: wake then (see runnable_at_).
+  void RunnableAt(int64_t wall_ms);
   void OnResult(const std::string& peer, const ResultMsg& m);
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
   // A batch-mode CALL (batch mode, docs/batch.md): answered by the BatchManager.
@@ -168,6 +194,7 @@ class CoordinatorCore {
   // Fails a pending cell whose (model, error) breaker tripped, without sending it.
   void FailFast(const JobRow& row, const std::string& error);
   Result<const VariantRecord*> Variant(int64_t id);
+  Result<const std::string*> MethodDefinition(int64_t id);  // definition_json, cached
   Result<const SweepRecord*> Sweep(int64_t id);
   void CountTerminal(int64_t job, bool correct);
   // Budgets: spend from the store, spend of one accepted result, the blocks they imply.
@@ -183,6 +210,7 @@ class CoordinatorCore {
   int64_t NowMs() const { return clock_.WallMs(); }
 
   Store& store_;
+  const TaskRegistry* tasks_ = nullptr;
   const Clock& clock_;
   Logger& log_;
   CoordinatorOptions opt_;
@@ -199,7 +227,12 @@ class CoordinatorCore {
   std::deque<JobRow> buffer_;
   JobId cursor_{0};
   SteadyTime fetch_idle_until_{};
+  // When requeued jobs' back-offs run out (wall ms, earliest first): each is a re-read of the
+  // pending jobs at that moment, so they are dispatched then without waiting for the idle
+  // re-read. One entry per requeue with a back-off; popped when due.
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> runnable_at_;
   std::unordered_map<int64_t, VariantRecord> variants_;
+  std::unordered_map<int64_t, std::string> method_templates_;  // id -> definition_json
   std::unordered_map<int64_t, SweepRecord> sweeps_;
   std::deque<Outgoing> held_acks_;
   SteadyTime limits_snapshot_{};

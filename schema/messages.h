@@ -74,6 +74,17 @@ struct ResultMsg {
   Outcome outcome;
 };
 struct ByeMsg {};
+// ---- a client (`codesweep submit`, `codesweep retry --connect`) -> coordinator ----
+// A sweep file for the coordinator to expand into its store and dispatch at once: a new sweep,
+// or an existing one (same name) extended. Answered by SUBMITTED.
+struct SubmitMsg {
+  std::string path;       // where the client read it (named in errors)
+  std::string text;       // the sweep file (TOML)
+  int64_t max_cells = 0;  // refuse a larger grid; 0 = the coordinator's limit
+};
+// The store changed behind the coordinator (e.g. `codesweep retry` put cells back to pending):
+// re-read the pending jobs and the counts now. Answered by SUBMITTED with no sweep.
+struct WakeMsg {};
 
 // ---- coordinator -> worker ----
 struct WelcomeMsg {
@@ -111,9 +122,17 @@ struct CancelMsg {
 };
 struct ResetMsg {};  // unknown worker or new epoch: send HELLO again
 struct CoordHeartbeatMsg {};
+// The answer to SUBMIT or WAKE. `error` non-empty: refused, nothing was loaded.
+struct SubmittedMsg {
+  std::string error;
+  int64_t sweep_id = 0;
+  std::string name;
+  int64_t total = 0;     // cells in the grid
+  int64_t inserted = 0;  // new this time (dispatched at once)
+};
 
-using Message =
-    std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg, ByeMsg,
-                 WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg, CoordHeartbeatMsg>;
+using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, CallMsg, CallResultMsg, ResultMsg,
+                             ByeMsg, WelcomeMsg, JobMsg, GrantMsg, AckMsg, CancelMsg, ResetMsg,
+                             CoordHeartbeatMsg, SubmitMsg, WakeMsg, SubmittedMsg>;
 
 }  // namespace codesweep

@@ -95,6 +95,13 @@ struct JobSpec {
   GenSettings gen;
   std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
   int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
+  // Declared tasks (docs/tasks.md): the task's definition (JSON) and the one dataset row the job
+  // asks about (JSON object), so a worker needs no dataset file. Empty for built-in tasks.
+  std::string task_def;
+  std::string task_row;
+  // A declared method's definition (canonical JSON of jobs/methods/method_template.h); "" for a
+  // built-in method. Its version hash is in the cell key.
+  std::string method_json;
   // Batch mode: the code executions of the cell's earlier (parked) runs, in order. A re-run
   // whose i-th execution has the same code takes its result from here instead of running it,
   // so the trajectory stays the same. Not part of the cell key.

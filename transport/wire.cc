@@ -255,6 +255,12 @@ Status Channel::Send(std::string_view peer, std::string_view frame) {
 
 Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
                  std::vector<bool>* ready) {
+  return Poll(channels, timeout, ready, -1, nullptr);
+}
+
+Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
+                 std::vector<bool>* ready, int fd, bool* fd_ready) {
+  if (fd_ready != nullptr) *fd_ready = false;
   std::vector<zmq::pollitem_t> items;
   std::vector<size_t> owner;  // channel index of each item (monitors follow the channels)
   items.reserve(channels.size());
@@ -267,12 +273,15 @@ Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::millisecond
     items.push_back({channels[i]->impl()->monitor->handle(), 0, ZMQ_POLLIN, 0});
     owner.push_back(i);
   }
+  const size_t socket_items = items.size();
+  if (fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
   ready->assign(channels.size(), false);
   try {
     zmq::poll(items, timeout);
-    for (size_t i = 0; i < items.size(); ++i) {
+    for (size_t i = 0; i < socket_items; ++i) {
       if (items[i].revents & ZMQ_POLLIN) (*ready)[owner[i]] = true;
     }
+    if (fd >= 0 && fd_ready != nullptr) *fd_ready = (items.back().revents & ZMQ_POLLIN) != 0;
     return static_cast<int>(std::count(ready->begin(), ready->end(), true));
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return 0;

@@ -100,6 +100,11 @@ class Channel {
 // Returns how many are ready.
 Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
                  std::vector<bool>* ready);
+// The same, also waiting for a plain file descriptor `fd` to become readable (e.g. an eventfd
+// that other threads of the process write); *fd_ready tells whether it is. The count returned
+// is of channels only.
+Result<int> Poll(const std::vector<Channel*>& channels, std::chrono::milliseconds timeout,
+                 std::vector<bool>* ready, int fd, bool* fd_ready);
 
 // A CURVE key pair in Z85 (40 characters each).
 struct CurveKeyPair {

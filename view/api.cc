@@ -2,6 +2,7 @@
 #include "view/api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -12,8 +13,23 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kPageSize = 50;
-constexpr int64_t kCountCap = 100'000;      // the cell list counts matches up to this many
-constexpr int64_t kSearchCountCap = 1'000;  // ... and up to this many when searching replies
+constexpr int64_t kCountCap = 10'000;       // the cell list counts matches up to this many
+constexpr int64_t kSearchCountCap = 1'000;  // ... and this many for a search of common words
+constexpr int64_t kSearchSetCap = 20'000;  // a search matching at most this many texts gathers them
+
+// The user's words as one FTS5 phrase whose last word is a prefix: "a ""b"" c"*. Quoted, no
+// FTS5 operator (OR, NEAR, -, ^, column names) in the text means anything. "" when the text has
+// nothing the index holds words of (only punctuation), which the index cannot search for.
+std::string FtsPhrase(const std::string& text) {
+  bool word = false;
+  std::string out = "\"";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || isalnum(u)) word = true;
+    out += c == '"' ? std::string("\"\"") : c == '\0' ? std::string(" ") : std::string(1, c);
+  }
+  return word ? out + "\"*" : "";
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -208,6 +224,15 @@ Result<bool> ViewApi::HasColumn(const std::string& table, const std::string& col
   return columns_[key] = std::get<int64_t>(rows.rows.at(0).at(0)) > 0;
 }
 
+Result<bool> ViewApi::HasTable(const std::string& name) {
+  if (tables_.contains(name)) return true;
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf("SELECT count(*) FROM sqlite_schema"
+                                                       " WHERE name = ?",
+                                                       {name}));
+  if (std::get<int64_t>(rows.rows.at(0).at(0)) == 0) return false;
+  return tables_[name] = true;
+}
+
 std::string ViewApi::ModelOf(int64_t variant_id) const {
   for (const Setting& s : settings_) {
     if (s.variant_id == variant_id) return s.model;
@@ -291,9 +316,17 @@ Result<std::string> ViewApi::Sweeps() {
                        " CROSS JOIN jobs j ON j.id = r.job_id WHERE r.finished_ms > ?"
                        " GROUP BY j.sweep_id",
                        {now_ms - 60'000}));
-  // What every call of every attempt cost, and the 429s: a scan of the calls, so at most every
-  // 15 s; with one sweep it reads only the covering index calls_report.
-  if (now_ms - cost_at_ms_ > 15'000) {
+  // What every call of every attempt cost, and the 429s: kept per sweep by the writer
+  // (view_sweep_calls, 0013_view_newtable.sql). Without that table a scan of the calls, so at
+  // most every 15 s; with one sweep it reads only the covering index calls_report.
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable("view_sweep_calls"));
+  if (kept) {
+    CS_ASSIGN_OR_RETURN(QueryRows paid,
+                        db_->QueryRowsOf("SELECT sweep_id, cost_usd, rate_limited, calls"
+                                         " FROM view_sweep_calls",
+                                         {}));
+    cost_ = RowsJson(paid);
+  } else if (now_ms - cost_at_ms_ > 15'000) {
     CS_ASSIGN_OR_RETURN(
         QueryRows paid,
         db_->QueryRowsOf(sweeps.rows.size() == 1
@@ -397,10 +430,46 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     w.Add("ifnull(r.answer_source, '') = ?", Param(p, "answer_source"));
   }
   if (!Param(p, "error").empty()) {
-    w.Add("j.last_error LIKE ? ESCAPE '\\'", Contains(Param(p, "error")));
+    // "<> ''" lets the partial index jobs_view_error (only the jobs with an error) serve it.
+    w.Add("j.last_error <> '' AND j.last_error LIKE ? ESCAPE '\\'", Contains(Param(p, "error")));
   }
-  if (!Param(p, "q").empty()) {
-    const std::string like = Contains(Param(p, "q"));
+  const std::string q = Param(p, "q");
+  CS_ASSIGN_OR_RETURN(bool has_search, HasTable("reply_search"));
+  // search=like: the substring scan even with the index (tools/bench/bench_view.py compares).
+  const std::string match = has_search && Param(p, "search") != "like" ? FtsPhrase(q) : "";
+  bool few_matches = true;
+  if (!match.empty()) {
+    // Full-text search (the FTS5 indexes of 0013_view_newtable.sql): the replies and final
+    // answers that hold the words, the last one as a prefix. A rare phrase's few matches are
+    // gathered and the cells read by id; a common one is tested cell by cell as the page walks
+    // the jobs, each test a seek in the index to the cell's own calls.
+    CS_ASSIGN_OR_RETURN(
+        int64_t docs,
+        Count("SELECT (SELECT count(*) FROM (SELECT 1 FROM reply_search WHERE reply_search MATCH"
+              " ?1 LIMIT " +
+                  std::to_string(kSearchSetCap + 1) +
+                  ")) + (SELECT count(*) FROM (SELECT 1 FROM answer_search WHERE answer_search"
+                  " MATCH ?1 LIMIT " +
+                  std::to_string(kSearchSetCap + 1) + "))",
+              {match}));
+    // search=set or search=walk chooses the way (tests and tools/bench/bench_view.py).
+    // Measured at a million cells (BENCHMARKS.md), gathering beats the walk for common words too
+    // (each per-cell test reads much of a common word's list), so the walk is only on request.
+    (void)docs;
+    few_matches = Param(p, "search") != "walk";
+    w.Add(few_matches ? "j.id IN (SELECT c.job_id FROM reply_search f JOIN calls c ON c.id ="
+                        " f.rowid WHERE reply_search MATCH ? UNION SELECT rowid FROM"
+                        " answer_search WHERE answer_search MATCH ?)"
+                      : "(EXISTS (SELECT 1 FROM answer_search WHERE answer_search MATCH ? AND"
+                        " rowid = j.id) OR EXISTS (SELECT 1 FROM calls c JOIN reply_search f ON"
+                        " f.rowid = c.id WHERE c.job_id = j.id AND reply_search MATCH ?))",
+          match);
+    w.params.push_back(match);
+  } else if (!q.empty()) {
+    // No index yet (a database before 0013), or nothing the index has words for ("<>"): a
+    // substring scan of every reply.
+    const std::string like = Contains(q);
+    few_matches = false;
     w.Add(
         "(r.final_answer LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c"
         " WHERE c.job_id = j.id AND c.response_json LIKE ? ESCAPE '\\'))",
@@ -409,10 +478,16 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   }
   // The result filters above are spelled with ifnull() so that SQLite keeps this a LEFT JOIN
   // with the jobs outside: the rows then come in id order and a page stops early.
-  const std::string from = " FROM jobs j LEFT JOIN results r ON r.job_id = j.id";
+  // An error text is looked for among the jobs with an error only (a few per cent): the partial
+  // index jobs_view_error (0013_view_index.sql), named because SQLite would rather walk the sweep.
+  CS_ASSIGN_OR_RETURN(bool error_index, HasTable("jobs_view_error"));
+  const bool by_error = error_index && !Param(p, "error").empty() && match.empty();
+  const std::string from = std::string(" FROM jobs j") +
+                           (by_error ? " INDEXED BY jobs_view_error" : "") +
+                           " LEFT JOIN results r ON r.job_id = j.id";
   json out = {{"answer_source", has_source}};
-  // A reply search reads every reply it passes, so its count stops sooner.
-  const int64_t cap = Param(p, "q").empty() ? kCountCap : kSearchCountCap;
+  // A search that tests cell by cell reads every reply it passes, so its count stops sooner.
+  const int64_t cap = few_matches ? kCountCap : kSearchCountCap;
   // rows=0: only the count; count=0: only the rows (a page change keeps its count).
   if (Param(p, "count") != "0") {
     CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
@@ -533,14 +608,45 @@ Result<std::string> ViewApi::Cell(const Params& p) {
   return Dump(out);
 }
 
+// The report's chain of views (report/sql: v_task_success, v_task_normalized, v_method_score,
+// v_method_summary) over a grain given as the CTE `grain`, which has v_report_grain's columns.
+// Kept in step with the views by the unit test that compares both answers (unit_view).
+constexpr const char* kScoreChain =
+    ", t AS (SELECT sweep, model, task, method, turns, sum(n) AS n, sum(correct) AS correct,"
+    " sum(score_sum) AS score_sum FROM grain GROUP BY sweep, model, task, method, turns),"
+    " w AS (SELECT *, 1.0 * correct / n AS p, 1.959964 * 1.959964 AS z2 FROM t),"
+    " success AS (SELECT sweep, model, task, method, turns, 100.0 * p AS success_pct FROM w),"
+    " normalized AS (SELECT sweep, model, task, method, turns, success_pct, success_pct /"
+    " max(success_pct) OVER (PARTITION BY sweep, model, turns, task) AS normalized FROM success),"
+    " m AS (SELECT sweep, model, method, turns, count(*) AS tasks, 100.0 * avg(normalized) AS"
+    " avg_norm_pct FROM normalized WHERE normalized IS NOT NULL"
+    " GROUP BY sweep, model, method, turns),"
+    " score AS MATERIALIZED (SELECT *, rank() OVER (PARTITION BY sweep, model, turns ORDER BY"
+    " avg_norm_pct DESC) AS rank, count(*) OVER (PARTITION BY sweep, model, turns) AS"
+    " methods_tested FROM m),"
+    " models AS (SELECT DISTINCT sweep, model, turns, methods_tested FROM score),"
+    " methods AS (SELECT DISTINCT sweep, method, turns FROM score),"
+    " cross_models AS (SELECT me.sweep, me.method, me.turns, mo.model, s.avg_norm_pct,"
+    " coalesce(s.rank, mo.methods_tested + 1) AS rank FROM methods me JOIN models mo ON"
+    " mo.sweep = me.sweep AND mo.turns = me.turns LEFT JOIN score s ON s.sweep = me.sweep AND"
+    " s.model = mo.model AND s.method = me.method AND s.turns = me.turns),"
+    " summary AS (SELECT sweep, method, turns, count(avg_norm_pct) AS models_run,"
+    " avg(avg_norm_pct) AS avg_score_pct, avg(rank) AS avg_rank FROM cross_models"
+    " GROUP BY sweep, method, turns)";
+
 Result<std::string> ViewApi::Results(const Params& p) {
+  CS_ASSIGN_OR_RETURN(bool has_grain, HasTable("view_grain"));
+  if (has_grain && Param(p, "from") != "views") return ResultsFromGrain(p);
   CS_ASSIGN_OR_RETURN(QueryRows version, db_->QueryRowsOf("PRAGMA data_version", {}));
   const std::string sweep = Param(p, "sweep");
   const std::string key = sweep + "\n" + std::to_string(std::get<int64_t>(version.rows[0][0]));
-  // The views read every result: while a sweep writes, they are recomputed at most every 30 s.
+  // Without view_grain (a database no writer has migrated to 0013 yet) the views read every
+  // result: while a sweep writes, they are recomputed at most every 30 s.
+  // from=views asks for the views themselves, computed now (tests and bench_view.py compare).
   const int64_t now_ms = NowMs();
-  if (key == results_cache_key_ ||
-      (results_cache_key_.starts_with(sweep + "\n") && now_ms - results_at_ms_ < 30'000)) {
+  const bool fresh = Param(p, "from") == "views";
+  if (!fresh && (key == results_cache_key_ || (results_cache_key_.starts_with(sweep + "\n") &&
+                                               now_ms - results_at_ms_ < 30'000))) {
     return results_cache_;
   }
   const std::vector<QueryValue> args = {sweep};
@@ -564,6 +670,47 @@ Result<std::string> ViewApi::Results(const Params& p) {
   results_cache_key_ = key;
   results_at_ms_ = now_ms;
   return results_cache_;
+}
+
+// The same tables from view_grain, the sums the writer keeps per group as it records each result
+// (schema/sql/0013_view_newtable.sql): a few hundred rows instead of every result, so they are
+// exact at every refresh. The model settings' labels come from the cached v_setting.
+Result<std::string> ViewApi::ResultsFromGrain(const Params& p) {
+  const std::string sweep = Param(p, "sweep");
+  std::vector<QueryValue> args = {sweep};
+  std::string labels;
+  for (const Setting& s : settings_) {
+    const std::string at = std::to_string(args.size() + 1);  // ?1 is the sweep
+    labels += std::string(labels.empty() ? "" : ", ") + "(?" + at + ", ?" +
+              std::to_string(args.size() + 2) + ", ?" + std::to_string(args.size() + 3) + ")";
+    args.insert(args.end(), {s.sweep_id, s.variant_id, s.model});
+  }
+  if (labels.empty()) labels = "(NULL, NULL, NULL)";
+  const std::string grain =
+      "WITH st(sweep_id, variant_id, model) AS (VALUES " + labels +
+      "), grain AS (SELECT s.name AS sweep, st.model, g.task, g.method, g.turns, g.complexity,"
+      " g.complexity_order, g.n, g.correct, g.score_sum, g.code_used, g.code_ok, g.tokens_in,"
+      " g.tokens_out, g.cost_usd, g.wall_ms, g.calls FROM view_grain g"
+      " JOIN sweeps s ON s.id = g.sweep_id"
+      " JOIN st ON st.sweep_id = g.sweep_id AND st.variant_id = g.variant_id"
+      " WHERE ?1 = '' OR s.name = ?1)";
+  CS_ASSIGN_OR_RETURN(
+      QueryRows rows,
+      db_->QueryRowsOf(grain + " SELECT * FROM grain ORDER BY complexity_order", args));
+  CS_ASSIGN_OR_RETURN(QueryRows score,
+                      db_->QueryRowsOf(grain + kScoreChain +
+                                           " SELECT * FROM score ORDER BY sweep, model, turns,"
+                                           " rank, method",
+                                       args));
+  CS_ASSIGN_OR_RETURN(QueryRows summary,
+                      db_->QueryRowsOf(grain + kScoreChain +
+                                           " SELECT * FROM summary ORDER BY sweep, turns,"
+                                           " avg_rank, method",
+                                       args));
+  return Dump(json{{"grain", RowsJson(rows)},
+                   {"method_score", RowsJson(score)},
+                   {"method_summary", RowsJson(summary)},
+                   {"as_of_ms", NowMs()}});
 }
 
 Result<std::string> ViewApi::Compare(const Params& p) {
@@ -592,26 +739,37 @@ Result<std::string> ViewApi::Compare(const Params& p) {
       " FROM jobs ja JOIN jobs jb ON jb.sweep_id = ja.sweep_id AND jb.task = ja.task"
       " AND jb.complexity = ja.complexity AND jb.sample = ja.sample AND jb.turns = ja.turns AND " +
       pair + " LEFT JOIN results ra ON ra.job_id = ja.id LEFT JOIN results rb ON rb.job_id = jb.id";
+  // One pass over the pairs: the counts are window sums over all of them, taken before the
+  // disagreements-first order keeps 500.
   CS_ASSIGN_OR_RETURN(
       QueryRows rows,
       db_->QueryRowsOf("SELECT ja.task, ja.complexity, ja.sample, ja.turns, ja.variant_id,"
                        " ja.method, ja.id AS a_id, ja.state AS a_state, ra.correct AS a_correct,"
                        " substr(ra.final_answer, 1, 80) AS a_answer, jb.id AS b_id,"
                        " jb.state AS b_state, rb.correct AS b_correct,"
-                       " substr(rb.final_answer, 1, 80) AS b_answer" +
+                       " substr(rb.final_answer, 1, 80) AS b_answer,"
+                       " count(*) OVER () AS n_pairs,"
+                       " coalesce(sum(ra.correct AND rb.correct) OVER (), 0) AS n_both,"
+                       " coalesce(sum(ra.correct AND NOT rb.correct) OVER (), 0) AS n_only_a,"
+                       " coalesce(sum(rb.correct AND NOT ra.correct) OVER (), 0) AS n_only_b,"
+                       " coalesce(sum(NOT ra.correct AND NOT rb.correct) OVER (), 0) AS n_neither" +
                            from + w.sql +
                            " ORDER BY (coalesce(ra.correct, -1) = coalesce(rb.correct, -1)),"
                            " ja.id LIMIT 500",
                        w.params));
-  CS_ASSIGN_OR_RETURN(
-      QueryRows counts,
-      db_->QueryRowsOf("SELECT count(*) AS pairs, coalesce(sum(ra.correct AND rb.correct), 0)"
-                       " AS both_correct, coalesce(sum(ra.correct AND NOT rb.correct), 0) AS"
-                       " only_a, coalesce(sum(rb.correct AND NOT ra.correct), 0) AS only_b,"
-                       " coalesce(sum(NOT ra.correct AND NOT rb.correct), 0) AS neither" +
-                           from + w.sql,
-                       w.params));
-  json out = {{"pairs", RowsJson(rows)}, {"counts", RowsJson(counts).at(0)}};
+  json pairs = RowsJson(rows);
+  json counts = {{"pairs", 0}, {"both_correct", 0}, {"only_a", 0}, {"only_b", 0}, {"neither", 0}};
+  if (!pairs.empty()) {
+    counts = {{"pairs", pairs[0]["n_pairs"]},
+              {"both_correct", pairs[0]["n_both"]},
+              {"only_a", pairs[0]["n_only_a"]},
+              {"only_b", pairs[0]["n_only_b"]},
+              {"neither", pairs[0]["n_neither"]}};
+  }
+  for (json& r : pairs) {
+    for (const char* k : {"n_pairs", "n_both", "n_only_a", "n_only_b", "n_neither"}) r.erase(k);
+  }
+  json out = {{"pairs", std::move(pairs)}, {"counts", std::move(counts)}};
   for (json& r : out["pairs"]) r["model"] = ModelOf(r["variant_id"].get<int64_t>());
   return Dump(out);
 }

@@ -43,6 +43,9 @@ class ViewApi {
   ApiAnswer Route(const std::string& name, const Params& params);
   Status RefreshSettings();
   Result<bool> HasColumn(const std::string& table, const std::string& column);
+  // Whether the database has the table or index (a writer may add it while the viewer runs: only
+  // a yes is kept).
+  Result<bool> HasTable(const std::string& name);
   std::string ModelOf(int64_t variant_id) const;
   // The variant ids of `sweep` (empty = all) whose setting label is `model` (empty = all).
   std::vector<int64_t> VariantIds(const std::string& sweep, const std::string& model) const;
@@ -55,6 +58,7 @@ class ViewApi {
   Result<std::string> Cells(const Params& p);
   Result<std::string> Cell(const Params& p);
   Result<std::string> Results(const Params& p);
+  Result<std::string> ResultsFromGrain(const Params& p);
   Result<std::string> Compare(const Params& p);
   Result<std::string> Errors(const Params& p);
 
@@ -64,6 +68,7 @@ class ViewApi {
   std::map<std::string, int64_t> sweep_ids_;
   int64_t settings_key_ = -1;  // max(jobs.id) when settings_ was read
   std::map<std::string, bool> columns_;
+  std::map<std::string, bool> tables_;  // only the tables found
   std::string results_cache_key_, results_cache_;
   std::map<std::string, std::string> filters_cache_;
   std::map<int64_t, int64_t> totals_;  // cells by sweep id; cleared with settings_

@@ -4,6 +4,8 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string_view>
 #include <utility>
 
@@ -109,8 +111,15 @@ HttpResponse ViewServer::Handle(const HttpRequest& request) {
   } else if (!Authorized(request, query_token)) {
     out = Text(403, "open the address with ?token=... that codesweep view printed at start\n");
   } else if (request.path.starts_with("/api/")) {
+    const auto start = std::chrono::steady_clock::now();
     ApiAnswer a = api_->Handle(request.path.substr(5), params);
     out = HttpResponse{.status = a.status, .body = std::move(a.json)};
+    // The server's own time (the W3C Server-Timing header; tools/bench/bench_view.py reads it).
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    char timing[48];
+    snprintf(timing, sizeof timing, "app;dur=%.1f", ms);
+    out.headers.emplace_back("Server-Timing", timing);
   } else {
     const std::string path = request.path == "/" ? "/index.html" : request.path;
     out = Text(404, "not found\n");

@@ -1,13 +1,19 @@
 // The worker loop and its slot threads.
 #include "worker/worker.h"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "base/hash.h"
 #include "schema/codec.h"
@@ -19,12 +25,90 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<Millis>(b - a).count();
 }
 
-std::string SlotName(int i) { return "s" + std::to_string(i); }
+}  // namespace
 
-// The per-slot gate: CALL goes to the loop over the slot's DEALER; the GRANT comes back on it.
+// Named, not anonymous: Worker::Loop (declared in worker.h) holds these, and a unity build would
+// otherwise warn that it has fields whose types use the anonymous namespace.
+namespace worker_internal {
+
+// Frames from the loop to one slot thread (JOB, GRANT, BYE). A slot blocks in Take() without a
+// timeout: BYE is always delivered when the loop stops.
+class SlotBox {
+ public:
+  void Put(std::string frame) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      frames_.push_back(std::move(frame));
+    }
+    cv_.notify_one();
+  }
+  std::string Take() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !frames_.empty(); });
+    std::string frame = std::move(frames_.front());
+    frames_.pop_front();
+    return frame;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> frames_;
+};
+
+// Frames from every slot thread to the loop (CREDIT "I am here", CALL, CALL_RESULT, RESULT). The
+// loop polls fd() beside the coordinator channel; it is written only when the inbox turns
+// non-empty, so a burst of frames costs one wake-up.
+class LoopInbox {
+ public:
+  LoopInbox() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~LoopInbox() {
+    if (fd_ >= 0) close(fd_);
+  }
+  LoopInbox(const LoopInbox&) = delete;
+  LoopInbox& operator=(const LoopInbox&) = delete;
+  int fd() const { return fd_; }
+
+  void Put(int slot, std::string frame) {
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake = frames_.empty();
+      frames_.emplace_back(slot, std::move(frame));
+    }
+    if (!wake) return;
+    const uint64_t one = 1;
+    while (write(fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+  }
+  // Everything queued so far, oldest first. Clears the wake-up before taking, so a frame put
+  // after the take wakes the next poll.
+  void TakeAll(std::vector<std::pair<int, std::string>>* out) {
+    uint64_t count = 0;
+    while (read(fd_, &count, sizeof(count)) < 0 && errno == EINTR) {
+    }
+    out->clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    out->swap(frames_);
+  }
+
+ private:
+  int fd_;
+  std::mutex mu_;
+  std::vector<std::pair<int, std::string>> frames_;
+};
+
+}  // namespace worker_internal
+
+using worker_internal::LoopInbox;
+using worker_internal::SlotBox;
+
+namespace {
+
+// The per-slot gate: CALL goes to the loop's inbox; the GRANT comes back in the slot's box.
 class SlotGate final : public CallGate {
  public:
-  explicit SlotGate(Channel& ch) : ch_(ch) {}
+  SlotGate(int slot, SlotBox& box, LoopInbox& inbox) : slot_(slot), box_(box), inbox_(inbox) {}
   void SetJob(int64_t job, int64_t lease) {
     job_ = job;
     lease_ = lease;
@@ -32,12 +116,9 @@ class SlotGate final : public CallGate {
   Result<GrantMsg> Acquire(CallMsg call) override {
     call.job = job_;
     call.lease = lease_;
-    CS_RETURN_IF_ERROR(ch_.Send(Encode(call)));
-    Envelope env;
+    inbox_.Put(slot_, Encode(call));
     while (true) {
-      CS_ASSIGN_OR_RETURN(bool got, ch_.RecvWait(&env, Millis(1000)));
-      if (!got) continue;
-      Result<Message> m = Decode(env.frame);
+      Result<Message> m = Decode(box_.Take());
       if (!m.ok()) continue;
       if (std::holds_alternative<ByeMsg>(*m)) {
         stopping_ = true;
@@ -49,12 +130,14 @@ class SlotGate final : public CallGate {
   void Report(CallResultMsg result) override {
     result.job = job_;
     result.lease = lease_;
-    (void)ch_.Send(Encode(result));
+    inbox_.Put(slot_, Encode(result));
   }
   bool stopping() const { return stopping_; }
 
  private:
-  Channel& ch_;
+  int slot_;
+  SlotBox& box_;
+  LoopInbox& inbox_;
   int64_t job_ = 0, lease_ = 0;
   bool stopping_ = false;
 };
@@ -75,15 +158,12 @@ Outcome RunGuarded(const JobRunner& runner, const JobSpec& spec, CallGate& gate)
   }
 }
 
-void SlotMain(std::unique_ptr<Channel> ch, const JobRunner& runner, WorkerStats& stats) {
-  SlotGate gate(*ch);
-  (void)ch->Send(Encode(CreditMsg{1}));  // "I am here"
-  Envelope env;
+void SlotMain(int slot, SlotBox& box, LoopInbox& inbox, const JobRunner& runner,
+              WorkerStats& stats) {
+  SlotGate gate(slot, box, inbox);
+  inbox.Put(slot, Encode(CreditMsg{1}));  // "I am here"
   while (!gate.stopping()) {
-    Result<bool> got = ch->RecvWait(&env, Millis(1000));
-    if (!got.ok()) return;
-    if (!*got) continue;
-    Result<Message> m = Decode(env.frame);
+    Result<Message> m = Decode(box.Take());
     if (!m.ok()) continue;
     if (std::holds_alternative<ByeMsg>(*m)) return;
     auto* job = std::get_if<JobMsg>(&*m);
@@ -91,7 +171,7 @@ void SlotMain(std::unique_ptr<Channel> ch, const JobRunner& runner, WorkerStats&
     ++stats.jobs_started;
     gate.SetJob(job->spec.job.value(), job->lease);
     Outcome outcome = RunGuarded(runner, job->spec, gate);
-    (void)ch->Send(Encode(ResultMsg{job->spec.job.value(), job->lease, job->attempt, outcome}));
+    inbox.Put(slot, Encode(ResultMsg{job->spec.job.value(), job->lease, job->attempt, outcome}));
   }
 }
 
@@ -101,7 +181,8 @@ void SlotMain(std::unique_ptr<Channel> ch, const JobRunner& runner, WorkerStats&
 struct Worker::Loop {
   Worker& w;
   std::unique_ptr<Channel> coord;
-  std::unique_ptr<Channel> slots;
+  LoopInbox inbox;                              // slot threads -> loop
+  std::vector<std::unique_ptr<SlotBox>> boxes;  // loop -> each slot thread
   std::vector<std::thread> threads;
   std::vector<int> idle;            // slots ready for a job
   std::map<int, LeaseRef> running;  // slot -> lease
@@ -229,27 +310,26 @@ struct Worker::Loop {
   void OnGrant(const std::string& call_key, const std::string& frame) {
     auto it = pending_calls.find(call_key);
     if (it == pending_calls.end()) return;
-    (void)slots->Send(SlotName(it->second.front().slot), frame);
+    boxes[it->second.front().slot]->Put(frame);
     it->second.pop_front();
     if (it->second.empty()) pending_calls.erase(it);
   }
 
-  void OnSlotFrame(const Envelope& env) {
-    int slot = std::atoi(env.peer.c_str() + 1);
-    Result<Message> m = Decode(env.frame);
+  void OnSlotFrame(int slot, const std::string& frame) {
+    Result<Message> m = Decode(frame);
     if (!m.ok()) return;
     if (std::holds_alternative<CreditMsg>(*m)) {
       idle.push_back(slot);  // slot thread started
     } else if (auto* r = std::get_if<ResultMsg>(&*m)) {
       running.erase(slot);
       idle.push_back(slot);
-      unacked[{r->job, r->lease}] = env.frame;
-      if (welcomed) SendCoord(env.frame);
+      unacked[{r->job, r->lease}] = frame;
+      if (welcomed) SendCoord(frame);
     } else if (auto* call = std::get_if<CallMsg>(&*m)) {
-      pending_calls[call->call_key].push_back({slot, env.frame});
-      SendCoord(env.frame);
+      pending_calls[call->call_key].push_back({slot, frame});
+      SendCoord(frame);
     } else if (std::holds_alternative<CallResultMsg>(*m)) {
-      SendCoord(env.frame);
+      SendCoord(frame);
     }
   }
 
@@ -260,7 +340,7 @@ struct Worker::Loop {
       JobMsg job = std::move(queue.front());
       queue.pop_front();
       running[slot] = {job.spec.job.value(), job.lease};
-      (void)slots->Send(SlotName(slot), Encode(job));
+      boxes[slot]->Put(Encode(job));
     }
   }
 
@@ -292,31 +372,27 @@ struct Worker::Loop {
   }
 
   Status Serve();
-  void StartSlots(const std::string& name);
+  void StartSlots();
   void StopSlots();
 };
 
-void Worker::Loop::StartSlots(const std::string& name) {
+void Worker::Loop::StartSlots() {
+  for (int i = 0; i < w.opt_.slots; ++i) boxes.push_back(std::make_unique<SlotBox>());
   for (int i = 0; i < w.opt_.slots; ++i) {
-    ChannelOptions o;
-    o.identity = SlotName(i);
-    Result<std::unique_ptr<Channel>> ch = Channel::Connect(w.ctx_, Channel::Kind::kDealer, name, o);
-    if (!ch.ok()) {
-      w.log_.Error(Str("slot ", i, ": ", ch.status().ToString()));
-      continue;
-    }
-    threads.emplace_back(SlotMain, std::move(*ch), std::cref(w.runner_), std::ref(w.stats_));
+    threads.emplace_back(SlotMain, i, std::ref(*boxes[i]), std::ref(inbox), std::cref(w.runner_),
+                         std::ref(w.stats_));
   }
 }
 
 void Worker::Loop::StopSlots() {
-  for (int i = 0; i < w.opt_.slots; ++i) (void)slots->Send(SlotName(i), Encode(ByeMsg{}));
+  for (auto& box : boxes) box->Put(Encode(ByeMsg{}));
   for (std::thread& t : threads) t.join();
   threads.clear();
 }
 
 Status Worker::Loop::Serve() {
   std::vector<bool> ready;
+  std::vector<std::pair<int, std::string>> from_slots;
   Envelope env;
   while (true) {
     if (w.stop_.load() && !draining) {
@@ -326,17 +402,16 @@ Status Worker::Loop::Serve() {
       w.log_.Info(Str("draining worker=", w.opt_.worker_id, " running=", running.size()));
     }
     if (draining && ((running.empty() && unacked.empty()) || Now() >= drain_deadline)) break;
-    std::vector<Channel*> chans = {slots.get()};
+    std::vector<Channel*> chans;
     if (coord) chans.push_back(coord.get());
-    CS_ASSIGN_OR_RETURN(int n, Poll(chans, Millis(std::min(hb_ms / 2, 100)), &ready));
-    if (n > 0 && ready[0]) {
-      for (int i = 0; i < 4096; ++i) {
-        CS_ASSIGN_OR_RETURN(bool got, slots->Recv(&env));
-        if (!got) break;
-        OnSlotFrame(env);
-      }
+    bool inbox_ready = false;
+    CS_ASSIGN_OR_RETURN(
+        int n, Poll(chans, Millis(std::min(hb_ms / 2, 100)), &ready, inbox.fd(), &inbox_ready));
+    if (inbox_ready) {
+      inbox.TakeAll(&from_slots);
+      for (const auto& [slot, frame] : from_slots) OnSlotFrame(slot, frame);
     }
-    if (n > 0 && coord && ready.size() > 1 && ready[1]) {
+    if (n > 0 && coord && !ready.empty() && ready[0]) {
       for (int i = 0; i < 4096 && coord; ++i) {
         CS_ASSIGN_OR_RETURN(bool got, coord->Recv(&env));
         if (!got) break;
@@ -373,10 +448,8 @@ Worker::~Worker() = default;
 Status Worker::Run() {
   Loop loop(*this);
   loop.capacity = opt_.slots + opt_.prefetch;
-  std::string name =
-      Str("inproc://codesweep-slots-", opt_.worker_id, "-", static_cast<const void*>(this));
-  CS_ASSIGN_OR_RETURN(loop.slots, Channel::Bind(ctx_, Channel::Kind::kRouter, name, {}));
-  loop.StartSlots(name);
+  if (loop.inbox.fd() < 0) return Status::Internal(Str("eventfd: ", std::strerror(errno)));
+  loop.StartSlots();
   Status s = loop.Connect();
   if (!s.ok()) loop.Disconnect();
   log_.Info(Str("worker started worker=", opt_.worker_id, " slots=", opt_.slots,

@@ -1,9 +1,11 @@
 // Worker: the DEALER loop that runs jobs for a coordinator. One loop thread (Run) owns the
 // connection, heartbeats, credit, the results kept until ACK, and reconnects with back-off; one
-// thread per slot runs the JobRunner. Slots talk to the loop only by message (inproc ROUTER /
-// DEALER, same codec as the network). Stop() may be called from any thread: it drains (no new
-// credit, finish in-flight or hand back after the drain timeout, flush results, BYE) and Run
-// returns.
+// thread per slot runs the JobRunner. Slots talk to the loop only by message (same codec as the
+// network) through in-process mailboxes: one inbox for the loop, woken through an eventfd it polls
+// beside the coordinator socket, and one box per slot. No socket or file descriptor per slot, so
+// a worker holds 10,000 slots (docs/design.md, "Slots"). Stop() may be called from any thread: it
+// drains (no new credit, finish in-flight or hand back after the drain timeout, flush results,
+// BYE) and Run returns.
 #pragma once
 
 #include <atomic>

@@ -66,11 +66,15 @@ void AimdController::OnSuccess(int in_flight_before, int64_t now_ms) {
   if (opt_.max_cap > 0) cap_ = std::min(cap_, opt_.max_cap);
 }
 
-void AimdController::OnRateLimited(int in_flight_before, int64_t retry_after_ms, int64_t granted_ms,
-                                   int64_t now_ms) {
+void AimdController::Pause(int64_t retry_after_ms, int64_t now_ms) {
   const int64_t pause = std::min(retry_after_ms >= 0 ? retry_after_ms : opt_.default_cooldown_ms,
                                  opt_.max_cooldown_ms);
   cooldown_until_ms_ = std::max(cooldown_until_ms_, now_ms + pause);
+}
+
+void AimdController::OnRateLimited(int in_flight_before, int64_t retry_after_ms, int64_t granted_ms,
+                                   int64_t now_ms) {
+  Pause(retry_after_ms, now_ms);
   if (granted_ms < last_decrease_ms_) return;  // same episode: already decreased
   const int base = cap_ > 0 ? cap_ : std::max(in_flight_before, 1);
   cap_ = std::max(1, static_cast<int>(std::floor(base * opt_.decrease)));

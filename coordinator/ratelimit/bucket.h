@@ -59,6 +59,8 @@ class AimdController {
   // A 429 for a call granted at granted_ms; retry_after_ms < 0 = not given.
   void OnRateLimited(int in_flight_before, int64_t retry_after_ms, int64_t granted_ms,
                      int64_t now_ms);
+  // Pauses grants for Retry-After (retry_after_ms < 0: the default) without lowering the cap.
+  void Pause(int64_t retry_after_ms, int64_t now_ms);
   int64_t cooldown_until_ms() const { return cooldown_until_ms_; }
   int64_t decreases() const { return decreases_; }
 

@@ -3,6 +3,8 @@
 #include "coordinator/ratelimit/call_broker.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -76,18 +78,52 @@ RateLimitRow ToRow(const BucketSnapshot& s, int64_t queued) {
   r.rate_limited = s.rate_limited;
   r.cooldown_ms = s.cooldown_ms;
   r.updated_ms = s.updated_ms;
+  r.est_ratio = s.learned.est_ratio;
+  r.input_share = s.learned.input_share;
+  r.learned_samples = s.learned.samples;
   return r;
 }
 
 }  // namespace
 
 CallBroker::CallBroker(Store& store, const Clock& clock, RateLimiter& limiter, bool use_cache)
-    : store_(store), clock_(clock), limiter_(limiter), use_cache_(use_cache) {}
+    : store_(store), clock_(clock), limiter_(limiter), use_cache_(use_cache) {
+  // Instrumentation for benchmarks (docs/ratelimit.md): one line per grant and result.
+  if (const char* path = std::getenv("CODESWEEP_RATE_TRACE"); path != nullptr && *path != 0) {
+    trace_ = std::fopen(path, "a");
+  }
+}
+
+CallBroker::~CallBroker() {
+  if (trace_ != nullptr) std::fclose(trace_);
+}
+
+void CallBroker::Trace(const char* event, const BucketKey& key, int64_t a, int64_t b) {
+  if (trace_ == nullptr) return;
+  for (const BucketSnapshot& s : limiter_.Snapshot(NowMs())) {
+    if (s.key != key) continue;
+    std::fprintf(trace_,
+                 "%lld %s %s %lld %lld req=%.2f tok=%.0f inflight=%d cap=%d cool=%lld "
+                 "ratio=%.4f queued=%lld\n",
+                 static_cast<long long>(NowMs()), event, key.model.c_str(),
+                 static_cast<long long>(a), static_cast<long long>(b), s.requests_available,
+                 s.tokens_available, s.in_flight, s.cap, static_cast<long long>(s.cooldown_ms),
+                 s.learned.est_ratio, static_cast<long long>(queued_));
+  }
+}
 
 Status CallBroker::LoadLimits(bool force) {
   SteadyTime now = clock_.Now();
   if (!force && MsSince(limits_loaded_, now) < kLimitsReloadMs) return Status::OK();
   limits_loaded_ = now;
+  if (!seeded_) {  // once: what earlier runs on this database learned of each bucket's tokens
+    seeded_ = true;
+    CS_ASSIGN_OR_RETURN(std::vector<RateLimitRow> learned, store_.LearnedRateLimits());
+    for (const RateLimitRow& r : learned) {
+      limiter_.Seed({r.provider, r.model, r.key_alias},
+                    {r.est_ratio, r.input_share, r.learned_samples});
+    }
+  }
   CS_ASSIGN_OR_RETURN(auto sweeps, store_.ListSweeps());
   for (const auto& [id, rec] : sweeps) {
     for (const auto& [key, limits] : SweepLimits(rec.config_json)) {
@@ -138,12 +174,15 @@ bool CallBroker::TryGrant(const std::string& peer, const CallMsg& m) {
   }
   in_flight_[m.call_key] = InFlightCall{m.job, m.lease, peer, {}};
   Grant(peer, m.call_key, false, "");
+  Trace("grant", BucketKey::Of(m), m.est_tokens, 0);
   return true;
 }
 
 Status CallBroker::OnCallResult(const CallResultMsg& m) {
   limiter_.OnResult(m, NowMs());
   ready_ms_[BucketKey{m.provider, m.model, m.key_alias}] = 0;  // a slot may have opened
+  Trace(m.ok ? "ok" : (m.http_status == 429 ? "429" : "fail"),
+        BucketKey{m.provider, m.model, m.key_alias}, m.tokens_in + m.tokens_out, m.latency_ms);
   if (m.ok && !m.call_key.empty()) {
     StoredCall call{m.call_key,  m.provider,   m.model, m.response_json,
                     m.tokens_in, m.tokens_out, NowMs()};

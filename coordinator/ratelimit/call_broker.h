@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <set>
@@ -30,8 +31,12 @@ class CallBroker {
  public:
   // `use_cache` false (--no-cache): no call is answered from the cache or from a shared call.
   CallBroker(Store& store, const Clock& clock, RateLimiter& limiter, bool use_cache);
+  ~CallBroker();
+  CallBroker(const CallBroker&) = delete;
+  CallBroker& operator=(const CallBroker&) = delete;
 
-  // Reads every sweep's model limits into the limiter; unless `force`, at most every 2 s.
+  // Reads every sweep's model limits into the limiter; unless `force`, at most every 2 s. The
+  // first call also seeds the limiter with the token ratios earlier runs stored (rate_limits).
   [[nodiscard]] Status LoadLimits(bool force);
   // A CALL from `peer`: GRANT{cached} from the cache, follow an identical call in flight,
   // GRANT{go}, or wait in its bucket's queue.
@@ -71,6 +76,8 @@ class CallBroker {
   void Grant(const std::string& peer, const std::string& call_key, bool cached,
              std::string response_json);
   int64_t NowMs() const { return clock_.WallMs(); }
+  // One line to the CODESWEEP_RATE_TRACE file (when set): event, bucket state after it.
+  void Trace(const char* event, const BucketKey& key, int64_t a, int64_t b);
 
   Store& store_;
   const Clock& clock_;
@@ -82,9 +89,11 @@ class CallBroker {
   std::unordered_map<std::string, InFlightCall> in_flight_;  // call key -> granted call
   std::set<BucketKey> limits_known_;
   SteadyTime limits_loaded_{};
+  bool seeded_ = false;  // learned token ratios read from the store
   int64_t queued_ = 0;
   int writes_ = 0;
   std::vector<Outgoing> outbox_;
+  std::FILE* trace_ = nullptr;
 };
 
 }  // namespace codesweep

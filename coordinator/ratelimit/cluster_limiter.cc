@@ -29,11 +29,13 @@ ClusterRateLimiter::Bucket& ClusterRateLimiter::Get(const BucketKey& key, int64_
 void ClusterRateLimiter::Apply(Bucket& b, int64_t now_ms) {
   const RateLimitConfig& c = b.config;
   const double reserve = c.reserve_fraction;
-  b.requests.Configure(Stricter(c.requests_per_minute, b.learned_rpm), reserve, opt_.burst_ms,
-                       now_ms);
-  b.tokens.Configure(Stricter(c.tokens_per_minute, b.learned_tpm), reserve, opt_.burst_ms, now_ms);
-  b.input.Configure(c.input_tokens_per_minute, reserve, opt_.burst_ms, now_ms);
-  b.output.Configure(c.output_tokens_per_minute, reserve, opt_.burst_ms, now_ms);
+  // The headroom: our capacity stays below the provider's window (see RateLimiterOptions).
+  const int64_t burst = std::max(opt_.burst_ms - std::max<int64_t>(opt_.headroom_ms, 0),
+                                 std::max<int64_t>(opt_.burst_ms / 2, 1));
+  b.requests.Configure(Stricter(c.requests_per_minute, b.learned_rpm), reserve, burst, now_ms);
+  b.tokens.Configure(Stricter(c.tokens_per_minute, b.learned_tpm), reserve, burst, now_ms);
+  b.input.Configure(c.input_tokens_per_minute, reserve, burst, now_ms);
+  b.output.Configure(c.output_tokens_per_minute, reserve, burst, now_ms);
   b.aimd.set_max_cap(c.max_concurrency);
 }
 
@@ -66,9 +68,36 @@ int64_t ClusterRateLimiter::EstimateFor(const CallMsg& call) const {
   const int64_t raw = std::max<int64_t>(call.est_tokens, 0);
   if (raw == 0) return 0;
   auto it = buckets_.find(BucketKey::Of(call));
-  const double ratio = it == buckets_.end() ? 1.0 : it->second.est_ratio;
-  const double est = static_cast<double>(raw) * ratio * opt_.estimate_margin;
+  if (it == buckets_.end()) return raw;
+  const Bucket& b = it->second;
+  if (b.learned == 0) {
+    // Nothing learned yet: the worker's estimate (prompt / 4 + max_tokens) may be 20 times the
+    // usage. Charging it whole let one call per bucket capacity start until the first result
+    // (a whole latency at a fraction of the limit); a few probes at once bring that result
+    // sooner, and the reconciliation on each result settles what they really used.
+    int64_t est = raw;
+    if (opt_.cold_start_probes > 0 && !b.tokens.unlimited()) {
+      est = std::min<int64_t>(est,
+                              static_cast<int64_t>(b.tokens.capacity() / opt_.cold_start_probes));
+    }
+    return std::clamp<int64_t>(est, 1, raw);
+  }
+  const double est = static_cast<double>(raw) * b.est_ratio * opt_.estimate_margin;
   return std::clamp<int64_t>(static_cast<int64_t>(est), 1, raw);
+}
+
+void ClusterRateLimiter::Seed(const BucketKey& key, const LearnedTokens& learned) {
+  Bucket& b = Get(key, last_now_ms_);
+  if (b.learned > 0 || learned.samples <= 0 || !(learned.est_ratio > 0) ||
+      !(learned.input_share >= 0 && learned.input_share <= 1)) {
+    return;
+  }
+  b.est_ratio = std::min(learned.est_ratio, 1.0);
+  b.input_share = learned.input_share;
+  // Weighted like that many results of this run, at most as much as the EWMA's memory, so new
+  // results still move the ratios at once if the workload changed.
+  const double memory = opt_.learn_weight > 0 ? 1.0 / opt_.learn_weight : 10.0;
+  b.learned = std::min<int64_t>(learned.samples, static_cast<int64_t>(memory));
 }
 
 bool ClusterRateLimiter::TryAcquire(const CallMsg& call, int64_t now_ms) {
@@ -130,18 +159,40 @@ void ClusterRateLimiter::OnResult(const CallResultMsg& r, int64_t now_ms) {
     }
     b.aimd.OnSuccess(before, now_ms);
   } else if (limited) {
-    ++b.rate_limited;
-    if (known) Refund(b, it->second, 0, 0);  // a refused call costs the provider no tokens
-    RateLimitInfo info = ParseRateLimitHeaders(r.headers, now_ms);
-    // A 429 proves the provider has less than we believe: resynchronise to what it reports.
-    if (info.remaining_requests >= 0) {
-      b.requests.Clamp(static_cast<double>(info.remaining_requests));
-    }
-    if (info.remaining_tokens >= 0) b.tokens.Clamp(static_cast<double>(info.remaining_tokens));
-    b.aimd.OnRateLimited(before, info.retry_after_ms, known ? it->second.at_ms : now_ms, now_ms);
+    OnRateLimited(b, r, known ? &it->second : nullptr, before, now_ms);
   }
   // Other failures keep their estimate charged: the provider may have counted them.
   if (known) grants_.erase(it);
+}
+
+void ClusterRateLimiter::OnRateLimited(Bucket& b, const CallResultMsg& r, const Grant* g,
+                                       int before, int64_t now_ms) {
+  ++b.rate_limited;
+  if (g != nullptr) Refund(b, *g, 0, 0);  // a refused call costs the provider no tokens
+  RateLimitInfo info = ParseRateLimitHeaders(r.headers, now_ms);
+  // A 429 proves the provider has less than we believe: resynchronise to what it reports.
+  if (info.remaining_requests >= 0) {
+    b.requests.Clamp(static_cast<double>(info.remaining_requests));
+  }
+  if (info.remaining_tokens >= 0) b.tokens.Clamp(static_cast<double>(info.remaining_tokens));
+  const int64_t granted_ms = g != nullptr ? g->at_ms : now_ms;
+  // With a known limit, an isolated 429 means our buckets ran a little ahead of the provider's
+  // (arrival jitter, a neighbour's call): the clamp above and Retry-After fix that. Halving the
+  // in-flight cap as well cost seconds at half rate while it grew back (docs/ratelimit.md).
+  // AIMD takes over when a call granted after such a resynchronisation is refused again within
+  // kResyncQuietMs: then the limit itself is wrong (an unseen cut, another user of the key).
+  constexpr int64_t kResyncQuietMs = 10'000;
+  const bool known_limit = !b.requests.unlimited() || !b.tokens.unlimited();
+  if (known_limit && (b.resync_ms < 0 || now_ms - b.resync_ms > kResyncQuietMs)) {
+    b.resync_ms = now_ms;
+    b.aimd.Pause(info.retry_after_ms, now_ms);
+    return;
+  }
+  if (known_limit && granted_ms < b.resync_ms) {  // sent before the resynchronisation
+    b.aimd.Pause(info.retry_after_ms, now_ms);
+    return;
+  }
+  b.aimd.OnRateLimited(before, info.retry_after_ms, granted_ms, now_ms);
 }
 
 void ClusterRateLimiter::Learn(Bucket& b, int64_t raw_est, double in, double out) {
@@ -229,6 +280,7 @@ std::vector<BucketSnapshot> ClusterRateLimiter::Snapshot(int64_t now_ms) const {
     s.rate_limited = b.rate_limited;
     s.cooldown_ms = std::max<int64_t>(0, b.aimd.cooldown_until_ms() - now_ms);
     s.updated_ms = now_ms;
+    s.learned = {b.est_ratio, b.input_share, b.learned};
     out.push_back(std::move(s));
   }
   return out;

@@ -16,7 +16,16 @@
 namespace codesweep {
 
 struct RateLimiterOptions {
-  int64_t burst_ms = 60'000;     // bucket capacity: this much refill (one minute's budget)
+  int64_t burst_ms = 60'000;  // bucket capacity: this much refill (one minute's budget)
+  // Kept below the provider's window: capacity = (burst_ms - headroom_ms) of refill (at least
+  // half the burst). The provider's bucket then stays this far ahead of ours, so grants that
+  // reach it a little earlier than their neighbours (CALL -> GRANT -> HTTP jitter) still fit.
+  int64_t headroom_ms = 100;
+  // Before a bucket's first result a call is charged at most capacity / cold_start_probes
+  // tokens: that many calls start at once and the first of their results sets the ratio
+  // (the reconciliation on each result corrects what they really used). 0 = charge the
+  // worker's estimate whole.
+  int cold_start_probes = 4;
   double estimate_margin = 1.1;  // learned estimate x this, never above the worker's estimate
   // Weight of each result in the learned ratios: 1/n for the n-th result (a running mean, so
   // the first result already sets them) until 1/n falls below this, then an EWMA. 0 = the
@@ -40,6 +49,9 @@ class ClusterRateLimiter final : public RateLimiter {
 
   // Estimated tokens this call is charged at grant time.
   int64_t EstimateFor(const CallMsg& call) const;
+  // The learned ratios are written with the live state (Snapshot) and read back by the next
+  // coordinator on the same database (Seed), so it starts where the last run left off.
+  void Seed(const BucketKey& key, const LearnedTokens& learned) override;
 
  private:
   struct Bucket {
@@ -51,7 +63,8 @@ class ClusterRateLimiter final : public RateLimiter {
     int in_flight = 0;
     double est_ratio = 1.0;    // actual tokens / worker estimate (running mean, then EWMA)
     double input_share = 0.5;  // input tokens / all tokens (running mean, then EWMA)
-    int64_t learned = 0;       // results the ratios have seen
+    int64_t learned = 0;       // results the ratios have seen (this run)
+    int64_t resync_ms = -1;    // last 429 answered by resynchronising the buckets, not AIMD
     double last_estimate = 0;  // tokens charged to the latest grant
     int64_t granted = 0, ok = 0, rate_limited = 0;
   };
@@ -63,6 +76,7 @@ class ClusterRateLimiter final : public RateLimiter {
   };
 
   Bucket& Get(const BucketKey& key, int64_t now_ms);
+  void OnRateLimited(Bucket& b, const CallResultMsg& r, const Grant* g, int before, int64_t now_ms);
   void Apply(Bucket& b, int64_t now_ms);  // (re)configures the token buckets from config + learned
   void RefillAll(Bucket& b, int64_t now_ms);
   void Refund(Bucket& b, const Grant& g, double tokens_in, double tokens_out);

@@ -25,6 +25,14 @@ struct BucketKey {
   std::string ToString() const { return provider + ":" + model + "@" + key_alias; }
 };
 
+// What a bucket has learned of its calls' tokens: actual tokens / the worker's estimate, the
+// input share, and from how many results (0 = nothing learned).
+struct LearnedTokens {
+  double est_ratio = 1.0;
+  double input_share = 0.5;
+  int64_t samples = 0;
+};
+
 // Live state of one bucket, for `codesweep status` (rate_limits table). Limits: 0 = unlimited;
 // availability: -1 = unlimited.
 struct BucketSnapshot {
@@ -39,6 +47,7 @@ struct BucketSnapshot {
   int64_t granted = 0, ok = 0, rate_limited = 0;
   int64_t cooldown_ms = 0;  // remaining Retry-After pause
   int64_t updated_ms = 0;
+  LearnedTokens learned;
 };
 
 class RateLimiter {
@@ -55,6 +64,9 @@ class RateLimiter {
   // Earliest wall time (ms) at which a refused call of this bucket could be granted.
   virtual int64_t ReadyAtMs(const BucketKey& /*key*/, int64_t now_ms) const { return now_ms; }
   virtual std::vector<BucketSnapshot> Snapshot(int64_t /*now_ms*/) const { return {}; }
+  // Starts a bucket's learned token ratios from an earlier run on the same database (ignored
+  // once the bucket has results of its own).
+  virtual void Seed(const BucketKey& /*key*/, const LearnedTokens& /*learned*/) {}
 };
 
 class ImmediateRateLimiter final : public RateLimiter {

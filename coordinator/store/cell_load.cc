@@ -139,19 +139,20 @@ namespace {
 // one-row statements (bench_store: the insert phase of a 1M-cell load is 2-3x faster).
 constexpr size_t kRowsPerInsert = 32;
 
-constexpr int kColsPerCell = 8;
+constexpr int kColsPerCell = 9;
 
-// INSERT OR IGNORE of `rows` cells: ?1 is the sweep, ?2 the time, and row r binds ?(3 + 8r)
-// onwards: cell_key, task, complexity, sample, variant_id, method, turns, epoch.
+// INSERT OR IGNORE of `rows` cells: ?1 is the sweep, ?2 the time, and row r binds ?(3 + 9r)
+// onwards: cell_key, task, complexity, sample, variant_id, method, turns, epoch,
+// method_template_id.
 std::string InsertCellsSql(size_t rows) {
   std::string sql =
       "INSERT OR IGNORE INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id,"
-      " method, turns, epoch, created_ms, updated_ms) VALUES ";
+      " method, turns, epoch, method_template_id, created_ms, updated_ms) VALUES ";
   for (size_t r = 0; r < rows; ++r) {
     const size_t b = 3 + kColsPerCell * r;
     auto p = [&](size_t i) { return "?" + std::to_string(b + i); };
     sql += (r ? ", (" : "(") + p(0) + ", ?1, " + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) +
-           ", " + p(5) + ", " + p(6) + ", " + p(7) + ", ?2, ?2)";
+           ", " + p(5) + ", " + p(6) + ", " + p(7) + ", " + p(8) + ", ?2, ?2)";
   }
   return sql;
 }
@@ -196,7 +197,8 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
             .Bind(b + 4, c.variant_id)
             .Bind(b + 5, c.method)
             .Bind(b + 6, c.turns)
-            .Bind(b + 7, c.epoch);
+            .Bind(b + 7, c.epoch)
+            .Bind(b + 8, c.method_template_id);
       }
       CS_RETURN_IF_ERROR(stmt.Run());
       n += stmt.Changes();
@@ -205,6 +207,38 @@ Result<int64_t> Store::InsertCells(int64_t sweep_id, const std::vector<CellRow>&
   });
   if (!inserted.ok()) return inserted.status().WithContext("insert cells");
   return inserted;
+}
+
+Result<int64_t> Store::UpsertMethodTemplate(const std::string& content_hash,
+                                            const std::string& name,
+                                            const std::string& definition_json) {
+  Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
+    {
+      CS_ASSIGN_OR_RETURN(Stmt ins,
+                          impl_->db->Prepare("INSERT OR IGNORE INTO method_templates (content_hash,"
+                                             " name, definition_json, created_ms)"
+                                             " VALUES (?1, ?2, ?3, ?4)"));
+      ins.Bind(1, content_hash).Bind(2, name).Bind(3, definition_json).Bind(4, Impl::WallMs());
+      CS_RETURN_IF_ERROR(ins.Run());
+    }
+    CS_ASSIGN_OR_RETURN(
+        Stmt sel, impl_->db->Prepare("SELECT id FROM method_templates WHERE content_hash = ?1"));
+    sel.Bind(1, content_hash);
+    CS_ASSIGN_OR_RETURN(bool row, sel.Step());
+    if (!row) return Status::Internal("method template vanished after insert");
+    return sel.Int(0);
+  });
+  if (!id.ok()) return id.status().WithContext("method template " + name);
+  return id;
+}
+
+Result<std::string> Store::GetMethodTemplate(int64_t id) {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt, impl_->db->Prepare("SELECT definition_json FROM method_templates WHERE id = ?1"));
+  stmt.Bind(1, id);
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::NotFound("method template " + std::to_string(id) + " not found");
+  return stmt.Text(0);
 }
 
 Result<std::vector<int64_t>> Store::SweepVariants(int64_t sweep_id) {

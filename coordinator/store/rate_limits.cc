@@ -15,15 +15,17 @@ Status Store::PutRateLimits(const std::vector<RateLimitRow>& rows) {
           impl_->db->Prepare(
               "INSERT OR REPLACE INTO rate_limits (provider, model, key_alias, rpm, tpm,"
               " input_tpm, output_tpm, requests_available, tokens_available, in_flight, cap,"
-              " max_concurrency, queued, granted, ok, rate_limited, cooldown_ms, updated_ms)"
+              " max_concurrency, queued, granted, ok, rate_limited, cooldown_ms, updated_ms,"
+              " est_ratio, input_share, learned_samples)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-              " ?17, ?18)"));
+              " ?17, ?18, ?19, ?20, ?21)"));
       stmt.Bind(1, r.provider).Bind(2, r.model).Bind(3, r.key_alias);
       stmt.Bind(4, r.rpm).Bind(5, r.tpm).Bind(6, r.input_tpm).Bind(7, r.output_tpm);
       stmt.Bind(8, r.requests_available).Bind(9, r.tokens_available);
       stmt.Bind(10, r.in_flight).Bind(11, r.cap).Bind(12, r.max_concurrency).Bind(13, r.queued);
       stmt.Bind(14, r.granted).Bind(15, r.ok).Bind(16, r.rate_limited);
       stmt.Bind(17, r.cooldown_ms).Bind(18, r.updated_ms);
+      stmt.Bind(19, r.est_ratio).Bind(20, r.input_share).Bind(21, r.learned_samples);
       CS_RETURN_IF_ERROR(stmt.Run());
     }
     return Status::OK();
@@ -60,6 +62,27 @@ Result<std::vector<RateLimitRow>> Store::RateLimits() {
     r.rate_limited = stmt.Int(15);
     r.cooldown_ms = stmt.Int(16);
     r.updated_ms = stmt.Int(17);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<RateLimitRow>> Store::LearnedRateLimits() {
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt, impl_->db->Prepare("SELECT provider, model, key_alias, est_ratio, input_share,"
+                                    " learned_samples FROM rate_limits WHERE learned_samples > 0"
+                                    " ORDER BY provider, model, key_alias"));
+  std::vector<RateLimitRow> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    RateLimitRow r;
+    r.provider = stmt.Text(0);
+    r.model = stmt.Text(1);
+    r.key_alias = stmt.Text(2);
+    r.est_ratio = stmt.Double(3);
+    r.input_share = stmt.Double(4);
+    r.learned_samples = stmt.Int(5);
     out.push_back(std::move(r));
   }
   return out;

@@ -228,6 +228,7 @@ JobRow ReadJobRow(const Stmt& stmt) {
   row.lease_until_ms = stmt.Int(13);
   row.not_before_ms = stmt.Int(14);
   row.epoch = static_cast<int>(stmt.Int(15));
+  row.method_template_id = stmt.Int(16);
   return row;
 }
 

@@ -62,6 +62,7 @@ struct CellRow {
   // Keys this cell had under an older cell-key definition (docs/design.md, "Cell identity"): a
   // job found under one of them is given `cell` instead of a new job being inserted.
   std::vector<CellKey> legacy_cells;
+  int64_t method_template_id = 0;  // a declared method's stored definition; 0 = built-in
 };
 
 // A job as the dispatcher needs it: enough to build a JobSpec via the variant cache.
@@ -82,6 +83,7 @@ struct JobRow {
   int64_t lease_until_ms = 0;
   int64_t not_before_ms = 0;
   int epoch = 0;
+  int64_t method_template_id = 0;  // a declared method's stored definition; 0 = built-in
 };
 
 enum class CompleteResult {
@@ -117,6 +119,9 @@ struct RateLimitRow {
   double requests_available = -1, tokens_available = -1;
   int64_t in_flight = 0, cap = 0, max_concurrency = 0, queued = 0;
   int64_t granted = 0, ok = 0, rate_limited = 0, cooldown_ms = 0, updated_ms = 0;
+  // Learned token ratios (written by PutRateLimits, read back only by LearnedRateLimits).
+  double est_ratio = 1.0, input_share = 0.5;
+  int64_t learned_samples = 0;
 };
 
 // Which failed or dead cells of a sweep `codesweep retry` puts back. Empty strings match all.
@@ -237,6 +242,12 @@ class Store {
   Result<int64_t> StageSweep(const SweepRecord& sweep);
   Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
   Result<VariantRecord> GetVariant(int64_t variant_id);
+  // A declared method's definition (method_templates table), deduplicated on content_hash;
+  // returns its id. Joins the group transaction (a grid load commits it with its cells).
+  Result<int64_t> UpsertMethodTemplate(const std::string& content_hash, const std::string& name,
+                                       const std::string& definition_json);
+  // The definition_json of a stored declared method.
+  Result<std::string> GetMethodTemplate(int64_t id);
   // The variants the jobs of a sweep use, by id.
   Result<std::vector<int64_t>> SweepVariants(int64_t sweep_id);
   // Points every job of the sweep that uses variant `from` at variant `to` (same output, other
@@ -374,6 +385,9 @@ class Store {
   // Upserts the live bucket rows inside the group transaction.
   Status PutRateLimits(const std::vector<RateLimitRow>& rows);
   Result<std::vector<RateLimitRow>> RateLimits();
+  // Each bucket's key and learned token ratios (est_ratio, input_share, learned_samples; the
+  // other fields stay default): what a coordinator seeds its limiter with. Writer side only.
+  Result<std::vector<RateLimitRow>> LearnedRateLimits();
 
   // ---- read side ----
   // `filter` narrows the cells (read_filter.h); `now_ms` > 0 fills orphaned and recent.

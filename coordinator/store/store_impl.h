@@ -21,7 +21,7 @@ namespace codesweep {
 // which the statement cache keys on).
 #define CS_JOB_COLS                                                                      \
   "id, cell_key, sweep_id, task, complexity, sample, variant_id, method, turns, state, " \
-  "attempts, lease_token, worker, lease_until_ms, not_before_ms, epoch"
+  "attempts, lease_token, worker, lease_until_ms, not_before_ms, epoch, method_template_id"
 
 struct Store::Impl {
   std::unique_ptr<store_internal::StoreDb> db;

@@ -7,14 +7,18 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "base/hash.h"
+#include "coordinator/sweep/declared_tasks.h"
+#include "coordinator/sweep/method_templates.h"
 #include "jobs/llm/llm_client.h"
 #include "jobs/methods/method.h"
+#include "jobs/tasks/declared/declared_task.h"
 #include "jobs/tasks/task.h"
 
 namespace codesweep {
@@ -40,11 +44,10 @@ json GenJson(const GenSettings& g) {
   return j;
 }
 
-// The turn counts a method gets: the sweep's list for multi-turn methods, else just 1.
+// The turn counts a method gets: the sweep's list for multi-turn methods, a declared method's
+// fixed turns, else just 1.
 std::vector<int> TurnsFor(const SweepConfig& c, const std::string& method) {
-  const MethodInfo* info = FindMethod(method);
-  if (info != nullptr && info->multi_turn) return c.turns;
-  return {1};
+  return SweepMethodTurns(c, method);
 }
 
 struct Combo {
@@ -59,7 +62,8 @@ struct Combo {
 // key options.
 std::string ComboPart(const SweepConfig& c, const ModelConfig& m, const std::string& options,
                       const std::string& method, int turns) {
-  const MethodInfo* info = FindMethod(method);
+  // A declared method's prompt version hashes its templates: editing one gives new cells.
+  std::optional<MethodInfo> info = SweepMethodInfo(c, method);
   json j = {{"model", m.spec.id},
             {"options", json::parse(options)},
             {"gen", GenJson(m.gen)},
@@ -102,7 +106,18 @@ std::string TaskPart(const SweepConfig& c, const TaskConfig& t, const std::strin
       {"v", 1}, {"sweep", c.name}, {"seed", c.seed}, {"task", t.name}, {"complexity", level}};
   // Left out at version 1, so the keys of tasks whose questions never changed stay as they were.
   if (int version = TaskVersion(t.name); version > 1) tj["task_version"] = version;
+  // A declared task: its definition (templates, extractors, scorer); the sample is the row's
+  // content hash, so the row's content is in the key too.
+  if (t.declared) tj["definition"] = t.declared->spec().definition_hash;
   return tj.dump();
+}
+
+// The sample indexes of one task level: first_sample.. for built-in tasks, row keys for
+// declared ones.
+std::vector<int64_t> DeclaredSamples(const SweepConfig& c, const TaskConfig& t,
+                                     const std::string& level) {
+  return t.declared->SampleKeys(level, t.all_samples ? -1 : DeclaredSampleCount(c, t, level),
+                                t.first_sample, c.seed);
 }
 
 // Batches of cells from the thread that hashes them to the thread that inserts them; at most
@@ -187,6 +202,12 @@ int64_t GridSize(const SweepConfig& c) {
   }
   int64_t instances = 0;
   for (const auto& t : c.tasks) {
+    if (t.declared) {
+      for (const auto& level : t.complexities) {
+        instances = SatAdd(instances, DeclaredSampleCount(c, t, level));
+      }
+      continue;
+    }
     instances =
         SatAdd(instances, SatMul(static_cast<int64_t>(t.complexities.size()), SamplesFor(c, t)));
   }
@@ -261,7 +282,13 @@ void ForEachCell(const SweepConfig& c, const std::function<bool(const GridCell&)
     for (const auto& level : t.complexities) {
       std::string task_part = TaskPart(c, t, level);
       int64_t n = SamplesFor(c, t);
-      for (int64_t s = t.first_sample; s < t.first_sample + n; ++s) {
+      std::vector<int64_t> keys;
+      if (t.declared) {
+        keys = DeclaredSamples(c, t, level);
+        n = static_cast<int64_t>(keys.size());
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t s = t.declared ? keys[static_cast<size_t>(i)] : t.first_sample + i;
         for (const Combo& combo : combos) {
           cell.task = t.name;
           cell.complexity = level;
@@ -298,6 +325,14 @@ std::string LoadDigest(const SweepConfig& c, const std::vector<int64_t>& variant
   for (const auto& t : c.tasks) {
     for (const auto& level : t.complexities) {
       d += TaskPart(c, t, level);
+      if (t.declared) {  // the rows picked
+        std::vector<int64_t> keys = DeclaredSamples(c, t, level);
+        d += "|rows=" +
+             Sha256Hex(std::string_view(reinterpret_cast<const char*>(keys.data()),
+                                        keys.size() * sizeof(int64_t))) +
+             '\n';
+        continue;
+      }
       d += '|' + std::to_string(t.first_sample) + '+' + std::to_string(SamplesFor(c, t)) + '\n';
     }
   }
@@ -319,8 +354,9 @@ bool Cancelled(const ExpandOptions& o) { return o.cancel != nullptr && o.cancel-
 class CellProducer {
  public:
   CellProducer(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
-               const LegacyKeyOptions& legacy)
-      : thread_([this, &c, &variant_ids, &legacy] { Produce(c, variant_ids, legacy); }) {}
+               const std::map<std::string, int64_t>& template_ids, const LegacyKeyOptions& legacy)
+      : template_ids_(template_ids),
+        thread_([this, &c, &variant_ids, &legacy] { Produce(c, variant_ids, legacy); }) {}
   ~CellProducer() {
     queue_.Cancel();
     thread_.join();
@@ -337,7 +373,7 @@ class CellProducer {
         c,
         [&](const GridCell& g) {
           batch.push_back({g.cell, g.task, g.complexity, g.sample, variant_ids[g.model_index],
-                           g.method, g.turns, g.epoch, g.legacy_cells});
+                           g.method, g.turns, g.epoch, g.legacy_cells, TemplateId(g.method)});
           if (batch.size() < kBatch) return true;
           bool more = queue_.Push(std::move(batch));
           batch = {};
@@ -348,6 +384,12 @@ class CellProducer {
     if (!batch.empty()) queue_.Push(std::move(batch));
     queue_.Close();
   }
+  int64_t TemplateId(const std::string& method) const {
+    if (template_ids_.empty()) return 0;
+    auto it = template_ids_.find(method);
+    return it == template_ids_.end() ? 0 : it->second;
+  }
+  const std::map<std::string, int64_t>& template_ids_;  // declared method -> its stored row
   BatchQueue queue_;
   std::thread thread_;  // last: starts once the queue exists
 };
@@ -362,9 +404,9 @@ Status FinishBatch(Store& store, ExpandStats* stats) {
 // Inserts every cell, committing every options.cells_per_commit cells; the last batch is left
 // finished but uncommitted. On error (or cancel) the caller aborts the open load.
 Status LoadCells(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
-                 const LegacyKeyOptions& legacy, Store& store, const ExpandOptions& options,
-                 ExpandStats* stats) {
-  CellProducer producer(c, variant_ids, legacy);
+                 const std::map<std::string, int64_t>& template_ids, const LegacyKeyOptions& legacy,
+                 Store& store, const ExpandOptions& options, ExpandStats* stats) {
+  CellProducer producer(c, variant_ids, template_ids, legacy);
   CS_RETURN_IF_ERROR(store.BeginCellLoad(options.cancel));
   int64_t uncommitted = 0;
   while (std::optional<std::vector<CellRow>> batch = producer.Next()) {
@@ -453,7 +495,15 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
   const bool legacy = had > 0 && !saved.starts_with(kDigestPrefix);
   CS_ASSIGN_OR_RETURN(LegacyKeyOptions legacy_options,
                       FollowCurrentVariants(c, variant_ids, stats.sweep_id, legacy, store));
-  Status loaded = LoadCells(c, variant_ids, legacy_options, store, options, &stats);
+  // The definitions of the declared methods, content-addressed: each job points at the one it
+  // runs, so a pending cell of an edited template still runs the text its key was made from.
+  std::map<std::string, int64_t> template_ids;
+  for (const MethodTemplate& t : c.method_templates) {
+    CS_ASSIGN_OR_RETURN(
+        template_ids[t.name],
+        store.UpsertMethodTemplate(MethodTemplateHash(t), t.name, MethodTemplateJson(t)));
+  }
+  Status loaded = LoadCells(c, variant_ids, template_ids, legacy_options, store, options, &stats);
   if (!loaded.ok()) {
     store.AbortCellLoad();
     if (!Cancelled(options)) return loaded;

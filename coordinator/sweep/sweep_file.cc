@@ -1,5 +1,5 @@
-// Sweep file parsing and validation (the only toml++ user). Every error names file:line and the
-// dotted key it is about.
+// Sweep file parsing and validation (with declared_tasks.cc and method_templates.cc, the only
+// toml++ users). Every error names file:line and the dotted key it is about.
 #include "coordinator/sweep/sweep_file.h"
 
 #include <toml++/toml.h>
@@ -11,6 +11,9 @@
 #include <set>
 #include <sstream>
 
+#include "coordinator/sweep/declared_tasks.h"
+#include "coordinator/sweep/method_templates.h"
+#include "coordinator/sweep/method_templates_parse.h"
 #include "jobs/llm/providers.h"
 #include "jobs/llm/sim/sim.h"
 #include "jobs/methods/method.h"
@@ -296,6 +299,19 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     std::string where = "tasks[" + std::to_string(i) + "]";
     const toml::table* t = e.as_table();
     if (t == nullptr) return ctx.Error(&e, where, "expected a table with name = \"...\"");
+    if (json entry = ToJson(*t); IsDeclaredTaskEntry(entry)) {  // docs/tasks.md
+      size_t before = out.tasks.size();
+      int64_t line = e.source().begin.line;
+      std::string at = out.path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + where;
+      CS_RETURN_IF_ERROR(ParseDeclaredTaskEntry(entry, at, out.path, registry, out.tasks));
+      for (size_t k = before; k < out.tasks.size(); ++k) {
+        if (!seen.insert(out.tasks[k].name).second) {
+          return ctx.Error(&e, where + ".name",
+                           "task \"" + out.tasks[k].name + "\" is listed twice");
+        }
+      }
+      continue;
+    }
     CS_RETURN_IF_ERROR(
         CheckKeys(ctx, *t, where, {"name", "complexity", "samples", "first_sample"}));
     TaskConfig tc;
@@ -336,7 +352,8 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
 }
 
 // Splits a model table into generation settings, limits and provider options.
-Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, ModelConfig& m) {
+Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, const SweepConfig& c,
+                  ModelConfig& m) {
   std::string where = "models." + KeyName(id);
   size_t colon = id.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size()) {
@@ -387,7 +404,7 @@ Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, M
     } else if (key == "skip_methods") {
       CS_ASSIGN_OR_RETURN(m.skip_methods, GetStringList(ctx, v, kw));
       for (const auto& name : m.skip_methods) {
-        if (FindMethod(name) == nullptr) {
+        if (!SweepMethodInfo(c, name)) {
           return ctx.Error(&v, kw, "unknown method \"" + name + "\"");
         }
       }
@@ -416,7 +433,7 @@ Status ParseModels(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
   }
   for (const auto& [k, v] : *t) {
     ModelConfig m;
-    CS_RETURN_IF_ERROR(ParseModel(ctx, k.str(), v, m));
+    CS_RETURN_IF_ERROR(ParseModel(ctx, k.str(), v, out, m));
     out.models.push_back(std::move(m));
   }
   return Status::OK();
@@ -427,9 +444,10 @@ Status ParseMethods(const Ctx& ctx, const toml::node& node, SweepConfig& out) {
   if (out.methods.empty()) return ctx.Error(&node, "methods", "must not be empty");
   std::set<std::string> seen;
   for (const auto& m : out.methods) {
-    if (FindMethod(m) == nullptr) {
+    if (!SweepMethodInfo(out, m)) {
       std::string known;
       for (const auto& info : AllMethods()) known += (known.empty() ? "" : ", ") + info.name;
+      for (const auto& t : out.method_templates) known += ", " + t.name;
       return ctx.Error(&node, "methods", "unknown method \"" + m + "\" (known: " + known + ")");
     }
     if (!seen.insert(m).second) return ctx.Error(&node, "methods", "\"" + m + "\" is listed twice");
@@ -461,8 +479,8 @@ Status CheckMethodModels(const Ctx& ctx, const toml::table& root, const SweepCon
     if (m.spec.provider == "sim") continue;
     LlmCapabilities caps = ProviderCapabilities(m.spec);
     for (const auto& name : c.methods) {
-      const MethodInfo* info = FindMethod(name);
-      if (info == nullptr || !m.Runs(name)) continue;
+      std::optional<MethodInfo> info = SweepMethodInfo(c, name);
+      if (!info || !m.Runs(name)) continue;
       Status s = CheckMethodSupported(*info, caps);
       if (!s.ok()) {
         return ctx.Error(root.get("methods"), "methods",
@@ -498,10 +516,10 @@ Status ParseSandbox(const Ctx& ctx, const toml::node& node, SweepConfig& c) {
 
 Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& registry,
                  SweepConfig& c) {
-  CS_RETURN_IF_ERROR(
-      CheckKeys(ctx, root, "",
-                {"name", "description", "seed", "samples", "max_attempts", "epochs", "methods",
-                 "turns", "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total"}));
+  CS_RETURN_IF_ERROR(CheckKeys(
+      ctx, root, "",
+      {"name", "description", "seed", "samples", "max_attempts", "epochs", "methods", "turns",
+       "tasks", "models", "sandbox", "max_cost_usd", "max_tokens_total", "method_templates"}));
   for (std::string_view required : {"name", "tasks", "models", "methods"}) {
     if (!root.contains(required)) {
       return ctx.Error(nullptr, required,
@@ -540,10 +558,14 @@ Status ParseRoot(const Ctx& ctx, const toml::table& root, const TaskRegistry& re
     CS_ASSIGN_OR_RETURN(int64_t k, GetInt(ctx, *n, "epochs", 1, 1000));
     c.epochs = static_cast<int>(k);
   }
+  if (const toml::node* n = root.get("method_templates")) {
+    CS_ASSIGN_OR_RETURN(c.method_templates, ParseMethodTemplates(*n, c.path));
+  }
   CS_RETURN_IF_ERROR(ParseMethods(ctx, *root.get("methods"), c));
   if (const toml::node* n = root.get("turns")) CS_RETURN_IF_ERROR(ParseTurns(ctx, *n, c));
   CS_RETURN_IF_ERROR(ParseTasks(ctx, *root.get("tasks"), registry, c));
   CS_RETURN_IF_ERROR(ParseModels(ctx, *root.get("models"), c));
+  CS_RETURN_IF_ERROR(FinishDeclaredTasks(c));
   if (const toml::node* n = root.get("sandbox")) CS_RETURN_IF_ERROR(ParseSandbox(ctx, *n, c));
   return CheckMethodModels(ctx, root, c);
 }
@@ -640,13 +662,18 @@ std::string SweepConfigJson(const SweepConfig& c) {
   j["methods"] = c.methods;
   j["turns"] = c.turns;
   j["sandbox"] = json::parse(c.sandbox_json);
+  for (const MethodTemplate& t : c.method_templates) {
+    j["method_templates"][t.name] = json::parse(MethodTemplateJson(t));
+  }
   if (c.max_cost_usd) j["max_cost_usd"] = *c.max_cost_usd;
   if (c.max_tokens_total) j["max_tokens_total"] = *c.max_tokens_total;
   for (const auto& t : c.tasks) {
-    j["tasks"].push_back({{"name", t.name},
-                          {"complexity", t.complexities},
-                          {"samples", t.samples > 0 ? t.samples : c.samples},
-                          {"first_sample", t.first_sample}});
+    j["tasks"].push_back(
+        {{"name", t.name},
+         {"complexity", t.complexities},
+         {"samples", t.all_samples ? json("all") : json(t.samples > 0 ? t.samples : c.samples)},
+         {"first_sample", t.first_sample}});
+    if (t.declared) j["tasks"].back()["declared"] = DeclaredTaskJson(*t.declared);
   }
   for (const auto& m : c.models) {
     json g = {{"temperature", m.gen.temperature},

@@ -5,16 +5,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "jobs/methods/method_template.h"
 #include "jobs/tasks/task.h"
 #include "schema/types.h"
 
 namespace codesweep {
+
+class DeclaredTask;
 
 struct RateLimitConfig {
   double requests_per_minute = 0;  // 0 = unlimited
@@ -43,6 +47,11 @@ struct TaskConfig {
   std::vector<std::string> complexities;  // [""] where the task has no knob
   int64_t samples = 0;                    // per (complexity) level; 0 = the sweep's default
   int64_t first_sample = 0;               // sample indexes start here
+  // Declared in the sweep file (coordinator/sweep/declared_tasks.h): its dataset rows are the
+  // samples, each sample index the row's RowSampleKey; null for built-in tasks.
+  std::shared_ptr<const DeclaredTask> declared;
+  std::string declared_wire;  // the definition sent with each of its jobs (JobSpec::task_def)
+  bool all_samples = false;   // samples = "all": every row
 };
 
 struct SweepConfig {
@@ -57,7 +66,8 @@ struct SweepConfig {
   int epochs = 1;
   std::vector<TaskConfig> tasks;
   std::vector<ModelConfig> models;
-  std::vector<std::string> methods;
+  std::vector<std::string> methods;              // built-in names and names of method_templates
+  std::vector<MethodTemplate> method_templates;  // [method_templates.NAME] (docs/methods.md)
   std::vector<int> turns = {1};
   std::string sandbox_json = "{}";  // overrides of sandbox limits (JSON object)
   // Budgets over all the sweep's calls: once one is reached no more cells start (running ones

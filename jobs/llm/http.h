@@ -31,7 +31,9 @@ struct HttpResponse {
 };
 
 struct HttpEngineOptions {
-  int64_t max_connections = 4096;    // connections kept in the cache (keep-alive)
+  // Connections kept in curl's cache (keep-alive), busy ones included: it must exceed the calls
+  // in flight, or every finished call closes a connection and the next one opens a new one.
+  int64_t max_connections = 65'536;
   int64_t max_host_connections = 0;  // per host; 0 = unlimited
 };
 

@@ -11,14 +11,14 @@ namespace {
 
 constexpr size_t kFeedbackBytes = 4000;  // per stream, in what is fed back to the model
 
-std::string Bounded(std::string s) {
+}  // namespace
+
+std::string BoundedFeedback(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.size() <= kFeedbackBytes) return s;
   const size_t keep = Utf8CutPoint(s, kFeedbackBytes);
   return s.substr(0, keep) + "\n... [" + std::to_string(s.size() - keep) + " more bytes cut]";
 }
-
-}  // namespace
 
 LlmRequest CellRun::NewRequest(std::vector<ChatMessage> messages) const {
   LlmRequest r;
@@ -98,8 +98,8 @@ Result<std::optional<ExecResult>> ExecuteFirstBlock(CellRun& run, const std::str
 }
 
 std::string DescribeExecution(const ExecResult& result, const ExecLimits& limits) {
-  std::string out =
-      "output: " + Bounded(result.stdout_text) + "\nerrors: " + Bounded(result.stderr_text) + "\n";
+  std::string out = "output: " + BoundedFeedback(result.stdout_text) +
+                    "\nerrors: " + BoundedFeedback(result.stderr_text) + "\n";
   switch (result.status) {
     case ExecStatus::kTimeout:
       out += "TimeoutExpired: the code did not finish within " +

@@ -3,6 +3,7 @@
 // with tokens and cost. Owned by RunJob on the slot thread that runs the job; not shared.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +68,31 @@ struct FinalAnswer {
   std::optional<std::string> code_output;
 };
 
+// One turn of a turn loop, as its feedback sees it.
+struct TurnResult {
+  int turn = 0;  // 0-based
+  const LlmResponse& reply;
+  const std::optional<ExecResult>& exec;  // the block executed this turn, if any
+};
+
+// The refinement loop of PAPER.md §3.3 that the single-prompt methods 1-6 and declared methods
+// share: call, execute the reply's first Python block (when `execute`), and until the turn cap
+// (spec().turns) or a TERMINATE, send `feedback` of the turn as the next user message.
+struct TurnLoopSpec {
+  std::vector<ChatMessage> initial;
+  bool execute = true;  // false: code blocks are noted (code_used) but never run
+  std::function<std::string(const TurnResult&)> feedback;
+};
+Result<FinalAnswer> RunTurnLoop(CellRun& run, const TurnLoopSpec& spec);
+// The tool loop of methods 7-8 from the given first messages: one `python` function tool run in
+// the sandbox, capped executions, recorded in extra() as tool_calls / invalid_tool_calls.
+Result<FinalAnswer> RunToolLoop(CellRun& run, std::vector<ChatMessage> messages);
+
+// A declared method (method_template.h): its rendered templates through RunTurnLoop or
+// RunToolLoop.
+struct MethodTemplate;
+Result<FinalAnswer> RunMethodTemplate(CellRun& run, const MethodTemplate& t);
+
 // The method implementations (one per MethodInfo in AllMethods()).
 using MethodFn = Result<FinalAnswer> (*)(CellRun& run);
 MethodFn FindMethodFn(std::string_view name);
@@ -80,6 +106,8 @@ Result<std::optional<ExecResult>> ExecuteFirstBlock(CellRun& run, const std::str
                                                     int turn);
 // "output: ...\nerrors: ..." of an execution, bounded in size, with a note on timeouts/limits.
 std::string DescribeExecution(const ExecResult& result, const ExecLimits& limits);
+// Bounds a stream fed back to the model (4,000 bytes, cut at a UTF-8 boundary, with a note).
+std::string BoundedFeedback(std::string s);
 ChatMessage UserMessage(std::string content);
 ChatMessage SystemMessage(std::string content);
 ChatMessage AssistantMessage(const LlmResponse& response);

@@ -68,10 +68,9 @@ Result<ChatMessage> AnswerToolCall(CellRun& run, const ToolCall& call, ToolLoopS
   return m;
 }
 
-Result<FinalAnswer> ToolLoop(CellRun& run, bool plus) {
-  const std::string& q = run.instance().prompt;
-  std::vector<ChatMessage> messages = {
-      UserMessage(plus ? std::string(prompts::kCodeInterpreterPlus) + "\n\n" + q : q)};
+}  // namespace
+
+Result<FinalAnswer> RunToolLoop(CellRun& run, std::vector<ChatMessage> messages) {
   ToolLoopState state;
   FinalAnswer final;
   for (int call = 0; call < kMaxCalls; ++call) {
@@ -98,9 +97,12 @@ Result<FinalAnswer> ToolLoop(CellRun& run, bool plus) {
   return final;
 }
 
-}  // namespace
-
-Result<FinalAnswer> RunCodeInterpreter(CellRun& run) { return ToolLoop(run, false); }
-Result<FinalAnswer> RunCodeInterpreterPlus(CellRun& run) { return ToolLoop(run, true); }
+Result<FinalAnswer> RunCodeInterpreter(CellRun& run) {
+  return RunToolLoop(run, {UserMessage(run.instance().prompt)});
+}
+Result<FinalAnswer> RunCodeInterpreterPlus(CellRun& run) {
+  return RunToolLoop(run, {UserMessage(std::string(prompts::kCodeInterpreterPlus) + "\n\n" +
+                                       run.instance().prompt)});
+}
 
 }  // namespace codesweep

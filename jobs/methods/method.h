@@ -21,6 +21,7 @@ struct MethodInfo {
   std::string prompt_version;  // changes whenever the method's prompts change (part of cell key)
   bool multi_turn = false;     // accepts turns > 1
   bool needs_tools = false;    // requires a model with tool calling
+  bool needs_system = false;   // sends a system message (autogen_system, declared methods)
   std::string description;
 };
 
@@ -28,8 +29,8 @@ const std::vector<MethodInfo>& AllMethods();
 const MethodInfo* FindMethod(std::string_view name);  // nullptr if unknown
 
 // OK if a model with these capabilities can run the method: the Code Interpreter methods need
-// tool calling, autogen_system a system role. For sweep validation (before anything runs) and
-// again in RunJob.
+// tool calling, autogen_system (and declared methods with a system template) a system role. For
+// sweep validation (before anything runs) and again in RunJob.
 Status CheckMethodSupported(const MethodInfo& method, const LlmCapabilities& capabilities);
 
 // Makes the LlmClient for one job. The worker supplies one that routes metered providers through

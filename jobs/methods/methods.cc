@@ -108,7 +108,9 @@ const std::vector<MethodInfo>& AllMethods() {
   static const std::vector<MethodInfo> infos = [] {
     std::vector<MethodInfo> v;
     for (const MethodDef& d : Defs()) {
-      v.push_back(MethodInfo{d.name, PromptVersion(d), d.multi_turn, d.needs_tools, d.description});
+      const bool system = std::string_view(d.name) == "autogen_system";
+      v.push_back(
+          MethodInfo{d.name, PromptVersion(d), d.multi_turn, d.needs_tools, system, d.description});
     }
     return v;
   }();
@@ -134,9 +136,10 @@ Status CheckMethodSupported(const MethodInfo& method, const LlmCapabilities& cap
     return Status::FailedPrecondition("method " + method.name +
                                       " needs a model with tool calling; this model has none");
   }
-  if (method.name == "autogen_system" && !capabilities.system_message) {
-    return Status::FailedPrecondition(
-        "method autogen_system needs a model that accepts a system message; this model does not");
+  if (method.needs_system && !capabilities.system_message) {
+    return Status::FailedPrecondition("method " + method.name +
+                                      " needs a model that accepts a system message; this model "
+                                      "does not");
   }
   return Status::OK();
 }

@@ -26,14 +26,20 @@ std::string Feedback(const std::optional<ExecResult>& exec, const ExecLimits& li
          "\n" + std::string(prompts::kRefineWithCode);
 }
 
-Result<FinalAnswer> TurnLoop(CellRun& run) {
-  std::vector<ChatMessage> messages = InitialMessages(run.spec().method, run.instance());
+}  // namespace
+
+Result<FinalAnswer> RunTurnLoop(CellRun& run, const TurnLoopSpec& spec) {
+  std::vector<ChatMessage> messages = spec.initial;
   const int turns = std::clamp(run.spec().turns, 1, kMaxTurns);
   FinalAnswer final;
   for (int turn = 0; turn < turns; ++turn) {
     CS_ASSIGN_OR_RETURN(LlmResponse reply, run.Call(run.NewRequest(messages), turn));
-    CS_ASSIGN_OR_RETURN(std::optional<ExecResult> exec,
-                        ExecuteFirstBlock(run, reply.content, turn));
+    std::optional<ExecResult> exec;
+    if (spec.execute) {
+      CS_ASSIGN_OR_RETURN(exec, ExecuteFirstBlock(run, reply.content, turn));
+    } else if (!ExtractCodeBlocks(reply.content).empty()) {
+      run.MarkCodeUsed();  // written, never run
+    }
     final.reply = reply.content;
     // The code candidate is the output of the latest code run in the trajectory (a closing
     // "TERMINATE" reply usually restates rather than re-runs it).
@@ -44,12 +50,10 @@ Result<FinalAnswer> TurnLoop(CellRun& run) {
       break;
     }
     messages.push_back(AssistantMessage(reply));
-    messages.push_back(UserMessage(Feedback(exec, run.limits())));
+    messages.push_back(UserMessage(spec.feedback(TurnResult{turn, reply, exec})));
   }
   return final;
 }
-
-}  // namespace
 
 std::vector<ChatMessage> InitialMessages(std::string_view method, const Instance& instance) {
   const std::string& q = instance.prompt;
@@ -63,6 +67,11 @@ std::vector<ChatMessage> InitialMessages(std::string_view method, const Instance
   return {UserMessage(q)};  // only_question
 }
 
-Result<FinalAnswer> RunTurnLoopMethod(CellRun& run) { return TurnLoop(run); }
+Result<FinalAnswer> RunTurnLoopMethod(CellRun& run) {
+  TurnLoopSpec spec;
+  spec.initial = InitialMessages(run.spec().method, run.instance());
+  spec.feedback = [&run](const TurnResult& t) { return Feedback(t.exec, run.limits()); };
+  return RunTurnLoop(run, spec);
+}
 
 }  // namespace codesweep

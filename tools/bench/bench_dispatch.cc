@@ -3,19 +3,33 @@
 // zero-latency text-only sim via --runner sim); prints jobs/s from first dispatch to the last
 // durable (committed, ACKed) result, and the coordinator's resident memory (sampled every 20 ms)
 // with all N jobs pending and while it dispatches them.
-// Usage: bench_dispatch [--jobs N] [--slots S] [--runner R]
+// --runner llm: many LLM calls in flight per worker (issue 16, section 5). fakellm is started as a
+// child with --latency-ms; every job is a real number_multiply/only_question cell of an
+// OpenAI-compatible model pointed at it, run by the production runner (metered client: CALL,
+// GRANT, HTTP, CALL_RESULT) in --workers worker processes of --slots slots each. After a warm-up
+// of latency + 3 s it measures --seconds: completed calls/s, each worker's CPU (cores), resident
+// memory, threads and open files, then stops.
+// Usage: bench_dispatch [--jobs N] [--slots S] [--runner noop|sim|llm] [--workers W]
+//                       [--latency-ms L] [--seconds D] [--fakellm PATH] [--sync full|normal]
 #include <malloc.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "coordinator/coordinator.h"
 #include "coordinator/store/store.h"
@@ -31,6 +45,11 @@ struct Args {
   int slots = 64;
   std::string runner = "noop";
   bool sync_full = true;
+  int workers = 2;
+  int latency_ms = 5'000;
+  int seconds = 20;
+  std::string fakellm;
+  int fakellm_port = 0;
 };
 
 Args Parse(int argc, char** argv) {
@@ -41,6 +60,10 @@ Args Parse(int argc, char** argv) {
     if (k == "--slots") a.slots = std::atoi(v.c_str());
     if (k == "--runner") a.runner = v;
     if (k == "--sync") a.sync_full = v != "normal";
+    if (k == "--workers") a.workers = std::max(1, std::atoi(v.c_str()));
+    if (k == "--latency-ms") a.latency_ms = std::atoi(v.c_str());
+    if (k == "--seconds") a.seconds = std::atoi(v.c_str());
+    if (k == "--fakellm") a.fakellm = v;
   }
   return a;
 }
@@ -57,7 +80,7 @@ int WorkerChild(int read_fd, const Args& a, int index) {
     return o;
   };
   std::unique_ptr<cs::JobRuntime> rt;
-  if (a.runner == "sim") {
+  if (a.runner == "sim" || a.runner == "llm") {
     auto r = cs::JobRuntime::Create({}, log);
     if (!r.ok()) return 1;
     rt = std::move(*r);
@@ -70,17 +93,23 @@ int WorkerChild(int read_fd, const Args& a, int index) {
   wo.connect = endpoint.substr(0, endpoint.find('\n'));
   wo.worker_id = "bench-" + std::to_string(index);
   wo.slots = a.slots;
-  wo.prefetch = a.slots;
+  wo.prefetch = a.runner == "llm" ? -1 : a.slots;
   wo.drain_timeout_ms = 1000;
   cs::Worker worker(ctx, clock, log, wo, runner);
   signals.set_handler([&](int) { worker.Stop(); });
   return worker.Run().ok() ? 0 : 1;
 }
 
-cs::Status Fill(cs::Store& store, int64_t jobs) {
+cs::Status Fill(cs::Store& store, const Args& a) {
+  const int64_t jobs = a.jobs;
   CS_ASSIGN_OR_RETURN(int64_t sweep, store.UpsertSweep({"bench", 1, 3, "", "", "{}"}));
   cs::VariantRecord v;
   v.model = {"sim:bench", "sim", "bench", R"({"p_code":0})"};
+  if (a.runner == "llm") {
+    const std::string base = "http://127.0.0.1:" + std::to_string(a.fakellm_port) + "/v1";
+    v.model = {"openai:bench", "openai", "bench",
+               R"({"api_key_env":"","base_url":")" + base + R"(","timeout_ms":600000})"};
+  }
   CS_ASSIGN_OR_RETURN(int64_t variant, store.UpsertVariant(v));
   std::vector<cs::CellRow> cells;
   CS_RETURN_IF_ERROR(store.BeginCellLoad());
@@ -131,14 +160,141 @@ class RssSampler {
   std::thread thread_;
 };
 
+// fakellm sits in the build directory, one level above bench/.
+std::string FakeLlmPath() {
+  char self[4096] = {0};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(".");
+  dir = dir.substr(0, dir.rfind('/'));
+  return dir.substr(0, dir.rfind('/')) + "/fakellm";
+}
+
+// Starts fakellm (its own process group) and reads the port it prints; 0 on failure.
+int StartFakeLlm(const std::string& path, int latency_ms, pid_t* pid) {
+  int out[2];
+  if (pipe(out) != 0) return 0;
+  *pid = fork();
+  if (*pid == 0) {
+    setpgid(0, 0);
+    dup2(out[1], 1);
+    std::vector<std::string> args = {path, "--port", "0", "--latency-ms",
+                                     std::to_string(latency_ms)};
+    std::vector<char*> argv;
+    for (std::string& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[32] = {0};
+  pollfd p{out[0], POLLIN, 0};
+  int port = 0;
+  if (poll(&p, 1, 20'000) > 0 && read(out[0], buf, sizeof(buf) - 1) > 0) port = std::atoi(buf);
+  close(out[0]);
+  return port;
+}
+
+// CPU seconds (user + system) a process has used so far, from /proc.
+double ProcCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i >= 14) ticks += std::atof(f.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A numeric field of /proc/PID/status ("VmRSS", "Threads"), or 0.
+int64_t ProcStatus(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
+  }
+  return 0;
+}
+
+int64_t ProcOpenFiles(pid_t pid) {
+  std::error_code ec;
+  int64_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// --runner llm: waits for the warm-up, measures the window, then stops the coordinator.
+void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
+                     const std::atomic<int64_t>& completed, const std::atomic<int64_t>& failed,
+                     cs::Coordinator& coord) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 3'000));
+  std::vector<double> cpu0;
+  for (pid_t k : kids) cpu0.push_back(ProcCpuSeconds(k));
+  const double fake_cpu0 = ProcCpuSeconds(fake), self_cpu0 = ProcCpuSeconds(getpid());
+  const int64_t done0 = completed.load(), failed0 = failed.load();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<int64_t> rss_max(kids.size(), 0), rss_sum(kids.size(), 0);
+  int64_t samples = 0;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(a.seconds)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    for (size_t i = 0; i < kids.size(); ++i) {
+      const int64_t rss = ProcStatus(kids[i], "VmRSS");
+      rss_max[i] = std::max(rss_max[i], rss);
+      rss_sum[i] += rss;
+    }
+    ++samples;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t done = completed.load() - done0;
+  const int64_t failures = failed.load() - failed0;
+  const int64_t slots = static_cast<int64_t>(a.slots) * a.workers;
+  std::printf("inflight: workers=%d slots/worker=%d latency=%d ms window=%.1f s\n", a.workers,
+              a.slots, a.latency_ms, wall);
+  std::printf("  completed calls: %lld (%lld of them failed jobs), %.0f calls/s (ideal %.0f/s)\n",
+              static_cast<long long>(done), static_cast<long long>(failures),
+              static_cast<double>(done) / wall, static_cast<double>(slots) * 1000.0 / a.latency_ms);
+  for (size_t i = 0; i < kids.size(); ++i) {
+    const double rss_avg = static_cast<double>(rss_sum[i]) / static_cast<double>(samples);
+    std::printf(
+        "  worker %zu: cpu %.3f cores, rss avg %.1f MiB max %.1f MiB = %.1f KB per slot, "
+        "threads %lld, open files %lld\n",
+        i, (ProcCpuSeconds(kids[i]) - cpu0[i]) / wall, rss_avg / 1024,
+        static_cast<double>(rss_max[i]) / 1024, static_cast<double>(rss_max[i]) / a.slots,
+        static_cast<long long>(ProcStatus(kids[i], "Threads")),
+        static_cast<long long>(ProcOpenFiles(kids[i])));
+  }
+  std::printf("  fakellm cpu %.3f cores, rss %.1f MiB; coordinator cpu %.3f cores\n",
+              (ProcCpuSeconds(fake) - fake_cpu0) / wall,
+              static_cast<double>(ProcStatus(fake, "VmRSS")) / 1024,
+              (ProcCpuSeconds(getpid()) - self_cpu0) / wall);
+  std::fflush(stdout);
+  coord.Stop();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a = Parse(argc, argv);
-  int fds[2][2];
-  pid_t kids[2];
-  for (int i = 0; i < 2; ++i) {
-    if (pipe(fds[i]) != 0) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  const bool llm = a.runner == "llm";
+  pid_t fake = -1;
+  if (llm) {
+    if (a.fakellm.empty()) a.fakellm = FakeLlmPath();
+    a.fakellm_port = StartFakeLlm(a.fakellm, a.latency_ms, &fake);
+    if (a.fakellm_port == 0) {
+      std::fprintf(stderr, "fakellm did not start (%s)\n", a.fakellm.c_str());
+      return 1;
+    }
+  }
+  std::vector<std::array<int, 2>> fds(static_cast<size_t>(a.workers));
+  std::vector<pid_t> kids(static_cast<size_t>(a.workers));
+  for (int i = 0; i < a.workers; ++i) {
+    if (pipe(fds[i].data()) != 0) return 1;
     kids[i] = fork();
     if (kids[i] == 0) _exit(WorkerChild(fds[i][0], a, i));
   }
@@ -149,12 +305,25 @@ int main(int argc, char** argv) {
   so.synchronous_full = a.sync_full;
   auto store = cs::Store::Open(dir + "/bench.db", so);
   if (!store.ok()) return 1;
-  if (!Fill(**store, a.jobs).ok()) return 1;
+  cs::Status filled = Fill(**store, a);
+  if (!filled.ok()) {
+    std::fprintf(stderr, "fill: %s\n", filled.ToString().c_str());
+    return 1;
+  }
   cs::SystemClock clock;
   cs::Logger log(stderr, cs::LogLevel::kWarn);
   cs::WireContext ctx;
   cs::CoordinatorLoopOptions lo;
   lo.core.exit_when_done = true;
+  std::atomic<int64_t> completed{0}, failed{0};
+  if (llm) {
+    lo.progress_interval_ms = 100;
+    lo.core.use_cache = false;  // number_multiply repeats prompts: every job must make its call
+    lo.on_progress = [&](const cs::Progress& p) {
+      completed.store(p.completed_here);
+      failed.store(p.failures);
+    };
+  }
   cs::Coordinator coord(**store, ctx, clock, log, lo);
   if (!coord.Bind("tcp://127.0.0.1:0").ok()) return 1;
   std::string ep = coord.endpoint() + "\n";
@@ -163,14 +332,21 @@ int main(int argc, char** argv) {
   RssSampler sampler;
   auto start = std::chrono::steady_clock::now();
   for (auto& fd : fds) (void)!write(fd[1], ep.data(), ep.size());
+  std::thread measure;
+  if (llm) measure = std::thread([&] { MeasureInflight(a, kids, fake, completed, failed, coord); });
   cs::Status s = coord.Run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sampler.Stop();
+  if (measure.joinable()) measure.join();
   for (pid_t k : kids) kill(k, SIGTERM);
   for (pid_t k : kids) waitpid(k, nullptr, 0);
+  if (fake > 0) {
+    kill(-fake, SIGTERM);
+    waitpid(fake, nullptr, 0);
+  }
   cs::Progress p = coord.progress();
-  std::printf("bench_dispatch: runner=%s jobs=%lld slots/worker=%d workers=2 sync=%s\n",
-              a.runner.c_str(), static_cast<long long>(p.completed_here), a.slots,
+  std::printf("bench_dispatch: runner=%s jobs=%lld slots/worker=%d workers=%d sync=%s\n",
+              a.runner.c_str(), static_cast<long long>(p.completed_here), a.slots, a.workers,
               a.sync_full ? "full" : "normal");
   std::printf("  %.2f s, %.0f jobs/s (dispatch + durable completion, tcp loopback)%s\n", secs,
               static_cast<double>(p.completed_here) / secs, s.ok() ? "" : " [coordinator error]");

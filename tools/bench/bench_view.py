@@ -1,52 +1,79 @@
 #!/usr/bin/env python3
-"""Times `codesweep view` on a large database (make_view_db.py) and prints a Markdown table.
+"""Times `codesweep view` on a large database (make_view_db.py) and prints Markdown tables.
 
-Each request is timed from this client over loopback (the server's time plus a local round
-trip), best of 3 after one warm-up, in the order a user would click. The server's peak memory is
-VmHWM of its process at the end.
+Each request is made over loopback in the order a user would click: once cold (the first time
+the server sees it), then 3 more times; the table gives the median of those 3 and the cold one.
+"server ms" is the server's own time for the answer (its Server-Timing header: what the page
+waits for, without the network); "client ms" adds the local round trip and reading the answer.
+The first page is timed on a server just started, as a browser opening it would see it. The
+server's memory is its peak resident set (VmHWM) at the end. Pairs marked "(old way)" run the
+query the viewer uses without the 0013 tables, on the same server, for the ratio.
 Usage: bench_view.py --codesweep build/codesweep --db /tmp/view1m.db
 """
 import argparse
 import re
+import statistics
 import subprocess
 import time
 import urllib.request
 
+S = "/api/cells?sweep=bench"
 REQUESTS = [
-    ("first page: / + /app.js + /api/sweeps", ["/", "/app.js", "/api/sweeps"]),
-    ("cells filter lists (/api/filters)", ["/api/filters?sweep=bench"]),
-    ("cells, first page, no filter", ["/api/cells?sweep=bench"]),
-    ("cells, page 2 (after=)", ["/api/cells?sweep=bench&after=20100"]),
-    ("cells, a deep page (after=900000)", ["/api/cells?sweep=bench&after=900000"]),
-    ("cells, page back (before=)", ["/api/cells?sweep=bench&before=500000"]),
-    ("cells, task + model + method", ["/api/cells?sweep=bench&task=boxlift&model=sim%3Asmall"
-                                      "&method=all_code"]),
-    ("cells, status = incorrect", ["/api/cells?sweep=bench&status=incorrect"]),
-    ("cells, status = dead", ["/api/cells?sweep=bench&status=dead"]),
-    ("cells, code used + complexity", ["/api/cells?sweep=bench&code_used=1&complexity=3"]),
-    ("cells, error text", ["/api/cells?sweep=bench&error=timed+out"]),
-    ("cells, reply search (common word)", ["/api/cells?sweep=bench&q=step+by+step"]),
-    ("transcript of one cell", ["/api/cell?id=500000"]),
-    ("errors, grouped", ["/api/errors?sweep=bench"]),
-    ("compare two methods on one model", ["/api/compare?sweep=bench&dim=method&a=all_code"
-                                          "&b=all_text&model=sim%3Asmall&task=game24"]),
-    ("results tables (v_report_grain etc., cached)", ["/api/results?sweep=bench"]),
+    ("Sweeps page (/api/sweeps)", "/api/sweeps"),
+    ("cells filter lists (/api/filters)", "/api/filters?sweep=bench"),
+    ("cells, first page, no filter", S + "&count=0"),
+    ("cells, its count of matches", S + "&rows=0"),
+    ("cells, page 2 (after=)", S + "&after=20100&count=0"),
+    ("cells, a deep page (after=900000)", S + "&after=900000&count=0"),
+    ("cells, page back (before=)", S + "&before=500000&count=0"),
+    ("cells, task + model + method", S + "&task=boxlift&model=sim%3Asmall&method=all_code&count=0"),
+    ("  its count", S + "&task=boxlift&model=sim%3Asmall&method=all_code&rows=0"),
+    ("cells, status = incorrect", S + "&status=incorrect&count=0"),
+    ("  its count", S + "&status=incorrect&rows=0"),
+    ("cells, status = dead", S + "&status=dead&count=0"),
+    ("  its count", S + "&status=dead&rows=0"),
+    ("cells, code used + complexity", S + "&code_used=1&complexity=3&count=0"),
+    ("  its count", S + "&code_used=1&complexity=3&rows=0"),
+    ("cells, error text", S + "&error=timed+out&count=0"),
+    ("  its count", S + "&error=timed+out&rows=0"),
+    ("search, common words (\"step by step\")", S + "&q=step+by+step&count=0"),
+    ("  its count", S + "&q=step+by+step&rows=0"),
+    ("search, rare word (an answer: \"7777\")", S + "&q=7777&count=0"),
+    ("  its count", S + "&q=7777&rows=0"),
+    ("  (old way: substring scan)", S + "&q=7777&count=0&search=like"),
+    ("  its count (old way)", S + "&q=7777&rows=0&search=like"),
+    ("search, rare word + status = correct", S + "&q=7777&status=correct"),
+    ("transcript of one cell", "/api/cell?id=500000"),
+    ("Errors, grouped", "/api/errors?sweep=bench"),
+    ("Compare two methods on one model", "/api/compare?sweep=bench&dim=method&a=all_code"
+     "&b=all_text&model=sim%3Asmall&task=game24"),
+    ("Compare two models, one method", "/api/compare?sweep=bench&dim=model&a=sim%3Asmall"
+     "&b=openai%3Agpt-4o&method=all_code&task=boxlift"),
+    ("Results tables (kept sums, view_grain)", "/api/results?sweep=bench"),
+    ("  (old way: the report views)", "/api/results?sweep=bench&from=views"),
 ]
 
 
 def fetch(base, path):
-    with urllib.request.urlopen(base + path, timeout=120) as r:
-        return r.read()
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(base + path, timeout=600) as r:
+        r.read()
+        timing = r.headers.get("Server-Timing", "")
+    client = 1000 * (time.perf_counter() - t0)
+    m = re.search(r"dur=([0-9.]+)", timing)
+    return (float(m.group(1)) if m else client), client
 
 
-def best_of_3(base, paths):
-    times = []
-    for _ in range(4):
-        t0 = time.perf_counter()
-        for path in paths:
-            fetch(base, path)
-        times.append(1000 * (time.perf_counter() - t0))
-    return times[0], min(times[1:])
+def start(codesweep, db):
+    p = subprocess.Popen([codesweep, "view", "--db", db, "--bind", "127.0.0.1:0"],
+                         stdout=subprocess.PIPE, text=True)
+    base = re.search(r"at (http://\S+)/", p.stdout.readline()).group(1)
+    return p, base
+
+
+def peak_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
 
 
 def main():
@@ -54,26 +81,30 @@ def main():
     ap.add_argument("--codesweep", required=True)
     ap.add_argument("--db", required=True)
     a = ap.parse_args()
-    p = subprocess.Popen([a.codesweep, "view", "--db", a.db, "--bind", "127.0.0.1:0"],
-                         stdout=subprocess.PIPE, text=True)
-    base = re.search(r"at (http://\S+)/", p.stdout.readline()).group(1)
-    # A cell list is two requests, as the page makes them: the rows (count=0) and then the
-    # count of matches (rows=0), which a page change does not repeat.
-    print("| request | ms (best of 3) | first (cold) ms | count of matches ms |")
+    # The first page, 3 times, each on a server just started: the page, its script, the sweeps.
+    first = []
+    for _ in range(3):
+        p, base = start(a.codesweep, a.db)
+        try:
+            t0 = time.perf_counter()
+            server = sum(fetch(base, path)[0] for path in ["/", "/app.js", "/api/sweeps"])
+            first.append((server, 1000 * (time.perf_counter() - t0)))
+        finally:
+            p.terminate()
+            p.wait()
+    print("| request | server ms (median of 3) | client ms (median of 3) | server ms, cold |")
     print("|---|---:|---:|---:|")
+    print(f"| first page on a fresh server: / + /app.js + /api/sweeps | "
+          f"{statistics.median(s for s, _ in first):.0f} | "
+          f"{statistics.median(c for _, c in first):.0f} | |")
+    p, base = start(a.codesweep, a.db)
     try:
-        for name, paths in REQUESTS:
-            count = ""
-            if paths[0].startswith("/api/cells"):
-                cold, best = best_of_3(base, [paths[0] + "&count=0"])
-                if "after=" not in paths[0] and "before=" not in paths[0]:
-                    count = f"{best_of_3(base, [paths[0] + '&rows=0'])[1]:.0f}"
-            else:
-                cold, best = best_of_3(base, paths)
-            print(f"| {name} | {best:.0f} | {cold:.0f} | {count} |")
-        with open(f"/proc/{p.pid}/status") as f:
-            hwm = re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)
-        print(f"\nserver peak memory (VmHWM): {int(hwm) / 1024:.0f} MB")
+        for name, path in REQUESTS:
+            cold = fetch(base, path)[0]
+            runs = [fetch(base, path) for _ in range(3)]
+            print(f"| {name} | {statistics.median(s for s, _ in runs):.1f} | "
+                  f"{statistics.median(c for _, c in runs):.1f} | {cold:.1f} |")
+        print(f"\nserver peak memory (VmHWM): {peak_mb(p.pid):.0f} MB")
     finally:
         p.terminate()
         p.wait()

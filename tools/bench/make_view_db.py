@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Builds a large codesweep database for benchmarking `codesweep view` (BENCHMARKS.md).
 
-The schema comes from the real binary (a 4-cell simulated sweep run by `codesweep run`), then a
+The schema comes from the real binary (a 4-cell simulated sweep run by `codesweep run`) or from
+the migrations' SQL files in this tree, then a
 sweep "bench" of N synthetic cells is appended with plain SQL: 4 tasks x 4 levels x 5 methods x
 3 models, about 96% done, 2% failed, 1% dead, 1% pending; one call per cell (a ~300-byte request
 and reply), an execution for every cell that used code, one attempt per leased cell.
-Usage: make_view_db.py --codesweep build/codesweep --out /tmp/view1m.db [--cells 1000000]
+The writer's triggers (0013_view_newtable.sql) keep the full-text index and the sums as the rows go
+in, as they do for a coordinator.
+Usage: make_view_db.py [--codesweep build/codesweep] --out /tmp/view1m.db [--cells 1000000]
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -22,7 +26,37 @@ METHODS = ["only_question", "all_text", "all_code", "code_interpreter", "code_te
 MODELS = ["openai:gpt-4o", "anthropic:claude-sonnet", "sim:small"]
 
 
+def make_schema_from_sql(out):
+    """The schema as the Store's migrations make it (schema/sql and report/sql, in version order,
+    then user_version), plus a 4-cell sweep "seed" so that every per-sweep query of the viewer
+    takes its several-sweeps path. For when no built binary is at hand."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    files = glob.glob(os.path.join(root, "schema", "sql", "[0-9]*.sql")) + glob.glob(
+        os.path.join(root, "report", "sql", "[0-9]*.sql"))
+    files.sort(key=os.path.basename)
+    db = sqlite3.connect(out)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA legacy_alter_table = ON")
+    for f in files:
+        with open(f) as sql:
+            db.executescript(sql.read())
+    version = max(int(os.path.basename(f)[:4]) for f in files)
+    db.execute(f"PRAGMA user_version = {version}")
+    db.execute("INSERT INTO sweeps (name, seed, created_ms, updated_ms) VALUES ('seed', 1, 0, 0)")
+    db.execute("INSERT INTO variants (content_hash, model, provider, model_name, created_ms)"
+               " VALUES ('seed', 'sim:strong', 'sim', 'strong', 0)")
+    for i in range(4):
+        db.execute("INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id,"
+                   " method, turns, created_ms, updated_ms) VALUES (?, 1, 'game24', '2', ?, 1,"
+                   " 'only_question', 1, 0, 0)", (f"seed{i}", i))
+    db.commit()
+    db.close()
+
+
 def make_schema(codesweep, out):
+    if not codesweep:
+        make_schema_from_sql(out)
+        return
     with tempfile.TemporaryDirectory() as d:
         toml = os.path.join(d, "seed.toml")
         with open(toml, "w") as f:
@@ -34,7 +68,8 @@ def make_schema(codesweep, out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--codesweep", required=True)
+    ap.add_argument("--codesweep", help="take the schema from `codesweep run` (default: the"
+                    " SQL files of this tree)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--cells", type=int, default=1_000_000)
     a = ap.parse_args()
@@ -42,7 +77,10 @@ def main():
         os.remove(a.out)
     make_schema(a.codesweep, a.out)
     db = sqlite3.connect(a.out)
+    # One bulk transaction without a journal, in a 4 GB page cache: written once at the end.
+    db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA cache_size = -4000000")
     rng = random.Random(7)
     now = 1_760_000_000_000
     db.execute("INSERT INTO sweeps (name, seed, source_path, created_ms, updated_ms)"
@@ -129,7 +167,7 @@ def main():
             flush()
     flush()
     db.commit()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("PRAGMA journal_mode = WAL")  # as the Store keeps it
     db.close()
     print(f"{a.out}: {a.cells} cells in sweep 'bench'")
 

@@ -77,10 +77,12 @@ void ReloadKeys(const CoordFlags& f, Logger& log, Coordinator* coord) {
 
 // Serves the loaded sweep on f.bind until a signal stops it (or it is done, if asked).
 int Serve(const CoordFlags& f, LoadedSweep& sweep, StopSignals& signals, CoordinatorLoopOptions lo,
-          Logger& log) {
+          const TaskRegistry& tasks, Logger& log) {
   SystemClock clock;
   WireContext ctx;
   lo.core = sweep.core;
+  lo.core.max_cells = f.setup.max_cells;
+  lo.tasks = &tasks;  // `codesweep submit` hands it sweep files
   ClusterRateLimiter limiter(lo.core.rate);
   Coordinator coord(*sweep.store, ctx, clock, log, lo, &limiter);
   Status s = coord.Bind(f.bind);
@@ -118,6 +120,10 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
   sub.add_option("--stall-ms", core.stall_ms,
                  "A worker holding jobs with no result this long gets them taken back (0: never)")
       ->capture_default_str();
+  sub.add_option("--idle-fetch-ms", core.idle_fetch_ms,
+                 "Re-read pending jobs at most this often when idle: bounds how late a write to "
+                 "the database by another process without --connect is seen")
+      ->capture_default_str();
   sub.add_flag("-v,--verbose", f->verbose, "Debug logging");
   AddSweepSetupFlags(sub, &f->setup);
   return [f]() -> int {
@@ -137,7 +143,7 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
     if (!sweep.ok()) return Fail(sweep.status());
     log.Info(Str("sweep ", sweep->config.name, ": ", sweep->grid.total, " cells, ",
                  sweep->grid.inserted, " new"));
-    return Serve(*f, *sweep, signals, std::move(lo), log);
+    return Serve(*f, *sweep, signals, std::move(lo), **tasks, log);
   };
 }
 

@@ -2,6 +2,8 @@
 // [--method X] [--error-like TEXT] [--dry-run | --no-run]`: puts the matching failed and dead
 // cells back to pending with fresh attempt counts (their old attempts and calls stay as history)
 // and runs them as `run` does, with the sweep file's current settings. --dry-run only counts.
+// --connect tcp://HOST:PORT: a coordinator already serves the database; the cells are put back
+// and that coordinator is told (WAKE), so it dispatches them at once instead of running them here.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "coordinator/store/store.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
+#include "tools/codesweep/coord_client.h"
 
 namespace codesweep {
 
@@ -22,6 +25,7 @@ struct RetryFlags {
   std::string task, model, method, error_like;
   bool dry_run = false;
   bool no_run = false;
+  CoordClientOptions client;  // --connect: the running coordinator to wake
   RetryFilter Filter() const {
     RetryFilter f;
     if (state == "failed") f.states = {JobState::kFailed};
@@ -106,6 +110,17 @@ std::optional<int> BeforeServe(const RetryFlags& f, Store& store, int64_t sweep_
   }
   std::printf("retry: %lld %s are pending again\n", static_cast<long long>(*n),
               f.Describe().c_str());
+  if (!f.client.connect.empty()) {
+    if (Result<SubmittedMsg> woke = AskCoordinator(f.client, WakeMsg{}); !woke.ok()) {
+      return PrintError("retry",
+                        Status(woke.status().code(),
+                               Str("the cells are pending in the database, but the coordinator "
+                                   "was not told (it finds them on its next idle re-read): ",
+                                   woke.status().message())));
+    }
+    std::printf("the coordinator at %s dispatches them now\n", f.client.connect.c_str());
+    return 0;
+  }
   if (f.no_run) {
     std::printf("run them with `codesweep run` or a coordinator on this database\n");
     return 0;
@@ -127,8 +142,15 @@ CommandAction SetupRetryCommand(CLI::App& sub) {
   sub.add_option("--error-like", f->error_like,
                  "Only cells whose last error contains this text (case-insensitive)");
   auto* dry = sub.add_flag("--dry-run", f->dry_run, "Count the matching cells; change nothing");
-  sub.add_flag("--no-run", f->no_run, "Put the cells back to pending but do not run them")
-      ->excludes(dry);
+  auto* no_run =
+      sub.add_flag("--no-run", f->no_run, "Put the cells back to pending but do not run them")
+          ->excludes(dry);
+  sub.add_option("--connect", f->client.connect,
+                 "A coordinator serving this database: it dispatches the cells at once "
+                 "(instead of running them here)")
+      ->excludes(dry)
+      ->excludes(no_run);
+  AddCoordClientFlags(sub, &f->client);
   RunHooks hooks;
   hooks.cell_filter_flags = false;  // --task/--model/--method above select the cells to retry
   hooks.before_load = [f](const std::string& sweep_file, const std::string& db) {

@@ -1,5 +1,7 @@
 // `codesweep tasks`: list the registered tasks, show one generated instance (prompt, truth,
-// canonical answer, reference solution), or check an answer against an instance.
+// canonical answer, reference solution), or check an answer against an instance. With
+// --sweep FILE, the tasks that sweep file declares (docs/tasks.md) are listed, shown and checked
+// the same way, beside the built-in ones.
 // Exit codes: 0 ok / correct, 1 incorrect, 2 usage or data error.
 #include <cstdio>
 #include <fstream>
@@ -8,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "coordinator/sweep/sweep_file.h"
+#include "jobs/tasks/declared/declared_task.h"
 #include "jobs/tasks/task.h"
 #include "tools/codesweep/commands.h"
 
@@ -16,6 +20,7 @@ namespace {
 
 struct TasksOptions {
   std::string data_dir;  // "" = DefaultDataDir()
+  std::string sweep;     // a sweep file whose declared tasks join the built-in ones
   std::string task;
   std::optional<std::string> complexity;  // unset = the task's first level
   uint64_t seed = 0;
@@ -24,23 +29,54 @@ struct TasksOptions {
   std::string answer_file;
 };
 
-Result<std::unique_ptr<TaskRegistry>> OpenRegistry(const TasksOptions& o) {
-  return TaskRegistry::Create(o.data_dir.empty() ? DefaultDataDir() : o.data_dir);
+// The built-in tasks and, given --sweep, the ones its sweep file declares.
+class TaskSet {
+ public:
+  std::unique_ptr<TaskRegistry> builtin;
+  SweepConfig sweep;
+  const Task* Find(std::string_view name) const {
+    for (const TaskConfig& t : sweep.tasks) {
+      if (t.declared && t.name == name) return t.declared.get();
+    }
+    return builtin->Find(name);
+  }
+  std::vector<const Task*> All() const {
+    std::vector<const Task*> out;
+    for (const auto& t : builtin->tasks()) out.push_back(t.get());
+    for (const TaskConfig& t : sweep.tasks) {
+      if (t.declared) out.push_back(t.declared.get());
+    }
+    return out;
+  }
+};
+
+Result<TaskSet> OpenRegistry(const TasksOptions& o) {
+  TaskSet set;
+  CS_ASSIGN_OR_RETURN(set.builtin,
+                      TaskRegistry::Create(o.data_dir.empty() ? DefaultDataDir() : o.data_dir));
+  if (!o.sweep.empty()) {
+    CS_ASSIGN_OR_RETURN(set.sweep, LoadSweepFile(o.sweep, *set.builtin));
+  }
+  return set;
 }
 
-int ListTasks(const TaskRegistry& reg) {
-  for (const auto& t : reg.tasks()) {
+int ListTasks(const TaskSet& reg) {
+  for (const Task* t : reg.All()) {
     std::string levels;
     for (const std::string& l : t->complexity_levels()) levels += (levels.empty() ? "" : " ") + l;
     if (levels.empty()) levels = "(none)";
     std::printf("%-36s %s\n  levels: %s\n", std::string(t->name()).c_str(),
                 std::string(t->description()).c_str(), levels.c_str());
+    if (const auto* d = dynamic_cast<const DeclaredTask*>(t)) {
+      std::printf("  declared: %s (%zu rows), definition %s\n", d->spec().dataset.c_str(),
+                  d->row_count(), d->spec().definition_hash.substr(0, 12).c_str());
+    }
   }
   return 0;
 }
 
 // Generates the instance named by the options; prints the error and returns nullopt on failure.
-std::optional<Instance> MakeInstance(const TaskRegistry& reg, const TasksOptions& o,
+std::optional<Instance> MakeInstance(const TaskSet& reg, const TasksOptions& o,
                                      const Task** task_out) {
   const Task* task = reg.Find(o.task);
   if (task == nullptr) {
@@ -70,7 +106,7 @@ int Show(const TasksOptions& o) {
     return 2;
   }
   const Task* task = nullptr;
-  std::optional<Instance> inst = MakeInstance(**reg, o, &task);
+  std::optional<Instance> inst = MakeInstance(*reg, o, &task);
   if (!inst) return 2;
   std::printf("== task: %s  complexity: %s  sample: %lld  seed: %llu\n", inst->task.c_str(),
               inst->complexity.c_str(), static_cast<long long>(inst->sample),
@@ -101,9 +137,19 @@ int CheckAnswer(const TasksOptions& o) {
     return 2;
   }
   const Task* task = nullptr;
-  std::optional<Instance> inst = MakeInstance(**reg, o, &task);
+  std::optional<Instance> inst = MakeInstance(*reg, o, &task);
   if (!inst) return 2;
   Verdict v = task->Check(*inst, answer);
+  if (const auto* d = dynamic_cast<const DeclaredTask*>(task);
+      d && (d->spec().python || d->spec().judge)) {
+    DeclaredJudgement j = JudgeDeclared(d->spec(), *inst, answer);
+    std::printf(
+        "answer: %s\nextractor: %s\nscorer: %s (runs in `codesweep run`; only the "
+        "extraction is checked here)\n",
+        j.answer ? j.answer->c_str() : "(none)", j.extractor.c_str(),
+        d->spec().python ? "python" : "judge");
+    return j.answer ? 0 : 1;
+  }
   std::printf("correct: %s\nscore: %g\nparsed: %s\nreason: %s\n", v.correct ? "yes" : "no", v.score,
               v.parsed.c_str(), v.reason.c_str());
   return v.correct ? 0 : 1;
@@ -114,7 +160,9 @@ void AddInstanceOptions(CLI::App* app, TasksOptions* o) {
   app->add_option("--complexity", o->complexity,
                   "Complexity level (default: the task's first level)");
   app->add_option("--seed", o->seed, "Seed")->required();
-  app->add_option("--sample", o->sample, "Sample index (default 0)");
+  app->add_option("--sample", o->sample,
+                  "Sample index (default 0; for a declared task also a row's sample key)");
+  app->add_option("--sweep", o->sweep, "A sweep file whose declared tasks to use");
 }
 
 }  // namespace
@@ -122,6 +170,7 @@ void AddInstanceOptions(CLI::App* app, TasksOptions* o) {
 CommandAction SetupTasksCommand(CLI::App& sub) {
   auto o = std::make_shared<TasksOptions>();
   sub.add_option("--data-dir", o->data_dir, "Data folder (default: the project's data/)");
+  sub.add_option("--sweep", o->sweep, "Also list the tasks this sweep file declares");
   CLI::App* show = sub.add_subcommand("show", "Print one instance and its reference solution");
   AddInstanceOptions(show, o.get());
   CLI::App* check = sub.add_subcommand("check", "Check an answer against one instance");
@@ -144,7 +193,7 @@ CommandAction SetupTasksCommand(CLI::App& sub) {
       std::fprintf(stderr, "codesweep tasks: %s\n", reg.status().message().c_str());
       return 2;
     }
-    return ListTasks(**reg);
+    return ListTasks(*reg);
   };
 }
 

@@ -5,11 +5,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/grid.h"
+#include "coordinator/sweep/method_templates.h"
 #include "jobs/llm/http.h"
 #include "jobs/llm/probe.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/methods/method.h"
+#include "jobs/tasks/declared/declared_task.h"
 #include "tools/codesweep/cli_common.h"
 #include "tools/codesweep/commands.h"
 
@@ -47,8 +50,8 @@ std::vector<std::string> KeyWarnings(const SweepConfig& c) {
 // Whether `m` will run a method that needs tool calling.
 bool RunsToolMethods(const SweepConfig& c, const ModelConfig& m) {
   for (const std::string& name : c.methods) {
-    const MethodInfo* info = FindMethod(name);
-    if (info != nullptr && info->needs_tools && m.Runs(name)) return true;
+    std::optional<MethodInfo> info = SweepMethodInfo(c, name);
+    if (info && info->needs_tools && m.Runs(name)) return true;
   }
   return false;
 }
@@ -131,6 +134,18 @@ int RunValidate(const ValidateFlags& f) {
     std::string levels;
     for (const auto& l : t.complexities)
       levels += (levels.empty() ? "" : ", ") + (l.empty() ? "-" : l);
+    if (t.declared) {  // every row was read and checked by LoadSweepFile
+      int64_t cells = 0;
+      for (const auto& l : t.complexities) cells += DeclaredSampleCount(c, t, l);
+      std::printf(
+          "  task   %-36s levels [%s] x %s samples = %lld rows (declared: %s, %zu rows "
+          "checked)\n",
+          t.name.c_str(), levels.c_str(),
+          t.all_samples ? "all" : std::to_string(t.samples > 0 ? t.samples : c.samples).c_str(),
+          static_cast<long long>(cells), t.declared->spec().dataset.c_str(),
+          t.declared->row_count());
+      continue;
+    }
     std::printf("  task   %-36s levels [%s] x %lld samples\n", t.name.c_str(), levels.c_str(),
                 static_cast<long long>(t.samples > 0 ? t.samples : c.samples));
   }

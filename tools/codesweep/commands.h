@@ -42,6 +42,7 @@ CommandAction SetupShowCommand(CLI::App& sub);         // cmd_show.cc
 CommandAction SetupKeygenCommand(CLI::App& sub);       // cmd_keygen.cc
 CommandAction SetupViewCommand(CLI::App& sub);         // cmd_view.cc
 CommandAction SetupRetryCommand(CLI::App& sub);        // cmd_retry.cc
+CommandAction SetupSubmitCommand(CLI::App& sub);       // cmd_submit.cc
 CommandAction SetupExportCommand(CLI::App& sub);       // cmd_export.cc
 
 }  // namespace codesweep

@@ -24,6 +24,8 @@ constexpr CommandEntry kCommands[] = {
      codesweep::SetupRetryCommand},
     {"coordinator", "Serve a sweep to workers over the network",
      codesweep::SetupCoordinatorCommand},
+    {"submit", "Hand a new or extended sweep to a running coordinator (dispatched at once)",
+     codesweep::SetupSubmitCommand},
     {"worker", "Run jobs for a coordinator", codesweep::SetupWorkerCommand},
     {"validate", "Check a sweep file and print its grid without running anything",
      codesweep::SetupValidateCommand},

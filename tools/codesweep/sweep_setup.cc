@@ -9,6 +9,7 @@
 
 #include "base/hash.h"
 #include "build_info.h"
+#include "coordinator/sweep/declared_tasks.h"
 #include "jobs/tasks/task.h"
 
 namespace codesweep {
@@ -91,6 +92,8 @@ Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegist
   for (const ModelConfig& m : out.config.models) {
     if (m.max_cost_usd) budget.model_max_cost_usd[m.spec.id] = *m.max_cost_usd;
   }
+  auto declared = std::make_shared<const DeclaredCatalog>(out.config);
+  if (!declared->empty()) out.core.declared = std::move(declared);
   return out;
 }
 

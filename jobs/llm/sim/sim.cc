@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "base/hash.h"
@@ -65,6 +67,7 @@ class Responder {
   }
 
   LlmResponse Respond(const LlmRequest& request) {
+    if (std::optional<LlmResponse> graded = Judge(request)) return *graded;
     switch (sim::DetectPhase(request, instance_.prompt)) {
       case sim::Phase::kToolStart:
         return ToolStart(request);
@@ -148,6 +151,33 @@ class Responder {
       return Reply("The program did not produce an answer, and I cannot determine it otherwise.");
     }
     return Reply("The program did not produce an answer, so I reason it out instead.\n" + Text(d));
+  }
+
+  // A judge prompt of a declared task (one asking for "GRADE: C" or "GRADE: I"): the sim grades
+  // C when the text after the last "Submitted answer:" is the instance's canonical answer
+  // (trimmed, case-insensitive), I otherwise. nullopt for any other prompt.
+  std::optional<LlmResponse> Judge(const LlmRequest& request) {
+    if (request.messages.empty()) return std::nullopt;
+    const std::string& text = request.messages.back().content;
+    if (text.find("GRADE: C") == std::string::npos || text.find("GRADE: I") == std::string::npos) {
+      return std::nullopt;
+    }
+    auto lower_trim = [](std::string_view s) {
+      size_t b = s.find_first_not_of(" \t\r\n");
+      size_t e = s.find_last_not_of(" \t\r\n");
+      std::string out(b == std::string_view::npos ? "" : s.substr(b, e - b + 1));
+      for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return out;
+    };
+    size_t at = text.rfind("Submitted answer:");
+    std::string submitted;
+    if (at != std::string::npos) {
+      std::string_view rest = std::string_view(text).substr(at + 17);
+      submitted = lower_trim(rest.substr(0, rest.find("\n\n", 1)));
+    }
+    bool same = !submitted.empty() && submitted == lower_trim(instance_.canonical_answer);
+    return Reply(same ? "The submitted answer matches the reference.\nGRADE: C"
+                      : "The submitted answer does not match the reference.\nGRADE: I");
   }
 
   LlmResponse SelfEstimate() {

@@ -3,7 +3,9 @@
 // randomness is seeded from the call key, so the same request gives the same reply on every
 // machine. It reads the instance's canonical answer and reference solution only to decide what
 // to emit: correct with probability p(complexity), by text or by code (the task's reference
-// Python, or a wrong variant), as the method's prompt steers it.
+// Python, or a wrong variant), as the method's prompt steers it. As the LLM judge of a declared
+// task (a prompt asking for "GRADE: C" or "GRADE: I") it grades C exactly when the submitted
+// answer is the instance's canonical one.
 #pragma once
 
 #include <memory>

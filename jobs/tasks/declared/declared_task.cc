@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "base/hash.h"
@@ -26,6 +29,88 @@ bool ValidName(const std::string& name) {
     }
   }
   return true;
+}
+
+// splitmix64: the seeded order of sampling, from a row's content hash.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+constexpr size_t kMaxScorerSourceBytes = 1 << 20;
+
+// scorer = { kind = "python", file = "...", function = "score" } (or `source` inline, as workers
+// get it). Fills `scorer.source` in `table` so the definition travels without the file.
+Result<PythonScorer> ReadPythonScorer(nlohmann::json& scorer, const std::string& base_dir) {
+  static const std::set<std::string> known = {"kind", "file", "function", "source"};
+  for (const auto& [key, value] : scorer.items()) {
+    if (!known.count(key))
+      return Status::InvalidArgument("scorer.python: unknown key '" + key + "'");
+  }
+  PythonScorer py;
+  py.function = "score";
+  if (scorer.contains("function")) {
+    if (!scorer["function"].is_string() || !ValidName(scorer["function"].get<std::string>()) ||
+        std::isdigit(static_cast<unsigned char>(scorer["function"].get<std::string>()[0]))) {
+      return Status::InvalidArgument("scorer.python: function is a Python name");
+    }
+    py.function = scorer["function"].get<std::string>();
+    if (py.function.find_first_of("-.") != std::string::npos) {
+      return Status::InvalidArgument("scorer.python: function is a Python name");
+    }
+  }
+  if (scorer.contains("source")) {
+    if (!scorer["source"].is_string())
+      return Status::InvalidArgument("scorer.python: source is a string");
+    py.source = scorer["source"].get<std::string>();
+    py.file = scorer.contains("file") && scorer["file"].is_string()
+                  ? scorer["file"].get<std::string>()
+                  : "";
+    return py;
+  }
+  if (!scorer.contains("file") || !scorer["file"].is_string()) {
+    return Status::InvalidArgument("scorer.python: needs file = \"scorers/x.py\"");
+  }
+  std::filesystem::path path(scorer["file"].get<std::string>());
+  if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+  py.file = path.lexically_normal().string();
+  std::ifstream in(py.file, std::ios::binary);
+  if (!in) return Status::InvalidArgument("scorer.python: cannot read " + py.file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > kMaxScorerSourceBytes) {
+    return Status::InvalidArgument("scorer.python: " + py.file + " is larger than 1 MiB");
+  }
+  py.source = text.str();
+  scorer["source"] = py.source;
+  return py;
+}
+
+// scorer = { kind = "judge", model = "sim:default", rubric = "..." }
+Result<JudgeScorer> ReadJudgeScorer(const nlohmann::json& scorer) {
+  static const std::set<std::string> known = {"kind", "model", "rubric"};
+  for (const auto& [key, value] : scorer.items()) {
+    if (!known.count(key))
+      return Status::InvalidArgument("scorer.judge: unknown key '" + key + "'");
+  }
+  JudgeScorer judge;
+  if (!scorer.contains("model") || !scorer["model"].is_string() ||
+      scorer["model"].get<std::string>().empty()) {
+    return Status::InvalidArgument("scorer.judge: needs model = \"...\" (a model of the sweep)");
+  }
+  judge.model = scorer["model"].get<std::string>();
+  std::string rubric = DefaultJudgeRubric();
+  if (scorer.contains("rubric")) {
+    if (!scorer["rubric"].is_string())
+      return Status::InvalidArgument("scorer.judge: rubric is a string");
+    rubric = scorer["rubric"].get<std::string>();
+  }
+  Result<Template> t = Template::Parse(rubric);
+  if (!t.ok()) return Status::InvalidArgument("scorer.judge.rubric: " + t.status().message());
+  judge.rubric = std::move(t).value();
+  return judge;
 }
 
 }  // namespace
@@ -95,9 +180,26 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
   if (!chain.ok()) return bad("", chain.status().message());
   spec.answer = std::move(chain).value();
   nlohmann::json scorer = table.contains("scorer") ? table["scorer"] : nlohmann::json("exact");
-  Result<Scorer> sc = ParseScorer(scorer);
-  if (!sc.ok()) return bad("", sc.status().message());
-  spec.scorer = std::move(sc).value();
+  std::string scorer_kind =
+      scorer.is_object() && scorer.contains("kind") && scorer["kind"].is_string()
+          ? scorer["kind"].get<std::string>()
+          : (scorer.is_string() ? scorer.get<std::string>() : "");
+  if (scorer_kind == "python" || scorer_kind == "judge") {
+    if (!scorer.is_object()) scorer = {{"kind", scorer_kind}};
+    if (scorer_kind == "python") {
+      Result<PythonScorer> py = ReadPythonScorer(scorer, base_dir);
+      if (!py.ok()) return bad("", py.status().message());
+      spec.python = std::move(py).value();
+    } else {
+      Result<JudgeScorer> judge = ReadJudgeScorer(scorer);
+      if (!judge.ok()) return bad("", judge.status().message());
+      spec.judge = std::move(judge).value();
+    }
+  } else {
+    Result<Scorer> sc = ParseScorer(scorer);
+    if (!sc.ok()) return bad("", sc.status().message());
+    spec.scorer = std::move(sc).value();
+  }
 
   for (const char* key : {"max_bytes", "max_row_bytes"}) {
     if (!table.contains(key)) continue;
@@ -115,7 +217,11 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
                              {"complexity", spec.complexity ? spec.complexity->source() : ""},
                              {"answer", answer},
                              {"scorer", scorer}};
+  if (spec.python) identity["scorer"].erase("file");  // where it sits is not what it does
   spec.definition_hash = Sha256Hex(identity.dump());
+  spec.table = table;
+  spec.table["dataset"] = spec.dataset;
+  spec.table["scorer"] = scorer;
   return spec;
 }
 
@@ -160,7 +266,7 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
 
   // No two rows may share an id, nor (without ids) the same content: a cell is one row.
   if (!spec.id) {
-    for (size_t i = 0; i < ds->size(); ++i) ids.emplace_back(ds->content_hash(i), i);
+    for (size_t i = 0; i < ds->size(); ++i) ids.emplace_back(ds->content_hash(i) >> 1, i);
   }
   std::sort(ids.begin(), ids.end());
   for (size_t i = 1; i < ids.size(); ++i) {
@@ -210,6 +316,7 @@ Result<size_t> DeclaredTask::RowIndex(std::string_view complexity, int64_t sampl
   Status valid = ValidateComplexity(complexity);
   if (!valid.ok()) return valid;
   if (sample < 0) return Status::InvalidArgument("sample must be >= 0");
+  if (std::optional<size_t> keyed = FindRow(complexity, sample)) return *keyed;
   const std::vector<uint32_t>& rows = rows_.at(std::string(complexity));
   // The seed rotates the content-hash order, so two seeds start at different rows.
   uint64_t offset =
@@ -218,20 +325,17 @@ Result<size_t> DeclaredTask::RowIndex(std::string_view complexity, int64_t sampl
   return rows[(offset + static_cast<uint64_t>(sample)) % rows.size()];
 }
 
-Result<Instance> DeclaredTask::Generate(std::string_view complexity, int64_t sample,
-                                        uint64_t seed) const {
-  Result<size_t> index = RowIndex(complexity, sample, seed);
-  if (!index.ok()) return index.status();
-  Result<nlohmann::json> row = dataset_.Row(*index);
-  if (!row.ok()) return row.status();
-  Result<std::string> prompt = spec_.prompt.Render(*row);
-  Result<std::vector<std::string>> targets = spec_.target.RenderList(*row);
-  if (!prompt.ok() || !targets.ok()) {
-    return Status::InvalidArgument(dataset_.path() + ":" + std::to_string(dataset_.line(*index)) +
+Result<Instance> DeclaredInstance(const DeclaredTaskSpec& spec, const nlohmann::json& row,
+                                  uint64_t content_hash, uint32_t line, std::string_view complexity,
+                                  int64_t sample, uint64_t seed) {
+  Result<std::string> prompt = spec.prompt.Render(row);
+  Result<std::vector<std::string>> targets = spec.target.RenderList(row);
+  if (!prompt.ok() || !targets.ok() || targets->empty()) {
+    return Status::InvalidArgument(spec.dataset + ":" + std::to_string(line) +
                                    ": the row no longer renders");
   }
   Instance inst;
-  inst.task = spec_.name;
+  inst.task = spec.name;
   inst.complexity = std::string(complexity);
   inst.sample = sample;
   inst.seed = seed;
@@ -241,24 +345,83 @@ Result<Instance> DeclaredTask::Generate(std::string_view complexity, int64_t sam
   inst.truth = truth;
   inst.canonical_answer = targets->front();
   char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx",
-                static_cast<unsigned long long>(dataset_.content_hash(*index)));
-  inst.data = {{"targets", *targets}, {"row_hash", hash}, {"line", dataset_.line(*index)}};
-  if (spec_.id) {
-    Result<std::string> id = spec_.id->Render(*row);
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(content_hash));
+  inst.data = {{"targets", *targets}, {"row_hash", hash}};
+  if (line > 0) inst.data["line"] = line;
+  if (spec.id) {
+    Result<std::string> id = spec.id->Render(row);
     if (id.ok()) inst.data["id"] = *id;
   }
   return inst;
 }
 
-Verdict DeclaredTask::Check(const Instance& instance, std::string_view answer) const {
-  std::optional<Extracted> got = ExtractAnswer(answer, spec_.answer);
+Result<Instance> DeclaredTask::Generate(std::string_view complexity, int64_t sample,
+                                        uint64_t seed) const {
+  Result<size_t> index = RowIndex(complexity, sample, seed);
+  if (!index.ok()) return index.status();
+  Result<nlohmann::json> row = dataset_.Row(*index);
+  if (!row.ok()) return row.status();
+  return DeclaredInstance(spec_, *row, dataset_.content_hash(*index), dataset_.line(*index),
+                          complexity, sample, seed);
+}
+
+std::vector<int64_t> DeclaredTask::SampleKeys(std::string_view complexity, int64_t n, int64_t first,
+                                              uint64_t seed) const {
+  std::vector<int64_t> keys;
+  auto it = rows_.find(std::string(complexity));
+  if (it == rows_.end()) return keys;
+  const std::vector<uint32_t>& rows = it->second;
+  if (n < 0) {  // every row, in content-hash order
+    keys.reserve(rows.size());
+    for (uint32_t r : rows) keys.push_back(RowSampleKey(dataset_.content_hash(r)));
+    return keys;
+  }
+  uint64_t salt =
+      Sha256U64(spec_.name + "|" + std::string(complexity) + "|" + std::to_string(seed));
+  std::vector<std::pair<uint64_t, uint64_t>> order;  // (seeded rank, content hash)
+  order.reserve(rows.size());
+  for (uint32_t r : rows) {
+    uint64_t h = dataset_.content_hash(r);
+    order.emplace_back(Mix(h ^ salt), h);
+  }
+  size_t begin = std::min<size_t>(static_cast<size_t>(std::max<int64_t>(first, 0)), order.size());
+  size_t end = std::min<size_t>(begin + static_cast<size_t>(n), order.size());
+  if (end < order.size()) std::nth_element(order.begin(), order.begin() + end, order.end());
+  std::sort(order.begin(), order.begin() + end);
+  keys.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) keys.push_back(RowSampleKey(order[i].second));
+  return keys;
+}
+
+std::optional<size_t> DeclaredTask::FindRow(std::string_view complexity, int64_t key) const {
+  auto it = rows_.find(std::string(complexity));
+  if (it == rows_.end() || key < 0) return std::nullopt;
+  const std::vector<uint32_t>& rows = it->second;
+  auto at = std::lower_bound(rows.begin(), rows.end(), key, [&](uint32_t r, int64_t k) {
+    return RowSampleKey(dataset_.content_hash(r)) < k;
+  });
+  if (at == rows.end() || RowSampleKey(dataset_.content_hash(*at)) != key) return std::nullopt;
+  return *at;
+}
+
+DeclaredJudgement JudgeDeclared(const DeclaredTaskSpec& spec, const Instance& instance,
+                                std::string_view reply) {
+  DeclaredJudgement out;
+  std::optional<Extracted> got = ExtractAnswer(reply, spec.answer);
   if (!got) {
     std::string tried;
-    for (const Extractor& e : spec_.answer) tried += (tried.empty() ? "" : ", ") + e.name;
-    Verdict v;
-    v.reason = "no answer found (tried " + tried + ")";
-    return v;
+    for (const Extractor& e : spec.answer) tried += (tried.empty() ? "" : ", ") + e.name;
+    out.verdict.reason = "no answer found (tried " + tried + ")";
+    return out;
+  }
+  out.answer = got->answer;
+  out.extractor = got->source;
+  out.verdict.source =
+      got->source == spec.answer.front().name ? AnswerSource::kTags : AnswerSource::kFallback;
+  if (spec.python || spec.judge) {
+    out.verdict.parsed = got->answer;
+    out.verdict.reason = "answer by " + got->source;
+    return out;
   }
   std::vector<std::string> targets;
   if (instance.data.contains("targets") && instance.data["targets"].is_array()) {
@@ -266,13 +429,115 @@ Verdict DeclaredTask::Check(const Instance& instance, std::string_view answer) c
       if (t.is_string()) targets.push_back(t.get<std::string>());
     }
   }
-  Verdict v = Score(spec_.scorer, got->answer, targets);
-  v.reason += " (answer by " + got->source + ")";
-  return v;
+  AnswerSource source = out.verdict.source;
+  out.verdict = Score(spec.scorer, got->answer, targets);
+  out.verdict.source = source;
+  out.verdict.reason += " (answer by " + got->source + ")";
+  return out;
+}
+
+Verdict DeclaredTask::Check(const Instance& instance, std::string_view answer) const {
+  return JudgeDeclared(spec_, instance, answer).verdict;
 }
 
 std::string DeclaredTask::ReferenceSolution(const Instance& instance) const {
   std::string answer = FormatAnswerFor(spec_.answer.front(), instance.canonical_answer);
+  return "print(" + PyStringLiteral(answer) + ")\n";
+}
+
+DeclaredRowTask::DeclaredRowTask(std::shared_ptr<const DeclaredTaskSpec> spec, nlohmann::json row)
+    : spec_(std::move(spec)),
+      row_(std::move(row)),
+      hash_(Sha256U64(row_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {}
+
+namespace {
+
+// A job's task definition, parsed (templates, extractors, regexes, scorer).
+struct WireDef {
+  std::shared_ptr<const DeclaredTaskSpec> spec;
+  std::optional<ModelSpec> judge_model;
+  GenSettings judge_gen;
+};
+
+Result<std::shared_ptr<const WireDef>> ParseWireDef(std::string_view task_def) {
+  nlohmann::json def = nlohmann::json::parse(task_def, nullptr, false);
+  if (!def.is_object() || !def.contains("task")) {
+    return Status::InvalidArgument("the job's task definition is not a JSON object with 'task'");
+  }
+  Result<DeclaredTaskSpec> spec = ParseDeclaredTask(def["task"], "");
+  if (!spec.ok()) return spec.status();
+  auto out = std::make_shared<WireDef>();
+  out->spec = std::make_shared<const DeclaredTaskSpec>(std::move(spec).value());
+  if (def.contains("judge_model")) {
+    const nlohmann::json& m = def["judge_model"];
+    try {
+      ModelSpec model;
+      model.id = m.at("id").get<std::string>();
+      model.provider = m.at("provider").get<std::string>();
+      model.name = m.at("name").get<std::string>();
+      model.options_json = m.at("options_json").get<std::string>();
+      const nlohmann::json& g = m.at("gen");
+      out->judge_gen.temperature = g.at("temperature").get<double>();
+      out->judge_gen.top_p = g.at("top_p").get<double>();
+      out->judge_gen.max_tokens = g.at("max_tokens").get<int>();
+      out->judge_gen.stop = g.at("stop").get<std::vector<std::string>>();
+      if (g.contains("seed")) out->judge_gen.seed = g["seed"].get<int64_t>();
+      out->judge_model = std::move(model);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument(std::string("the job's judge model is malformed: ") +
+                                     e.what());
+    }
+  }
+  return std::shared_ptr<const WireDef>(std::move(out));
+}
+
+// Every job of a declared task carries the same definition: a worker parses each distinct one
+// once (at most kMaxCachedDefs kept; the cache starts over when full).
+constexpr size_t kMaxCachedDefs = 64;
+
+Result<std::shared_ptr<const WireDef>> CachedWireDef(std::string_view task_def) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<const WireDef>> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(std::string(task_def));
+    if (it != cache.end()) return it->second;
+  }
+  Result<std::shared_ptr<const WireDef>> parsed = ParseWireDef(task_def);
+  if (!parsed.ok()) return parsed.status();
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kMaxCachedDefs) cache.clear();
+  cache.emplace(std::string(task_def), *parsed);
+  return parsed;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeclaredRowTask>> DeclaredRowTask::FromWire(std::string_view task_def,
+                                                                   std::string_view task_row) {
+  Result<std::shared_ptr<const WireDef>> def = CachedWireDef(task_def);
+  if (!def.ok()) return def.status();
+  nlohmann::json row = nlohmann::json::parse(task_row, nullptr, false);
+  if (!row.is_object()) {
+    return Status::InvalidArgument("the job's dataset row is not a JSON object");
+  }
+  auto task = std::make_unique<DeclaredRowTask>((*def)->spec, std::move(row));
+  task->judge_model_ = (*def)->judge_model;
+  task->judge_gen_ = (*def)->judge_gen;
+  return task;
+}
+
+Result<Instance> DeclaredRowTask::Generate(std::string_view complexity, int64_t sample,
+                                           uint64_t seed) const {
+  return DeclaredInstance(*spec_, row_, hash_, 0, complexity, sample, seed);
+}
+
+Verdict DeclaredRowTask::Check(const Instance& instance, std::string_view answer) const {
+  return JudgeDeclared(*spec_, instance, answer).verdict;
+}
+
+std::string DeclaredRowTask::ReferenceSolution(const Instance& instance) const {
+  std::string answer = FormatAnswerFor(spec_->answer.front(), instance.canonical_answer);
   return "print(" + PyStringLiteral(answer) + ")\n";
 }
 

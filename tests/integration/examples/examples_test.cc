@@ -15,7 +15,7 @@ std::string Example(const std::string& name) {
 
 TEST(ExamplesTest, EverySweepFileValidates) {
   TempDir dir;
-  for (const char* name : {"quickstart.toml", "paper.toml", "paper-sim.toml"}) {
+  for (const char* name : {"quickstart.toml", "paper.toml", "paper-sim.toml", "declared.toml"}) {
     Proc p({Binary(), "validate", Example(name)}, dir / "validate.log");
     ASSERT_TRUE(p.Wait(60'000)) << name;
     EXPECT_EQ(p.exit_code(), 0) << name << ":\n" << p.log();
@@ -72,6 +72,84 @@ TEST(ExamplesTest, QuickstartRunsThenResumesWithNothingToDo) {
   EXPECT_THAT(second.log(), ::testing::HasSubstr("nothing to run"));
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM v_results"), cells);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM calls"), calls);
+}
+
+// examples/declared.toml: a declared dataset task scored by a rule, a Python scorer (in the
+// sandbox) and an LLM judge (the sim model), listed by `tasks`, then run to completion.
+TEST(ExamplesTest, DeclaredTasksListShowAndRunWithEveryScorerKind) {
+  TempDir dir;
+  Proc list({Binary(), "tasks", "--sweep", Example("declared.toml")}, dir / "tasks.log");
+  ASSERT_TRUE(list.Wait(60'000));
+  ASSERT_EQ(list.exit_code(), 0) << list.log();
+  for (const char* name : {"arith_words", "arith_python", "arith_judge", "game24"}) {
+    EXPECT_THAT(list.log(), ::testing::HasSubstr(name));
+  }
+  Proc show({Binary(), "tasks", "show", "arith_words", "--sweep", Example("declared.toml"),
+             "--seed", "1"},
+            dir / "show.log");
+  ASSERT_TRUE(show.Wait(60'000));
+  ASSERT_EQ(show.exit_code(), 0) << show.log();
+  EXPECT_THAT(show.log(), ::testing::HasSubstr("Give the final answer as <<<number>>>"));
+  EXPECT_THAT(show.log(), ::testing::HasSubstr("complexity: easy"));
+
+  std::string db = dir / "declared.db";
+  Proc run({Binary(), "run", Example("declared.toml"), "--db", db, "--workers", "2"},
+           dir / "run.log");
+  ASSERT_TRUE(run.Wait(300'000)) << run.log();
+  ASSERT_EQ(run.exit_code(), 0) << run.log();
+  // (16 + 8 + 8 rows) x 2 methods.
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM v_results"), 64);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state <> 'done'"), 0);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM v_results WHERE correct = 1"), 0);
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM results WHERE answer_source NOT IN "
+                     "('tags', 'fallback', 'none')"),
+            0);
+  // The Python scorer ran in the sandbox for every answered cell of its task.
+  EXPECT_GT(QueryInt(db,
+                     "SELECT count(*) FROM results r JOIN jobs j ON j.id = r.job_id "
+                     "WHERE j.task = 'arith_python' AND r.extra_json LIKE '%\"python\"%'"),
+            0);
+  // Every judged cell made the judge's call beside the model's, with the reasoning stored.
+  EXPECT_GT(QueryInt(db,
+                     "SELECT count(*) FROM v_results WHERE task = 'arith_judge' AND "
+                     "verdict_reason LIKE 'judge: %'"),
+            0);
+  EXPECT_GT(QueryInt(db,
+                     "SELECT count(*) FROM calls c JOIN jobs j ON j.id = c.job_id "
+                     "WHERE j.task = 'arith_judge'"),
+            QueryInt(db, "SELECT count(*) FROM jobs WHERE task = 'arith_judge'"));
+  Proc again({Binary(), "run", Example("declared.toml"), "--db", db}, dir / "again.log");
+  ASSERT_TRUE(again.Wait(60'000)) << again.log();
+  EXPECT_EQ(again.exit_code(), 0) << again.log();
+  EXPECT_THAT(again.log(), ::testing::HasSubstr("nothing to run"));
+}
+
+}  // namespace
+}  // namespace codesweep::testing
+
+namespace codesweep::testing {
+namespace {
+
+// examples/declared-methods.toml: declared methods of every code mode beside a built-in one.
+TEST(ExamplesTest, DeclaredMethodsExampleRuns) {
+  TempDir dir;
+  std::string db = dir / "declared.db";
+  Proc run({Binary(), "run", Example("declared-methods.toml"), "--db", db}, dir / "run.log");
+  ASSERT_TRUE(run.Wait(300'000)) << run.log();
+  ASSERT_EQ(run.exit_code(), 0) << run.log();
+  // 12 instances x (all_code x2 turns, my_cot, text_only, tool_solver, refine x2 turns).
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM v_results"), 12 * 7);
+  for (const char* method : {"my_cot", "text_only", "tool_solver", "refine"}) {
+    EXPECT_GT(QueryInt(db, std::string("SELECT count(*) FROM v_results WHERE method = '") + method +
+                               "' AND correct = 1"),
+              0)
+        << method;
+  }
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM executions e JOIN jobs j ON j.id = e.job_id"
+                     " WHERE j.method = 'text_only'"),
+            0);
 }
 
 }  // namespace

@@ -113,5 +113,34 @@ TEST(Retry, DeadCellsAndNoRun) {
   EXPECT_EQ(CountState(db, "done"), 4) << JobStates(db);
 }
 
+// `retry --connect`: a coordinator already serves the database and is told at once (WAKE). Its
+// idle re-read of pending jobs is set to an hour, so only the WAKE can make it run them.
+TEST(Retry, ConnectWakesTheRunningCoordinator) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--p503", "1"});
+  RetrySweep s;
+  s.methods = {"all_text"};
+  s.samples = 1;
+  const std::string sweep = WriteRetrySweep(dir, s, llm.base_url());
+  const std::string db = dir / "rt.db";
+  CliRun first = Codesweep(dir, {"run", sweep, "--db", db, "-q"});
+  ASSERT_EQ(first.exit_code, 3) << first.out;
+  ASSERT_EQ(CountState(db, "dead"), 4) << JobStates(db);
+  llm.Post("/admin/config", R"({"p_503": 0})");
+  Proc coord({Binary(), "coordinator", sweep, "--db", db, "--bind", "tcp://127.0.0.1:0",
+              "--idle-fetch-ms", "3600000"},
+             dir / "coord.log");
+  const std::string endpoint = WaitForEndpoint(coord, 15'000);
+  ASSERT_FALSE(endpoint.empty()) << coord.log();
+  Proc worker(WorkerArgs(endpoint, 2), dir / "worker.log");
+  ASSERT_TRUE(WaitFor([&] { return coord.log().find("worker up") != std::string::npos; }, 15'000))
+      << coord.log();
+  CliRun put = Codesweep(dir, {"retry", sweep, "--db", db, "--state", "dead", "--connect", endpoint,
+                               "--timeout-ms", "5000"});
+  EXPECT_EQ(put.exit_code, 0) << put.out;
+  EXPECT_NE(put.out.find("dispatches them now"), std::string::npos) << put.out;
+  EXPECT_TRUE(WaitFor([&] { return CountState(db, "done") == 4; }, 30'000)) << JobStates(db);
+}
+
 }  // namespace
 }  // namespace codesweep::testing

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "base/log.h"
@@ -43,8 +45,9 @@ class SecurityTest : public ::testing::Test {
     sweep_ = WriteSweep(dir_, "secure", 2);
   }
 
-  void StartCoordinator(bool verbose = false) {
+  void StartCoordinator(bool verbose = false, bool exit_when_done = true) {
     std::vector<std::string> args = CoordinatorArgs(sweep_, db(), "tcp://127.0.0.1:0");
+    if (!exit_when_done) args.erase(std::find(args.begin(), args.end(), "--exit-when-done"));
     args.insert(args.end(),
                 {"--curve-secret", dir_ / "server.key", "--authorized-keys", dir_ / "authorized"});
     if (verbose) args.push_back("-v");
@@ -168,6 +171,59 @@ TEST_F(SecurityTest, SecretsNeverInLogsDatabaseOrStatus) {
   }
   // The public keys may appear (they identify workers); make sure the scan can see the log.
   EXPECT_NE(coord_->log().find(PublicOf(dir_, "server")), std::string::npos);
+}
+
+// `codesweep submit` with a worker's key: a new sweep and an extension of the served one reach
+// the coordinator's workers; a key it does not authorize, a bad sweep file and an endpoint where
+// nothing listens each end with an error saying which.
+TEST_F(SecurityTest, SubmitNewAndExtendedSweepsReachWorkers) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(false, /*exit_when_done=*/false));
+  auto w = StartWorker("good", Keys("server.pub", "authorized/good.key"));
+  auto results = [&] { return QueryInt(db(), "SELECT count(*) FROM results"); };
+  ASSERT_TRUE(WaitFor([&] { return results() == kCells; }, 60'000)) << JobStates(db());
+  auto submit = [&](const std::string& sweep, const std::string& key, const std::string& log) {
+    std::vector<std::string> args = {Binary(),  "submit",       sweep, "--connect",
+                                     endpoint_, "--timeout-ms", "3000"};
+    if (!key.empty()) {
+      for (const std::string& k : Keys("server.pub", key)) args.push_back(k);
+    }
+    auto p = std::make_unique<Proc>(args, dir_ / log);
+    EXPECT_TRUE(p->Wait(20'000));
+    return p;
+  };
+  auto other = submit(WriteSweep(dir_, "other", 1), "authorized/good.key", "submit1.log");
+  EXPECT_EQ(other->exit_code(), 0) << other->log();
+  EXPECT_NE(other->log().find("4 cells, 4 new"), std::string::npos) << other->log();
+  ASSERT_TRUE(WaitFor([&] { return results() == kCells + 4; }, 60'000)) << JobStates(db());
+  // The served sweep with 3 samples instead of 2: 4 more cells.
+  auto more = submit(WriteSweep(dir_, "secure", 3), "authorized/good.key", "submit2.log");
+  EXPECT_EQ(more->exit_code(), 0) << more->log();
+  EXPECT_NE(more->log().find("12 cells, 4 new"), std::string::npos) << more->log();
+  ASSERT_TRUE(WaitFor([&] { return results() == kCells + 8; }, 60'000)) << JobStates(db());
+  ExpectExactlyOnce(db(), kCells + 8);
+
+  auto stranger = submit(WriteSweep(dir_, "stranger", 1), "stranger.key", "submit3.log");
+  EXPECT_NE(stranger->exit_code(), 0);
+  EXPECT_NE(stranger->log().find("no answer from"), std::string::npos) << stranger->log();
+  EXPECT_NE(coord_->log().find("refused unknown worker key " + PublicOf(dir_, "stranger")),
+            std::string::npos)
+      << coord_->log();
+  {
+    std::ofstream bad(dir_ / "bad.toml");
+    bad << "name = \"bad\"\nsamples = \"many\"\n";
+  }
+  auto invalid = submit(dir_ / "bad.toml", "authorized/good.key", "submit4.log");
+  EXPECT_NE(invalid->exit_code(), 0);
+  EXPECT_NE(invalid->log().find("refused it"), std::string::npos) << invalid->log();
+  EXPECT_NE(invalid->log().find("bad.toml"), std::string::npos) << invalid->log();
+  Proc nowhere({Binary(), "submit", dir_ / "bad.toml", "--connect", "tcp://127.0.0.1:9",
+                "--timeout-ms", "300"},
+               dir_ / "submit5.log");
+  ASSERT_TRUE(nowhere.Wait(20'000));
+  EXPECT_NE(nowhere.exit_code(), 0);
+  EXPECT_NE(nowhere.log().find("no answer from tcp://127.0.0.1:9"), std::string::npos)
+      << nowhere.log();
+  EXPECT_EQ(QueryInt(db(), "SELECT count(*) FROM jobs"), kCells + 8);  // nothing else loaded
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "coordinator/store/report_queries.h"
+#include "jobs/tasks/task.h"
 #include "schema/codec.h"
 
 namespace codesweep {
@@ -505,6 +506,131 @@ TEST_F(CoreTest, ReachedBudgetStopsDispatchAndLeasedJobsFinish) {
   Hello("w2");
   core_->OnMessage("w2", CreditMsg{2});
   EXPECT_EQ(Of<JobMsg>(Step(), "w2").size(), 2u);
+}
+
+// Push dispatch: with the idle re-read of pending jobs set to an hour, every job the coordinator
+// makes runnable itself still goes out in the same turn (no clock advance) or when its back-off
+// ends (the clock advanced by exactly the back-off), never after a poll.
+class PushTest : public CoreTest {
+ protected:
+  void SetUp() override {
+    opt_.idle_fetch_ms = 3'600'000;
+    CoreTest::SetUp();
+  }
+  // Leases all kCells jobs to w1 and lets w2 find nothing (which starts the idle delay).
+  std::vector<JobMsg> AllToW1() {
+    Hello("w1", {}, 8);
+    core_->OnMessage("w1", CreditMsg{kCells});
+    std::vector<JobMsg> held = Of<JobMsg>(Step(), "w1");
+    Hello("w2", {}, 8);
+    core_->OnMessage("w2", CreditMsg{4});
+    EXPECT_TRUE(Of<JobMsg>(Step(), "w2").empty());
+    return held;
+  }
+  static std::string SweepText(const std::string& name, int samples) {
+    return "name = \"" + name + "\"\nseed = 7\nsamples = " + std::to_string(samples) +
+           "\nmethods = [\"only_question\"]\n\n[[tasks]]\nname = \"number_multiply\"\n"
+           "complexity = [\"1_2\"]\n\n[models.\"sim:fast\"]\np_code = 0.0\n";
+  }
+  SubmittedMsg Submit(const std::string& text, const std::string& path = "s.toml") {
+    core_->OnMessage("client", SubmitMsg{path, text, 0});
+    std::vector<Outgoing> out = core_->TakeOutbox();
+    std::vector<SubmittedMsg> answers = Of<SubmittedMsg>(out, "client");
+    EXPECT_EQ(answers.size(), 1u);
+    outbox_rest_ = std::move(out);
+    return answers.empty() ? SubmittedMsg{"no answer"} : answers[0];
+  }
+  std::vector<Outgoing> outbox_rest_;
+};
+
+TEST_F(PushTest, DisconnectedWorkersJobsGoOutInTheSameTurn) {
+  ASSERT_EQ(AllToW1().size(), static_cast<size_t>(kCells));
+  core_->OnDisconnected("w1");
+  EXPECT_EQ(Of<JobMsg>(Step(), "w2").size(), 4u);
+}
+
+TEST_F(PushTest, RetryBackOffEndsAndTheJobGoesOutThen) {
+  std::vector<JobMsg> held = AllToW1();
+  ASSERT_FALSE(held.empty());
+  Outcome failed;
+  failed.failed = true;
+  failed.retryable = true;
+  failed.error = "transient";
+  core_->OnMessage("w1", ResultMsg{held[0].spec.job.value(), held[0].lease, 1, failed});
+  core_->MaybeCommit(true);
+  EXPECT_TRUE(Of<JobMsg>(Step(), "w2").empty());  // its back-off (1 s) has not ended
+  EXPECT_LE(core_->NextWakeMs(), opt_.requeue_backoff_ms);
+  clock_.Advance(Millis(opt_.requeue_backoff_ms));
+  std::vector<JobMsg> again = Of<JobMsg>(Step(), "w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].spec.job, held[0].spec.job);
+  EXPECT_EQ(again[0].attempt, 2);
+}
+
+TEST_F(PushTest, SilentWorkersJobsGoOutWhenTheirBackOffEnds) {
+  ASSERT_EQ(AllToW1().size(), static_cast<size_t>(kCells));
+  const int64_t silent_ms = static_cast<int64_t>(opt_.hb_ms) * opt_.liveness;
+  for (int64_t t = 0; t <= silent_ms; t += opt_.hb_ms / 2) {  // w2 stays alive, w1 says nothing
+    clock_.Advance(Millis(opt_.hb_ms / 2));
+    core_->OnMessage("w2", HeartbeatMsg{});
+    EXPECT_TRUE(Of<JobMsg>(Step(), "w2").empty());  // w1 lost: its jobs wait out the back-off
+  }
+  EXPECT_EQ(core_->progress().workers, 1);
+  EXPECT_LE(core_->NextWakeMs(), opt_.requeue_backoff_ms);
+  clock_.Advance(Millis(opt_.requeue_backoff_ms));
+  core_->OnMessage("w2", HeartbeatMsg{});
+  EXPECT_EQ(Of<JobMsg>(Step(), "w2").size(), 4u);
+}
+
+TEST_F(PushTest, SubmittedSweepAndItsExtensionAreDispatchedAtOnce) {
+  Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
+  ASSERT_TRUE(tasks.ok()) << tasks.status().ToString();
+  core_->SetTasks(tasks->get());
+  AllToW1();
+  const int64_t total = core_->progress().total;
+  SubmittedMsg first = Submit(SweepText("pushed", 2));
+  ASSERT_EQ(first.error, "");
+  EXPECT_EQ(first.inserted, 2);
+  EXPECT_EQ(core_->progress().total, total + 2);
+  std::vector<JobMsg> jobs = Of<JobMsg>(Step(), "w2");
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].spec.sweep, "pushed");
+  // The same sweep with more samples: only the new cells are added, and they go out at once.
+  SubmittedMsg more = Submit(SweepText("pushed", 4));
+  ASSERT_EQ(more.error, "");
+  EXPECT_EQ(more.sweep_id, first.sweep_id);
+  EXPECT_EQ(more.total, 4);
+  EXPECT_EQ(more.inserted, 2);
+  EXPECT_EQ(Of<JobMsg>(Step(), "w2").size(), 2u);
+  EXPECT_EQ(core_->progress().total, total + 4);
+}
+
+TEST_F(PushTest, BadSubmitIsRefusedNamingWhereAndChangesNothing) {
+  Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
+  ASSERT_TRUE(tasks.ok()) << tasks.status().ToString();
+  core_->SetTasks(tasks->get());
+  SubmittedMsg bad = Submit("name = \"x\"\nsamples = \"many\"\n", "bad.toml");
+  EXPECT_NE(bad.error.find("bad.toml"), std::string::npos) << bad.error;
+  SubmittedMsg garbage = Submit(std::string("\xff\xfe[[[", 5), "garbage.toml");
+  EXPECT_NE(garbage.error.find("garbage.toml"), std::string::npos) << garbage.error;
+  Result<JobCounts> counts = store_->CountJobStates(0, "");
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->total, kCells);
+  EXPECT_TRUE(core_->fatal().ok());
+}
+
+TEST_F(PushTest, SubmitWithoutTaskRegistryIsRefused) {
+  SubmittedMsg r = Submit(SweepText("pushed", 1));
+  EXPECT_NE(r.error.find("no submits"), std::string::npos) << r.error;
+}
+
+TEST_F(PushTest, WakeRereadsCountsAndPendingJobs) {
+  AllToW1();
+  core_->OnMessage("client", WakeMsg{});
+  std::vector<Outgoing> out = core_->TakeOutbox();
+  ASSERT_EQ(Of<SubmittedMsg>(out, "client").size(), 1u);
+  EXPECT_EQ(Of<SubmittedMsg>(out, "client")[0].error, "");
+  EXPECT_EQ(core_->progress().total, kCells);
 }
 
 }  // namespace

@@ -214,5 +214,28 @@ TEST_F(RateCallsTest, LiveStateGoesToTheRateLimitsTable) {
   EXPECT_EQ(r.in_flight, 2);
 }
 
+// The learned token ratio goes to rate_limits with the live state, and the next coordinator on
+// the same database starts from it: its first call is charged the learned estimate, not the
+// worker's prompt / 4 + max_tokens (which before overcharged the tokens bucket until results
+// of the new run came back).
+TEST_F(RateCallsTest, NextCoordinatorOnTheDatabaseStartsFromTheLearnedRatio) {
+  Start();
+  CallMsg first = Call("a");
+  first.est_tokens = 2'000;
+  core_->OnMessage("w1", first);
+  ASSERT_EQ(Grants(), Strings({"w1:a"}));
+  CallResultMsg r = Reply(first, true);
+  r.tokens_in = 60;
+  r.tokens_out = 40;  // 100 of an estimated 2,000
+  core_->OnMessage("w1", r);
+  Advance(1'000);
+  core_->MaybeCommit(true);
+  core_.reset();
+  Start();  // a new limiter and coordinator core on the same store
+  CallMsg next = Call("b");
+  next.est_tokens = 2'000;
+  EXPECT_EQ(limiter_->EstimateFor(next), 110);  // 2,000 x 0.05 x the 1.1 margin
+}
+
 }  // namespace
 }  // namespace codesweep

@@ -62,6 +62,7 @@ TEST(ClusterLimiterTest, UnconfiguredBucketIsUnlimited) {
 TEST(ClusterLimiterTest, RequestsPerMinuteWithContinuousRefill) {
   RateLimiterOptions o;
   o.burst_ms = 1'000;
+  o.headroom_ms = 0;
   ClusterRateLimiter l(o);
   l.Configure(kGpt, Rpm(600));  // 10/s, burst of 10
   int granted = 0;
@@ -103,6 +104,8 @@ TEST(ClusterLimiterTest, TokenEstimateIsCorrectedByActualUsage) {
   o.burst_ms = 60'000;
   o.estimate_margin = 1.0;
   o.learn_weight = 0;  // keep the estimate ratio fixed for exact arithmetic
+  o.cold_start_probes = 0;
+  o.headroom_ms = 0;
   ClusterRateLimiter l(o);
   l.Configure(kGpt, Rpm(0, 1'000));  // 1,000 tokens/min
   ASSERT_TRUE(l.TryAcquire(Call("a", 600), 0));
@@ -168,6 +171,81 @@ TEST(ClusterLimiterTest, RequestsLimitBindsFromTheFirstResult) {
   EXPECT_LE(after_first_result, 60);
 }
 
+// The provider's window is 1 s and so is ours: the headroom keeps our bucket 100 ms of refill
+// below it, so that a grant reaching the provider earlier than its neighbours still fits there.
+TEST(ClusterLimiterTest, HeadroomKeepsTheBucketBelowTheProvidersWindow) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(1'200));  // 20/s: the provider admits 20 at once
+  int granted = 0;
+  for (int i = 0; i < 40; ++i) granted += l.TryAcquire(Call("a" + std::to_string(i)), 0);
+  EXPECT_EQ(granted, 18);  // 0.9 s of refill
+  // The rate itself is the limit: 20 more over the next second.
+  granted = 0;
+  for (int t = 1; t <= 1'000; ++t) granted += l.TryAcquire(Call("s" + std::to_string(t)), t);
+  EXPECT_EQ(granted, 20);
+}
+
+// Before the first result the worker's estimate (2,050 for a call of ~95 tokens) was charged
+// whole: against a 1,000-token bucket one call went, and nothing else until its result came
+// back. Now 4 probes go at once, charged a quarter of the bucket each.
+TEST(ClusterLimiterTest, ColdStartChargesAQuarterOfTheBucketPerCallUntilTheFirstResult) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  o.headroom_ms = 0;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(0, 60'000));  // 1,000 tokens/s
+  int granted = 0;
+  for (int i = 0; i < 10; ++i) granted += l.TryAcquire(Call("c" + std::to_string(i), 2'050), 0);
+  EXPECT_EQ(granted, 4);
+  l.OnResult(Ok("c0", 45, 50), 300);  // reconciled: 250 charged, 95 used
+  EXPECT_NEAR(l.Snapshot(300)[0].tokens_available, 300 + 155, 1e-6);
+  EXPECT_EQ(l.EstimateFor(Call("x", 2'050)), 104);  // from now on the learned ratio
+}
+
+TEST(ClusterLimiterTest, SeededRatioIsChargedFromTheFirstCall) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(0, 60'000));
+  l.Seed(kGpt, {0.05, 0.5, 200});
+  EXPECT_EQ(l.EstimateFor(Call("x", 2'000)), 110);
+  // The seed counts as 10 results (the EWMA's memory): this run's results move it at once.
+  ASSERT_TRUE(l.TryAcquire(Call("a", 2'000), 0));
+  l.OnResult(Ok("a", 100, 100), 0);  // a ratio of 0.1
+  // (0.9 x 0.05 + 0.1 x 0.1) x 2,000 x the 1.1 margin
+  EXPECT_NEAR(static_cast<double>(l.EstimateFor(Call("x", 2'000))), 121, 1);
+  l.Seed(kGpt, {0.5, 0.5, 200});  // ignored: the bucket has results of its own
+  EXPECT_NEAR(static_cast<double>(l.EstimateFor(Call("x", 2'000))), 121, 1);
+}
+
+// With a known limit a single 429 means our buckets ran ahead of the provider's: resynchronise
+// and pause, but keep the in-flight cap (halving it cost seconds at half rate in the peer
+// benchmark). A call granted after that and refused again does halve it.
+TEST(ClusterLimiterTest, AnIsolated429WithAKnownLimitResynchronisesWithoutHalving) {
+  RateLimiterOptions o;
+  o.burst_ms = 1'000;
+  ClusterRateLimiter l(o);
+  l.Configure(kGpt, Rpm(1'200));
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(l.TryAcquire(Call("k" + std::to_string(i)), 0));
+  CallResultMsg r = Limited("k0", 50);
+  RateLimitInfo info;
+  info.retry_after_ms = 50;
+  info.remaining_requests = 0;
+  r.headers = RateLimitHeaderPairs(info);
+  l.OnResult(r, 10);
+  auto s = l.Snapshot(10)[0];
+  EXPECT_EQ(s.cap, 0);  // no cap: the bucket sets the rate
+  EXPECT_EQ(s.cooldown_ms, 50);
+  EXPECT_NEAR(s.requests_available, 0, 1e-6);
+  l.OnResult(Limited("k1", 50), 20);  // granted before the resynchronisation: pause only
+  EXPECT_EQ(l.Snapshot(20)[0].cap, 0);
+  ASSERT_TRUE(l.TryAcquire(Call("late"), 500));
+  l.OnResult(Limited("late", 50), 600);  // refused again after it: the limit is wrong, AIMD
+  EXPECT_EQ(l.Snapshot(600)[0].cap, 3);  // half of the 7 in flight before it
+}
+
 TEST(ClusterLimiterTest, RateLimitedCallHalvesCapAndCoolsDown) {
   ClusterRateLimiter l;
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(l.TryAcquire(Call("k" + std::to_string(i)), 0));
@@ -228,6 +306,7 @@ TEST(ClusterLimiterTest, SilentGrantsExpire) {
 TEST(ClusterLimiterTest, ProviderReportingLessQuotaThanBelievedSlowsUsDown) {
   RateLimiterOptions o;
   o.burst_ms = 1'000;
+  o.headroom_ms = 0;
   ClusterRateLimiter l(o);
   l.Configure(kGpt, Rpm(6'000));  // capacity 100
   ASSERT_TRUE(l.TryAcquire(Call("a"), 0));
@@ -266,6 +345,7 @@ TEST(ClusterLimiterTest, LowerLimitReportedByTheProviderIsAdopted) {
 TEST(ClusterLimiterTest, ReserveLeavesAShareForOthers) {
   RateLimiterOptions o;
   o.burst_ms = 60'000;
+  o.headroom_ms = 0;
   ClusterRateLimiter l(o);
   RateLimitConfig c = Rpm(100);
   c.reserve_fraction = 0.2;

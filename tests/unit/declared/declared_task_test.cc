@@ -188,5 +188,72 @@ TEST_F(DeclaredTaskTest, ReferenceSolutionIsReadBackByTheFirstExtractor) {
   EXPECT_TRUE((*task)->Check(*inst, "{\"result\":{\"value\":\"144\"}}").correct);
 }
 
+TEST_F(DeclaredTaskTest, SampleKeysNameRowsByContent) {
+  Write("data/q.jsonl", kRows);
+  auto task = Make(Table());
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  std::vector<int64_t> all = (*task)->SampleKeys("easy", -1, 0, 1);
+  ASSERT_EQ(all.size(), 2u);
+  for (int64_t key : all) {
+    ASSERT_TRUE((*task)->FindRow("easy", key).has_value());
+    auto inst = (*task)->Generate("easy", key, 9);  // a key names its row whatever the seed
+    ASSERT_TRUE(inst.ok());
+    EXPECT_EQ(RowSampleKey(std::stoull(inst->data["row_hash"].get<std::string>(), nullptr, 16)),
+              key);
+  }
+  EXPECT_FALSE((*task)->FindRow("hard", all[0]).has_value());
+  EXPECT_EQ((*task)->SampleKeys("easy", 1, 0, 1).size(), 1u);
+  EXPECT_EQ((*task)->SampleKeys("easy", 5, 0, 1).size(), 2u);  // at most the level's rows
+  EXPECT_EQ((*task)->SampleKeys("easy", 5, 1, 1).size(), 1u);  // after first_sample
+}
+
+TEST_F(DeclaredTaskTest, PythonScorerSourceIsReadAndTravelsWithTheDefinition) {
+  Write("data/q.jsonl", kRows);
+  std::filesystem::create_directories(dir_ / "scorers");
+  Write("scorers/s.py", "def score(answer, row, reply):\n    return True\n");
+  nlohmann::json table = Table();
+  table["scorer"] = {{"kind", "python"}, {"file", "scorers/s.py"}};
+  auto spec = ParseDeclaredTask(table, dir_.string());
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_TRUE(spec->python.has_value());
+  EXPECT_THAT(spec->python->source, HasSubstr("def score"));
+  EXPECT_EQ(spec->table["scorer"]["source"], spec->python->source);
+  // A worker parses the definition again with no file at hand; the hash is the same.
+  auto again = ParseDeclaredTask(spec->table, "");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->definition_hash, spec->definition_hash);
+  // Editing the scorer's text changes the definition.
+  Write("scorers/s.py", "def score(answer, row, reply):\n    return False\n");
+  auto edited = ParseDeclaredTask(table, dir_.string());
+  ASSERT_TRUE(edited.ok());
+  EXPECT_NE(edited->definition_hash, spec->definition_hash);
+
+  table["scorer"] = {{"kind", "python"}, {"file", "scorers/missing.py"}};
+  EXPECT_THAT(ParseDeclaredTask(table, dir_.string()).status().message(), HasSubstr("cannot read"));
+  table["scorer"] = {{"kind", "python"}, {"file", "scorers/s.py"}, {"function", "a b"}};
+  EXPECT_THAT(ParseDeclaredTask(table, dir_.string()).status().message(), HasSubstr("Python name"));
+  table["scorer"] = {{"kind", "judge"}};
+  EXPECT_THAT(ParseDeclaredTask(table, dir_.string()).status().message(), HasSubstr("model"));
+  table["scorer"] = {{"kind", "judge"}, {"model", "sim:default"}, {"rubric", "{unclosed"}};
+  EXPECT_THAT(ParseDeclaredTask(table, dir_.string()).status().message(), HasSubstr("rubric"));
+}
+
+TEST_F(DeclaredTaskTest, RowTaskFromWireRendersTheRowAlone) {
+  Write("data/q.jsonl", kRows);
+  auto spec = ParseDeclaredTask(Table(), dir_.string());
+  ASSERT_TRUE(spec.ok());
+  std::string def = nlohmann::json{{"task", spec->table}}.dump();
+  auto task =
+      DeclaredRowTask::FromWire(def, R"({"id":"z","question":"3*3","answer":9,"level":"x"})");
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  auto inst = (*task)->Generate("x", 5, 1);
+  ASSERT_TRUE(inst.ok());
+  EXPECT_EQ(inst->prompt, "Solve: 3*3\nAnswer as <<<number>>>.");
+  EXPECT_TRUE((*task)->Check(*inst, "<<<9>>>").correct);
+  EXPECT_FALSE(DeclaredRowTask::FromWire("{", "{}").ok());
+  EXPECT_FALSE(DeclaredRowTask::FromWire(def, "[]").ok());
+  EXPECT_FALSE(DeclaredRowTask::FromWire(R"({"task":{"name":"x"}})", "{}").ok());
+}
+
 }  // namespace
 }  // namespace codesweep

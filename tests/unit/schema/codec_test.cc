@@ -90,6 +90,9 @@ std::vector<Message> AllSamples() {
       CancelMsg{42, 7},
       ResetMsg{},
       CoordHeartbeatMsg{},
+      SubmitMsg{"s.toml", "name = \"s\"\n", 100},
+      WakeMsg{},
+      SubmittedMsg{"", 3, "s", 12, 4},
   };
 }
 
@@ -116,6 +119,14 @@ TEST(CodecTest, RoundTripKeepsFields) {
   EXPECT_EQ(spec.gen.stop.size(), 2u);
   EXPECT_EQ(spec.model.options_json, R"({"p_code":0})");
   EXPECT_DOUBLE_EQ(spec.gen.temperature, 0.5);
+  EXPECT_EQ(spec.method_json, "");
+  // A declared method's definition travels in the last field.
+  JobSpec declared = SampleSpec();
+  declared.method = "my_cot";
+  declared.method_json = R"({"name":"my_cot","prompt":"{task_prompt}"})";
+  Result<Message> declared_job = Decode(Encode(JobMsg{7, 2, declared}));
+  ASSERT_TRUE(declared_job.ok());
+  EXPECT_EQ(std::get<JobMsg>(*declared_job).spec.method_json, declared.method_json);
 
   Result<Message> res = Decode(Encode(ResultMsg{42, 7, 2, SampleOutcome()}));
   ASSERT_TRUE(res.ok());
@@ -139,8 +150,84 @@ TEST(CodecTest, GoldenBytes) {
             "03cd03e803cdea60");
   // GRANT gained park, batch, error and error_http_status (batch mode).
   EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "990116a16bc2a0c2c2a000");
-  // JobSpec gained its epoch (repeated cells), then its replay_executions (batch mode).
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "3fdcd7fc831325a6");
+  // Client messages (codesweep submit / retry --connect): SUBMIT 8, WAKE 9, SUBMITTED 27.
+  EXPECT_EQ(Hex(Encode(SubmitMsg{"p", "t", 5})), "950108a170a17405");
+  EXPECT_EQ(Hex(Encode(WakeMsg{})), "920109");
+  EXPECT_EQ(Hex(Encode(SubmittedMsg{"", 1, "s", 2, 1})),
+            "9701"
+            "1ba001a17302"
+            "01");
+  // JobSpec gained its epoch (repeated cells): one more array element; then task_def and
+  // task_row (declared tasks) and method_json (declared methods): three more; then
+  // replay_executions (batch mode): one more.
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "5779c627222ff2a6");
+}
+
+// JobSpec gained task_def, task_row (declared tasks) and method_json (declared methods) as
+// optional trailing fields: a JOB frame from a coordinator that predates them still decodes, with
+// them empty, and they round-trip.
+TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
+  JobSpec declared = SampleSpec();
+  declared.task_def = R"({"name":"t"})";
+  declared.task_row = R"({"q":"1"})";
+  declared.method_json = R"({"name":"m"})";
+  Result<Message> back = Decode(Encode(JobMsg{7, 2, declared}));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.task_def, declared.task_def);
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.task_row, declared.task_row);
+  EXPECT_EQ(std::get<JobMsg>(*back).spec.method_json, declared.method_json);
+
+  std::string frame = Encode(JobMsg{7, 2, SampleSpec()});
+  ASSERT_EQ(frame.substr(5, 3), std::string("\xdc\x00\x11", 3));  // the JobSpec: 17 fields
+  // Three empty strings and an empty array (replay_executions) at its end.
+  ASSERT_EQ(frame.substr(frame.size() - 4), "\xa0\xa0\xa0\x90");
+  std::string old_frame = frame.substr(0, frame.size() - 4);
+  old_frame.replace(5, 3, "\x9d");  // 13 fields, as before
+  Result<Message> old = Decode(old_frame);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(std::get<JobMsg>(*old).spec.epoch, 0);
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_def.empty());
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.task_row.empty());
+  EXPECT_TRUE(std::get<JobMsg>(*old).spec.method_json.empty());
+  // One field fewer than that is still too few.
+  std::string short_frame = old_frame.substr(0, old_frame.size() - 1);
+  short_frame[5] = static_cast<char>(0x9c);
+  EXPECT_FALSE(Decode(short_frame).ok());
+}
+
+// Batch mode's fields are optional trailing fields too: a GRANT from a coordinator without batch
+// mode still decodes (nothing parked, no batch error), and they round-trip.
+TEST(CodecTest, BatchFieldsAreOptional) {
+  GrantMsg grant{"k", false, ""};
+  grant.park = true;
+  grant.batch = true;
+  grant.error = "boom";
+  grant.error_http_status = 500;
+  Result<Message> back = Decode(Encode(grant));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(std::get<GrantMsg>(*back).park);
+  EXPECT_TRUE(std::get<GrantMsg>(*back).batch);
+  EXPECT_EQ(std::get<GrantMsg>(*back).error, "boom");
+  EXPECT_EQ(std::get<GrantMsg>(*back).error_http_status, 500);
+
+  // The GRANT of a peer before batch mode: 3 fields ("\x95" = header + type + 3).
+  Result<Message> old = Decode(std::string("\x95\x01\x16\xa1k\xc2\xa0", 7));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_FALSE(std::get<GrantMsg>(*old).park);
+  EXPECT_FALSE(std::get<GrantMsg>(*old).batch);
+  EXPECT_EQ(std::get<GrantMsg>(*old).error_http_status, 0);
+
+  JobSpec spec = SampleSpec();
+  ExecutionRecord e;
+  e.index = 0;
+  e.code = "print(1)";
+  e.status = "ok";
+  e.stdout_text = "1\n";
+  spec.replay_executions.push_back(e);
+  Result<Message> job = Decode(Encode(JobMsg{7, 2, spec}));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_EQ(std::get<JobMsg>(job.value()).spec.replay_executions.size(), 1u);
+  EXPECT_EQ(std::get<JobMsg>(job.value()).spec.replay_executions[0].stdout_text, "1\n");
 }
 
 TEST(CodecTest, RejectsWrongVersion) {

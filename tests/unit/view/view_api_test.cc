@@ -22,6 +22,18 @@ using json = nlohmann::json;
 using codesweep::testing::FixtureCell;
 using codesweep::testing::FixtureSpec;
 
+// Runs `sql` on the test database through a connection of its own (a writer beside the viewer).
+void Exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "") << "\n"
+      << sql;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
 class ViewApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -148,6 +160,19 @@ TEST_F(ViewApiTest, SweepsCountEveryState) {
   EXPECT_EQ(j["sweeps"][0]["last_minute"], 0);  // the fixture finished its cells long ago
   EXPECT_EQ(j["sweeps"][0]["calls"], 360);
   EXPECT_NEAR(j["sweeps"][0]["cost_usd"].get<double>(), 0.36, 1e-9);
+  // A call paid while the viewer runs counts at the next refresh (the writer keeps the sums).
+  Exec(db_,
+       "INSERT INTO calls (job_id, lease_token, idx, turn, call_key, request_json, response_json,"
+       " tokens_in, tokens_out, tokens_estimated, latency_ms, http_status, attempts,"
+       " rate_limited, cost_usd, cached, error) SELECT job_id, lease_token, idx + 1, turn,"
+       " call_key, request_json, response_json, tokens_in, tokens_out, tokens_estimated,"
+       " latency_ms, 429, attempts, 1, 0.25, cached, error FROM calls WHERE job_id = 1;");
+  HttpResponse again = Get(*s, "/api/sweeps");
+  j = Json(again);
+  EXPECT_EQ(j["sweeps"][0]["calls"], 361);
+  EXPECT_EQ(j["sweeps"][0]["rate_limited"], 1);
+  EXPECT_NEAR(j["sweeps"][0]["cost_usd"].get<double>(), 0.61, 1e-9);
+  EXPECT_EQ(HeaderOf(again, "Server-Timing").rfind("app;dur=", 0), 0u);  // the server's time
 }
 
 TEST_F(ViewApiTest, SweepsAreCountedApartWhenThereAreSeveral) {
@@ -287,6 +312,103 @@ TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
   EXPECT_EQ(Json(Get(*s, "/api/cells?status=failed"))["matches"], 3);
   EXPECT_EQ(Json(Get(*s, "/api/cells?error=it%27s"))["matches"], 3);
   EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["dead"], 1);
+}
+
+// The three Results tables from view_grain equal the report views' (from=views), numbers within
+// rounding of the sums.
+void ExpectSameTables(const json& a, const json& b) {
+  for (const char* table : {"grain", "method_score", "method_summary"}) {
+    ASSERT_EQ(a[table].size(), b[table].size()) << table;
+    for (size_t i = 0; i < a[table].size(); ++i) {
+      for (const auto& [key, value] : b[table][i].items()) {
+        const json& mine = a[table][i][key];
+        if (value.is_number_float() || mine.is_number_float()) {
+          EXPECT_NEAR(mine.get<double>(), value.get<double>(), 1e-9) << table << "." << key;
+        } else {
+          EXPECT_EQ(mine, value) << table << "[" << i << "]." << key;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(ViewApiTest, ResultsFromTheKeptSumsEqualTheReportViewsAndFollowEveryWrite) {
+  // Results change after the viewer started: a result deleted, one re-judged, one added back.
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json before = Json(Get(*s, "/api/results?sweep=demo"));
+  ExpectSameTables(before, Json(Get(*s, "/api/results?sweep=demo&from=views")));
+  int64_t n = 0;
+  for (const json& g : before["grain"]) n += g["n"].get<int64_t>();
+  EXPECT_EQ(n, 360);
+  Exec(db_,
+       "CREATE TEMP TABLE keep AS SELECT * FROM results WHERE job_id = 7;"
+       "DELETE FROM results WHERE job_id IN (5, 6, 7);"
+       "UPDATE results SET correct = 1 - correct, score = 1.0 - score, cost_usd = 0.5"
+       " WHERE job_id IN (8, 9);"
+       "INSERT INTO results SELECT * FROM keep;");
+  json after = Json(Get(*s, "/api/results?sweep=demo"));
+  n = 0;
+  for (const json& g : after["grain"]) n += g["n"].get<int64_t>();
+  EXPECT_EQ(n, 358);  // at once, not after a cache expires
+  ExpectSameTables(after, Json(Get(*s, "/api/results?sweep=demo&from=views")));
+  ExpectSameTables(Json(Get(*s, "/api/results")), Json(Get(*s, "/api/results?from=views")));
+  // Every result of a group deleted: the group goes, as it does from the views.
+  Exec(db_,
+       "DELETE FROM results WHERE job_id IN (SELECT id FROM jobs WHERE task = 'number_multiply');");
+  ExpectSameTables(Json(Get(*s, "/api/results?sweep=demo")),
+                   Json(Get(*s, "/api/results?sweep=demo&from=views")));
+}
+
+TEST_F(ViewApiTest, ReplySearchUsesTheFullTextIndexAndTakesHostileTextAsWords) {
+  Exec(db_,
+       "UPDATE calls SET response_json = '{\"content\":\"<script>alert(1)</script> zyzzyva"
+       " \\\"quoted\\\" NEAR(x y) OR -z\"}' WHERE job_id = 3;"
+       "UPDATE results SET final_answer = 'naïve café' WHERE job_id = 4;");
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  for (const std::string mode : {"", "&search=set", "&search=walk"}) {
+    SCOPED_TRACE(mode);
+    auto matches = [&](const std::string& q) {
+      json j = Json(Get(*s, "/api/cells?q=" + q + mode));
+      return j["matches"].get<int64_t>();
+    };
+    EXPECT_EQ(matches("answer+is+41"), 179);  // every text reply but the one changed
+    EXPECT_EQ(matches("zyzzyva"), 1);
+    EXPECT_EQ(matches("zyzz"), 1);  // the last word is a prefix
+    EXPECT_EQ(matches("%3Cscript%3Ealert"), 1);
+    EXPECT_EQ(matches("%22quoted%22"), 1);
+    EXPECT_EQ(matches("NEAR(x+y)+OR+-z"), 1);  // operators are words here
+    EXPECT_EQ(matches("OR"), 1);
+    EXPECT_EQ(matches("caf%C3%A9"), 1);   // a final answer
+    EXPECT_EQ(matches("%22%22%22*"), 0);  // no word: a substring search, no syntax error
+    EXPECT_EQ(matches("100%25"), 0);
+    json page = Json(Get(*s, "/api/cells?q=zyzzyva&count=0" + mode));
+    ASSERT_EQ(page["cells"].size(), 1u);
+    EXPECT_EQ(page["cells"][0]["id"], 3);
+  }
+  // The index follows the writer: a reply deleted and one added while the viewer runs.
+  Exec(db_,
+       "DELETE FROM calls WHERE job_id = 3;"
+       "UPDATE calls SET response_json = '{\"content\":\"zyzzyva again\"}' WHERE job_id = 10;");
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=zyzzyva&count=0"))["cells"][0]["id"], 10);
+}
+
+TEST_F(ViewApiTest, ADatabaseWithoutTheViewerTablesIsReadTheSlowWay) {
+  // A database no writer has migrated to 0013: no kept sums, no full-text index.
+  Exec(db_,
+       "DROP TABLE view_grain; DROP TABLE reply_search; DROP TABLE answer_search;"
+       "DROP TRIGGER view_grain_add; DROP TRIGGER view_grain_remove;"
+       "DROP TRIGGER view_grain_change; DROP TRIGGER reply_search_add;"
+       "DROP TRIGGER reply_search_remove; DROP TRIGGER reply_search_change;"
+       "DROP TRIGGER answer_search_add; DROP TRIGGER answer_search_remove;"
+       "DROP TRIGGER answer_search_change;");
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json r = Json(Get(*s, "/api/results?sweep=demo"));
+  EXPECT_EQ(r["grain"].size(), 12u);  // 2 models x 2 methods x 3 levels
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 180);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);  // % is literal
 }
 
 TEST_F(ViewApiTest, AValueOfTheWrongTypeIsAnErrorNotACrash) {

@@ -177,6 +177,46 @@ TEST(WorkerTest, GrantsReachTheirSlotsByCallKey) {
   }
 }
 
+// Slots cost no socket and no file descriptor: a worker with more slots than one zmq context
+// holds sockets (1,023 by default; one inproc DEALER per slot stopped slot ~1,020 from starting)
+// has every slot waiting on a CALL at the same time, and every GRANT reaches its job.
+TEST(WorkerTest, ThousandsOfSlotsWaitOnCallsAtOnce) {
+  constexpr int kSlots = 1'200;
+  WireContext ctx;
+  FakeCoordinator coord(ctx, "inproc://wt5");
+  WorkerHarness h(
+      ctx, "inproc://wt5",
+      [](const JobSpec& spec, CallGate& gate) {
+        CallMsg call;
+        call.call_key = "k" + std::to_string(spec.job.value());
+        Result<GrantMsg> g = gate.Acquire(call);
+        Outcome o;
+        o.correct = g.ok() && g->response_json == call.call_key;
+        return o;
+      },
+      kSlots);
+  ASSERT_TRUE(coord.Expect<HelloMsg>().has_value());
+  coord.Send(WelcomeMsg{1, 1000, 3, 60000});
+  for (int i = 1; i <= kSlots; ++i) coord.Send(MakeJob(i, i));
+  std::set<std::string> keys;
+  for (int i = 0; i < kSlots; ++i) {
+    std::optional<CallMsg> call = coord.Expect<CallMsg>(20'000);
+    ASSERT_TRUE(call.has_value()) << "only " << keys.size() << " calls in flight";
+    keys.insert(call->call_key);
+  }
+  ASSERT_EQ(keys.size(), static_cast<size_t>(kSlots));
+  for (const std::string& k : keys) coord.Send(GrantMsg{k, true, k});
+  std::set<int64_t> done;
+  for (int i = 0; i < kSlots; ++i) {
+    std::optional<ResultMsg> r = coord.Expect<ResultMsg>(20'000);
+    ASSERT_TRUE(r.has_value()) << "only " << done.size() << " results";
+    EXPECT_TRUE(r->outcome.correct) << "job " << r->job;
+    done.insert(r->job);
+    coord.Send(AckMsg{r->job, r->lease});
+  }
+  EXPECT_EQ(done.size(), static_cast<size_t>(kSlots));
+}
+
 TEST(WorkerTest, StopDrainsAndSaysBye) {
   WireContext ctx;
   FakeCoordinator coord(ctx, "inproc://wt3");

@@ -5,12 +5,12 @@ processes over tcp loopback, running the simulated model (sim) as the job:
   sleep   = the same with latency_ms = 50 (the sim client sleeps 50 ms).
 Metrics come from the job store (SQLite, opened read-only): attempts.started_ms is the lease
 (dispatch) time, results.finished_ms the durable completion, jobs.created_ms the enqueue time.
-codesweep has no submit API; jobs enter by grid expansion of a sweep file at coordinator start.
-The paced-latency scenario inserts cells into the store the way expansion does while the
-coordinator runs; it picks them up on its idle re-read of pending jobs.
+Bulk jobs enter by grid expansion of a sweep file at coordinator start. The paced-latency
+scenario hands the running coordinator its sweep extended by one cell at a time with
+`codesweep submit SWEEP.toml --connect ...` (the path users have); the coordinator expands it,
+commits and dispatches the new cell in the same loop turn.
 """
 
-import hashlib
 import os
 import sqlite3
 import subprocess
@@ -53,6 +53,8 @@ class Codesweep:
             f.write(SWEEP.format(name=name, n=n, latency_ms=latency_ms))
         self.db = os.path.join(self.work, f"{name}.db")
         port = free_port()
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.name = name
         cmd = [self.binary, "coordinator", sweep, "--db", self.db, "--bind",
                f"tcp://127.0.0.1:{port}"] + (["--exit-when-done"] if exit_when_done else [])
         t0 = time.time()
@@ -98,26 +100,22 @@ class Codesweep:
         span = (t1 - t0) / 1000.0
         return {"drain_s": span, "drain_rate": n / span if span > 0 else float("inf")}
 
-    def insert_cell(self, i):
-        """Adds one pending job to the running sweep, as grid expansion would."""
-        con = sqlite3.connect(self.db, timeout=10)
-        try:
-            sweep_id, variant, task, cx, method, turns = con.execute(
-                "SELECT sweep_id, variant_id, task, complexity, method, turns FROM jobs"
-                " ORDER BY id LIMIT 1").fetchone()
-            now = int(time.time() * 1000)
-            key = hashlib.sha256(f"paced-{self.seq}-{i}".encode()).digest()
-            con.execute("INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample,"
-                        " variant_id, method, turns, created_ms, updated_ms)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (key, sweep_id, task, cx, 100000 + i, variant, method, turns, now, now))
-            con.commit()
-        finally:
-            con.close()
+    def submit_cell(self, i):
+        """Extends the running sweep by one cell (sample i + 1) with `codesweep submit`.
+        Returns the submit command's wall time (process start to the coordinator's answer)."""
+        sweep = os.path.join(self.work, f"{self.name}.paced.toml")
+        with open(sweep, "w") as f:
+            f.write(SWEEP.format(name=self.name, n=i + 2, latency_ms=0))
+        t0 = time.time()
+        r = subprocess.run([self.binary, "submit", sweep, "--connect", self.endpoint],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or "1 new" not in r.stdout:
+            raise BenchError(f"codesweep submit failed: {r.stdout!r} {r.stderr!r}")
+        return time.time() - t0
 
     def paced_latencies(self):
         rows = self.query("SELECT MIN(a.started_ms) - j.created_ms FROM jobs j JOIN attempts a"
-                          " ON a.job_id = j.id WHERE j.sample >= 100000 GROUP BY j.id")
+                          " ON a.job_id = j.id WHERE j.sample >= 1 GROUP BY j.id")
         return [r[0] / 1000.0 for r in rows]
 
     def kill_metrics(self, n, killed, t_kill):

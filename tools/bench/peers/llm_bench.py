@@ -5,6 +5,10 @@ Each run gets a fresh fakellm with an RPM/TPM limit, a 1 s burst and exponential
 call per job). Both sides get the same number of concurrent slots. Reported per run: wall time
 (process start to exit), ok calls, 429 count (fakellm's own /stats), achieved requests/min and
 tokens/min as a share of the limit.
+With --second-rpm R a second model joins the sweep: its own fakellm at R requests/min (same
+tokens/min), half the jobs each; the naive side runs one naive_runner per model with half the
+slots each (the static split such a script has), codesweep one sweep over both models.
+--trace DIR: the coordinator writes its grant/result trace (CODESWEEP_RATE_TRACE) there.
 Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3]
 """
 
@@ -31,8 +35,10 @@ turns = [1]
 [[tasks]]
 name = "number_multiply"
 complexity = ["1_2"]
+"""
 
-[models."openai:fake"]
+MODEL = """
+[models."openai:{name}"]
 base_url = "http://127.0.0.1:{port}/v1"
 api_key_env = ""
 cell_context_header = true
@@ -41,8 +47,16 @@ tpm = {tpm}
 """
 
 
-def start_fakellm(binary, cfg, work):
-    cmd = [binary, "--port", "0", "--rpm", str(cfg.rpm), "--tpm", str(cfg.tpm), "--burst-s",
+def limits(cfg):
+    """(model name, rpm, tpm) of each model of the scenario."""
+    out = [("fake", cfg.rpm, cfg.tpm)]
+    if cfg.second_rpm > 0:
+        out.append(("fakeb", cfg.second_rpm, cfg.tpm))
+    return out
+
+
+def start_fakellm(binary, cfg, work, rpm, tpm):
+    cmd = [binary, "--port", "0", "--rpm", str(rpm), "--tpm", str(tpm), "--burst-s",
            "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
            "--sim-options", '{"p_code":0}']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True,
@@ -59,10 +73,16 @@ def stats(port):
         return json.load(r)
 
 
-def run_codesweep(binary, port, cfg, work, seq):
+def run_codesweep(binary, ports, cfg, work, seq):
     sweep = os.path.join(work, f"llm{seq}.toml")
+    models = limits(cfg)
     with open(sweep, "w") as f:
-        f.write(SWEEP.format(seq=seq, n=cfg.jobs, port=port, rpm=cfg.rpm, tpm=cfg.tpm))
+        f.write(SWEEP.format(seq=seq, n=cfg.jobs // len(models)))
+        for (name, rpm, tpm), port in zip(models, ports):
+            f.write(MODEL.format(name=name, port=port, rpm=rpm, tpm=tpm))
+    env = dict(os.environ)
+    if cfg.trace:
+        env["CODESWEEP_RATE_TRACE"] = os.path.join(cfg.trace, f"llm{seq}.trace")
     cport = subprocess.check_output([sys.executable, "-c", "from common import free_port;"
                                      "print(free_port())"], cwd=HERE, text=True).strip()
     ep = f"tcp://127.0.0.1:{cport}"
@@ -71,7 +91,7 @@ def run_codesweep(binary, port, cfg, work, seq):
                               os.path.join(work, f"llm{seq}.db"), "--bind", ep,
                               "--exit-when-done", "--rate-burst-s", str(cfg.rate_burst_s)], stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(work, f"llm{seq}.coord.log"), "ab"),
-                             start_new_session=True)
+                             start_new_session=True, env=env)
     slots = str(cfg.concurrency // 2)
     workers = [subprocess.Popen([binary, "worker", "--connect", ep, "--slots", slots],
                                 stdout=subprocess.DEVNULL, start_new_session=True,
@@ -99,47 +119,69 @@ def run_codesweep(binary, port, cfg, work, seq):
     return wall, rc
 
 
-def run_naive(port, cfg):
+def run_naive(ports, cfg):
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(HERE), "naive_runner.py"),
-                          "--url", f"http://127.0.0.1:{port}/v1", "--jobs", str(cfg.jobs),
-                          "--concurrency", str(cfg.concurrency)], capture_output=True, text=True,
-                         timeout=cfg.timeout_s, check=True)
-    wall = time.monotonic() - t0
-    if json.loads(out.stdout)["ok"] != cfg.jobs:
-        raise BenchError(f"naive_runner: {out.stdout}")
-    return wall
+    n = len(ports)
+    procs = [subprocess.Popen([sys.executable,
+                               os.path.join(os.path.dirname(HERE), "naive_runner.py"),
+                               "--url", f"http://127.0.0.1:{port}/v1", "--jobs",
+                               str(cfg.jobs // n), "--concurrency", str(cfg.concurrency // n)],
+                              stdout=subprocess.PIPE, text=True) for port in ports]
+    for p in procs:
+        out, _ = p.communicate(timeout=cfg.timeout_s)
+        if p.returncode != 0 or json.loads(out)["ok"] != cfg.jobs // n:
+            raise BenchError(f"naive_runner: rc {p.returncode}: {out}")
+    return time.monotonic() - t0
 
 
 def one_run(system, cfg, work, seq):
-    fake, port = start_fakellm(cfg.fakellm, cfg, work)
+    models = limits(cfg)
+    fakes = []
     try:
+        for _, rpm, tpm in models:
+            fakes.append(start_fakellm(cfg.fakellm, cfg, work, rpm, tpm))
+        ports = [port for _, port in fakes]
         t0_ms = time.monotonic() * 1000.0  # fakellm's admission times use the same clock
         if system == "codesweep":
-            wall, rc = run_codesweep(cfg.codesweep, port, cfg, work, seq)
+            wall, rc = run_codesweep(cfg.codesweep, ports, cfg, work, seq)
         else:
-            wall, rc = run_naive(port, cfg), 0
-        st = stats(port)
+            wall, rc = run_naive(ports, cfg), 0
+        sts = [stats(port) for port in ports]
     finally:
-        stop(fake)
+        for fake, _ in fakes:
+            stop(fake)
     minutes = wall / 60.0
-    tokens = st["tokens_in"] + st["tokens_out"]
+    ok = sum(st["ok"] for st in sts)
+    tokens = sum(st["tokens_in"] + st["tokens_out"] for st in sts)
+    rpm_all = sum(rpm for _, rpm, _ in models)
+    tpm_all = sum(tpm for _, _, tpm in models)
     # Share of the binding limit from the runner's start to the provider's last admission: what
     # the provider let through ÷ what it could have (its 1 s burst plus the refill). It counts
     # start-up and the first seconds, not the latency of the last answers, which no runner can
-    # shorten (after the last admission the limit no longer binds).
-    admit_s = max((st["last_admit_ms"] - t0_ms) / 1000.0, 1e-3)
-    limit_share = max(st["ok"] / (cfg.rpm / 60.0 * (1.0 + admit_s)),
-                      tokens / (cfg.tpm / 60.0 * (1.0 + admit_s)))
-    return {"wall_s": wall, "ok": st["ok"], "exit_code": rc, "http_429": st["rate_limited"],
-            "requests": st["requests"],
-            "rpm_share": st["ok"] / minutes / cfg.rpm,
-            "tpm_share": tokens / minutes / cfg.tpm,
-            "jobs_per_min_share": cfg.jobs / minutes / cfg.rpm,
-            "to_last_admit_s": admit_s,
+    # shorten (after the last admission the limit no longer binds). Several models: what all
+    # let through ÷ what all could have, each up to its own last admission.
+    admit = [max((st["last_admit_ms"] - t0_ms) / 1000.0, 1e-3) for st in sts]
+    could_req = sum(rpm / 60.0 * (1.0 + a) for (_, rpm, _), a in zip(models, admit))
+    could_tok = sum(tpm / 60.0 * (1.0 + a) for (_, _, tpm), a in zip(models, admit))
+    # The binding limit of each model: its share of requests or of tokens, whichever is higher.
+    used = [max(st["ok"] / (rpm / 60.0 * (1.0 + a)),
+                (st["tokens_in"] + st["tokens_out"]) / (tpm / 60.0 * (1.0 + a)))
+            for st, (_, rpm, tpm), a in zip(sts, models, admit)]
+    weights = [max(st["ok"], 1) for st in sts]
+    limit_share = sum(u * w for u, w in zip(used, weights)) / sum(weights)
+    requests = sum(st["requests"] for st in sts)
+    rate_limited = sum(st["rate_limited"] for st in sts)
+    return {"wall_s": wall, "ok": ok, "exit_code": rc, "http_429": rate_limited,
+            "requests": requests,
+            "rpm_share": ok / minutes / rpm_all,
+            "tpm_share": tokens / minutes / tpm_all,
+            "jobs_per_min_share": cfg.jobs / minutes / rpm_all,
+            "to_last_admit_s": max(admit),
             "limit_share_to_last_admit": limit_share,
-            "http_429_share": st["rate_limited"] / max(st["requests"], 1),
-            "ideal_wall_s": cfg.jobs / (cfg.rpm / 60.0)}
+            "limit_share_per_model": used,
+            "requests_share_whole": ok / could_req, "tokens_share_whole": tokens / could_tok,
+            "http_429_share": rate_limited / max(requests, 1),
+            "ideal_wall_s": max(cfg.jobs / len(models) / (rpm / 60.0) for _, rpm, _ in models)}
 
 
 def main():
@@ -157,10 +199,12 @@ def main():
     # The coordinator's bucket: fakellm's own window (1 s), as docs/ratelimit.md ("Burst") says
     # to configure it. The default (60 s) lets a minute's budget out at once.
     ap.add_argument("--rate-burst-s", type=float, default=1.0)
+    ap.add_argument("--second-rpm", type=int, default=0, help="a second model at this limit")
+    ap.add_argument("--trace", default="", help="directory for the coordinator's rate trace")
     cfg = ap.parse_args()
     work = tempfile.mkdtemp(prefix="codesweep-llm-")
     results = {"config": {k: v for k, v in vars(cfg).items()
-                          if k not in ("codesweep", "fakellm", "out")}, "runs": {}}
+                          if k not in ("codesweep", "fakellm", "out", "trace")}, "runs": {}}
     seq = 0
     for rep in range(cfg.reps):
         for system in ("codesweep", "naive"):

@@ -84,11 +84,24 @@ def sched_section(d, L):
 def llm_section(d, L, title="LLM-bound work: codesweep vs a naive asyncio runner"):
     runs, cfg = d["runs"], d["config"]
     L.append(f"### {title}\n")
-    L.append(f"fakellm: {cfg['rpm']} requests/min and {cfg['tpm']:,} tokens/min, 1 s burst, "
-             f"exponential latency with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of one "
-             f"call each; {cfg['concurrency']} concurrent slots on both sides (codesweep: 2 "
-             f"workers × {cfg['concurrency'] // 2}); medians of {cfg['reps']} runs. "
-             f"Ideal wall time at the request limit: {cfg['jobs'] * 60 / cfg['rpm']:.0f} s.\n")
+    second = cfg.get("second_rpm", 0)
+    if second:
+        L.append(f"Two models in one sweep, each with its own fakellm: {cfg['rpm']} and {second} "
+                 f"requests/min, {cfg['tpm']:,} tokens/min each, 1 s burst, exponential latency "
+                 f"with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of one call each, half "
+                 f"per model; {cfg['concurrency']} concurrent slots on both sides (codesweep: one "
+                 f"sweep, 2 workers × {cfg['concurrency'] // 2}; naive: one runner per model with "
+                 f"{cfg['concurrency'] // 2} each); medians of {cfg['reps']} runs. Binding limit "
+                 f"used: each model's share up to its own last admission, weighted by its calls; "
+                 f"the limit columns are of both limits together. Ideal wall time at the request "
+                 f"limits: {cfg['jobs'] / 2 * 60 / min(cfg['rpm'], second):.0f} s.\n")
+    else:
+        L.append(f"fakellm: {cfg['rpm']} requests/min and {cfg['tpm']:,} tokens/min, 1 s burst, "
+                 f"exponential latency with mean {cfg['latency_ms']} ms; {cfg['jobs']} jobs of "
+                 f"one call each; {cfg['concurrency']} concurrent slots on both sides (codesweep: "
+                 f"2 workers × {cfg['concurrency'] // 2}); medians of {cfg['reps']} runs. "
+                 f"Ideal wall time at the request limit: {cfg['jobs'] * 60 / cfg['rpm']:.0f} s."
+                 f"\n")
     L.append("| runner | wall s | binding limit used, start → last admission, % "
              "| requests/min, % of limit | tokens/min, % of limit | jobs/min, % of request limit "
              "| 429 responses | HTTP requests | 429 % | wall ÷ codesweep |")
@@ -158,6 +171,9 @@ def main():
     llm_section(load("llm.json"), L)
     if os.path.exists(os.path.join(a.dir, "llm_tpm.json")):
         llm_section(load("llm_tpm.json"), L, "LLM-bound work, the tokens-per-minute limit binding")
+    if os.path.exists(os.path.join(a.dir, "llm_2models.json")):
+        llm_section(load("llm_2models.json"), L, "LLM-bound work, two models of different limits "
+                    "in one sweep")
     if os.path.exists(os.path.join(a.dir, "llm_long.json")):
         llm_section(load("llm_long.json"), L, "LLM-bound work, 3,000 jobs")
     sandbox_section(load("sandbox.json"), L)

@@ -66,6 +66,9 @@ say "LLM-bound: codesweep vs naive_runner.py against fakellm"
 say "LLM-bound, tokens-per-minute limit binding"
 (cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm_tpm.json" --codesweep "$CS" \
   --fakellm "$FAKE" --reps "$REPS" --tpm 60000 "${LLM_ARGS[@]}")
+say "LLM-bound, two models of different limits in one sweep"
+(cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm_2models.json" --codesweep "$CS" \
+  --fakellm "$FAKE" --reps "$REPS" --second-rpm 600 "${LLM_ARGS[@]}")
 if [ "${LLM_LONG:-0}" = 1 ]; then
   say "LLM-bound, 3,000 jobs"
   (cd "$PEERS" && $PY llm_bench.py --out "$OUT_DIR/llm_long.json" --codesweep "$CS" \

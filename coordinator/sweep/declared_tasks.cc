@@ -1,0 +1,295 @@
+#include "coordinator/sweep/declared_tasks.h"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "jobs/tasks/declared/declared_task.h"
+
+namespace codesweep {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxTaskFileBytes = 1 << 20;
+constexpr int kMaxTaskFileDepth = 32;
+
+// The keys of an entry that place a task on the grid (the rest declare it).
+const std::set<std::string>& GridKeys() {
+  static const std::set<std::string> keys = {"samples", "first_sample", "levels"};
+  return keys;
+}
+
+std::string DirOf(const std::string& path) {
+  return std::filesystem::path(path).parent_path().string();
+}
+
+json TomlToJson(const toml::node& n, int depth = 0) {
+  if (depth > kMaxTaskFileDepth) return nullptr;
+  if (auto t = n.as_table()) {
+    json o = json::object();
+    for (const auto& [k, v] : *t) o[std::string(k.str())] = TomlToJson(v, depth + 1);
+    return o;
+  }
+  if (auto a = n.as_array()) {
+    json arr = json::array();
+    for (const auto& e : *a) arr.push_back(TomlToJson(e, depth + 1));
+    return arr;
+  }
+  if (n.is_string()) return *n.value<std::string>();
+  if (n.is_integer()) return *n.value<int64_t>();
+  if (n.is_floating_point()) return *n.value<double>();
+  if (n.is_boolean()) return *n.value<bool>();
+  std::ostringstream os;
+  if (auto d = n.as_date()) os << *d;
+  if (auto t = n.as_time()) os << *t;
+  if (auto dt = n.as_date_time()) os << *dt;
+  return os.str();
+}
+
+// The deepest nesting of [ and { outside strings and comments (toml++ recurses per level).
+int NestingDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (comment) {
+      if (c == '\n') comment = false;
+    } else if (quote != 0) {
+      if (c == '\\' && quote == '"') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      comment = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return deepest;
+}
+
+// The tables a task file declares: its top level, or each of its [[tasks]].
+Result<std::vector<json>> ReadTaskFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(path + ": cannot open task file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > kMaxTaskFileBytes) return Status::InvalidArgument(path + ": larger than 1 MiB");
+  if (NestingDepth(text) > kMaxTaskFileDepth) {
+    return Status::InvalidArgument(path + ": nested deeper than " +
+                                   std::to_string(kMaxTaskFileDepth) + " levels");
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
+                                   std::to_string(e.source().begin.column) + ": " +
+                                   std::string(e.description()));
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  json j = TomlToJson(root);
+  std::vector<json> out;
+  if (j.contains("tasks")) {
+    if (j.size() != 1 || !j["tasks"].is_array() || j["tasks"].empty()) {
+      return Status::InvalidArgument(path +
+                                     ": a task file is one task's keys, or [[tasks]] tables only");
+    }
+    for (const json& t : j["tasks"]) {
+      if (!t.is_object()) return Status::InvalidArgument(path + ": [[tasks]] entries are tables");
+      out.push_back(t);
+    }
+  } else {
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Status AddTask(json decl, const json& grid, const std::string& where, const std::string& base_dir,
+               const TaskRegistry& builtin, std::vector<TaskConfig>& out) {
+  // Grid keys written in the entry win over those of a task file.
+  for (const auto& [key, value] : grid.items()) decl[key] = value;
+  json table = json::object();
+  for (const auto& [key, value] : decl.items()) {
+    if (!GridKeys().count(key)) table[key] = value;
+  }
+  Result<DeclaredTaskSpec> spec = ParseDeclaredTask(table, base_dir);
+  if (!spec.ok()) return Status::InvalidArgument(where + ": " + spec.status().message());
+  if (builtin.Find(spec->name) != nullptr) {
+    return Status::InvalidArgument(where + ": tasks." + spec->name +
+                                   ": the name of a built-in task (declare it under another name)");
+  }
+  TaskConfig tc;
+  tc.name = spec->name;
+  Result<std::unique_ptr<DeclaredTask>> task = DeclaredTask::Create(std::move(spec).value());
+  if (!task.ok()) return Status::InvalidArgument(where + ": " + task.status().message());
+  std::shared_ptr<const DeclaredTask> shared = std::move(task).value();
+  if (decl.contains("samples")) {
+    const json& s = decl["samples"];
+    if (s.is_string() && s.get<std::string>() == "all") {
+      tc.all_samples = true;
+    } else if (s.is_number_integer() && s.get<int64_t>() >= 1 && s.get<int64_t>() <= 10'000'000) {
+      tc.samples = s.get<int64_t>();
+    } else {
+      return Status::InvalidArgument(where + ": tasks." + tc.name +
+                                     ".samples: a count from 1 to 10000000, or \"all\"");
+    }
+  }
+  if (decl.contains("first_sample")) {
+    const json& f = decl["first_sample"];
+    if (!f.is_number_integer() || f.get<int64_t>() < 0) {
+      return Status::InvalidArgument(where + ": tasks." + tc.name +
+                                     ".first_sample: a count of rows to skip (>= 0)");
+    }
+    tc.first_sample = f.get<int64_t>();
+  }
+  if (decl.contains("levels")) {
+    const json& l = decl["levels"];
+    if (!l.is_array() || l.empty()) {
+      return Status::InvalidArgument(where + ": tasks." + tc.name +
+                                     ".levels: a non-empty list of complexity levels");
+    }
+    for (const json& level : l) {
+      if (!level.is_string()) {
+        return Status::InvalidArgument(where + ": tasks." + tc.name +
+                                       ".levels: levels are strings (write them in quotes)");
+      }
+      Status s = shared->ValidateComplexity(level.get<std::string>());
+      if (!s.ok())
+        return Status::InvalidArgument(where + ": tasks." + tc.name + ".levels: " + s.message());
+      tc.complexities.push_back(level.get<std::string>());
+    }
+  } else {
+    tc.complexities = shared->complexity_levels();
+    if (tc.complexities.empty()) tc.complexities.push_back("");
+  }
+  tc.declared = std::move(shared);
+  out.push_back(std::move(tc));
+  return Status::OK();
+}
+
+}  // namespace
+
+bool IsDeclaredTaskEntry(const json& entry) {
+  return entry.is_object() && (entry.contains("dataset") || entry.contains("file"));
+}
+
+Status ParseDeclaredTaskEntry(const json& entry, const std::string& where,
+                              const std::string& sweep_path, const TaskRegistry& builtin,
+                              std::vector<TaskConfig>& out) {
+  std::string base_dir = DirOf(sweep_path);
+  if (!entry.contains("file")) return AddTask(entry, json::object(), where, base_dir, builtin, out);
+  json grid = json::object();
+  for (const auto& [key, value] : entry.items()) {
+    if (key == "file") continue;
+    if (!GridKeys().count(key)) {
+      return Status::InvalidArgument(where + "." + key +
+                                     ": unknown key beside file (samples, first_sample and levels "
+                                     "may be given; the rest belongs in the task file)");
+    }
+    grid[key] = value;
+  }
+  if (!entry["file"].is_string() || entry["file"].get<std::string>().empty()) {
+    return Status::InvalidArgument(where + ".file: a path to a task file (TOML)");
+  }
+  std::filesystem::path path(entry["file"].get<std::string>());
+  if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+  std::string file = path.lexically_normal().string();
+  Result<std::vector<json>> tables = ReadTaskFile(file);
+  if (!tables.ok()) return Status::InvalidArgument(where + ".file: " + tables.status().message());
+  for (size_t i = 0; i < tables->size(); ++i) {
+    json decl = (*tables)[i];
+    if (decl.contains("file")) {
+      return Status::InvalidArgument(where + ": " + file + ": a task file does not include others");
+    }
+    std::string at =
+        where + ": " + file + (tables->size() > 1 ? ": tasks[" + std::to_string(i) + "]" : "");
+    CS_RETURN_IF_ERROR(AddTask(std::move(decl), grid, at, DirOf(file), builtin, out));
+  }
+  return Status::OK();
+}
+
+Status FinishDeclaredTasks(SweepConfig& config) {
+  for (TaskConfig& t : config.tasks) {
+    if (!t.declared) continue;
+    const DeclaredTaskSpec& spec = t.declared->spec();
+    json wire = {{"task", spec.table}};
+    if (spec.judge) {
+      const ModelConfig* judge = nullptr;
+      std::string known;
+      for (const ModelConfig& m : config.models) {
+        if (m.spec.id == spec.judge->model) judge = &m;
+        known += (known.empty() ? "" : ", ") + m.spec.id;
+      }
+      if (judge == nullptr) {
+        return Status::InvalidArgument(config.path + ": tasks." + t.name + ".scorer.model: \"" +
+                                       spec.judge->model +
+                                       "\" is not a model of this sweep (models: " + known + ")");
+      }
+      json gen = {{"temperature", judge->gen.temperature},
+                  {"top_p", judge->gen.top_p},
+                  {"max_tokens", judge->gen.max_tokens},
+                  {"stop", judge->gen.stop}};
+      if (judge->gen.seed) gen["seed"] = *judge->gen.seed;
+      wire["judge_model"] = {{"id", judge->spec.id},
+                             {"provider", judge->spec.provider},
+                             {"name", judge->spec.name},
+                             {"options_json", judge->spec.options_json},
+                             {"gen", gen}};
+    }
+    t.declared_wire = wire.dump();
+  }
+  return Status::OK();
+}
+
+int64_t DeclaredSampleCount(const SweepConfig& config, const TaskConfig& t,
+                            const std::string& level) {
+  int64_t rows = t.declared->InstanceCount(level);
+  int64_t left = std::max<int64_t>(0, rows - t.first_sample);
+  if (t.all_samples) return left;
+  return std::min(left, t.samples > 0 ? t.samples : config.samples);
+}
+
+json DeclaredTaskJson(const DeclaredTask& task) {
+  return {{"dataset", task.spec().dataset},
+          {"rows", task.row_count()},
+          {"levels", task.complexity_levels()},
+          {"definition_hash", task.spec().definition_hash}};
+}
+
+DeclaredCatalog::DeclaredCatalog(const SweepConfig& config) : sweep_(config.name) {
+  for (const TaskConfig& t : config.tasks) {
+    if (t.declared) tasks_[t.name] = Entry{t.declared, t.declared_wire};
+  }
+}
+
+Status DeclaredCatalog::Fill(JobSpec& spec) const {
+  if (spec.sweep != sweep_) return Status::OK();
+  auto it = tasks_.find(spec.task);
+  if (it == tasks_.end()) return Status::OK();
+  const DeclaredTask& task = *it->second.task;
+  std::optional<size_t> row = task.FindRow(spec.complexity, spec.sample);
+  if (!row) {
+    return Status::NotFound("the row of this cell is no longer in " + task.dataset().path() +
+                            " (the file changed since the cell was made)");
+  }
+  Result<json> value = task.dataset().Row(*row);
+  if (!value.ok()) return value.status();
+  spec.task_def = it->second.wire;
+  spec.task_row = value->dump(-1, ' ', false, json::error_handler_t::replace);
+  return Status::OK();
+}
+
+}  // namespace codesweep

@@ -1,0 +1,251 @@
+// Declared tasks end to end (issue 15, docs/tasks.md):
+//   1. a sweep whose [[tasks]] declares a 1,000,000-row JSON-lines dataset (samples = "all") is
+//      validated (LoadSweepFile reads and checks every row), its grid enumerated (every cell
+//      key hashed) and loaded into a fresh SQLite database (ExpandIntoStore); then 20,000 jobs
+//      are given their row the way dispatch does (DeclaredCatalog::Fill: one pread each);
+//   2. the declared scorer's share of a sim-model cell (RunJob, only_question);
+//   3. a Python scorer's verdict in the sandbox's fork-server mode (p50, p90).
+// Medians of 3 runs; peak resident memory of the process.
+//   build/bench/bench_declared_sweep [rows]
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "coordinator/store/store.h"
+#include "coordinator/sweep/declared_tasks.h"
+#include "coordinator/sweep/grid.h"
+#include "jobs/methods/client_factory.h"
+#include "jobs/methods/method.h"
+#include "jobs/sandbox/sandbox.h"
+#include "jobs/tasks/declared/declared_task.h"
+
+namespace {
+
+using namespace codesweep;  // NOLINT
+using BenchClock = std::chrono::steady_clock;
+
+double Seconds(BenchClock::time_point a, BenchClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+long PeakRssMb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+// Code the sim writes "runs" at no cost and prints nothing: the cell's time is the sim's reply,
+// the method and the judging.
+class NoExecutor final : public Executor {
+ public:
+  Result<ExecResult> Run(const ExecRequest&) override { return ExecResult{}; }
+};
+
+constexpr const char* kSweep = R"(
+name = "bench-declared"
+seed = 1
+methods = ["only_question"]
+[models."sim:default"]
+[[tasks]]
+name = "adds"
+dataset = "rows.jsonl"
+id = "{id}"
+prompt = """Solve the problem. Give the final answer as <<<number>>>.
+{question}"""
+target = "{answer}"
+answer = ["triple_angle", "last_number"]
+scorer = { kind = "numeric", rel_tol = 1e-6 }
+samples = "all"
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t rows = argc > 1 ? std::stoul(argv[1]) : 1'000'000;
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("cs_bench_declared_sweep_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / "rows.jsonl");
+    std::mt19937_64 rng(1);
+    for (size_t i = 0; i < rows; ++i) {
+      uint64_t a = rng() % 100000, b = rng() % 100000;
+      out << "{\"id\": \"r" << i << "\", \"question\": \"What is " << a << " + " << b
+          << "? Show your work, then give the answer.\", \"answer\": " << a + b << "}\n";
+    }
+    std::ofstream(dir / "sweep.toml") << kSweep;
+  }
+  std::printf("dataset: %zu rows, %.1f MB\n", rows,
+              static_cast<double>(std::filesystem::file_size(dir / "rows.jsonl")) / 1e6);
+  TaskRegistry builtin;
+  std::vector<double> validate_s, enumerate_s, load_s, fill_us;
+  SweepConfig config;
+  for (int run = 0; run < 3; ++run) {
+    auto t0 = BenchClock::now();
+    Result<SweepConfig> c = LoadSweepFile((dir / "sweep.toml").string(), builtin);
+    auto t1 = BenchClock::now();
+    if (!c.ok()) {
+      std::fprintf(stderr, "%s\n", c.status().ToString().c_str());
+      return 1;
+    }
+    int64_t cells = 0;
+    ForEachCell(*c, [&](const GridCell&) {
+      ++cells;
+      return true;
+    });
+    auto t2 = BenchClock::now();
+    std::filesystem::remove(dir / "runs.db");
+    StoreOptions so;
+    so.synchronous_full = false;
+    auto store = Store::Open((dir / "runs.db").string(), so);
+    if (!store.ok()) return 1;
+    Result<ExpandStats> stats = ExpandIntoStore(*c, **store);
+    auto t3 = BenchClock::now();
+    if (!stats.ok() || stats->inserted != static_cast<int64_t>(rows) ||
+        cells != static_cast<int64_t>(rows)) {
+      std::fprintf(stderr, "load failed\n");
+      return 1;
+    }
+    validate_s.push_back(Seconds(t0, t1));
+    enumerate_s.push_back(Seconds(t1, t2));
+    load_s.push_back(Seconds(t2, t3));
+    // Dispatch: 20,000 jobs get their row.
+    DeclaredCatalog catalog(*c);
+    std::vector<int64_t> keys = c->tasks[0].declared->SampleKeys("", -1, 0, 0);
+    auto t4 = BenchClock::now();
+    for (size_t i = 0; i < 20000; ++i) {
+      JobSpec spec;
+      spec.sweep = c->name;
+      spec.task = "adds";
+      spec.sample = keys[(i * 7919) % keys.size()];
+      if (!catalog.Fill(spec).ok()) return 1;
+    }
+    fill_us.push_back(Seconds(t4, BenchClock::now()) / 20000 * 1e6);
+    config = std::move(c).value();
+  }
+  std::printf("validate (LoadSweepFile, every row read and checked): median %.2f s\n",
+              Median(validate_s));
+  std::printf("enumerate the grid (ForEachCell, every cell key hashed): median %.2f s\n",
+              Median(enumerate_s));
+  std::printf("load into a fresh database (ExpandIntoStore, synchronous=NORMAL): median %.2f s\n",
+              Median(load_s));
+  std::printf("validate + enumerate: median %.2f s; validate + load: median %.2f s\n",
+              Median(validate_s) + Median(enumerate_s), Median(validate_s) + Median(load_s));
+  std::printf("dispatch: a job's row read and attached (DeclaredCatalog::Fill): median %.1f us\n",
+              Median(fill_us));
+  std::printf("peak resident memory after the loads: %ld MB\n", PeakRssMb());
+
+  // 2. The declared scorer's share of a sim cell.
+  DeclaredCatalog catalog(config);
+  std::vector<int64_t> keys = config.tasks[0].declared->SampleKeys("", -1, 0, 0);
+  NoExecutor no_exec;
+  RunnerDeps deps;
+  deps.executor = &no_exec;
+  deps.tasks = &builtin;
+  deps.make_client = MakeDefaultClientFactory(ProviderEnv{});
+  std::vector<double> cell_us, score_us, wire_us;
+  for (int run = 0; run < 3; ++run) {
+    constexpr int kCells = 2000;
+    std::vector<JobSpec> specs;
+    for (int i = 0; i < kCells; ++i) {
+      JobSpec spec;
+      spec.sweep = config.name;
+      spec.task = "adds";
+      spec.sample = keys[(static_cast<size_t>(i) * 104729) % keys.size()];
+      spec.model = config.models[0].spec;
+      spec.gen = config.models[0].gen;
+      spec.method = "only_question";
+      if (!catalog.Fill(spec).ok()) return 1;
+      specs.push_back(std::move(spec));
+    }
+    std::vector<std::string> replies;
+    auto t0 = BenchClock::now();
+    for (const JobSpec& spec : specs) {
+      Outcome o = RunJob(spec, deps);
+      if (o.failed) {
+        std::fprintf(stderr, "cell failed: %s\n", o.error.c_str());
+        return 1;
+      }
+      replies.push_back(o.calls.empty() ? "" : o.calls[0].response_json);
+    }
+    auto t1 = BenchClock::now();
+    cell_us.push_back(Seconds(t0, t1) / kCells * 1e6);
+    // The scoring step alone, on the same replies: extraction chain + numeric scorer.
+    auto task = DeclaredRowTask::FromWire(specs[0].task_def, specs[0].task_row);
+    Instance inst = (*task)->Generate("", 0, 1).value();
+    auto t2 = BenchClock::now();
+    int correct = 0;
+    for (const std::string& r : replies)
+      correct += JudgeDeclared((*task)->spec(), inst, r).verdict.correct;
+    auto t3 = BenchClock::now();
+    (void)correct;
+    score_us.push_back(Seconds(t2, t3) / kCells * 1e6);
+    // What a worker does per declared job before that: parse the definition and the row.
+    auto t4 = BenchClock::now();
+    for (const JobSpec& spec : specs) {
+      if (!DeclaredRowTask::FromWire(spec.task_def, spec.task_row).ok()) return 1;
+    }
+    wire_us.push_back(Seconds(t4, BenchClock::now()) / kCells * 1e6);
+  }
+  std::printf("sim cell (RunJob, only_question, declared task): median %.1f us\n", Median(cell_us));
+  std::printf(
+      "declared scorer (extract + numeric) per verdict: median %.2f us = %.2f %% of a "
+      "cell\n",
+      Median(score_us), 100 * Median(score_us) / Median(cell_us));
+  std::printf(
+      "declared job set-up (definition + row parsed from the spec): median %.1f us = "
+      "%.2f %% of a cell\n",
+      Median(wire_us), 100 * Median(wire_us) / Median(cell_us));
+
+  // 3. A Python scorer in fork-server mode.
+  SandboxOptions so;
+  so.mode = "forkserver";
+  so.preload = {};
+  auto sandbox = MakeSandbox(so, Logger::Null());
+  if (!sandbox.ok()) {
+    std::printf("python scorer: no sandbox here (%s)\n", sandbox.status().ToString().c_str());
+  } else {
+    PythonScorer py;
+    py.function = "score";
+    py.source =
+        "def score(answer, row, reply):\n"
+        "    return {'correct': float(answer) == float(row['answer']), 'reason': 'compared'}\n";
+    nlohmann::json row = {{"question", "What is 2 + 2?"}, {"answer", 4}};
+    std::string program = PythonScorerProgram(py, "4", row, "It is <<<4>>>");
+    std::vector<double> ms;
+    std::string tier;
+    for (int i = 0; i < 210; ++i) {
+      auto t0 = BenchClock::now();
+      Result<ExecResult> r = (*sandbox)->Run({program, ExecLimits{}});
+      double took = Seconds(t0, BenchClock::now()) * 1e3;
+      if (!r.ok() || !PythonScorerVerdict(ExecStatusName(r->status), *r).correct) {
+        std::fprintf(stderr, "python scorer run failed\n");
+        return 1;
+      }
+      tier = r->tier;
+      if (i >= 10) ms.push_back(took);  // the first runs start the fork server
+    }
+    std::printf("python scorer verdict (fork-server, tier %s): p50 %.1f ms, p90 %.1f ms (200)\n",
+                tier.c_str(), Percentile(ms, 0.5), Percentile(ms, 0.9));
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
