@@ -1,0 +1,161 @@
+// Batch mode end to end (docs/batch.md): real `codesweep run` processes, a real fakellm process
+// answering the OpenAI Files + Batches API over loopback, real SQLite files. A grid with a
+// single-turn, a multi-turn code, a tool and the Code+Text+Sum method runs in batch mode and
+// synchronously against the same scripted answers: the verdicts are equal and fakellm saw every
+// call key once. kill -9 of the run while a batch is live, then a restart: nothing is submitted
+// twice and nothing is lost.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/integration/ratelimit/fakellm_harness.h"
+
+namespace codesweep::testing {
+namespace {
+
+using nlohmann::json;
+
+// fakellm's scripted answers, by turn of the conversation (the number of assistant messages):
+// code that prints the answer, then the answer, then the answer with TERMINATE. Every method
+// gets the same script, so a batch run and a synchronous run see the same replies.
+std::string WriteReplay(const TempDir& dir) {
+  const std::string path = dir / "replay.json";
+  json code = {{"content", "```python\nprint('<<<42>>>')\n```"}, {"finish_reason", "stop"}};
+  json answer = {{"content", "<<<42>>>"}, {"finish_reason", "stop"}};
+  json done = {{"content", "<<<42>>> TERMINATE"}, {"finish_reason", "stop"}};
+  json replay = {{"sequences", {{"*", json::array({code, answer, done})}}}, {"default", done}};
+  std::ofstream(path) << replay.dump();
+  return path;
+}
+
+struct BatchSweep {
+  std::string name = "bt";
+  bool batch = true;
+  std::string file = "bt.toml";
+};
+
+// 2 samples x (only_question, all_code and code_interpreter at 1 and 3 turns, code_text_sum).
+constexpr int64_t kCells = 2 * 6;
+
+std::string WriteSweep(const TempDir& dir, const BatchSweep& s, const std::string& base_url) {
+  const std::string path = dir / s.file;
+  std::ofstream out(path);
+  out << "name = \"" << s.name << "\"\nseed = 7\nsamples = 2\nmax_attempts = 2\n"
+      << "methods = [\"only_question\", \"all_code\", \"code_interpreter\", \"code_text_sum\"]\n"
+      << "turns = [1, 3]\n\n[[tasks]]\nname = \"number_multiply\"\ncomplexity = [\"2_2\"]\n\n"
+      << "[models.\"openai:fake\"]\nbase_url = \"" << base_url << "\"\napi_key_env = \"\"\n"
+      << "max_tokens = 256\nretry = { max_attempts = 1 }\n"
+      << "price = { input = 1000.0, output = 1000.0 }\n";
+  if (s.batch) out << "batch = true\nbatch_flush_s = 0.2\nbatch_poll_s = 0.1\n";
+  return path;
+}
+
+std::vector<std::string> RunArgs(const std::string& sweep, const std::string& db) {
+  return {Binary(), "run", sweep, "--db", db, "--workers", "2", "-q"};
+}
+
+int RunToEnd(const TempDir& dir, const std::string& sweep, const std::string& db,
+             const std::string& log) {
+  Proc p(RunArgs(sweep, db), dir / log);
+  const bool ended = p.Wait(120'000);
+  EXPECT_TRUE(ended) << p.log() << "\n" << JobStates(db);
+  EXPECT_EQ(p.exit_code(), 0) << p.log() << "\n" << JobStates(db);
+  return ended ? p.exit_code() : -1;
+}
+
+// (task, complexity, sample, method, turns) -> "correct|final_answer|turns_used|executions".
+std::map<std::string, std::string> Verdicts(const std::string& db) {
+  QueryTable t =
+      Query(db,
+            "SELECT j.task || '/' || j.complexity || '/' || j.sample || '/' || j.method || '/' ||"
+            " j.turns, r.correct || '|' || r.final_answer || '|' || r.turns_used || '|' ||"
+            " r.n_executions || '|' || r.n_calls FROM results r JOIN jobs j ON j.id = r.job_id");
+  std::map<std::string, std::string> out;
+  for (const auto& row : t.rows) {
+    if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = *row[1];
+  }
+  return out;
+}
+
+json BatchStats(FakeLlm& llm) {
+  json s = llm.Stats();
+  return s.contains("batch") ? s["batch"] : json::object();
+}
+
+TEST(BatchModeTest, GridEqualsSynchronousRunAndEachCallKeyIsSubmittedOnce) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 200})");
+
+  const std::string sync_db = dir / "sync.db";
+  const std::string batch_db = dir / "batch.db";
+  ASSERT_EQ(RunToEnd(dir, WriteSweep(dir, {"bt", false, "sync.toml"}, llm.base_url()), sync_db,
+                     "sync.log"),
+            0);
+  const int64_t sync_requests = llm.Stat("requests");
+  ASSERT_GT(sync_requests, 0);
+  ASSERT_EQ(RunToEnd(dir, WriteSweep(dir, {"bt", true, "batch.toml"}, llm.base_url()), batch_db,
+                     "batch.log"),
+            0);
+
+  ExpectExactlyOnce(sync_db, kCells);
+  ExpectExactlyOnce(batch_db, kCells);
+  // Batch mode sent no synchronous request.
+  EXPECT_EQ(llm.Stat("requests"), sync_requests);
+  // The same verdicts, answers, turns, executions and calls, cell by cell.
+  std::map<std::string, std::string> sync = Verdicts(sync_db);
+  EXPECT_EQ(static_cast<int64_t>(sync.size()), kCells);
+  EXPECT_EQ(Verdicts(batch_db), sync);
+  // The runs executed code (so the replayed executions mattered) and took several turns.
+  EXPECT_GT(QueryInt(batch_db, "SELECT count(*) FROM executions"), 0);
+  EXPECT_GT(QueryInt(batch_db, "SELECT max(turns_used) FROM results"), 1);
+  // Every distinct call key went to fakellm once, in batches.
+  json b = BatchStats(llm);
+  const int64_t keys = QueryInt(batch_db, "SELECT count(DISTINCT call_key) FROM calls");
+  EXPECT_GT(keys, 0);
+  EXPECT_EQ(b.value("custom_ids_submitted_twice", -1), 0) << b.dump();
+  EXPECT_EQ(b.value("distinct_custom_ids", -1), keys) << b.dump();
+  EXPECT_EQ(b.value("lines_received", -1), keys) << b.dump();
+  EXPECT_EQ(QueryInt(batch_db, "SELECT count(*) FROM batch_requests WHERE state <> 'done'"), 0);
+  EXPECT_GT(QueryInt(batch_db, "SELECT count(*) FROM batches"), 1);  // several rounds
+}
+
+// kill -9 of `codesweep run` once a batch is live at the provider; the restarted run polls it
+// and finishes every cell; no request line reaches fakellm twice.
+TEST(BatchModeTest, KillNineWhileABatchIsLiveThenRestartLosesNothing) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 1500})");
+  const std::string sweep = WriteSweep(dir, {}, llm.base_url());
+  const std::string db = dir / "kill.db";
+  {
+    Proc run(RunArgs(sweep, db), dir / "first.log");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return QueryInt(db,
+                          "SELECT count(*) FROM batches WHERE provider_id <> '' AND state IN"
+                          " ('submitted', 'in_progress')") > 0;
+        },
+        60'000))
+        << run.log();
+    run.Kill(SIGKILL);
+  }
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM jobs WHERE state = 'parked'"), 0) << JobStates(db);
+  ASSERT_EQ(RunToEnd(dir, sweep, db, "second.log"), 0);
+  ExpectExactlyOnce(db, kCells);
+  json b = BatchStats(llm);
+  EXPECT_EQ(b.value("custom_ids_submitted_twice", -1), 0) << b.dump();
+  EXPECT_EQ(b.value("distinct_custom_ids", -1),
+            QueryInt(db, "SELECT count(DISTINCT call_key) FROM calls"))
+      << b.dump();
+  EXPECT_EQ(llm.Stat("requests"), 0);  // nothing went out synchronously
+}
+
+}  // namespace
+}  // namespace codesweep::testing
