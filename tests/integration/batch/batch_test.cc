@@ -157,5 +157,81 @@ TEST(BatchModeTest, KillNineWhileABatchIsLiveThenRestartLosesNothing) {
   EXPECT_EQ(llm.Stat("requests"), 0);  // nothing went out synchronously
 }
 
+// A batch expires with half its requests unanswered: the answered half is kept (never sent
+// again), the other half goes into a later batch, and every cell ends once.
+TEST(BatchModeTest, ExpiredBatchKeepsItsAnswersAndResubmitsTheRest) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 200, "expire_fraction": 0.5})");
+  const std::string sweep = WriteSweep(dir, {}, llm.base_url());
+  const std::string db = dir / "expire.db";
+  Proc run(RunArgs(sweep, db), dir / "expire.log");
+  ASSERT_TRUE(WaitFor(
+      [&] { return QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'expired'") > 0; },
+      60'000))
+      << run.log();
+  // Later batches run their course (a batch of one would otherwise never be answered).
+  llm.Post("/admin/batches/config", R"({"expire_fraction": 0})");
+  ASSERT_TRUE(run.Wait(120'000)) << run.log() << "\n" << JobStates(db);
+  EXPECT_EQ(run.exit_code(), 0) << run.log();
+  ExpectExactlyOnce(db, kCells);
+  // Half of the expired batch was answered and never sent again; the rest was sent twice.
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE tries = 1"), 0);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE tries = 2"), 0);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE state <> 'done'"), 0);
+  json b = BatchStats(llm);
+  EXPECT_EQ(b.value("lines_received", -1), QueryInt(db, "SELECT sum(tries) FROM batch_requests"))
+      << b.dump();
+  EXPECT_EQ(b.value("distinct_custom_ids", -1), QueryInt(db, "SELECT count(*) FROM batch_requests"))
+      << b.dump();
+}
+
+// Every request fails inside its batch (a transient, server-side error): each is sent in 3
+// batches, then fails, and its cells fail as a synchronous call with that error would make them.
+TEST(BatchModeTest, PerRequestErrorsAreRetriedThenFailTheirCells) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 100, "p_fail": 1.0})");
+  const std::string db = dir / "errors.db";
+  Proc run(RunArgs(WriteSweep(dir, {}, llm.base_url()), db), dir / "errors.log");
+  ASSERT_TRUE(run.Wait(120'000)) << run.log() << "\n" << JobStates(db);
+  EXPECT_NE(run.exit_code(), 0) << run.log();
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state IN ('failed', 'dead')"), kCells)
+      << JobStates(db);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM results"), 0);
+  const int64_t requests = QueryInt(db, "SELECT count(*) FROM batch_requests");
+  EXPECT_GT(requests, 0);
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT count(*) FROM batch_requests WHERE state = 'failed' AND"
+                     " tries = 3"),
+            requests);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM jobs WHERE last_error LIKE '%provider batch%'"), 0)
+      << JobStates(db);
+  json b = BatchStats(llm);
+  EXPECT_EQ(b.value("lines_received", -1), 3 * requests) << b.dump();
+  EXPECT_EQ(llm.Stat("requests"), 0);  // nothing went out synchronously
+}
+
+// fakellm refuses uploads over 4,000 bytes: the refused batches' requests are split into
+// smaller batches, none is lost or failed, and the grid ends as usual.
+TEST(BatchModeTest, UploadRefusedForSizeIsSplitNotLost) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 100, "max_file_bytes": 4000})");
+  const std::string db = dir / "size.db";
+  ASSERT_EQ(RunToEnd(dir, WriteSweep(dir, {}, llm.base_url()), db, "size.log"), 0);
+  ExpectExactlyOnce(db, kCells);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'refused'"), 0);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE state <> 'done'"), 0);
+  // A refused upload created no batch at the provider: each call key reached fakellm once.
+  json b = BatchStats(llm);
+  EXPECT_EQ(b.value("custom_ids_submitted_twice", -1), 0) << b.dump();
+  EXPECT_EQ(b.value("distinct_custom_ids", -1), QueryInt(db, "SELECT count(*) FROM batch_requests"))
+      << b.dump();
+}
+
 }  // namespace
 }  // namespace codesweep::testing
