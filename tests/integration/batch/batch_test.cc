@@ -233,5 +233,46 @@ TEST(BatchModeTest, UploadRefusedForSizeIsSplitNotLost) {
       << b.dump();
 }
 
+// The provider cancels a live batch (as `POST /v1/batches/{id}/cancel` from its console would):
+// the requests it had not answered go into a later batch, each once more, and every cell ends
+// once.
+TEST(BatchModeTest, CancelledBatchResubmitsItsUnansweredRequests) {
+  TempDir dir;
+  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  ASSERT_GT(llm.port(), 0);
+  llm.Post("/admin/batches/config", R"({"delay_ms": 60000})");
+  const std::string db = dir / "cancel.db";
+  Proc run(RunArgs(WriteSweep(dir, {}, llm.base_url()), db), dir / "cancel.log");
+  std::string provider_id;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        QueryTable t = Query(db,
+                             "SELECT provider_id FROM batches WHERE provider_id <> '' AND"
+                             " state IN ('submitted', 'in_progress') LIMIT 1");
+        if (t.rows.empty() || t.rows[0].empty() || !t.rows[0][0]) return false;
+        provider_id = *t.rows[0][0];
+        return true;
+      },
+      60'000))
+      << run.log();
+  llm.Post("/v1/batches/" + provider_id + "/cancel", "");
+  // Cancelled a moment into its 60 s: (almost) nothing of it was answered. Once the run has seen
+  // it end, the batches still live and the ones to come end after 100 ms.
+  ASSERT_TRUE(WaitFor(
+      [&] { return QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'cancelled'") > 0; },
+      60'000))
+      << run.log();
+  llm.Post("/admin/batches/config", R"({"delay_ms": 100})");
+  ASSERT_TRUE(run.Wait(120'000)) << run.log() << "\n" << JobStates(db);
+  EXPECT_EQ(run.exit_code(), 0) << run.log();
+  ExpectExactlyOnce(db, kCells);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'cancelled'"), 1);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE state <> 'done'"), 0);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE tries = 2"), 0);
+  json b = BatchStats(llm);
+  EXPECT_EQ(b.value("lines_received", -1), QueryInt(db, "SELECT sum(tries) FROM batch_requests"))
+      << b.dump();
+}
+
 }  // namespace
 }  // namespace codesweep::testing
