@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "jobs/tasks/declared/declared_task.h"
+#include "jobs/tasks/declared/toml_json.h"
 
 namespace codesweep {
 namespace {
@@ -25,29 +26,6 @@ const std::set<std::string>& GridKeys() {
 
 std::string DirOf(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();
-}
-
-json TomlToJson(const toml::node& n, int depth = 0) {
-  if (depth > kMaxTaskFileDepth) return nullptr;
-  if (auto t = n.as_table()) {
-    json o = json::object();
-    for (const auto& [k, v] : *t) o[std::string(k.str())] = TomlToJson(v, depth + 1);
-    return o;
-  }
-  if (auto a = n.as_array()) {
-    json arr = json::array();
-    for (const auto& e : *a) arr.push_back(TomlToJson(e, depth + 1));
-    return arr;
-  }
-  if (n.is_string()) return *n.value<std::string>();
-  if (n.is_integer()) return *n.value<int64_t>();
-  if (n.is_floating_point()) return *n.value<double>();
-  if (n.is_boolean()) return *n.value<bool>();
-  std::ostringstream os;
-  if (auto d = n.as_date()) os << *d;
-  if (auto t = n.as_time()) os << *t;
-  if (auto dt = n.as_date_time()) os << *dt;
-  return os.str();
 }
 
 // The deepest nesting of [ and { outside strings and comments (toml++ recurses per level).
@@ -100,7 +78,7 @@ Result<std::vector<json>> ReadTaskFile(const std::string& path) {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(path + ": " + e.what());
   }
-  json j = TomlToJson(root);
+  json j = TomlToJson(root, kMaxTaskFileDepth);
   std::vector<json> out;
   if (j.contains("tasks")) {
     if (j.size() != 1 || !j["tasks"].is_array() || j["tasks"].empty()) {
@@ -280,7 +258,7 @@ Status DeclaredCatalog::Fill(JobSpec& spec) const {
   auto it = tasks_.find(spec.task);
   if (it == tasks_.end()) return Status::OK();
   const DeclaredTask& task = *it->second.task;
-  std::optional<size_t> row = task.FindRow(spec.complexity, spec.sample);
+  std::optional<size_t> row = task.FindRow(spec.complexity, spec.sample, spec.seed);
   if (!row) {
     return Status::NotFound("the row of this cell is no longer in " + task.dataset().path() +
                             " (the file changed since the cell was made)");

@@ -1,5 +1,5 @@
-// Sweep file parsing and validation (with declared_tasks.cc and method_templates.cc, the only
-// toml++ users). Every error names file:line and the dotted key it is about.
+// Sweep file parsing and validation (toml++ is used only by the readers of sweep files and task
+// files). Every error names file:line and the dotted key it is about.
 #include "coordinator/sweep/sweep_file.h"
 
 #include <toml++/toml.h>
@@ -18,6 +18,7 @@
 #include "jobs/llm/sim/sim.h"
 #include "jobs/methods/method.h"
 #include "jobs/sandbox/sandbox.h"
+#include "jobs/tasks/declared/toml_json.h"
 
 namespace codesweep {
 
@@ -262,31 +263,6 @@ Result<std::vector<std::string>> GetStringList(const Ctx& ctx, const toml::node&
   return out;
 }
 
-// TOML value -> JSON (for options passed through to providers). The pre-scan in ParseSweep
-// bounds the nesting; `depth` keeps this recursion bounded even if that scan under-counted.
-json ToJson(const toml::node& n, int depth = 0) {
-  if (depth > kMaxTomlDepth) return nullptr;
-  if (auto t = n.as_table()) {
-    json o = json::object();
-    for (const auto& [k, v] : *t) o[std::string(k.str())] = ToJson(v, depth + 1);
-    return o;
-  }
-  if (auto a = n.as_array()) {
-    json arr = json::array();
-    for (const auto& e : *a) arr.push_back(ToJson(e, depth + 1));
-    return arr;
-  }
-  if (n.is_string()) return *n.value<std::string>();
-  if (n.is_integer()) return *n.value<int64_t>();
-  if (n.is_floating_point()) return *n.value<double>();
-  if (n.is_boolean()) return *n.value<bool>();
-  std::ostringstream os;  // dates and times: their TOML text
-  if (auto d = n.as_date()) os << *d;
-  if (auto t = n.as_time()) os << *t;
-  if (auto dt = n.as_date_time()) os << *dt;
-  return os.str();
-}
-
 Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& registry,
                   SweepConfig& out) {
   const toml::array* arr = node.as_array();
@@ -299,7 +275,7 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     std::string where = "tasks[" + std::to_string(i) + "]";
     const toml::table* t = e.as_table();
     if (t == nullptr) return ctx.Error(&e, where, "expected a table with name = \"...\"");
-    if (json entry = ToJson(*t); IsDeclaredTaskEntry(entry)) {  // docs/tasks.md
+    if (json entry = TomlToJson(*t, kMaxTomlDepth); IsDeclaredTaskEntry(entry)) {  // docs/tasks.md
       size_t before = out.tasks.size();
       int64_t line = e.source().begin.line;
       std::string at = out.path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + where;
@@ -409,7 +385,7 @@ Status ParseModel(const Ctx& ctx, std::string_view id, const toml::node& node, c
         }
       }
     } else {
-      options[key] = ToJson(v);
+      options[key] = TomlToJson(v, kMaxTomlDepth);
     }
   }
   if (m.spec.provider != "sim") {

@@ -1,5 +1,6 @@
-// Constructors of the individual tasks, one per task file, called only by TaskRegistry::Create.
-// Dataset tasks load their data from data_dir and fail with a clear Status if it is missing.
+// Constructors of the tasks written in C++, one per source file, called only by
+// TaskRegistry::Create (the dataset tasks are task files in data/, read by the registry).
+// Tasks with data load it from data_dir and fail with a clear Status if it is missing.
 #pragma once
 
 #include <memory>
@@ -16,10 +17,5 @@ Result<std::unique_ptr<Task>> MakeLettersTask(const std::string& data_dir);
 std::unique_ptr<Task> MakeBoxLiftTask();
 std::unique_ptr<Task> MakeBoxNetTask();
 std::unique_ptr<Task> MakeBlocksworldTask();
-// subset: date_understanding, web_of_lies, logical_deduction_seven_objects, navigate
-Result<std::unique_ptr<Task>> MakeBbhTask(const std::string& data_dir, const std::string& subset);
-Result<std::unique_ptr<Task>> MakeGsmHardTask(const std::string& data_dir);
-// subject: geometry, counting_and_probability
-Result<std::unique_ptr<Task>> MakeMathTask(const std::string& data_dir, const std::string& subject);
 
 }  // namespace codesweep

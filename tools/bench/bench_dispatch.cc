@@ -33,6 +33,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/store/store.h"
+#include "tools/bench/proc_stats.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"
 
@@ -194,21 +195,6 @@ int StartFakeLlm(const std::string& path, int latency_ms, pid_t* pid) {
   return port;
 }
 
-// CPU seconds (user + system) a process has used so far, from /proc.
-double ProcCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i >= 14) ticks += std::atof(f.c_str());  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // A numeric field of /proc/PID/status ("VmRSS", "Threads"), or 0.
 int64_t ProcStatus(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -234,8 +220,9 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
                      cs::Coordinator& coord) {
   std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 3'000));
   std::vector<double> cpu0;
-  for (pid_t k : kids) cpu0.push_back(ProcCpuSeconds(k));
-  const double fake_cpu0 = ProcCpuSeconds(fake), self_cpu0 = ProcCpuSeconds(getpid());
+  for (pid_t k : kids) cpu0.push_back(codesweep::bench::ProcCpuSeconds(k));
+  const double fake_cpu0 = codesweep::bench::ProcCpuSeconds(fake),
+               self_cpu0 = codesweep::bench::ProcCpuSeconds(getpid());
   const int64_t done0 = completed.load(), failed0 = failed.load();
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<int64_t> rss_max(kids.size(), 0), rss_sum(kids.size(), 0);
@@ -263,15 +250,15 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
     std::printf(
         "  worker %zu: cpu %.3f cores, rss avg %.1f MiB max %.1f MiB = %.1f KB per slot, "
         "threads %lld, open files %lld\n",
-        i, (ProcCpuSeconds(kids[i]) - cpu0[i]) / wall, rss_avg / 1024,
+        i, (codesweep::bench::ProcCpuSeconds(kids[i]) - cpu0[i]) / wall, rss_avg / 1024,
         static_cast<double>(rss_max[i]) / 1024, static_cast<double>(rss_max[i]) / a.slots,
         static_cast<long long>(ProcStatus(kids[i], "Threads")),
         static_cast<long long>(ProcOpenFiles(kids[i])));
   }
   std::printf("  fakellm cpu %.3f cores, rss %.1f MiB; coordinator cpu %.3f cores\n",
-              (ProcCpuSeconds(fake) - fake_cpu0) / wall,
+              (codesweep::bench::ProcCpuSeconds(fake) - fake_cpu0) / wall,
               static_cast<double>(ProcStatus(fake, "VmRSS")) / 1024,
-              (ProcCpuSeconds(getpid()) - self_cpu0) / wall);
+              (codesweep::bench::ProcCpuSeconds(getpid()) - self_cpu0) / wall);
   std::fflush(stdout);
   coord.Stop();
 }

@@ -32,6 +32,7 @@
 
 #include "jobs/llm/http.h"
 #include "jobs/llm/providers.h"
+#include "tools/bench/proc_stats.h"
 
 namespace codesweep {
 namespace {
@@ -71,21 +72,6 @@ struct Child {
   pid_t pid = -1;
   int port = 0;
 };
-
-// CPU seconds (user + system) a child has used so far, from /proc.
-double ChildCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i >= 14) ticks += std::atof(f.c_str());  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 Child StartFakeLlm(const Flags& flags, const std::string& latency_ms) {
   int out[2];
@@ -171,7 +157,7 @@ void RunLoad(const Flags& flags) {
   // Warm up 3 s (connections open), then measure.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const int64_t d0 = s.done.load();
-  const double cpu0 = CpuSeconds(), server_cpu0 = ChildCpuSeconds(fake.pid);
+  const double cpu0 = CpuSeconds(), server_cpu0 = codesweep::bench::ProcCpuSeconds(fake.pid);
   const auto t0 = SteadyClock::now();
   int64_t max_inflight = 0, rss_sum = 0, samples = 0;
   while (SteadyClock::now() - t0 < std::chrono::seconds(seconds)) {
@@ -182,7 +168,7 @@ void RunLoad(const Flags& flags) {
   }
   const double wall = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   const double cpu = CpuSeconds() - cpu0;
-  const double server_cpu = ChildCpuSeconds(fake.pid) - server_cpu0;
+  const double server_cpu = codesweep::bench::ProcCpuSeconds(fake.pid) - server_cpu0;
   const int64_t calls = s.done.load() - d0;
   s.stop = true;
   for (pthread_t& t : threads) pthread_join(t, nullptr);
@@ -205,7 +191,7 @@ void RunOverhead(const Flags& flags) {
   auto client = MakeClient(fake.port, *MakeHttpEngine());
   for (int i = 0; i < 50; ++i) (void)client->Complete(Request(i));  // warm the connection
   std::vector<double> us;
-  const double cpu0 = CpuSeconds(), server_cpu0 = ChildCpuSeconds(fake.pid);
+  const double cpu0 = CpuSeconds(), server_cpu0 = codesweep::bench::ProcCpuSeconds(fake.pid);
   for (int i = 0; i < calls; ++i) {
     const auto t = SteadyClock::now();
     Result<LlmResponse> r = client->Complete(Request(i));
@@ -213,7 +199,7 @@ void RunOverhead(const Flags& flags) {
     if (!r.ok()) std::printf("error: %s\n", r.status().ToString().c_str());
   }
   const double cpu = CpuSeconds() - cpu0;
-  const double server_cpu = ChildCpuSeconds(fake.pid) - server_cpu0;
+  const double server_cpu = codesweep::bench::ProcCpuSeconds(fake.pid) - server_cpu0;
   StopChild(fake);
   std::sort(us.begin(), us.end());
   std::printf(

@@ -1,6 +1,10 @@
 #include "jobs/tasks/declared/declared_task.h"
 
+#include <re2/re2.h>
+#include <toml++/toml.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -10,14 +14,27 @@
 
 #include "base/hash.h"
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/declared/toml_json.h"
 
 namespace codesweep {
 namespace {
 
 const std::set<std::string>& KnownKeys() {
-  static const std::set<std::string> keys = {"name",   "description", "dataset",      "id",
-                                             "prompt", "target",      "complexity",   "answer",
-                                             "scorer", "max_bytes",   "max_row_bytes"};
+  static const std::set<std::string> keys = {"name",
+                                             "description",
+                                             "dataset",
+                                             "id",
+                                             "prompt",
+                                             "target",
+                                             "complexity",
+                                             "answer",
+                                             "scorer",
+                                             "max_bytes",
+                                             "max_row_bytes",
+                                             "levels",
+                                             "complexity_pattern",
+                                             "order",
+                                             "reference"};
   return keys;
 }
 
@@ -173,6 +190,52 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
   auto complexity = templ("complexity", false);
   if (!complexity.ok()) return complexity.status();
   spec.complexity = std::move(*complexity);
+  Result<std::optional<std::string>> pattern = text("complexity_pattern", false);
+  if (!pattern.ok()) return pattern.status();
+  if (*pattern) {
+    if (!spec.complexity) return bad("complexity_pattern", "needs complexity = \"{field}\"");
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    auto re = std::make_shared<RE2>(**pattern, opts);
+    if (!re->ok()) return bad("complexity_pattern", "bad pattern: " + re->error());
+    if (re->NumberOfCapturingGroups() < 1) {
+      return bad("complexity_pattern", "the pattern needs a capture group (the level)");
+    }
+    spec.complexity_pattern = std::move(re);
+  }
+  if (table.contains("levels")) {
+    const nlohmann::json& l = table["levels"];
+    if (!spec.complexity) return bad("levels", "needs complexity = \"{field}\"");
+    if (!l.is_array() || l.empty()) return bad("levels", "a non-empty list of strings");
+    for (const nlohmann::json& level : l) {
+      if (!level.is_string() || level.get<std::string>().empty()) {
+        return bad("levels", "a non-empty list of strings");
+      }
+      if (std::find(spec.levels.begin(), spec.levels.end(), level.get<std::string>()) !=
+          spec.levels.end()) {
+        return bad("levels", "'" + level.get<std::string>() + "' is listed twice");
+      }
+      spec.levels.push_back(level.get<std::string>());
+    }
+  }
+  Result<std::optional<std::string>> order = text("order", false);
+  if (!order.ok()) return order.status();
+  if (*order && **order != "content" && **order != "file") {
+    return bad("order", "\"content\" (the default) or \"file\"");
+  }
+  spec.file_order = *order && **order == "file";
+  Result<std::optional<std::string>> reference = text("reference", false);
+  if (!reference.ok()) return reference.status();
+  if (*reference) {
+    std::filesystem::path ref(**reference);
+    if (ref.is_relative() && !base_dir.empty()) ref = std::filesystem::path(base_dir) / ref;
+    Result<std::string> code = ReadWholeFile(ref.lexically_normal().string());
+    if (!code.ok()) return bad("reference", code.status().message());
+    if (code->find("def solve(") == std::string::npos) {
+      return bad("reference", "the file must define solve(prompt)");
+    }
+    spec.reference_code = std::move(code).value();
+  }
 
   nlohmann::json answer =
       table.contains("answer") ? table["answer"] : nlohmann::json("triple_angle");
@@ -218,18 +281,46 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
                              {"answer", answer},
                              {"scorer", scorer}};
   if (spec.python) identity["scorer"].erase("file");  // where it sits is not what it does
+  // Added keys enter the identity only when set, so the hashes of earlier tasks stay as they were.
+  if (*pattern) identity["complexity_pattern"] = **pattern;
+  if (!spec.levels.empty()) identity["levels"] = spec.levels;
+  if (spec.file_order) identity["order"] = "file";
   spec.definition_hash = Sha256Hex(identity.dump());
   spec.table = table;
   spec.table["dataset"] = spec.dataset;
   spec.table["scorer"] = scorer;
+  // Workers judge without the reference program (DeclaredRowTask), and its path would not
+  // resolve on them.
+  spec.table.erase("reference");
   return spec;
 }
 
 Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec) {
-  std::vector<std::string> levels;
-  std::vector<uint32_t> row_level;                 // index into `levels` per row
+  constexpr uint32_t kSkipped = UINT32_MAX;
+  std::vector<std::string> levels = spec.levels;
+  std::vector<uint32_t> row_level;                 // index into `levels` per row, or kSkipped
   std::vector<std::pair<uint64_t, uint32_t>> ids;  // (hash of id, row)
   auto visit = [&](size_t index, const nlohmann::json& row) -> Status {
+    std::string level;
+    if (spec.complexity) {
+      Result<std::string> l = spec.complexity->Render(row);
+      if (!l.ok()) return Status::InvalidArgument("complexity: " + l.status().message());
+      level = *l;
+      if (spec.complexity_pattern) {
+        std::string captured;
+        if (!RE2::FullMatch(level, *spec.complexity_pattern, &captured)) {
+          row_level.push_back(kSkipped);
+          return Status::OK();
+        }
+        level = captured;
+      }
+      if (level.empty()) return Status::InvalidArgument("complexity: empty");
+      if (!spec.levels.empty() &&
+          std::find(spec.levels.begin(), spec.levels.end(), level) == spec.levels.end()) {
+        row_level.push_back(kSkipped);
+        return Status::OK();
+      }
+    }
     Result<std::string> prompt = spec.prompt.Render(row);
     if (!prompt.ok()) return Status::InvalidArgument("prompt: " + prompt.status().message());
     Result<std::vector<std::string>> targets = spec.target.RenderList(row);
@@ -238,13 +329,6 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
           return TrimAscii(t).empty();
         })) {
       return Status::InvalidArgument("target: empty");
-    }
-    std::string level;
-    if (spec.complexity) {
-      Result<std::string> l = spec.complexity->Render(row);
-      if (!l.ok()) return Status::InvalidArgument("complexity: " + l.status().message());
-      level = *l;
-      if (level.empty()) return Status::InvalidArgument("complexity: empty");
     }
     auto known = std::find(levels.begin(), levels.end(), level);
     if (known == levels.end()) {
@@ -266,7 +350,10 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
 
   // No two rows may share an id, nor (without ids) the same content: a cell is one row.
   if (!spec.id) {
-    for (size_t i = 0; i < ds->size(); ++i) ids.emplace_back(ds->content_hash(i) >> 1, i);
+    // Compared as sample keys (RowSampleKey): two served rows never share one.
+    for (size_t i = 0; i < ds->size(); ++i) {
+      if (row_level[i] != kSkipped) ids.emplace_back(RowSampleKey(ds->content_hash(i)), i);
+    }
   }
   std::sort(ids.begin(), ids.end());
   for (size_t i = 1; i < ids.size(); ++i) {
@@ -282,9 +369,19 @@ Result<std::unique_ptr<DeclaredTask>> DeclaredTask::Create(DeclaredTaskSpec spec
 
   std::unique_ptr<DeclaredTask> task(new DeclaredTask(std::move(spec), std::move(ds).value()));
   for (size_t i = 0; i < row_level.size(); ++i) {
+    if (row_level[i] == kSkipped) {
+      ++task->skipped_;
+      continue;
+    }
     task->rows_[levels[row_level[i]]].push_back(static_cast<uint32_t>(i));
   }
+  if (task->rows_.empty()) {
+    return Status::InvalidArgument("tasks." + task->spec_.name + ": " + task->spec_.dataset +
+                                   ": no row is served (complexity_pattern or levels match none)");
+  }
   if (task->spec_.complexity) task->levels_ = std::move(levels);
+  // order = "file": each level's rows stay in file order (PermutedItem shuffles them per seed).
+  if (task->spec_.file_order) return task;
   // Serve each level's rows in the order of their content hashes: independent of the file's
   // order, and a pseudo-random shuffle of the rows.
   for (auto& [level, rows] : task->rows_) {
@@ -316,8 +413,10 @@ Result<size_t> DeclaredTask::RowIndex(std::string_view complexity, int64_t sampl
   Status valid = ValidateComplexity(complexity);
   if (!valid.ok()) return valid;
   if (sample < 0) return Status::InvalidArgument("sample must be >= 0");
-  if (std::optional<size_t> keyed = FindRow(complexity, sample)) return *keyed;
   const std::vector<uint32_t>& rows = rows_.at(std::string(complexity));
+  if (spec_.file_order)
+    return rows[PermutedItem(spec_.name, complexity, sample, seed, rows.size())];
+  if (std::optional<size_t> keyed = FindRow(complexity, sample, seed)) return *keyed;
   // The seed rotates the content-hash order, so two seeds start at different rows.
   uint64_t offset =
       Sha256U64(spec_.name + "|" + std::string(complexity) + "|" + std::to_string(seed)) %
@@ -371,6 +470,12 @@ std::vector<int64_t> DeclaredTask::SampleKeys(std::string_view complexity, int64
   auto it = rows_.find(std::string(complexity));
   if (it == rows_.end()) return keys;
   const std::vector<uint32_t>& rows = it->second;
+  if (spec_.file_order) {  // sample indexes, mapped to rows by PermutedItem
+    int64_t begin = std::min<int64_t>(std::max<int64_t>(first, 0), std::ssize(rows));
+    int64_t end = n < 0 ? std::ssize(rows) : std::min<int64_t>(begin + n, std::ssize(rows));
+    for (int64_t i = begin; i < end; ++i) keys.push_back(i);
+    return keys;
+  }
   if (n < 0) {  // every row, in content-hash order
     keys.reserve(rows.size());
     for (uint32_t r : rows) keys.push_back(RowSampleKey(dataset_.content_hash(r)));
@@ -393,10 +498,15 @@ std::vector<int64_t> DeclaredTask::SampleKeys(std::string_view complexity, int64
   return keys;
 }
 
-std::optional<size_t> DeclaredTask::FindRow(std::string_view complexity, int64_t key) const {
+std::optional<size_t> DeclaredTask::FindRow(std::string_view complexity, int64_t key,
+                                            uint64_t seed) const {
   auto it = rows_.find(std::string(complexity));
   if (it == rows_.end() || key < 0) return std::nullopt;
   const std::vector<uint32_t>& rows = it->second;
+  if (spec_.file_order) {
+    if (key >= std::ssize(rows)) return std::nullopt;
+    return rows[PermutedItem(spec_.name, complexity, key, seed, rows.size())];
+  }
   auto at = std::lower_bound(rows.begin(), rows.end(), key, [&](uint32_t r, int64_t k) {
     return RowSampleKey(dataset_.content_hash(r)) < k;
   });
@@ -407,7 +517,7 @@ std::optional<size_t> DeclaredTask::FindRow(std::string_view complexity, int64_t
 DeclaredJudgement JudgeDeclared(const DeclaredTaskSpec& spec, const Instance& instance,
                                 std::string_view reply) {
   DeclaredJudgement out;
-  std::optional<Extracted> got = ExtractAnswer(reply, spec.answer);
+  std::optional<Extracted> got = ExtractAnswer(reply, spec.answer, instance.prompt);
   if (!got) {
     std::string tried;
     for (const Extractor& e : spec.answer) tried += (tried.empty() ? "" : ", ") + e.name;
@@ -416,8 +526,8 @@ DeclaredJudgement JudgeDeclared(const DeclaredTaskSpec& spec, const Instance& in
   }
   out.answer = got->answer;
   out.extractor = got->source;
-  out.verdict.source =
-      got->source == spec.answer.front().name ? AnswerSource::kTags : AnswerSource::kFallback;
+  // The chain's first extractor reads the task's answer format; the others are its fallbacks.
+  out.verdict.source = got->position == 0 ? AnswerSource::kTags : AnswerSource::kFallback;
   if (spec.python || spec.judge) {
     out.verdict.parsed = got->answer;
     out.verdict.reason = "answer by " + got->source;
@@ -430,7 +540,7 @@ DeclaredJudgement JudgeDeclared(const DeclaredTaskSpec& spec, const Instance& in
     }
   }
   AnswerSource source = out.verdict.source;
-  out.verdict = Score(spec.scorer, got->answer, targets);
+  out.verdict = Score(spec.scorer, got->answer, targets, instance.prompt);
   out.verdict.source = source;
   out.verdict.reason += " (answer by " + got->source + ")";
   return out;
@@ -441,8 +551,58 @@ Verdict DeclaredTask::Check(const Instance& instance, std::string_view answer) c
 }
 
 std::string DeclaredTask::ReferenceSolution(const Instance& instance) const {
+  if (!spec_.reference_code.empty()) {
+    const Extractor& e = spec_.answer.front();
+    std::string print =
+        e.kind == ExtractorKind::kTripleAngle ? "print(\"<<<\" + str(answer) + \">>>\")"
+        : e.kind == ExtractorKind::kBoxed     ? "print(\"\\\\boxed{\" + str(answer) + \"}\")"
+                                              : "print(answer)";
+    return spec_.reference_code + "\n\nprompt = " + PyStringLiteral(instance.prompt) +
+           "\nanswer = solve(prompt)\n" + print + "\n";
+  }
   std::string answer = FormatAnswerFor(spec_.answer.front(), instance.canonical_answer);
-  return "print(" + PyStringLiteral(answer) + ")\n";
+  return "# ORACLE, not a solver: prints the row's target.\nprint(" + PyStringLiteral(answer) +
+         ")\n";
+}
+
+}  // namespace codesweep
+
+namespace codesweep {
+namespace {
+
+constexpr int kMaxTaskFileDepth = 32;
+
+}  // namespace
+
+Result<std::vector<DeclaredTaskSpec>> ReadDeclaredTaskFile(const std::string& path) {
+  Result<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  nlohmann::json root;
+  try {
+    toml::table table = toml::parse(*text, path);
+    root = TomlToJson(table, kMaxTaskFileDepth);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << path << ":" << e.source().begin.line << ": " << e.description();
+    return Status::InvalidArgument(where.str());
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  std::vector<nlohmann::json> tables;
+  if (root.contains("tasks")) {
+    if (!root["tasks"].is_array() || root.size() != 1) {
+      return Status::InvalidArgument(path + ": a task file is one task's table or [[tasks]] only");
+    }
+    for (const nlohmann::json& t : root["tasks"]) tables.push_back(t);
+  } else {
+    tables.push_back(root);
+  }
+  std::vector<DeclaredTaskSpec> specs;
+  for (const nlohmann::json& t : tables) {
+    Result<DeclaredTaskSpec> spec = ParseDeclaredTask(t, dir);
+    if (!spec.ok()) return Status::InvalidArgument(path + ": " + spec.status().message());
+    specs.push_back(std::move(spec).value());
+  }
+  return specs;
 }
 
 DeclaredRowTask::DeclaredRowTask(std::shared_ptr<const DeclaredTaskSpec> spec, nlohmann::json row)

@@ -2,7 +2,8 @@
 // rows of a dataset through a prompt template, reads the answer with an extractor chain and judges
 // it with a rule-based scorer against the targets a target template gives. The rows of each
 // complexity level are served in a seeded order that depends on their content only (the order of
-// the file does not matter), and each instance carries its row's content hash.
+// the file does not matter; order = "file" instead permutes them in file order, as the shipped
+// dataset tasks in data/ do), and each instance carries its row's content hash.
 // Immutable after Create(); safe to call from many threads at once.
 #pragma once
 
@@ -21,6 +22,10 @@
 #include "jobs/tasks/declared/template.h"
 #include "jobs/tasks/task.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace codesweep {
 
 struct DeclaredTaskSpec {
@@ -31,6 +36,20 @@ struct DeclaredTaskSpec {
   Template prompt;
   Template target;
   std::optional<Template> complexity;  // a field that becomes the complexity axis
+  // Optional RE2 pattern the rendered complexity must match in full; its first capture group is
+  // the level ("Level ([1-5])" turns "Level 3" into "3"). Rows that do not match are not served.
+  std::shared_ptr<const re2::RE2> complexity_pattern;
+  // The levels, in order (complexity_levels()); rows at other levels are not served. Empty: the
+  // levels in order of first appearance, all served.
+  std::vector<std::string> levels;
+  // How samples map to rows: false (order = "content", the default) serves each level's rows in
+  // the order of their content hashes rotated by the seed, so reordering the file changes
+  // nothing; true (order = "file") serves a seeded Fisher-Yates permutation of the rows in file
+  // order (PermutedItem, common.h), the order of the paper's built-in dataset tasks.
+  bool file_order = false;
+  // Python source defining solve(prompt) -> answer (from `reference = "file.py"`); empty: the
+  // reference program is an oracle that prints the row's first target.
+  std::string reference_code;
   std::vector<Extractor> answer;       // default: triple_angle
   Scorer scorer;                       // default: exact (unused when python or judge is set)
   std::optional<PythonScorer> python;  // scorer = { kind = "python", file = "..." }
@@ -45,12 +64,13 @@ struct DeclaredTaskSpec {
 };
 
 // Reads a task declaration (a TOML table converted to JSON). `base_dir` resolves a relative
-// dataset path. Errors are "tasks.<name>.<key>: what".
+// dataset (and reference) path. Errors are "tasks.<name>.<key>: what".
 Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
                                            const std::string& base_dir);
 
 // The sample index of a row in cells and jobs: its content hash as a non-negative 63-bit number.
-// A cell names its row by content, so reordering the file changes no cell.
+// A cell names its row by content, so reordering the file changes no cell. (Tasks with
+// order = "file" number their samples 0, 1, ... instead: see DeclaredTask::SampleKeys.)
 inline int64_t RowSampleKey(uint64_t content_hash) {
   return static_cast<int64_t>(content_hash >> 1);
 }
@@ -71,6 +91,10 @@ struct DeclaredJudgement {
 };
 DeclaredJudgement JudgeDeclared(const DeclaredTaskSpec& spec, const Instance& instance,
                                 std::string_view reply);
+
+// Reads a task file: TOML whose top level is one task's table, or holds `[[tasks]]` tables.
+// Paths in it resolve against the file's folder. Errors name the file.
+Result<std::vector<DeclaredTaskSpec>> ReadDeclaredTaskFile(const std::string& path);
 
 class DeclaredTask : public Task {
  public:
@@ -94,28 +118,35 @@ class DeclaredTask : public Task {
   const DeclaredTaskSpec& spec() const { return spec_; }
   size_t row_count() const { return dataset_.size(); }
   const Dataset& dataset() const { return dataset_; }
+  // Rows not served: their complexity does not match complexity_pattern or is not in `levels`.
+  size_t skipped_rows() const { return skipped_; }
 
-  // The sample keys (RowSampleKey) of the cells of one level: every row when n < 0, else the n
-  // rows after the first `first` in a seeded order that depends on each row's content only, so
-  // adding rows to the file moves no row already picked ahead of another. At most the level's
-  // rows.
+  // The sample keys of the cells of one level. Default order (content): row keys
+  // (RowSampleKey), every row when n < 0, else the n rows after the first `first` in a seeded
+  // order that depends on each row's content only, so adding rows to the file moves no row
+  // already picked ahead of another. order = "file": the sample indexes first, first + 1, ...
+  // (n of them, or up to the level's row count when n < 0), which PermutedItem maps to rows.
+  // At most the level's rows.
   std::vector<int64_t> SampleKeys(std::string_view complexity, int64_t n, int64_t first,
                                   uint64_t seed) const;
-  // The dataset row whose sample key is `key` at this level, or nullopt (binary search over the
-  // level's rows, which are kept in content-hash order).
-  std::optional<size_t> FindRow(std::string_view complexity, int64_t key) const;
+  // The dataset row of sample key `key` at this level under `seed` (what Generate serves for
+  // it), or nullopt. Default order: binary search over the level's rows, which are kept in
+  // content-hash order (the seed plays no part); order = "file": the seeded permutation.
+  std::optional<size_t> FindRow(std::string_view complexity, int64_t key, uint64_t seed) const;
 
  private:
   DeclaredTask(DeclaredTaskSpec spec, Dataset dataset)
       : spec_(std::move(spec)), dataset_(std::move(dataset)) {}
-  // The dataset row behind (level, sample, seed): the row whose sample key is `sample`, else the
-  // sample-th row of the level's seeded rotation.
+  // The dataset row behind (level, sample, seed). order = "file": the sample-th item of the
+  // seeded permutation of the level's rows in file order. Default order: the row whose sample
+  // key is `sample`, else the sample-th row of the level's seeded rotation.
   Result<size_t> RowIndex(std::string_view complexity, int64_t sample, uint64_t seed) const;
 
   DeclaredTaskSpec spec_;
   Dataset dataset_;
   std::vector<std::string> levels_;                    // in order of first appearance
   std::map<std::string, std::vector<uint32_t>> rows_;  // level -> row indexes
+  size_t skipped_ = 0;
 };
 
 }  // namespace codesweep

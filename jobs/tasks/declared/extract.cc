@@ -9,6 +9,7 @@
 #include "base/json_depth.h"
 #include "jobs/tasks/answer_math.h"
 #include "jobs/tasks/common.h"
+#include "jobs/tasks/declared/final_answer.h"
 #include "jobs/tasks/declared/kinds.h"
 
 namespace codesweep {
@@ -39,10 +40,17 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 const KindTable<ExtractorKind>& Kinds() {
   static const KindTable<ExtractorKind> kinds = {
-      {"triple_angle", ExtractorKind::kTripleAngle},   {"boxed", ExtractorKind::kBoxed},
-      {"last_number", ExtractorKind::kLastNumber},     {"last_line", ExtractorKind::kLastLine},
-      {"choice_letter", ExtractorKind::kChoiceLetter}, {"regex", ExtractorKind::kRegex},
-      {"json_field", ExtractorKind::kJsonField},       {"whole", ExtractorKind::kWhole},
+      {"triple_angle", ExtractorKind::kTripleAngle},
+      {"boxed", ExtractorKind::kBoxed},
+      {"last_number", ExtractorKind::kLastNumber},
+      {"last_line", ExtractorKind::kLastLine},
+      {"choice_letter", ExtractorKind::kChoiceLetter},
+      {"regex", ExtractorKind::kRegex},
+      {"json_field", ExtractorKind::kJsonField},
+      {"whole", ExtractorKind::kWhole},
+      {"final_yes_no", ExtractorKind::kFinalYesNo},
+      {"final_option", ExtractorKind::kFinalOption},
+      {"lone_number_line", ExtractorKind::kLoneNumberLine},
   };
   return kinds;
 }
@@ -136,11 +144,19 @@ Result<Extractor> ParseExtractor(const nlohmann::json& spec) {
   };
   if (spec.is_object()) {
     for (const auto& [key, value] : spec.items()) {
-      static const std::set<std::string> known = {"kind", "pattern", "choices", "field"};
+      static const std::set<std::string> known = {"kind", "pattern", "choices", "field", "raw"};
       if (!known.count(key)) {
         return Status::InvalidArgument("answer." + kind_name + ": unknown key '" + key + "'");
       }
     }
+  }
+  if (const nlohmann::json* raw = param("raw")) {
+    if (e.kind != ExtractorKind::kTripleAngle && e.kind != ExtractorKind::kBoxed) {
+      return Status::InvalidArgument("answer." + kind_name + ": raw is for triple_angle and boxed");
+    }
+    if (!raw->is_boolean())
+      return Status::InvalidArgument("answer." + kind_name + ": raw is true or false");
+    e.raw = raw->get<bool>();
   }
   switch (e.kind) {
     case ExtractorKind::kRegex: {
@@ -208,15 +224,18 @@ Result<std::vector<Extractor>> ParseExtractorChain(const nlohmann::json& spec) {
   return chain;
 }
 
-std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor) {
+std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor,
+                                       std::string_view prompt) {
   std::string_view text = Tail(reply);
   switch (extractor.kind) {
     case ExtractorKind::kTripleAngle: {
+      if (extractor.raw) return LastTripleAngle(reply);
       std::optional<std::string> a = LastTripleAngle(text);
       if (a && !TrimAscii(*a).empty()) return std::string(TrimAscii(*a));
       return std::nullopt;
     }
     case ExtractorKind::kBoxed: {
+      if (extractor.raw) return LastBoxed(reply);
       std::optional<std::string> a = LastBoxed(text);
       if (a && !TrimAscii(*a).empty()) return std::string(TrimAscii(*a));
       return std::nullopt;
@@ -255,6 +274,18 @@ std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& 
       if (all.empty()) return std::nullopt;
       return std::string(all);
     }
+    case ExtractorKind::kFinalYesNo: {
+      std::string word = FinalYesNo(reply);
+      if (word.empty()) return std::nullopt;
+      return word;
+    }
+    case ExtractorKind::kFinalOption: {
+      std::string option = FinalOption(reply, ListedOptions(prompt));
+      if (option.empty()) return std::nullopt;
+      return option;
+    }
+    case ExtractorKind::kLoneNumberLine:
+      return LoneNumberLine(reply);
   }
   return std::nullopt;
 }
@@ -284,10 +315,12 @@ std::string FormatAnswerFor(const Extractor& extractor, std::string_view answer)
   }
 }
 
-std::optional<Extracted> ExtractAnswer(std::string_view reply,
-                                       const std::vector<Extractor>& chain) {
-  for (const Extractor& e : chain) {
-    if (std::optional<std::string> a = ExtractWith(reply, e)) return Extracted{*a, e.name};
+std::optional<Extracted> ExtractAnswer(std::string_view reply, const std::vector<Extractor>& chain,
+                                       std::string_view prompt) {
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (std::optional<std::string> a = ExtractWith(reply, chain[i], prompt)) {
+      return Extracted{*a, chain[i].name, i};
+    }
   }
   return std::nullopt;
 }

@@ -31,6 +31,10 @@ enum class ExtractorKind {
   kRegex,         // capture group 1 of the last match of `pattern`
   kJsonField,     // `field` of the last JSON object in the reply
   kWhole,         // the whole reply, trimmed
+  // The fallbacks of the paper's dataset tasks (final_answer.h); they read the whole reply.
+  kFinalYesNo,      // the one Yes/No that unambiguously ends the reply: "yes" or "no"
+  kFinalOption,     // the one option (listed in the prompt) that ends the reply: "(X)"
+  kLoneNumberLine,  // the last non-empty line, when it holds exactly one number
 };
 
 struct Extractor {
@@ -39,10 +43,14 @@ struct Extractor {
   std::string choices = "ABCDE";          // kChoiceLetter: the option letters, upper case
   std::shared_ptr<const re2::RE2> regex;  // kRegex
   FieldRef field;                         // kJsonField
+  // kTripleAngle, kBoxed: the text exactly as written between the markers, read from the whole
+  // reply, even when empty or blank (then the chain stops there and the scorer judges it).
+  bool raw = false;
 };
 
 // One extractor from its spec: a kind name, or an object with `kind` and its parameters
-// (`pattern` for regex, `choices` for choice_letter, `field` for json_field). Errors name the
+// (`pattern` for regex, `choices` for choice_letter, `field` for json_field, `raw` for
+// triple_angle and boxed). Errors name the
 // offending key.
 Result<Extractor> ParseExtractor(const nlohmann::json& spec);
 // A chain from a string, an object, or a list of them (in order). Empty lists are an error.
@@ -50,13 +58,17 @@ Result<std::vector<Extractor>> ParseExtractorChain(const nlohmann::json& spec);
 
 struct Extracted {
   std::string answer;
-  std::string source;  // the name of the extractor that found it
+  std::string source;   // the name of the extractor that found it
+  size_t position = 0;  // its index in the chain (0: the primary one, else a fallback)
 };
 
-// The first extractor of `chain` that finds an answer in `reply`, or nullopt.
-std::optional<Extracted> ExtractAnswer(std::string_view reply, const std::vector<Extractor>& chain);
+// The first extractor of `chain` that finds an answer in `reply`, or nullopt. `prompt` is the
+// question the reply answers (kFinalOption reads the options listed in it).
+std::optional<Extracted> ExtractAnswer(std::string_view reply, const std::vector<Extractor>& chain,
+                                       std::string_view prompt = {});
 // One extractor alone.
-std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor);
+std::optional<std::string> ExtractWith(std::string_view reply, const Extractor& extractor,
+                                       std::string_view prompt = {});
 
 // `answer` written so that `extractor` reads it back (for reference programs): <<<a>>>,
 // \boxed{a}, a JSON object for json_field, the bare text otherwise.

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <set>
 
 #include "jobs/tasks/answer_math.h"
 #include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
 #include "jobs/tasks/declared/extract.h"
+#include "jobs/tasks/declared/final_answer.h"
 #include "jobs/tasks/declared/kinds.h"
 
 namespace codesweep {
@@ -18,10 +21,17 @@ namespace {
 
 const KindTable<ScorerKind>& Kinds() {
   static const KindTable<ScorerKind> kinds = {
-      {"exact", ScorerKind::kExact},     {"normalized", ScorerKind::kNormalized},
-      {"numeric", ScorerKind::kNumeric}, {"choice", ScorerKind::kChoice},
-      {"regex", ScorerKind::kRegex},     {"contains", ScorerKind::kContains},
-      {"set", ScorerKind::kSet},         {"math", ScorerKind::kMath},
+      {"exact", ScorerKind::kExact},
+      {"normalized", ScorerKind::kNormalized},
+      {"numeric", ScorerKind::kNumeric},
+      {"choice", ScorerKind::kChoice},
+      {"regex", ScorerKind::kRegex},
+      {"contains", ScorerKind::kContains},
+      {"set", ScorerKind::kSet},
+      {"math", ScorerKind::kMath},
+      {"yes_no", ScorerKind::kYesNo},
+      {"option", ScorerKind::kOption},
+      {"last_number", ScorerKind::kLastNumber},
   };
   return kinds;
 }
@@ -30,7 +40,7 @@ Result<double> Tolerance(const nlohmann::json& spec, const char* key, double fal
   if (!spec.is_object() || !spec.contains(key)) return fallback;
   const nlohmann::json& v = spec[key];
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
-    return Status::InvalidArgument(std::string("scorer.numeric: ") + key + " is a number >= 0");
+    return Status::InvalidArgument(std::string("scorer: ") + key + " is a number >= 0");
   }
   return v.get<double>();
 }
@@ -135,7 +145,7 @@ Result<Scorer> ParseScorer(const nlohmann::json& spec) {
       }
     }
   }
-  if (s.kind == ScorerKind::kNumeric) {
+  if (s.kind == ScorerKind::kNumeric || s.kind == ScorerKind::kLastNumber) {
     Result<double> rel = Tolerance(spec, "rel_tol", 1e-6);
     if (!rel.ok()) return rel.status();
     Result<double> abs = Tolerance(spec, "abs_tol", 1e-9);
@@ -163,12 +173,54 @@ Result<Scorer> ParseScorer(const nlohmann::json& spec) {
 }
 
 Verdict Score(const Scorer& scorer, std::string_view answer,
-              const std::vector<std::string>& targets) {
+              const std::vector<std::string>& targets, std::string_view prompt) {
   std::string_view trimmed = TrimAscii(answer);
   if (targets.empty() && !(scorer.kind == ScorerKind::kRegex && scorer.regex)) {
     return Make(false, 0, trimmed, "no target to compare with");
   }
+  // The built-in checkers show an answer they cannot read as written, cut to 80 bytes.
+  auto unreadable = [&](std::string reason) {
+    Verdict v;
+    v.parsed = Truncate(answer, 80);
+    v.reason = std::move(reason);
+    return v;
+  };
   switch (scorer.kind) {
+    case ScorerKind::kYesNo: {
+      std::string got = YesNoWord(answer);
+      if (got.empty()) return unreadable("answer is not Yes or No");
+      std::string shown = got == "yes" ? "Yes" : "No";
+      for (const std::string& t : targets) {
+        if (YesNoWord(t) == got) return Make(true, 1, shown, "ok");
+      }
+      return Make(false, 0, shown, "expected " + Truncate(targets.front(), 80));
+    }
+    case ScorerKind::kOption: {
+      std::map<char, std::string> options = ListedOptions(prompt);
+      std::string got = OptionOfAnswer(answer, options);
+      if (got.empty()) return unreadable("no option letter in the answer");
+      for (const std::string& t : targets) {
+        if (OptionOfAnswer(t, options) == got) return Make(true, 1, got, "ok");
+      }
+      return Make(false, 0, got, "expected " + Truncate(targets.front(), 80));
+    }
+    case ScorerKind::kLastNumber: {
+      std::optional<double> got = ReadLastNumber(answer);
+      if (!got) return unreadable("no finite number in the answer");
+      char shown[64];
+      std::snprintf(shown, sizeof(shown), "%.17g", *got);
+      bool any_target = false;
+      for (const std::string& t : targets) {
+        std::optional<double> want = ReadLastNumber(t);
+        if (!want) continue;
+        any_target = true;
+        if (NearlyEqual(*got, *want, scorer.rel_tol, scorer.abs_tol)) {
+          return Make(true, 1, shown, "ok");
+        }
+      }
+      if (!any_target) return Make(false, 0, shown, "the target is not a number");
+      return Make(false, 0, shown, "a different number (beyond the tolerance)");
+    }
     case ScorerKind::kExact: {
       for (const std::string& t : targets) {
         bool eq = scorer.case_sensitive ? trimmed == TrimAscii(t)
@@ -257,10 +309,21 @@ Verdict Score(const Scorer& scorer, std::string_view answer,
                       std::to_string(got.size() - common) + " extra");
     }
     case ScorerKind::kMath: {
+      // An answer that boxes its result is judged by the last \boxed{} in it.
+      std::optional<std::string> boxed = LastBoxed(answer);
+      std::string got = boxed ? *boxed : std::string(answer);
+      Verdict v;
+      v.parsed = Truncate(NormalizeMathAnswer(got), 120);
       for (const std::string& t : targets) {
-        if (MathEquivalent(trimmed, t)) return Make(true, 1, trimmed, "ok");
+        if (MathEquivalent(got, t)) {
+          v.correct = true;
+          v.score = 1;
+          v.reason = "ok";
+          return v;
+        }
       }
-      return Make(false, 0, trimmed, "not equivalent to the target");
+      v.reason = "not equivalent to " + Truncate(targets.front(), 80);
+      return v;
     }
   }
   return Make(false, 0, trimmed, "unknown scorer");

@@ -29,6 +29,11 @@ enum class ScorerKind {
   kContains,    // the normalized answer contains a normalized target
   kSet,         // the same set of items (split on , ; newlines and "and"); partial = F1
   kMath,        // the built-in MATH equivalence (fractions, radicals, pi, tuples)
+  // The checkers of the paper's dataset tasks, by name (issue 15):
+  kYesNo,       // the answer's leading Yes/No word equals the target's
+  kOption,      // the option the answer names (letter or the text of an option listed in the
+                // prompt) is the target's letter
+  kLastNumber,  // the last number in the answer equals the target within rel_tol / abs_tol
 };
 
 struct Scorer {
@@ -44,9 +49,10 @@ struct Scorer {
 Result<Scorer> ParseScorer(const nlohmann::json& spec);
 
 // Judges `answer` (already extracted) against `targets` (any one accepted; kSet compares with the
-// targets as one set). Verdict::parsed is the answer as the scorer read it.
+// targets as one set). Verdict::parsed is the answer as the scorer read it. `prompt` is the
+// question (kOption reads the options listed in it).
 Verdict Score(const Scorer& scorer, std::string_view answer,
-              const std::vector<std::string>& targets);
+              const std::vector<std::string>& targets, std::string_view prompt = {});
 
 // SQuAD-style normalization: lower case, punctuation and the articles a/an/the removed,
 // whitespace collapsed.

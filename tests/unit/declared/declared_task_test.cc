@@ -195,13 +195,13 @@ TEST_F(DeclaredTaskTest, SampleKeysNameRowsByContent) {
   std::vector<int64_t> all = (*task)->SampleKeys("easy", -1, 0, 1);
   ASSERT_EQ(all.size(), 2u);
   for (int64_t key : all) {
-    ASSERT_TRUE((*task)->FindRow("easy", key).has_value());
+    ASSERT_TRUE((*task)->FindRow("easy", key, 1).has_value());
     auto inst = (*task)->Generate("easy", key, 9);  // a key names its row whatever the seed
     ASSERT_TRUE(inst.ok());
     EXPECT_EQ(RowSampleKey(std::stoull(inst->data["row_hash"].get<std::string>(), nullptr, 16)),
               key);
   }
-  EXPECT_FALSE((*task)->FindRow("hard", all[0]).has_value());
+  EXPECT_FALSE((*task)->FindRow("hard", all[0], 1).has_value());
   EXPECT_EQ((*task)->SampleKeys("easy", 1, 0, 1).size(), 1u);
   EXPECT_EQ((*task)->SampleKeys("easy", 5, 0, 1).size(), 2u);  // at most the level's rows
   EXPECT_EQ((*task)->SampleKeys("easy", 5, 1, 1).size(), 1u);  // after first_sample
@@ -253,6 +253,62 @@ TEST_F(DeclaredTaskTest, RowTaskFromWireRendersTheRowAlone) {
   EXPECT_FALSE(DeclaredRowTask::FromWire("{", "{}").ok());
   EXPECT_FALSE(DeclaredRowTask::FromWire(def, "[]").ok());
   EXPECT_FALSE(DeclaredRowTask::FromWire(R"({"task":{"name":"x"}})", "{}").ok());
+}
+
+TEST_F(DeclaredTaskTest, FileOrderSamplesArePositionsInTheSeededPermutation) {
+  Write("data/q.jsonl", kRows);
+  nlohmann::json table = Table();
+  table["order"] = "file";
+  auto task = Make(table);
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  // Small integers, not row keys: the grid's cells of a file-order task are positions.
+  EXPECT_EQ((*task)->SampleKeys("easy", -1, 0, 7), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ((*task)->SampleKeys("easy", 5, 0, 7), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ((*task)->SampleKeys("easy", 1, 1, 7), (std::vector<int64_t>{1}));
+  EXPECT_TRUE((*task)->SampleKeys("easy", 3, 2, 7).empty());
+  // FindRow (what the coordinator sends a worker) is the row Generate serves for that sample.
+  for (uint64_t seed : {1u, 7u, 12345u}) {
+    for (int64_t i = 0; i < 2; ++i) {
+      std::optional<size_t> row = (*task)->FindRow("easy", i, seed);
+      ASSERT_TRUE(row.has_value());
+      auto inst = (*task)->Generate("easy", i, seed);
+      ASSERT_TRUE(inst.ok());
+      EXPECT_EQ(inst->data["line"].get<uint32_t>(), (*task)->dataset().line(*row));
+    }
+  }
+  EXPECT_FALSE((*task)->FindRow("easy", 2, 7).has_value());
+  EXPECT_FALSE((*task)->FindRow("easy", -1, 7).has_value());
+}
+
+TEST_F(DeclaredTaskTest, ReferenceFileStaysOffTheWire) {
+  Write("data/q.jsonl", kRows);
+  Write("ref.py", "def solve(prompt):\n    return 4\n");
+  nlohmann::json table = Table();
+  table["reference"] = "ref.py";  // relative to the declaring file: not there on a worker
+  auto spec = ParseDeclaredTask(table, dir_.string());
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_THAT(spec->reference_code, HasSubstr("def solve("));
+  std::string def = nlohmann::json{{"task", spec->table}}.dump();
+  auto task = DeclaredRowTask::FromWire(def, R"({"id":"z","question":"2+2","answer":4})");
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+}
+
+TEST_F(DeclaredTaskTest, AnswerSourceIsTheExtractorsPositionNotItsName) {
+  Write("data/q.jsonl", kRows);
+  nlohmann::json table = Table();
+  table["answer"] = {{{"kind", "regex"}, {"pattern", "ANSWER: (\\S+)"}},
+                     {{"kind", "regex"}, {"pattern", "= (\\S+)"}}};
+  auto task = Make(table);
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  auto inst = (*task)->Generate("hard", 0, 1);
+  ASSERT_TRUE(inst.ok());
+  DeclaredJudgement first = JudgeDeclared((*task)->spec(), *inst, "ANSWER: 144");
+  EXPECT_TRUE(first.verdict.correct) << first.verdict.reason;
+  EXPECT_EQ(first.verdict.source, AnswerSource::kTags);
+  DeclaredJudgement second = JudgeDeclared((*task)->spec(), *inst, "12*12 = 144");
+  EXPECT_TRUE(second.verdict.correct) << second.verdict.reason;
+  EXPECT_EQ(second.extractor, "regex");
+  EXPECT_EQ(second.verdict.source, AnswerSource::kFallback);  // a later regex: a fallback
 }
 
 }  // namespace

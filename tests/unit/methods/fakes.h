@@ -121,4 +121,29 @@ inline Instance FakeInstance(const JobSpec& s) {
   return FakeSumTask().Generate(s.complexity, s.sample, s.seed).value();
 }
 
+// Runs one job through RunJob against a script; keeps the transcript and executor for inspection.
+struct RunJobHarness {
+  explicit RunJobHarness(std::vector<Result<LlmResponse>> s, LlmCapabilities caps = {})
+      : script(std::move(s)), caps(caps), registry(FakeRegistry()) {}
+
+  Outcome Run(const JobSpec& spec) {
+    RunnerDeps deps;
+    deps.tasks = registry.get();
+    deps.executor = &executor;
+    deps.clock = &clock;
+    deps.make_client = [this](const JobSpec&, const Task&,
+                              const Instance&) -> Result<std::unique_ptr<LlmClient>> {
+      return std::unique_ptr<LlmClient>(new ScriptedClient(script, &transcript, caps));
+    };
+    return RunJob(spec, deps);
+  }
+
+  std::vector<Result<LlmResponse>> script;
+  LlmCapabilities caps;
+  std::unique_ptr<TaskRegistry> registry;
+  FakeExecutor executor;
+  FakeClock clock;
+  Transcript transcript;
+};
+
 }  // namespace codesweep::testing

@@ -15,27 +15,7 @@ namespace {
 
 using namespace codesweep::testing;  // NOLINT
 
-struct Harness {
-  explicit Harness(std::vector<Result<LlmResponse>> s, LlmCapabilities caps = {})
-      : script(std::move(s)), caps(caps), registry(FakeRegistry()) {}
-  Outcome Run(const JobSpec& spec) {
-    RunnerDeps deps;
-    deps.tasks = registry.get();
-    deps.executor = &executor;
-    deps.clock = &clock;
-    deps.make_client = [this](const JobSpec&, const Task&,
-                              const Instance&) -> Result<std::unique_ptr<LlmClient>> {
-      return std::unique_ptr<LlmClient>(new ScriptedClient(script, &transcript, caps));
-    };
-    return RunJob(spec, deps);
-  }
-  std::vector<Result<LlmResponse>> script;
-  LlmCapabilities caps;
-  std::unique_ptr<TaskRegistry> registry;
-  FakeExecutor executor;
-  FakeClock clock;
-  Transcript transcript;
-};
+using Harness = RunJobHarness;
 
 MethodTemplate Cot() {
   MethodTemplate t;

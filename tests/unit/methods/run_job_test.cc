@@ -11,30 +11,7 @@ namespace {
 
 using namespace codesweep::testing;  // NOLINT
 
-// Runs one job against a script; keeps the transcript and executor for inspection.
-struct Harness {
-  explicit Harness(std::vector<Result<LlmResponse>> s, LlmCapabilities caps = {})
-      : script(std::move(s)), caps(caps), registry(FakeRegistry()) {}
-
-  Outcome Run(const JobSpec& spec) {
-    RunnerDeps deps;
-    deps.tasks = registry.get();
-    deps.executor = &executor;
-    deps.clock = &clock;
-    deps.make_client = [this](const JobSpec&, const Task&,
-                              const Instance&) -> Result<std::unique_ptr<LlmClient>> {
-      return std::unique_ptr<LlmClient>(new ScriptedClient(script, &transcript, caps));
-    };
-    return RunJob(spec, deps);
-  }
-
-  std::vector<Result<LlmResponse>> script;
-  LlmCapabilities caps;
-  std::unique_ptr<TaskRegistry> registry;
-  FakeExecutor executor;
-  FakeClock clock;
-  Transcript transcript;
-};
+using Harness = RunJobHarness;
 
 std::string Truth(const JobSpec& s) { return FakeInstance(s).truth; }
 
@@ -96,7 +73,7 @@ TEST(RunJobTest, AnswerSourceIsRecorded) {
   spec.task = "bbh_web_of_lies";
   spec.complexity = "";
   Instance inst = (*tasks)->Find(spec.task)->Generate("", spec.sample, spec.seed).value();
-  const std::string target = inst.data.value("target", std::string());
+  const std::string target = inst.canonical_answer;
   const std::pair<std::string, std::string> kCases[] = {
       {"It is <<<" + target + ">>>", "tags"},
       {"Reasoning.\nSo the answer is " + target + ".", "fallback"},

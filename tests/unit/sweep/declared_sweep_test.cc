@@ -304,5 +304,34 @@ TEST_F(DeclaredStoreTest, DispatchCarriesTheDefinitionAndTheRow) {
   EXPECT_TRUE(other.task_def.empty());
 }
 
+TEST_F(DeclaredStoreTest, FileOrderCellsAreSampleIndexesAndDispatchTheirPermutedRow) {
+  Write("data/adds.jsonl", Rows(0, 4));
+  std::string text = kSweep;
+  text.replace(text.find("samples = \"all\""), 15, "order = \"file\"\nsamples = 3");
+  Result<SweepConfig> c = Load(text);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  DeclaredCatalog catalog(*c);
+  std::set<int64_t> samples;
+  ForEachCell(*c, [&](const GridCell& g) {
+    samples.insert(g.sample);
+    JobSpec spec;
+    spec.sweep = "decl";
+    spec.task = g.task;
+    spec.complexity = g.complexity;
+    spec.sample = g.sample;
+    spec.seed = c->seed;
+    EXPECT_TRUE(catalog.Fill(spec).ok());
+    auto task = DeclaredRowTask::FromWire(spec.task_def, spec.task_row);
+    EXPECT_TRUE(task.ok()) << task.status().ToString();
+    // The worker gets the row the file-order permutation serves for this sample and seed.
+    auto from_file = c->tasks[0].declared->Generate(g.complexity, g.sample, c->seed);
+    auto from_wire = (*task)->Generate(g.complexity, g.sample, c->seed);
+    EXPECT_EQ(from_file->prompt, from_wire->prompt);
+    EXPECT_EQ(from_file->data["row_hash"], from_wire->data["row_hash"]);
+    return true;
+  });
+  EXPECT_EQ(samples, (std::set<int64_t>{0, 1, 2}));
+}
+
 }  // namespace
 }  // namespace codesweep

@@ -288,7 +288,7 @@ TEST(BbhA, OptionsYesNoAndIncorrect) {
 
 TEST(GsmHardA, Tolerance) {
   Instance inst = Gen("gsm_hard", "", 0, 0);
-  inst.data["target"] = 5186630.5999999996;
+  inst.data["targets"] = {"5186630.5999999996"};
   EXPECT_TRUE(Ok("gsm_hard", inst, "<<<5186630.6>>>"));
   EXPECT_TRUE(Ok("gsm_hard", inst, "<<<$5,186,630.60>>>"));
   EXPECT_TRUE(Ok("gsm_hard", inst, "<<<5.1866e6>>>"));
@@ -297,10 +297,10 @@ TEST(GsmHardA, Tolerance) {
   EXPECT_FALSE(Ok("gsm_hard", inst, "<<<-5186630.6>>>"));
   EXPECT_FALSE(Ok("gsm_hard", inst, "<<<inf>>>"));
   EXPECT_FALSE(Ok("gsm_hard", inst, "<<<1e999>>>"));
-  inst.data["target"] = 0.0;
+  inst.data["targets"] = {"0"};
   EXPECT_TRUE(Ok("gsm_hard", inst, "<<<0>>>"));
   EXPECT_FALSE(Ok("gsm_hard", inst, "<<<0.001>>>"));
-  inst.data["target"] = 0.75;
+  inst.data["targets"] = {"0.75"};
   EXPECT_TRUE(Ok("gsm_hard", inst, "<<<3/4>>>"));
   EXPECT_TRUE(Ok("gsm_hard", inst, "The answer is 0.75"));
 }

@@ -42,7 +42,8 @@ std::string RandomWords(Rng& rng) {
 // Text that names every option: the lists a model writes while it weighs them, and the
 // question echoed back (whose last line is the last option).
 std::vector<std::string> OptionLists(const Instance& inst) {
-  std::string input = inst.data.value("input", std::string());
+  // The question: the prompt without its last line (the format instruction).
+  std::string input = inst.prompt.substr(0, inst.prompt.rfind('\n'));
   std::vector<std::string> out = {"Yes or No",
                                   "Options:\n- Yes\n- No",
                                   "The answer is either yes or no.",

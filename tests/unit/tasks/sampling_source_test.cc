@@ -79,7 +79,7 @@ TEST(AnswerSource, UnambiguousYesNoAndOptionFallbacksStillCount) {
   const Task& mc = TaskNamed("bbh_date_understanding");
   for (int64_t s = 0; s < 30; ++s) {
     Instance a = *yn.Generate("", s, 0);
-    const std::string target = a.data.value("target", std::string());
+    const std::string target = a.canonical_answer;
     for (const std::string& reply :
          {"Step by step, he lies.\nSo the answer is " + target + ".", "**" + target + "**",
           "Reasoning, reasoning.\n\nAnswer: " + target}) {
@@ -88,7 +88,7 @@ TEST(AnswerSource, UnambiguousYesNoAndOptionFallbacksStillCount) {
       EXPECT_EQ(v.source, AnswerSource::kFallback) << reply;
     }
     Instance b = *mc.Generate("", s, 0);
-    const std::string letter = b.data.value("target", std::string());
+    const std::string letter = b.canonical_answer;
     for (const std::string& reply :
          {"(A) is wrong, (C) too.\nThe answer is " + letter + ".", "Answer: " + letter, letter}) {
       Verdict v = mc.Check(b, reply);

@@ -1,18 +1,13 @@
-// bbh_*: four BIG-Bench-Hard subsets (250 items each, no complexity).
-// Multiple-choice subsets are judged by option letter (or the exact option
-// text), Yes/No subsets by the answer word. The original used a GPT-4o judge
-// whose "Correct" substring test also matched "Incorrect"; here the rules are
-// exact and rule-based.
+// The answer readers of the paper's dataset tasks (see final_answer.h), moved here from the
+// C++ of the BBH and gsm_hard tasks when those became task files in data/.
+#include "jobs/tasks/declared/final_answer.h"
+
 #include <algorithm>
-#include <cstdint>
 #include <functional>
-#include <map>
-#include <string>
 #include <vector>
 
+#include "jobs/tasks/answer_number.h"
 #include "jobs/tasks/common.h"
-#include "jobs/tasks/dataset_task.h"
-#include "jobs/tasks/factories.h"
 
 namespace codesweep {
 namespace {
@@ -51,7 +46,7 @@ char OptionLetter(std::string_view t, char max_letter) {
 }
 
 // The options "(X) text" listed in a BBH input.
-std::map<char, std::string> Options(const std::string& input) {
+std::map<char, std::string> OptionsOf(std::string_view input) {
   std::map<char, std::string> out;
   for (std::string_view line : SplitOn(input, '\n')) {
     line = TrimAscii(line);
@@ -63,7 +58,7 @@ std::map<char, std::string> Options(const std::string& input) {
 }
 
 // "yes" / "no" from a short answer; "" when it is neither (e.g. "Incorrect").
-std::string YesNo(std::string_view t) {
+std::string YesNoOf(std::string_view t) {
   std::string s = ToLowerAscii(Clean(t));
   auto word = [&](const char* w) {
     size_t n = std::char_traits<char>::length(w);
@@ -198,86 +193,6 @@ std::vector<Mention> YesNoMentions(std::string_view s) {
   return out;
 }
 
-constexpr char kWebOfLies[] =
-    R"PY(# Web of lies: read the statements in order. "X lies." / "X tells the truth." fix X;
-# "Y says X lies." makes Y truthful exactly when the claim about X is right.
-import re
-
-
-def solve(text):
-    body = text.split("Question:")[-1].strip()
-    truthful = {}
-    answer = None
-    for sent in re.split(r"(?<=[.?])\s+", body):
-        sent = sent.strip()
-        m = re.fullmatch(r"(.+?) says (.+?) (lies|tells the truth)\.", sent)
-        if m:
-            truthful[m[1]] = truthful[m[2]] == (m[3] == "tells the truth")
-            continue
-        m = re.fullmatch(r"(.+?) (lies|tells the truth)\.", sent)
-        if m:
-            truthful[m[1]] = m[2] == "tells the truth"
-            continue
-        m = re.fullmatch(r"Does (.+?) tell the truth\?", sent)
-        if m:
-            answer = "Yes" if truthful[m[1]] else "No"
-    return answer
-
-
-)PY";
-
-constexpr char kNavigate[] =
-    R"PY(# Navigate: simulate the walk on a grid; "Always face forward" keeps the heading fixed,
-# "Turn ..." changes it; steps left/right/backward are relative to the heading.
-import re
-
-
-def solve(text):
-    body = text.split("?", 1)[1].split("Options:")[0]
-    x = y = 0
-    dx, dy = 0, 1
-    for sent in re.split(r"\.\s*", body):
-        sent = sent.strip()
-        if not sent or sent == "Always face forward":
-            continue
-        m = re.fullmatch(r"Take (\d+) steps?(?: (forward|backward|left|right))?", sent)
-        if m:
-            n, d = int(m[1]), m[2] or "forward"
-            vx, vy = {"forward": (dx, dy), "backward": (-dx, -dy),
-                      "left": (-dy, dx), "right": (dy, -dx)}[d]
-            x, y = x + n * vx, y + n * vy
-            continue
-        m = re.fullmatch(r"Turn (left|right|around)", sent)
-        if m:
-            if m[1] == "left":
-                dx, dy = -dy, dx
-            elif m[1] == "right":
-                dx, dy = dy, -dx
-            else:
-                dx, dy = -dx, -dy
-            continue
-        raise ValueError("cannot parse: " + sent)
-    return "Yes" if (x, y) == (0, 0) else "No"
-
-
-)PY";
-
-bool IsYesNoSubset(const std::string& subset) {
-  return subset == "web_of_lies" || subset == "navigate";
-}
-
-DatasetTaskSpec BbhSpec(const std::string& subset, size_t items) {
-  const bool yes_no = IsYesNoSubset(subset);
-  return {.name = "bbh_" + subset,
-          .description = "BIG-Bench-Hard " + subset + " (" + std::to_string(items) + " items; " +
-                         (yes_no ? "Yes/No" : "option letter") + ")",
-          .levels = {},
-          .format_instruction = std::string("Output the final answer in the format <<<answer>>>") +
-                                (yes_no ? ", i.e. <<<Yes>>> or <<<No>>>."
-                                        : " with the option letter, e.g. <<<(A)>>>."),
-          .level_rule = ""};
-}
-
 bool NoTail(const std::string&, std::string_view) { return false; }
 
 // Fallback for option letters: "(X)" (X up to `max_letter`) and the exact text
@@ -310,92 +225,55 @@ std::string OptionFallback(std::string_view reply, const std::map<char, std::str
   return UnambiguousFallback(reply, find, tail);
 }
 
-class BbhTask : public DatasetTask {
- public:
-  BbhTask(const std::string& subset, size_t item_count, DatasetItems items)
-      : DatasetTask(BbhSpec(subset, item_count), std::move(items)),
-        subset_(subset),
-        yes_no_(IsYesNoSubset(subset)) {}
-
-  Verdict Check(const Instance& instance, std::string_view answer) const override {
-    std::string target = instance.data.value("target", std::string());
-    std::optional<std::string> inner = LastTripleAngle(answer);
-    Verdict v;
-    std::string got;
-    if (yes_no_) {
-      got = inner ? YesNo(*inner) : UnambiguousFallback(answer, YesNoMentions, NoTail);
-      if (got.empty())
-        v.reason = inner ? "answer is not Yes or No"
-                         : "no <<<answer>>> and no unambiguous Yes/No ending the reply";
-      got = got.empty() ? "" : (got == "yes" ? "Yes" : "No");
-    } else {
-      got = MultipleChoice(instance, inner ? std::string_view(*inner) : answer, inner.has_value());
-      if (got.empty())
-        v.reason = inner ? "no option letter in the answer"
-                         : "no <<<answer>>> and no unambiguous (X) option "
-                           "ending the reply";
+// The fallback of a reply without <<<>>>: its last non-empty line, when that line holds exactly
+// one number (digits joined by ',', '.' or '/'); an ambiguous last line is no answer.
+std::optional<std::string_view> LoneNumberLineOf(std::string_view reply) {
+  std::vector<std::string_view> lines = SplitOn(reply, '\n');
+  for (size_t i = lines.size(); i-- > 0;) {
+    std::string_view line = TrimAscii(lines[i]);
+    if (line.empty()) continue;
+    int numbers = 0;
+    bool in_number = false;
+    for (char c : line) {
+      const bool digit = c >= '0' && c <= '9';
+      if (digit && !in_number) ++numbers;
+      in_number = in_number ? (digit || c == ',' || c == '.' || c == '/') : digit;
     }
-    v.source =
-        inner ? AnswerSource::kTags : (got.empty() ? AnswerSource::kNone : AnswerSource::kFallback);
-    v.parsed = got.empty() ? Truncate(inner.value_or(""), 80) : got;
-    if (got.empty()) return v;
-    v.correct = got == target;
-    v.score = v.correct ? 1.0 : 0.0;
-    v.reason = v.correct ? "ok" : "expected " + target;
-    return v;
+    if (numbers != 1) return std::nullopt;
+    return line;
   }
-
-  std::string ReferenceSolution(const Instance& instance) const override {
-    std::string input = PyStringLiteral(instance.data.value("input", std::string()));
-    if (yes_no_) {
-      return std::string(subset_ == "navigate" ? kNavigate : kWebOfLies) + "question = " + input +
-             "\nprint(f\"<<<{solve(question)}>>>\")\n";
-    }
-    return "# ORACLE, not a solver: no generic program answers " + subset_ +
-           " questions written in free text,\n# so this prints the dataset's "
-           "gold answer.\n"
-           "question = " +
-           input + "\ngold = " + PyStringLiteral(instance.data.value("target", std::string())) +
-           "\nprint(f\"<<<{gold}>>>\")\n";
-  }
-
- private:
-  std::string MultipleChoice(const Instance& instance, std::string_view text, bool inner) const {
-    std::map<char, std::string> options = Options(instance.data.value("input", std::string()));
-    char max_letter = options.empty() ? 'G' : options.rbegin()->first;
-    if (inner) {
-      std::string cleaned = ToLowerAscii(Clean(text));
-      for (const auto& [letter, option] : options) {
-        if (cleaned == option) return std::string("(") + letter + ")";
-      }
-    }
-    if (!inner) return OptionFallback(text, options, max_letter);
-    char letter = OptionLetter(text, max_letter);
-    return letter ? std::string("(") + letter + ")" : "";
-  }
-
-  std::string subset_;
-  bool yes_no_ = false;
-};
-
-Result<DatasetRow> ParseRow(const nlohmann::json& r) {
-  if (!r.contains("input") || !r["input"].is_string() || !r.contains("target") ||
-      !r["target"].is_string()) {
-    return Status::Corruption("row without string input/target");
-  }
-  std::string input = r["input"], target = r["target"];
-  DatasetItem item{
-      input, target, {{"id", r.value("id", std::string())}, {"input", input}, {"target", target}}};
-  return DatasetRow(std::make_pair(std::string(), std::move(item)));
+  return std::nullopt;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Task>> MakeBbhTask(const std::string& data_dir, const std::string& subset) {
-  CS_ASSIGN_OR_RETURN(DatasetItems items,
-                      LoadDataset(data_dir + "/bbh/" + subset + ".jsonl", ParseRow));
-  const size_t count = items.at("").size();
-  return std::unique_ptr<Task>(std::make_unique<BbhTask>(subset, count, std::move(items)));
+std::map<char, std::string> ListedOptions(std::string_view question) { return OptionsOf(question); }
+
+std::string YesNoWord(std::string_view t) { return YesNoOf(t); }
+
+std::string OptionOfAnswer(std::string_view t, const std::map<char, std::string>& options) {
+  const char max_letter = options.empty() ? 'G' : options.rbegin()->first;
+  std::string cleaned = ToLowerAscii(Clean(t));
+  for (const auto& [letter, option] : options) {
+    if (cleaned == option) return std::string("(") + letter + ")";
+  }
+  char letter = OptionLetter(t, max_letter);
+  return letter ? std::string("(") + letter + ")" : "";
+}
+
+std::string FinalYesNo(std::string_view reply) {
+  return UnambiguousFallback(reply, YesNoMentions, NoTail);
+}
+
+std::string FinalOption(std::string_view reply, const std::map<char, std::string>& options) {
+  const char max_letter = options.empty() ? 'G' : options.rbegin()->first;
+  return OptionFallback(reply, options, max_letter);
+}
+
+std::optional<std::string> LoneNumberLine(std::string_view reply) {
+  std::optional<std::string_view> line = LoneNumberLineOf(reply);
+  if (!line || !ReadLastNumber(*line)) return std::nullopt;
+  return std::string(*line);
 }
 
 }  // namespace codesweep
