@@ -295,7 +295,7 @@ Result<std::vector<BatchRow>> Store::LiveBatches() {
 }
 
 Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit) {
-  {  // a read-only tool on a database without migration 0012: no batches
+  {  // a read-only tool on a database without migration 0018: no batches
     CS_ASSIGN_OR_RETURN(Stmt has, impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
                                                      " type = 'table' AND name = 'batches'"));
     CS_ASSIGN_OR_RETURN(bool present, has.Step());

@@ -1,4 +1,4 @@
--- 0012_jobs_parked_index: the job state `parked` (batch mode, docs/batch.md): a cell whose next
+-- 0018_jobs_parked_index: the job state `parked` (batch mode, docs/batch.md): a cell whose next
 -- LLM call waits in a provider batch holds no worker slot; it becomes pending again when the batch
 -- has ended. Only the state CHECK changes, so the table is rebuilt by SQLite's documented
 -- procedure as in 0004 (the migration runner turns foreign keys off and legacy_alter_table on
@@ -25,14 +25,15 @@ CREATE TABLE jobs_new (
   created_ms     INTEGER NOT NULL,
   updated_ms     INTEGER NOT NULL,
   epoch          INTEGER NOT NULL DEFAULT 0 CHECK (epoch >= 0),
-  retry_floor    INTEGER NOT NULL DEFAULT 0
+  retry_floor    INTEGER NOT NULL DEFAULT 0,
+  method_template_id INTEGER NOT NULL DEFAULT 0  -- method_templates.id (0015); 0: built-in
 );
 INSERT INTO jobs_new (id, cell_key, sweep_id, task, complexity, sample, variant_id, method, turns,
                       state, attempts, lease_token, worker, lease_until_ms, not_before_ms,
-                      last_error, created_ms, updated_ms, epoch, retry_floor)
+                      last_error, created_ms, updated_ms, epoch, retry_floor, method_template_id)
   SELECT id, cell_key, sweep_id, task, complexity, sample, variant_id, method, turns, state,
          attempts, lease_token, worker, lease_until_ms, not_before_ms, last_error, created_ms,
-         updated_ms, epoch, retry_floor FROM jobs;
+         updated_ms, epoch, retry_floor, method_template_id FROM jobs;
 DROP TABLE jobs;
 ALTER TABLE jobs_new RENAME TO jobs;
 DELETE FROM meta WHERE key IN ('later_index/jobs_report', 'later_index/jobs_view_pair');
@@ -45,6 +46,7 @@ CREATE INDEX jobs_report ON jobs (sweep_id, variant_id, task, method, turns, com
 CREATE INDEX jobs_view_pair ON jobs (sweep_id, task, complexity, sample, turns, method, variant_id);
 CREATE INDEX jobs_unfinished_error ON jobs (sweep_id, variant_id, method, turns, last_error)
   WHERE state IN ('failed', 'dead');
+CREATE INDEX jobs_view_error ON jobs (last_error) WHERE last_error <> '';
 
 -- The attempt that parked a cell ends with outcome 'parked' (its attempt is given back).
 CREATE TABLE attempts_new (

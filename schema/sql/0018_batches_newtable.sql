@@ -1,4 +1,4 @@
--- 0012_batches_newtable: provider batches (batch mode, docs/batch.md). Only new tables: read-only
+-- 0018_batches_newtable: provider batches (batch mode, docs/batch.md). Only new tables: read-only
 -- tools look for them before reading them.
 --
 -- batches: one row per provider batch. A row is written (state 'creating') and committed before
