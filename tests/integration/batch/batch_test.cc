@@ -12,25 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/ratelimit/fakellm_harness.h"
+#include "tests/integration/batch/batch_harness.h"
 
 namespace codesweep::testing {
 namespace {
 
 using nlohmann::json;
-
-// fakellm's scripted answers, by turn of the conversation (the number of assistant messages):
-// code that prints the answer, then the answer, then the answer with TERMINATE. Every method
-// gets the same script, so a batch run and a synchronous run see the same replies.
-std::string WriteReplay(const TempDir& dir) {
-  const std::string path = dir / "replay.json";
-  json code = {{"content", "```python\nprint('<<<42>>>')\n```"}, {"finish_reason", "stop"}};
-  json answer = {{"content", "<<<42>>>"}, {"finish_reason", "stop"}};
-  json done = {{"content", "<<<42>>> TERMINATE"}, {"finish_reason", "stop"}};
-  json replay = {{"sequences", {{"*", json::array({code, answer, done})}}}, {"default", done}};
-  std::ofstream(path) << replay.dump();
-  return path;
-}
 
 struct BatchSweep {
   std::string name = "bt";
@@ -67,28 +54,9 @@ int RunToEnd(const TempDir& dir, const std::string& sweep, const std::string& db
   return ended ? p.exit_code() : -1;
 }
 
-// (task, complexity, sample, method, turns) -> "correct|final_answer|turns_used|executions".
-std::map<std::string, std::string> Verdicts(const std::string& db) {
-  QueryTable t =
-      Query(db,
-            "SELECT j.task || '/' || j.complexity || '/' || j.sample || '/' || j.method || '/' ||"
-            " j.turns, r.correct || '|' || r.final_answer || '|' || r.turns_used || '|' ||"
-            " r.n_executions || '|' || r.n_calls FROM results r JOIN jobs j ON j.id = r.job_id");
-  std::map<std::string, std::string> out;
-  for (const auto& row : t.rows) {
-    if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = *row[1];
-  }
-  return out;
-}
-
-json BatchStats(FakeLlm& llm) {
-  json s = llm.Stats();
-  return s.contains("batch") ? s["batch"] : json::object();
-}
-
 TEST(BatchModeTest, GridEqualsSynchronousRunAndEachCallKeyIsSubmittedOnce) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 200})");
 
@@ -129,7 +97,7 @@ TEST(BatchModeTest, GridEqualsSynchronousRunAndEachCallKeyIsSubmittedOnce) {
 // and finishes every cell; no request line reaches fakellm twice.
 TEST(BatchModeTest, KillNineWhileABatchIsLiveThenRestartLosesNothing) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 1500})");
   const std::string sweep = WriteSweep(dir, {}, llm.base_url());
@@ -161,7 +129,7 @@ TEST(BatchModeTest, KillNineWhileABatchIsLiveThenRestartLosesNothing) {
 // again), the other half goes into a later batch, and every cell ends once.
 TEST(BatchModeTest, ExpiredBatchKeepsItsAnswersAndResubmitsTheRest) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 200, "expire_fraction": 0.5})");
   const std::string sweep = WriteSweep(dir, {}, llm.base_url());
@@ -191,7 +159,7 @@ TEST(BatchModeTest, ExpiredBatchKeepsItsAnswersAndResubmitsTheRest) {
 // batches, then fails, and its cells fail as a synchronous call with that error would make them.
 TEST(BatchModeTest, PerRequestErrorsAreRetriedThenFailTheirCells) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 100, "p_fail": 1.0})");
   const std::string db = dir / "errors.db";
@@ -218,7 +186,7 @@ TEST(BatchModeTest, PerRequestErrorsAreRetriedThenFailTheirCells) {
 // smaller batches, none is lost or failed, and the grid ends as usual.
 TEST(BatchModeTest, UploadRefusedForSizeIsSplitNotLost) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 100, "max_file_bytes": 4000})");
   const std::string db = dir / "size.db";
@@ -238,7 +206,7 @@ TEST(BatchModeTest, UploadRefusedForSizeIsSplitNotLost) {
 // once.
 TEST(BatchModeTest, CancelledBatchResubmitsItsUnansweredRequests) {
   TempDir dir;
-  FakeLlm llm(dir, {"--replay", WriteReplay(dir)});
+  FakeLlm llm(dir, {"--replay", WriteBatchReplay(dir)});
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 60000})");
   const std::string db = dir / "cancel.db";
