@@ -31,6 +31,7 @@ struct BatchConfig {
   int64_t max_requests = 50'000;       // per batch (OpenAI's and Anthropic's documented cap)
   int64_t max_file_bytes = 200 << 20;  // per uploaded file (OpenAI: 200 MB)
   uint64_t seed = 1;
+  int64_t endpoint_delay_ms = 0;  // every batch endpoint answers this late (a slow provider)
 };
 
 Status PatchBatchConfig(const nlohmann::json& patch, BatchConfig* config);
