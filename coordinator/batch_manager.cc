@@ -2,6 +2,7 @@
 #include "coordinator/batch_manager.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "jobs/llm/http.h"
 #include "jobs/llm/wire_format.h"
@@ -11,6 +12,7 @@ namespace {
 
 constexpr int64_t kQueueCheckMs = 200;  // how often queues are looked at while nothing parks
 constexpr int64_t kMinPollMs = 10;
+constexpr int64_t kStepCheckMs = 10;  // how often a provider request in flight is looked at
 
 WireFormat FormatOf(const std::string& provider) {
   return provider == "anthropic" ? WireFormat::kAnthropic : WireFormat::kOpenAi;
@@ -18,6 +20,12 @@ WireFormat FormatOf(const std::string& provider) {
 
 int64_t PollMs(const ProviderOptions& o) {
   return std::max<int64_t>(kMinPollMs, static_cast<int64_t>(o.batch.poll_s * 1000));
+}
+
+// The error the cells of a batch the user cancelled end with.
+std::string UserCancelError(const BatchRow& b) {
+  return Str("batch ", b.id, b.provider_id.empty() ? "" : " (" + b.provider_id + ")",
+             " cancelled by `codesweep batches cancel`; `codesweep retry` runs the cell again");
 }
 
 }  // namespace
@@ -120,21 +128,22 @@ Result<GrantMsg> BatchManager::OnCall(const CallMsg& call) {
 }
 
 int64_t BatchManager::NextWakeMs(int64_t cap) const {
+  if (!steps_.empty()) return std::min<int64_t>(cap, kStepCheckMs);
   if (queued_ > 0) return std::min<int64_t>(cap, kQueueCheckMs);
   return cap;
 }
 
 Result<int64_t> BatchManager::Tick(bool idle) {
   if (!started_) return int64_t{0};
+  CS_ASSIGN_OR_RETURN(int64_t unparked, FinishSteps());
   const int64_t now = NowMs();
-  int64_t unparked = 0;
   CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
   for (BatchRow& b : live) {
+    if (steps_.count(b.id) > 0) continue;  // its provider request is still running
     if (b.state == "creating") {
       CS_RETURN_IF_ERROR(Adopt(b));
     } else if (b.next_poll_ms <= now) {
-      CS_ASSIGN_OR_RETURN(int64_t n, Poll(b));
-      unparked += n;
+      CS_RETURN_IF_ERROR(Poll(b));
     }
   }
   if (queued_ == 0 && now < next_queue_check_ms_) return unparked;
@@ -169,6 +178,20 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_ASSIGN_OR_RETURN(std::vector<BatchRequestRow> rows,
                       store_.QueuedBatchRequests(q.provider, q.model, q.key_alias, limit));
   if (rows.empty()) return Status::OK();
+  // The provider's queue limit (max_enqueued_tokens): what the bucket's live batches hold counts
+  // against it; this batch takes what is left, or waits for them to end.
+  int64_t token_room = -1;  // -1: no limit
+  if (bo.max_enqueued_tokens > 0) {
+    CS_ASSIGN_OR_RETURN(int64_t enqueued, EnqueuedTokens(bucket));
+    token_room = bo.max_enqueued_tokens - enqueued;
+    const int64_t first = RequestTokens(format, rows.front());
+    if (enqueued > 0 && first > token_room) {
+      hold_until_ms_[bucket] = NowMs() + PollMs(info.options);
+      log_.Debug(Str("batch queue of ", q.provider, ":", q.model, " waits: ", enqueued,
+                     " tokens enqueued of ", bo.max_enqueued_tokens));
+      return Status::OK();
+    }
+  }
   std::vector<BatchLine> lines;
   std::vector<std::string> keys;
   BatchRow b;
@@ -183,8 +206,10 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
     BatchLine line{r.call_key, std::move(r.body)};
     const int64_t bytes = BatchApiClient::LineBytes(format, line);
     if (!lines.empty() && b.bytes + bytes > bo.max_bytes) break;
+    const int64_t tokens = std::max<int64_t>(r.est_tokens, 1 + bytes / 4);
+    if (!lines.empty() && token_room >= 0 && b.est_tokens + tokens > token_room) break;
     b.bytes += bytes;
-    b.est_tokens += r.est_tokens;
+    b.est_tokens += tokens;
     keys.push_back(line.custom_id);
     lines.push_back(std::move(line));
   }
@@ -194,14 +219,67 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_ASSIGN_OR_RETURN(b.id, store_.CreateBatch(b, keys));
   CS_RETURN_IF_ERROR(store_.Commit());
   const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
+  HttpStep step;
+  step.kind = HttpStep::Kind::kCreate;
+  step.batch = b;
+  step.bucket = bucket;
+  step.keys = std::move(keys);
+  step.poll_ms = PollMs(info.options);
   Result<BatchApiClient> client = Client(b.provider, b.base_url, b.api_key_env, &info.options);
-  Result<BatchInfo> made =
-      client.ok() ? client->Create(lines, tag) : Result<BatchInfo>(client.status());
+  if (!client.ok()) {
+    HttpStep::Done done;
+    done.info = client.status();
+    return Created(step, done);
+  }
+  // The upload and create run off the loop; Created() commits the provider id once they end.
+  step.done = std::async(std::launch::async,
+                         [c = std::move(*client), lines = std::move(lines), tag]() mutable {
+                           HttpStep::Done d;
+                           d.info = c.Create(lines, tag);
+                           return d;
+                         });
+  steps_.emplace(b.id, std::move(step));
+  return Status::OK();
+}
+
+Result<int64_t> BatchManager::FinishSteps() {
+  int64_t unparked = 0;
+  for (auto it = steps_.begin(); it != steps_.end();) {
+    if (it->second.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    HttpStep step = std::move(it->second);
+    it = steps_.erase(it);
+    HttpStep::Done done = step.done.get();
+    switch (step.kind) {
+      case HttpStep::Kind::kCreate:
+        CS_RETURN_IF_ERROR(Created(step, done));
+        break;
+      case HttpStep::Kind::kAdopt:
+        CS_RETURN_IF_ERROR(Adopted(step, done));
+        break;
+      case HttpStep::Kind::kPoll: {
+        CS_ASSIGN_OR_RETURN(int64_t n, Polled(step, done));
+        unparked += n;
+        break;
+      }
+    }
+  }
+  return unparked;
+}
+
+Status BatchManager::Created(HttpStep& step, HttpStep::Done& done) {
+  BatchRow& b = step.batch;
+  const std::vector<std::string>& keys = step.keys;
+  const BucketId& bucket = step.bucket;
+  const BatchRow& q = b;  // provider and model, for the log lines
+  Result<BatchInfo>& made = done.info;
   const int64_t now = NowMs();
   if (made.ok() && made->state != "failed") {
     b.provider_id = made->id;
     b.state = "in_progress";
-    b.next_poll_ms = now + PollMs(info.options);
+    b.next_poll_ms = now + step.poll_ms;
     CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
     CS_RETURN_IF_ERROR(store_.Commit());  // the provider id is durable: the upload is done
     log_.Info(Str("batch ", b.id, " (", made->id, ") of ", q.provider, ":", q.model, ": ",
@@ -236,12 +314,28 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
     log_.Warn(Str("batch ", b.id, " refused for size (", m, "): split, at most ", split_[bucket],
                   " requests per batch of ", q.provider, ":", q.model));
   } else {
-    hold_until_ms_[bucket] = now + PollMs(info.options);
+    hold_until_ms_[bucket] = now + step.poll_ms;
     log_.Warn(Str("batch ", b.id, " of ", q.provider, ":", q.model, " not made (", m,
                   "); its requests wait and are sent again"));
   }
   queued_ += 1;
   return store_.Commit();
+}
+
+// A request's tokens as the queue limit counts them: the worker's estimate, and at least a token
+// per 4 bytes of its request line (prompt, options and framing: never less than the prompt).
+int64_t BatchManager::RequestTokens(WireFormat format, const BatchRequestRow& r) {
+  const int64_t bytes = BatchApiClient::LineBytes(format, BatchLine{r.call_key, r.body});
+  return std::max<int64_t>(r.est_tokens, 1 + bytes / 4);
+}
+
+Result<int64_t> BatchManager::EnqueuedTokens(const BucketId& bucket) {
+  CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
+  int64_t total = 0;
+  for (const BatchRow& b : live) {
+    if (BucketId{b.provider, b.model, b.key_alias} == bucket) total += b.est_tokens;
+  }
+  return total;
 }
 
 Status BatchManager::Adopt(BatchRow& b) {
@@ -250,7 +344,22 @@ Status BatchManager::Adopt(BatchRow& b) {
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
                                                     info != nullptr ? &info->options : nullptr));
-  Result<std::optional<BatchInfo>> found = client.FindByTag(tag);
+  HttpStep step;
+  step.kind = HttpStep::Kind::kAdopt;
+  step.batch = b;
+  step.done = std::async(std::launch::async, [c = std::move(client), tag]() mutable {
+    HttpStep::Done d;
+    d.found = c.FindByTag(tag);
+    return d;
+  });
+  steps_.emplace(b.id, std::move(step));
+  return Status::OK();
+}
+
+Status BatchManager::Adopted(HttpStep& step, HttpStep::Done& done) {
+  BatchRow& b = step.batch;
+  const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
+  Result<std::optional<BatchInfo>>& found = done.found;
   if (!found.ok()) {
     log_.Warn("batch mode: cannot list batches to find batch " + tag + ": " +
               found.status().ToString());
@@ -261,6 +370,14 @@ Status BatchManager::Adopt(BatchRow& b) {
     b.state = "in_progress";
     b.next_poll_ms = NowMs();
     log_.Info(Str("batch ", b.id, ": created before the restart as ", b.provider_id));
+  } else if (b.cancel_requested_ms > 0) {  // never made, and the user cancelled it
+    b.state = "cancelled";
+    b.error = "not created (the coordinator stopped while creating it); cancelled by the user";
+    b.ended_ms = NowMs();
+    int64_t failed = 0;
+    CS_RETURN_IF_ERROR(
+        store_.EndBatch(b.id, {}, b.ended_ms, true, UserCancelError(b), &failed).status());
+    cancelled_cells_ += failed;
   } else {
     b.state = "refused";
     b.error = "not created (the coordinator stopped while creating it)";
@@ -271,13 +388,46 @@ Status BatchManager::Adopt(BatchRow& b) {
   return store_.Commit();
 }
 
-Result<int64_t> BatchManager::Poll(BatchRow& b) {
+Status BatchManager::Poll(BatchRow& b) {
   const ModelInfo* info = nullptr;
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
-  const int64_t poll = info != nullptr ? PollMs(info->options) : 30'000;
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
                                                     info != nullptr ? &info->options : nullptr));
-  Result<BatchInfo> got = client.Get(b.provider_id);
+  // The user cancelled it (`codesweep batches cancel`): ask again in case that process did not
+  // reach the provider. Once per batch and coordinator run.
+  const bool cancel = b.cancel_requested_ms > 0 && !cancel_sent_[b.id];
+  if (cancel) cancel_sent_[b.id] = true;
+  HttpStep step;
+  step.kind = HttpStep::Kind::kPoll;
+  step.batch = b;
+  step.poll_ms = info != nullptr ? PollMs(info->options) : 30'000;
+  step.done =
+      std::async(std::launch::async, [c = std::move(client), id = b.provider_id, cancel]() mutable {
+        HttpStep::Done d;
+        d.info = c.Get(id);
+        if (d.info.ok() && d.info->live() && cancel) d.cancel = c.Cancel(id).status();
+        if (d.info.ok() && !d.info->live() && d.info->state != "failed") {
+          d.items = c.Results(*d.info);
+        }
+        return d;
+      });
+  steps_.emplace(b.id, std::move(step));
+  return Status::OK();
+}
+
+Result<int64_t> BatchManager::Polled(HttpStep& step, HttpStep::Done& done) {
+  BatchRow& b = step.batch;
+  const int64_t poll = step.poll_ms;
+  // A cancel the user asked for while the step ran counts (the row is read again).
+  CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
+  bool still_live = false;
+  for (const BatchRow& now : live) {
+    if (now.id != b.id) continue;
+    still_live = true;
+    b.cancel_requested_ms = now.cancel_requested_ms;
+  }
+  if (!still_live) return int64_t{0};
+  Result<BatchInfo>& got = done.info;
   if (!got.ok()) {
     if (HttpStatusOf(got.status()) == 404) {  // the provider no longer knows it
       b.state = "failed";
@@ -296,16 +446,26 @@ Result<int64_t> BatchManager::Poll(BatchRow& b) {
   }
   b.n_done = got->done;
   b.n_failed = got->failed;
+  if (!done.cancel.ok()) {
+    log_.Warn(Str("batch ", b.id, " (", b.provider_id, "): cancel: ", done.cancel.ToString()));
+  }
   if (got->live()) {
     b.next_poll_ms = NowMs() + poll;
     CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
     return int64_t{0};
   }
-  return Collect(b, client, *got);
+  return Collect(b, *got, std::move(done.items));
 }
 
-Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const BatchInfo& info) {
+Result<int64_t> BatchManager::Collect(BatchRow& b, const BatchInfo& info,
+                                      Result<std::vector<BatchItem>> items) {
   const int64_t now = NowMs();
+  {  // a cancel the user asked for since the batch was read counts (`codesweep batches cancel`)
+    CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
+    for (const BatchRow& row : live) {
+      if (row.id == b.id) b.cancel_requested_ms = row.cancel_requested_ms;
+    }
+  }
   if (info.state == "failed") {
     b.state = "failed";
     b.error = info.error;
@@ -315,7 +475,6 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
     CS_RETURN_IF_ERROR(store_.Commit());
     return int64_t{0};
   }
-  Result<std::vector<BatchItem>> items = client.Results(info);
   if (!items.ok()) {  // read again on the next poll; nothing was written
     log_.Warn(Str("batch ", b.id, " (", b.provider_id,
                   "): reading results failed: ", items.status().ToString()));
@@ -332,8 +491,10 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
     price = prices_->Find(b.provider + ":" + b.model);
   }
   const WireFormat format = FormatOf(b.provider);
+  const bool user_cancelled = b.cancel_requested_ms > 0;
+  const std::string cancel_error = UserCancelError(b);
   std::vector<BatchAnswer> answers;
-  double cost = 0;
+  double cost = 0, sync_cost = 0;
   for (BatchItem& item : *items) {
     BatchAnswer a;
     a.call_key = item.custom_id;
@@ -348,6 +509,7 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
         resp->attempts = 1;
         resp->cost_usd = price ? BatchCostUsd(*price, resp->usage) : 0.0;
         cost += resp->cost_usd;
+        sync_cost += price ? CostUsd(*price, resp->usage) : 0.0;
         a.ok = true;
         a.http_status = 200;
         a.cost_usd = resp->cost_usd;
@@ -371,35 +533,49 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, BatchApiClient& client, const
       const AttemptClass cls = ClassifyHttpStatus(a.http_status);
       a.resend = cls != AttemptClass::kPermanent && tries_left;
     }
+    if (user_cancelled && !a.ok && a.resend) {  // not sent again: the user cancelled it
+      a.resend = false;
+      a.user_cancelled = true;
+      a.error = cancel_error;
+    }
     answers.push_back(std::move(a));
   }
-  CS_ASSIGN_OR_RETURN(int64_t unparked, store_.EndBatch(b.id, answers, now));
+  int64_t failed = 0;
+  CS_ASSIGN_OR_RETURN(int64_t unparked, store_.EndBatch(b.id, answers, now, user_cancelled,
+                                                        cancel_error, &failed));
+  cancelled_cells_ += failed;
   b.state = info.state;
   b.n_done = info.done;
   b.n_failed = info.failed;
   b.cost_usd = cost;
+  b.sync_cost_usd = sync_cost;
   b.ended_ms = now;
   CS_RETURN_IF_ERROR(store_.UpdateBatch(b));
   CS_RETURN_IF_ERROR(store_.Commit());
   log_.Info(Str("batch ", b.id, " (", b.provider_id, ") ", info.state, ": ", info.done,
-                " answered, ", info.failed, " failed; ", unparked, " cell(s) runnable again"));
+                " answered, ", info.failed, " failed; ", unparked, " cell(s) runnable again",
+                user_cancelled ? Str("; cancelled by the user: ", failed, " cell(s) failed") : ""));
   queued_ += 1;  // resent requests may wait in the queue now
   return unparked;
 }
 
-Result<int> BatchManager::CancelLive(int64_t sweep_id) {
-  CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
-  int n = 0;
-  for (const BatchRow& b : live) {
-    if ((sweep_id != 0 && b.sweep_id != sweep_id) || b.provider_id.empty()) continue;
-    const ModelInfo* info = nullptr;
-    if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
-    CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
-                                                      info != nullptr ? &info->options : nullptr));
-    CS_RETURN_IF_ERROR(client.Cancel(b.provider_id).status());
-    ++n;
+Result<std::vector<BatchCancel>> BatchManager::CancelLive(int64_t sweep_id) {
+  CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.RequestBatchCancel(sweep_id, NowMs()));
+  CS_RETURN_IF_ERROR(store_.Commit());  // durable before the provider hears of it
+  std::vector<BatchCancel> out;
+  for (BatchRow& b : live) {
+    BatchCancel c{std::move(b), Status::OK()};
+    if (!c.batch.provider_id.empty()) {
+      const ModelInfo* info = nullptr;
+      if (Result<const ModelInfo*> m = Model(c.batch.variant_id); m.ok()) info = *m;
+      Result<BatchApiClient> client =
+          Client(c.batch.provider, c.batch.base_url, c.batch.api_key_env,
+                 info != nullptr ? &info->options : nullptr);
+      c.provider = client.ok() ? client->Cancel(c.batch.provider_id).status() : client.status();
+    }
+    out.push_back(std::move(c));
   }
-  return n;
+  return out;
 }
 
 }  // namespace codesweep

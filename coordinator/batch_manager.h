@@ -5,17 +5,21 @@
 // its answers into the call cache and makes the cells parked on them pending again. Every step is
 // in SQLite before it counts: a batch row is committed before the provider is asked to create it,
 // its provider id before the upload counts as done, and a batch's answers with the unparking of
-// its cells in one transaction. Owned by CoordinatorCore; single-threaded. Its HTTP calls block
-// the coordinator loop for as long as the provider takes to answer (uploads, polls, results).
+// its cells in one transaction. Owned by CoordinatorCore; used by the coordinator loop only. Its
+// provider requests (upload and create, poll and results, the lookup after a restart) run off the
+// loop, one std::async step per batch at a time; the loop collects a finished step on a later Tick
+// and does its database writes itself, so a slow batch endpoint never stalls dispatch.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +33,12 @@
 namespace codesweep {
 
 class HttpEngine;
+
+// What `codesweep batches cancel` did to one live batch.
+struct BatchCancel {
+  BatchRow batch;
+  Status provider;  // the provider's answer to the cancel request (OK, or why it failed)
+};
 
 struct BatchManagerOptions {
   // Looks up a named secret (an API key's environment variable); null = none is known.
@@ -51,9 +61,13 @@ class BatchManager {
   // Returns how many cells became pending (the caller re-reads pending jobs). Commits itself
   // around every provider request.
   Result<int64_t> Tick(bool idle);
-  // Cancels the live batches of `sweep_id` (0 = all); their cells' requests are sent again on
-  // the next flush unless the sweep stops. Returns how many were cancelled.
-  Result<int> CancelLive(int64_t sweep_id);
+  // `codesweep batches cancel`: marks the live batches of `sweep_id` cancelled by the user
+  // (committed first, so a coordinator that polls them keeps cancelling them if this process
+  // stops), then asks the provider to cancel each. When such a batch ends, its answers are kept
+  // and the cells waiting for its other requests end failed (docs/batch.md).
+  Result<std::vector<BatchCancel>> CancelLive(int64_t sweep_id);
+  // Cells that ended failed since the last call because the user cancelled their batch.
+  int64_t TakeCancelledCells() { return std::exchange(cancelled_cells_, 0); }
   bool any_queued() const { return queued_ > 0; }
   int64_t NextWakeMs(int64_t cap) const;
 
@@ -67,10 +81,35 @@ class BatchManager {
   Result<const ModelInfo*> Model(int64_t variant_id);
   Result<BatchApiClient> Client(const std::string& provider, const std::string& base_url,
                                 const std::string& api_key_env, const ProviderOptions* options);
+  // A provider request running off the loop thread, and what it brought back.
+  struct HttpStep {
+    enum class Kind { kCreate, kPoll, kAdopt };
+    struct Done {
+      Result<BatchInfo> info = Status::Internal("no answer");
+      Result<std::vector<BatchItem>> items = std::vector<BatchItem>();
+      Result<std::optional<BatchInfo>> found = std::optional<BatchInfo>();
+      Status cancel;  // kPoll: the answer to a cancel sent for the user
+    };
+    Kind kind = Kind::kPoll;
+    BatchRow batch;                 // as when the step began
+    BucketId bucket;                // kCreate
+    std::vector<std::string> keys;  // kCreate: the call keys sent in it
+    int64_t poll_ms = 30'000;
+    std::future<Done> done;
+  };
+
   Status Flush(const BatchQueueRow& queue, const ModelInfo& info);
-  Status Adopt(BatchRow& batch);  // a 'creating' row found on restart
-  Result<int64_t> Poll(BatchRow& batch);
-  Result<int64_t> Collect(BatchRow& batch, BatchApiClient& client, const BatchInfo& info);
+  Status Adopt(BatchRow& batch);  // a 'creating' row found on restart: look it up
+  // The loop's side of finished steps: their database writes. Returns the cells unparked.
+  Result<int64_t> FinishSteps();
+  Status Created(HttpStep& step, HttpStep::Done& done);
+  Status Adopted(HttpStep& step, HttpStep::Done& done);
+  Result<int64_t> Polled(HttpStep& step, HttpStep::Done& done);
+  static int64_t RequestTokens(WireFormat format, const BatchRequestRow& r);
+  Result<int64_t> EnqueuedTokens(const BucketId& bucket);  // of the bucket's live batches
+  Status Poll(BatchRow& batch);
+  Result<int64_t> Collect(BatchRow& batch, const BatchInfo& info,
+                          Result<std::vector<BatchItem>> items);
   int64_t NowMs() const { return clock_.WallMs(); }
 
   Store& store_;
@@ -84,6 +123,9 @@ class BatchManager {
                                                    // refusal for size
   std::map<BucketId, int64_t> hold_until_ms_;      // bucket -> no flush before (queue limit)
   std::map<std::string, int64_t> poll_ms_;         // provider:model -> poll interval
+  std::map<int64_t, bool> cancel_sent_;            // batch id -> cancel sent by this process
+  std::map<int64_t, HttpStep> steps_;              // batch id -> its provider request in flight
+  int64_t cancelled_cells_ = 0;                    // see TakeCancelledCells
   int64_t queued_ = 0;                             // parked calls since the last flush check
   int64_t next_queue_check_ms_ = 0;
   bool started_ = false;

@@ -267,6 +267,12 @@ void CoordinatorCore::TickBatches() {
   const bool idle = lease_owner_.empty() && buffer_.empty() && now < fetch_idle_until_;
   Result<int64_t> unparked = batch_.Tick(idle);
   if (!unparked.ok()) return Fail(unparked.status());
+  // Cells whose batch the user cancelled (`codesweep batches cancel`) ended failed.
+  if (const int64_t failed = batch_.TakeCancelledCells(); failed > 0) {
+    progress_.parked = std::max<int64_t>(0, progress_.parked - failed);
+    progress_.terminal += failed;
+    progress_.failures += failed;
+  }
   if (*unparked > 0) {  // read again from the start: the unparked cells sit behind the cursor
     progress_.parked = std::max<int64_t>(0, progress_.parked - *unparked);
     buffer_.clear();

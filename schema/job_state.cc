@@ -41,7 +41,7 @@ bool IsLegalTransition(JobState from, JobState to) {
       {JobState::kLeased, JobState::kFailed},  {JobState::kLeased, JobState::kDead},
       {JobState::kLeased, JobState::kPending}, {JobState::kFailed, JobState::kPending},
       {JobState::kDead, JobState::kPending},   {JobState::kLeased, JobState::kParked},
-      {JobState::kParked, JobState::kPending},
+      {JobState::kParked, JobState::kPending}, {JobState::kParked, JobState::kFailed},
   };
   for (const Edge& e : kEdges) {
     if (e.from == from && e.to == to) return true;

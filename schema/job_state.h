@@ -10,6 +10,8 @@
 //   leased --park--> parked --unpark--> pending      (batch mode: the cell's next call waits in
 //                                                    a provider batch; it runs again, replaying
 //                                                    its calls from the cache, once that ends)
+//   parked --cancel--> failed                        (the user cancelled its batch: `codesweep
+//                                                    batches cancel`; `retry` runs it again)
 #pragma once
 
 #include <optional>

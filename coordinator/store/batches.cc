@@ -38,6 +38,8 @@ BatchRow ReadBatch(const Stmt& s) {
   b.ended_ms = s.Int(19);
   b.next_poll_ms = s.Int(20);
   b.variant_id = s.Int(21);
+  b.cancel_requested_ms = s.Int(22);
+  b.sync_cost_usd = s.Double(23);
   return b;
 }
 
@@ -53,6 +55,23 @@ Status UnparkKey(store_internal::StoreDb& db, const std::string& call_key, int64
   CS_ASSIGN_OR_RETURN(Stmt waits, db.Prepare("UPDATE batch_waits SET answered = 1"
                                              " WHERE call_key = ?1 AND answered = 0"));
   return waits.Bind(1, call_key).Run();
+}
+
+// A request of a batch the user cancelled: forgotten (a later run of its cells queues it anew);
+// the cells parked on it end failed with `error`.
+Status ForgetCancelledKey(store_internal::StoreDb& db, const std::string& call_key,
+                          const std::string& error, int64_t now_ms, int64_t* failed) {
+  CS_ASSIGN_OR_RETURN(Stmt jobs, db.Prepare("UPDATE jobs SET state = 'failed', last_error = ?3,"
+                                            " updated_ms = ?2 WHERE state = 'parked' AND id IN"
+                                            " (SELECT job_id FROM batch_waits WHERE call_key = ?1"
+                                            " AND answered = 0)"));
+  CS_RETURN_IF_ERROR(jobs.Bind(1, call_key).Bind(2, now_ms).Bind(3, error).Run());
+  *failed += jobs.Changes();
+  CS_ASSIGN_OR_RETURN(Stmt waits, db.Prepare("DELETE FROM batch_waits"
+                                             " WHERE call_key = ?1 AND answered = 0"));
+  CS_RETURN_IF_ERROR(waits.Bind(1, call_key).Run());
+  CS_ASSIGN_OR_RETURN(Stmt req, db.Prepare("DELETE FROM batch_requests WHERE call_key = ?1"));
+  return req.Bind(1, call_key).Run();
 }
 
 }  // namespace
@@ -260,7 +279,7 @@ Status Store::UpdateBatch(const BatchRow& b) {
         Stmt s, impl_->db->Prepare("UPDATE batches SET provider_id = ?2, input_file_id = ?3,"
                                    " state = ?4, n_done = ?5, n_failed = ?6, error = ?7,"
                                    " ended_ms = ?8, next_poll_ms = ?9, cost_usd = ?10,"
-                                   " updated_ms = ?11 WHERE id = ?1"));
+                                   " updated_ms = ?11, sync_cost_usd = ?12 WHERE id = ?1"));
     s.Bind(1, b.id)
         .Bind(2, b.provider_id)
         .Bind(3, b.input_file_id)
@@ -271,7 +290,8 @@ Status Store::UpdateBatch(const BatchRow& b) {
         .Bind(8, b.ended_ms)
         .Bind(9, b.next_poll_ms)
         .Bind(10, b.cost_usd)
-        .Bind(11, now);
+        .Bind(11, now)
+        .Bind(12, b.sync_cost_usd);
     return s.Run();
   });
 }
@@ -282,7 +302,8 @@ Result<std::vector<BatchRow>> Store::LiveBatches() {
       impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
                          " sweep_id, provider_id, input_file_id, state, n_requests,"
                          " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
+                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
+                         " cancel_requested_ms, sync_cost_usd FROM batches"
                          " WHERE state IN ('creating', 'submitted', 'in_progress')"
                          " ORDER BY id"));
   std::vector<BatchRow> out;
@@ -306,7 +327,8 @@ Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit
       impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
                          " sweep_id, provider_id, input_file_id, state, n_requests,"
                          " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id FROM batches"
+                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
+                         " cancel_requested_ms, sync_cost_usd FROM batches"
                          " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, sweep_id).Bind(2, limit);
   std::vector<BatchRow> out;
@@ -330,8 +352,10 @@ Result<int64_t> Store::RequeueBatchRequests(int64_t batch_id) {
 }
 
 Result<int64_t> Store::EndBatch(int64_t batch_id, const std::vector<BatchAnswer>& answers,
-                                int64_t now_ms) {
-  return impl_->Atomic([&]() -> Result<int64_t> {
+                                int64_t now_ms, bool user_cancelled,
+                                const std::string& cancel_error, int64_t* cancelled_cells) {
+  int64_t failed = 0;
+  Result<int64_t> out = impl_->Atomic([&]() -> Result<int64_t> {
     store_internal::StoreDb& db = *impl_->db;
     int64_t unparked = 0;
     CS_ASSIGN_OR_RETURN(Stmt cache, db.Prepare("INSERT OR IGNORE INTO call_cache (call_key,"
@@ -344,6 +368,12 @@ Result<int64_t> Store::EndBatch(int64_t batch_id, const std::vector<BatchAnswer>
                                              " batch_id END, updated_ms = ?6 WHERE call_key = ?1"
                                              " AND batch_id = ?7 AND state = 'sent'"));
     for (const BatchAnswer& a : answers) {
+      if (a.user_cancelled && !a.ok) {
+        CS_ASSIGN_OR_RETURN(std::optional<BatchRequestRow> req, GetBatchRequest(a.call_key));
+        if (!req || req->batch_id != batch_id || req->state != "sent") continue;
+        CS_RETURN_IF_ERROR(ForgetCancelledKey(db, a.call_key, a.error, now_ms, &failed));
+        continue;
+      }
       std::string state = a.ok ? "done" : (a.resend ? "queued" : "failed");
       if (a.ok) {
         cache.Bind(1, a.call_key)
@@ -370,6 +400,21 @@ Result<int64_t> Store::EndBatch(int64_t batch_id, const std::vector<BatchAnswer>
         CS_RETURN_IF_ERROR(UnparkKey(db, a.call_key, now_ms, &unparked));
       }
     }
+    if (user_cancelled) {  // the rest was not answered: forgotten, its cells failed
+      CS_ASSIGN_OR_RETURN(Stmt rest, db.Prepare("SELECT call_key FROM batch_requests"
+                                                " WHERE batch_id = ?1 AND state = 'sent'"));
+      rest.Bind(1, batch_id);
+      std::vector<std::string> keys;
+      while (true) {
+        CS_ASSIGN_OR_RETURN(bool row, rest.Step());
+        if (!row) break;
+        keys.push_back(rest.Text(0));
+      }
+      for (const std::string& key : keys) {
+        CS_RETURN_IF_ERROR(ForgetCancelledKey(db, key, cancel_error, now_ms, &failed));
+      }
+      return unparked;
+    }
     // Requests the provider's results did not mention are sent again.
     CS_ASSIGN_OR_RETURN(Stmt rest, db.Prepare("UPDATE batch_requests SET state = 'queued',"
                                               " batch_id = 0, updated_ms = ?2"
@@ -377,6 +422,38 @@ Result<int64_t> Store::EndBatch(int64_t batch_id, const std::vector<BatchAnswer>
     CS_RETURN_IF_ERROR(rest.Bind(1, batch_id).Bind(2, now_ms).Run());
     return unparked;
   });
+  if (out.ok() && cancelled_cells != nullptr) *cancelled_cells = failed;
+  return out;
+}
+
+Result<std::vector<BatchRow>> Store::RequestBatchCancel(int64_t sweep_id, int64_t now_ms) {
+  CS_RETURN_IF_ERROR(impl_->Atomic([&]() -> Status {
+    CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare("UPDATE batches SET cancel_requested_ms = ?2,"
+                                                   " updated_ms = ?2 WHERE sweep_id = ?1 AND"
+                                                   " cancel_requested_ms = 0 AND state IN"
+                                                   " ('creating', 'submitted', 'in_progress')"));
+    return s.Bind(1, sweep_id).Bind(2, now_ms).Run();
+  }));
+  CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, LiveBatches());
+  std::vector<BatchRow> out;
+  for (BatchRow& b : live) {
+    if (b.sweep_id == sweep_id) out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<int64_t> Store::CountQueuedBatchRequests(int64_t sweep_id) {
+  {  // a read-only tool on a database without migration 0018: none
+    CS_ASSIGN_OR_RETURN(Stmt has, impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
+                                                     " type = 'table' AND name = 'batch_requests'"));
+    CS_ASSIGN_OR_RETURN(bool present, has.Step());
+    if (!present) return int64_t{0};
+  }
+  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare("SELECT count(*) FROM batch_requests WHERE"
+                                                 " state = 'queued' AND (?1 = 0 OR sweep_id = ?1)"));
+  s.Bind(1, sweep_id);
+  CS_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
 }
 
 Result<int64_t> Store::UnparkAnswered() {

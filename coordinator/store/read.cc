@@ -128,7 +128,7 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
       " sum(j.state = 'leased' AND ?6 > 0 AND j.worker NOT IN (SELECT worker_id FROM live)),"
       " coalesce(sum(?6 > 0 AND r.finished_ms >= ?6 - " +
       std::to_string(kRecentWindowMs) +
-      "), 0)"
+      "), 0), sum(j.state = 'parked')"
       " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id"
       " JOIN variants v ON v.id = j.variant_id"
       " LEFT JOIN results r ON r.job_id = j.id"
@@ -161,6 +161,7 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
     r.last_finished_ms = stmt.Int(10);
     r.orphaned = stmt.Int(11);
     r.recent = stmt.Int(12);
+    r.parked = stmt.Int(13);
     out.push_back(std::move(r));
   }
   return out;

@@ -89,7 +89,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> Store::UnfinishedByModel(in
                       impl_->db->Prepare("SELECT v.model, count(*) FROM jobs j"
                                          " JOIN variants v ON v.id = j.variant_id"
                                          " WHERE j.sweep_id = ?1"
-                                         " AND j.state IN ('pending', 'leased') GROUP BY v.model"));
+                                         " AND j.state IN ('pending', 'leased', 'parked') GROUP BY v.model"));
   stmt.Bind(1, sweep_id);
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {

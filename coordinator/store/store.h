@@ -179,9 +179,11 @@ struct BatchRow {
   std::string state = "creating";  // creating, submitted, in_progress, ended, expired,
                                    // cancelled, failed, refused
   int64_t n_requests = 0, n_done = 0, n_failed = 0, bytes = 0, est_tokens = 0;
-  double cost_usd = 0;
+  double cost_usd = 0;       // of its answered requests, at batch prices
+  double sync_cost_usd = 0;  // what they would have cost sent synchronously
   std::string error;
   int64_t created_ms = 0, updated_ms = 0, ended_ms = 0, next_poll_ms = 0;
+  int64_t cancel_requested_ms = 0;  // `codesweep batches cancel` (0: not cancelled by the user)
   bool live() const {
     return state == "creating" || state == "submitted" || state == "in_progress";
   }
@@ -197,6 +199,9 @@ struct BatchAnswer {
   std::string call_key;
   bool ok = false;
   bool resend = false;  // expired, cancelled or transient: queue it again
+  // The user cancelled its batch (`codesweep batches cancel`) before it was answered: the request
+  // is forgotten and the cells waiting for it end failed with `error` (retryable by the user).
+  bool user_cancelled = false;
   int http_status = 0;
   std::string error;
   StoredCall call;  // ok: the normalized response for the call cache
@@ -323,7 +328,8 @@ class Store {
   // ---- budgets ----
   // Cost and tokens of the sweep's recorded calls, per model id.
   Result<std::vector<ModelSpend>> SpendByModel(int64_t sweep_id);
-  // Pending plus leased cells of the sweep, per model id (models without any are absent).
+  // Pending, leased and parked (batch mode) cells of the sweep, per model id (models without any
+  // are absent).
   Result<std::vector<std::pair<std::string, int64_t>>> UnfinishedByModel(int64_t sweep_id);
   // Sets sweeps.stop_reason (why no more of its cells start; "" clears it) inside the group
   // transaction. `status` shows it.
@@ -374,8 +380,18 @@ class Store {
   // A batch ended: answers go into the call cache, requests end (done, failed or queued again
   // for `resend`), its sent requests the provider did not mention are queued again, and the
   // cells parked on its ended requests become pending. Returns how many cells it unparked.
+  // A batch the user cancelled (`user_cancelled`): the sent requests its results did not mention
+  // end as user_cancelled answers with `cancel_error`; `*cancelled_cells` counts the cells that
+  // ended failed that way.
   Result<int64_t> EndBatch(int64_t batch_id, const std::vector<BatchAnswer>& answers,
-                           int64_t now_ms);
+                           int64_t now_ms, bool user_cancelled = false,
+                           const std::string& cancel_error = "",
+                           int64_t* cancelled_cells = nullptr);
+  // `codesweep batches cancel`: marks the live batches of `sweep_id` cancelled by the user (once;
+  // durable at the next commit) and returns them.
+  Result<std::vector<BatchRow>> RequestBatchCancel(int64_t sweep_id, int64_t now_ms);
+  // Requests in the queue (not yet in a batch) of `sweep_id` (0 = all).
+  Result<int64_t> CountQueuedBatchRequests(int64_t sweep_id);
   // Cells parked on a call that has an answer or a final error (after a crash between the two
   // writes, or a call answered synchronously meanwhile) become pending. Returns how many.
   Result<int64_t> UnparkAnswered();

@@ -124,7 +124,7 @@ const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
       "timeouts",          "timeout_ms",  "connect_timeout_ms", "retry",
       "max_attempts",      "price",       "latency_ms",         "cell_context_header",
       "latency_jitter_ms", "batch",       "batch_max_requests", "batch_max_bytes",
-      "batch_flush_s",     "batch_poll_s"};
+      "batch_flush_s",     "batch_poll_s",       "batch_max_enqueued_tokens"};
   return kKeys;
 }
 

@@ -51,6 +51,9 @@ struct BatchOptions {
   int64_t max_bytes = 100 * 1000 * 1000;  // bytes of one batch's requests (OpenAI: 200 MB file)
   double flush_s = 60;                    // a batch is sent once its oldest request is this old
   double poll_s = 30;                     // how often a live batch is asked how it is doing
+  // The provider's queue limit for this model (OpenAI: "enqueued tokens" per model): the tokens
+  // of the live batches of one (provider, model, key alias) stay below it; 0 = no limit.
+  int64_t max_enqueued_tokens = 0;
 };
 
 enum class WireFormat { kOpenAi, kAnthropic };

@@ -24,11 +24,15 @@ CREATE TABLE batches (
   bytes          INTEGER NOT NULL DEFAULT 0,
   est_tokens     INTEGER NOT NULL DEFAULT 0,
   cost_usd       REAL    NOT NULL DEFAULT 0,   -- of its answered requests, at batch prices
+  sync_cost_usd  REAL    NOT NULL DEFAULT 0,   -- what they would have cost sent synchronously
   error          TEXT    NOT NULL DEFAULT '',
   created_ms     INTEGER NOT NULL,
   updated_ms     INTEGER NOT NULL,
   ended_ms       INTEGER NOT NULL DEFAULT 0,
-  next_poll_ms   INTEGER NOT NULL DEFAULT 0
+  next_poll_ms   INTEGER NOT NULL DEFAULT 0,
+  -- `codesweep batches cancel`: when the user cancelled it (0: not). Its unanswered requests are
+  -- not sent again: the cells waiting for them end failed (`codesweep retry` runs them again).
+  cancel_requested_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX batches_live ON batches (state) WHERE state IN ('creating', 'submitted', 'in_progress');
 

@@ -100,6 +100,8 @@ Status PatchBatchConfig(const json& patch, BatchConfig* config) {
       s = num(&c.seed);
     else if (key == "download_ms")
       s = num(&c.download_ms);
+    else if (key == "endpoint_delay_ms")
+      s = num(&c.endpoint_delay_ms);
     else
       s = Status::InvalidArgument("batch config: unknown field " + key);
     if (!s.ok()) return s;
@@ -116,7 +118,8 @@ json BatchConfigToJson(const BatchConfig& c) {
           {"max_requests", c.max_requests},
           {"max_file_bytes", c.max_file_bytes},
           {"download_ms", c.download_ms},
-          {"seed", c.seed}};
+          {"seed", c.seed},
+          {"endpoint_delay_ms", c.endpoint_delay_ms}};
 }
 
 Result<std::map<std::string, FormPart>> ParseMultipart(const std::string& content_type,
@@ -199,9 +202,12 @@ HttpOut BatchApi::Route(const HttpIn& req) {
     }
     return Json(200, BatchConfigToJson(config_));
   }
-  if (req.path.starts_with("/v1/files")) return OpenAiFiles(req);
-  if (req.path.starts_with("/v1/batches")) return OpenAiBatches(req);
-  return AnthropicBatches(req);
+  HttpOut out = req.path.starts_with("/v1/files")     ? OpenAiFiles(req)
+                : req.path.starts_with("/v1/batches") ? OpenAiBatches(req)
+                                                      : AnthropicBatches(req);
+  std::lock_guard<std::mutex> lock(mu_);
+  out.delay_ms = std::max(out.delay_ms, config_.endpoint_delay_ms);  // on a timer: no thread
+  return out;
 }
 
 HttpOut BatchApi::OpenAiFiles(const HttpIn& req) {

@@ -34,6 +34,7 @@ struct BatchConfig {
   int64_t max_file_bytes = 200 << 20;  // per uploaded file (OpenAI: 200 MB)
   int64_t download_ms = 0;  // > 0: file contents and results stream out in pieces over this long
   uint64_t seed = 1;
+  int64_t endpoint_delay_ms = 0;  // every batch endpoint answers this late (a slow provider)
 };
 
 Status PatchBatchConfig(const nlohmann::json& patch, BatchConfig* config);

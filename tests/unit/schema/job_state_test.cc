@@ -35,7 +35,9 @@ TEST(JobStateTest, TransitionTable) {
   EXPECT_FALSE(IsLegalTransition(JobState::kParked, JobState::kLeased));
   EXPECT_FALSE(IsLegalTransition(JobState::kParked, JobState::kDone));
   EXPECT_FALSE(IsTerminal(JobState::kParked));
-  EXPECT_EQ(legal, 9);
+  // The user cancelled the batch it waits for (`codesweep batches cancel`).
+  EXPECT_TRUE(IsLegalTransition(JobState::kParked, JobState::kFailed));
+  EXPECT_EQ(legal, 10);
 }
 
 TEST(JobStateTest, Terminal) {

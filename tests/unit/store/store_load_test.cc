@@ -282,5 +282,69 @@ TEST(StoreLoad, MigratesVersionThreeJobsTable) {
   EXPECT_FALSE((*store)->InsertCells(1, {orphan}).ok());
 }
 
+// A database at schema version 17 (before batch mode's 0018 rebuilt jobs for the state `parked`)
+// whose job runs a declared method (method_template_id != 0) upgrades to the latest version with
+// that value, its rows and every index it had (plus jobs_parked).
+TEST(StoreLoad, MigratesVersionSeventeenKeepingMethodTemplateAndIndexes) {
+  TempDir dir;
+  const std::string path = dir.File("v17.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version > 17) break;
+      ASSERT_EQ(sqlite3_exec(db, m.sql, nullptr, nullptr, nullptr), SQLITE_OK) << m.name;
+    }
+    const char* rows =
+        "PRAGMA user_version = 17;"
+        "INSERT INTO sweeps (id, name, seed, created_ms, updated_ms) VALUES (1, 's', 1, 0, 0);"
+        "INSERT INTO variants (id, content_hash, model, provider, model_name, created_ms)"
+        " VALUES (1, 'h', 'sim:x', 'sim', 'x', 0);"
+        "INSERT INTO jobs (id, cell_key, sweep_id, task, complexity, sample, variant_id, method,"
+        " turns, state, attempts, lease_token, created_ms, updated_ms, last_error,"
+        " method_template_id)"
+        " VALUES (1, x'01', 1, 'game24', '4', 0, 1, 'mine', 1, 'failed', 1, 1, 0, 0, 'boom', 7),"
+        "        (2, x'02', 1, 'game24', '4', 1, 1, 'only_question', 1, 'pending', 0, 0, 0, 0,"
+        " '', 0);"
+        "INSERT INTO attempts (lease_token, job_id, attempt, worker, started_ms, lease_until_ms,"
+        " outcome) VALUES (1, 1, 1, 'w', 0, 0, 'failed');";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, rows, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  const std::string all_indexes_sql =
+      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
+      " AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name)";
+  const std::string before = Query(path, all_indexes_sql);
+  const std::string jobs_before = JobIndexes(path);
+  ASSERT_FALSE(jobs_before.empty());
+  auto store = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->SchemaVersion(), Store::LatestSchemaVersion());
+  EXPECT_GE(Store::LatestSchemaVersion(), 18);
+  EXPECT_EQ(Query(path, "SELECT method_template_id FROM jobs WHERE id = 1"), "7");
+  EXPECT_EQ(Query(path, "SELECT method_template_id FROM jobs WHERE id = 2"), "0");
+  EXPECT_EQ(Query(path, "SELECT group_concat(state || ':' || last_error) FROM"
+                        " (SELECT state, last_error FROM jobs ORDER BY id)"),
+            "failed:boom,pending:");
+  EXPECT_EQ(Query(path, "SELECT outcome FROM attempts WHERE lease_token = 1"), "failed");
+  // Every index of version 17 is still there, and the jobs table has all of its indexes.
+  const std::string after = "," + Query(path, all_indexes_sql) + ",";
+  std::string name;
+  for (char c : before + ",") {
+    if (c != ',') {
+      name += c;
+      continue;
+    }
+    if (!name.empty()) EXPECT_NE(after.find("," + name + ","), std::string::npos) << name;
+    name.clear();
+  }
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+  EXPECT_EQ(Query(path, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(Query(path, "PRAGMA integrity_check"), "ok");
+  // The new state is accepted; the old ones are kept.
+  EXPECT_EQ(Exec(path, "UPDATE jobs SET state = 'parked' WHERE id = 2"), SQLITE_OK);
+}
+
 }  // namespace
 }  // namespace codesweep
