@@ -19,8 +19,8 @@
 #include <optional>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"

@@ -29,8 +29,10 @@ std::string WriteSweep(const TempDir& dir, const std::string& name, const std::s
 }
 
 int64_t Done(const std::string& db, const std::string& sweep) {
-  return QueryInt(db, "SELECT count(*) FROM jobs j JOIN sweeps s ON s.id = j.sweep_id WHERE"
-                      " s.name = '" + sweep + "' AND j.state = 'done'");
+  return QueryInt(db,
+                  "SELECT count(*) FROM jobs j JOIN sweeps s ON s.id = j.sweep_id WHERE"
+                  " s.name = '" +
+                      sweep + "' AND j.state = 'done'");
 }
 
 TEST(BatchSlowEndpointTest, SlowBatchEndpointsDoNotStallDispatch) {
@@ -51,16 +53,15 @@ TEST(BatchSlowEndpointTest, SlowBatchEndpointsDoNotStallDispatch) {
       30'000))
       << coord.log() << "\n"
       << JobStates(db);
-  Proc submit({Binary(), "submit", WriteSweep(dir, "b", llm.base_url(), false), "--connect",
-               endpoint},
-              dir / "submit.log");
+  Proc submit(
+      {Binary(), "submit", WriteSweep(dir, "b", llm.base_url(), false), "--connect", endpoint},
+      dir / "submit.log");
   ASSERT_TRUE(submit.Wait(60'000));
   EXPECT_EQ(submit.exit_code(), 0) << submit.log();
   ASSERT_TRUE(WaitFor([&] { return Done(db, "b") == 4; }, 60'000)) << JobStates(db);
   // B ran to the end while A's batch was still being created at fakellm: the coordinator's loop
   // never waited for the batch endpoint.
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE provider_id <> ''"), 0)
-      << coord.log();
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE provider_id <> ''"), 0) << coord.log();
   EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'creating'"), 0);
   EXPECT_EQ(Done(db, "a"), 0);
   worker.Kill(SIGKILL);
