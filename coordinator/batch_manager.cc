@@ -541,8 +541,8 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, const BatchInfo& info,
     answers.push_back(std::move(a));
   }
   int64_t failed = 0;
-  CS_ASSIGN_OR_RETURN(int64_t unparked, store_.EndBatch(b.id, answers, now, user_cancelled,
-                                                        cancel_error, &failed));
+  CS_ASSIGN_OR_RETURN(int64_t unparked,
+                      store_.EndBatch(b.id, answers, now, user_cancelled, cancel_error, &failed));
   cancelled_cells_ += failed;
   b.state = info.state;
   b.n_done = info.done;

@@ -8,7 +8,8 @@
 // its cells in one transaction. Owned by CoordinatorCore; used by the coordinator loop only. Its
 // provider requests (upload and create, poll and results, the lookup after a restart) run off the
 // loop, one std::async step per batch at a time; the loop collects a finished step on a later Tick
-// and does its database writes itself, so a slow batch endpoint never stalls dispatch.
+// and does its database writes itself (meant to keep a slow batch endpoint from stalling dispatch;
+// not yet shown by a test, docs/batch.md).
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,8 @@
 #include <optional>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"

@@ -133,13 +133,13 @@ TextTable BatchCostTable(const SweepReport& r) {
       "Calls answered by provider batches (docs/batch.md), at batch prices (they are in the "
       "costs above), next to what the same answers would have cost sent synchronously. "
       "Query: ReportDb::BatchCosts (table batches).";
-  out.header = {"Model",           "Batches",        "Requests", "Answered", "$ batch",
-                "$ synchronous", "$ saved",        "Saved %"};
+  out.header = {"Model",   "Batches",       "Requests", "Answered",
+                "$ batch", "$ synchronous", "$ saved",  "Saved %"};
   for (const BatchCostRow& b : r.batch_cost) {
     const double saved = b.sync_cost_usd - b.cost_usd;
     out.rows.push_back({DisplayModel(b.model), std::to_string(b.batches),
-                        std::to_string(b.requests), std::to_string(b.answered),
-                        Money(b.cost_usd), Money(b.sync_cost_usd), Money(saved),
+                        std::to_string(b.requests), std::to_string(b.answered), Money(b.cost_usd),
+                        Money(b.sync_cost_usd), Money(saved),
                         b.sync_cost_usd > 0 ? Fixed(100.0 * saved / b.sync_cost_usd) : "NA"});
   }
   return out;

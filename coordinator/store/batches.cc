@@ -298,14 +298,13 @@ Status Store::UpdateBatch(const BatchRow& b) {
 
 Result<std::vector<BatchRow>> Store::LiveBatches() {
   CS_ASSIGN_OR_RETURN(
-      Stmt s,
-      impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                         " sweep_id, provider_id, input_file_id, state, n_requests,"
-                         " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
-                         " cancel_requested_ms, sync_cost_usd FROM batches"
-                         " WHERE state IN ('creating', 'submitted', 'in_progress')"
-                         " ORDER BY id"));
+      Stmt s, impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
+                                 " sweep_id, provider_id, input_file_id, state, n_requests,"
+                                 " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
+                                 " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
+                                 " cancel_requested_ms, sync_cost_usd FROM batches"
+                                 " WHERE state IN ('creating', 'submitted', 'in_progress')"
+                                 " ORDER BY id"));
   std::vector<BatchRow> out;
   while (true) {
     CS_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -323,13 +322,12 @@ Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit
     if (!present) return std::vector<BatchRow>();
   }
   CS_ASSIGN_OR_RETURN(
-      Stmt s,
-      impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                         " sweep_id, provider_id, input_file_id, state, n_requests,"
-                         " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                         " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
-                         " cancel_requested_ms, sync_cost_usd FROM batches"
-                         " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
+      Stmt s, impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
+                                 " sweep_id, provider_id, input_file_id, state, n_requests,"
+                                 " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
+                                 " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
+                                 " cancel_requested_ms, sync_cost_usd FROM batches"
+                                 " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, sweep_id).Bind(2, limit);
   std::vector<BatchRow> out;
   while (true) {
@@ -444,13 +442,15 @@ Result<std::vector<BatchRow>> Store::RequestBatchCancel(int64_t sweep_id, int64_
 
 Result<int64_t> Store::CountQueuedBatchRequests(int64_t sweep_id) {
   {  // a read-only tool on a database without migration 0018: none
-    CS_ASSIGN_OR_RETURN(Stmt has, impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
-                                                     " type = 'table' AND name = 'batch_requests'"));
+    CS_ASSIGN_OR_RETURN(Stmt has,
+                        impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
+                                           " type = 'table' AND name = 'batch_requests'"));
     CS_ASSIGN_OR_RETURN(bool present, has.Step());
     if (!present) return int64_t{0};
   }
-  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare("SELECT count(*) FROM batch_requests WHERE"
-                                                 " state = 'queued' AND (?1 = 0 OR sweep_id = ?1)"));
+  CS_ASSIGN_OR_RETURN(Stmt s,
+                      impl_->db->Prepare("SELECT count(*) FROM batch_requests WHERE"
+                                         " state = 'queued' AND (?1 = 0 OR sweep_id = ?1)"));
   s.Bind(1, sweep_id);
   CS_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;

@@ -119,12 +119,25 @@ Status ReadUsage(const json& obj, LlmUsage* usage) {
 }  // namespace
 
 const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
-  static const std::set<std::string, std::less<>> kKeys = {
-      "base_url",          "api_key_env", "key_alias",          "headers",
-      "timeouts",          "timeout_ms",  "connect_timeout_ms", "retry",
-      "max_attempts",      "price",       "latency_ms",         "cell_context_header",
-      "latency_jitter_ms", "batch",       "batch_max_requests", "batch_max_bytes",
-      "batch_flush_s",     "batch_poll_s",       "batch_max_enqueued_tokens"};
+  static const std::set<std::string, std::less<>> kKeys = {"base_url",
+                                                           "api_key_env",
+                                                           "key_alias",
+                                                           "headers",
+                                                           "timeouts",
+                                                           "timeout_ms",
+                                                           "connect_timeout_ms",
+                                                           "retry",
+                                                           "max_attempts",
+                                                           "price",
+                                                           "latency_ms",
+                                                           "cell_context_header",
+                                                           "latency_jitter_ms",
+                                                           "batch",
+                                                           "batch_max_requests",
+                                                           "batch_max_bytes",
+                                                           "batch_flush_s",
+                                                           "batch_poll_s",
+                                                           "batch_max_enqueued_tokens"};
   return kKeys;
 }
 

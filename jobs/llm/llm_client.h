@@ -122,9 +122,9 @@ bool IsParked(const Status& status);
 // which key (base_url, api_key_env, key_alias, headers), how long to wait and how often to retry
 // (timeouts, timeout_ms, connect_timeout_ms, retry, max_attempts), what it costs (price), the
 // simulated latency of sim models, cell_context_header and batch mode (batch, batch_max_requests,
-// batch_max_bytes, batch_flush_s, batch_poll_s, batch_max_enqueued_tokens: docs/batch.md). They are in neither the call key
-// nor the cell key, and dispatch reads them from the sweep file of the current run. Every other
-// model option is in both keys (docs/design.md, "Cell identity").
+// batch_max_bytes, batch_flush_s, batch_poll_s, batch_max_enqueued_tokens: docs/batch.md). They are
+// in neither the call key nor the cell key, and dispatch reads them from the sweep file of the
+// current run. Every other model option is in both keys (docs/design.md, "Cell identity").
 const std::set<std::string, std::less<>>& NonOutputOptionKeys();
 
 // Canonical JSON of a request (sorted keys, no whitespace) and its call key:

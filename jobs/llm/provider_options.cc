@@ -170,9 +170,9 @@ Status ParseBatchOption(const std::string& key, const json& v, BatchOptions* b) 
     int64_t n = 0;
     CS_RETURN_IF_ERROR(GetInt(v, key, &n));
     if (n < 1) return Status::InvalidArgument(key + " must be >= 1");
-    (key == "batch_max_requests"  ? b->max_requests
-     : key == "batch_max_bytes"   ? b->max_bytes
-                                  : b->max_enqueued_tokens) = n;
+    (key == "batch_max_requests" ? b->max_requests
+     : key == "batch_max_bytes"  ? b->max_bytes
+                                 : b->max_enqueued_tokens) = n;
     return Status::OK();
   }
   if (key == "batch_flush_s" || key == "batch_poll_s") {

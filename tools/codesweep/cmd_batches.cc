@@ -6,12 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
-#include <tuple>
-#include <utility>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -40,9 +40,7 @@ int Fail(const Status& s) {
   return 1;
 }
 
-bool IsSweepFile(const std::string& s) {
-  return std::filesystem::path(s).extension() == ".toml";
-}
+bool IsSweepFile(const std::string& s) { return std::filesystem::path(s).extension() == ".toml"; }
 
 // The database to open and the sweep's name ("" = every sweep, for list).
 Result<std::pair<std::string, std::string>> Target(const BatchesFlags& f) {
@@ -155,9 +153,10 @@ int Cancel(const BatchesFlags& f) {
       std::printf("batch %lld %s: cancelled\n", static_cast<long long>(c.batch.id), id.c_str());
     } else {
       ++failed;
-      std::printf("batch %lld %s: cancel recorded; the provider refused it now (%s): the "
-                  "coordinator asks again when it polls the batch\n",
-                  static_cast<long long>(c.batch.id), id.c_str(), c.provider.message().c_str());
+      std::printf(
+          "batch %lld %s: cancel recorded; the provider refused it now (%s): the "
+          "coordinator asks again when it polls the batch\n",
+          static_cast<long long>(c.batch.id), id.c_str(), c.provider.message().c_str());
     }
   }
   std::printf(

@@ -80,8 +80,7 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   CS_ASSIGN_OR_RETURN(std::vector<RepeatRow> repeats, db->Repeats(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<AnswerSourceRow> answer_sources, db->AnswerSources(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<BatchCostRow> batch_cost, db->BatchCosts(f.sweep));
-  std::erase_if(batch_cost,
-                [&](const BatchCostRow& b) { return !f.filter.MatchesModel(b.model); });
+  std::erase_if(batch_cost, [&](const BatchCostRow& b) { return !f.filter.MatchesModel(b.model); });
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {

@@ -172,11 +172,11 @@ void PrintLine(const std::string& label, const Totals& t, int64_t now_ms, bool l
   double pct =
       t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
   std::printf("%-44s %8lld %7lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n",
-              label.c_str(), static_cast<long long>(t.total()),
-              static_cast<long long>(t.waiting()), static_cast<long long>(t.running()),
-              static_cast<long long>(t.parked), static_cast<long long>(t.done),
-              static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct,
-              t.rate(now_ms, live), Eta(t, now_ms, live, batches).c_str());
+              label.c_str(), static_cast<long long>(t.total()), static_cast<long long>(t.waiting()),
+              static_cast<long long>(t.running()), static_cast<long long>(t.parked),
+              static_cast<long long>(t.done), static_cast<long long>(t.failed),
+              static_cast<long long>(t.dead), pct, t.rate(now_ms, live),
+              Eta(t, now_ms, live, batches).c_str());
 }
 
 // What is left to run, and why nothing may be running it.

@@ -39,16 +39,15 @@ TEST(BatchLimitsTest, EnqueuedTokenLimitIsKeptBeforeUploadNotRefused) {
   llm.Post("/admin/batches/config",
            json({{"delay_ms", 300}, {"max_enqueued_tokens", kEnqueuedTokens}}).dump());
   const std::string db = dir / "lim.db";
-  Proc run({Binary(), "run", WriteSweep(dir, llm.base_url(), true), "--db", db, "--workers", "2",
-            "-q"},
-           dir / "run.log");
+  Proc run(
+      {Binary(), "run", WriteSweep(dir, llm.base_url(), true), "--db", db, "--workers", "2", "-q"},
+      dir / "run.log");
   ASSERT_TRUE(run.Wait(120'000)) << run.log() << "\n" << JobStates(db);
   EXPECT_EQ(run.exit_code(), 0) << run.log();
   ExpectExactlyOnce(db, kCells);
   // No batch was refused for the queue limit; the requests went out in several batches, none
   // over the limit.
-  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'refused'"), 0)
-      << run.log();
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'refused'"), 0) << run.log();
   EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batches"), 1);
   EXPECT_LE(QueryInt(db, "SELECT max(est_tokens) FROM batches"), kEnqueuedTokens);
   json b = llm.Stats()["batch"];

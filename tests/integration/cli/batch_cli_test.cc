@@ -17,8 +17,8 @@
 namespace codesweep::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 constexpr int64_t kCells = 6;  // 6 samples x only_question, 1 turn: one call per cell
 
@@ -155,8 +155,9 @@ TEST(BatchCliTest, StatusShowsParkedCellsAndBatchesAndCancelFailsThemRetryably) 
   std::tie(rc, text) = Cli(dir, Binary() + " report " + sweep + " --db " + db, "report_md");
   EXPECT_EQ(rc, 0) << text;
   EXPECT_THAT(text, HasSubstr("Batch mode: cost at batch prices and synchronously"));
-  std::tie(rc, text) = Cli(dir, Binary() + " report " + sweep + " --db " + db +
-                                    " --format json 2>/dev/null", "report_json");
+  std::tie(rc, text) =
+      Cli(dir, Binary() + " report " + sweep + " --db " + db + " --format json 2>/dev/null",
+          "report_json");
   EXPECT_EQ(rc, 0) << text;
   json report = json::parse(text, nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << text;

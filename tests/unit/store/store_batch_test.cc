@@ -78,8 +78,7 @@ TEST(StoreBatch, UserCancelKeepsAnswersAndFailsTheCellsOfTheRest) {
   ASSERT_TRUE(marked.ok()) << marked.status().ToString();
   ASSERT_EQ(marked->size(), 1u);
   EXPECT_EQ((*marked)[0].cancel_requested_ms, kNow + 5);
-  EXPECT_EQ((*f.store->RequestBatchCancel(f.sweep_id, kNow + 9))[0].cancel_requested_ms,
-            kNow + 5);
+  EXPECT_EQ((*f.store->RequestBatchCancel(f.sweep_id, kNow + 9))[0].cancel_requested_ms, kNow + 5);
   EXPECT_TRUE(f.store->RequestBatchCancel(f.sweep_id + 1, kNow)->empty());
 
   BatchAnswer ok;
@@ -97,8 +96,8 @@ TEST(StoreBatch, UserCancelKeepsAnswersAndFailsTheCellsOfTheRest) {
   EXPECT_EQ(f.store->GetJob(waiting)->state, JobState::kFailed);
   auto report = ReportDb::Open(dir.File("a.db"));
   ASSERT_TRUE(report.ok());
-  auto t = (*report)->Query("SELECT last_error FROM jobs WHERE id = " +
-                            std::to_string(waiting.value()));
+  auto t =
+      (*report)->Query("SELECT last_error FROM jobs WHERE id = " + std::to_string(waiting.value()));
   ASSERT_TRUE(t.ok() && t->rows.size() == 1 && t->rows[0][0]);
   EXPECT_EQ(*t->rows[0][0], "cancelled by the user");
   // The answer is kept; the cancelled request is forgotten, so a retry queues it anew.
