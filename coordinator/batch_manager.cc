@@ -2,7 +2,6 @@
 #include "coordinator/batch_manager.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "jobs/llm/http.h"
 #include "jobs/llm/wire_format.h"
@@ -12,7 +11,6 @@ namespace {
 
 constexpr int64_t kQueueCheckMs = 200;  // how often queues are looked at while nothing parks
 constexpr int64_t kMinPollMs = 10;
-constexpr int64_t kStepCheckMs = 10;  // how often a provider request in flight is looked at
 
 WireFormat FormatOf(const std::string& provider) {
   return provider == "anthropic" ? WireFormat::kAnthropic : WireFormat::kOpenAi;
@@ -128,22 +126,21 @@ Result<GrantMsg> BatchManager::OnCall(const CallMsg& call) {
 }
 
 int64_t BatchManager::NextWakeMs(int64_t cap) const {
-  if (!steps_.empty()) return std::min<int64_t>(cap, kStepCheckMs);
   if (queued_ > 0) return std::min<int64_t>(cap, kQueueCheckMs);
   return cap;
 }
 
 Result<int64_t> BatchManager::Tick(bool idle) {
   if (!started_) return int64_t{0};
-  CS_ASSIGN_OR_RETURN(int64_t unparked, FinishSteps());
   const int64_t now = NowMs();
+  int64_t unparked = 0;
   CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
   for (BatchRow& b : live) {
-    if (steps_.count(b.id) > 0) continue;  // its provider request is still running
     if (b.state == "creating") {
       CS_RETURN_IF_ERROR(Adopt(b));
     } else if (b.next_poll_ms <= now) {
-      CS_RETURN_IF_ERROR(Poll(b));
+      CS_ASSIGN_OR_RETURN(int64_t n, Poll(b));
+      unparked += n;
     }
   }
   if (queued_ == 0 && now < next_queue_check_ms_) return unparked;
@@ -220,53 +217,15 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_RETURN_IF_ERROR(store_.Commit());
   const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
   HttpStep step;
-  step.kind = HttpStep::Kind::kCreate;
   step.batch = b;
   step.bucket = bucket;
   step.keys = std::move(keys);
   step.poll_ms = PollMs(info.options);
   Result<BatchApiClient> client = Client(b.provider, b.base_url, b.api_key_env, &info.options);
-  if (!client.ok()) {
-    HttpStep::Done done;
-    done.info = client.status();
-    return Created(step, done);
-  }
-  // The upload and create run off the loop; Created() commits the provider id once they end.
-  step.done = std::async(std::launch::async,
-                         [c = std::move(*client), lines = std::move(lines), tag]() mutable {
-                           HttpStep::Done d;
-                           d.info = c.Create(lines, tag);
-                           return d;
-                         });
-  steps_.emplace(b.id, std::move(step));
-  return Status::OK();
-}
-
-Result<int64_t> BatchManager::FinishSteps() {
-  int64_t unparked = 0;
-  for (auto it = steps_.begin(); it != steps_.end();) {
-    if (it->second.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      ++it;
-      continue;
-    }
-    HttpStep step = std::move(it->second);
-    it = steps_.erase(it);
-    HttpStep::Done done = step.done.get();
-    switch (step.kind) {
-      case HttpStep::Kind::kCreate:
-        CS_RETURN_IF_ERROR(Created(step, done));
-        break;
-      case HttpStep::Kind::kAdopt:
-        CS_RETURN_IF_ERROR(Adopted(step, done));
-        break;
-      case HttpStep::Kind::kPoll: {
-        CS_ASSIGN_OR_RETURN(int64_t n, Polled(step, done));
-        unparked += n;
-        break;
-      }
-    }
-  }
-  return unparked;
+  HttpStep::Done done;
+  // On the loop thread: dispatch waits for the upload and create (docs/batch.md, limits).
+  done.info = client.ok() ? client->Create(lines, tag) : Result<BatchInfo>(client.status());
+  return Created(step, done);
 }
 
 Status BatchManager::Created(HttpStep& step, HttpStep::Done& done) {
@@ -345,15 +304,10 @@ Status BatchManager::Adopt(BatchRow& b) {
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
                                                     info != nullptr ? &info->options : nullptr));
   HttpStep step;
-  step.kind = HttpStep::Kind::kAdopt;
   step.batch = b;
-  step.done = std::async(std::launch::async, [c = std::move(client), tag]() mutable {
-    HttpStep::Done d;
-    d.found = c.FindByTag(tag);
-    return d;
-  });
-  steps_.emplace(b.id, std::move(step));
-  return Status::OK();
+  HttpStep::Done done;
+  done.found = client.FindByTag(tag);
+  return Adopted(step, done);
 }
 
 Status BatchManager::Adopted(HttpStep& step, HttpStep::Done& done) {
@@ -388,7 +342,7 @@ Status BatchManager::Adopted(HttpStep& step, HttpStep::Done& done) {
   return store_.Commit();
 }
 
-Status BatchManager::Poll(BatchRow& b) {
+Result<int64_t> BatchManager::Poll(BatchRow& b) {
   const ModelInfo* info = nullptr;
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
@@ -398,21 +352,17 @@ Status BatchManager::Poll(BatchRow& b) {
   const bool cancel = b.cancel_requested_ms > 0 && !cancel_sent_[b.id];
   if (cancel) cancel_sent_[b.id] = true;
   HttpStep step;
-  step.kind = HttpStep::Kind::kPoll;
   step.batch = b;
   step.poll_ms = info != nullptr ? PollMs(info->options) : 30'000;
-  step.done =
-      std::async(std::launch::async, [c = std::move(client), id = b.provider_id, cancel]() mutable {
-        HttpStep::Done d;
-        d.info = c.Get(id);
-        if (d.info.ok() && d.info->live() && cancel) d.cancel = c.Cancel(id).status();
-        if (d.info.ok() && !d.info->live() && d.info->state != "failed") {
-          d.items = c.Results(*d.info);
-        }
-        return d;
-      });
-  steps_.emplace(b.id, std::move(step));
-  return Status::OK();
+  HttpStep::Done done;
+  done.info = client.Get(b.provider_id);
+  if (done.info.ok() && done.info->live() && cancel) {
+    done.cancel = client.Cancel(b.provider_id).status();
+  }
+  if (done.info.ok() && !done.info->live() && done.info->state != "failed") {
+    done.items = client.Results(*done.info);
+  }
+  return Polled(step, done);
 }
 
 Result<int64_t> BatchManager::Polled(HttpStep& step, HttpStep::Done& done) {

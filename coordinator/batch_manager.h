@@ -5,16 +5,13 @@
 // its answers into the call cache and makes the cells parked on them pending again. Every step is
 // in SQLite before it counts: a batch row is committed before the provider is asked to create it,
 // its provider id before the upload counts as done, and a batch's answers with the unparking of
-// its cells in one transaction. Owned by CoordinatorCore; used by the coordinator loop only. Its
-// provider requests (upload and create, poll and results, the lookup after a restart) run off the
-// loop, one std::async step per batch at a time; the loop collects a finished step on a later Tick
-// and does its database writes itself (meant to keep a slow batch endpoint from stalling dispatch;
-// not yet shown by a test, docs/batch.md).
+// its cells in one transaction. Owned by CoordinatorCore; single-threaded. Its provider requests
+// (upload and create, poll and results, the lookup after a restart) run on the coordinator loop
+// thread and block it for as long as the provider takes to answer (docs/batch.md, limits).
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,33 +79,29 @@ class BatchManager {
   Result<const ModelInfo*> Model(int64_t variant_id);
   Result<BatchApiClient> Client(const std::string& provider, const std::string& base_url,
                                 const std::string& api_key_env, const ProviderOptions* options);
-  // A provider request running off the loop thread, and what it brought back.
+  // A provider request: the batch as it was before it, and what it brought back.
   struct HttpStep {
-    enum class Kind { kCreate, kPoll, kAdopt };
     struct Done {
       Result<BatchInfo> info = Status::Internal("no answer");
       Result<std::vector<BatchItem>> items = std::vector<BatchItem>();
       Result<std::optional<BatchInfo>> found = std::optional<BatchInfo>();
-      Status cancel;  // kPoll: the answer to a cancel sent for the user
+      Status cancel;  // Poll: the answer to a cancel sent for the user
     };
-    Kind kind = Kind::kPoll;
     BatchRow batch;                 // as when the step began
-    BucketId bucket;                // kCreate
-    std::vector<std::string> keys;  // kCreate: the call keys sent in it
+    BucketId bucket;                // Flush
+    std::vector<std::string> keys;  // Flush: the call keys sent in it
     int64_t poll_ms = 30'000;
-    std::future<Done> done;
   };
 
   Status Flush(const BatchQueueRow& queue, const ModelInfo& info);
   Status Adopt(BatchRow& batch);  // a 'creating' row found on restart: look it up
-  // The loop's side of finished steps: their database writes. Returns the cells unparked.
-  Result<int64_t> FinishSteps();
+  // The database writes after a provider request (Polled returns the cells unparked).
   Status Created(HttpStep& step, HttpStep::Done& done);
   Status Adopted(HttpStep& step, HttpStep::Done& done);
   Result<int64_t> Polled(HttpStep& step, HttpStep::Done& done);
   static int64_t RequestTokens(WireFormat format, const BatchRequestRow& r);
   Result<int64_t> EnqueuedTokens(const BucketId& bucket);  // of the bucket's live batches
-  Status Poll(BatchRow& batch);
+  Result<int64_t> Poll(BatchRow& batch);
   Result<int64_t> Collect(BatchRow& batch, const BatchInfo& info,
                           Result<std::vector<BatchItem>> items);
   int64_t NowMs() const { return clock_.WallMs(); }
@@ -125,7 +118,6 @@ class BatchManager {
   std::map<BucketId, int64_t> hold_until_ms_;      // bucket -> no flush before (queue limit)
   std::map<std::string, int64_t> poll_ms_;         // provider:model -> poll interval
   std::map<int64_t, bool> cancel_sent_;            // batch id -> cancel sent by this process
-  std::map<int64_t, HttpStep> steps_;              // batch id -> its provider request in flight
   int64_t cancelled_cells_ = 0;                    // see TakeCancelledCells
   int64_t queued_ = 0;                             // parked calls since the last flush check
   int64_t next_queue_check_ms_ = 0;
