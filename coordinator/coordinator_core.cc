@@ -61,6 +61,7 @@ CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
       log_(log),
       opt_(options),
       broker_(store, clock, limiter, options.use_cache),
+      lanes_(broker_, opt_.fetch_page),
       batch_(store, clock, log, options.batch) {}
 
 Status CoordinatorCore::Start() {
@@ -240,7 +241,11 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
     if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
     p.last_progress = p.last_seen;  // LLM work on its jobs: not stalled
+    // A batch CALL waits at no rate bucket: it takes no part in the dispatch lanes.
     if (!call->batch_body.empty()) return OnBatchCall(peer, *call);
+    auto lease = p.leases.find(call->job);
+    lanes_.OnCall(call->job, lease == p.leases.end() ? 0 : lease->second.variant,
+                  BucketKey::Of(*call));
     FromBroker(broker_.OnCall(peer, *call));
   } else if (auto* cr = std::get_if<CallResultMsg>(&msg)) {
     p.last_progress = p.last_seen;
@@ -264,7 +269,8 @@ void CoordinatorCore::TickBatches() {
   if (MsBetween(batch_ticked_, now) < 20) return;
   batch_ticked_ = now;
   // Nothing else can run: no lease is out and the last read of pending jobs found none.
-  const bool idle = lease_owner_.empty() && buffer_.empty() && now < fetch_idle_until_;
+  const bool idle =
+      lease_owner_.empty() && buffer_.empty() && lanes_.deferred() == 0 && now < fetch_idle_until_;
   Result<int64_t> unparked = batch_.Tick(idle);
   if (!unparked.ok()) return Fail(unparked.status());
   // Cells whose batch the user cancelled (`codesweep batches cancel`) ended failed.
@@ -275,9 +281,7 @@ void CoordinatorCore::TickBatches() {
   }
   if (*unparked > 0) {  // read again from the start: the unparked cells sit behind the cursor
     progress_.parked = std::max<int64_t>(0, progress_.parked - *unparked);
-    buffer_.clear();
-    cursor_ = JobId(0);
-    fetch_idle_until_ = {};
+    Reread();
   }
 }
 
@@ -353,6 +357,7 @@ void CoordinatorCore::OnHeartbeat(Peer& p, const HeartbeatMsg& m) {
 }
 
 void CoordinatorCore::DropLease(int64_t job) {
+  lanes_.OnLeaseEnded(job);
   auto owner = lease_owner_.find(job);
   if (owner == lease_owner_.end()) return;
   auto p = peers_.find(owner->second);
@@ -591,6 +596,7 @@ void CoordinatorCore::RunnableAt(int64_t wall_ms) {
 // Re-read from the start: requeued jobs sit behind the cursor and go before later ones.
 void CoordinatorCore::Reread() {
   buffer_.clear();
+  lanes_.Clear();
   cursor_ = JobId(0);
   fetch_idle_until_ = {};
 }
@@ -726,6 +732,7 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
   }
   spec.replay_executions = std::move(*replay);
   AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
+  lanes_.OnLeased(row.job.value(), row.variant_id);
   --p.credit;
   Send(p.id, JobMsg{lease->value(), row.attempts + 1, std::move(spec)});
   return true;
@@ -774,9 +781,13 @@ void CoordinatorCore::Dispatch() {
       progress = false;
       for (auto& [id, p] : peers_) {
         if ((p.window < MaxWindow(p.slots)) != probation || !HasRoom(p)) continue;
-        if (buffer_.empty() && !Refill()) return;
-        JobRow row = std::move(buffer_.front());
-        buffer_.pop_front();
+        // Where buckets compete for the slots, a job whose call would wait yields its turn.
+        bool exhausted = false;
+        std::optional<JobRow> next = lanes_.Pick(
+            buffer_, [this] { return Refill(); }, opt_.fetch_page, &exhausted);
+        if (exhausted) fetch_idle_until_ = clock_.Now() + Millis(opt_.idle_fetch_ms);
+        if (!next) return;
+        JobRow row = std::move(*next);
         progress = true;
         if (Blocked(row)) {
           if (++skipped < opt_.fetch_page) continue;

@@ -25,6 +25,7 @@
 #include "coordinator/circuit_breaker.h"
 #include "coordinator/ratelimit/call_broker.h"
 #include "coordinator/ratelimit/cluster_limiter.h"
+#include "coordinator/ratelimit/dispatch_lanes.h"
 #include "coordinator/ratelimit/rate_limiter.h"
 #include "coordinator/store/store.h"
 #include "schema/messages.h"
@@ -215,6 +216,7 @@ class CoordinatorCore {
   Logger& log_;
   CoordinatorOptions opt_;
   CallBroker broker_;
+  DispatchLanes lanes_;  // which pending job a free slot gets when buckets compete
   BatchManager batch_;
   SteadyTime batch_ticked_{};
   CircuitBreaker breaker_;

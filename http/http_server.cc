@@ -77,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.expires_after(Millis(out_.delay_ms));
     timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
       if (wait_ec) return;
-      self->stream_.socket().cancel();  // the hang-up watch below
+      beast::error_code ignored;               // the socket may be closed already (server stopping)
+      self->stream_.socket().cancel(ignored);  // the hang-up watch below
       self->Write();
     });
     // A client that hangs up during the delay (e.g. its timeout) ends the request at once, as a

@@ -13,22 +13,35 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kPageSize = 50;
-constexpr int64_t kCountCap = 10'000;       // the cell list counts matches up to this many
-constexpr int64_t kSearchCountCap = 1'000;  // ... and this many for a search of common words
+constexpr int64_t kCountCap = 10'000;      // the cell list counts matches up to this many
+constexpr int64_t kSearchCountCap = 200;   // ... and this many for a search of common words
 constexpr int64_t kSearchSetCap = 20'000;  // a search matching at most this many texts gathers them
+constexpr int64_t kPrefixWords = 16;       // the last word of a search stands for at most this many
 
-// The user's words as one FTS5 phrase whose last word is a prefix: "a ""b"" c"*. Quoted, no
-// FTS5 operator (OR, NEAR, -, ^, column names) in the text means anything. "" when the text has
-// nothing the index holds words of (only punctuation), which the index cannot search for.
+bool WordByte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || isalnum(u);
+}
+
+// The user's words as one FTS5 phrase: "a ""b"" c". Quoted, no FTS5 operator (OR, NEAR, -, ^,
+// column names) in the text means anything. "" when the text has nothing the index holds words
+// of (only punctuation), which the index cannot search for.
 std::string FtsPhrase(const std::string& text) {
   bool word = false;
   std::string out = "\"";
   for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80 || isalnum(u)) word = true;
+    word = word || WordByte(c);
     out += c == '"' ? std::string("\"\"") : c == '\0' ? std::string(" ") : std::string(1, c);
   }
-  return word ? out + "\"*" : "";
+  return word ? out + "\"" : "";
+}
+
+// The smallest string greater than every string that begins with `prefix` (byte order), or ""
+// when there is none.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
 }
 
 int HexValue(char c) {
@@ -193,14 +206,31 @@ ApiAnswer ViewApi::Route(const std::string& name, const Params& params) {
   return {status, Dump(json{{"error", out.status().message()}})};
 }
 
+// v_setting (report/sql/0005_report_settings_views.sql) over view_states instead of jobs, as a
+// CTE of the same name that the query reads in its place. Kept in step with the view by the unit
+// test that compares the model filter lists with and without view_states (unit_view).
+constexpr const char* kSettingsFromStates =
+    "WITH v_setting AS (WITH u AS (SELECT DISTINCT sweep_id, variant_id FROM view_states),"
+    " l AS (SELECT u.sweep_id, u.variant_id, v.model, v.gen_json, v.content_hash,"
+    " count(*) OVER (PARTITION BY u.sweep_id, v.model) AS variants,"
+    " count(*) OVER (PARTITION BY u.sweep_id, v.model, v.gen_json) AS same_gen"
+    " FROM u JOIN variants v ON v.id = u.variant_id)"
+    " SELECT sweep_id, variant_id, CASE WHEN variants = 1 THEN model"
+    " WHEN same_gen = 1 THEN model || ' ' || gen_json"
+    " ELSE model || ' ' || gen_json || ' #' || substr(content_hash, 1, 8) END AS model FROM l) ";
+
 Status ViewApi::RefreshSettings() {
   CS_ASSIGN_OR_RETURN(QueryRows key, db_->QueryRowsOf("SELECT coalesce(max(id), 0) FROM jobs", {}));
   const int64_t max_id = std::get<int64_t>(key.rows.at(0).at(0));
   if (max_id == settings_key_) return Status::OK();
+  // v_setting finds the settings among every job; the writer-kept view_states has them in a few
+  // thousand rows, from which the same labels are made (kSettingsFromStates).
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable("view_states"));
   CS_ASSIGN_OR_RETURN(QueryRows rows,
-                      db_->QueryRowsOf("SELECT st.sweep_id, st.variant_id, s.name, st.model"
-                                       " FROM v_setting st JOIN sweeps s ON s.id = st.sweep_id"
-                                       " ORDER BY st.sweep_id, st.model",
+                      db_->QueryRowsOf(std::string(kept ? kSettingsFromStates : "") +
+                                           "SELECT st.sweep_id, st.variant_id, s.name, st.model"
+                                           " FROM v_setting st JOIN sweeps s ON s.id = st.sweep_id"
+                                           " ORDER BY st.sweep_id, st.model",
                                        {}));
   settings_.clear();
   sweep_ids_.clear();
@@ -231,6 +261,63 @@ Result<bool> ViewApi::HasTable(const std::string& name) {
                                                        {name}));
   if (std::get<int64_t>(rows.rows.at(0).at(0)) == 0) return false;
   return tables_[name] = true;
+}
+
+Result<bool> ViewApi::HasIndexColumn(const std::string& index, const std::string& column) {
+  const std::string key = "index " + index + "." + column;
+  if (auto it = columns_.find(key); it != columns_.end()) return it->second;
+  CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf("SELECT count(*) FROM pragma_index_info(?)"
+                                                       " WHERE name = ?",
+                                                       {index, column}));
+  const bool found = std::get<int64_t>(rows.rows.at(0).at(0)) > 0;
+  if (found) columns_[key] = true;  // a writer may add it while the viewer runs
+  return found;
+}
+
+// The FTS5 query for what the user typed: the words as a phrase whose last word also stands for
+// the indexed words that begin with it (a search as one types), found in the TEMP fts5vocab
+// tables (ReportDb::Open): `"a b c" OR "a b cat"`. Every phrase is exact, so a cell's test is a
+// seek in each word's list; FTS5's own prefix query ("a b c"*) merges the whole list of every
+// such word on each test, which at a million replies made a common-word search take seconds
+// (BENCHMARKS.md). A last word that begins more than kPrefixWords indexed words stands for
+// itself only (a short prefix of many words is rarely what one means).
+Result<std::string> ViewApi::SearchQuery(const std::string& text) {
+  const std::string phrase = FtsPhrase(text);
+  if (phrase.empty() || !WordByte(text.back())) return phrase;
+  if (!vocab_) {
+    CS_ASSIGN_OR_RETURN(int64_t n, Count("SELECT count(*) FROM temp.sqlite_schema WHERE name IN"
+                                         " ('reply_search_vocab', 'answer_search_vocab')",
+                                         {}));
+    vocab_ = n == 2;
+  }
+  size_t start = text.size();
+  while (start > 0 && WordByte(text[start - 1])) --start;
+  std::string prefix = text.substr(start);
+  for (char& c : prefix) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  const std::string end = PrefixEnd(prefix);
+  if (!*vocab_ || end.empty()) return phrase;
+  const std::string limit = std::to_string(kPrefixWords + 1);
+  CS_ASSIGN_OR_RETURN(
+      QueryRows words,
+      db_->QueryRowsOf("SELECT term FROM (SELECT term FROM temp.reply_search_vocab WHERE term >= ?1"
+                       " AND term < ?2 LIMIT " +
+                           limit +
+                           ") UNION SELECT term FROM (SELECT term FROM temp.answer_search_vocab"
+                           " WHERE term >= ?1 AND term < ?2 LIMIT " +
+                           limit + ")",
+                       {prefix, end}));
+  if (words.rows.empty() || static_cast<int64_t>(words.rows.size()) > kPrefixWords) return phrase;
+  // The words as typed stay one of the phrases unless the index holds them as typed (FTS5 folds
+  // the case and accents of letters this lower-casing of ASCII leaves alone).
+  std::string out;
+  bool typed = false;
+  for (const auto& row : words.rows) {
+    const auto* word = std::get_if<std::string>(&row.at(0));
+    if (word == nullptr) continue;
+    typed = typed || *word == prefix;
+    out += (out.empty() ? "" : " OR ") + FtsPhrase(text.substr(0, start) + *word);
+  }
+  return typed ? out : phrase + (out.empty() ? "" : " OR " + out);
 }
 
 std::string ViewApi::ModelOf(int64_t variant_id) const {
@@ -274,6 +361,21 @@ Result<int64_t> ViewApi::Count(const std::string& sql, const std::vector<QueryVa
 // needed, which keeps the partial-index counts index-only.
 Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
   const std::vector<QueryValue> id = {sweep_id};
+  // The writer keeps the counts (view_states, 0019_view_states_newtable.sql): a few hundred rows.
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable("view_states"));
+  if (kept) {
+    CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf("SELECT state, sum(n) FROM view_states"
+                                                         " WHERE sweep_id = ? GROUP BY state",
+                                                         id));
+    json out = {{"total", 0},  {"pending", 0}, {"leased", 0}, {"parked", 0},
+                {"failed", 0}, {"dead", 0},    {"done", 0}};
+    for (const auto& r : rows.rows) {
+      const int64_t n = std::get<int64_t>(r.at(1));
+      out[std::get<std::string>(r.at(0))] = n;
+      out["total"] = out["total"].get<int64_t>() + n;
+    }
+    return out;
+  }
   const std::vector<QueryValue> none;
   const auto& args = only_sweep ? none : id;
   // "+sweep_id": the sweep must not steer SQLite to a sweep-first index over the partial one.
@@ -290,6 +392,9 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
                       Count("SELECT count(*) FROM jobs WHERE state = 'pending'" + and_sweep, args));
   CS_ASSIGN_OR_RETURN(int64_t leased,
                       Count("SELECT count(*) FROM jobs WHERE state = 'leased'" + and_sweep, args));
+  // Batch mode's parked cells (jobs_parked index): neither done nor running, still to finish.
+  CS_ASSIGN_OR_RETURN(int64_t parked,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'parked'" + and_sweep, args));
   CS_ASSIGN_OR_RETURN(QueryRows bad, db_->QueryRowsOf("SELECT coalesce(sum(state = 'failed'), 0),"
                                                       " coalesce(sum(state = 'dead'), 0) FROM jobs"
                                                       " WHERE state IN ('failed', 'dead')" +
@@ -297,13 +402,23 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
                                                       args));
   const int64_t failed = std::get<int64_t>(bad.rows.at(0).at(0));
   const int64_t dead = std::get<int64_t>(bad.rows.at(0).at(1));
-  return json{{"total", total},   {"pending", pending},
-              {"leased", leased}, {"failed", failed},
-              {"dead", dead},     {"done", total - pending - leased - failed - dead}};
+  return json{{"total", total},
+              {"pending", pending},
+              {"leased", leased},
+              {"parked", parked},
+              {"failed", failed},
+              {"dead", dead},
+              {"done", total - pending - leased - parked - failed - dead}};
 }
 
 Result<std::string> ViewApi::Sweeps() {
   const int64_t now_ms = NowMs();
+  // Every open page polls this: while no writer has committed (PRAGMA data_version) the answer of
+  // the last second is shared; its cells per second change with the clock, hence the second.
+  CS_ASSIGN_OR_RETURN(int64_t version, Count("PRAGMA data_version", {}));
+  if (version == sweeps_version_ && now_ms >= sweeps_at_ms_ && now_ms - sweeps_at_ms_ < 1000) {
+    return sweeps_cache_;
+  }
   CS_ASSIGN_OR_RETURN(QueryRows sweeps,
                       db_->QueryRowsOf("SELECT id, name, source_path, created_ms, updated_ms"
                                        " FROM sweeps ORDER BY id",
@@ -364,7 +479,10 @@ Result<std::string> ViewApi::Sweeps() {
       if (x["sweep_id"] == s["id"]) s.update(x);
     }
   }
-  return Dump(out);
+  sweeps_cache_ = Dump(out);
+  sweeps_version_ = version;
+  sweeps_at_ms_ = now_ms;
+  return sweeps_cache_;
 }
 
 Result<std::string> ViewApi::Filters(const Params& p) {
@@ -372,10 +490,12 @@ Result<std::string> ViewApi::Filters(const Params& p) {
   if (auto it = filters_cache_.find(sweep); it != filters_cache_.end()) return it->second;
   Where w;
   if (!sweep.empty()) w.Add("sweep_id = ?", SweepId(sweep));
+  // From the writer-kept counts when the database has them, else from every job.
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable("view_states"));
   CS_ASSIGN_OR_RETURN(QueryRows rows,
-                      db_->QueryRowsOf("SELECT DISTINCT variant_id, task, method, turns,"
-                                       " complexity FROM jobs" +
-                                           w.sql,
+                      db_->QueryRowsOf(std::string("SELECT DISTINCT variant_id, task, method,"
+                                                   " turns, complexity FROM ") +
+                                           (kept ? "view_states" : "jobs") + w.sql,
                                        w.params));
   std::vector<std::string> tasks, methods, models, complexities;
   std::vector<int64_t> turns;
@@ -400,6 +520,47 @@ Result<std::string> ViewApi::Filters(const Params& p) {
                                            {"turns", turns},
                                            {"complexities", complexities},
                                            {"answer_source", answer_source}});
+}
+
+// The filters of the grid's dimensions with a state (view_states: every job), or with correct /
+// incorrect or code used (view_grain: every result), are sums over the writer-kept counts, so
+// their count is exact and costs a few hundred rows. Any other filter is counted on the cells.
+Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
+  const std::optional<int64_t> none;
+  for (const char* other : {"error", "q", "passed_by", "answer_source"}) {
+    if (!Param(p, other).empty()) return none;
+  }
+  const std::string status = Param(p, "status"), code = Param(p, "code_used");
+  if (!status.empty() && !code.empty()) return none;
+  const bool by_state =
+      code.empty() &&
+      (status.empty() || status == "pending" || status == "leased" || status == "parked" ||
+       status == "done" || status == "failed" || status == "dead");
+  const bool by_result = status == "correct" || status == "incorrect" || code == "0" || code == "1";
+  if (!by_state && !by_result) return none;
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable(by_state ? "view_states" : "view_grain"));
+  if (!kept) return none;
+  Where w;
+  const std::string sweep = Param(p, "sweep"), model = Param(p, "model");
+  if (!sweep.empty()) w.Add("sweep_id = ?", SweepId(sweep));
+  if (!model.empty() || !sweep.empty())
+    w.Add("variant_id IN (" + IdList(VariantIds(sweep, model)) + ")");
+  for (const char* col : {"task", "complexity", "method"}) {
+    if (!Param(p, col).empty()) w.Add(std::string(col) + " = ?", Param(p, col));
+  }
+  if (!Param(p, "turns").empty()) w.Add("turns = ?", IntParam(p, "turns", -1));
+  std::string sum = "n";
+  if (by_state && !status.empty()) w.Add("state = ?", status);
+  if (by_result) {
+    sum = status == "correct"     ? "correct"
+          : status == "incorrect" ? "n - correct"
+          : code == "1"           ? "code_used"
+                                  : "n - code_used";
+  }
+  CS_ASSIGN_OR_RETURN(int64_t n, Count("SELECT coalesce(sum(" + sum + "), 0) FROM " +
+                                           (by_state ? "view_states" : "view_grain") + w.sql,
+                                       w.params));
+  return std::optional<int64_t>(n);
 }
 
 Result<std::string> ViewApi::Cells(const Params& p) {
@@ -436,13 +597,17 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   const std::string q = Param(p, "q");
   CS_ASSIGN_OR_RETURN(bool has_search, HasTable("reply_search"));
   // search=like: the substring scan even with the index (tools/bench/bench_view.py compares).
-  const std::string match = has_search && Param(p, "search") != "like" ? FtsPhrase(q) : "";
+  std::string match;
+  if (has_search && Param(p, "search") != "like") {
+    CS_ASSIGN_OR_RETURN(match, SearchQuery(q));
+  }
   bool few_matches = true;
   if (!match.empty()) {
-    // Full-text search (the FTS5 indexes of 0013_view_newtable.sql): the replies and final
-    // answers that hold the words, the last one as a prefix. A rare phrase's few matches are
-    // gathered and the cells read by id; a common one is tested cell by cell as the page walks
-    // the jobs, each test a seek in the index to the cell's own calls.
+    // Full-text search (the FTS5 indexes of 0013_view_newtable.sql). The matching replies and
+    // final answers of a rare search are gathered and the cells read by id. A common search
+    // (more than kSearchSetCap texts) is tested cell by cell as the page walks the jobs in id
+    // order, each test a seek in the index to the cell's own calls and answer; the page stops
+    // early, and its count stops at kSearchCountCap.
     CS_ASSIGN_OR_RETURN(
         int64_t docs,
         Count("SELECT (SELECT count(*) FROM (SELECT 1 FROM reply_search WHERE reply_search MATCH"
@@ -453,16 +618,16 @@ Result<std::string> ViewApi::Cells(const Params& p) {
                   std::to_string(kSearchSetCap + 1) + "))",
               {match}));
     // search=set or search=walk chooses the way (tests and tools/bench/bench_view.py).
-    // Measured at a million cells (BENCHMARKS.md), gathering beats the walk for common words too
-    // (each per-cell test reads much of a common word's list), so the walk is only on request.
-    (void)docs;
-    few_matches = Param(p, "search") != "walk";
+    const std::string way = Param(p, "search");
+    few_matches = way == "set" || (way != "walk" && docs <= kSearchSetCap);
+    // CROSS JOIN: the cell's calls first, then a seek for each in the index (SQLite would rather
+    // read the whole list of the words for every cell).
     w.Add(few_matches ? "j.id IN (SELECT c.job_id FROM reply_search f JOIN calls c ON c.id ="
                         " f.rowid WHERE reply_search MATCH ? UNION SELECT rowid FROM"
                         " answer_search WHERE answer_search MATCH ?)"
                       : "(EXISTS (SELECT 1 FROM answer_search WHERE answer_search MATCH ? AND"
-                        " rowid = j.id) OR EXISTS (SELECT 1 FROM calls c JOIN reply_search f ON"
-                        " f.rowid = c.id WHERE c.job_id = j.id AND reply_search MATCH ?))",
+                        " rowid = j.id) OR EXISTS (SELECT 1 FROM calls c CROSS JOIN reply_search"
+                        " f ON f.rowid = c.id WHERE c.job_id = j.id AND reply_search MATCH ?))",
           match);
     w.params.push_back(match);
   } else if (!q.empty()) {
@@ -489,10 +654,25 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   // A search that tests cell by cell reads every reply it passes, so its count stops sooner.
   const int64_t cap = few_matches ? kCountCap : kSearchCountCap;
   // rows=0: only the count; count=0: only the rows (a page change keeps its count).
+  std::optional<int64_t> kept;
   if (Param(p, "count") != "0") {
-    CS_ASSIGN_OR_RETURN(int64_t matches, Count("SELECT count(*) FROM (SELECT 1" + from + w.sql +
-                                                   " LIMIT " + std::to_string(cap + 1) + ")",
-                                               w.params));
+    CS_ASSIGN_OR_RETURN(kept, KeptCount(p));
+  }
+  if (kept) {
+    out["matches"] = *kept;
+    out["matches_capped"] = false;
+  } else if (Param(p, "count") != "0") {
+    // A search that tests cell by cell counts in id order like the page ("+" as below), so it
+    // stops after its first matches instead of walking a sweep-first index.
+    Where counted = w;
+    for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
+      size_t at = counted.sql.find(col);
+      if (!few_matches && at != std::string::npos) counted.sql.insert(at, "+");
+    }
+    CS_ASSIGN_OR_RETURN(int64_t matches,
+                        Count("SELECT count(*) FROM (SELECT 1" + from + counted.sql + " LIMIT " +
+                                  std::to_string(cap + 1) + ")",
+                              counted.params));
     out["matches"] = std::min(matches, cap);
     out["matches_capped"] = matches > cap;
   }
@@ -779,12 +959,17 @@ Result<std::string> ViewApi::Errors(const Params& p) {
   Where w;
   w.Add("j.state IN ('failed', 'dead')");
   if (!sweep.empty()) w.Add("j.sweep_id = ?", SweepId(sweep));
+  // Since 0019 the partial index of failed and dead jobs holds every column this reads, so the
+  // groups come from it alone; SQLite, which has no statistics here, would rather walk every job
+  // of the sweep through jobs_report for its group order, hence INDEXED BY.
+  CS_ASSIGN_OR_RETURN(bool covering, HasIndexColumn("jobs_unfinished_error", "task"));
   CS_ASSIGN_OR_RETURN(
       QueryRows rows,
-      db_->QueryRowsOf("SELECT s.name AS sweep, s.source_path, j.variant_id, j.task, j.method,"
-                       " j.state, j.last_error AS error, count(*) AS cells, min(j.id) AS first_id"
-                       " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id" +
-                           w.sql +
+      db_->QueryRowsOf(std::string("SELECT s.name AS sweep, s.source_path, j.variant_id, j.task,"
+                                   " j.method, j.state, j.last_error AS error, count(*) AS cells,"
+                                   " min(j.id) AS first_id FROM jobs j") +
+                           (covering ? " INDEXED BY jobs_unfinished_error" : "") +
+                           " JOIN sweeps s ON s.id = j.sweep_id" + w.sql +
                            " GROUP BY j.sweep_id, j.variant_id, j.task, j.method, j.state,"
                            " j.last_error ORDER BY cells DESC, first_id LIMIT 1000",
                        w.params));

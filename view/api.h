@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,13 @@ class ViewApi {
   std::vector<int64_t> VariantIds(const std::string& sweep, const std::string& model) const;
   int64_t SweepId(const std::string& sweep) const;
 
+  // Whether index `index` has column `column` (cached).
+  Result<bool> HasIndexColumn(const std::string& index, const std::string& column);
+  // The FTS5 query for the words of a search ("" when it has none; see SearchQuery in api.cc).
+  Result<std::string> SearchQuery(const std::string& text);
+  // The cell list's count of matches read from the writer-kept counts (view_states, view_grain),
+  // exact; nullopt when the filters ask for more than those counts hold.
+  Result<std::optional<int64_t>> KeptCount(const Params& p);
   Result<int64_t> Count(const std::string& sql, const std::vector<QueryValue>& params);
   Result<nlohmann::json> SweepStates(int64_t sweep_id, bool only_sweep);
   Result<std::string> Sweeps();
@@ -69,12 +77,16 @@ class ViewApi {
   int64_t settings_key_ = -1;  // max(jobs.id) when settings_ was read
   std::map<std::string, bool> columns_;
   std::map<std::string, bool> tables_;  // only the tables found
+  std::optional<bool> vocab_;           // the TEMP fts5vocab tables of the search indexes
   std::string results_cache_key_, results_cache_;
   std::map<std::string, std::string> filters_cache_;
   std::map<int64_t, int64_t> totals_;  // cells by sweep id; cleared with settings_
   nlohmann::json cost_;                // the calls' cost and 429s by sweep, as of cost_at_ms_
   int64_t cost_at_ms_ = 0;             // wall clock
   int64_t results_at_ms_ = 0;          // by sweep; cleared with settings_
+  std::string sweeps_cache_;           // the last /api/sweeps answer,
+  int64_t sweeps_version_ = -1;        // at this PRAGMA data_version
+  int64_t sweeps_at_ms_ = 0;           // and this wall clock
 };
 
 }  // namespace codesweep::view

@@ -8,6 +8,7 @@
 #include "jobs/llm/http.h"
 #include "jobs/llm/provider_options.h"
 #include "jobs/methods/client_factory.h"
+#include "worker/fiber.h"
 #include "worker/job_runner.h"
 
 namespace codesweep {
@@ -19,6 +20,9 @@ Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_d
   if (!env.http) {
     CS_ASSIGN_OR_RETURN(env.http, MakeHttpEngine());
   }
+  // Slots are fibers: waiting for an answer or a back-off parks the fiber, not its carrier.
+  env.http = FiberAwareHttp(std::move(env.http));
+  if (!env.sleep) env.sleep = FiberSleepFor;
   if (!env.prices) {
     const std::string dir = env.data_dir.empty() ? data_dir : env.data_dir;
     Result<PriceTable> prices = PriceTable::Load(dir + "/prices.json");

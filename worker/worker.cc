@@ -1,7 +1,8 @@
-// The worker loop and its slot threads.
+// The worker loop and its slots (fibers on a few carrier threads).
 #include "worker/worker.h"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +18,13 @@
 
 #include "base/hash.h"
 #include "schema/codec.h"
+#include "worker/fiber.h"
 
 namespace codesweep {
 namespace {
+
+// Credit given and not yet used, at most (see TopUpCredit).
+constexpr int kCreditBatch = 1'024;
 
 int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<Millis>(b - a).count();
@@ -31,20 +36,19 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
 // otherwise warn that it has fields whose types use the anonymous namespace.
 namespace worker_internal {
 
-// Frames from the loop to one slot thread (JOB, GRANT, BYE). A slot blocks in Take() without a
-// timeout: BYE is always delivered when the loop stops.
+// Frames from the loop to one slot (JOB, GRANT, BYE). A slot waits in Take() without a timeout
+// (its fiber parked, its carrier free for other slots): BYE is always delivered when the loop
+// stops.
 class SlotBox {
  public:
   void Put(std::string frame) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      frames_.push_back(std::move(frame));
-    }
-    cv_.notify_one();
+    std::lock_guard<std::mutex> lock(mu_);
+    frames_.push_back(std::move(frame));
+    signal_.Notify();
   }
   std::string Take() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !frames_.empty(); });
+    signal_.Wait(lock, [this] { return !frames_.empty(); });
     std::string frame = std::move(frames_.front());
     frames_.pop_front();
     return frame;
@@ -52,11 +56,11 @@ class SlotBox {
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
+  FiberSignal signal_;
   std::deque<std::string> frames_;
 };
 
-// Frames from every slot thread to the loop (CREDIT "I am here", CALL, CALL_RESULT, RESULT). The
+// Frames from every slot to the loop (CREDIT "I am here", CALL, CALL_RESULT, RESULT). The
 // loop polls fd() beside the coordinator channel; it is written only when the inbox turns
 // non-empty, so a burst of frames costs one wake-up.
 class LoopInbox {
@@ -182,10 +186,10 @@ struct Worker::Loop {
   Worker& w;
   std::unique_ptr<Channel> coord;
   LoopInbox inbox;                              // slot threads -> loop
-  std::vector<std::unique_ptr<SlotBox>> boxes;  // loop -> each slot thread
-  std::vector<std::thread> threads;
-  std::vector<int> idle;            // slots ready for a job
-  std::map<int, LeaseRef> running;  // slot -> lease
+  std::vector<std::unique_ptr<SlotBox>> boxes;  // loop -> each slot
+  std::unique_ptr<FiberPool> fibers;            // the slots
+  std::vector<int> idle;                        // slots ready for a job
+  std::map<int, LeaseRef> running;              // slot -> lease
   struct PendingCall {
     int slot = 0;
     std::string frame;  // the CALL, re-sent after a reconnect
@@ -344,9 +348,14 @@ struct Worker::Loop {
     }
   }
 
+  // Credit in flight is capped at kCreditBatch: the coordinator leases (one store write each)
+  // every credit it holds in one turn, and 12,500 at once kept it from answering anything for
+  // seconds, long enough for this worker to call it silent, reconnect and have all its leases
+  // requeued and claimed again (issue 16). The rest follows as the JOBs arrive.
   void TopUpCredit() {
     if (!welcomed || draining) return;
     int want = capacity - static_cast<int>(running.size() + queue.size()) - outstanding;
+    want = std::min(want, kCreditBatch - outstanding);
     if (want <= 0) return;
     outstanding += want;
     SendCoord(CreditMsg{want});
@@ -378,16 +387,16 @@ struct Worker::Loop {
 
 void Worker::Loop::StartSlots() {
   for (int i = 0; i < w.opt_.slots; ++i) boxes.push_back(std::make_unique<SlotBox>());
+  fibers = std::make_unique<FiberPool>(std::min(w.opt_.slots, w.opt_.slot_threads));
   for (int i = 0; i < w.opt_.slots; ++i) {
-    threads.emplace_back(SlotMain, i, std::ref(*boxes[i]), std::ref(inbox), std::cref(w.runner_),
-                         std::ref(w.stats_));
+    fibers->Spawn([this, i] { SlotMain(i, *boxes[i], inbox, w.runner_, w.stats_); });
   }
 }
 
 void Worker::Loop::StopSlots() {
   for (auto& box : boxes) box->Put(Encode(ByeMsg{}));
-  for (std::thread& t : threads) t.join();
-  threads.clear();
+  fibers->Join();
+  fibers.reset();
 }
 
 Status Worker::Loop::Serve() {
@@ -446,6 +455,21 @@ Worker::Worker(WireContext& ctx, const Clock& clock, Logger& log, WorkerOptions 
 Worker::~Worker() = default;
 
 Status Worker::Run() {
+  // Every call in flight holds a connection: raise the soft limit on open files to the hard one
+  // (often 1,024 by default, against 10,000 slots).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max &&
+      files.rlim_cur < static_cast<rlim_t>(2 * opt_.slots + 256)) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      log_.Warn(Str("cannot raise the open-file limit: ", std::strerror(errno)));
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < static_cast<rlim_t>(opt_.slots + 64)) {
+    log_.Warn(Str("open-file limit ", files.rlim_cur, " is below slots=", opt_.slots,
+                  ": calls past it fail to connect (raise ulimit -n)"));
+  }
   Loop loop(*this);
   loop.capacity = opt_.slots + opt_.prefetch;
   if (loop.inbox.fd() < 0) return Status::Internal(Str("eventfd: ", std::strerror(errno)));

@@ -1,6 +1,7 @@
 // Worker: the DEALER loop that runs jobs for a coordinator. One loop thread (Run) owns the
-// connection, heartbeats, credit, the results kept until ACK, and reconnects with back-off; one
-// thread per slot runs the JobRunner. Slots talk to the loop only by message (same codec as the
+// connection, heartbeats, credit, the results kept until ACK, and reconnects with back-off; each
+// slot runs the JobRunner on its own fiber (worker/fiber.h), and the fibers share at most
+// `slot_threads` carrier threads. Slots talk to the loop only by message (same codec as the
 // network) through in-process mailboxes: one inbox for the loop, woken through an eventfd it polls
 // beside the coordinator socket, and one box per slot. No socket or file descriptor per slot, so
 // a worker holds 10,000 slots (docs/design.md, "Slots"). Stop() may be called from any thread: it
@@ -23,7 +24,7 @@
 namespace codesweep {
 
 // How a running job asks the coordinator before a metered LLM call (rate limit, call cache).
-// One gate per slot; used only from that slot's thread.
+// One gate per slot; used only from that slot's fiber.
 class CallGate {
  public:
   virtual ~CallGate() = default;
@@ -41,7 +42,10 @@ struct WorkerOptions {
   std::string worker_id;  // "" = host-pid-random
   std::string host;       // for HELLO; "" = gethostname()
   int slots = 4;          // jobs run concurrently
-  int prefetch = -1;      // extra credit beyond slots, at most slots; -1 = max(1, slots / 4)
+  // Carrier threads the slots' fibers share (at most one per slot). A slot waiting for a GRANT,
+  // an HTTP answer or a back-off frees its carrier; a sandbox run or checker holds it.
+  int slot_threads = 256;
+  int prefetch = -1;  // extra credit beyond slots, at most slots; -1 = max(1, slots / 4)
   std::vector<std::string> labels;
   int64_t reconnect_min_ms = 1'000;   // back-off starts here, doubles ...
   int64_t reconnect_max_ms = 32'000;  // ... up to here, with +-20 % jitter

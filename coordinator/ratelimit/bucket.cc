@@ -48,6 +48,14 @@ int64_t TokenBucket::MsUntilFits(double n) const {
   return static_cast<int64_t>(std::ceil(missing / rate_per_ms_));
 }
 
+int64_t TokenBucket::MsUntilLevel(double n, int64_t now_ms) const {
+  if (unlimited()) return 0;
+  const double elapsed = static_cast<double>(std::max<int64_t>(now_ms - last_ms_, 0));
+  const double level = std::min(capacity_, level_ + rate_per_ms_ * elapsed);
+  if (level >= n) return 0;
+  return static_cast<int64_t>(std::ceil((n - level) / rate_per_ms_));
+}
+
 int AimdController::cap() const {
   if (cap_ == 0) return opt_.max_cap;
   return opt_.max_cap > 0 ? std::min(cap_, opt_.max_cap) : cap_;

@@ -25,6 +25,9 @@ class TokenBucket {
   void Clamp(double max_level);
   // Milliseconds (>= 0) until `n` units fit, given no other traffic.
   int64_t MsUntilFits(double n) const;
+  // Milliseconds (>= 0) from now_ms until the level, refilled by then, reaches `n` (which may
+  // exceed the capacity: `n` units taken one after another as the refill allows).
+  int64_t MsUntilLevel(double n, int64_t now_ms) const;
   double level() const { return level_; }
   double capacity() const { return capacity_; }
   double per_minute() const { return rate_per_ms_ * 60'000.0; }

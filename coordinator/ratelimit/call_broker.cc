@@ -292,6 +292,15 @@ int64_t CallBroker::NextWakeMs(int64_t cap) const {
   return wake;
 }
 
+int64_t CallBroker::GrantWaitMs(const BucketKey& key, int64_t ahead) const {
+  auto q = queues_.find(key);
+  const int64_t waiting = (q == queues_.end() ? 0 : static_cast<int64_t>(q->second.size())) +
+                          std::max<int64_t>(ahead, 0);
+  // Nobody waits for this bucket: a new call is what keeps its refill from going unused.
+  if (waiting == 0) return 0;
+  return limiter_.WaitMs(key, waiting + 1, NowMs());
+}
+
 std::vector<Outgoing> CallBroker::TakeOutbox() {
   std::vector<Outgoing> out;
   out.swap(outbox_);

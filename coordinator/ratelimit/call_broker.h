@@ -54,6 +54,10 @@ class CallBroker {
   // Milliseconds until a queued call may be granted (clamped to [1, 50]), or `cap` when none waits.
   int64_t NextWakeMs(int64_t cap) const;
   int64_t queued() const { return queued_; }
+  // Estimated ms until a new CALL of `key` would be granted, behind the calls queued for it and
+  // `ahead` more on their way (leased jobs that have not sent their CALL yet); 0 when none of
+  // those waits (a new call then keeps the bucket busy). DispatchLanes.
+  int64_t GrantWaitMs(const BucketKey& key, int64_t ahead) const;
   // True while `peer` has a call here: queued, following another, or granted and not reported.
   bool HasCallsOf(const std::string& peer) const;
   std::vector<Outgoing> TakeOutbox();

@@ -261,6 +261,25 @@ int64_t ClusterRateLimiter::ReadyAtMs(const BucketKey& key, int64_t now_ms) cons
   return now_ms + std::max<int64_t>(wait, 1);
 }
 
+int64_t ClusterRateLimiter::WaitMs(const BucketKey& key, int64_t calls, int64_t now_ms) const {
+  auto it = buckets_.find(key);
+  if (it == buckets_.end() || calls <= 0) return 0;
+  const Bucket& b = it->second;
+  const double n = static_cast<double>(calls);
+  int64_t wait = std::max<int64_t>(0, b.aimd.cooldown_until_ms() - now_ms);
+  wait = std::max(wait, b.requests.MsUntilLevel(n, now_ms));
+  // Tokens: the estimate charged to the latest grant stands for the calls to come.
+  wait = std::max(wait, b.tokens.MsUntilLevel(n * b.last_estimate, now_ms));
+  // Past the in-flight cap, calls go as results free it; without a latency of its own the
+  // limiter counts kCapWaitMs per call beyond the cap (only the order of the waits matters).
+  constexpr int64_t kCapWaitMs = 50;
+  const int cap = b.aimd.cap();
+  if (cap > 0 && b.in_flight + calls > cap) {
+    wait = std::max<int64_t>(wait, (b.in_flight + calls - cap) * kCapWaitMs);
+  }
+  return wait;
+}
+
 std::vector<BucketSnapshot> ClusterRateLimiter::Snapshot(int64_t now_ms) const {
   std::vector<BucketSnapshot> out;
   for (const auto& [key, b] : buckets_) {

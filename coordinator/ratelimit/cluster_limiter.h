@@ -45,6 +45,7 @@ class ClusterRateLimiter final : public RateLimiter {
   void Release(const std::string& call_key, int64_t now_ms) override;
   void Configure(const BucketKey& key, const RateLimitConfig& limits) override;
   int64_t ReadyAtMs(const BucketKey& key, int64_t now_ms) const override;
+  int64_t WaitMs(const BucketKey& key, int64_t calls, int64_t now_ms) const override;
   std::vector<BucketSnapshot> Snapshot(int64_t now_ms) const override;
 
   // Estimated tokens this call is charged at grant time.

@@ -63,6 +63,11 @@ class RateLimiter {
   virtual void Configure(const BucketKey& /*key*/, const RateLimitConfig& /*limits*/) {}
   // Earliest wall time (ms) at which a refused call of this bucket could be granted.
   virtual int64_t ReadyAtMs(const BucketKey& /*key*/, int64_t now_ms) const { return now_ms; }
+  // Estimated wall ms from now until this bucket could grant `calls` more calls (the ones waiting
+  // for it plus a new one), from its refill, cooldown and in-flight cap. 0 = at once.
+  virtual int64_t WaitMs(const BucketKey& /*key*/, int64_t /*calls*/, int64_t /*now_ms*/) const {
+    return 0;
+  }
   virtual std::vector<BucketSnapshot> Snapshot(int64_t /*now_ms*/) const { return {}; }
   // Starts a bucket's learned token ratios from an earlier run on the same database (ignored
   // once the bucket has results of its own).

@@ -51,6 +51,23 @@ Status AddMissingViews(StoreDb& db, int version, const std::string& path) {
   return Status::OK();
 }
 
+// The words of each full-text index (0013_view_newtable.sql) as TEMP fts5vocab tables,
+// reply_search_vocab and answer_search_vocab: `codesweep view` turns the last word of a search
+// into the indexed words that begin with it (docs/view.md). Made before the connection turns
+// query_only, which forbids them; absent when the database has no such index.
+Status AddSearchVocab(StoreDb& db) {
+  for (const char* table : {"reply_search", "answer_search"}) {
+    CS_ASSIGN_OR_RETURN(Stmt found, db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                                               " AND name = ?1"));
+    found.Bind(1, std::string(table));
+    CS_ASSIGN_OR_RETURN(bool exists, found.Step());
+    if (!exists) continue;
+    CS_RETURN_IF_ERROR(db.Exec(std::string("CREATE VIRTUAL TABLE temp.") + table +
+                               "_vocab USING fts5vocab('main', '" + table + "', 'row')"));
+  }
+  return Status::OK();
+}
+
 std::optional<std::string> ColumnText(sqlite3_stmt* stmt, int col) {
   if (sqlite3_column_type(stmt, col) == SQLITE_NULL) return std::nullopt;
   if (sqlite3_column_type(stmt, col) == SQLITE_BLOB) {
@@ -97,6 +114,7 @@ Result<std::unique_ptr<ReportDb>> ReportDb::Open(const std::string& path) {
                                       " is newer than this codesweep binary supports");
   }
   CS_RETURN_IF_ERROR(AddMissingViews(*db, version, path));
+  CS_RETURN_IF_ERROR(AddSearchVocab(*db));
   CS_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
   return std::unique_ptr<ReportDb>(new ReportDb(std::move(db)));
 }

@@ -39,6 +39,9 @@ StatusCode CodeFor(int rc) {
   }
 }
 
+// How much of one operation's statement journal stays in memory (see StoreDb::Open).
+constexpr int kStmtJournalSpillBytes = 4 << 20;
+
 }  // namespace
 
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
@@ -147,6 +150,18 @@ std::string_view Stmt::Bytes(int col) const {
 
 Result<std::unique_ptr<StoreDb>> StoreDb::Open(const std::string& path, bool read_only, bool create,
                                                Logger* log) {
+  // Every store write runs in a SAVEPOINT inside the group-commit transaction, and SQLite keeps
+  // the undo record of each (the statement journal: every page the operation touches, ~15-20
+  // pages for a lease or a completion with the jobs indexes) in memory only up to 64 KiB by
+  // default, then spills it to a temp file for the rest of the transaction: one pwrite per page
+  // per operation, about a quarter of the coordinator's CPU on the dispatch path (BENCHMARKS.md,
+  // issue 16 section 4). Keep it in memory up to kStmtJournalSpillBytes. A process-wide setting,
+  // accepted only before SQLite initializes (the first open); later calls fail harmlessly.
+  // (PRAGMA temp_store = MEMORY would do it too, but it also takes the helper threads away from
+  // the index sorts of a grid load.)
+  static const int kStmtJournalConfigured =
+      sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStmtJournalSpillBytes);
+  (void)kStmtJournalConfigured;
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   if (read_only) {
     flags |= SQLITE_OPEN_READONLY;

@@ -2,11 +2,9 @@
 
 #include <toml++/toml.h>
 
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "coordinator/sweep/toml_file.h"
 #include "jobs/tasks/declared/declared_task.h"
 #include "jobs/tasks/declared/toml_json.h"
 
@@ -15,70 +13,16 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxTaskFileBytes = 1 << 20;
-constexpr int kMaxTaskFileDepth = 32;
-
 // The keys of an entry that place a task on the grid (the rest declare it).
 const std::set<std::string>& GridKeys() {
-  static const std::set<std::string> keys = {"samples", "first_sample", "levels"};
+  static const std::set<std::string> keys = {"samples", "first_sample", "run_levels"};
   return keys;
-}
-
-std::string DirOf(const std::string& path) {
-  return std::filesystem::path(path).parent_path().string();
-}
-
-// The deepest nesting of [ and { outside strings and comments (toml++ recurses per level).
-int NestingDepth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  char quote = 0;
-  bool comment = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (comment) {
-      if (c == '\n') comment = false;
-    } else if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      comment = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      depth = std::max(0, depth - 1);
-    }
-  }
-  return deepest;
 }
 
 // The tables a task file declares: its top level, or each of its [[tasks]].
 Result<std::vector<json>> ReadTaskFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(path + ": cannot open task file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > kMaxTaskFileBytes) return Status::InvalidArgument(path + ": larger than 1 MiB");
-  if (NestingDepth(text) > kMaxTaskFileDepth) {
-    return Status::InvalidArgument(path + ": nested deeper than " +
-                                   std::to_string(kMaxTaskFileDepth) + " levels");
-  }
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
-                                   std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(path + ": " + e.what());
-  }
-  json j = TomlToJson(root, kMaxTaskFileDepth);
+  CS_ASSIGN_OR_RETURN(toml::table root, ReadIncludedToml(path, "task file"));
+  json j = TomlToJson(root, kMaxIncludedFileDepth);
   std::vector<json> out;
   if (j.contains("tasks")) {
     if (j.size() != 1 || !j["tasks"].is_array() || j["tasks"].empty()) {
@@ -133,20 +77,22 @@ Status AddTask(json decl, const json& grid, const std::string& where, const std:
     }
     tc.first_sample = f.get<int64_t>();
   }
-  if (decl.contains("levels")) {
-    const json& l = decl["levels"];
+  if (decl.contains("run_levels")) {
+    const json& l = decl["run_levels"];
     if (!l.is_array() || l.empty()) {
       return Status::InvalidArgument(where + ": tasks." + tc.name +
-                                     ".levels: a non-empty list of complexity levels");
+                                     ".run_levels: a non-empty list of complexity levels");
     }
     for (const json& level : l) {
       if (!level.is_string()) {
         return Status::InvalidArgument(where + ": tasks." + tc.name +
-                                       ".levels: levels are strings (write them in quotes)");
+                                       ".run_levels: levels are strings (write them in quotes)");
       }
       Status s = shared->ValidateComplexity(level.get<std::string>());
-      if (!s.ok())
-        return Status::InvalidArgument(where + ": tasks." + tc.name + ".levels: " + s.message());
+      if (!s.ok()) {
+        return Status::InvalidArgument(where + ": tasks." + tc.name +
+                                       ".run_levels: " + s.message());
+      }
       tc.complexities.push_back(level.get<std::string>());
     }
   } else {
@@ -172,19 +118,18 @@ Status ParseDeclaredTaskEntry(const json& entry, const std::string& where,
   json grid = json::object();
   for (const auto& [key, value] : entry.items()) {
     if (key == "file") continue;
+    if (key == "levels") return Status::InvalidArgument(where + ".levels: " + kLevelsIsAmbiguous);
     if (!GridKeys().count(key)) {
       return Status::InvalidArgument(where + "." + key +
-                                     ": unknown key beside file (samples, first_sample and levels "
-                                     "may be given; the rest belongs in the task file)");
+                                     ": unknown key beside file (samples, first_sample and "
+                                     "run_levels may be given; the rest belongs in the task file)");
     }
     grid[key] = value;
   }
   if (!entry["file"].is_string() || entry["file"].get<std::string>().empty()) {
     return Status::InvalidArgument(where + ".file: a path to a task file (TOML)");
   }
-  std::filesystem::path path(entry["file"].get<std::string>());
-  if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
-  std::string file = path.lexically_normal().string();
+  std::string file = ResolveIncluded(base_dir, entry["file"].get<std::string>());
   Result<std::vector<json>> tables = ReadTaskFile(file);
   if (!tables.ok()) return Status::InvalidArgument(where + ".file: " + tables.status().message());
   for (size_t i = 0; i < tables->size(); ++i) {

@@ -26,9 +26,10 @@ bool IsDeclaredTaskEntry(const nlohmann::json& entry);
 
 // Reads one declaring [[tasks]] entry (the TOML table as JSON) and appends its tasks to `out`:
 // the declaration is parsed and every dataset row checked (DeclaredTask::Create). Grid keys of
-// the entry: samples (a count or "all"), first_sample, levels (the complexity levels to run;
-// default all). `where` prefixes errors ("sweep.toml:12: tasks[0]"); `sweep_path` resolves
-// relative paths. Built-in names are refused (`builtin` knows them).
+// the entry: samples (a count or "all"), first_sample, run_levels (the complexity levels to run;
+// default all; `levels` is refused, kLevelsIsAmbiguous). `where` prefixes errors ("sweep.toml:12:
+// tasks[0]"); `sweep_path` resolves relative paths. Built-in names are refused (`builtin` knows
+// them).
 Status ParseDeclaredTaskEntry(const nlohmann::json& entry, const std::string& where,
                               const std::string& sweep_path, const TaskRegistry& builtin,
                               std::vector<TaskConfig>& out);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "coordinator/sweep/method_templates_parse.h"
+#include "coordinator/sweep/toml_file.h"
 
 namespace codesweep {
 
@@ -77,6 +78,33 @@ Result<MethodTemplate> ParseOne(const std::string& path, std::string_view name,
   return m;
 }
 
+// [method_templates.NAME] file = "methods/x.toml": the template's keys are the top level of that
+// file (a path relative to the file naming it). Errors name the sweep file's line and the
+// included file's.
+Result<MethodTemplate> ParseIncluded(const std::string& path, std::string_view name,
+                                     const toml::table& entry) {
+  const std::string where = "method_templates." + std::string(name) + ".file";
+  const toml::node* file = entry.get("file");
+  if (entry.size() != 1) {
+    return Error(path, &entry, where,
+                 "no other key beside file (the file holds the whole template)");
+  }
+  if (!file->is_string() || file->value<std::string>()->empty()) {
+    return Error(path, file, where, "a path to a method template file (TOML)");
+  }
+  std::string included = ResolveIncluded(DirOf(path), *file->value<std::string>());
+  auto fail = [&](const Status& s) { return Error(path, file, where, s.message()); };
+  Result<toml::table> root = ReadIncludedToml(included, "method template file");
+  if (!root.ok()) return fail(root.status());
+  if (root->contains("file")) {
+    return fail(
+        Status::InvalidArgument(included + ": a method template file does not include others"));
+  }
+  Result<MethodTemplate> m = ParseOne(included, name, *root);
+  if (!m.ok()) return fail(m.status());
+  return m;
+}
+
 }  // namespace
 
 Result<std::vector<MethodTemplate>> ParseMethodTemplates(const toml::node& node,
@@ -88,6 +116,12 @@ Result<std::vector<MethodTemplate>> ParseMethodTemplates(const toml::node& node,
   }
   std::vector<MethodTemplate> out;
   for (const auto& [k, v] : *t) {
+    const toml::table* entry = v.as_table();
+    if (entry != nullptr && entry->contains("file")) {
+      CS_ASSIGN_OR_RETURN(MethodTemplate m, ParseIncluded(path, k.str(), *entry));
+      out.push_back(std::move(m));
+      continue;
+    }
     CS_ASSIGN_OR_RETURN(MethodTemplate m, ParseOne(path, k.str(), v));
     out.push_back(std::move(m));
   }

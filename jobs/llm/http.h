@@ -1,7 +1,8 @@
-// HttpEngine: the one HTTP layer (the only libcurl user). One engine thread drives a curl multi
-// handle for every transfer of the process, so many requests are in flight without a thread per
-// call; connections are kept alive and reused. Send() blocks its caller until its transfer ends;
-// SendAsync() calls back on the engine thread. Thread-safe; share one engine per process.
+// HttpEngine: the one HTTP layer (the only libcurl user). A few engine threads (shards) each
+// drive a curl multi handle for the transfers of the process, so many requests are in flight
+// without a thread per call; connections are kept alive and reused. Send() blocks its caller until
+// its transfer ends; SendAsync() calls back on the engine thread. Thread-safe; share one engine per
+// process.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,11 @@ struct HttpEngineOptions {
   // Connections kept in curl's cache (keep-alive), busy ones included: it must exceed the calls
   // in flight, or every finished call closes a connection and the next one opens a new one.
   int64_t max_connections = 65'536;
-  int64_t max_host_connections = 0;  // per host; 0 = unlimited
+  int64_t max_host_connections = 0;  // per host; 0 = unlimited (both limits are per shard)
+  // Engine threads, each with its own curl multi handle and connection cache; a request goes to
+  // the one with the fewest transfers in flight. curl's search for a reusable connection walks
+  // every connection to the host, so one cache should hold hundreds, not 10,000.
+  int shards = 8;
 };
 
 class HttpEngine {

@@ -50,4 +50,14 @@ struct RunnerDeps {
 // Never throws; infrastructure errors come back as outcome.failed with retryable set.
 Outcome RunJob(const JobSpec& spec, const RunnerDeps& deps);
 
+// Judges `answer` (a whole reply) for a job of a declared task (spec.task_def and spec.task_row
+// set, as dispatch sets them) the way RunJob judges a cell's reply: the task's extractors, then
+// its rule-based, Python (run by deps.executor) or LLM-judge scorer (a call through
+// deps.make_client, recorded in out.calls). Fills out's verdict fields (correct, score,
+// final_answer, verdict_reason, answer_source, extra_json). A scorer's failure is a verdict; an
+// error is a malformed job or a sandbox or judge model that could not be used at all.
+// `codesweep tasks check` uses it.
+Status JudgeDeclaredAnswer(const JobSpec& spec, std::string_view answer, const RunnerDeps& deps,
+                           Outcome& out);
+
 }  // namespace codesweep

@@ -97,8 +97,8 @@ Result<DeclaredJudgement> JudgeDeclaredCandidate(const DeclaredRowTask& task,
   if (!j.answer || (!ds.python && !ds.judge)) return j;
   AnswerSource source = j.verdict.source;
   if (ds.python) {
-    ExecRequest request{PythonScorerProgram(*ds.python, *j.answer, task.row(), text),
-                        ScorerLimits(limits)};
+    ExecRequest request{PythonScorerCall(*ds.python, *j.answer, task.row(), text),
+                        ScorerLimits(limits), ds.python->source};
     CS_ASSIGN_OR_RETURN(ExecResult run, deps.executor->Run(request));
     std::string status(ExecStatusName(run.status));
     j.verdict = PythonScorerVerdict(status, run);
@@ -249,6 +249,23 @@ Outcome RunJob(const JobSpec& spec, const RunnerDeps& deps) {
   }
   out.wall_ms = std::chrono::duration_cast<Millis>(clock.Now() - start).count();
   return out;
+}
+
+Status JudgeDeclaredAnswer(const JobSpec& spec, std::string_view answer, const RunnerDeps& deps,
+                           Outcome& out) {
+  if (deps.executor == nullptr || !deps.make_client) {
+    return Status::Internal("JudgeDeclaredAnswer: missing dependencies");
+  }
+  CS_ASSIGN_OR_RETURN(std::unique_ptr<DeclaredRowTask> task,
+                      DeclaredRowTask::FromWire(spec.task_def, spec.task_row));
+  CS_ASSIGN_OR_RETURN(ExecLimits limits, ParseExecLimits(spec.sandbox_json));
+  CS_ASSIGN_OR_RETURN(Instance instance, task->Generate(spec.complexity, spec.sample, spec.seed));
+  FinalAnswer final{std::string(answer), std::nullopt};
+  try {
+    return JudgeDeclaredCell(*task, instance, final, spec, deps, limits, out);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("JudgeDeclaredAnswer: unexpected exception: ") + e.what());
+  }
 }
 
 }  // namespace codesweep

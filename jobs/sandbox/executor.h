@@ -28,7 +28,22 @@ std::string_view ExecStatusName(ExecStatus s);  // "ok", "error", "timeout", ...
 struct ExecRequest {
   std::string code;
   ExecLimits limits;
+  // Optional code that `code` runs after, in the same module globals (a Python scorer's file:
+  // its imports and definitions). Fresh mode runs prelude + code as one program. Fork-server mode
+  // loads each distinct prelude once into a warm server of its own and runs every `code` in a
+  // fork of it, so no run sees what another changed; the prelude's output then appears only in
+  // the result of a run whose prelude failed, which reports that failure (status, exit code,
+  // output) as the whole program's would. The two share max_file_bytes and wall_ms.
+  std::string prelude;
 };
+
+// The one program a request stands for: the prelude (ended by a newline) then the code.
+inline std::string WholeProgram(const ExecRequest& request) {
+  if (request.prelude.empty()) return request.code;
+  std::string out = request.prelude;
+  if (out.back() != '\n') out += '\n';
+  return out + request.code;
+}
 
 // What the sandbox reports about one run: the measurements every record keeps (ExecReport,
 // schema/types.h) and the status and tier-A backend.

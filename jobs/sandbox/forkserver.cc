@@ -1,7 +1,9 @@
 // Fork-server mode: one long-lived sandboxed Python server per concurrent Run() (a slot), which
 // forks a locked-down child per snippet. Servers are pooled; one that dies (or is killed by the
-// code it ran) is discarded and a fresh one started on the next Run(). Tier A only: the server's
-// pid namespace is what makes its kill(-1) sweep safe.
+// code it ran, or had to be stopped) is discarded and a fresh one started on the next Run(). A
+// request with a prelude (ExecRequest::prelude) runs on a warm server that loaded that prelude
+// once: warm servers are pooled per prelude, kMaxWarmServers at most idle (least recently used
+// dropped first). Tier A only: the server's pid namespace is what makes its kill(-1) sweep safe.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +15,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "jobs/sandbox/forkserver_py.h"
@@ -27,6 +32,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kSockFd = 3, kSeccompFd = 4, kServerFd = 5, kStatusFd = 6;
+// Idle warm servers kept (each is an interpreter with one prelude loaded).
+constexpr size_t kMaxWarmServers = 8;
 
 struct Server {
   pid_t pid = -1;
@@ -52,12 +59,21 @@ class ForkServerExecutor : public Executor {
  private:
   Result<std::unique_ptr<Server>> Start();
   ChildPlan ServerPlan(const Server& server, int sock, int bpf, int script, int devnull) const;
-  Result<ExecResult> RunOn(Server& server, const ExecRequest& request, bool& server_ok);
+  // One request on `server`: `code` run in a fork, or (load) loaded into the server itself.
+  // server_ok: the server replied and was not stopped (and, for a load, holds the prelude), so
+  // it may serve again.
+  Result<ExecResult> RunOn(Server& server, std::string_view code, const ExecLimits& limits,
+                           bool load, bool& server_ok);
+  Result<ExecResult> RunWarm(const ExecRequest& request);
   std::unique_ptr<Server> TakeIdle();
+  std::unique_ptr<Server> TakeWarm(const std::string& prelude);
+  void PutWarm(const std::string& prelude, std::unique_ptr<Server> server);
   std::shared_ptr<const SandboxProfile> profile_;
   std::vector<std::string> preload_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Server>> idle_;  // guarded by mu_
+  // Idle warm servers by prelude, the most recently used first; guarded by mu_.
+  std::list<std::pair<std::string, std::unique_ptr<Server>>> warm_idle_;
 };
 
 // The server's bubblewrap command: the slot's default limits, no CPU or address-space limit (each
@@ -128,12 +144,12 @@ std::string ReadLine(int fd, std::string& buffer) {
   }
 }
 
-Status SendRequest(int sock, const ExecRequest& request, int out_fd, int err_fd) {
-  const ExecLimits& l = request.limits;
+Status SendRequest(int sock, std::string_view code, const ExecLimits& l, bool load, int out_fd,
+                   int err_fd) {
   char header[64];
   std::memset(header, ' ', sizeof(header));
-  int n = std::snprintf(header, sizeof(header), "%zu %lld %lld %lld %d", request.code.size(),
-                        static_cast<long long>((l.cpu_ms + 999) / 1000),
+  int n = std::snprintf(header, sizeof(header), "%s%zu %lld %lld %lld %d", load ? "warm " : "",
+                        code.size(), static_cast<long long>((l.cpu_ms + 999) / 1000),
                         static_cast<long long>(l.memory_bytes),
                         static_cast<long long>(l.max_file_bytes), 256);
   header[n] = ' ';
@@ -154,8 +170,8 @@ Status SendRequest(int sock, const ExecRequest& request, int out_fd, int err_fd)
     return Status::Unavailable("forkserver: server gone");
   }
   size_t done = 0;
-  while (done < request.code.size()) {
-    ssize_t w = send(sock, request.code.data() + done, request.code.size() - done, MSG_NOSIGNAL);
+  while (done < code.size()) {
+    ssize_t w = send(sock, code.data() + done, code.size() - done, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return Status::Unavailable("forkserver: server gone");
     done += w;
@@ -178,6 +194,7 @@ class ServerControl : public RunControl {
   }
   void Stop(StopReason, bool first) override {
     Clock::time_point now = Clock::now();
+    stopped_ = true;
     if (first) {
       give_up_at_ = now + std::chrono::milliseconds(300);
       if (send(sock_, "kill\n", 5, MSG_NOSIGNAL) != 5) gave_up_ = true;
@@ -186,11 +203,14 @@ class ServerControl : public RunControl {
     }
   }
   const std::string& reply() const { return reply_; }
+  // Whether the run had to be stopped: a "kill" the server may not have read is then left on
+  // its socket, so the server is not used again.
+  bool stopped() const { return stopped_; }
 
  private:
   int sock_;
   std::string reply_, buffer_;
-  bool gave_up_ = false;
+  bool gave_up_ = false, stopped_ = false;
   Clock::time_point give_up_at_;
 };
 
@@ -212,36 +232,119 @@ bool ParseReply(const std::string& reply, RawRun& raw) {
   return true;
 }
 
+// An idle server is usable while its bubblewrap lives and nothing waits on its socket (an idle
+// server writes nothing; a readable socket is its end of file, or a stray byte).
+bool Usable(const Server& server) {
+  pollfd p{server.sock.get(), POLLIN, 0};
+  if (poll(&p, 1, 0) != 0) return false;
+  siginfo_t info{};  // WNOWAIT: a dead one stays a zombie until ~Server reaps it
+  return waitid(P_PID, server.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+// Whether a "warm" request's reply says the prelude ran to its end (its fifth field is 1), so
+// the server now holds it.
+bool PreludeLoaded(const std::string& reply) {
+  long long status = 0, utime = 0, stime = 0, maxrss = 0;
+  int loaded = 0;
+  return std::sscanf(reply.c_str(), "exit %lld %lld %lld %lld %d", &status, &utime, &stime, &maxrss,
+                     &loaded) == 5 &&
+         loaded == 1;
+}
+
 }  // namespace
 
-Result<ExecResult> ForkServerExecutor::RunOn(Server& server, const ExecRequest& request,
-                                             bool& server_ok) {
+Result<ExecResult> ForkServerExecutor::RunOn(Server& server, std::string_view code,
+                                             const ExecLimits& limits, bool load, bool& server_ok) {
   server_ok = false;
   CS_ASSIGN_OR_RETURN(Pipe out, MakePipe());
   CS_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   Clock::time_point start = Clock::now();
-  CS_RETURN_IF_ERROR(SendRequest(server.sock.get(), request, out.write.get(), err.write.get()));
+  CS_RETURN_IF_ERROR(
+      SendRequest(server.sock.get(), code, limits, load, out.write.get(), err.write.get()));
   out.write.Reset();
   err.write.Reset();
   RawRun raw;
   ServerControl control(server.sock.get());
-  CaptureOutput(std::move(out.read), std::move(err.read), request.limits, start, control, raw);
-  server_ok = ParseReply(control.reply(), raw);
-  return Classify(std::move(raw), profile_->tier, nullptr, request.limits);
+  CaptureOutput(std::move(out.read), std::move(err.read), limits, start, control, raw);
+  server_ok = ParseReply(control.reply(), raw) && !control.stopped();
+  if (load) server_ok = server_ok && PreludeLoaded(control.reply());
+  return Classify(std::move(raw), profile_->tier, nullptr, limits);
 }
 
 std::unique_ptr<Server> ForkServerExecutor::TakeIdle() {
+  std::unique_ptr<Server> dead;  // stopped outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.empty()) return nullptr;
-  std::unique_ptr<Server> server = std::move(idle_.back());
-  idle_.pop_back();
-  return server;
+  while (!idle_.empty()) {
+    std::unique_ptr<Server> server = std::move(idle_.back());
+    idle_.pop_back();
+    if (Usable(*server)) return server;
+    dead = std::move(server);
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Server> ForkServerExecutor::TakeWarm(const std::string& prelude) {
+  std::vector<std::unique_ptr<Server>> dead;  // stopped outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = warm_idle_.begin(); it != warm_idle_.end();) {
+    if (it->first != prelude) {
+      ++it;
+      continue;
+    }
+    std::unique_ptr<Server> server = std::move(it->second);
+    it = warm_idle_.erase(it);
+    if (Usable(*server)) return server;
+    dead.push_back(std::move(server));
+  }
+  return nullptr;
+}
+
+void ForkServerExecutor::PutWarm(const std::string& prelude, std::unique_ptr<Server> server) {
+  std::unique_ptr<Server> dropped;  // stopped outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  warm_idle_.emplace_front(prelude, std::move(server));
+  if (warm_idle_.size() > kMaxWarmServers) {
+    dropped = std::move(warm_idle_.back().second);
+    warm_idle_.pop_back();
+  }
+}
+
+// A request with a prelude: on an idle warm server of that prelude, else on a server (idle or
+// new) that loads it first. A prelude that fails to load or ends the program (sys.exit) is the
+// run's result (its status, exit code and output, as the whole program would have given), and
+// that server is dropped. The load's time counts against the run's wall_ms.
+Result<ExecResult> ForkServerExecutor::RunWarm(const ExecRequest& request) {
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Server> server = TakeWarm(request.prelude);
+    bool warm = server != nullptr, pooled = warm;
+    ExecLimits limits = request.limits;
+    if (!warm) {
+      server = TakeIdle();
+      pooled = server != nullptr;
+      if (!pooled) {
+        CS_ASSIGN_OR_RETURN(server, Start());
+      }
+      bool loaded = false;
+      Result<ExecResult> load = RunOn(*server, request.prelude, limits, true, loaded);
+      if (!load.ok() && pooled && attempt == 0) continue;  // it died while idle
+      if (!load.ok() || !loaded) return load;
+      limits.wall_ms = std::max<int64_t>(1, limits.wall_ms - load->wall_ms);
+    }
+    bool server_ok = false;
+    Result<ExecResult> result = RunOn(*server, request.code, limits, false, server_ok);
+    if (server_ok) PutWarm(request.prelude, std::move(server));
+    // A pooled warm server may have died while idle: retry once on a fresh one.
+    if (!result.ok() && warm && attempt == 0) continue;
+    return result;
+  }
 }
 
 Result<ExecResult> ForkServerExecutor::Run(const ExecRequest& request) {
-  if (static_cast<int64_t>(request.code.size()) > request.limits.max_file_bytes) {
+  if (static_cast<int64_t>(request.code.size() + request.prelude.size()) >
+      request.limits.max_file_bytes) {
     return Refused(profile_->tier, "source larger than max_file_bytes");
   }
+  if (!request.prelude.empty()) return RunWarm(request);
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Server> server = TakeIdle();
     bool fresh = server == nullptr;
@@ -249,7 +352,7 @@ Result<ExecResult> ForkServerExecutor::Run(const ExecRequest& request) {
       CS_ASSIGN_OR_RETURN(server, Start());
     }
     bool server_ok = false;
-    Result<ExecResult> result = RunOn(*server, request, server_ok);
+    Result<ExecResult> result = RunOn(*server, request.code, request.limits, false, server_ok);
     if (server_ok) {
       std::lock_guard<std::mutex> lock(mu_);
       idle_.push_back(std::move(server));

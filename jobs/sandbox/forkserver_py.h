@@ -1,14 +1,19 @@
-// The trusted Python side of fork-server mode, embedded as source. It runs inside the tier-A
-// sandbox, preloads modules (argv), and per request on fd 3 (a 64-byte header with two fds for
+// The Python side of fork-server mode, embedded as source. It runs inside the tier-A sandbox,
+// preloads modules (argv), and per request on fd 3 (a 64-byte header with two fds for
 // stdout/stderr, then the code) forks a child: new session, rlimits, reseeded random/numpy, a
-// fresh __main__. Replies: "exit <status> <utime_ms> <stime_ms> <maxrss_kb>\n". "kill" during a
-// run kills everything in the sandbox but the server (kill(-1) inside the pid namespace).
+// fresh __main__ (or a copy-on-write one of the warm module). Replies:
+// "exit <status> <utime_ms> <stime_ms> <maxrss_kb>\n". "kill" during a run kills everything in the
+// sandbox but the server (kill(-1) inside the pid namespace). A header that starts with "warm"
+// runs its code (a prelude, ExecRequest::prelude) in the server itself, output to the two fds,
+// under a soft address-space limit, and adds a field to the reply: 1 when the code ran to its
+// end (no exception, no sys.exit), after which every later child runs in a fork of that module's
+// globals. Such a server serves that prelude only (ForkServerExecutor keeps it apart).
 #pragma once
 
 namespace codesweep {
 
 inline constexpr const char* kForkServerPy = R"PY(
-import os, sys, socket, signal, resource, types, traceback, random, select
+import os, sys, socket, signal, resource, types, traceback, random, select, json
 for name in sys.argv[1:]:
     try:
         __import__(name)
@@ -36,6 +41,63 @@ def sweep():
         except ChildProcessError:
             return
 
+warm = None
+
+def cache_lines(src, name):
+    import linecache
+    text = src.decode('utf-8', 'replace')
+    linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+
+def new_main(src):
+    main = types.ModuleType('__main__')
+    main.__file__ = '/code/main.py'
+    sys.modules['__main__'] = main
+    sys.argv = ['/code/main.py']
+    cache_lines(src, '/code/main.py')
+    return main
+
+def run_code(src, main, name):
+    code = 0
+    try:
+        exec(compile(src, name, 'exec'), main.__dict__)
+        return 0, False
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException as e:
+        traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+        code = 1
+    return code, True
+
+def load(src, fds, lim):
+    global warm
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (lim[1], hard))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    main = new_main(src)
+    code, ended = run_code(src, main, '/code/main.py')
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    for fd, saved_fd in ((1, saved[0]), (2, saved[1])):
+        os.dup2(saved_fd, fd)
+        os.close(saved_fd)
+    if not ended:
+        warm = main
+    return (code & 0xff) << 8, not ended, ru.ru_utime - before.ru_utime, ru.ru_stime - before.ru_stime, ru
+
 def child(src, fds, lim):
     os.setsid()
     os.dup2(fds[0], 1)
@@ -52,27 +114,14 @@ def child(src, fds, lim):
     random.seed()
     if 'numpy' in sys.modules:
         sys.modules['numpy'].random.seed()
-    main = types.ModuleType('__main__')
-    main.__file__ = '/code/main.py'
-    sys.modules['__main__'] = main
-    sys.argv = ['/code/main.py']
-    import linecache
-    text = src.decode('utf-8', 'replace')
-    linecache.cache['/code/main.py'] = (len(text), None, text.splitlines(True), '/code/main.py')
-    code = 0
-    try:
-        exec(compile(src, '/code/main.py', 'exec'), main.__dict__)
-    except SystemExit as e:
-        if e.code is None:
-            code = 0
-        elif isinstance(e.code, int):
-            code = e.code
-        else:
-            print(e.code, file=sys.stderr)
-            code = 1
-    except BaseException as e:
-        traceback.print_exception(type(e), e, e.__traceback__.tb_next)
-        code = 1
+    name = '/code/main.py'
+    if warm is None:
+        main = new_main(src)
+    else:
+        main, name = warm, '/code/call.py'
+        sys.modules['__main__'] = main
+        cache_lines(src, name)
+    code, _ = run_code(src, main, name)
     try:
         import atexit
         atexit._run_exitfuncs()
@@ -87,8 +136,18 @@ while True:
     if not msg:
         break
     header = recv_exact(64, msg).split()
+    is_warm = header[0] == b'warm'
+    if is_warm:
+        header = header[1:]
     size, lim = int(header[0]), [int(x) for x in header[1:5]]
     src = recv_exact(size)
+    if is_warm:
+        status, loaded, utime, stime, ru = load(src, fds, lim)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(b'exit %d %d %d %d %d\n' % (status, int(utime * 1000), int(stime * 1000),
+                                                ru.ru_maxrss, loaded))
+        continue
     pid = os.fork()
     if pid == 0:
         child(src, fds, lim)

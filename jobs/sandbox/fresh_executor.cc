@@ -27,6 +27,7 @@ ExecResult Refused(const std::string& tier, const std::string& why) {
 }
 
 Result<ExecResult> FreshExecutor::Run(const ExecRequest& request) {
+  if (!request.prelude.empty()) return Run(ExecRequest{WholeProgram(request), request.limits, ""});
   const ExecLimits& limits = request.limits;
   if (static_cast<int64_t>(request.code.size()) > limits.max_file_bytes) {
     return Refused(profile_->tier, "source larger than max_file_bytes");

@@ -4,9 +4,11 @@
 //      key hashed) and loaded into a fresh SQLite database (ExpandIntoStore); then 20,000 jobs
 //      are given their row the way dispatch does (DeclaredCatalog::Fill: one pread each);
 //   2. the declared scorer's share of a sim-model cell (RunJob, only_question);
-//   3. a Python scorer's verdict in the sandbox's fork-server mode (p50, p90).
+//   3. a Python scorer's verdict in the sandbox's fork-server mode (p50, p90): the whole program
+//      per verdict beside a warm server that loaded the scorer once.
 // Medians of 3 runs; peak resident memory of the process.
 //   build/bench/bench_declared_sweep [rows]
+//   build/bench/bench_declared_sweep python      (step 3 only)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -76,9 +78,85 @@ scorer = { kind = "numeric", rel_tol = 1e-6 }
 samples = "all"
 )";
 
+// Python scorer verdicts in the sandbox's fork-server mode, two ways side by side, 3 runs of 200
+// verdicts each (after 10 to warm up): the whole program (the scorer's source and the call) run
+// in a fork of a plain server, as every verdict ran before warm servers; and the call alone in a
+// fork of a warm server that loaded the source once (ExecRequest::prelude), as RunJob runs it now.
+int PythonScorerVerdicts() {
+  SandboxOptions so;
+  so.mode = "forkserver";
+  so.preload = {};
+  auto sandbox = MakeSandbox(so, Logger::Null());
+  if (!sandbox.ok()) {
+    std::printf("python scorer: no sandbox here (%s)\n", sandbox.status().ToString().c_str());
+    return 0;
+  }
+  PythonScorer py;
+  py.function = "score";
+  py.source =
+      "def score(answer, row, reply):\n"
+      "    return {'correct': float(answer) == float(row['answer']), 'reason': 'compared'}\n";
+  nlohmann::json row = {{"question", "What is 2 + 2?"}, {"answer", 4}};
+  const ExecRequest whole{PythonScorerProgram(py, "4", row, "It is <<<4>>>"), ExecLimits{}, ""};
+  const ExecRequest warm{PythonScorerCall(py, "4", row, "It is <<<4>>>"), ExecLimits{}, py.source};
+  std::string tier;
+  auto verdicts = [&](const ExecRequest& request, std::vector<double>& ms) {
+    for (int i = 0; i < 210; ++i) {
+      auto t0 = BenchClock::now();
+      Result<ExecResult> r = (*sandbox)->Run(request);
+      double took = Seconds(t0, BenchClock::now()) * 1e3;
+      if (!r.ok() || !PythonScorerVerdict(ExecStatusName(r->status), *r).correct) {
+        std::fprintf(stderr, "python scorer run failed: %s\n",
+                     r.ok() ? r->stderr_text.c_str() : r.status().ToString().c_str());
+        return false;
+      }
+      tier = r->tier;
+      if (i >= 10) ms.push_back(took);  // the first runs start (and warm) a server
+    }
+    return true;
+  };
+  // The floor: a fork-server run of `pass` (no scorer, no verdict), the round trip alone.
+  auto floor = [&](std::vector<double>& ms) {
+    for (int i = 0; i < 210; ++i) {
+      auto t0 = BenchClock::now();
+      Result<ExecResult> r = (*sandbox)->Run({"pass\n", ExecLimits{}, ""});
+      double took = Seconds(t0, BenchClock::now()) * 1e3;
+      if (!r.ok() || r->status != ExecStatus::kOk) return false;
+      if (i >= 10) ms.push_back(took);
+    }
+    return true;
+  };
+  std::vector<double> whole_p50, whole_p90, warm_p50, warm_p90, floor_p50;
+  for (int run = 0; run < 3; ++run) {
+    std::vector<double> a, b, c;
+    if (!verdicts(whole, a) || !verdicts(warm, b) || !floor(c)) return 1;
+    whole_p50.push_back(Percentile(a, 0.5));
+    whole_p90.push_back(Percentile(a, 0.9));
+    warm_p50.push_back(Percentile(b, 0.5));
+    warm_p90.push_back(Percentile(b, 0.9));
+    floor_p50.push_back(Percentile(c, 0.5));
+    std::printf(
+        "  run %d: whole program p50 %.1f ms p90 %.1f ms; warm p50 %.1f ms p90 %.1f ms; "
+        "`pass` p50 %.1f ms\n",
+        run + 1, whole_p50.back(), whole_p90.back(), warm_p50.back(), warm_p90.back(),
+        floor_p50.back());
+  }
+  std::printf(
+      "python scorer verdict (fork-server, tier %s), medians of 3 runs of 200:\n"
+      "  whole program per verdict: p50 %.1f ms, p90 %.1f ms\n"
+      "  warm server (source loaded once, a fork per verdict): p50 %.1f ms, p90 %.1f ms "
+      "(p50 %.1fx faster)\n"
+      "  the floor, a fork-server run of `pass`: p50 %.1f ms\n",
+      tier.c_str(), Median(whole_p50), Median(whole_p90), Median(warm_p50), Median(warm_p90),
+      Median(whole_p50) / Median(warm_p50), Median(floor_p50));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `bench_declared_sweep python`: the Python scorer verdicts only.
+  if (argc > 1 && std::string(argv[1]) == "python") return PythonScorerVerdicts();
   size_t rows = argc > 1 ? std::stoul(argv[1]) : 1'000'000;
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("cs_bench_declared_sweep_" + std::to_string(getpid()));
@@ -216,36 +294,7 @@ int main(int argc, char** argv) {
       Median(wire_us), 100 * Median(wire_us) / Median(cell_us));
 
   // 3. A Python scorer in fork-server mode.
-  SandboxOptions so;
-  so.mode = "forkserver";
-  so.preload = {};
-  auto sandbox = MakeSandbox(so, Logger::Null());
-  if (!sandbox.ok()) {
-    std::printf("python scorer: no sandbox here (%s)\n", sandbox.status().ToString().c_str());
-  } else {
-    PythonScorer py;
-    py.function = "score";
-    py.source =
-        "def score(answer, row, reply):\n"
-        "    return {'correct': float(answer) == float(row['answer']), 'reason': 'compared'}\n";
-    nlohmann::json row = {{"question", "What is 2 + 2?"}, {"answer", 4}};
-    std::string program = PythonScorerProgram(py, "4", row, "It is <<<4>>>");
-    std::vector<double> ms;
-    std::string tier;
-    for (int i = 0; i < 210; ++i) {
-      auto t0 = BenchClock::now();
-      Result<ExecResult> r = (*sandbox)->Run({program, ExecLimits{}});
-      double took = Seconds(t0, BenchClock::now()) * 1e3;
-      if (!r.ok() || !PythonScorerVerdict(ExecStatusName(r->status), *r).correct) {
-        std::fprintf(stderr, "python scorer run failed\n");
-        return 1;
-      }
-      tier = r->tier;
-      if (i >= 10) ms.push_back(took);  // the first runs start the fork server
-    }
-    std::printf("python scorer verdict (fork-server, tier %s): p50 %.1f ms, p90 %.1f ms (200)\n",
-                tier.c_str(), Percentile(ms, 0.5), Percentile(ms, 0.9));
-  }
+  if (PythonScorerVerdicts() != 0) return 1;
   std::filesystem::remove_all(dir);
   return 0;
 }

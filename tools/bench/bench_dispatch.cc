@@ -6,11 +6,15 @@
 // --runner llm: many LLM calls in flight per worker (issue 16, section 5). fakellm is started as a
 // child with --latency-ms; every job is a real number_multiply/only_question cell of an
 // OpenAI-compatible model pointed at it, run by the production runner (metered client: CALL,
-// GRANT, HTTP, CALL_RESULT) in --workers worker processes of --slots slots each. After a warm-up
-// of latency + 3 s it measures --seconds: completed calls/s, each worker's CPU (cores), resident
+// GRANT, HTTP, CALL_RESULT) in --workers worker processes of --slots slots each (fibers on
+// --slot-threads carriers). After a warm-up (the first completed call, then latency + 2 s) it
+// measures --seconds: completed calls/s, each worker's CPU (cores), resident
 // memory, threads and open files, then stops.
 // Usage: bench_dispatch [--jobs N] [--slots S] [--runner noop|sim|llm] [--workers W]
 //                       [--latency-ms L] [--seconds D] [--fakellm PATH] [--sync full|normal]
+//                       [--slot-threads T] [--coordinator real|stub]
+// --coordinator stub (with --runner llm): a stub in place of the coordinator (no store, every
+// CALL granted at once) to measure the worker alone.
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,14 +29,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/hash.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store/store.h"
+#include "schema/codec.h"
 #include "tools/bench/proc_stats.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"
@@ -51,6 +58,8 @@ struct Args {
   int seconds = 20;
   std::string fakellm;
   int fakellm_port = 0;
+  int slot_threads = 256;
+  bool stub = false;  // --coordinator stub
 };
 
 Args Parse(int argc, char** argv) {
@@ -65,6 +74,8 @@ Args Parse(int argc, char** argv) {
     if (k == "--latency-ms") a.latency_ms = std::atoi(v.c_str());
     if (k == "--seconds") a.seconds = std::atoi(v.c_str());
     if (k == "--fakellm") a.fakellm = v;
+    if (k == "--slot-threads") a.slot_threads = std::atoi(v.c_str());
+    if (k == "--coordinator") a.stub = v == "stub";
   }
   return a;
 }
@@ -94,6 +105,7 @@ int WorkerChild(int read_fd, const Args& a, int index) {
   wo.connect = endpoint.substr(0, endpoint.find('\n'));
   wo.worker_id = "bench-" + std::to_string(index);
   wo.slots = a.slots;
+  wo.slot_threads = a.slot_threads;
   wo.prefetch = a.runner == "llm" ? -1 : a.slots;
   wo.drain_timeout_ms = 1000;
   cs::Worker worker(ctx, clock, log, wo, runner);
@@ -214,11 +226,19 @@ int64_t ProcOpenFiles(pid_t pid) {
   return n;
 }
 
-// --runner llm: waits for the warm-up, measures the window, then stops the coordinator.
+// --runner llm: waits for the warm-up (the first completed call, then the latency + 2 s, so every
+// slot has had its first call out and back), measures the window, then stops the coordinator.
 void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
                      const std::atomic<int64_t>& completed, const std::atomic<int64_t>& failed,
-                     cs::Coordinator& coord) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 3'000));
+                     const std::function<void()>& stop) {
+  const auto started = std::chrono::steady_clock::now();
+  while (completed.load() == 0 &&
+         std::chrono::steady_clock::now() - started < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double first_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(a.latency_ms + 2'000));
   std::vector<double> cpu0;
   for (pid_t k : kids) cpu0.push_back(codesweep::bench::ProcCpuSeconds(k));
   const double fake_cpu0 = codesweep::bench::ProcCpuSeconds(fake),
@@ -240,8 +260,10 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
   const int64_t done = completed.load() - done0;
   const int64_t failures = failed.load() - failed0;
   const int64_t slots = static_cast<int64_t>(a.slots) * a.workers;
-  std::printf("inflight: workers=%d slots/worker=%d latency=%d ms window=%.1f s\n", a.workers,
-              a.slots, a.latency_ms, wall);
+  std::printf(
+      "inflight: workers=%d slots/worker=%d slot threads=%d latency=%d ms window=%.1f s "
+      "(first call completed %.1f s after start)\n",
+      a.workers, a.slots, std::min(a.slots, a.slot_threads), a.latency_ms, wall, first_s);
   std::printf("  completed calls: %lld (%lld of them failed jobs), %.0f calls/s (ideal %.0f/s)\n",
               static_cast<long long>(done), static_cast<long long>(failures),
               static_cast<double>(done) / wall, static_cast<double>(slots) * 1000.0 / a.latency_ms);
@@ -260,7 +282,99 @@ void MeasureInflight(const Args& a, const std::vector<pid_t>& kids, pid_t fake,
               static_cast<double>(ProcStatus(fake, "VmRSS")) / 1024,
               (codesweep::bench::ProcCpuSeconds(getpid()) - self_cpu0) / wall);
   std::fflush(stdout);
-  coord.Stop();
+  stop();
+}
+
+// --coordinator stub: the worker's side of the wire without the coordinator's store, to measure
+// the worker alone: every CREDIT gets JOBs built in memory (the same cell, new sample), every
+// CALL its GRANT at once, every RESULT its ACK; a heartbeat each second.
+class StubCoordinator {
+ public:
+  StubCoordinator(cs::WireContext& ctx, const Args& a) {
+    router_ = std::move(
+        cs::Channel::Bind(ctx, cs::Channel::Kind::kRouter, "tcp://127.0.0.1:0", {}).value());
+    proto_.sweep = "bench";
+    proto_.task = "number_multiply";
+    proto_.complexity = "1_2";
+    proto_.method = "only_question";
+    const std::string base = "http://127.0.0.1:" + std::to_string(a.fakellm_port) + "/v1";
+    proto_.model = {"openai:bench", "openai", "bench",
+                    R"({"api_key_env":"","base_url":")" + base + R"(","timeout_ms":600000})"};
+  }
+  std::string endpoint() const { return router_->endpoint(); }
+  void Stop() { stop_.store(true); }
+  std::atomic<int64_t> completed{0}, failed{0};
+
+  void Run() {
+    cs::Envelope env;
+    auto last_hb = std::chrono::steady_clock::now();
+    while (!stop_.load()) {
+      cs::Result<bool> got = router_->RecvWait(&env, std::chrono::milliseconds(100));
+      while (got.ok() && *got) {
+        On(env);
+        got = router_->Recv(&env);
+      }
+      if (std::chrono::steady_clock::now() - last_hb >= std::chrono::seconds(1)) {
+        last_hb = std::chrono::steady_clock::now();
+        for (const std::string& p : peers_) Send(p, cs::CoordHeartbeatMsg{});
+      }
+    }
+  }
+
+ private:
+  void Send(const std::string& peer, const cs::Message& m) {
+    (void)router_->Send(peer, cs::Encode(m));
+  }
+  void On(const cs::Envelope& env) {
+    cs::Result<cs::Message> m = cs::Decode(env.frame);
+    if (!m.ok()) return;
+    if (std::holds_alternative<cs::HelloMsg>(*m)) {
+      peers_.push_back(env.peer);
+      Send(env.peer, cs::WelcomeMsg{1, 1000, 3, 600'000});
+    } else if (auto* c = std::get_if<cs::CreditMsg>(&*m)) {
+      for (int i = 0; i < c->n; ++i) {
+        cs::JobMsg j;
+        j.lease = next_;
+        j.attempt = 1;
+        j.spec = proto_;
+        j.spec.job = cs::JobId(next_);
+        j.spec.sample = next_;
+        j.spec.cell = cs::CellKey(cs::Sha256Hex(std::to_string(next_)));
+        ++next_;
+        Send(env.peer, j);
+      }
+    } else if (auto* call = std::get_if<cs::CallMsg>(&*m)) {
+      Send(env.peer, cs::GrantMsg{call->call_key});
+    } else if (auto* r = std::get_if<cs::ResultMsg>(&*m)) {
+      ++completed;
+      if (r->outcome.failed) ++failed;
+      Send(env.peer, cs::AckMsg{r->job, r->lease});
+    }
+  }
+
+  std::unique_ptr<cs::Channel> router_;
+  cs::JobSpec proto_;
+  std::vector<std::string> peers_;
+  int64_t next_ = 1;
+  std::atomic<bool> stop_{false};
+};
+
+// --coordinator stub: fakellm, the workers and the stub; prints the measured window only.
+int RunStub(const Args& a, const std::vector<std::array<int, 2>>& fds,
+            const std::vector<pid_t>& kids, pid_t fake) {
+  cs::WireContext ctx;
+  StubCoordinator stub(ctx, a);
+  std::string ep = stub.endpoint() + "\n";
+  for (const auto& fd : fds) (void)!write(fd[1], ep.data(), ep.size());
+  std::thread measure(
+      [&] { MeasureInflight(a, kids, fake, stub.completed, stub.failed, [&] { stub.Stop(); }); });
+  stub.Run();
+  measure.join();
+  for (pid_t k : kids) kill(k, SIGKILL);
+  for (pid_t k : kids) waitpid(k, nullptr, 0);
+  kill(-fake, SIGTERM);
+  waitpid(fake, nullptr, 0);
+  return 0;
 }
 
 }  // namespace
@@ -285,6 +399,7 @@ int main(int argc, char** argv) {
     kids[i] = fork();
     if (kids[i] == 0) _exit(WorkerChild(fds[i][0], a, i));
   }
+  if (llm && a.stub) return RunStub(a, fds, kids, fake);
   std::string dir =
       std::filesystem::temp_directory_path() / ("bench_dispatch_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -320,7 +435,10 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   for (auto& fd : fds) (void)!write(fd[1], ep.data(), ep.size());
   std::thread measure;
-  if (llm) measure = std::thread([&] { MeasureInflight(a, kids, fake, completed, failed, coord); });
+  if (llm) {
+    measure = std::thread(
+        [&] { MeasureInflight(a, kids, fake, completed, failed, [&] { coord.Stop(); }); });
+  }
   cs::Status s = coord.Run();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sampler.Stop();

@@ -2,7 +2,9 @@
 # bench_restart: a coordinator restarted on a database of N jobs (default 1,000,000), from the
 # process start to "listening" (store opened and migrated, sweep re-expanded, restart recovery
 # done, counts loaded: from then on it dispatches at the first CREDIT). The first start loads
-# the grid; it is killed with SIGKILL, then restarted 5 times; prints each time and the median.
+# the grid; it is killed with SIGKILL, then restarted 5 times; prints each time and the median,
+# and the coordinator's resident memory (VmRSS) and CPU time (user + system) at "listening" with
+# every job pending (CPU moves less than wall time on a loaded machine).
 #   tools/bench/bench_restart.sh [BUILD_DIR] [SAMPLES_PER_CELL]   (samples x 200 = jobs)
 set -euo pipefail
 build=${1:-build}
@@ -30,6 +32,9 @@ run_once() {
     sleep 0.005
   done
   t1=$(date +%s.%N)
+  grep VmRSS "/proc/$pid/status" | awk '{ printf "%.1f MiB", $2 / 1024 }' > "$dir/rss"
+  sed 's/.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" \
+    '{ printf ", %.2f s CPU", ($12 + $13) / hz }' >> "$dir/rss"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
@@ -40,6 +45,6 @@ times=()
 for i in 1 2 3 4 5; do
   t=$(run_once)
   times+=("$t")
-  echo "restart $i: $t s"
+  echo "restart $i: $t s, at listening: $(cat "$dir/rss")"
 done
 echo "median restart to listening: $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) s"

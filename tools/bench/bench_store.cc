@@ -6,6 +6,8 @@
 // Usage: bench_store [--cells N] [--complete N] [--commit-every N] [--dir DIR]
 //                    [--normal]  (synchronous=NORMAL instead of FULL)
 //                    [--nonempty]  (also: the same grid into a database that has jobs)
+//                    [--no-view-triggers]  (without the triggers that keep `codesweep view`'s
+//                                           tables, migrations 0013 and 0019: their write cost)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "base/hash.h"
+#include "coordinator/store/sqlite_db.h"
 #include "coordinator/store/store.h"
 #include "coordinator/sweep/grid.h"
 #include "coordinator/sweep/sweep_file.h"
@@ -34,6 +37,7 @@ struct Args {
   std::string dir;
   bool normal = false;
   bool nonempty = false;  // also time a load into a database that already has jobs
+  bool view_triggers = true;
 };
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -237,6 +241,32 @@ void BenchLeaseComplete(const std::string& path, const Args& args) {
       done / t.Cpu());
 }
 
+// Makes the database at `path` and drops the triggers that keep the viewer's tables (view_grain,
+// view_sweep_calls, view_states and the full-text indexes), so that the run shows what they cost.
+void DropViewTriggers(const std::string& path, const Args& args) {
+  OpenStore(path, args).reset();
+  auto db = store_internal::StoreDb::Open(path, false, false);
+  if (!db.ok()) Die(db.status(), "open");
+  std::vector<std::string> names;
+  {
+    auto list = (*db)->Prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND (name LIKE 'view\\_%' ESCAPE"
+        " '\\' OR name LIKE 'reply\\_search\\_%' ESCAPE '\\' OR name LIKE"
+        " 'answer\\_search\\_%' ESCAPE '\\')");
+    if (!list.ok()) Die(list.status(), "list triggers");
+    while (true) {
+      auto row = list->Step();
+      if (!row.ok()) Die(row.status(), "list triggers");
+      if (!*row) break;
+      names.push_back(list->Text(0));
+    }
+  }
+  for (const std::string& name : names) {
+    if (Status s = (*db)->Exec("DROP TRIGGER " + name); !s.ok()) Die(s, "drop trigger");
+  }
+  std::printf("view triggers  %zu dropped\n", names.size());
+}
+
 Args ParseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -254,6 +284,8 @@ Args ParseArgs(int argc, char** argv) {
       a.normal = true;
     else if (flag == "--nonempty")
       a.nonempty = true;
+    else if (flag == "--no-view-triggers")
+      a.view_triggers = false;
     else {
       std::fprintf(stderr, "bench_store: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -274,6 +306,7 @@ int main(int argc, char** argv) {
     dir = mkdtemp(tmpl.data());
   }
   const std::string path = dir + "/bench.db";
+  if (!args.view_triggers) DropViewTriggers(path, args);
   BenchInsert(path, args);
   BenchReopenAndPage(path, args);
   BenchLeaseComplete(path, args);

@@ -6,9 +6,11 @@ the server sees it), then 3 more times; the table gives the median of those 3 an
 "server ms" is the server's own time for the answer (its Server-Timing header: what the page
 waits for, without the network); "client ms" adds the local round trip and reading the answer.
 The first page is timed on a server just started, as a browser opening it would see it. The
-server's memory is its peak resident set (VmHWM) at the end. Pairs marked "(old way)" run the
+server's memory is its peak resident set (VmHWM) at the end. "server CPU ms" is the CPU time
+its handler thread spent on the answer (also from Server-Timing): what the answer costs, whatever
+else the machine runs. Pairs marked "(old way)" run the
 query the viewer uses without the 0013 tables, on the same server, for the ratio.
-Usage: bench_view.py --codesweep build/codesweep --db /tmp/view1m.db
+Usage: bench_view.py --codesweep build/codesweep --db /tmp/view1m.db [--skip-old]
 """
 import argparse
 import re
@@ -38,6 +40,8 @@ REQUESTS = [
     ("  its count", S + "&error=timed+out&rows=0"),
     ("search, common words (\"step by step\")", S + "&q=step+by+step&count=0"),
     ("  its count", S + "&q=step+by+step&rows=0"),
+    ("search, common words, the last one begun (\"step by ste\")", S + "&q=step+by+ste&count=0"),
+    ("  its count", S + "&q=step+by+ste&rows=0"),
     ("search, rare word (an answer: \"7777\")", S + "&q=7777&count=0"),
     ("  its count", S + "&q=7777&rows=0"),
     ("  (old way: substring scan)", S + "&q=7777&count=0&search=like"),
@@ -60,8 +64,9 @@ def fetch(base, path):
         r.read()
         timing = r.headers.get("Server-Timing", "")
     client = 1000 * (time.perf_counter() - t0)
-    m = re.search(r"dur=([0-9.]+)", timing)
-    return (float(m.group(1)) if m else client), client
+    m = re.search(r"app;dur=([0-9.]+)", timing)
+    cpu = re.search(r"cpu;dur=([0-9.]+)", timing)
+    return (float(m.group(1)) if m else client), client, (float(cpu.group(1)) if cpu else 0.0)
 
 
 def start(codesweep, db):
@@ -80,6 +85,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--codesweep", required=True)
     ap.add_argument("--db", required=True)
+    ap.add_argument("--skip-old", action="store_true",
+                    help="leave out the \"(old way)\" rows (the substring scans take minutes)")
     a = ap.parse_args()
     # The first page, 3 times, each on a server just started: the page, its script, the sweeps.
     first = []
@@ -87,23 +94,29 @@ def main():
         p, base = start(a.codesweep, a.db)
         try:
             t0 = time.perf_counter()
-            server = sum(fetch(base, path)[0] for path in ["/", "/app.js", "/api/sweeps"])
-            first.append((server, 1000 * (time.perf_counter() - t0)))
+            answers = [fetch(base, path) for path in ["/", "/app.js", "/api/sweeps"]]
+            first.append((sum(x[0] for x in answers), 1000 * (time.perf_counter() - t0),
+                          sum(x[2] for x in answers)))
         finally:
             p.terminate()
             p.wait()
-    print("| request | server ms (median of 3) | client ms (median of 3) | server ms, cold |")
-    print("|---|---:|---:|---:|")
+    print("| request | server ms (median of 3) | server CPU ms (median of 3) |"
+          " client ms (median of 3) | server ms, cold |")
+    print("|---|---:|---:|---:|---:|")
     print(f"| first page on a fresh server: / + /app.js + /api/sweeps | "
-          f"{statistics.median(s for s, _ in first):.0f} | "
-          f"{statistics.median(c for _, c in first):.0f} | |")
+          f"{statistics.median(s for s, _, _ in first):.0f} | "
+          f"{statistics.median(u for _, _, u in first):.1f} | "
+          f"{statistics.median(c for _, c, _ in first):.0f} | |")
     p, base = start(a.codesweep, a.db)
     try:
         for name, path in REQUESTS:
+            if a.skip_old and "old way" in name:
+                continue
             cold = fetch(base, path)[0]
             runs = [fetch(base, path) for _ in range(3)]
-            print(f"| {name} | {statistics.median(s for s, _ in runs):.1f} | "
-                  f"{statistics.median(c for _, c in runs):.1f} | {cold:.1f} |")
+            print(f"| {name} | {statistics.median(s for s, _, _ in runs):.1f} | "
+                  f"{statistics.median(u for _, _, u in runs):.1f} | "
+                  f"{statistics.median(c for _, c, _ in runs):.1f} | {cold:.1f} |")
         print(f"\nserver peak memory (VmHWM): {peak_mb(p.pid):.0f} MB")
     finally:
         p.terminate()

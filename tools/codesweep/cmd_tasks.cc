@@ -1,9 +1,12 @@
 // `codesweep tasks`: list the registered tasks, show one generated instance (prompt, truth,
 // canonical answer, reference solution), or check an answer against an instance. With
 // --sweep FILE, the tasks that sweep file declares (docs/tasks.md) are listed, shown and checked
-// the same way, beside the built-in ones.
-// Exit codes: 0 ok / correct, 1 incorrect, 2 usage or data error.
+// the same way, beside the built-in ones; a Python scorer runs in the sandbox and an LLM judge
+// asks the model its scorer names, as in a run.
+// Exit codes: 0 ok / correct, 1 incorrect, 2 usage or data error, or a scorer that could not
+// run at all (no sandbox; a judge model that cannot be called).
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -11,6 +14,9 @@
 #include <string>
 
 #include "coordinator/sweep/sweep_file.h"
+#include "jobs/methods/client_factory.h"
+#include "jobs/methods/method.h"
+#include "jobs/sandbox/sandbox.h"
 #include "jobs/tasks/declared/declared_task.h"
 #include "jobs/tasks/task.h"
 #include "tools/codesweep/commands.h"
@@ -119,6 +125,93 @@ int Show(const TasksOptions& o) {
   return 0;
 }
 
+// Stands in for the sandbox where a scorer needs none (an LLM judge): runs nothing.
+class NoCodeExecutor final : public Executor {
+ public:
+  Result<ExecResult> Run(const ExecRequest&) override {
+    return Status::FailedPrecondition("tasks check runs no code here");
+  }
+};
+
+// The job a worker would get for this instance of a declared task: its definition and row.
+Result<JobSpec> DeclaredJob(const TaskSet& reg, const DeclaredTask& task, const Instance& inst,
+                            const TasksOptions& o) {
+  const TaskConfig* config = nullptr;
+  for (const TaskConfig& t : reg.sweep.tasks) {
+    if (t.declared.get() == &task) config = &t;
+  }
+  if (config == nullptr) return Status::Internal("the task is not one of the sweep's");
+  CS_ASSIGN_OR_RETURN(size_t index, task.RowIndex(inst.complexity, o.sample, o.seed));
+  CS_ASSIGN_OR_RETURN(nlohmann::json row, task.dataset().Row(index));
+  JobSpec spec;
+  spec.sweep = reg.sweep.name;
+  spec.task = std::string(task.name());
+  spec.complexity = inst.complexity;
+  spec.sample = o.sample;
+  spec.seed = o.seed;
+  spec.method = "only_question";
+  spec.sandbox_json = reg.sweep.sandbox_json;
+  spec.task_def = config->declared_wire;
+  spec.task_row = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return spec;
+}
+
+// A declared task's Python scorer (in the sandbox, fresh mode) or LLM judge (the model its
+// scorer names, through the same client a run uses: the sim model answers offline; a provider
+// model needs its key and network) judges the answer as in a run.
+int CheckWithScorer(const TaskSet& reg, const DeclaredTask& task, const Instance& inst,
+                    const TasksOptions& o, const std::string& answer) {
+  const bool python = task.spec().python.has_value();
+  std::string scorer = python ? "python (" + task.spec().python->file + ")"
+                              : "judge (model " + task.spec().judge->model + ")";
+  Result<JobSpec> spec = DeclaredJob(reg, task, inst, o);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "codesweep tasks check: %s\n", spec.status().message().c_str());
+    return 2;
+  }
+  NoCodeExecutor no_code;
+  std::unique_ptr<Executor> sandbox;
+  RunnerDeps deps;
+  deps.executor = &no_code;
+  if (python) {
+    SandboxOptions options;
+    options.preload = {};
+    Result<std::unique_ptr<Executor>> made = MakeSandbox(options, Logger::Null());
+    if (!made.ok()) {
+      std::fprintf(stderr, "codesweep tasks check: the Python scorer needs the sandbox: %s\n",
+                   made.status().message().c_str());
+      return 2;
+    }
+    sandbox = std::move(made).value();
+    deps.executor = sandbox.get();
+  }
+  ProviderEnv env;
+  env.get_secret = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+  };
+  deps.make_client = MakeDefaultClientFactory(env);
+  Outcome out;
+  Status judged = JudgeDeclaredAnswer(*spec, answer, deps, out);
+  if (!judged.ok()) {
+    DeclaredJudgement j = JudgeDeclared(task.spec(), inst, answer);
+    std::fprintf(stderr, "codesweep tasks check: the %s scorer could not run: %s\n",
+                 python ? "Python" : "judge", judged.message().c_str());
+    std::printf("answer: %s\nextractor: %s\nscorer: %s (not run)\n",
+                j.answer ? j.answer->c_str() : "(none)", j.extractor.c_str(), scorer.c_str());
+    return 2;
+  }
+  nlohmann::json extra = nlohmann::json::parse(out.extra_json, nullptr, false);
+  std::string extractor =
+      extra.is_object() && extra.contains("extractor") && extra["extractor"].is_string()
+          ? extra["extractor"].get<std::string>()
+          : "";
+  std::printf("correct: %s\nscore: %g\nparsed: %s\nreason: %s\nextractor: %s\nscorer: %s\n",
+              out.correct ? "yes" : "no", out.score, out.final_answer.c_str(),
+              out.verdict_reason.c_str(), extractor.c_str(), scorer.c_str());
+  return out.correct ? 0 : 1;
+}
+
 int CheckAnswer(const TasksOptions& o) {
   std::string answer = o.answer;
   if (!o.answer_file.empty()) {
@@ -139,17 +232,11 @@ int CheckAnswer(const TasksOptions& o) {
   const Task* task = nullptr;
   std::optional<Instance> inst = MakeInstance(*reg, o, &task);
   if (!inst) return 2;
-  Verdict v = task->Check(*inst, answer);
   if (const auto* d = dynamic_cast<const DeclaredTask*>(task);
       d && (d->spec().python || d->spec().judge)) {
-    DeclaredJudgement j = JudgeDeclared(d->spec(), *inst, answer);
-    std::printf(
-        "answer: %s\nextractor: %s\nscorer: %s (runs in `codesweep run`; only the "
-        "extraction is checked here)\n",
-        j.answer ? j.answer->c_str() : "(none)", j.extractor.c_str(),
-        d->spec().python ? "python" : "judge");
-    return j.answer ? 0 : 1;
+    return CheckWithScorer(*reg, *d, *inst, o, answer);
   }
+  Verdict v = task->Check(*inst, answer);
   std::printf("correct: %s\nscore: %g\nparsed: %s\nreason: %s\n", v.correct ? "yes" : "no", v.score,
               v.parsed.c_str(), v.reason.c_str());
   return v.correct ? 0 : 1;

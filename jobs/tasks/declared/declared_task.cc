@@ -31,7 +31,7 @@ const std::set<std::string>& KnownKeys() {
                                              "scorer",
                                              "max_bytes",
                                              "max_row_bytes",
-                                             "levels",
+                                             "serve_levels",
                                              "complexity_pattern",
                                              "order",
                                              "reference"};
@@ -144,6 +144,7 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
   if (!ValidName(name)) {
     return bad("name", "a task needs name = \"...\" (letters, digits, _ - ., at most 64)");
   }
+  if (table.contains("levels")) return bad("levels", kLevelsIsAmbiguous);
   for (const auto& [key, value] : table.items()) {
     if (!KnownKeys().count(key)) return bad(key, "unknown key");
   }
@@ -203,17 +204,17 @@ Result<DeclaredTaskSpec> ParseDeclaredTask(const nlohmann::json& table,
     }
     spec.complexity_pattern = std::move(re);
   }
-  if (table.contains("levels")) {
-    const nlohmann::json& l = table["levels"];
-    if (!spec.complexity) return bad("levels", "needs complexity = \"{field}\"");
-    if (!l.is_array() || l.empty()) return bad("levels", "a non-empty list of strings");
+  if (table.contains("serve_levels")) {
+    const nlohmann::json& l = table["serve_levels"];
+    if (!spec.complexity) return bad("serve_levels", "needs complexity = \"{field}\"");
+    if (!l.is_array() || l.empty()) return bad("serve_levels", "a non-empty list of strings");
     for (const nlohmann::json& level : l) {
       if (!level.is_string() || level.get<std::string>().empty()) {
-        return bad("levels", "a non-empty list of strings");
+        return bad("serve_levels", "a non-empty list of strings");
       }
       if (std::find(spec.levels.begin(), spec.levels.end(), level.get<std::string>()) !=
           spec.levels.end()) {
-        return bad("levels", "'" + level.get<std::string>() + "' is listed twice");
+        return bad("serve_levels", "'" + level.get<std::string>() + "' is listed twice");
       }
       spec.levels.push_back(level.get<std::string>());
     }

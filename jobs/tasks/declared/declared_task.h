@@ -39,8 +39,8 @@ struct DeclaredTaskSpec {
   // Optional RE2 pattern the rendered complexity must match in full; its first capture group is
   // the level ("Level ([1-5])" turns "Level 3" into "3"). Rows that do not match are not served.
   std::shared_ptr<const re2::RE2> complexity_pattern;
-  // The levels, in order (complexity_levels()); rows at other levels are not served. Empty: the
-  // levels in order of first appearance, all served.
+  // `serve_levels`: the levels, in order (complexity_levels()); rows at other levels are not
+  // served. Empty: the levels in order of first appearance, all served.
   std::vector<std::string> levels;
   // How samples map to rows: false (order = "content", the default) serves each level's rows in
   // the order of their content hashes rotated by the seed, so reordering the file changes
@@ -62,6 +62,13 @@ struct DeclaredTaskSpec {
   // resolved, a python scorer's source inlined (scorer.source). Sent with every job.
   nlohmann::json table;
 };
+
+// The error for `levels`, which once meant two things: in a sweep, the levels to run (now
+// run_levels); in a declaration, the levels the task serves (now serve_levels).
+inline constexpr const char* kLevelsIsAmbiguous =
+    "no longer a key (it meant two things): write run_levels = [...] in the sweep's entry for the "
+    "complexity levels to run, or serve_levels = [...] in the declaration for the levels the task "
+    "serves (rows at other levels are not served)";
 
 // Reads a task declaration (a TOML table converted to JSON). `base_dir` resolves a relative
 // dataset (and reference) path. Errors are "tasks.<name>.<key>: what".
@@ -133,14 +140,14 @@ class DeclaredTask : public Task {
   // it), or nullopt. Default order: binary search over the level's rows, which are kept in
   // content-hash order (the seed plays no part); order = "file": the seeded permutation.
   std::optional<size_t> FindRow(std::string_view complexity, int64_t key, uint64_t seed) const;
+  // The dataset row behind (level, sample, seed): what Generate serves. order = "file": the
+  // sample-th item of the seeded permutation of the level's rows in file order. Default order:
+  // the row whose sample key is `sample`, else the sample-th row of the level's seeded rotation.
+  Result<size_t> RowIndex(std::string_view complexity, int64_t sample, uint64_t seed) const;
 
  private:
   DeclaredTask(DeclaredTaskSpec spec, Dataset dataset)
       : spec_(std::move(spec)), dataset_(std::move(dataset)) {}
-  // The dataset row behind (level, sample, seed). order = "file": the sample-th item of the
-  // seeded permutation of the level's rows in file order. Default order: the row whose sample
-  // key is `sample`, else the sample-th row of the level's seeded rotation.
-  Result<size_t> RowIndex(std::string_view complexity, int64_t sample, uint64_t seed) const;
 
   DeclaredTaskSpec spec_;
   Dataset dataset_;

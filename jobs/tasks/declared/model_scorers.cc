@@ -64,29 +64,32 @@ Verdict FromReturnValue(const nlohmann::json& r) {
 
 }  // namespace
 
-std::string PythonScorerProgram(const PythonScorer& scorer, std::string_view answer,
-                                const nlohmann::json& row, std::string_view reply) {
+std::string PythonScorerCall(const PythonScorer& scorer, std::string_view answer,
+                             const nlohmann::json& row, std::string_view reply) {
   nlohmann::json args = {{"answer", ValidUtf8(answer)}, {"row", row}, {"reply", ValidUtf8(reply)}};
   std::string function = scorer.function.empty() ? "score" : scorer.function;
+  return "\n# --- added by codesweep: call the scorer and print its verdict ---\n"
+         "import json as _cs_json, sys as _cs_sys\n"
+         "_cs_args = _cs_json.loads(" +
+         PyStringLiteral(args.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)) +
+         ")\n"
+         "_cs_result = " +
+         function +
+         "(_cs_args['answer'], _cs_args['row'], _cs_args['reply'])\n"
+         "try:\n"
+         "    _cs_text = _cs_json.dumps(_cs_result, allow_nan=False)\n"
+         "except (TypeError, ValueError):\n"
+         "    _cs_text = _cs_json.dumps({'__unserializable__': type(_cs_result).__name__})\n"
+         "_cs_sys.stdout.flush()\n"
+         "print(" +
+         PyStringLiteral(kMarker) + " + _cs_text, flush=True)\n";
+}
+
+std::string PythonScorerProgram(const PythonScorer& scorer, std::string_view answer,
+                                const nlohmann::json& row, std::string_view reply) {
   std::string program = scorer.source;
   if (!program.empty() && program.back() != '\n') program += '\n';
-  program +=
-      "\n# --- added by codesweep: call the scorer and print its verdict ---\n"
-      "import json as _cs_json, sys as _cs_sys\n"
-      "_cs_args = _cs_json.loads(" +
-      PyStringLiteral(args.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)) +
-      ")\n"
-      "_cs_result = " +
-      function +
-      "(_cs_args['answer'], _cs_args['row'], _cs_args['reply'])\n"
-      "try:\n"
-      "    _cs_text = _cs_json.dumps(_cs_result, allow_nan=False)\n"
-      "except (TypeError, ValueError):\n"
-      "    _cs_text = _cs_json.dumps({'__unserializable__': type(_cs_result).__name__})\n"
-      "_cs_sys.stdout.flush()\n"
-      "print(" +
-      PyStringLiteral(kMarker) + " + _cs_text, flush=True)\n";
-  return program;
+  return program + PythonScorerCall(scorer, answer, row, reply);
 }
 
 Verdict PythonScorerVerdict(std::string_view status, const ExecReport& run) {

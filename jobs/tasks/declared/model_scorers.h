@@ -25,10 +25,15 @@ struct PythonScorer {
   std::string function;  // default "score"
 };
 
-// The whole program the sandbox runs: the scorer's source, then a call of
-// `function(answer, row, reply)` whose result is printed after a marker line. The function
-// returns a bool (correct), a number in [0, 1] (the score; correct when 1), or a dict with
-// `correct` (bool) and optionally `score` (number in [0, 1]) and `reason` (str).
+// What the sandbox runs for one verdict: the scorer's source as the prelude (ExecRequest), then
+// as the code a call of `function(answer, row, reply)` whose result is printed after a marker
+// line. The function returns a bool (correct), a number in [0, 1] (the score; correct when 1), or
+// a dict with `correct` (bool) and optionally `score` (number in [0, 1]) and `reason` (str).
+// In fork-server mode the source is loaded once per warm server and each call runs in a fork of
+// it; elsewhere source and call run as one program (PythonScorerProgram).
+std::string PythonScorerCall(const PythonScorer& scorer, std::string_view answer,
+                             const nlohmann::json& row, std::string_view reply);
+// The whole program: the source, then the call.
 std::string PythonScorerProgram(const PythonScorer& scorer, std::string_view answer,
                                 const nlohmann::json& row, std::string_view reply);
 

@@ -22,33 +22,14 @@
 
 #include "jobs/sandbox/sandbox.h"
 #include "jobs/sandbox/scratch.h"
+#include "tests/fault/sandbox/procs.h"
 
 namespace codesweep {
 namespace {
 
+using namespace codesweep::testing;  // NOLINT
+
 constexpr const char* kSecret = "sk-hostile-secret-4242";
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Pids whose environment carries CODESWEEP_SANDBOX=<label>.
-std::vector<int> LabelledPids(const std::string& label) {
-  std::vector<int> out;
-  std::string needle = "CODESWEEP_SANDBOX=" + label;
-  DIR* proc = opendir("/proc");
-  while (dirent* e = proc ? readdir(proc) : nullptr) {
-    int pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::string env = ReadAll("/proc/" + std::string(e->d_name) + "/environ");
-    if (env.find(needle) != std::string::npos) out.push_back(pid);
-  }
-  if (proc) closedir(proc);
-  return out;
-}
 
 class HostileTest : public ::testing::TestWithParam<std::string> {
  protected:

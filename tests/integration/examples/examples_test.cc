@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <memory>
+
 #include "tests/integration/engine/harness.h"
 
 namespace codesweep::testing {
@@ -123,6 +126,72 @@ TEST(ExamplesTest, DeclaredTasksListShowAndRunWithEveryScorerKind) {
   ASSERT_TRUE(again.Wait(60'000)) << again.log();
   EXPECT_EQ(again.exit_code(), 0) << again.log();
   EXPECT_THAT(again.log(), ::testing::HasSubstr("nothing to run"));
+}
+
+// `tasks check` on a declared task with a Python scorer or an LLM judge runs that scorer (the
+// sandbox; the sim model as the judge), and says so and exits 2 when the judge's model cannot be
+// called.
+TEST(ExamplesTest, TasksCheckRunsPythonAndJudgeScorers) {
+  TempDir dir;
+  Proc show({Binary(), "tasks", "show", "arith_python", "--sweep", Example("declared.toml"),
+             "--seed", "1"},
+            dir / "show.log");
+  ASSERT_TRUE(show.Wait(60'000));
+  ASSERT_EQ(show.exit_code(), 0) << show.log();
+  std::string log = show.log();
+  size_t at = log.find("== ground truth\n");
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string truth = log.substr(at + 16, log.find('\n', at + 16) - at - 16);
+  auto check = [&](const std::string& task, const std::string& answer, const std::string& sweep) {
+    auto p =
+        std::make_unique<Proc>(std::vector<std::string>{Binary(), "tasks", "check", task, "--sweep",
+                                                        sweep, "--seed", "1", "--answer", answer},
+                               dir / "check.log");
+    EXPECT_TRUE(p->Wait(60'000));
+    return p;
+  };
+  auto right = check("arith_python", "It is <<<" + truth + ">>>", Example("declared.toml"));
+  EXPECT_EQ(right->exit_code(), 0) << right->log();
+  EXPECT_THAT(right->log(), ::testing::HasSubstr("correct: yes\n"));
+  EXPECT_THAT(right->log(), ::testing::HasSubstr("reason: exact\n"));  // the scorer's own words
+  EXPECT_THAT(right->log(), ::testing::HasSubstr("scorer: python ("));
+  auto near = check("arith_python", "<<<" + truth + ".5>>>", Example("declared.toml"));
+  EXPECT_EQ(near->exit_code(), 1) << near->log();
+  EXPECT_THAT(near->log(), ::testing::HasSubstr("reason: off by "));
+
+  // arith_judge serves its rows in its own seeded order: its own truth.
+  Proc show_judge({Binary(), "tasks", "show", "arith_judge", "--sweep", Example("declared.toml"),
+                   "--seed", "1"},
+                  dir / "show_judge.log");
+  ASSERT_TRUE(show_judge.Wait(60'000));
+  log = show_judge.log();
+  at = log.find("== ground truth\n");
+  ASSERT_NE(at, std::string::npos) << log;
+  truth = log.substr(at + 16, log.find('\n', at + 16) - at - 16);
+  auto judged = check("arith_judge", "<<<" + truth + ">>>", Example("declared.toml"));
+  EXPECT_EQ(judged->exit_code(), 0) << judged->log();
+  EXPECT_THAT(judged->log(), ::testing::HasSubstr("reason: judge: "));
+  EXPECT_THAT(judged->log(), ::testing::HasSubstr("scorer: judge (model sim:default)"));
+  auto wrong = check("arith_judge", "<<<-1>>>", Example("declared.toml"));
+  EXPECT_EQ(wrong->exit_code(), 1) << wrong->log();
+
+  // A judge whose model needs a key that is not set: no verdict, exit status 2.
+  std::ofstream(dir / "judge.toml")
+      << "name = \"judge-offline\"\nmethods = [\"only_question\"]\n"
+         "[models.\"openai:gpt-4o\"]\napi_key_env = \"CS_TEST_KEY_THAT_IS_NOT_SET\"\n"
+         "[[tasks]]\nname = \"arith_judge\"\n"
+         "dataset = \"" +
+             std::string(CODESWEEP_SOURCE_DIR) +
+             "/data/declared_example/arith.jsonl\"\n"
+             "prompt = \"{question}\"\ntarget = \"{answer}\"\n"
+             "scorer = { kind = \"judge\", model = \"openai:gpt-4o\" }\n";
+  unsetenv("CS_TEST_KEY_THAT_IS_NOT_SET");
+  auto offline = check("arith_judge", "<<<" + truth + ">>>", dir / "judge.toml");
+  EXPECT_EQ(offline->exit_code(), 2) << offline->log();
+  EXPECT_THAT(offline->log(), ::testing::HasSubstr("the judge scorer could not run"));
+  EXPECT_THAT(offline->log(),
+              ::testing::HasSubstr("scorer: judge (model openai:gpt-4o) (not run)"));
+  EXPECT_THAT(offline->log(), ::testing::Not(::testing::HasSubstr("correct:")));
 }
 
 }  // namespace

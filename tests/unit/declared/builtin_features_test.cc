@@ -145,7 +145,7 @@ prompt = "{q}\nAnswer as <<<n>>>."
 target = "{t}"
 complexity = "{level}"
 complexity_pattern = "Level ([1-5])"
-levels = ["2", "1"]
+serve_levels = ["2", "1"]
 order = "file"
 )TOML";
   std::filesystem::path dir_;

@@ -197,5 +197,25 @@ TEST_F(PythonScorerRunTest, VerdictsAndFailuresAreVerdicts) {
   }
 }
 
+// Each verdict runs in a fork of one warm interpreter that loaded the scorer file: the load token
+// is the same every time (the file ran once), and what one verdict appends to a global is gone
+// by the next.
+TEST_F(PythonScorerRunTest, ScorerStateDoesNotCarryOverBetweenVerdicts) {
+  const std::string source =
+      "import random\nLOADED = random.getrandbits(62)\nseen = []\n"
+      "def score(answer, row, reply):\n"
+      "    seen.append(answer)\n"
+      "    return {'correct': len(seen) == 1, 'reason': '%d %d' % (len(seen), LOADED)}\n";
+  Outcome first = Score(source);
+  ASSERT_FALSE(first.failed) << first.error;
+  EXPECT_TRUE(first.correct) << first.verdict_reason;
+  EXPECT_EQ(first.verdict_reason.substr(0, 2), "1 ");
+  for (const char* reply : {"<<<4>>>", "<<<5>>>"}) {
+    Outcome next = Score(source, reply);
+    ASSERT_FALSE(next.failed) << next.error;
+    EXPECT_EQ(next.verdict_reason, first.verdict_reason);
+  }
+}
+
 }  // namespace
 }  // namespace codesweep

@@ -1,6 +1,6 @@
 // Declared tasks in sweep files: inline [[tasks]] and task-file includes, grid keys (samples,
-// levels), and cell identity on a real SQLite store: editing one row re-runs that row only,
-// adding rows runs only the new ones, reordering the file changes nothing.
+// run_levels) beside serve_levels, and cell identity on a real SQLite store: editing one row
+// re-runs that row only, adding rows runs only the new ones, reordering the file changes nothing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -116,7 +116,7 @@ methods = ["only_question"]
 [models."sim:default"]
 [[tasks]]
 file = "tasks/adds.toml"
-levels = ["easy"]
+run_levels = ["easy"]
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->tasks[0].complexities, (std::vector<std::string>{"easy"}));
@@ -128,9 +128,9 @@ methods = ["only_question"]
 [models."sim:default"]
 [[tasks]]
 file = "tasks/adds.toml"
-levels = ["medium"]
+run_levels = ["medium"]
 )"),
-              HasSubstr("tasks.adds.levels"));
+              HasSubstr("tasks.adds.run_levels"));
   EXPECT_THAT(LoadError(R"(
 name = "decl"
 methods = ["only_question"]
@@ -139,6 +139,41 @@ methods = ["only_question"]
 file = "tasks/missing.toml"
 )"),
               HasSubstr("sweep.toml:5: tasks[0].file:"));
+}
+
+// serve_levels (the declaration: which levels the task serves) and run_levels (the sweep: which
+// of those to run) are two keys; `levels`, which meant either, is refused wherever it is written
+// with a message naming both.
+TEST_F(DeclaredSweepTest, ServeLevelsAndRunLevelsAreDistinctAndLevelsIsRefused) {
+  Write("data/adds.jsonl",
+        "{\"q\": \"1+1\", \"a\": 2, \"lvl\": \"easy\"}\n{\"q\": \"9*9\", \"a\": 81, \"lvl\": "
+        "\"hard\"}\n{\"q\": \"2+2\", \"a\": 4, \"lvl\": \"easy\"}\n{\"q\": \"0\", \"a\": 0, "
+        "\"lvl\": \"odd\"}\n");
+  const std::string task =
+      "name = \"adds\"\ndataset = \"../data/adds.jsonl\"\nprompt = \"What is {q}?\"\n"
+      "target = \"{a}\"\ncomplexity = \"{lvl}\"\n";
+  Write("tasks/adds.toml", task + "serve_levels = [\"hard\", \"easy\"]\n");
+  const std::string head =
+      "name = \"decl\"\nsamples = 10\nmethods = [\"only_question\"]\n[models.\"sim:default\"]\n"
+      "[[tasks]]\nfile = \"tasks/adds.toml\"\n";
+  Result<SweepConfig> all = Load(head);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->tasks[0].complexities, (std::vector<std::string>{"hard", "easy"}));
+  EXPECT_EQ(GridSize(*all), 3);  // the "odd" row is not served
+  Result<SweepConfig> easy = Load(head + "run_levels = [\"easy\"]\n");
+  ASSERT_TRUE(easy.ok()) << easy.status().ToString();
+  EXPECT_EQ(GridSize(*easy), 2);
+  EXPECT_THAT(LoadError(head + "run_levels = [\"odd\"]\n"), HasSubstr("tasks.adds.run_levels"));
+
+  // The old spelling beside file, in the task file, and in an inline declaration.
+  std::string beside = LoadError(head + "levels = [\"easy\"]\n");
+  EXPECT_THAT(beside, HasSubstr("tasks[0].levels: no longer a key"));
+  EXPECT_THAT(beside, HasSubstr("run_levels"));
+  EXPECT_THAT(beside, HasSubstr("serve_levels"));
+  Write("tasks/adds.toml", task + "levels = [\"easy\"]\n");
+  EXPECT_THAT(LoadError(head), HasSubstr("tasks.adds.levels: no longer a key"));
+  EXPECT_THAT(LoadError(std::string(kSweep) + "levels = [\"\"]\n"),
+              HasSubstr("tasks.adds.levels: no longer a key"));
 }
 
 TEST_F(DeclaredSweepTest, BadRowsAreErrorsNamingFileAndLine) {

@@ -1,6 +1,7 @@
 // Declared methods in sweep files: [method_templates.NAME] parsing with errors naming file, line
-// and key; their cells beside built-in ones; template edits give new cells (on a real SQLite
-// file), unchanged templates keep theirs, and every job points at the definition it runs.
+// and key, inline or from a template file (`file = "..."`); their cells beside built-in ones;
+// template edits give new cells (on a real SQLite file), unchanged templates keep theirs, and every
+// job points at the definition it runs.
 #include "coordinator/sweep/method_templates.h"
 
 #include <gmock/gmock.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -133,6 +135,68 @@ TEST_F(MethodTemplatesTest, ErrorsNameFileLineAndKey) {
   EXPECT_THAT(ErrorOf("\"tooly\"]", "\"tooly\", \"tooly\"]"), HasSubstr("listed twice"));
   EXPECT_THAT(ErrorOf("{task_prompt}\\nThink", "{task_prompt\\nThink"),
               HasSubstr("method_templates.my_cot.prompt: "));
+}
+
+// [method_templates.NAME] file = "methods/x.toml": relative to the sweep file, checked as an
+// inline template, errors naming both files; the same text gives the same cells either way.
+TEST_F(MethodTemplatesTest, TemplateFromAFileIsTheSameMethod) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("cs_method_file_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "methods");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+  };
+  const std::string inline_cot =
+      "[method_templates.my_cot]\n"
+      "description = \"chain of thought, then code\"\n"
+      "system = \"You are a careful solver.\"\n"
+      "prompt = \"{task_prompt}\\nThink step by step, then write one Python block that prints "
+      "the answer.\"\n"
+      "code = \"execute\"\n"
+      "turns = 1\n";
+  const std::string body = inline_cot.substr(inline_cot.find('\n') + 1);
+  std::string text = kSweep;
+  ASSERT_NE(text.find(inline_cot), std::string::npos);
+  const std::string sweep = (dir / "decl.toml").string();
+  auto with_file = [&](const std::string& entry) {
+    std::string t = text;
+    t.replace(t.find(inline_cot), inline_cot.size(), "[method_templates.my_cot]\n" + entry);
+    return ParseSweep(t, sweep, registry_);
+  };
+  auto error_of = [&](const std::string& entry) {
+    Result<SweepConfig> c = with_file(entry);
+    EXPECT_FALSE(c.ok()) << entry;
+    return c.ok() ? "" : c.status().message();
+  };
+
+  write("methods/cot.toml", body);
+  Result<SweepConfig> from_file = with_file("file = \"methods/cot.toml\"\n");
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  Result<SweepConfig> inline_config = ParseSweep(text, sweep, registry_);
+  ASSERT_TRUE(inline_config.ok()) << inline_config.status().ToString();
+  EXPECT_EQ(Keys(*from_file), Keys(*inline_config));
+  EXPECT_EQ(FindMethodTemplate(*from_file, "my_cot")->system, "You are a careful solver.");
+
+  // Errors name the sweep file's line and the template file's.
+  write("methods/bad.toml", body + "retries = 2\n");
+  std::string e = error_of("file = \"methods/bad.toml\"\n");
+  EXPECT_THAT(e, HasSubstr("decl.toml:14: method_templates.my_cot.file: "));
+  EXPECT_THAT(e, HasSubstr("methods/bad.toml:6: method_templates.my_cot.retries: unknown key"));
+  write("methods/bad.toml", "prompt = \"{task_prompt} {nope}\"\n");
+  EXPECT_THAT(error_of("file = \"methods/bad.toml\"\n"),
+              HasSubstr("methods/bad.toml:1: method_templates.my_cot.prompt: unknown placeholder "
+                        "{nope}"));
+  write("methods/bad.toml", "prompt = \"x\"\nturns = [\n");
+  EXPECT_THAT(error_of("file = \"methods/bad.toml\"\n"), HasSubstr("methods/bad.toml:"));
+  EXPECT_THAT(error_of("file = \"methods/none.toml\"\n"),
+              HasSubstr("methods/none.toml: cannot open method template file"));
+  EXPECT_THAT(error_of("file = \"methods/cot.toml\"\ncode = \"never\"\n"),
+              HasSubstr("method_templates.my_cot.file: no other key beside file"));
+  EXPECT_THAT(error_of("file = 3\n"), HasSubstr("method_templates.my_cot.file: a path"));
+  write("methods/nested.toml", "file = \"cot.toml\"\n");
+  EXPECT_THAT(error_of("file = \"methods/nested.toml\"\n"),
+              HasSubstr("a method template file does not include others"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(MethodTemplatesTest, ModelsWithoutToolsOrSystemAreRefusedUnlessSkipped) {

@@ -314,6 +314,113 @@ TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
   EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["dead"], 1);
 }
 
+// One number from `sql` on the test database.
+int64_t QueryInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  int64_t out = -1;
+  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+// The Sweeps page's states, the filter lists and the cell list's counts come from view_states
+// and view_grain (migrations 0013 and 0019), which the writer keeps: after jobs are added,
+// change state, lose their results and are deleted while the viewer runs, every count still
+// equals the jobs' own.
+TEST_F(ViewApiTest, KeptCountsEqualTheJobsAndFollowEveryWrite) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?status=done&rows=0"))["matches"], 360);
+  Exec(db_,
+       "INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id, method, turns,"
+       " created_ms, updated_ms) SELECT randomblob(32), sweep_id, task, complexity, sample + 1000,"
+       " variant_id, method, turns, 0, 0 FROM jobs WHERE id <= 7;"
+       "UPDATE jobs SET state = 'failed', last_error = 'boom' WHERE id IN (10, 11, 12);"
+       "UPDATE jobs SET state = 'dead', last_error = 'gone' WHERE id = 13;"
+       "UPDATE jobs SET state = 'leased' WHERE id = 14;"
+       "UPDATE jobs SET state = 'done', last_error = '' WHERE id = 14;"  // back: one row again
+       "DELETE FROM results WHERE job_id = 15; UPDATE jobs SET method = 'all_code' WHERE id = 15;"
+       "DELETE FROM results WHERE job_id IN (10, 11, 12, 13, 20, 21);"
+       "UPDATE jobs SET state = 'pending' WHERE id IN (20, 21);"
+       "DELETE FROM calls WHERE job_id = 30; DELETE FROM executions WHERE job_id = 30;"
+       "DELETE FROM attempts WHERE job_id = 30; DELETE FROM results WHERE job_id = 30;"
+       "DELETE FROM jobs WHERE id = 30;");
+  const std::string results =
+      "SELECT count(*) FROM jobs j JOIN results r ON r.job_id = j.id"
+      " JOIN variants v ON v.id = j.variant_id WHERE ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "SELECT count(*) FROM jobs"},
+      {"status=failed", "SELECT count(*) FROM jobs WHERE state = 'failed'"},
+      {"status=pending&method=all_code",
+       "SELECT count(*) FROM jobs WHERE state = 'pending' AND method = 'all_code'"},
+      {"sweep=demo&status=done&complexity=2&turns=1",
+       "SELECT count(*) FROM jobs WHERE state = 'done' AND complexity = '2' AND turns = 1"},
+      {"status=correct&model=sim%3Asmall&task=game24",
+       results + "r.correct = 1 AND v.model = 'sim:small' AND j.task = 'game24'"},
+      {"status=incorrect&sweep=demo", results + "r.correct = 0"},
+      {"code_used=0&method=only_question",
+       results + "r.code_used = 0 AND j.method = 'only_question'"},
+      {"code_used=1", results + "r.code_used = 1"},
+      {"status=correct&code_used=1", results + "r.correct = 1 AND r.code_used = 1"},
+      {"status=dead&error=gon", "SELECT count(*) FROM jobs WHERE last_error = 'gone'"},
+  };
+  for (const auto& [query, sql] : cases) {
+    SCOPED_TRACE(query);
+    json c = Json(Get(*s, "/api/cells?rows=0&" + query));
+    EXPECT_EQ(c["matches"].get<int64_t>(), QueryInt(db_, sql));
+    EXPECT_FALSE(c["matches_capped"].get<bool>());
+  }
+  json sweep = Json(Get(*s, "/api/sweeps"))["sweeps"][0];
+  EXPECT_EQ(sweep["total"], 366);
+  for (const char* state : {"pending", "leased", "done", "failed", "dead"}) {
+    EXPECT_EQ(sweep[state].get<int64_t>(),
+              QueryInt(db_, std::string("SELECT count(*) FROM jobs WHERE state = '") + state + "'"))
+        << state;
+  }
+  EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM view_states WHERE n <= 0"), 0);
+  EXPECT_EQ(QueryInt(db_,
+                     "SELECT count(*) FROM (SELECT sweep_id, variant_id, task, method, turns,"
+                     " complexity, state, count(*) AS n FROM jobs GROUP BY 1, 2, 3, 4, 5, 6, 7"
+                     " EXCEPT SELECT * FROM view_states)"),
+            0);
+  // The model settings and filter lists read from view_states equal those read from the jobs.
+  json kept = Json(Get(*s, "/api/filters?sweep=demo"));
+  Exec(db_,
+       "DROP TRIGGER view_states_add; DROP TRIGGER view_states_remove;"
+       "DROP TRIGGER view_states_change; DROP TABLE view_states;");
+  auto slow = Server();
+  ASSERT_NE(slow, nullptr);
+  EXPECT_EQ(kept, Json(Get(*slow, "/api/filters?sweep=demo")));
+  EXPECT_EQ(kept["models"].size(), 2u);
+  for (const auto& [query, sql] : cases) {
+    if (query.find("error") != std::string::npos) continue;
+    SCOPED_TRACE("without view_states: " + query);
+    EXPECT_EQ(Json(Get(*slow, "/api/cells?rows=0&" + query))["matches"].get<int64_t>(),
+              QueryInt(db_, sql));
+  }
+  EXPECT_EQ(Json(Get(*slow, "/api/sweeps"))["sweeps"][0]["total"], 366);
+}
+
+// A search for words in most replies tests the cells one by one in id order (the walk) and
+// stops its count early; a prefix of the last word stands for the words it begins.
+TEST_F(ViewApiTest, ACommonSearchWalksTheCellsAndItsLastWordIsAPrefix) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  json set = Json(Get(*s, "/api/cells?q=answer+is+41&search=set"));
+  json walk = Json(Get(*s, "/api/cells?q=answer+is+41&search=walk"));
+  EXPECT_EQ(set["matches"], 180);
+  EXPECT_EQ(walk["matches"], 180);
+  EXPECT_EQ(set["cells"], walk["cells"]);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+4&rows=0"))["matches"], 180);  // "4" → "41"
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=ANSWER+IS+41&rows=0"))["matches"], 180);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41+&rows=0"))["matches"], 180);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+i+41&rows=0"))["matches"], 0);  // whole words
+}
+
 // The three Results tables from view_grain equal the report views' (from=views), numbers within
 // rounding of the sums.
 void ExpectSameTables(const json& a, const json& b) {
@@ -402,13 +509,24 @@ TEST_F(ViewApiTest, ADatabaseWithoutTheViewerTablesIsReadTheSlowWay) {
        "DROP TRIGGER view_grain_change; DROP TRIGGER reply_search_add;"
        "DROP TRIGGER reply_search_remove; DROP TRIGGER reply_search_change;"
        "DROP TRIGGER answer_search_add; DROP TRIGGER answer_search_remove;"
-       "DROP TRIGGER answer_search_change;");
+       "DROP TRIGGER answer_search_change; DROP TABLE view_states;"
+       "DROP TRIGGER view_states_add; DROP TRIGGER view_states_remove;"
+       "DROP TRIGGER view_states_change; DROP INDEX jobs_unfinished_error;"
+       "CREATE INDEX jobs_unfinished_error ON jobs (sweep_id, variant_id, method, turns,"
+       " last_error) WHERE state IN ('failed', 'dead');"
+       "UPDATE jobs SET state = 'failed', last_error = 'boom' WHERE id IN (1, 2);");
   auto s = Server();
   ASSERT_NE(s, nullptr);
   json r = Json(Get(*s, "/api/results?sweep=demo"));
   EXPECT_EQ(r["grain"].size(), 12u);  // 2 models x 2 methods x 3 levels
   EXPECT_EQ(Json(Get(*s, "/api/cells?q=answer+is+41"))["matches"], 180);
   EXPECT_EQ(Json(Get(*s, "/api/cells?q=100%25"))["matches"], 0);  // % is literal
+  EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["failed"], 2);
+  EXPECT_EQ(Json(Get(*s, "/api/cells?status=failed"))["matches"], 2);
+  json e = Json(Get(*s, "/api/errors"));
+  ASSERT_EQ(e["groups"].size(), 2u) << e.dump();  // ids 1 and 2 have two methods
+  EXPECT_EQ(e["groups"][0]["cells"], 1);
+  EXPECT_EQ(e["groups"][1]["error"], "boom");
 }
 
 TEST_F(ViewApiTest, AValueOfTheWrongTypeIsAnErrorNotACrash) {

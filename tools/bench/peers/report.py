@@ -119,6 +119,11 @@ def llm_section(d, L, title="LLM-bound work: codesweep vs a naive asyncio runner
                  f"{ratio(med(r, 'wall_s'), base)} |")
     walls = {s: [round(x["wall_s"], 1) for x in runs[s]] for s in runs}
     L.append(f"\nWall s per repetition: {walls}.\n")
+    if second:
+        per = {s: [" / ".join(f"{100 * u:.0f} %" for u in x["limit_share_per_model"])
+                   for x in runs[s]] for s in runs}
+        L.append(f"Binding limit used per model ({cfg['rpm']} / {second} requests/min), per "
+                 f"repetition: {per}.\n")
 
 
 def sandbox_section(d, L):
@@ -149,12 +154,55 @@ def sandbox_section(d, L):
     L.append("")
 
 
+def llm_sections(a_dir, L):
+    """Every LLM-bound scenario whose JSON is in a_dir, in the suite's order."""
+    load = lambda n: json.load(open(os.path.join(a_dir, n)))  # noqa: E731
+    scenarios = [("llm.json", None),
+                 ("llm_tpm.json", "LLM-bound work, the tokens-per-minute limit binding"),
+                 ("llm_2models.json", "LLM-bound work, two models of different limits in one "
+                  "sweep"),
+                 ("llm_long.json", "LLM-bound work, 3,000 jobs")]
+    for name, title in scenarios:
+        if os.path.exists(os.path.join(a_dir, name)):
+            if title is None:
+                llm_section(load(name), L)
+            else:
+                llm_section(load(name), L, title)
+
+
+def replace_llm(a):
+    """--llm-only: rewrite only the LLM-bound sections of an existing report (the scheduler and
+    sandbox sections keep the numbers of their own run), noting the load of the LLM runs."""
+    text = open(a.out).read()
+    start = text.index("### LLM-bound work")
+    end = text.index("### Sandbox cost")
+    # Notes written by hand into the old sections (paragraphs opening with a bold title) stay.
+    notes = [p for p in text[start:end].split("\n\n") if p.startswith("**")]
+    L = []
+    llm_sections(a.dir, L)
+    loads = []
+    for name in sorted(os.listdir(a.dir)):
+        if name.startswith("llm") and name.endswith(".json"):
+            d = json.load(open(os.path.join(a.dir, name)))
+            loads += [r["load1"] for runs in d["runs"].values() for r in runs]
+    L.append(f"These LLM-bound sections were re-run alone (`report.py --llm-only`), not with the "
+             f"rest of the suite: load average (1 min) after each run "
+             f"{min(loads):.1f}-{max(loads):.1f}.\n")
+    L += [n.rstrip() + "\n" for n in notes]
+    with open(a.out, "w") as out:
+        out.write(text[:start] + "\n".join(L) + "\n" + text[end:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--chart", required=True)
+    ap.add_argument("--chart", default="")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--llm-only", action="store_true",
+                    help="replace only the LLM-bound sections of the existing --out")
     a = ap.parse_args()
+    if a.llm_only:
+        return replace_llm(a)
     load = lambda n: json.load(open(os.path.join(a.dir, n)))  # noqa: E731
     machine = load("machine.json")
     L = ["## Against peers\n",
@@ -168,14 +216,7 @@ def main():
              "ratios: every system ran in the same repetitions, interleaved.\n")
     L.append(f"![codesweep against peers]({a.chart})\n")
     sched_section(load("sched.json"), L)
-    llm_section(load("llm.json"), L)
-    if os.path.exists(os.path.join(a.dir, "llm_tpm.json")):
-        llm_section(load("llm_tpm.json"), L, "LLM-bound work, the tokens-per-minute limit binding")
-    if os.path.exists(os.path.join(a.dir, "llm_2models.json")):
-        llm_section(load("llm_2models.json"), L, "LLM-bound work, two models of different limits "
-                    "in one sweep")
-    if os.path.exists(os.path.join(a.dir, "llm_long.json")):
-        llm_section(load("llm_long.json"), L, "LLM-bound work, 3,000 jobs")
+    llm_sections(a.dir, L)
     sandbox_section(load("sandbox.json"), L)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "METHOD.md")) as m:
         L.append(m.read())

@@ -1,0 +1,153 @@
+// Warm servers of fork-server mode (ExecRequest::prelude, docs/sandbox.md): the prelude is loaded
+// once and each run is a fork of it, so what one run changes is not seen by the next; a warm
+// server killed from outside (a real SIGKILL) is replaced by the next run; a prelude that fails
+// gives the result the whole program gives in fresh mode. Tier A only; skipped elsewhere.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "jobs/sandbox/sandbox.h"
+#include "tests/fault/sandbox/procs.h"
+
+namespace codesweep {
+namespace {
+
+using namespace codesweep::testing;  // NOLINT
+using Clock = std::chrono::steady_clock;
+
+// A module-level token drawn once per load, and a counter every run bumps.
+constexpr const char* kPrelude =
+    "import random\n"
+    "TOKEN = random.getrandbits(62)\n"
+    "runs = []\n";
+constexpr const char* kBump = "runs.append(1)\nprint(len(runs), TOKEN)\n";
+
+class WarmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    label_ = "warm-" + std::to_string(getpid());
+    SandboxOptions options;
+    options.tier = "A";
+    options.mode = "forkserver";
+    options.preload = {};
+    options.label = label_;
+    auto made = MakeSandbox(options, Logger::Null());
+    if (!made.ok()) GTEST_SKIP() << "tier A unavailable: " << made.status().ToString();
+    executor_ = std::move(made).value();
+  }
+  ExecResult Run(const std::string& prelude, const std::string& code, int64_t wall_ms = 4000) {
+    ExecRequest request{code, {}, prelude};
+    request.limits.wall_ms = wall_ms;
+    auto r = executor_->Run(request);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : ExecResult{};
+  }
+  std::string label_;
+  std::unique_ptr<Executor> executor_;
+};
+
+// The same token each time: the prelude ran once, in one warm server. A count of 1 each time:
+// every run started from the state the prelude left, not from the last run's.
+TEST_F(WarmTest, EachRunIsAForkOfTheLoadedPrelude) {
+  ExecResult first = Run(kPrelude, kBump);
+  ASSERT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
+  std::string token = first.stdout_text.substr(2);
+  EXPECT_EQ(first.stdout_text.substr(0, 2), "1 ");
+  for (int i = 0; i < 3; ++i) {
+    ExecResult next =
+        Run(kPrelude, kBump + std::string("TOKEN = 0\nimport sys\nsys.modules.clear()\n"));
+    ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
+    EXPECT_EQ(next.stdout_text, "1 " + token);
+  }
+  // A different prelude is another warm server with its own state.
+  ExecResult other = Run(std::string(kPrelude) + "runs.append(0)\n", kBump);
+  EXPECT_EQ(other.stdout_text.substr(0, 2), "2 ") << other.stderr_text;
+}
+
+TEST_F(WarmTest, KilledWarmServerIsRestarted) {
+  ExecResult first = Run(kPrelude, kBump);
+  ASSERT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
+  // The only interpreter left between runs is the warm server (the idle plain one became it).
+  std::vector<int> servers = LabelledPids(label_, "python3");
+  ASSERT_EQ(servers.size(), 1u);
+  ASSERT_EQ(kill(servers[0], SIGKILL), 0);
+  // Gone with its bubblewrap (which holds the label too): nothing of it is left to answer.
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  while (!LabelledPids(label_).empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(LabelledPids(label_).empty());
+  ExecResult next = Run(kPrelude, kBump);
+  ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
+  EXPECT_EQ(next.stdout_text.substr(0, 2), "1 ");
+  EXPECT_NE(next.stdout_text, first.stdout_text) << "the prelude was not loaded again";
+  std::vector<int> now = LabelledPids(label_, "python3");
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now[0], servers[0]);
+
+  // A run that kills its own warm server fails; the next run has a new one.
+  ExecResult killer = Run(kPrelude, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n");
+  EXPECT_NE(killer.status, ExecStatus::kOk);
+  ExecResult again = Run(kPrelude, kBump);
+  ASSERT_EQ(again.status, ExecStatus::kOk) << again.stderr_text;
+  EXPECT_EQ(again.stdout_text.substr(0, 2), "1 ");
+  EXPECT_NE(again.stdout_text, next.stdout_text) << "the prelude was not loaded again";
+}
+
+// What fresh mode gives for the whole program (prelude then code), fork-server mode gives too:
+// status, exit code and the error's last line, whether the prelude or the code fails.
+TEST_F(WarmTest, FailuresAreThoseOfTheWholeProgram) {
+  SandboxOptions fresh_options;
+  fresh_options.tier = "A";
+  fresh_options.preload = {};
+  auto fresh = MakeSandbox(fresh_options, Logger::Null());
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  struct Case {
+    const char* prelude;
+    const char* code;
+  } cases[] = {
+      {"x = 1\n", "print(x + 1)\n"},
+      {"raise ValueError('at load')\n", "print(1)\n"},
+      {"import sys\nsys.exit(3)\n", "print(1)\n"},
+      {"import sys\nprint('bye')\nsys.exit(0)\n", "print(1)\n"},
+      {"def f(:\n", "print(1)\n"},
+      {"import time\ntime.sleep(30)\n", "print(1)\n"},
+      {"while True: pass\n", "print(1)\n"},
+      {"x = 1\n", "raise KeyError('in run')\n"},
+      {"x = 1\n", "import time\ntime.sleep(30)\n"},
+      {"import os\n", "os._exit(7)\n"},
+      {"import os, signal\n", "os.kill(os.getpid(), signal.SIGKILL)\n"},
+      {"x = 1\n", "print('a' * (2 << 20))\n"},
+  };
+  auto last_line = [](std::string s) {
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
+  };
+  // Cases that share a prelude run on the warm server the first of them loaded.
+  for (const Case& c : cases) {
+    ExecRequest request{c.code, {}, c.prelude};
+    request.limits.wall_ms = 800;
+    request.limits.kill_output_bytes = 1 << 20;
+    auto a = (*fresh)->Run(request);
+    auto b = executor_->Run(request);
+    ASSERT_TRUE(a.ok() && b.ok()) << c.prelude << c.code;
+    std::string what = std::string(c.prelude) + "|" + c.code;
+    EXPECT_EQ(ExecStatusName(a->status), ExecStatusName(b->status)) << what;
+    EXPECT_EQ(a->exit_code, b->exit_code) << what;
+    EXPECT_EQ(a->signal, b->signal) << what;
+    EXPECT_EQ(last_line(a->stderr_text), last_line(b->stderr_text)) << what;
+    if (a->status == ExecStatus::kOk) {
+      EXPECT_EQ(a->stdout_text, b->stdout_text) << what;
+    }
+  }
+  // And the warm server still serves afterwards.
+  ExecResult after = Run(kPrelude, kBump);
+  EXPECT_EQ(after.stdout_text.substr(0, 2), "1 ") << after.stderr_text;
+}
+
+}  // namespace
+}  // namespace codesweep
