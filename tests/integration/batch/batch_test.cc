@@ -93,6 +93,27 @@ TEST(BatchModeTest, GridEqualsSynchronousRunAndEachCallKeyIsSubmittedOnce) {
   EXPECT_GT(QueryInt(batch_db, "SELECT count(*) FROM batches"), 1);  // several rounds
 }
 
+// SIGTERM stops a run whose every batch upload is refused (nothing listens at the base URL): the
+// run was seen retrying uploads and hanging in shutdown. It exits as interrupted; no cell ended
+// and every request waits in the queue for the next run.
+TEST(BatchModeTest, SigtermStopsARunWhoseUploadsAreAllRefused) {
+  TempDir dir;
+  const std::string db = dir / "refused.db";
+  // Port 1: connections are refused at once.
+  Proc run(RunArgs(WriteSweep(dir, {}, "http://127.0.0.1:1/v1"), db), dir / "refused.log");
+  ASSERT_TRUE(WaitFor(
+      [&] { return QueryInt(db, "SELECT count(*) FROM batches WHERE state = 'refused'") > 1; },
+      60'000))
+      << run.log();
+  run.Signal(SIGTERM);
+  ASSERT_TRUE(run.Wait(60'000)) << "codesweep run did not stop on SIGTERM\n" << run.log();
+  EXPECT_EQ(run.exit_code(), 130) << run.log();
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed', 'dead')"), 0)
+      << JobStates(db);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batch_requests WHERE state <> 'queued'"), 0);
+  EXPECT_GT(QueryInt(db, "SELECT count(*) FROM batch_requests"), 0);
+}
+
 // kill -9 of `codesweep run` once a batch is live at the provider; the restarted run polls it
 // and finishes every cell; no request line reaches fakellm twice.
 TEST(BatchModeTest, KillNineWhileABatchIsLiveThenRestartLosesNothing) {
