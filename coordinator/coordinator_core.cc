@@ -61,7 +61,8 @@ CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
       log_(log),
       opt_(options),
       broker_(store, clock, limiter, options.use_cache),
-      lanes_(broker_, opt_.fetch_page) {}
+      lanes_(broker_, opt_.fetch_page),
+      batch_(store, clock, log, options.batch) {}
 
 Status CoordinatorCore::Start() {
   epoch_ = NowMs();
@@ -74,7 +75,10 @@ Status CoordinatorCore::Start() {
   }
   CS_RETURN_IF_ERROR(store_.Commit());
   CS_RETURN_IF_ERROR(broker_.LoadLimits(true));
+  CS_RETURN_IF_ERROR(batch_.Start());
+  CS_RETURN_IF_ERROR(store_.Commit());
   CS_ASSIGN_OR_RETURN(JobCounts counts, store_.CountJobStates(opt_.sweep_id, opt_.job_scope_sql));
+  progress_.parked = counts.parked;
   progress_.total = counts.total;
   progress_.terminal = counts.done + counts.failed + counts.dead;
   progress_.failures = counts.failed + counts.dead;
@@ -237,6 +241,8 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
   } else if (auto* call = std::get_if<CallMsg>(&msg)) {
     if (call->call_key.empty()) return BadFrame(peer, "CALL without a call key");
     p.last_progress = p.last_seen;  // LLM work on its jobs: not stalled
+    // A batch CALL waits at no rate bucket: it takes no part in the dispatch lanes.
+    if (!call->batch_body.empty()) return OnBatchCall(peer, *call);
     auto lease = p.leases.find(call->job);
     lanes_.OnCall(call->job, lease == p.leases.end() ? 0 : lease->second.variant,
                   BucketKey::Of(*call));
@@ -248,6 +254,34 @@ void CoordinatorCore::OnMessage(const std::string& peer, Message msg) {
     LosePeer(peer, "said bye", 0);
   } else if (!std::holds_alternative<ResultMsg>(msg)) {
     BadFrame(peer, Str("unexpected ", MessageName(msg), " from a worker"));
+  }
+}
+
+void CoordinatorCore::OnBatchCall(const std::string& peer, const CallMsg& m) {
+  Result<GrantMsg> grant = batch_.OnCall(m);
+  if (!grant.ok()) return Fail(grant.status());
+  ++ops_since_commit_;
+  Send(peer, std::move(*grant));
+}
+
+void CoordinatorCore::TickBatches() {
+  SteadyTime now = clock_.Now();
+  if (MsBetween(batch_ticked_, now) < 20) return;
+  batch_ticked_ = now;
+  // Nothing else can run: no lease is out and the last read of pending jobs found none.
+  const bool idle =
+      lease_owner_.empty() && buffer_.empty() && lanes_.deferred() == 0 && now < fetch_idle_until_;
+  Result<int64_t> unparked = batch_.Tick(idle);
+  if (!unparked.ok()) return Fail(unparked.status());
+  // Cells whose batch the user cancelled (`codesweep batches cancel`) ended failed.
+  if (const int64_t failed = batch_.TakeCancelledCells(); failed > 0) {
+    progress_.parked = std::max<int64_t>(0, progress_.parked - failed);
+    progress_.terminal += failed;
+    progress_.failures += failed;
+  }
+  if (*unparked > 0) {  // read again from the start: the unparked cells sit behind the cursor
+    progress_.parked = std::max<int64_t>(0, progress_.parked - *unparked);
+    Reread();
   }
 }
 
@@ -345,7 +379,12 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
     }
   }
   DropLease(m.job);
-  if (*r == CompleteResult::kAccepted) {
+  if (*r == CompleteResult::kAccepted && m.outcome.parked) {  // batch mode: not a result yet
+    ++ops_since_commit_;
+    ++progress_.parked;
+    if (auto it = peers_.find(peer); it != peers_.end()) it->second.last_progress = clock_.Now();
+    fetch_idle_until_ = {};
+  } else if (*r == CompleteResult::kAccepted) {
     if (variant != 0) NoteForBreaker(variant, m.outcome);
     if (auto it = peers_.find(peer); it != peers_.end()) {
       Peer& p = it->second;
@@ -586,6 +625,7 @@ void CoordinatorCore::Tick() {
   }
   if (MsBetween(workers_seen_written_, now) >= kWorkerSeenWriteMs) RecordWorkersSeen(now);
   if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
+  if (fatal_.ok()) TickBatches();
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;
     FromBroker(broker_.Snapshot());
@@ -684,6 +724,13 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     Fail(lease.status());
     return false;
   }
+  // Batch mode: a cell that parked before replays its executions instead of running them again.
+  Result<std::vector<ExecutionRecord>> replay = store_.CellExecutions(row.job);
+  if (!replay.ok()) {
+    Fail(replay.status());
+    return false;
+  }
+  spec.replay_executions = std::move(*replay);
   AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
   lanes_.OnLeased(row.job.value(), row.variant_id);
   --p.credit;
@@ -782,7 +829,7 @@ int64_t CoordinatorCore::NextWakeMs() const {
     int64_t since = MsBetween(last_commit_, clock_.Now());
     wake = std::min<int64_t>(wake, std::max<int64_t>(0, opt_.commit_interval_ms - since));
   }
-  return std::max<int64_t>(broker_.NextWakeMs(wake), 0);
+  return std::max<int64_t>(batch_.NextWakeMs(broker_.NextWakeMs(wake)), 0);
 }
 
 bool CoordinatorCore::Finished() const {

@@ -21,6 +21,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "coordinator/batch_manager.h"
 #include "coordinator/circuit_breaker.h"
 #include "coordinator/ratelimit/call_broker.h"
 #include "coordinator/ratelimit/cluster_limiter.h"
@@ -73,8 +74,9 @@ struct CoordinatorOptions {
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
   // it may hold one job until it returns a result. 0 = never.
   int64_t stall_ms = 600'000;
-  RateLimiterOptions rate;  // for the ClusterRateLimiter the Coordinator builds
-  BudgetOptions budget;     // a reached budget stops dispatch of its sweep's cells
+  RateLimiterOptions rate;    // for the ClusterRateLimiter the Coordinator builds
+  BudgetOptions budget;       // a reached budget stops dispatch of its sweep's cells
+  BatchManagerOptions batch;  // batch mode: API keys and prices for provider batches
   // The declared tasks of the loaded sweep (coordinator/sweep/declared_tasks.h): their jobs
   // carry the task's definition and their row, read at dispatch. Null: no declared tasks.
   std::shared_ptr<const DeclaredCatalog> declared;
@@ -88,6 +90,7 @@ struct Progress {
   int64_t correct = 0;         // correct verdicts seen by this coordinator
   int64_t completed_here = 0;  // results accepted since start
   int64_t leased = 0;          // leases known to be out
+  int64_t parked = 0;          // cells waiting for provider batches (batch mode)
   int workers = 0;
   double rate_per_s = 0;        // results/s over the last window
   double eta_s = -1;            // -1 when unknown
@@ -168,6 +171,10 @@ class CoordinatorCore {
   void RunnableAt(int64_t wall_ms);
   void OnResult(const std::string& peer, const ResultMsg& m);
   void OnHeartbeat(Peer& p, const HeartbeatMsg& m);
+  // A batch-mode CALL (batch mode, docs/batch.md): answered by the BatchManager.
+  void OnBatchCall(const std::string& peer, const CallMsg& m);
+  // Flushes and polls provider batches; cells it unparks are read again from the start.
+  void TickBatches();
   // Takes the broker's GRANTs and store writes after one of its calls returned `s`.
   void FromBroker(const Status& s);
   void ClaimLease(Peer& p, const LeaseRef& ref, bool cancel_if_stale);
@@ -210,6 +217,8 @@ class CoordinatorCore {
   CoordinatorOptions opt_;
   CallBroker broker_;
   DispatchLanes lanes_;  // which pending job a free slot gets when buckets compete
+  BatchManager batch_;
+  SteadyTime batch_ticked_{};
   CircuitBreaker breaker_;
   Status fatal_;
   int64_t epoch_ = 0;

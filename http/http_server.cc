@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 // clang-format on
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -119,8 +120,44 @@ class Session : public std::enable_shared_from_this<Session> {
           [self = shared_from_this()](beast::error_code, size_t) { self->Close(); });
       return;
     }
+    if (out_.spread_ms > 0 && !head_only_ && !res_->body().empty()) {
+      // Content-Length is set for the whole body; the headers go now, the body piece by piece.
+      spread_ = std::move(res_->body());
+      res_->body().clear();
+      spread_at_ = 0;
+      serializer_.emplace(*res_);
+      http::async_write_header(stream_, *serializer_,
+                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                                 if (ec) return self->Close();
+                                 self->WritePiece();
+                               });
+      return;
+    }
     http::async_write(stream_, *serializer_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  // The next piece of a spread body, then a pause; OnWrite after the last piece.
+  void WritePiece() {
+    const size_t piece = (spread_.size() + HttpOut::kSpreadPieces - 1) / HttpOut::kSpreadPieces;
+    const size_t n = std::min(std::max<size_t>(piece, 1), spread_.size() - spread_at_);
+    stream_.expires_after(Millis(options_.write_timeout_ms));
+    asio::async_write(
+        stream_, asio::buffer(spread_.data() + spread_at_, n),
+        [self = shared_from_this()](beast::error_code ec, size_t written) {
+          if (ec) return self->Close();  // the client went away mid-body
+          self->spread_at_ += written;
+          if (self->spread_at_ >= self->spread_.size()) {
+            self->spread_.clear();
+            return self->OnWrite({}, 0);
+          }
+          self->stream_.expires_never();
+          self->timer_.expires_after(Millis(self->out_.spread_ms / HttpOut::kSpreadPieces));
+          self->timer_.async_wait([self](beast::error_code wait_ec) {
+            if (wait_ec) return self->Close();
+            self->WritePiece();
+          });
+        });
   }
 
   void OnWrite(beast::error_code ec, size_t) {
@@ -151,6 +188,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::string_body>> res_;
   std::optional<http::response_serializer<http::string_body>> serializer_;
   HttpOut out_;
+  std::string spread_;  // the body of a spread answer
+  size_t spread_at_ = 0;
   bool keep_alive_ = true;
   bool head_only_ = false;
 };

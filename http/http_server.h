@@ -35,8 +35,12 @@ struct HttpOut {
   std::string content_type = "application/json";
   HeaderList headers;
   std::string body;
-  int64_t delay_ms = 0;            // send the answer this long after the request was read (a timer)
-  bool drop = false;               // send the status line and headers, then close without the body
+  int64_t delay_ms = 0;  // send the answer this long after the request was read (a timer)
+  bool drop = false;     // send the status line and headers, then close without the body
+  // > 0: the body goes out in kSpreadPieces pieces spread over this long after the headers (a
+  // slow download a client can be stopped in the middle of); HEAD and drop ignore it.
+  int64_t spread_ms = 0;
+  static constexpr int kSpreadPieces = 20;
   std::function<void()> finished;  // called once the answer is sent, dropped or cannot be sent
 };
 

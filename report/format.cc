@@ -126,6 +126,25 @@ TextTable RepeatsTable(const SweepReport& r) {
   return out;
 }
 
+TextTable BatchCostTable(const SweepReport& r) {
+  TextTable out;
+  out.title = "Batch mode: cost at batch prices and synchronously";
+  out.note =
+      "Calls answered by provider batches (docs/batch.md), at batch prices (they are in the "
+      "costs above), next to what the same answers would have cost sent synchronously. "
+      "Query: ReportDb::BatchCosts (table batches).";
+  out.header = {"Model",   "Batches",       "Requests", "Answered",
+                "$ batch", "$ synchronous", "$ saved",  "Saved %"};
+  for (const BatchCostRow& b : r.batch_cost) {
+    const double saved = b.sync_cost_usd - b.cost_usd;
+    out.rows.push_back({DisplayModel(b.model), std::to_string(b.batches),
+                        std::to_string(b.requests), std::to_string(b.answered), Money(b.cost_usd),
+                        Money(b.sync_cost_usd), Money(saved),
+                        b.sync_cost_usd > 0 ? Fixed(100.0 * saved / b.sync_cost_usd) : "NA"});
+  }
+  return out;
+}
+
 TextTable ModelCostTable(const SweepReport& r) {
   TextTable out;
   out.title = "Calls and cost by model (every attempt)";
@@ -241,6 +260,12 @@ void SweepCsv(const SweepReport& r, CsvWriter& w) {
       w.Row("answer_source", s, a.model, a.task, m, "", name, static_cast<double>(value));
     }
   }
+  for (const BatchCostRow& b : r.batch_cost) {
+    w.Row("batch_cost", s, b.model, "", "", "", "requests", static_cast<double>(b.requests));
+    w.Row("batch_cost", s, b.model, "", "", "", "answered", static_cast<double>(b.answered));
+    w.Row("batch_cost", s, b.model, "", "", "", "cost_usd", b.cost_usd);
+    w.Row("batch_cost", s, b.model, "", "", "", "sync_cost_usd", b.sync_cost_usd);
+  }
   std::vector<ModelCostRow> rows = r.model_cost;
   rows.push_back(r.total);
   for (const ModelCostRow& m : rows) {
@@ -348,6 +373,7 @@ std::vector<TextTable> ReportTables(const SweepReport& r) {
   if (!r.repeats.empty()) out.push_back(RepeatsTable(r));
   out.push_back(MethodCostTable(r));
   out.push_back(ModelCostTable(r));
+  if (!r.batch_cost.empty()) out.push_back(BatchCostTable(r));
   if (!r.answer_sources.empty()) out.push_back(AnswerSourceTable(r));
   return out;
 }
@@ -457,7 +483,18 @@ json ReportJson(const SweepReport& r) {
                               {"fallback", a.fallback},
                               {"correct_fallback", a.correct_fallback}});
   }
+  json batch_cost = json::array();
+  for (const BatchCostRow& b : r.batch_cost) {
+    batch_cost.push_back({{"model", b.model},
+                          {"batches", b.batches},
+                          {"requests", b.requests},
+                          {"answered", b.answered},
+                          {"cost_usd", b.cost_usd},
+                          {"sync_cost_usd", b.sync_cost_usd},
+                          {"saved_usd", b.sync_cost_usd - b.cost_usd}});
+  }
   return {{"answer_sources", answer_sources},
+          {"batch_cost", batch_cost},
           {"last_run", last_run},
           {"filter", r.filter},
           {"sweep", r.sweep},

@@ -74,6 +74,9 @@ struct SweepReport {
   // Where the judged answers came from per (model, task, method): <<<>>> or a task's fallback
   // (v_answer_source), when the caller has them.
   std::vector<AnswerSourceRow> answer_sources;
+  // Batch mode: per model, what its provider batches cost at batch prices and would have cost
+  // synchronously (ReportDb::BatchCosts), when the caller has them.
+  std::vector<BatchCostRow> batch_cost;
 };
 
 // A model as reports show it: "sim:strong (simulated)" for the simulated provider, so numbers of

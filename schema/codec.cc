@@ -40,11 +40,21 @@ constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames = {
     "HELLO", "CREDIT", "HEARTBEAT", "CALL",  "CALL_RESULT",     "RESULT", "BYE",  "WELCOME",  "JOB",
     "GRANT", "ACK",    "CANCEL",    "RESET", "COORD_HEARTBEAT", "SUBMIT", "WAKE", "SUBMITTED"};
 
-// A string field added to a message after peers without it were deployed: written like any
-// string, and left empty when a frame from such a peer ends before it. Only at the end of a list.
-struct OptionalString {
-  std::string* value;
+// A field added to a message after peers without it were deployed: written like the field, and
+// left at its default when a frame from such a peer ends before it. Only at the end of a list.
+template <class T>
+struct Optional {
+  T* value;
 };
+template <class T>
+Optional<T> Opt(T& x) {
+  return Optional<T>{&x};
+}
+using OptionalString = Optional<std::string>;
+template <class T>
+inline constexpr bool kIsOptional = false;
+template <class T>
+inline constexpr bool kIsOptional<Optional<T>> = true;
 
 // ---- field lists (order is the wire format) ----
 template <class V>
@@ -66,16 +76,18 @@ void Visit(V& v, JobSpec& m) {
   OptionalString task_def{&m.task_def};
   OptionalString task_row{&m.task_row};
   OptionalString method_json{&m.method_json};
+  auto replay_executions = Opt(m.replay_executions);  // batch mode
   v(job, cell, m.sweep, m.task, m.complexity, m.sample, m.seed, m.model, m.method, m.turns, m.gen,
-    m.sandbox_json, m.epoch, task_def, task_row, method_json);
+    m.sandbox_json, m.epoch, task_def, task_row, method_json, replay_executions);
   m.job = JobId(job);
   m.cell = CellKey(std::move(cell));
 }
 template <class V>
 void Visit(V& v, CallRecord& m) {
+  auto batch = Opt(m.batch);  // batch mode
   v(m.index, m.turn, m.call_key, m.request_json, m.response_json, m.tokens_in, m.tokens_out,
     m.tokens_estimated, m.latency_ms, m.http_status, m.attempts, m.rate_limited, m.cost_usd,
-    m.cached, m.error, m.prompt_truncated);
+    m.cached, m.error, m.prompt_truncated, batch);
 }
 template <class V>
 void Visit(V& v, ExecutionRecord& m) {
@@ -84,10 +96,12 @@ void Visit(V& v, ExecutionRecord& m) {
 }
 template <class V>
 void Visit(V& v, Outcome& m) {
+  auto parked = Opt(m.parked);  // batch mode
+  auto parked_on = Opt(m.parked_on);
   v(m.failed, m.retryable, m.error, m.final_answer, m.correct, m.score, m.passed_by,
     m.verdict_reason, m.code_used, m.code_ok, m.turns_used, m.tokens_in, m.tokens_out,
-    m.tokens_estimated, m.cost_usd, m.wall_ms, m.extra_json, m.calls, m.executions,
-    m.answer_source);
+    m.tokens_estimated, m.cost_usd, m.wall_ms, m.extra_json, m.calls, m.executions, m.answer_source,
+    parked, parked_on);
 }
 template <class V>
 void Visit(V& v, HelloMsg& m) {
@@ -103,7 +117,8 @@ void Visit(V& v, HeartbeatMsg& m) {
 }
 template <class V>
 void Visit(V& v, CallMsg& m) {
-  v(m.job, m.lease, m.call_key, m.provider, m.model, m.key_alias, m.est_tokens);
+  auto batch_body = Opt(m.batch_body);  // batch mode
+  v(m.job, m.lease, m.call_key, m.provider, m.model, m.key_alias, m.est_tokens, batch_body);
 }
 template <class V>
 void Visit(V& v, CallResultMsg& m) {
@@ -128,7 +143,11 @@ void Visit(V& v, JobMsg& m) {
 }
 template <class V>
 void Visit(V& v, GrantMsg& m) {
-  v(m.call_key, m.cached, m.response_json);
+  auto park = Opt(m.park);  // batch mode
+  auto batch = Opt(m.batch);
+  auto error = Opt(m.error);
+  auto error_http_status = Opt(m.error_http_status);
+  v(m.call_key, m.cached, m.response_json, park, batch, error, error_http_status);
 }
 template <class V>
 void Visit(V& v, AckMsg& m) {
@@ -191,7 +210,10 @@ class Writer {
   void Put(uint64_t x) { pk_.pack(x); }
   void Put(double x) { pk_.pack_double(x); }
   void Put(const std::string& s) { pk_.pack(s); }
-  void Put(const OptionalString& s) { pk_.pack(*s.value); }
+  template <class T>
+  void Put(const Optional<T>& s) {
+    Put(*s.value);
+  }
   void Put(const std::optional<int64_t>& o) {
     if (o) {
       Put(*o);
@@ -235,8 +257,7 @@ class Reader {
   void operator()(F&... fields) {
     if (!error_->empty()) return;
     if (obj_.type != msgpack::type::ARRAY) return Fail("expected array");
-    constexpr size_t required =
-        (size_t{0} + ... + (std::is_same_v<F, OptionalString> ? size_t{0} : size_t{1}));
+    constexpr size_t required = (size_t{0} + ... + (kIsOptional<F> ? size_t{0} : size_t{1}));
     if (obj_.via.array.size < required + skip_) return Fail("too few fields");
     size_t i = skip_;
     (GetAt(i++, fields), ...);
@@ -246,12 +267,15 @@ class Reader {
   void Fail(const char* what) {
     if (error_->empty()) *error_ = what;
   }
-  // Field `i`, where a frame may end before an OptionalString (required fields were counted).
+  // Field `i`, where a frame may end before an Optional (required fields were counted).
   template <class F>
   void GetAt(size_t i, F& field) {
     if (i < obj_.via.array.size) Get(obj_.via.array.ptr[i], field);
   }
-  void Get(const msgpack::object& o, OptionalString& x) { Get(o, *x.value); }
+  template <class T>
+  void Get(const msgpack::object& o, Optional<T>& x) {
+    Get(o, *x.value);
+  }
   bool Int(const msgpack::object& o, int64_t* out) {
     if (o.type == msgpack::type::POSITIVE_INTEGER) {
       if (o.via.u64 > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;

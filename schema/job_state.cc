@@ -14,13 +14,15 @@ std::string_view JobStateName(JobState s) {
       return "failed";
     case JobState::kDead:
       return "dead";
+    case JobState::kParked:
+      return "parked";
   }
   return "?";
 }
 
 std::optional<JobState> ParseJobState(std::string_view name) {
   for (JobState s : {JobState::kPending, JobState::kLeased, JobState::kDone, JobState::kFailed,
-                     JobState::kDead}) {
+                     JobState::kDead, JobState::kParked}) {
     if (JobStateName(s) == name) return s;
   }
   return std::nullopt;
@@ -38,7 +40,8 @@ bool IsLegalTransition(JobState from, JobState to) {
       {JobState::kPending, JobState::kLeased}, {JobState::kLeased, JobState::kDone},
       {JobState::kLeased, JobState::kFailed},  {JobState::kLeased, JobState::kDead},
       {JobState::kLeased, JobState::kPending}, {JobState::kFailed, JobState::kPending},
-      {JobState::kDead, JobState::kPending},
+      {JobState::kDead, JobState::kPending},   {JobState::kLeased, JobState::kParked},
+      {JobState::kParked, JobState::kPending}, {JobState::kParked, JobState::kFailed},
   };
   for (const Edge& e : kEdges) {
     if (e.from == from && e.to == to) return true;

@@ -7,6 +7,11 @@
 //                        +----requeue---> pending   (lease expired, worker lost, handed back,
 //                                                    transient error with attempts left)
 //   failed, dead --retry--> pending                 (explicit user request)
+//   leased --park--> parked --unpark--> pending      (batch mode: the cell's next call waits in
+//                                                    a provider batch; it runs again, replaying
+//                                                    its calls from the cache, once that ends)
+//   parked --cancel--> failed                        (the user cancelled its batch: `codesweep
+//                                                    batches cancel`; `retry` runs it again)
 #pragma once
 
 #include <optional>
@@ -14,7 +19,7 @@
 
 namespace codesweep {
 
-enum class JobState { kPending = 0, kLeased = 1, kDone = 2, kFailed = 3, kDead = 4 };
+enum class JobState { kPending = 0, kLeased = 1, kDone = 2, kFailed = 3, kDead = 4, kParked = 5 };
 
 std::string_view JobStateName(JobState s);  // "pending", "leased", ...
 std::optional<JobState> ParseJobState(std::string_view name);

@@ -47,6 +47,9 @@ struct CallMsg {
   std::string model;
   std::string key_alias;  // names the API key (e.g. its env var), never the key
   int64_t est_tokens = 0;
+  // Batch mode (the model's `batch = true`): the provider request body, so the coordinator can
+  // put the call into a provider batch. "" = a synchronous call.
+  std::string batch_body;
 };
 struct CallResultMsg {
   int64_t job = 0;
@@ -99,6 +102,15 @@ struct GrantMsg {
   std::string call_key;
   bool cached = false;        // true: response_json is the stored response, do not call
   std::string response_json;  // set when cached
+  // Batch mode: the call waits in a provider batch; the job parks (ends with Outcome::parked).
+  bool park = false;
+  // Batch mode: the response came from a provider batch for this job: record it as a paid call
+  // (its cost at batch prices), not as a cache hit.
+  bool batch = false;
+  // Batch mode: the request failed inside its batch. The job ends as a synchronous call with this
+  // HTTP status and message would (error_http_status classifies it, jobs/llm/retry.h).
+  std::string error;
+  int error_http_status = 0;
 };
 struct AckMsg {
   int64_t job = 0;

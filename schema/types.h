@@ -33,30 +33,6 @@ struct ModelSpec {
   std::string options_json = "{}";
 };
 
-// Everything a worker needs to run one cell.
-struct JobSpec {
-  JobId job;
-  CellKey cell;
-  std::string sweep;       // sweep name
-  std::string task;        // e.g. "game24"
-  std::string complexity;  // task-specific level, e.g. "4" or "1_2_4"; "" where none
-  int64_t sample = 0;      // sample index within the cell's (task, complexity)
-  uint64_t seed = 0;       // the sweep seed
-  ModelSpec model;
-  std::string method;  // e.g. "only_question"
-  int turns = 1;       // turn cap for multi-turn methods
-  GenSettings gen;
-  std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
-  int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
-  // Declared tasks (docs/tasks.md): the task's definition (JSON) and the one dataset row the job
-  // asks about (JSON object), so a worker needs no dataset file. Empty for built-in tasks.
-  std::string task_def;
-  std::string task_row;
-  // A declared method's definition (canonical JSON of jobs/methods/method_template.h); "" for a
-  // built-in method. Its version hash is in the cell key.
-  std::string method_json;
-};
-
 // One LLM call made while running a job, in order.
 struct CallRecord {
   int index = 0;              // 0-based order within the job
@@ -77,6 +53,7 @@ struct CallRecord {
   // The provider reported fewer prompt tokens than the request can possibly hold: the server
   // silently cut the prompt (to its context length). See docs/llm.md.
   bool prompt_truncated = false;
+  bool batch = false;  // answered by a provider batch (cost at batch prices)
 };
 
 // What the sandbox measured about one execution of model-written code. Defined once, here: the
@@ -101,6 +78,34 @@ struct ExecutionRecord : ExecReport {
   int turn = 0;
   std::string code;
   std::string status;  // ok, error, timeout, memory, killed, output_limit, refused
+};
+
+// Everything a worker needs to run one cell.
+struct JobSpec {
+  JobId job;
+  CellKey cell;
+  std::string sweep;       // sweep name
+  std::string task;        // e.g. "game24"
+  std::string complexity;  // task-specific level, e.g. "4" or "1_2_4"; "" where none
+  int64_t sample = 0;      // sample index within the cell's (task, complexity)
+  uint64_t seed = 0;       // the sweep seed
+  ModelSpec model;
+  std::string method;  // e.g. "only_question"
+  int turns = 1;       // turn cap for multi-turn methods
+  GenSettings gen;
+  std::string sandbox_json = "{}";  // sandbox limits overrides (JSON object), part of the cell key
+  int epoch = 0;  // which draw of a repeated cell: its LLM requests use it as their draw index
+  // Declared tasks (docs/tasks.md): the task's definition (JSON) and the one dataset row the job
+  // asks about (JSON object), so a worker needs no dataset file. Empty for built-in tasks.
+  std::string task_def;
+  std::string task_row;
+  // A declared method's definition (canonical JSON of jobs/methods/method_template.h); "" for a
+  // built-in method. Its version hash is in the cell key.
+  std::string method_json;
+  // Batch mode: the code executions of the cell's earlier (parked) runs, in order. A re-run
+  // whose i-th execution has the same code takes its result from here instead of running it,
+  // so the trajectory stays the same. Not part of the cell key.
+  std::vector<ExecutionRecord> replay_executions;
 };
 
 // What running a job produced. Either a verdict (failed == false) or an error.
@@ -131,6 +136,10 @@ struct Outcome {
   // Where the judged answer came from: "tags" (<<<...>>>), "fallback" (the task's documented
   // fallback for a reply without <<<>>>), "none" (no answer found), "" (no verdict).
   std::string answer_source;
+  // Batch mode: the run stopped at a call that waits in a provider batch (call key parked_on).
+  // Not a failure and not a verdict: the job parks and runs again once the batch has ended.
+  bool parked = false;
+  std::string parked_on;
 };
 
 }  // namespace codesweep

@@ -367,7 +367,7 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
     CS_ASSIGN_OR_RETURN(QueryRows rows, db_->QueryRowsOf("SELECT state, sum(n) FROM view_states"
                                                          " WHERE sweep_id = ? GROUP BY state",
                                                          id));
-    json out = {{"total", 0},  {"pending", 0}, {"leased", 0},
+    json out = {{"total", 0},  {"pending", 0}, {"leased", 0}, {"parked", 0},
                 {"failed", 0}, {"dead", 0},    {"done", 0}};
     for (const auto& r : rows.rows) {
       const int64_t n = std::get<int64_t>(r.at(1));
@@ -392,6 +392,9 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
                       Count("SELECT count(*) FROM jobs WHERE state = 'pending'" + and_sweep, args));
   CS_ASSIGN_OR_RETURN(int64_t leased,
                       Count("SELECT count(*) FROM jobs WHERE state = 'leased'" + and_sweep, args));
+  // Batch mode's parked cells (jobs_parked index): neither done nor running, still to finish.
+  CS_ASSIGN_OR_RETURN(int64_t parked,
+                      Count("SELECT count(*) FROM jobs WHERE state = 'parked'" + and_sweep, args));
   CS_ASSIGN_OR_RETURN(QueryRows bad, db_->QueryRowsOf("SELECT coalesce(sum(state = 'failed'), 0),"
                                                       " coalesce(sum(state = 'dead'), 0) FROM jobs"
                                                       " WHERE state IN ('failed', 'dead')" +
@@ -399,9 +402,13 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
                                                       args));
   const int64_t failed = std::get<int64_t>(bad.rows.at(0).at(0));
   const int64_t dead = std::get<int64_t>(bad.rows.at(0).at(1));
-  return json{{"total", total},   {"pending", pending},
-              {"leased", leased}, {"failed", failed},
-              {"dead", dead},     {"done", total - pending - leased - failed - dead}};
+  return json{{"total", total},
+              {"pending", pending},
+              {"leased", leased},
+              {"parked", parked},
+              {"failed", failed},
+              {"dead", dead},
+              {"done", total - pending - leased - parked - failed - dead}};
 }
 
 Result<std::string> ViewApi::Sweeps() {
@@ -526,8 +533,9 @@ Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
   const std::string status = Param(p, "status"), code = Param(p, "code_used");
   if (!status.empty() && !code.empty()) return none;
   const bool by_state =
-      code.empty() && (status.empty() || status == "pending" || status == "leased" ||
-                       status == "done" || status == "failed" || status == "dead");
+      code.empty() &&
+      (status.empty() || status == "pending" || status == "leased" || status == "parked" ||
+       status == "done" || status == "failed" || status == "dead");
   const bool by_result = status == "correct" || status == "incorrect" || code == "0" || code == "1";
   if (!by_state && !by_result) return none;
   CS_ASSIGN_OR_RETURN(bool kept, HasTable(by_state ? "view_states" : "view_grain"));

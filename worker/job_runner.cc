@@ -21,6 +21,7 @@ class MeteredClient final : public LlmClient {
       : inner_(std::move(inner)),
         model_(std::move(model)),
         alias_(KeyAliasOf(model_)),
+        batch_(BatchMode(model_)),
         gate_(gate) {}
 
   Result<LlmResponse> Complete(const LlmRequest& request) override {
@@ -31,8 +32,16 @@ class MeteredClient final : public LlmClient {
     call.key_alias = alias_;
     call.est_tokens = EstimateTokens(request);
     stats_ = {};
+    if (batch_) {
+      CS_ASSIGN_OR_RETURN(call.batch_body, inner_->BatchRequestBody(request));
+    }
     while (true) {
       CS_ASSIGN_OR_RETURN(GrantMsg grant, gate_.Acquire(call));
+      if (grant.park) return ParkedStatus(call.call_key);
+      if (!grant.error.empty()) return BatchError(grant);
+      if (grant.cached && grant.batch) {
+        if (std::optional<LlmResponse> stored = FromBatch(grant)) return *stored;
+      }
       if (grant.cached) {
         if (std::optional<LlmResponse> stored = Replay(grant)) return *stored;
       }
@@ -69,11 +78,49 @@ class MeteredClient final : public LlmClient {
     std::optional<GrantMsg> cached_meanwhile;  // an identical call's answer ended the retries
   };
 
+  static bool BatchMode(const ModelSpec& model) {
+    nlohmann::json o = nlohmann::json::parse(model.options_json, nullptr, false);
+    return o.is_object() && o.contains("batch") && o["batch"].is_boolean() &&
+           o["batch"].get<bool>();
+  }
+
+  // A request that failed inside its provider batch ends the call as the same HTTP error of a
+  // synchronous call would (jobs/llm/retry.h classifies it).
+  Status BatchError(const GrantMsg& grant) {
+    stats_.http_status = grant.error_http_status;
+    stats_.attempts = 1;
+    const std::string why = Str("HTTP ", grant.error_http_status, " from ", model_.id,
+                                " (in a provider batch): ", grant.error);
+    switch (ClassifyHttpStatus(grant.error_http_status)) {
+      case AttemptClass::kOk:
+      case AttemptClass::kTransient:
+      case AttemptClass::kMalformed:
+        return Status::Unavailable(why);
+      case AttemptClass::kRateLimited:
+        return Status::ResourceExhausted(why);
+      case AttemptClass::kPermanent:
+        break;
+    }
+    return Status(PermanentStatusCode(grant.error_http_status), why);
+  }
+
+  // The answer a provider batch gave this job's call: recorded as a paid call (its cost at batch
+  // prices was set by the coordinator), not as a cache hit.
+  std::optional<LlmResponse> FromBatch(const GrantMsg& grant) const {
+    Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
+    if (!stored.ok()) return std::nullopt;
+    stored->cached = false;
+    stored->batch = true;
+    stored->attempts = 1;
+    return std::move(stored).value();
+  }
+
   // The stored response of a cached GRANT, or nullopt when it does not parse.
   std::optional<LlmResponse> Replay(const GrantMsg& grant) const {
     Result<LlmResponse> stored = ResponseFromJson(grant.response_json);
     if (!stored.ok()) return std::nullopt;
     stored->cached = true;
+    stored->batch = false;
     stored->latency_ms = 0;
     stored->cost_usd = 0;
     if (stats_.attempts > 0) {  // attempts before a follower's answer arrived
@@ -142,6 +189,7 @@ class MeteredClient final : public LlmClient {
   std::unique_ptr<LlmClient> inner_;
   ModelSpec model_;
   std::string alias_;
+  bool batch_ = false;  // the model's `batch = true`: uncached calls wait in provider batches
   CallGate& gate_;
   LlmCallStats stats_;
   bool holding_grant_ = false;  // a GRANT{go} whose CALL_RESULT is not sent yet

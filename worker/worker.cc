@@ -30,6 +30,12 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<Millis>(b - a).count();
 }
 
+}  // namespace
+
+// Named, not anonymous: Worker::Loop (declared in worker.h) holds these, and a unity build would
+// otherwise warn that it has fields whose types use the anonymous namespace.
+namespace worker_internal {
+
 // Frames from the loop to one slot (JOB, GRANT, BYE). A slot waits in Take() without a timeout
 // (its fiber parked, its carrier free for other slots): BYE is always delivered when the loop
 // stops.
@@ -95,6 +101,13 @@ class LoopInbox {
   std::mutex mu_;
   std::vector<std::pair<int, std::string>> frames_;
 };
+
+}  // namespace worker_internal
+
+using worker_internal::LoopInbox;
+using worker_internal::SlotBox;
+
+namespace {
 
 // The per-slot gate: CALL goes to the loop's inbox; the GRANT comes back in the slot's box.
 class SlotGate final : public CallGate {

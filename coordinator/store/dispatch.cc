@@ -64,6 +64,34 @@ Status EndAttempt(store_internal::StoreDb& db, LeaseToken lease, std::string_vie
   return stmt.Run();
 }
 
+// Batch mode: leased -> parked on outcome.parked_on (or pending at once when that call ended
+// meanwhile). The run's executions are kept for the next run to replay; its calls are not
+// recorded (the run that finishes records them all); the attempt is given back.
+Status ParkJob(store_internal::StoreDb& db, JobId job, LeaseToken lease, const Outcome& o,
+               int64_t now_ms) {
+  CS_ASSIGN_OR_RETURN(std::string executions, ExecutionsToJson(o.executions));
+  CS_ASSIGN_OR_RETURN(Stmt keep, db.Prepare("INSERT OR REPLACE INTO cell_executions (job_id,"
+                                            " executions_json) VALUES (?1, ?2)"));
+  CS_RETURN_IF_ERROR(keep.Bind(1, job.value()).Bind(2, executions).Run());
+  CS_ASSIGN_OR_RETURN(Stmt ended, db.Prepare("SELECT (SELECT count(*) FROM call_cache WHERE"
+                                             " call_key = ?1) + (SELECT count(*) FROM"
+                                             " batch_requests WHERE call_key = ?1 AND state IN"
+                                             " ('done', 'failed'))"));
+  ended.Bind(1, o.parked_on);
+  CS_ASSIGN_OR_RETURN(bool row, ended.Step());
+  const bool answered = row && ended.Int(0) > 0;
+  CS_ASSIGN_OR_RETURN(Stmt wait, db.Prepare("INSERT INTO batch_waits (job_id, call_key, answered)"
+                                            " VALUES (?1, ?2, ?3) ON CONFLICT (job_id, call_key)"
+                                            " DO NOTHING"));
+  CS_RETURN_IF_ERROR(wait.Bind(1, job.value()).Bind(2, o.parked_on).Bind(3, answered).Run());
+  CS_RETURN_IF_ERROR(SetJobState(db, job, answered ? "pending" : "parked",
+                                 "parked: waiting for a provider batch", 0, now_ms));
+  CS_ASSIGN_OR_RETURN(Stmt refund, db.Prepare("UPDATE jobs SET attempts = max(attempts - 1, 0)"
+                                              " WHERE id = ?1"));
+  CS_RETURN_IF_ERROR(refund.Bind(1, job.value()).Run());
+  return EndAttempt(db, lease, "parked", "", now_ms);
+}
+
 Status InsertResult(store_internal::StoreDb& db, JobId job, LeaseToken lease, const Outcome& o,
                     int64_t now_ms) {
   CS_ASSIGN_OR_RETURN(
@@ -240,6 +268,10 @@ Result<CompleteResult> Store::CompleteJob(JobId job, LeaseToken lease, const Out
     store_internal::StoreDb& db = *impl_->db;
     CS_ASSIGN_OR_RETURN(LeaseState ls, ReadLeaseState(db, job));
     if (!LeaseMatches(ls, lease)) return CompleteResult::kStale;
+    if (outcome.parked) {
+      CS_RETURN_IF_ERROR(ParkJob(db, job, lease, outcome, now_ms));
+      return CompleteResult::kAccepted;
+    }
     CS_RETURN_IF_ERROR(InsertCalls(db, job, lease, outcome.calls));
     CS_RETURN_IF_ERROR(InsertExecutions(db, job, lease, outcome.executions));
     if (!outcome.failed) {

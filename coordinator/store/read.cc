@@ -128,7 +128,7 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
       " sum(j.state = 'leased' AND ?6 > 0 AND j.worker NOT IN (SELECT worker_id FROM live)),"
       " coalesce(sum(?6 > 0 AND r.finished_ms >= ?6 - " +
       std::to_string(kRecentWindowMs) +
-      "), 0)"
+      "), 0), sum(j.state = 'parked')"
       " FROM jobs j JOIN sweeps s ON s.id = j.sweep_id"
       " JOIN variants v ON v.id = j.variant_id"
       " LEFT JOIN results r ON r.job_id = j.id"
@@ -161,6 +161,7 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
     r.last_finished_ms = stmt.Int(10);
     r.orphaned = stmt.Int(11);
     r.recent = stmt.Int(12);
+    r.parked = stmt.Int(13);
     out.push_back(std::move(r));
   }
   return out;
@@ -169,8 +170,8 @@ Result<std::vector<StatusRow>> Store::StatusRows(const std::string& sweep_filter
 Result<JobCounts> Store::CountJobStates(int64_t sweep_id, const std::string& scope_sql) {
   const std::string sql =
       "SELECT count(*), sum(state = 'pending'), sum(state = 'leased'),"
-      " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead')"
-      " FROM jobs WHERE (?1 = 0 OR sweep_id = ?1)" +
+      " sum(state = 'done'), sum(state = 'failed'), sum(state = 'dead'),"
+      " sum(state = 'parked') FROM jobs WHERE (?1 = 0 OR sweep_id = ?1)" +
       (scope_sql.empty() ? std::string() : " AND " + scope_sql);
   CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare(impl_->BuiltSql(sql)));
   stmt.Bind(1, sweep_id);
@@ -183,6 +184,7 @@ Result<JobCounts> Store::CountJobStates(int64_t sweep_id, const std::string& sco
     c.done = stmt.Int(3);
     c.failed = stmt.Int(4);
     c.dead = stmt.Int(5);
+    c.parked = stmt.Int(6);
   }
   return c;
 }

@@ -421,6 +421,33 @@ Result<std::vector<int64_t>> ReportDb::FindFilteredJobs(const std::string& cell,
   }
 }
 
+Result<std::vector<BatchCostRow>> ReportDb::BatchCosts(const std::string& sweep) {
+  CS_ASSIGN_OR_RETURN(bool has_batches, HasTable("batches"));
+  std::vector<BatchCostRow> out;
+  if (!has_batches) return out;
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare("SELECT s.name, b.provider || ':' || b.model, count(*), sum(b.n_requests),"
+                   " sum(b.n_done), sum(b.cost_usd), sum(b.sync_cost_usd)"
+                   " FROM batches b JOIN sweeps s ON s.id = b.sweep_id"
+                   " WHERE b.provider_id <> '' AND (?1 = '' OR s.name = ?1)"
+                   " GROUP BY s.name, b.provider, b.model ORDER BY s.name, b.provider, b.model"));
+  stmt.Bind(1, sweep);
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    BatchCostRow r;
+    r.sweep = stmt.Text(0);
+    r.model = stmt.Text(1);
+    r.batches = stmt.Int(2);
+    r.requests = stmt.Int(3);
+    r.answered = stmt.Int(4);
+    r.cost_usd = stmt.Double(5);
+    r.sync_cost_usd = stmt.Double(6);
+    out.push_back(std::move(r));
+  }
+}
+
 Result<bool> ReportDb::HasTable(const std::string& name) {
   CS_ASSIGN_OR_RETURN(
       Stmt stmt, db_->Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));

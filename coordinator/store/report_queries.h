@@ -68,6 +68,14 @@ struct RepeatRow {
   int64_t majority_correct = 0;  // instances whose most frequent answer is correct
 };
 
+// Batch mode (docs/batch.md): the provider batches of one (sweep, provider:model) with what their
+// answers cost at batch prices and would have cost sent synchronously (table batches).
+struct BatchCostRow {
+  std::string sweep, model;
+  int64_t batches = 0, requests = 0, answered = 0;
+  double cost_usd = 0, sync_cost_usd = 0;
+};
+
 // One row of v_answer_source: where the judged answers of one (sweep, model setting, task,
 // method, turns) came from, <<<>>> ("tagged") or a task's fallback.
 struct AnswerSourceRow {
@@ -184,6 +192,8 @@ class ReportDb {
   // Per (sweep, task, model setting, method, turns) whose instances have more than one draw.
   Result<std::vector<RepeatRow>> Repeats(const std::string& sweep);
   Result<std::vector<AnswerSourceRow>> AnswerSources(const std::string& sweep);
+  // Per (sweep, provider:model) with provider batches; empty without the batches table.
+  Result<std::vector<BatchCostRow>> BatchCosts(const std::string& sweep);
   // Any read-only SQL (the connection is query_only).
   Result<QueryTable> Query(const std::string& sql);
   // Read-only SQL with ?1.. bound to `params`, typed cells out (for `codesweep view`).

@@ -85,11 +85,12 @@ Result<std::vector<ModelSpend>> Store::SpendByModel(int64_t sweep_id) {
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> Store::UnfinishedByModel(int64_t sweep_id) {
-  CS_ASSIGN_OR_RETURN(Stmt stmt,
-                      impl_->db->Prepare("SELECT v.model, count(*) FROM jobs j"
-                                         " JOIN variants v ON v.id = j.variant_id"
-                                         " WHERE j.sweep_id = ?1"
-                                         " AND j.state IN ('pending', 'leased') GROUP BY v.model"));
+  CS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      impl_->db->Prepare("SELECT v.model, count(*) FROM jobs j"
+                         " JOIN variants v ON v.id = j.variant_id"
+                         " WHERE j.sweep_id = ?1"
+                         " AND j.state IN ('pending', 'leased', 'parked') GROUP BY v.model"));
   stmt.Bind(1, sweep_id);
   std::vector<std::pair<std::string, int64_t>> out;
   while (true) {

@@ -153,7 +153,59 @@ struct RunRecord {
 };
 
 struct JobCounts {
-  int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+  int64_t total = 0, pending = 0, leased = 0, done = 0, failed = 0, dead = 0, parked = 0;
+};
+
+// ---- batch mode (docs/batch.md; tables batches, batch_requests, batch_waits) ----
+// One call waiting for, or sent in, a provider batch.
+struct BatchRequestRow {
+  std::string call_key, provider, model, key_alias;
+  int64_t sweep_id = 0, variant_id = 0;
+  std::string body;  // provider request body; filled by QueuedBatchRequests only
+  int64_t est_tokens = 0;
+  std::string state = "queued";  // queued, sent, done, failed
+  int64_t batch_id = 0;
+  int tries = 0;
+  int http_status = 0;  // of a per-request error
+  std::string error;
+  int64_t queued_ms = 0;
+};
+// One provider batch.
+struct BatchRow {
+  int64_t id = 0;
+  std::string provider, model, key_alias, base_url, api_key_env;
+  int64_t sweep_id = 0, variant_id = 0;
+  std::string provider_id, input_file_id;
+  std::string state = "creating";  // creating, submitted, in_progress, ended, expired,
+                                   // cancelled, failed, refused
+  int64_t n_requests = 0, n_done = 0, n_failed = 0, bytes = 0, est_tokens = 0;
+  double cost_usd = 0;       // of its answered requests, at batch prices
+  double sync_cost_usd = 0;  // what they would have cost sent synchronously
+  std::string error;
+  int64_t created_ms = 0, updated_ms = 0, ended_ms = 0, next_poll_ms = 0;
+  int64_t cancel_requested_ms = 0;  // `codesweep batches cancel` (0: not cancelled by the user)
+  bool live() const {
+    return state == "creating" || state == "submitted" || state == "in_progress";
+  }
+};
+// The queued requests of one (provider, model, key alias).
+struct BatchQueueRow {
+  std::string provider, model, key_alias;
+  int64_t variant_id = 0;  // of one of them (where to find the model's options)
+  int64_t n = 0, bytes = 0, est_tokens = 0, oldest_ms = 0;
+};
+// How one request of an ended batch ended.
+struct BatchAnswer {
+  std::string call_key;
+  bool ok = false;
+  bool resend = false;  // expired, cancelled or transient: queue it again
+  // The user cancelled its batch (`codesweep batches cancel`) before it was answered: the request
+  // is forgotten and the cells waiting for it end failed with `error` (retryable by the user).
+  bool user_cancelled = false;
+  int http_status = 0;
+  std::string error;
+  StoredCall call;  // ok: the normalized response for the call cache
+  double cost_usd = 0;
 };
 
 // Counts for `status`: one row per (sweep, model, method).
@@ -161,7 +213,7 @@ struct StatusRow {
   std::string sweep;
   std::string model;
   std::string method;
-  int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0;
+  int64_t pending = 0, leased = 0, done = 0, failed = 0, dead = 0, parked = 0;
   int64_t correct = 0;
   int64_t first_finished_ms = 0, last_finished_ms = 0;
   // Of `leased`: leases whose worker is not live (not 'up', or silent for kLiveWorkerMs), e.g.
@@ -246,6 +298,8 @@ class Store {
   // Fenced completion. A verdict (outcome.failed == false) -> done with its result, calls and
   // executions; a permanent error -> failed; a retryable error -> pending after
   // `retry_not_before_ms`, or dead once attempts reach max_attempts (last error kept).
+  // outcome.parked (batch mode) -> parked on outcome.parked_on, its executions kept for the next
+  // run and its attempt given back; pending at once if that call has meanwhile ended.
   Result<CompleteResult> CompleteJob(JobId job, LeaseToken lease, const Outcome& outcome,
                                      int64_t now_ms, int64_t retry_not_before_ms);
   // leased -> pending, fenced by the lease: the worker went away (lost, lease expired, handed
@@ -274,7 +328,8 @@ class Store {
   // ---- budgets ----
   // Cost and tokens of the sweep's recorded calls, per model id.
   Result<std::vector<ModelSpend>> SpendByModel(int64_t sweep_id);
-  // Pending plus leased cells of the sweep, per model id (models without any are absent).
+  // Pending, leased and parked (batch mode) cells of the sweep, per model id (models without any
+  // are absent).
   Result<std::vector<std::pair<std::string, int64_t>>> UnfinishedByModel(int64_t sweep_id);
   // Sets sweeps.stop_reason (why no more of its cells start; "" clears it) inside the group
   // transaction. `status` shows it.
@@ -295,6 +350,53 @@ class Store {
   Result<int64_t> CountCalls();
   Status ClearCalls();
 
+  // ---- batch mode (coordinator/store/batches.cc, docs/batch.md) ----
+  // A call that waits for a batch: INSERT OR IGNORE; true when it was not known.
+  Result<bool> QueueBatchRequest(const BatchRequestRow& row);
+  // The request of a call key (without its body), if any.
+  Result<std::optional<BatchRequestRow>> GetBatchRequest(const std::string& call_key);
+  // True when a batch answered `call_key` while `job` was parked on it: its next run records
+  // the answer as its own paid call.
+  Result<bool> IsBatchAnswer(JobId job, const std::string& call_key);
+  // The queued requests per (provider, model, key alias).
+  Result<std::vector<BatchQueueRow>> BatchQueues();
+  // The oldest queued requests of one bucket (with bodies), at most `limit`.
+  Result<std::vector<BatchRequestRow>> QueuedBatchRequests(const std::string& provider,
+                                                           const std::string& model,
+                                                           const std::string& key_alias,
+                                                           int64_t limit);
+  // Inserts `batch` (state creating) and moves `call_keys` to sent in it; returns its id. Joins
+  // the group transaction: commit before asking the provider.
+  Result<int64_t> CreateBatch(const BatchRow& batch, const std::vector<std::string>& call_keys);
+  // Writes the provider id, state, counts, error, times and cost of a batch.
+  Status UpdateBatch(const BatchRow& batch);
+  // Batches in state creating, submitted or in_progress (of every sweep).
+  Result<std::vector<BatchRow>> LiveBatches();
+  // The batches of a sweep (0 = all), newest first, at most `limit`.
+  Result<std::vector<BatchRow>> ListBatches(int64_t sweep_id, int64_t limit);
+  // The sent requests of a batch go back to the queue (a batch the provider refused or that
+  // was never created). Returns how many.
+  Result<int64_t> RequeueBatchRequests(int64_t batch_id);
+  // A batch ended: answers go into the call cache, requests end (done, failed or queued again
+  // for `resend`), its sent requests the provider did not mention are queued again, and the
+  // cells parked on its ended requests become pending. Returns how many cells it unparked.
+  // A batch the user cancelled (`user_cancelled`): the sent requests its results did not mention
+  // end as user_cancelled answers with `cancel_error`; `*cancelled_cells` counts the cells that
+  // ended failed that way.
+  Result<int64_t> EndBatch(int64_t batch_id, const std::vector<BatchAnswer>& answers,
+                           int64_t now_ms, bool user_cancelled = false,
+                           const std::string& cancel_error = "",
+                           int64_t* cancelled_cells = nullptr);
+  // `codesweep batches cancel`: marks the live batches of `sweep_id` cancelled by the user (once;
+  // durable at the next commit) and returns them.
+  Result<std::vector<BatchRow>> RequestBatchCancel(int64_t sweep_id, int64_t now_ms);
+  // Requests in the queue (not yet in a batch) of `sweep_id` (0 = all).
+  Result<int64_t> CountQueuedBatchRequests(int64_t sweep_id);
+  // Cells parked on a call that has an answer or a final error (after a crash between the two
+  // writes, or a call answered synchronously meanwhile) become pending. Returns how many.
+  Result<int64_t> UnparkAnswered();
+  // The code executions a parked cell's runs recorded (replayed by its next run).
+  Result<std::vector<ExecutionRecord>> CellExecutions(JobId job);
   // ---- rate limiter (coordinator/store_ratelimit.cc) ----
   // Upserts the live bucket rows inside the group transaction.
   Status PutRateLimits(const std::vector<RateLimitRow>& rows);

@@ -87,6 +87,10 @@ inline bool IsReportOnlyIndex(std::string_view name) {
 }
 inline constexpr std::string_view kLaterIndexPrefix = "later_index/";
 
+// Batch mode: a parked cell's executions as JSON and back (coordinator/store/batches.cc).
+Result<std::string> ExecutionsToJson(const std::vector<ExecutionRecord>& executions);
+Result<std::vector<ExecutionRecord>> ExecutionsFromJson(const std::string& json);
+
 // Reads the CS_JOB_COLS columns of the current row.
 JobRow ReadJobRow(const store_internal::Stmt& stmt);
 // Binds a cell key: 32 raw bytes for a lower-case hex SHA-256, else the text itself.

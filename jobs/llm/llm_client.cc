@@ -119,11 +119,25 @@ Status ReadUsage(const json& obj, LlmUsage* usage) {
 }  // namespace
 
 const std::set<std::string, std::less<>>& NonOutputOptionKeys() {
-  static const std::set<std::string, std::less<>> kKeys = {
-      "base_url",         "api_key_env", "key_alias",          "headers",
-      "timeouts",         "timeout_ms",  "connect_timeout_ms", "retry",
-      "max_attempts",     "price",       "latency_ms",         "cell_context_header",
-      "latency_jitter_ms"};
+  static const std::set<std::string, std::less<>> kKeys = {"base_url",
+                                                           "api_key_env",
+                                                           "key_alias",
+                                                           "headers",
+                                                           "timeouts",
+                                                           "timeout_ms",
+                                                           "connect_timeout_ms",
+                                                           "retry",
+                                                           "max_attempts",
+                                                           "price",
+                                                           "latency_ms",
+                                                           "cell_context_header",
+                                                           "latency_jitter_ms",
+                                                           "batch",
+                                                           "batch_max_requests",
+                                                           "batch_max_bytes",
+                                                           "batch_flush_s",
+                                                           "batch_poll_s",
+                                                           "batch_max_enqueued_tokens"};
   return kKeys;
 }
 
@@ -158,6 +172,7 @@ std::string ResponseToJson(const LlmResponse& r) {
               {"rate_limited", r.rate_limited},
               {"cost_usd", r.cost_usd},
               {"cached", r.cached}};
+  if (r.batch) out["batch"] = true;  // only then, so other responses keep their bytes
   return Dump(out);
 }
 
@@ -176,7 +191,21 @@ Result<LlmResponse> ResponseFromJson(const std::string& text) {
   CS_RETURN_IF_ERROR(ReadField(obj, "rate_limited", &r.rate_limited));
   CS_RETURN_IF_ERROR(ReadField(obj, "cost_usd", &r.cost_usd));
   CS_RETURN_IF_ERROR(ReadField(obj, "cached", &r.cached));
+  CS_RETURN_IF_ERROR(ReadField(obj, "batch", &r.batch));
   return r;
+}
+
+namespace {
+constexpr std::string_view kParkedText = "parked: waiting for a provider batch";
+}  // namespace
+
+Status ParkedStatus(const std::string& call_key) {
+  return Status::FailedPrecondition(std::string(kParkedText) + " (call " + call_key + ")");
+}
+
+bool IsParked(const Status& status) {
+  return status.code() == StatusCode::kFailedPrecondition &&
+         status.message().find(kParkedText) != std::string::npos;
 }
 
 bool PromptLooksTruncated(const LlmRequest& request, const LlmUsage& usage) {

@@ -61,6 +61,7 @@ struct LlmResponse {
   int rate_limited = 0;
   double cost_usd = 0.0;
   bool cached = false;
+  bool batch = false;  // answered by a provider batch (cost at batch prices)
 };
 
 struct LlmCapabilities {
@@ -104,14 +105,26 @@ class LlmClient {
   }
   virtual LlmCapabilities capabilities() const = 0;
   virtual LlmCallStats last_call_stats() const { return {}; }
+  // Batch mode: the provider request body this client would send for `request` (what goes into a
+  // provider batch). Clients that cannot be batched keep the default (kUnimplemented).
+  virtual Result<std::string> BatchRequestBody(const LlmRequest& request) const {
+    (void)request;
+    return Status::FailedPrecondition("this model cannot be sent in a provider batch");
+  }
 };
+
+// Batch mode: the status a call ends with when it waits in a provider batch (the cell parks),
+// and the test for it. RunJob turns it into Outcome::parked.
+Status ParkedStatus(const std::string& call_key);
+bool IsParked(const Status& status);
 
 // THE list of model options that never change what a model answers: where to reach it and with
 // which key (base_url, api_key_env, key_alias, headers), how long to wait and how often to retry
 // (timeouts, timeout_ms, connect_timeout_ms, retry, max_attempts), what it costs (price), the
-// simulated latency of sim models and cell_context_header. They are in neither the call key nor
-// the cell key, and dispatch reads them from the sweep file of the current run. Every other model
-// option is in both keys (docs/design.md, "Cell identity").
+// simulated latency of sim models, cell_context_header and batch mode (batch, batch_max_requests,
+// batch_max_bytes, batch_flush_s, batch_poll_s, batch_max_enqueued_tokens: docs/batch.md). They are
+// in neither the call key nor the cell key, and dispatch reads them from the sweep file of the
+// current run. Every other model option is in both keys (docs/design.md, "Cell identity").
 const std::set<std::string, std::less<>>& NonOutputOptionKeys();
 
 // Canonical JSON of a request (sorted keys, no whitespace) and its call key:

@@ -47,6 +47,12 @@ Result<Price> ParsePrice(const json& v, const std::string& key) {
   Price p;
   bool cached_set = false;
   for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it.key() == "batch_input" || it.key() == "batch_output") {
+      double d = 0;
+      CS_RETURN_IF_ERROR(GetNumber(*it, key + "." + it.key(), &d));
+      (it.key() == "batch_input" ? p.batch_input : p.batch_output) = d;
+      continue;
+    }
     double* field = it.key() == "input"          ? &p.input
                     : it.key() == "cached_input" ? &p.cached_input
                     : it.key() == "output"       ? &p.output
@@ -157,6 +163,28 @@ Status ParseGenOption(const std::string& key, const json& v, ProviderOptions* o)
   return Status::OK();
 }
 
+Status ParseBatchOption(const std::string& key, const json& v, BatchOptions* b) {
+  if (key == "batch") return GetBool(v, key, &b->enabled);
+  if (key == "batch_max_requests" || key == "batch_max_bytes" ||
+      key == "batch_max_enqueued_tokens") {
+    int64_t n = 0;
+    CS_RETURN_IF_ERROR(GetInt(v, key, &n));
+    if (n < 1) return Status::InvalidArgument(key + " must be >= 1");
+    (key == "batch_max_requests" ? b->max_requests
+     : key == "batch_max_bytes"  ? b->max_bytes
+                                 : b->max_enqueued_tokens) = n;
+    return Status::OK();
+  }
+  if (key == "batch_flush_s" || key == "batch_poll_s") {
+    double d = 0;
+    CS_RETURN_IF_ERROR(GetNumber(v, key, &d));
+    if (!(d >= 0 && d <= 7 * 24 * 3600)) return Status::InvalidArgument(key + " must be 0..604800");
+    (key == "batch_flush_s" ? b->flush_s : b->poll_s) = d;
+    return Status::OK();
+  }
+  return Status::InvalidArgument("unknown option '" + key + "'");
+}
+
 Status ParseOption(const std::string& key, const json& v, ProviderOptions* o) {
   static const std::set<std::string> kGen = {"temperature", "top_p", "max_tokens", "seed", "stop"};
   if (kGen.contains(key)) return ParseGenOption(key, v, o);
@@ -171,6 +199,7 @@ Status ParseOption(const std::string& key, const json& v, ProviderOptions* o) {
   if (key == "retry") return ParseRetry(v, &o->retry);
   if (key == "max_attempts") return ParseRetry(json{{"max_attempts", v}}, &o->retry);
   if (key == "cell_context_header") return GetBool(v, key, &o->cell_context_header);
+  if (key.starts_with("batch")) return ParseBatchOption(key, v, &o->batch);
   if (key == "capabilities") return ParseCapabilities(v, &o->capabilities);
   if (key == "price") {
     CS_ASSIGN_OR_RETURN(o->price, ParsePrice(v, key));
@@ -284,6 +313,14 @@ double CostUsd(const Price& price, const LlmUsage& usage) {
   const double uncached = static_cast<double>(usage.input_tokens - cached);
   return (uncached * price.input + static_cast<double>(cached) * price.cached_input +
           static_cast<double>(usage.output_tokens) * price.output) /
+         1e6;
+}
+
+double BatchCostUsd(const Price& price, const LlmUsage& usage) {
+  const double in = price.batch_input.value_or(price.input / 2);
+  const double out = price.batch_output.value_or(price.output / 2);
+  return (static_cast<double>(usage.input_tokens) * in +
+          static_cast<double>(usage.output_tokens) * out) /
          1e6;
 }
 

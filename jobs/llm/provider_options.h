@@ -19,6 +19,10 @@ struct Price {  // USD per million tokens
   double input = 0.0;
   double cached_input = 0.0;
   double output = 0.0;
+  // Batch API prices (OpenAI Batch, Anthropic Message Batches); unset = half of input / output,
+  // the discount both providers document.
+  std::optional<double> batch_input;
+  std::optional<double> batch_output;
 };
 
 // Price per model id ("openai:gpt-4o"); the longest id that prefixes the asked one wins, so
@@ -35,6 +39,22 @@ class PriceTable {
 };
 
 double CostUsd(const Price& price, const LlmUsage& usage);
+// The same usage answered by a provider batch: batch_input / batch_output (cached input at the
+// batch input price), or half the synchronous prices where the table gives none.
+double BatchCostUsd(const Price& price, const LlmUsage& usage);
+
+// Batch mode of a model (`batch = true` and its knobs in the sweep file; docs/batch.md). None of
+// these changes what the model answers: they are NonOutputOptionKeys().
+struct BatchOptions {
+  bool enabled = false;
+  int64_t max_requests = 50'000;          // requests per batch (both providers' documented cap)
+  int64_t max_bytes = 100 * 1000 * 1000;  // bytes of one batch's requests (OpenAI: 200 MB file)
+  double flush_s = 60;                    // a batch is sent once its oldest request is this old
+  double poll_s = 30;                     // how often a live batch is asked how it is doing
+  // The provider's queue limit for this model (OpenAI: "enqueued tokens" per model): the tokens
+  // of the live batches of one (provider, model, key alias) stay below it; 0 = no limit.
+  int64_t max_enqueued_tokens = 0;
+};
 
 enum class WireFormat { kOpenAi, kAnthropic };
 
@@ -57,6 +77,7 @@ struct ProviderOptions {
   std::optional<std::vector<std::string>> stop;
   std::string extra_body_json;  // JSON object merged into every request body ("" = none)
   LlmCapabilities capabilities;
+  BatchOptions batch;
 };
 
 // Validates and parses the options of an "openai" or "anthropic" model. Unknown keys fail.

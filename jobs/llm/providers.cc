@@ -40,6 +40,9 @@ class HttpProviderClient final : public LlmClient {
   }
   LlmCapabilities capabilities() const override { return p_.options.capabilities; }
   LlmCallStats last_call_stats() const override { return stats_; }
+  Result<std::string> BatchRequestBody(const LlmRequest& request) const override {
+    return BuildRequestBody(p_.options.format, p_.model.name, request, p_.options);
+  }
 
  private:
   Result<LlmResponse> Run(const LlmRequest& request, CallObserver* observer);

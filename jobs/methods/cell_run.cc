@@ -58,6 +58,7 @@ Result<LlmResponse> CellRun::Call(const LlmRequest& request, int turn) {
   rec.rate_limited = resp.rate_limited;
   rec.cost_usd = resp.cost_usd;
   rec.cached = resp.cached;
+  rec.batch = resp.batch;
   rec.prompt_truncated = PromptLooksTruncated(request, resp.usage);
   outcome_.tokens_in += rec.tokens_in;
   outcome_.tokens_out += rec.tokens_out;

@@ -27,6 +27,34 @@ void Fail(Outcome& out, const Status& status) {
   out.error = status.message();  // shown to users: words, not internal status names
 }
 
+// Batch mode: answers the executions of the cell's earlier (parked) runs from their records, in
+// order, while the code asked for is the recorded code; runs anything else for real.
+class ReplayExecutor final : public Executor {
+ public:
+  ReplayExecutor(Executor& real, const std::vector<ExecutionRecord>& recorded)
+      : real_(real), recorded_(recorded) {}
+  Result<ExecResult> Run(const ExecRequest& request) override {
+    if (next_ < recorded_.size() && recorded_[next_].code == request.code) {
+      const ExecutionRecord& rec = recorded_[next_++];
+      ExecResult r;
+      static_cast<ExecReport&>(r) = rec;
+      for (ExecStatus s :
+           {ExecStatus::kOk, ExecStatus::kError, ExecStatus::kTimeout, ExecStatus::kMemory,
+            ExecStatus::kKilled, ExecStatus::kOutputLimit, ExecStatus::kRefused}) {
+        if (ExecStatusName(s) == rec.status) r.status = s;
+      }
+      return r;
+    }
+    next_ = recorded_.size();  // the trajectory left the records: run the rest for real
+    return real_.Run(request);
+  }
+
+ private:
+  Executor& real_;
+  const std::vector<ExecutionRecord>& recorded_;
+  size_t next_ = 0;
+};
+
 // Fills the verdict side of the outcome from the method's final answer.
 void Judge(const Task& task, const Instance& instance, const FinalAnswer& final, Outcome& out) {
   Verdict reply = task.Check(instance, final.reply);
@@ -187,7 +215,8 @@ Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {
   } else if (!info.multi_turn) {
     effective.turns = 1;
   }
-  CellRun run(effective, *task, instance, *client, *deps.executor, limits, out);
+  ReplayExecutor executor(*deps.executor, spec.replay_executions);
+  CellRun run(effective, *task, instance, *client, executor, limits, out);
   Result<FinalAnswer> final = fn(run);
   // The expected answer, for `show`, `export` and v_results (never shown to the model).
   if (!instance.canonical_answer.empty()) run.extra()["target"] = instance.canonical_answer;
@@ -214,6 +243,10 @@ Outcome RunJob(const JobSpec& spec, const RunnerDeps& deps) {
     status = Status::Internal("RunJob: unexpected exception");
   }
   if (!status.ok()) Fail(out, status);
+  if (IsParked(status)) {  // batch mode: not a failure, the cell waits for its batch
+    out.parked = true;
+    if (!out.calls.empty()) out.parked_on = out.calls.back().call_key;
+  }
   out.wall_ms = std::chrono::duration_cast<Millis>(clock.Now() - start).count();
   return out;
 }

@@ -79,6 +79,8 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
   Filter(f.filter, grain, cost, states);
   CS_ASSIGN_OR_RETURN(std::vector<RepeatRow> repeats, db->Repeats(f.sweep));
   CS_ASSIGN_OR_RETURN(std::vector<AnswerSourceRow> answer_sources, db->AnswerSources(f.sweep));
+  CS_ASSIGN_OR_RETURN(std::vector<BatchCostRow> batch_cost, db->BatchCosts(f.sweep));
+  std::erase_if(batch_cost, [&](const BatchCostRow& b) { return !f.filter.MatchesModel(b.model); });
   std::vector<SweepReport> reports = BuildReports(grain, cost, states);
   for (SweepReport& r : reports) {
     for (const SweepSource& s : sources) {
@@ -93,6 +95,9 @@ Result<std::vector<SweepReport>> LoadReports(const ReportFlags& f) {
     }
     for (const AnswerSourceRow& a : answer_sources) {
       if (a.sweep == r.sweep) r.answer_sources.push_back(a);
+    }
+    for (const BatchCostRow& b : batch_cost) {
+      if (b.sweep == r.sweep) r.batch_cost.push_back(b);
     }
   }
   return reports;

@@ -315,12 +315,14 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
     std::printf("sweep %s: %lld cells (%lld new, %lld to run), database %s\n",
                 sweep->config.name.c_str(), static_cast<long long>(grid.total),
                 static_cast<long long>(grid.inserted),
-                static_cast<long long>(counts->pending + counts->leased), f->setup.db.c_str());
+                static_cast<long long>(counts->pending + counts->leased + counts->parked),
+                f->setup.db.c_str());
     if (!f->filter.empty()) {
       std::printf("filtered: %lld of the cells selected\n", static_cast<long long>(counts->total));
     }
     std::fflush(stdout);
-    if (counts->pending + counts->leased == 0) {
+    // Parked cells (batch mode) wait for a provider batch that this run polls: not finished.
+    if (counts->pending + counts->leased + counts->parked == 0) {
       std::printf("nothing to run: all %lld cells are already finished\n",
                   static_cast<long long>(counts->total));
       return Finish(*f, sweep->config.name, 0, "");

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "base/log.h"
 #include "coordinator/store/report_queries.h"
 #include "coordinator/store/store.h"
 #include "tools/codesweep/cli_common.h"
@@ -36,9 +37,11 @@ int64_t WallNowMs() {
 }
 
 // Counts of one group or of a whole sweep. A lease whose worker is gone (an interrupted run, a
-// lost worker) is "orphaned": nothing runs it, so it counts as pending, not running.
+// lost worker) is "orphaned": nothing runs it, so it counts as pending, not running. A parked
+// cell (batch mode) waits for a provider batch: neither finished nor running.
 struct Totals {
   int64_t pending = 0, leased = 0, orphaned = 0, done = 0, failed = 0, dead = 0, correct = 0;
+  int64_t parked = 0;
   int64_t first_ms = 0, recent = 0;
   void Add(const StatusRow& r) {
     pending += r.pending;
@@ -47,16 +50,17 @@ struct Totals {
     done += r.done;
     failed += r.failed;
     dead += r.dead;
+    parked += r.parked;
     correct += r.correct;
     recent += r.recent;
     if (r.first_finished_ms > 0 && (first_ms == 0 || r.first_finished_ms < first_ms)) {
       first_ms = r.first_finished_ms;
     }
   }
-  int64_t total() const { return pending + leased + done + failed + dead; }
+  int64_t total() const { return pending + leased + parked + done + failed + dead; }
   int64_t running() const { return leased - orphaned; }
   int64_t waiting() const { return pending + orphaned; }
-  int64_t remaining() const { return pending + leased; }
+  int64_t remaining() const { return pending + leased + parked; }
   // Cells per second over the last minute (or since the first result, if that is sooner), so an
   // outage shows 0; 0 as well when nothing of the sweep runs (`live` false: a stopped run).
   double rate(int64_t now_ms, bool live) const {
@@ -67,17 +71,77 @@ struct Totals {
   }
 };
 
-// "done", "stopped" (cells remain and nothing of the sweep runs), "-" (no rate yet) or h:mm:ss.
-std::string Eta(const Totals& t, int64_t now_ms, bool live) {
-  if (t.remaining() == 0) return "done";
-  if (!live) return "stopped";
-  double r = t.rate(now_ms, live);
-  if (r <= 0) return "-";
-  int64_t s = static_cast<int64_t>(static_cast<double>(t.remaining()) / r);
+std::string Hms(int64_t s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", static_cast<long long>(s / 3600),
                 static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   return buf;
+}
+
+// Seconds until the sweep's cells parked in batches can run again: the latest expected end of
+// its live batches, each from its own progress (answered so far over its age) or, with none
+// answered yet, from how long its ended batches took; requests still queued for a batch take
+// that long from now. -1: unknown (no batch answered anything yet), 0: none waits.
+struct BatchWait {
+  int64_t live = 0, queued_requests = 0;
+  double eta_s = 0;
+};
+
+BatchWait WaitForBatches(const std::vector<BatchRow>& batches, int64_t queued_requests,
+                         int64_t now_ms) {
+  BatchWait w;
+  w.queued_requests = queued_requests;
+  double ended_ms = 0;
+  int64_t n_ended = 0;
+  for (const BatchRow& b : batches) {
+    if (!b.live() && b.ended_ms > 0 && b.state != "refused" && b.state != "failed") {
+      ended_ms += static_cast<double>(b.ended_ms - b.created_ms);
+      ++n_ended;
+    }
+  }
+  const double typical_s = n_ended > 0 ? ended_ms / static_cast<double>(n_ended) / 1000.0 : -1;
+  for (const BatchRow& b : batches) {
+    if (!b.live()) continue;
+    ++w.live;
+    const double age_s = static_cast<double>(now_ms - b.created_ms) / 1000.0;
+    const int64_t finished = b.n_done + b.n_failed;
+    double left_s = -1;
+    if (finished > 0 && b.n_requests > finished) {
+      left_s = age_s * static_cast<double>(b.n_requests - finished) / static_cast<double>(finished);
+    } else if (finished > 0) {
+      left_s = 0;  // answered; its results are read on the next poll
+    } else if (typical_s >= 0) {
+      left_s = std::max(0.0, typical_s - age_s);
+    }
+    if (left_s < 0) return BatchWait{w.live, queued_requests, -1};
+    w.eta_s = std::max(w.eta_s, left_s);
+  }
+  if (queued_requests > 0) {
+    if (typical_s < 0) return BatchWait{w.live, queued_requests, -1};
+    w.eta_s = std::max(w.eta_s, typical_s);
+  }
+  return w;
+}
+
+// "done", "stopped" (cells remain and nothing of the sweep runs), "-" (no rate yet) or h:mm:ss.
+// With cells parked in batches, the later of the rate's ETA for the other cells and the batches'
+// expected end ("-" while that is unknown). Later batch rounds of multi-turn cells are not
+// foreseen.
+std::string Eta(const Totals& t, int64_t now_ms, bool live, const BatchWait& batches = {}) {
+  if (t.remaining() == 0) return "done";
+  if (!live) return "stopped";
+  double secs = 0;
+  const int64_t others = t.pending + t.leased;
+  if (others > 0) {
+    double r = t.rate(now_ms, live);
+    if (r <= 0) return "-";
+    secs = static_cast<double>(others) / r;
+  }
+  if (t.parked > 0) {
+    if (batches.eta_s < 0) return "-";
+    secs = std::max(secs, batches.eta_s);
+  }
+  return Hms(static_cast<int64_t>(secs));
 }
 
 Totals SweepTotals(const std::vector<StatusRow>& rows) {
@@ -86,9 +150,11 @@ Totals SweepTotals(const std::vector<StatusRow>& rows) {
   return all;
 }
 
-nlohmann::json TotalsJson(const Totals& t, int64_t now_ms, bool live) {
+nlohmann::json TotalsJson(const Totals& t, int64_t now_ms, bool live,
+                          const BatchWait& batches = {}) {
   return {{"pending", t.waiting()},
           {"leased", t.running()},
+          {"parked", t.parked},
           {"orphaned_leases", t.orphaned},
           {"remaining", t.remaining()},
           {"done", t.done},
@@ -98,17 +164,19 @@ nlohmann::json TotalsJson(const Totals& t, int64_t now_ms, bool live) {
           {"total", t.total()},
           {"rate_per_s", t.rate(now_ms, live)},
           {"rate_window_s", kRecentWindowMs / 1000},
-          {"eta", Eta(t, now_ms, live)}};
+          {"eta", Eta(t, now_ms, live, batches)}};
 }
 
-void PrintLine(const std::string& label, const Totals& t, int64_t now_ms, bool live) {
+void PrintLine(const std::string& label, const Totals& t, int64_t now_ms, bool live,
+               const BatchWait& batches = {}) {
   double pct =
       t.done > 0 ? 100.0 * static_cast<double>(t.correct) / static_cast<double>(t.done) : 0;
-  std::printf("%-44s %8lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n", label.c_str(),
-              static_cast<long long>(t.total()), static_cast<long long>(t.waiting()),
-              static_cast<long long>(t.running()), static_cast<long long>(t.done),
-              static_cast<long long>(t.failed), static_cast<long long>(t.dead), pct,
-              t.rate(now_ms, live), Eta(t, now_ms, live).c_str());
+  std::printf("%-44s %8lld %7lld %7lld %7lld %8lld %6lld %5lld %6.1f%% %8.1f/s %10s\n",
+              label.c_str(), static_cast<long long>(t.total()), static_cast<long long>(t.waiting()),
+              static_cast<long long>(t.running()), static_cast<long long>(t.parked),
+              static_cast<long long>(t.done), static_cast<long long>(t.failed),
+              static_cast<long long>(t.dead), pct, t.rate(now_ms, live),
+              Eta(t, now_ms, live, batches).c_str());
 }
 
 // What is left to run, and why nothing may be running it.
@@ -118,6 +186,10 @@ void PrintRemaining(const Totals& t) {
   if (t.orphaned > 0) {
     std::printf(" (%lld of them leased to workers that are gone; the next run takes them back)",
                 static_cast<long long>(t.orphaned));
+  }
+  if (t.parked > 0) {
+    std::printf(" (%lld of them parked: waiting for provider batches)",
+                static_cast<long long>(t.parked));
   }
   std::printf("\n");
 }
@@ -271,6 +343,90 @@ std::map<std::string, RunRow> LatestRuns(const std::string& db) {
   return out;
 }
 
+// A coordinator is serving the database: a worker it talks to is live (it writes their last-seen
+// times every 2 s). Cells parked in batches make progress only then.
+bool CoordinatorLive(const std::string& db, int64_t now_ms) {
+  auto reader = ReportDb::Open(db);
+  if (!reader.ok()) return false;
+  auto t = (*reader)->Query(Str("SELECT count(*) FROM workers WHERE state = 'up' AND",
+                                " last_seen_ms >= ", now_ms - kLiveWorkerMs));
+  return t.ok() && !t->rows.empty() && !t->rows[0].empty() && t->rows[0][0] &&
+         std::atoll(t->rows[0][0]->c_str()) > 0;
+}
+
+// The provider batches of one sweep (batch mode, docs/batch.md): the open ones and the recent
+// ended ones, and when the cells waiting for them may run again.
+struct SweepBatches {
+  std::vector<BatchRow> shown;
+  BatchWait wait;
+};
+constexpr int64_t kRecentBatchMs = 3'600'000;  // ended batches shown for an hour
+constexpr size_t kRecentBatches = 5;
+
+std::map<std::string, SweepBatches> BatchesBySweep(Store& store, int64_t now_ms) {
+  std::map<std::string, SweepBatches> out;
+  auto sweeps = store.ListSweeps();
+  if (!sweeps.ok()) return out;
+  for (const auto& [id, rec] : *sweeps) {
+    Result<std::vector<BatchRow>> rows = store.ListBatches(id, 500);
+    Result<int64_t> queued = store.CountQueuedBatchRequests(id);
+    if (!rows.ok() || !queued.ok() || (rows->empty() && *queued == 0)) continue;
+    SweepBatches& s = out[rec.name];
+    s.wait = WaitForBatches(*rows, *queued, now_ms);
+    size_t recent = 0;
+    for (const BatchRow& b : *rows) {  // newest first
+      if (b.live()) {
+        s.shown.push_back(b);
+      } else if (recent < kRecentBatches && now_ms - b.ended_ms <= kRecentBatchMs) {
+        ++recent;
+        s.shown.push_back(b);
+      }
+    }
+  }
+  return out;
+}
+
+std::string BatchState(const BatchRow& b) {
+  return b.live() && b.cancel_requested_ms > 0 ? "cancelling" : b.state;
+}
+
+void PrintBatches(const SweepBatches& s, int64_t now_ms) {
+  if (!s.shown.empty()) {
+    std::printf("  batches (open and recent)       %-32s %-24s %10s %17s %-12s\n", "provider id",
+                "model", "age", "done/failed/total", "state");
+  }
+  for (const BatchRow& b : s.shown) {
+    const int64_t end = b.ended_ms > 0 ? b.ended_ms : now_ms;
+    std::printf("    batch %-24lld %-32s %-24s %10s %5lld/%5lld/%5lld %-12s\n",
+                static_cast<long long>(b.id), b.provider_id.empty() ? "-" : b.provider_id.c_str(),
+                (b.provider + ":" + b.model).c_str(), Hms((end - b.created_ms) / 1000).c_str(),
+                static_cast<long long>(b.n_done), static_cast<long long>(b.n_failed),
+                static_cast<long long>(b.n_requests), BatchState(b).c_str());
+  }
+  if (s.wait.queued_requests > 0) {
+    std::printf("    %lld request(s) queued for the next batch\n",
+                static_cast<long long>(s.wait.queued_requests));
+  }
+}
+
+nlohmann::json BatchesJson(const SweepBatches& s) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const BatchRow& b : s.shown) {
+    rows.push_back({{"id", b.id},
+                    {"provider_id", b.provider_id},
+                    {"provider", b.provider},
+                    {"model", b.model},
+                    {"state", BatchState(b)},
+                    {"requests", b.n_requests},
+                    {"done", b.n_done},
+                    {"failed", b.n_failed},
+                    {"cost_usd", b.cost_usd},
+                    {"created_ms", b.created_ms},
+                    {"ended_ms", b.ended_ms}});
+  }
+  return rows;
+}
+
 nlohmann::json RunJson(const RunRow& r) {
   return {{"command", r.command},           {"version", r.version}, {"git_commit", r.git_commit},
           {"sweep_sha256", r.sweep_sha256}, {"host", r.host},       {"pid", r.pid},
@@ -297,23 +453,37 @@ int ShowOnce(const StatusFlags& f, const std::string& db) {
   for (const auto& r : *rows) by_sweep[r.sweep].push_back(r);
   const std::map<std::string, std::string> stopped = StopReasons(db);
   std::map<std::string, RunRow> runs = LatestRuns(db);
+  const std::map<std::string, SweepBatches> batches = BatchesBySweep(**store, now);
+  const bool coordinator_live = CoordinatorLive(db, now);
+  // A sweep runs while a lease is out, or while cells wait in batches a coordinator polls.
+  auto is_live = [&](const Totals& all) {
+    return all.running() > 0 || (all.parked > 0 && coordinator_live);
+  };
+  auto batches_of = [&](const std::string& sweep) {
+    auto it = batches.find(sweep);
+    return it == batches.end() ? SweepBatches{} : it->second;
+  };
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [sweep, list] : by_sweep) {
       const Totals all = SweepTotals(list);
-      const bool live = all.running() > 0;
+      const bool live = is_live(all);
+      const SweepBatches sb = batches_of(sweep);
       nlohmann::json groups = nlohmann::json::array();
       for (const auto& r : list) {
         Totals t;
         t.Add(r);
-        nlohmann::json g = TotalsJson(t, now, live);
+        nlohmann::json g = TotalsJson(t, now, live, sb.wait);
         g["model"] = r.model;
         g["method"] = r.method;
         groups.push_back(g);
       }
-      nlohmann::json s = TotalsJson(all, now, live);
+      nlohmann::json s = TotalsJson(all, now, live, sb.wait);
       s["sweep"] = sweep;
       s["groups"] = groups;
+      s["batches"] = BatchesJson(sb);
+      s["batch_requests_queued"] = sb.wait.queued_requests;
+      s["batch_eta_s"] = sb.wait.eta_s;
       auto stop = stopped.find(sweep);
       s["stopped"] = stop == stopped.end() ? "" : stop->second;
       if (auto it = runs.find(sweep); it != runs.end()) s["last_run"] = RunJson(it->second);
@@ -335,22 +505,24 @@ int ShowOnce(const StatusFlags& f, const std::string& db) {
   }
   const std::map<std::string, int64_t> cut = PromptTruncated(db);
   for (const auto& [sweep, list] : by_sweep) {
-    std::printf("%-44s %8s %7s %7s %8s %6s %5s %7s %10s %10s\n", ("sweep " + sweep).c_str(),
-                "total", "pending", "running", "done", "failed", "dead", "correct", "rate/1min",
-                "eta");
+    std::printf("%-44s %8s %7s %7s %7s %8s %6s %5s %7s %10s %10s\n", ("sweep " + sweep).c_str(),
+                "total", "pending", "running", "parked", "done", "failed", "dead", "correct",
+                "rate/1min", "eta");
     const Totals all = SweepTotals(list);
-    const bool live = all.running() > 0;
+    const bool live = is_live(all);
+    const SweepBatches sb = batches_of(sweep);
     for (const auto& r : list) {
       Totals t;
       t.Add(r);
-      PrintLine("  " + r.model + " / " + r.method, t, now, live);
+      PrintLine("  " + r.model + " / " + r.method, t, now, live, sb.wait);
     }
-    PrintLine("  all", all, now, live);
+    PrintLine("  all", all, now, live, sb.wait);
     if (auto stop = stopped.find(sweep); stop != stopped.end()) {
       std::printf("  stopped: %s (raise it in the sweep file and run again to continue)\n",
                   stop->second.c_str());
     }
     PrintRemaining(all);
+    PrintBatches(sb, now);
     if (auto it = runs.find(sweep); it != runs.end()) PrintRun(it->second);
     if (auto it = cut.find(sweep); it != cut.end()) {
       std::printf("  prompt_truncated %lld calls: the server cut the prompt (docs/llm.md)\n",

@@ -44,5 +44,6 @@ CommandAction SetupViewCommand(CLI::App& sub);         // cmd_view.cc
 CommandAction SetupRetryCommand(CLI::App& sub);        // cmd_retry.cc
 CommandAction SetupSubmitCommand(CLI::App& sub);       // cmd_submit.cc
 CommandAction SetupExportCommand(CLI::App& sub);       // cmd_export.cc
+CommandAction SetupBatchesCommand(CLI::App& sub);      // cmd_batches.cc
 
 }  // namespace codesweep

@@ -31,6 +31,8 @@ constexpr CommandEntry kCommands[] = {
      codesweep::SetupValidateCommand},
     {"status", "Show the progress of sweeps in a database (read-only)",
      codesweep::SetupStatusCommand},
+    {"batches", "List provider batches (batch mode), or cancel a sweep's open batches",
+     codesweep::SetupBatchesCommand},
     {"tasks", "List tasks, show an instance, or check an answer", codesweep::SetupTasksCommand},
     {"exec", "Run one Python file in the sandbox as a worker would", codesweep::SetupExecCommand},
     {"cache", "Inspect or clear the LLM call cache", codesweep::SetupCacheCommand},

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "base/hash.h"
 #include "build_info.h"
 #include "coordinator/sweep/declared_tasks.h"
+#include "jobs/tasks/task.h"
 
 namespace codesweep {
 
@@ -75,6 +77,13 @@ Result<LoadedSweep> LoadSweep(const SweepSetupOptions& options, const TaskRegist
   CS_ASSIGN_OR_RETURN(out.grid, ExpandIntoStore(out.config, *out.store, expand));
   CS_RETURN_IF_ERROR(out.store->RecordRun(Provenance(options.command, out)));
   out.core = options.core;
+  // Batch mode: the coordinator talks to the batch endpoints with the models' API keys.
+  out.core.batch.get_secret = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  out.core.batch.prices_path = DefaultDataDir() + "/prices.json";
   if (out.core.exit_when_done) out.core.sweep_id = out.grid.sweep_id;
   BudgetOptions& budget = out.core.budget;
   budget.sweep_id = out.grid.sweep_id;

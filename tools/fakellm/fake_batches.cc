@@ -98,6 +98,10 @@ Status PatchBatchConfig(const json& patch, BatchConfig* config) {
       s = num(&c.max_file_bytes);
     else if (key == "seed")
       s = num(&c.seed);
+    else if (key == "download_ms")
+      s = num(&c.download_ms);
+    else if (key == "endpoint_delay_ms")
+      s = num(&c.endpoint_delay_ms);
     else
       s = Status::InvalidArgument("batch config: unknown field " + key);
     if (!s.ok()) return s;
@@ -113,7 +117,9 @@ json BatchConfigToJson(const BatchConfig& c) {
           {"max_enqueued_tokens", c.max_enqueued_tokens},
           {"max_requests", c.max_requests},
           {"max_file_bytes", c.max_file_bytes},
-          {"seed", c.seed}};
+          {"download_ms", c.download_ms},
+          {"seed", c.seed},
+          {"endpoint_delay_ms", c.endpoint_delay_ms}};
 }
 
 Result<std::map<std::string, FormPart>> ParseMultipart(const std::string& content_type,
@@ -172,7 +178,22 @@ std::string BatchApi::NewId(const std::string& prefix) {
   return prefix + hex.substr(0, 24);
 }
 
+HttpOut BatchApi::Download(std::string content_type, std::string body) {
+  HttpOut res;
+  res.content_type = std::move(content_type);
+  res.body = std::move(body);
+  res.spread_ms = config_.download_ms;
+  ++downloads_;
+  downloading_->fetch_add(1);
+  res.finished = [n = downloading_] { n->fetch_sub(1); };
+  return res;
+}
+
 HttpOut BatchApi::Route(const HttpIn& req) {
+  if (req.path != "/admin/batches/config") {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++http_requests_;
+  }
   if (req.path == "/admin/batches/config") {
     std::lock_guard<std::mutex> lock(mu_);
     if (req.method == "POST") {
@@ -181,9 +202,12 @@ HttpOut BatchApi::Route(const HttpIn& req) {
     }
     return Json(200, BatchConfigToJson(config_));
   }
-  if (req.path.starts_with("/v1/files")) return OpenAiFiles(req);
-  if (req.path.starts_with("/v1/batches")) return OpenAiBatches(req);
-  return AnthropicBatches(req);
+  HttpOut out = req.path.starts_with("/v1/files")     ? OpenAiFiles(req)
+                : req.path.starts_with("/v1/batches") ? OpenAiBatches(req)
+                                                      : AnthropicBatches(req);
+  std::lock_guard<std::mutex> lock(mu_);
+  out.delay_ms = std::max(out.delay_ms, config_.endpoint_delay_ms);  // on a timer: no thread
+  return out;
 }
 
 HttpOut BatchApi::OpenAiFiles(const HttpIn& req) {
@@ -222,10 +246,7 @@ HttpOut BatchApi::OpenAiFiles(const HttpIn& req) {
   if (it == files_.end()) return OpenAiError(404, "not_found", "No such File object: " + parts[2]);
   const File& f = it->second;
   if (req.method == "GET" && parts.size() == 4 && parts[3] == "content") {
-    HttpOut res;
-    res.content_type = "application/octet-stream";
-    res.body = f.content;
-    return res;
+    return Download("application/octet-stream", f.content);
   }
   if (req.method == "GET" && parts.size() == 3) {
     return Json(200, {{"id", f.id},
@@ -631,10 +652,9 @@ HttpOut BatchApi::AnthropicBatches(const HttpIn& req) {
     if (b.state == "in_progress" || b.state == "cancelling") {
       return AnthropicError(404, "not_found_error", "results are available once the batch ends");
     }
-    HttpOut res;
-    res.content_type = "application/x-jsonl";
-    for (const std::string& l : b.results) res.body += l + "\n";
-    return res;
+    std::string body;
+    for (const std::string& l : b.results) body += l + "\n";
+    return Download("application/x-jsonl", std::move(body));
   }
   if (req.method == "POST" && parts.size() == 5 && parts[4] == "cancel") {
     if (b.state == "in_progress") {
@@ -656,7 +676,10 @@ json BatchApi::StatsJson() {
           {"states", states},
           {"lines_received", lines_received_},
           {"distinct_custom_ids", submitted_.size()},
-          {"custom_ids_submitted_twice", repeated}};
+          {"custom_ids_submitted_twice", repeated},
+          {"http_requests", http_requests_},
+          {"downloads", downloads_},
+          {"downloads_in_flight", downloading_->load()}};
 }
 
 }  // namespace codesweep::fakellm

@@ -9,9 +9,11 @@
 // submitted twice. State lives in memory. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,7 +32,9 @@ struct BatchConfig {
   int64_t max_enqueued_tokens = 0;     // OpenAI: estimated input tokens of open batches; 0 = none
   int64_t max_requests = 50'000;       // per batch (OpenAI's and Anthropic's documented cap)
   int64_t max_file_bytes = 200 << 20;  // per uploaded file (OpenAI: 200 MB)
+  int64_t download_ms = 0;  // > 0: file contents and results stream out in pieces over this long
   uint64_t seed = 1;
+  int64_t endpoint_delay_ms = 0;  // every batch endpoint answers this late (a slow provider)
 };
 
 Status PatchBatchConfig(const nlohmann::json& patch, BatchConfig* config);
@@ -53,7 +57,8 @@ class BatchApi {
   static bool Handles(const HttpIn& req);
   HttpOut Route(const HttpIn& req);
 
-  // For /stats: batches by state, request lines received (all, and distinct custom_ids).
+  // For /stats: batches by state, request lines received (all, and distinct custom_ids), HTTP
+  // requests to the batch routes, downloads (file contents, results) answered and still going.
   nlohmann::json StatsJson();
 
  private:
@@ -86,6 +91,8 @@ class BatchApi {
   void Finish(Batch& b, bool cancelled);
   nlohmann::json OpenAiBatchJson(const Batch& b) const;
   nlohmann::json AnthropicBatchJson(const Batch& b, const std::string& host) const;
+  // A file content or results answer: spread over download_ms, counted; the caller holds mu_.
+  HttpOut Download(std::string content_type, std::string body);
   std::string NewId(const std::string& prefix);
   int64_t OpenTokens() const;  // estimated tokens of open OpenAI batches
 
@@ -98,6 +105,10 @@ class BatchApi {
   std::vector<std::string> order_;            // batch ids, oldest first
   std::map<std::string, int64_t> submitted_;  // custom_id -> times received in a batch
   int64_t lines_received_ = 0;
+  int64_t http_requests_ = 0;
+  int64_t downloads_ = 0;
+  // Downloads whose body is still being sent; shared with the answers' `finished` callbacks.
+  std::shared_ptr<std::atomic<int64_t>> downloading_ = std::make_shared<std::atomic<int64_t>>(0);
   uint64_t next_id_ = 1;
 };
 

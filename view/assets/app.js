@@ -164,7 +164,7 @@ PAGES.sweeps = async (out, r, current) => {
         const dr = (finished - (prev.done + prev.failed + prev.dead)) / ((d.now_ms - last.now_ms) / 1000);
         if (dr > 0) rate = dr;
       }
-      const left = s.pending + s.leased;
+      const left = s.pending + s.leased + (s.parked || 0);  // parked: waiting in a provider batch
       return el('tr', { 'data-sweep': s.name },
         td(link('results', { sweep: s.name }, s.name)),
         td(el('span', { class: 'bar', title: finished + ' of ' + s.total },
@@ -242,7 +242,7 @@ PAGES.cells = async (out, r) => {
     select('sweep', f.sweeps, p.sweep, 'sweep', { none: 'all' }),
     select('task', f.tasks, p.task), select('complexity', f.complexities, p.complexity),
     select('model', f.models, p.model), select('method', f.methods, p.method), select('turns', f.turns, p.turns),
-    select('status', ['correct', 'incorrect', 'done', 'failed', 'dead', 'pending', 'leased'], p.status),
+    select('status', ['correct', 'incorrect', 'done', 'failed', 'dead', 'pending', 'leased', 'parked'], p.status),
     select('code_used', [['1', 'yes'], ['0', 'no']], p.code_used, 'code used'),
     input('passed_by', p.passed_by, 'passed by'),
     f.answer_source ? input('answer_source', p.answer_source, 'answer source') : null,

@@ -148,7 +148,8 @@ TEST(CodecTest, GoldenBytes) {
   EXPECT_EQ(Hex(Encode(WelcomeMsg{3, 1000, 3, 60000})),
             "960114"
             "03cd03e803cdea60");
-  EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "950116a16bc2a0");
+  // GRANT gained park, batch, error and error_http_status (batch mode).
+  EXPECT_EQ(Hex(Encode(GrantMsg{"k", false, ""})), "990116a16bc2a0c2c2a000");
   // Client messages (codesweep submit / retry --connect): SUBMIT 8, WAKE 9, SUBMITTED 27.
   EXPECT_EQ(Hex(Encode(SubmitMsg{"p", "t", 5})), "950108a170a17405");
   EXPECT_EQ(Hex(Encode(WakeMsg{})), "920109");
@@ -157,8 +158,9 @@ TEST(CodecTest, GoldenBytes) {
             "1ba001a17302"
             "01");
   // JobSpec gained its epoch (repeated cells): one more array element; then task_def and
-  // task_row (declared tasks) and method_json (declared methods): three more.
-  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "ecd950836a675f65");
+  // task_row (declared tasks) and method_json (declared methods): three more; then
+  // replay_executions (batch mode): one more.
+  EXPECT_EQ(Sha256Hex(Encode(JobMsg{7, 2, SampleSpec()})).substr(0, 16), "5779c627222ff2a6");
 }
 
 // JobSpec gained task_def, task_row (declared tasks) and method_json (declared methods) as
@@ -176,9 +178,10 @@ TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
   EXPECT_EQ(std::get<JobMsg>(*back).spec.method_json, declared.method_json);
 
   std::string frame = Encode(JobMsg{7, 2, SampleSpec()});
-  ASSERT_EQ(frame.substr(5, 3), std::string("\xdc\x00\x10", 3));  // the JobSpec: 16 fields
-  ASSERT_EQ(frame.substr(frame.size() - 3), "\xa0\xa0\xa0");      // three empty strings at its end
-  std::string old_frame = frame.substr(0, frame.size() - 3);
+  ASSERT_EQ(frame.substr(5, 3), std::string("\xdc\x00\x11", 3));  // the JobSpec: 17 fields
+  // Three empty strings and an empty array (replay_executions) at its end.
+  ASSERT_EQ(frame.substr(frame.size() - 4), "\xa0\xa0\xa0\x90");
+  std::string old_frame = frame.substr(0, frame.size() - 4);
   old_frame.replace(5, 3, "\x9d");  // 13 fields, as before
   Result<Message> old = Decode(old_frame);
   ASSERT_TRUE(old.ok()) << old.status().ToString();
@@ -190,6 +193,41 @@ TEST(CodecTest, JobSpecDeclaredTaskFieldsAreOptional) {
   std::string short_frame = old_frame.substr(0, old_frame.size() - 1);
   short_frame[5] = static_cast<char>(0x9c);
   EXPECT_FALSE(Decode(short_frame).ok());
+}
+
+// Batch mode's fields are optional trailing fields too: a GRANT from a coordinator without batch
+// mode still decodes (nothing parked, no batch error), and they round-trip.
+TEST(CodecTest, BatchFieldsAreOptional) {
+  GrantMsg grant{"k", false, ""};
+  grant.park = true;
+  grant.batch = true;
+  grant.error = "boom";
+  grant.error_http_status = 500;
+  Result<Message> back = Decode(Encode(grant));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(std::get<GrantMsg>(*back).park);
+  EXPECT_TRUE(std::get<GrantMsg>(*back).batch);
+  EXPECT_EQ(std::get<GrantMsg>(*back).error, "boom");
+  EXPECT_EQ(std::get<GrantMsg>(*back).error_http_status, 500);
+
+  // The GRANT of a peer before batch mode: 3 fields ("\x95" = header + type + 3).
+  Result<Message> old = Decode(std::string("\x95\x01\x16\xa1k\xc2\xa0", 7));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_FALSE(std::get<GrantMsg>(*old).park);
+  EXPECT_FALSE(std::get<GrantMsg>(*old).batch);
+  EXPECT_EQ(std::get<GrantMsg>(*old).error_http_status, 0);
+
+  JobSpec spec = SampleSpec();
+  ExecutionRecord e;
+  e.index = 0;
+  e.code = "print(1)";
+  e.status = "ok";
+  e.stdout_text = "1\n";
+  spec.replay_executions.push_back(e);
+  Result<Message> job = Decode(Encode(JobMsg{7, 2, spec}));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_EQ(std::get<JobMsg>(job.value()).spec.replay_executions.size(), 1u);
+  EXPECT_EQ(std::get<JobMsg>(job.value()).spec.replay_executions[0].stdout_text, "1\n");
 }
 
 TEST(CodecTest, RejectsWrongVersion) {

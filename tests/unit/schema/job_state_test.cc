@@ -6,7 +6,7 @@ namespace codesweep {
 namespace {
 
 constexpr JobState kAll[] = {JobState::kPending, JobState::kLeased, JobState::kDone,
-                             JobState::kFailed, JobState::kDead};
+                             JobState::kFailed,  JobState::kDead,   JobState::kParked};
 
 TEST(JobStateTest, NamesRoundTrip) {
   for (JobState s : kAll) EXPECT_EQ(ParseJobState(JobStateName(s)), s);
@@ -28,7 +28,16 @@ TEST(JobStateTest, TransitionTable) {
   for (JobState a : kAll) {
     for (JobState b : kAll) legal += IsLegalTransition(a, b);
   }
-  EXPECT_EQ(legal, 7);
+  // Batch mode: a leased cell parks while its call waits in a provider batch, and is pending
+  // again once the batch has ended; a parked cell is never leased or finished directly.
+  EXPECT_TRUE(IsLegalTransition(JobState::kLeased, JobState::kParked));
+  EXPECT_TRUE(IsLegalTransition(JobState::kParked, JobState::kPending));
+  EXPECT_FALSE(IsLegalTransition(JobState::kParked, JobState::kLeased));
+  EXPECT_FALSE(IsLegalTransition(JobState::kParked, JobState::kDone));
+  EXPECT_FALSE(IsTerminal(JobState::kParked));
+  // The user cancelled the batch it waits for (`codesweep batches cancel`).
+  EXPECT_TRUE(IsLegalTransition(JobState::kParked, JobState::kFailed));
+  EXPECT_EQ(legal, 10);
 }
 
 TEST(JobStateTest, Terminal) {

@@ -53,13 +53,13 @@ std::string JobIndexes(const std::string& path) {
 }
 
 constexpr const char* kAllJobIndexes =
-    "jobs_cell_key,jobs_leased,jobs_pending,jobs_report,jobs_unfinished_error,jobs_view_error,"
-    "jobs_view_pair";
+    "jobs_cell_key,jobs_leased,jobs_parked,jobs_pending,jobs_report,jobs_unfinished_error,"
+    "jobs_view_error,jobs_view_pair";
 // After a load into an empty table, until the sweep is done (Store::BuildReportIndexes).
 // jobs_unfinished_error and jobs_view_error (jobs with an error only) are empty after a load, so
 // they are built with it.
 constexpr const char* kLoadJobIndexes =
-    "jobs_cell_key,jobs_leased,jobs_pending,jobs_unfinished_error,jobs_view_error";
+    "jobs_cell_key,jobs_leased,jobs_parked,jobs_pending,jobs_unfinished_error,jobs_view_error";
 
 TEST(StoreLoad, LoadIntoEmptyTableBuildsEveryIndexAtTheEnd) {
   TempDir dir;
@@ -162,7 +162,7 @@ TEST(StoreLoad, AnAbandonedLoadLeavesNothingBehind) {
                                  -1, &stmt, nullptr),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(stmt, 0), 7);  // other connections still see every index
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 8);  // other connections see all 8 (kAllJobIndexes)
     sqlite3_finalize(stmt);
     sqlite3_close_v2(raw);
   }
@@ -280,6 +280,77 @@ TEST(StoreLoad, MigratesVersionThreeJobsTable) {
   orphan.variant_id = 99;  // no such variant
   orphan.method = "only_question";
   EXPECT_FALSE((*store)->InsertCells(1, {orphan}).ok());
+}
+
+// A database at schema version 17 (before batch mode's 0018 rebuilt jobs for the state `parked`)
+// whose job runs a declared method (method_template_id != 0) upgrades to the latest version with
+// that value, its rows and every index it had (plus jobs_parked).
+TEST(StoreLoad, MigratesVersionSeventeenKeepingMethodTemplateAndIndexes) {
+  TempDir dir;
+  const std::string path = dir.File("v17.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    // As the migration runner does around table rebuilds (coordinator/store/store_impl.h).
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    for (const store_sql::Migration& m : store_sql::kMigrations) {
+      if (m.version > 17) break;
+      ASSERT_EQ(sqlite3_exec(db, m.sql, nullptr, nullptr, nullptr), SQLITE_OK) << m.name;
+    }
+    const char* rows =
+        "PRAGMA user_version = 17;"
+        "INSERT INTO sweeps (id, name, seed, created_ms, updated_ms) VALUES (1, 's', 1, 0, 0);"
+        "INSERT INTO variants (id, content_hash, model, provider, model_name, created_ms)"
+        " VALUES (1, 'h', 'sim:x', 'sim', 'x', 0);"
+        "INSERT INTO jobs (id, cell_key, sweep_id, task, complexity, sample, variant_id, method,"
+        " turns, state, attempts, lease_token, created_ms, updated_ms, last_error,"
+        " method_template_id)"
+        " VALUES (1, x'01', 1, 'game24', '4', 0, 1, 'mine', 1, 'failed', 1, 1, 0, 0, 'boom', 7),"
+        "        (2, x'02', 1, 'game24', '4', 1, 1, 'only_question', 1, 'pending', 0, 0, 0, 0,"
+        " '', 0);"
+        "INSERT INTO attempts (lease_token, job_id, attempt, worker, started_ms, lease_until_ms,"
+        " outcome) VALUES (1, 1, 1, 'w', 0, 0, 'failed');";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, rows, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  const std::string all_indexes_sql =
+      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
+      " AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name)";
+  const std::string before = Query(path, all_indexes_sql);
+  const std::string jobs_before = JobIndexes(path);
+  ASSERT_FALSE(jobs_before.empty());
+  auto store = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->SchemaVersion(), Store::LatestSchemaVersion());
+  EXPECT_GE(Store::LatestSchemaVersion(), 18);
+  EXPECT_EQ(Query(path, "SELECT method_template_id FROM jobs WHERE id = 1"), "7");
+  EXPECT_EQ(Query(path, "SELECT method_template_id FROM jobs WHERE id = 2"), "0");
+  EXPECT_EQ(Query(path,
+                  "SELECT group_concat(state || ':' || last_error) FROM"
+                  " (SELECT state, last_error FROM jobs ORDER BY id)"),
+            "failed:boom,pending:");
+  EXPECT_EQ(Query(path, "SELECT outcome FROM attempts WHERE lease_token = 1"), "failed");
+  // Every index of version 17 is still there, and the jobs table has all of its indexes.
+  const std::string after = "," + Query(path, all_indexes_sql) + ",";
+  std::string name;
+  for (char c : before + ",") {
+    if (c != ',') {
+      name += c;
+      continue;
+    }
+    if (!name.empty()) {
+      EXPECT_NE(after.find("," + name + ","), std::string::npos) << name;
+    }
+    name.clear();
+  }
+  EXPECT_EQ(JobIndexes(path), kAllJobIndexes);
+  EXPECT_EQ(Query(path, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(Query(path, "PRAGMA integrity_check"), "ok");
+  // The new state is accepted; the old ones are kept.
+  EXPECT_EQ(Exec(path, "UPDATE jobs SET state = 'parked' WHERE id = 2"), SQLITE_OK);
 }
 
 }  // namespace
