@@ -40,6 +40,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/store/store.h"
 #include "schema/codec.h"
+#include "tools/bench/bench_cells.h"
 #include "tools/bench/proc_stats.h"
 #include "worker/runtime.h"
 #include "worker/worker.h"
@@ -124,19 +125,7 @@ cs::Status Fill(cs::Store& store, const Args& a) {
                R"({"api_key_env":"","base_url":")" + base + R"(","timeout_ms":600000})"};
   }
   CS_ASSIGN_OR_RETURN(int64_t variant, store.UpsertVariant(v));
-  std::vector<cs::CellRow> cells;
-  CS_RETURN_IF_ERROR(store.BeginCellLoad());
-  for (int64_t i = 0; i < jobs; ++i) {
-    cells.push_back({cs::CellKey(cs::Sha256Hex(std::to_string(i))), "number_multiply", "1_2", i,
-                     variant, "only_question", 1});
-    if (cells.size() == 50'000 || i + 1 == jobs) {
-      CS_ASSIGN_OR_RETURN(int64_t n, store.InsertCells(sweep, cells));
-      (void)n;
-      cells.clear();
-    }
-  }
-  CS_RETURN_IF_ERROR(store.FinishCellLoad().status());
-  return store.Commit();
+  return cs::bench::LoadBenchCells(store, sweep, variant, jobs);
 }
 
 // Resident memory of this process in MiB (VmRSS).

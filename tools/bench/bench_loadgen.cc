@@ -35,6 +35,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/store/store.h"
 #include "schema/codec.h"
+#include "tools/bench/bench_cells.h"
 #include "tools/bench/proc_stats.h"
 #include "transport/wire.h"
 
@@ -346,19 +347,7 @@ cs::Status Fill(cs::Store& store, const Args& a, int64_t jobs) {
   v.model = {"openai:bench", "openai", "bench",
              R"({"api_key_env":"","base_url":"http://127.0.0.1:9/v1"})"};
   CS_ASSIGN_OR_RETURN(int64_t variant, store.UpsertVariant(v));
-  std::vector<cs::CellRow> cells;
-  CS_RETURN_IF_ERROR(store.BeginCellLoad());
-  for (int64_t i = 0; i < jobs; ++i) {
-    cells.push_back({cs::CellKey(cs::Sha256Hex(std::to_string(i))), "number_multiply", "1_2", i,
-                     variant, "only_question", 1});
-    if (cells.size() == 50'000 || i + 1 == jobs) {
-      CS_ASSIGN_OR_RETURN(int64_t n, store.InsertCells(sweep, cells));
-      (void)n;
-      cells.clear();
-    }
-  }
-  CS_RETURN_IF_ERROR(store.FinishCellLoad().status());
-  return store.Commit();
+  return cs::bench::LoadBenchCells(store, sweep, variant, jobs);
 }
 
 int64_t RssKiB(pid_t pid) {
