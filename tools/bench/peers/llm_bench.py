@@ -9,6 +9,11 @@ With --second-rpm R a second model joins the sweep: its own fakellm at R request
 tokens/min), half the jobs each; the naive side runs one naive_runner per model with half the
 slots each (the static split such a script has), codesweep one sweep over both models.
 --trace DIR: the coordinator writes its grant/result trace (CODESWEEP_RATE_TRACE) there.
+Fair side by side: within a repetition both runners face a fakellm with the same seed (its
+latency draws follow the order of admission), and the naive runner sends the very prompts and
+max_tokens codesweep sent in that repetition (read from codesweep's database), so both pay the
+same tokens per request. Each repetition uses a new seed, so the medians are over different
+latency draws, not one draw repeated.
 Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3]
 """
 
@@ -55,9 +60,9 @@ def limits(cfg):
     return out
 
 
-def start_fakellm(binary, cfg, work, rpm, tpm):
-    cmd = [binary, "--port", "0", "--rpm", str(rpm), "--tpm", str(tpm), "--burst-s",
-           "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
+def start_fakellm(binary, cfg, work, rpm, tpm, seed):
+    cmd = [binary, "--port", "0", "--seed", str(seed), "--rpm", str(rpm), "--tpm", str(tpm),
+           "--burst-s", "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
            "--sim-options", '{"p_code":0}']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True,
                          stderr=open(os.path.join(work, "fakellm.log"), "ab"))
@@ -120,13 +125,28 @@ def run_codesweep(binary, ports, cfg, work, seq):
     return wall, rc
 
 
-def run_naive(ports, cfg):
+def codesweep_prompts(db, out):
+    """Writes the first request codesweep sent for each sample, in sample order, to out."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("SELECT j.sample, c.request_json FROM calls c JOIN jobs j ON j.id = "
+                       "c.job_id WHERE c.idx = 0 GROUP BY j.sample ORDER BY j.sample").fetchall()
+    con.close()
+    prompts = []
+    for _, req in rows:
+        r = json.loads(req)
+        prompts.append({"messages": r["messages"], "max_tokens": r["gen"]["max_tokens"]})
+    with open(out, "w") as f:
+        json.dump(prompts, f)
+
+
+def run_naive(ports, cfg, prompts):
     t0 = time.monotonic()
     n = len(ports)
     procs = [subprocess.Popen([sys.executable,
                                os.path.join(os.path.dirname(HERE), "naive_runner.py"),
                                "--url", f"http://127.0.0.1:{port}/v1", "--jobs",
-                               str(cfg.jobs // n), "--concurrency", str(cfg.concurrency // n)],
+                               str(cfg.jobs // n), "--concurrency", str(cfg.concurrency // n),
+                               "--prompts", prompts],
                               stdout=subprocess.PIPE, text=True) for port in ports]
     for p in procs:
         out, _ = p.communicate(timeout=cfg.timeout_s)
@@ -135,18 +155,19 @@ def run_naive(ports, cfg):
     return time.monotonic() - t0
 
 
-def one_run(system, cfg, work, seq):
+def one_run(system, cfg, work, seq, seed, prompts):
     models = limits(cfg)
     fakes = []
     try:
         for _, rpm, tpm in models:
-            fakes.append(start_fakellm(cfg.fakellm, cfg, work, rpm, tpm))
+            fakes.append(start_fakellm(cfg.fakellm, cfg, work, rpm, tpm, seed))
         ports = [port for _, port in fakes]
         t0_ms = time.monotonic() * 1000.0  # fakellm's admission times use the same clock
         if system == "codesweep":
             wall, rc = run_codesweep(cfg.codesweep, ports, cfg, work, seq)
+            codesweep_prompts(os.path.join(work, f"llm{seq}.db"), prompts)
         else:
-            wall, rc = run_naive(ports, cfg), 0
+            wall, rc = run_naive(ports, cfg, prompts), 0
         sts = [stats(port) for port in ports]
     finally:
         for fake, _ in fakes:
@@ -202,16 +223,19 @@ def main():
     ap.add_argument("--rate-burst-s", type=float, default=1.0)
     ap.add_argument("--second-rpm", type=int, default=0, help="a second model at this limit")
     ap.add_argument("--trace", default="", help="directory for the coordinator's rate trace")
+    ap.add_argument("--seed", type=int, default=1, help="fakellm's seed in the first repetition")
     cfg = ap.parse_args()
     work = tempfile.mkdtemp(prefix="codesweep-llm-")
     results = {"config": {k: v for k, v in vars(cfg).items()
                           if k not in ("codesweep", "fakellm", "out", "trace")}, "runs": {}}
     seq = 0
     for rep in range(cfg.reps):
+        prompts = os.path.join(work, f"prompts{rep}.json")  # written by codesweep's run
         for system in ("codesweep", "naive"):
             seq += 1
             log(f"llm rep {rep + 1}/{cfg.reps}: {system} (load {os.getloadavg()[0]:.1f})")
-            r = one_run(system, cfg, work, seq)
+            r = one_run(system, cfg, work, seq, cfg.seed + rep, prompts)
+            r["seed"] = cfg.seed + rep
             r["load1"] = os.getloadavg()[0]
             results["runs"].setdefault(system, []).append(r)
             with open(cfg.out, "w") as f:
