@@ -1,6 +1,10 @@
 // Fresh and fork-server modes give identical results on one corpus (status, exit code, stdout,
-// stderr). Tier A only (fork-server mode needs it); skipped with the reason elsewhere.
+// stderr); what a fork-server child does per run (no import of its own, a fresh random stream).
+// Tier A only (fork-server mode needs it); skipped with the reason elsewhere.
 #include <gtest/gtest.h>
+
+#include <set>
+#include <string>
 
 #include "jobs/sandbox/sandbox.h"
 
@@ -57,6 +61,49 @@ TEST(Modes, ForkServerSurvivesCodeThatKillsIt) {
   auto next = (*server)->Run({"print('again')\n", {}});
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->stdout_text, "again\n");
+}
+
+// A fork-server child's own set-up and epilogue (atexit handlers, tracebacks' source lines)
+// import nothing per run: the server imported them once. A child pays a page fault for every
+// page it writes, and an import of a module, even a built-in one, wrote ~45 pages per run
+// (BENCHMARKS.md, "Python scorer verdicts on warm servers"). The code runs before the epilogue,
+// so it sees what the epilogue would otherwise have imported afterwards.
+TEST(Modes, ForkServerChildImportsNothingOfItsOwn) {
+  SandboxOptions options;
+  options.tier = "A";
+  options.mode = "forkserver";
+  options.preload = {};
+  auto server = MakeSandbox(options, Logger::Null());
+  if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
+  for (int i = 0; i < 2; ++i) {
+    auto r = (*server)->Run(
+        {"import sys\nprint([m for m in ('atexit', 'linecache') if m not in sys.modules])\n", {}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->stdout_text, "[]\n") << r->stderr_text;
+  }
+}
+
+// `random` is reseeded in every fork-server child that has it: imported by the code itself (the
+// server no longer imports it when no preload does), by a preload, or by a warm server's
+// prelude. No two runs draw the same numbers.
+TEST(Modes, ForkServerRunsNeverShareARandomStream) {
+  SandboxOptions options;
+  options.tier = "A";
+  options.mode = "forkserver";
+  options.preload = {};
+  auto server = MakeSandbox(options, Logger::Null());
+  if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
+  const char* draw = "import random\nprint(random.getrandbits(64))\n";
+  for (const char* prelude : {"", "import random\n"}) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 3; ++i) {
+      auto r = (*server)->Run({draw, {}, prelude});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->status, ExecStatus::kOk) << r->stderr_text;
+      seen.insert(r->stdout_text);
+    }
+    EXPECT_EQ(seen.size(), 3u) << "prelude: " << prelude;
+  }
 }
 
 }  // namespace
