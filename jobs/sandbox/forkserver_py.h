@@ -17,6 +17,14 @@ inline constexpr const char* kForkServerPy = R"PY(
 # virtual machine: what each child uses of its own (atexit, linecache, _signal) is imported here
 # once, and random is not imported here (a child reseeds it if something loaded it).
 import os, sys, socket, signal, _signal, resource, types, traceback, select, json, atexit, linecache
+# sweep() below (kill(-1)) kills every process this one may signal: safe only as one of the first
+# processes of the sandbox's own pid namespace (its init is pid 1, this server pid 2). Anywhere
+# else, a copy run by hand for instance, refuse to serve rather than sweep the host.
+if os.getpid() > 16:
+    sys.stderr.write('fork server: pid %d is not one of the first of its own pid namespace; '
+                     'refusing to serve (its kill(-1) sweep would signal every process it can)\n'
+                     % os.getpid())
+    sys.exit(70)
 for name in sys.argv[1:]:
     try:
         __import__(name)
