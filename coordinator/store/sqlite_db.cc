@@ -51,11 +51,11 @@ constexpr int kMaxWriteBytes = 64 << 10;
 
 // Why a VFS shim: when an in-memory statement journal spills, SQLite (3.40, memjournal.c) copies
 // it to the temp file in writes of its chunk size, which is the spill threshold; the unix VFS
-// masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &= 0x1ffff), so a chunk of
-// 128 KiB or more is written as 0 bytes and reported as SQLITE_FULL. That is how the 4 MiB
-// threshold alone made a grid load's CREATE UNIQUE INDEX fail ("database or disk is full"): its
-// statement journal grew past 4 MiB. The shim splits the writes to temp journals into pieces the
-// unix VFS takes whole; every other file is the underlying VFS's own.
+// masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &= 0x1ffff), so a write of
+// 128 KiB or more comes out short (a 4 MiB one as 0 bytes) and is reported as SQLITE_FULL. That is
+// how the 4 MiB threshold alone made a grid load's CREATE UNIQUE INDEX fail ("database or disk is
+// full"): its statement journal grew past 4 MiB. The shim splits the writes to temp journals into
+// pieces the unix VFS takes whole; every other file is the underlying VFS's own.
 struct SplitFile {
   sqlite3_file base;   // pMethods = &kSplitMethods
   sqlite3_file* real;  // the underlying VFS's file, in the same allocation, right after this
