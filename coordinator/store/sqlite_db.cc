@@ -39,6 +39,204 @@ StatusCode CodeFor(int rc) {
   }
 }
 
+// How much of a savepoint's undo record (SQLite's statement journal) stays in memory before it
+// spills to a temp file. Every store write runs in a SAVEPOINT inside the group-commit
+// transaction, and the record holds every page the write touches: ~15-20 pages for a lease or a
+// completion with the jobs indexes. At SQLite's default of 64 KiB it spilled, and from then on
+// every write of the transaction paid one pwrite per page (BENCHMARKS.md, issue 16 section 4).
+constexpr int kStmtJournalSpillBytes = 4 << 20;
+
+// The largest write the VFS shim below passes on at once.
+constexpr int kMaxWriteBytes = 64 << 10;
+
+// Why a VFS shim: when an in-memory statement journal spills, SQLite (3.40, memjournal.c) copies
+// it to the temp file in writes of its chunk size, which is the spill threshold; the unix VFS
+// masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &= 0x1ffff), so a write of
+// 128 KiB or more comes out short (a 4 MiB one as 0 bytes) and is reported as SQLITE_FULL. That is
+// how the 4 MiB threshold alone made a grid load's CREATE UNIQUE INDEX fail ("database or disk is
+// full"): its statement journal grew past 4 MiB. The shim splits the writes to temp journals into
+// pieces the unix VFS takes whole; every other file is the underlying VFS's own.
+struct SplitFile {
+  sqlite3_file base;   // pMethods = &kSplitMethods
+  sqlite3_file* real;  // the underlying VFS's file, in the same allocation, right after this
+};
+
+sqlite3_file* RealFile(sqlite3_file* f) { return reinterpret_cast<SplitFile*>(f)->real; }
+sqlite3_vfs* RealVfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
+
+int SplitClose(sqlite3_file* f) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xClose(r);
+}
+int SplitRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xRead(r, buf, n, off);
+}
+int SplitWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  sqlite3_file* r = RealFile(f);
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const int part = n < kMaxWriteBytes ? n : kMaxWriteBytes;
+    int rc = r->pMethods->xWrite(r, p, part, off);
+    if (rc != SQLITE_OK) return rc;
+    p += part;
+    n -= part;
+    off += part;
+  }
+  return SQLITE_OK;
+}
+int SplitTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xTruncate(r, size);
+}
+int SplitSync(sqlite3_file* f, int flags) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xSync(r, flags);
+}
+int SplitFileSize(sqlite3_file* f, sqlite3_int64* size) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xFileSize(r, size);
+}
+int SplitLock(sqlite3_file* f, int level) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xLock(r, level);
+}
+int SplitUnlock(sqlite3_file* f, int level) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xUnlock(r, level);
+}
+int SplitCheckReservedLock(sqlite3_file* f, int* out) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xCheckReservedLock(r, out);
+}
+int SplitFileControl(sqlite3_file* f, int op, void* arg) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xFileControl(r, op, arg);
+}
+int SplitSectorSize(sqlite3_file* f) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xSectorSize(r);
+}
+int SplitDeviceCharacteristics(sqlite3_file* f) {
+  sqlite3_file* r = RealFile(f);
+  return r->pMethods->xDeviceCharacteristics(r);
+}
+
+// Version 1: temp journals need no shared memory or memory mapping.
+const sqlite3_io_methods kSplitMethods = {1,
+                                          SplitClose,
+                                          SplitRead,
+                                          SplitWrite,
+                                          SplitTruncate,
+                                          SplitSync,
+                                          SplitFileSize,
+                                          SplitLock,
+                                          SplitUnlock,
+                                          SplitCheckReservedLock,
+                                          SplitFileControl,
+                                          SplitSectorSize,
+                                          SplitDeviceCharacteristics,
+                                          nullptr,
+                                          nullptr,
+                                          nullptr,
+                                          nullptr,
+                                          nullptr,
+                                          nullptr};
+
+int SplitOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
+              int* out_flags) {
+  sqlite3_vfs* real = RealVfs(vfs);
+  if ((flags & (SQLITE_OPEN_SUBJOURNAL | SQLITE_OPEN_TEMP_JOURNAL)) == 0) {
+    return real->xOpen(real, name, file, flags, out_flags);
+  }
+  auto* split = reinterpret_cast<SplitFile*>(file);
+  split->base.pMethods = nullptr;
+  split->real = reinterpret_cast<sqlite3_file*>(split + 1);
+  split->real->pMethods = nullptr;
+  int rc = real->xOpen(real, name, split->real, flags, out_flags);
+  // SQLite closes a file whose pMethods is set, even when the open failed.
+  if (split->real->pMethods != nullptr) split->base.pMethods = &kSplitMethods;
+  return rc;
+}
+
+int SplitDelete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
+  return RealVfs(vfs)->xDelete(RealVfs(vfs), name, sync_dir);
+}
+int SplitAccess(sqlite3_vfs* vfs, const char* name, int flags, int* out) {
+  return RealVfs(vfs)->xAccess(RealVfs(vfs), name, flags, out);
+}
+int SplitFullPathname(sqlite3_vfs* vfs, const char* name, int n, char* out) {
+  return RealVfs(vfs)->xFullPathname(RealVfs(vfs), name, n, out);
+}
+void* SplitDlOpen(sqlite3_vfs* vfs, const char* name) {
+  return RealVfs(vfs)->xDlOpen(RealVfs(vfs), name);
+}
+void SplitDlError(sqlite3_vfs* vfs, int n, char* out) {
+  RealVfs(vfs)->xDlError(RealVfs(vfs), n, out);
+}
+void (*SplitDlSym(sqlite3_vfs* vfs, void* handle, const char* sym))(void) {
+  return RealVfs(vfs)->xDlSym(RealVfs(vfs), handle, sym);
+}
+void SplitDlClose(sqlite3_vfs* vfs, void* handle) { RealVfs(vfs)->xDlClose(RealVfs(vfs), handle); }
+int SplitRandomness(sqlite3_vfs* vfs, int n, char* out) {
+  return RealVfs(vfs)->xRandomness(RealVfs(vfs), n, out);
+}
+int SplitSleep(sqlite3_vfs* vfs, int us) { return RealVfs(vfs)->xSleep(RealVfs(vfs), us); }
+int SplitCurrentTime(sqlite3_vfs* vfs, double* out) {
+  return RealVfs(vfs)->xCurrentTime(RealVfs(vfs), out);
+}
+int SplitGetLastError(sqlite3_vfs* vfs, int n, char* out) {
+  return RealVfs(vfs)->xGetLastError(RealVfs(vfs), n, out);
+}
+int SplitCurrentTimeInt64(sqlite3_vfs* vfs, sqlite3_int64* out) {
+  return RealVfs(vfs)->xCurrentTimeInt64(RealVfs(vfs), out);
+}
+
+constexpr const char* kVfsName = "codesweep";
+
+// Raises the statement-journal spill threshold (process-wide; SQLite takes it only before it
+// initializes, so on the first open) and registers the shim; returns the VFS name to open with,
+// or nullptr (the default VFS) if the shim could not be registered.
+const char* StoreVfs() {
+  static const char* const name = []() -> const char* {
+    static sqlite3_vfs vfs;
+    // The threshold needs the shim: set it only once the shim is in place. The register call
+    // initializes SQLite, which ends the window for sqlite3_config; so configure first and undo
+    // the setting (shutdown, configure, initialize) in the unlikely case the shim fails.
+    const bool spill =
+        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStmtJournalSpillBytes) == SQLITE_OK;
+    sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
+    if (real != nullptr && real->iVersion >= 2) {
+      vfs.iVersion = 2;
+      vfs.szOsFile = static_cast<int>(sizeof(SplitFile)) + real->szOsFile;
+      vfs.mxPathname = real->mxPathname;
+      vfs.zName = kVfsName;
+      vfs.pAppData = real;
+      vfs.xOpen = SplitOpen;
+      vfs.xDelete = SplitDelete;
+      vfs.xAccess = SplitAccess;
+      vfs.xFullPathname = SplitFullPathname;
+      vfs.xDlOpen = SplitDlOpen;
+      vfs.xDlError = SplitDlError;
+      vfs.xDlSym = SplitDlSym;
+      vfs.xDlClose = SplitDlClose;
+      vfs.xRandomness = SplitRandomness;
+      vfs.xSleep = SplitSleep;
+      vfs.xCurrentTime = SplitCurrentTime;
+      vfs.xGetLastError = SplitGetLastError;
+      vfs.xCurrentTimeInt64 = SplitCurrentTimeInt64;
+      if (sqlite3_vfs_register(&vfs, /*makeDflt=*/0) == SQLITE_OK) return kVfsName;
+    }
+    if (spill) {
+      sqlite3_shutdown();
+      sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 64 << 10);  // SQLite's default
+      sqlite3_initialize();
+    }
+    return nullptr;
+  }();
+  return name;
+}
+
 }  // namespace
 
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
@@ -154,7 +352,7 @@ Result<std::unique_ptr<StoreDb>> StoreDb::Open(const std::string& path, bool rea
     flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, StoreVfs());
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(nullptr, rc, path + ": cannot open the database");
     sqlite3_close_v2(db);
