@@ -124,7 +124,7 @@ class BatchManager {
   const Clock& clock_;
   Logger& log_;
   BatchManagerOptions opt_;
-  std::shared_ptr<HttpEngine> http_;       // stops waiting at once when the manager ends
+  std::shared_ptr<HttpEngine> http_;         // stops waiting at once when the manager ends
   std::unique_ptr<BatchStepRunner> runner_;  // started by the first step
   std::optional<PriceTable> prices_;
   std::unordered_map<int64_t, ModelInfo> models_;  // by variant id

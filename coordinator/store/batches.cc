@@ -69,8 +69,9 @@ Result<bool> BatchTableExists(store_internal::StoreDb& db, const char* name) {
 
 // The requests still sent in `batch_id` go back to the queue; returns how many.
 Result<int64_t> RequeueSent(store_internal::StoreDb& db, int64_t batch_id, int64_t now_ms) {
-  CS_ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE batch_requests SET state = 'queued', batch_id = 0,"
-                                         " updated_ms = ?2 WHERE batch_id = ?1 AND state = 'sent'"));
+  CS_ASSIGN_OR_RETURN(Stmt s,
+                      db.Prepare("UPDATE batch_requests SET state = 'queued', batch_id = 0,"
+                                 " updated_ms = ?2 WHERE batch_id = ?1 AND state = 'sent'"));
   CS_RETURN_IF_ERROR(s.Bind(1, batch_id).Bind(2, now_ms).Run());
   return static_cast<int64_t>(s.Changes());
 }
@@ -329,9 +330,9 @@ Status Store::UpdateBatch(const BatchRow& b) {
 }
 
 Result<std::vector<BatchRow>> Store::LiveBatches() {
-  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(CS_BATCH_SELECT
-                                                 " WHERE state IN ('creating', 'submitted',"
-                                                 " 'in_progress') ORDER BY id"));
+  CS_ASSIGN_OR_RETURN(Stmt s,
+                      impl_->db->Prepare(CS_BATCH_SELECT " WHERE state IN ('creating', 'submitted',"
+                                                         " 'in_progress') ORDER BY id"));
   return ReadBatches(s);
 }
 
@@ -339,18 +340,15 @@ Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit
   // A read-only tool on a database without migration 0018: no batches.
   CS_ASSIGN_OR_RETURN(bool present, BatchTableExists(*impl_->db, "batches"));
   if (!present) return std::vector<BatchRow>();
-  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(CS_BATCH_SELECT
-                                                 " WHERE (?1 = 0 OR sweep_id = ?1)"
-                                                 " ORDER BY id DESC LIMIT ?2"));
+  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(CS_BATCH_SELECT " WHERE (?1 = 0 OR sweep_id = ?1)"
+                                                                 " ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, sweep_id).Bind(2, limit);
   return ReadBatches(s);
 }
 
 Result<int64_t> Store::RequeueBatchRequests(int64_t batch_id) {
   const int64_t now = Impl::WallMs();
-  return impl_->Atomic([&]() -> Result<int64_t> {
-    return RequeueSent(*impl_->db, batch_id, now);
-  });
+  return impl_->Atomic([&]() -> Result<int64_t> { return RequeueSent(*impl_->db, batch_id, now); });
 }
 
 Result<int64_t> Store::FoldRefusedBatch(const BatchRow& b) {
@@ -361,7 +359,11 @@ Result<int64_t> Store::FoldRefusedBatch(const BatchRow& b) {
                                               " AND model = ?2 AND key_alias = ?3 AND"
                                               " sweep_id = ?4 AND id < ?5 ORDER BY id DESC"
                                               " LIMIT 1"));
-    prev.Bind(1, b.provider).Bind(2, b.model).Bind(3, b.key_alias).Bind(4, b.sweep_id).Bind(5, b.id);
+    prev.Bind(1, b.provider)
+        .Bind(2, b.model)
+        .Bind(3, b.key_alias)
+        .Bind(4, b.sweep_id)
+        .Bind(5, b.id);
     CS_ASSIGN_OR_RETURN(bool row, prev.Step());
     if (!row || prev.Text(1) != "refused") return b.id;
     const int64_t into = prev.Int(0);

@@ -178,12 +178,13 @@ Result<BatchInfo> BatchApiClient::Create(std::vector<BatchLine> lines, const std
       json params = Parse(lines[i].body);
       if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
       if (i > 0) body += ',';
-      body += "{\"custom_id\":" + Dump(json(lines[i].custom_id)) + ",\"params\":" + Dump(params) + '}';
+      body +=
+          "{\"custom_id\":" + Dump(json(lines[i].custom_id)) + ",\"params\":" + Dump(params) + '}';
       std::string().swap(lines[i].body);
     }
     body += "]}";
-    CS_ASSIGN_OR_RETURN(std::string answer, Send("POST", "/v1/messages/batches", std::move(body),
-                                                 "application/json"));
+    CS_ASSIGN_OR_RETURN(std::string answer,
+                        Send("POST", "/v1/messages/batches", std::move(body), "application/json"));
     return ParseInfo(answer);
   }
   // The JSONL is written into the multipart body directly. Every line is JSON on one line (no raw
@@ -198,7 +199,8 @@ Result<BatchInfo> BatchApiClient::Create(std::vector<BatchLine> lines, const std
     json params = Parse(l.body);
     if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
     form += "{\"custom_id\":" + Dump(json(l.custom_id)) +
-            ",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":" + Dump(params) + "}\n";
+            ",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":" + Dump(params) +
+            "}\n";
     std::string().swap(l.body);
   }
   form += "\r\n--" + boundary + "--\r\n";

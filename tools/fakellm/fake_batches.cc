@@ -421,27 +421,26 @@ json BatchApi::OpenAiBatchJson(const Batch& b) const {
 json BatchApi::AnthropicBatchJson(const Batch& b, const std::string& host) const {
   const bool ended = b.state != "in_progress" && b.state != "cancelling";
   const int64_t processing = ended ? 0 : static_cast<int64_t>(b.requests.size());
-  return {
-      {"id", b.id},
-      {"type", "message_batch"},
-      {"processing_status",
-       ended ? "ended" : (b.state == "cancelling" ? "canceling" : "in_progress")},
-      {"request_counts",
-       {{"processing", processing},
-        {"succeeded", b.succeeded},
-        {"errored", b.errored},
-        {"canceled", b.canceled},
-        {"expired", b.expired}}},
-      {"ended_at", TimeOrNull(ended ? b.ended_ms : 0, true)},
-      {"created_at", Rfc3339(b.created_ms)},
-      {"expires_at", Rfc3339(b.created_ms + 24 * 3600 * 1000LL)},
-      {"archived_at", nullptr},
-      {"cancel_initiated_at", TimeOrNull(b.cancel_ms, true)},
-      {"results_url",
-       ended ? json("http://" + host +
-                    (config_.results_elsewhere != 0 ? "/fakellm/results/" + b.id
-                                                    : "/v1/messages/batches/" + b.id + "/results"))
-             : json(nullptr)}};
+  return {{"id", b.id},
+          {"type", "message_batch"},
+          {"processing_status",
+           ended ? "ended" : (b.state == "cancelling" ? "canceling" : "in_progress")},
+          {"request_counts",
+           {{"processing", processing},
+            {"succeeded", b.succeeded},
+            {"errored", b.errored},
+            {"canceled", b.canceled},
+            {"expired", b.expired}}},
+          {"ended_at", TimeOrNull(ended ? b.ended_ms : 0, true)},
+          {"created_at", Rfc3339(b.created_ms)},
+          {"expires_at", Rfc3339(b.created_ms + 24 * 3600 * 1000LL)},
+          {"archived_at", nullptr},
+          {"cancel_initiated_at", TimeOrNull(b.cancel_ms, true)},
+          {"results_url", ended ? json("http://" + host +
+                                       (config_.results_elsewhere != 0
+                                            ? "/fakellm/results/" + b.id
+                                            : "/v1/messages/batches/" + b.id + "/results"))
+                                : json(nullptr)}};
 }
 
 HttpOut BatchApi::OpenAiBatches(const HttpIn& req) {

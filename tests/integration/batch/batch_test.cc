@@ -103,9 +103,7 @@ TEST(BatchModeTest, SigtermStopsARunWhoseUploadsAreAllRefused) {
   // Port 1: connections are refused at once.
   Proc run(RunArgs(WriteSweep(dir, {}, "http://127.0.0.1:1/v1"), db), dir / "refused.log");
   ASSERT_TRUE(WaitFor(
-      [&] {
-        return QueryInt(db, "SELECT sum(refusals) FROM batches WHERE state = 'refused'") > 5;
-      },
+      [&] { return QueryInt(db, "SELECT sum(refusals) FROM batches WHERE state = 'refused'") > 5; },
       60'000))
       << run.log();
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches"), 1) << run.log();

@@ -40,8 +40,8 @@ int64_t Done(const std::string& db, const std::string& sweep) {
 }
 
 std::vector<std::string> CoordArgs(const std::string& sweep, const std::string& db) {
-  return {Binary(), "coordinator", sweep, "--db", db, "--bind", "tcp://127.0.0.1:0",
-          "--hb-ms", "200"};
+  return {Binary(), "coordinator",       sweep,     "--db", db,
+          "--bind", "tcp://127.0.0.1:0", "--hb-ms", "200"};
 }
 
 TEST(BatchSlowEndpointTest, SlowBatchEndpointsDoNotStallDispatch) {
@@ -69,9 +69,8 @@ TEST(BatchSlowEndpointTest, SlowBatchEndpointsDoNotStallDispatch) {
                 dir / "submit.log");
     ASSERT_TRUE(submit.Wait(90'000)) << coord.log();
     EXPECT_EQ(submit.exit_code(), 0) << submit.log() << "\n" << coord.log();
-    ASSERT_TRUE(WaitFor([&] { return Done(db, "b") == kCells; }, 60'000))
-        << coord.log() << "\n"
-        << JobStates(db);
+    ASSERT_TRUE(WaitFor([&] { return Done(db, "b") == kCells; }, 60'000)) << coord.log() << "\n"
+                                                                          << JobStates(db);
     // B ran to the end while A's batch was still being created at fakellm: the coordinator's
     // loop never waited for the batch endpoint.
     EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM batches WHERE provider_id <> ''"), 0)
@@ -91,9 +90,8 @@ TEST(BatchSlowEndpointTest, SlowBatchEndpointsDoNotStallDispatch) {
   endpoint = WaitForEndpoint(coord, 30'000);
   ASSERT_FALSE(endpoint.empty()) << coord.log();
   Proc worker(WorkerArgs(endpoint, 4), dir / "worker2.log");
-  ASSERT_TRUE(WaitFor([&] { return Done(db, "a") == kCells; }, 60'000))
-      << coord.log() << "\n"
-      << JobStates(db);
+  ASSERT_TRUE(WaitFor([&] { return Done(db, "a") == kCells; }, 60'000)) << coord.log() << "\n"
+                                                                        << JobStates(db);
   json b = BatchStats(llm);
   EXPECT_EQ(b.value("custom_ids_submitted_twice", -1), 0) << b.dump();
   EXPECT_EQ(b.value("distinct_custom_ids", -1), kCells) << b.dump();
@@ -109,9 +107,11 @@ TEST(BatchSlowEndpointTest, AnthropicResultsAreReadFromResultsUrl) {
   ASSERT_GT(llm.port(), 0);
   llm.Post("/admin/batches/config", R"({"delay_ms": 100, "results_elsewhere": 1})");
   const std::string db = dir / "url.db";
-  Proc run({Binary(), "run", WriteSweep(dir, "u", "anthropic:u", "http://127.0.0.1:" + std::to_string(llm.port()), true), "--db",
-            db, "--workers", "1", "-q"},
-           dir / "run.log");
+  Proc run(
+      {Binary(), "run",
+       WriteSweep(dir, "u", "anthropic:u", "http://127.0.0.1:" + std::to_string(llm.port()), true),
+       "--db", db, "--workers", "1", "-q"},
+      dir / "run.log");
   ASSERT_TRUE(run.Wait(60'000)) << run.log() << "\n" << JobStates(db);
   EXPECT_EQ(run.exit_code(), 0) << run.log();
   ExpectExactlyOnce(db, kCells);
