@@ -2,6 +2,11 @@
 #include "coordinator/batch_manager.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "jobs/llm/http.h"
 #include "jobs/llm/wire_format.h"
@@ -11,6 +16,7 @@ namespace {
 
 constexpr int64_t kQueueCheckMs = 200;  // how often queues are looked at while nothing parks
 constexpr int64_t kMinPollMs = 10;
+constexpr int64_t kStepCheckMs = 10;  // how often the loop looks for a finished provider request
 
 WireFormat FormatOf(const std::string& provider) {
   return provider == "anthropic" ? WireFormat::kAnthropic : WireFormat::kOpenAi;
@@ -28,6 +34,115 @@ std::string UserCancelError(const BatchRow& b) {
 
 }  // namespace
 
+// An HttpEngine whose blocking Send can be given up: after Stop(), every Send waiting now or
+// later returns kUnavailable at once. The transfer itself goes on in the engine until it ends or
+// the engine is destroyed; its answer is dropped. This is what lets the coordinator stop while a
+// batch upload or download is in flight (a row left 'creating' is adopted by the next start).
+class StoppableBatchHttp final : public HttpEngine {
+ public:
+  explicit StoppableBatchHttp(std::shared_ptr<HttpEngine> inner)
+      : inner_(std::move(inner)), c_(std::make_shared<Control>()) {}
+
+  Result<HttpResponse> Send(HttpRequest request) override {
+    auto slot = std::make_shared<std::optional<Result<HttpResponse>>>();
+    {
+      std::lock_guard<std::mutex> lock(c_->mu);
+      if (c_->stop) return Stopped();
+    }
+    inner_->SendAsync(std::move(request), [c = c_, slot](Result<HttpResponse> r) {
+      std::lock_guard<std::mutex> lock(c->mu);
+      *slot = std::move(r);
+      c->cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(c_->mu);
+    c_->cv.wait(lock, [&] { return slot->has_value() || c_->stop; });
+    if (!slot->has_value()) return Stopped();
+    Result<HttpResponse> out = std::move(**slot);
+    return out;
+  }
+  void SendAsync(HttpRequest request, Callback done) override {
+    inner_->SendAsync(std::move(request), std::move(done));
+  }
+  int64_t in_flight() const override { return inner_->in_flight(); }
+  void Stop() {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    c_->stop = true;
+    c_->cv.notify_all();
+  }
+
+ private:
+  struct Control {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+  };
+  static Status Stopped() { return Status::Unavailable("the coordinator is stopping"); }
+
+  std::shared_ptr<HttpEngine> inner_;
+  std::shared_ptr<Control> c_;
+};
+
+// One background thread that runs the provider requests of batch steps in the order they were
+// posted; the loop takes the finished ones (TakeFinished) and writes what they brought back.
+class BatchStepRunner {
+ public:
+  using Work = std::function<BatchStepDone()>;
+  explicit BatchStepRunner(std::shared_ptr<StoppableBatchHttp> http) : http_(std::move(http)) {}
+  ~BatchStepRunner() { Stop(); }
+
+  void Post(int64_t id, Work work) {
+    std::lock_guard<std::mutex> lock(mu_);
+    todo_.emplace_back(id, std::move(work));
+    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    cv_.notify_all();
+  }
+  std::vector<std::pair<int64_t, BatchStepDone>> TakeFinished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(done_, {});
+  }
+  // True once a step has finished (and not been taken), false at `deadline`.
+  bool WaitFinished(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return !done_.empty(); });
+  }
+  // Gives up the request in flight (its step's answer is dropped) and every step not begun.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      todo_.clear();
+      cv_.notify_all();
+    }
+    http_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !todo_.empty(); });
+      if (stop_) return;
+      auto [id, work] = std::move(todo_.front());
+      todo_.pop_front();
+      lock.unlock();
+      BatchStepDone done = work();
+      work = nullptr;  // its captures (request lines, client) go before the lock is taken
+      lock.lock();
+      if (!stop_) done_.emplace_back(id, std::move(done));
+      cv_.notify_all();
+    }
+  }
+
+  std::shared_ptr<StoppableBatchHttp> http_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<int64_t, Work>> todo_;
+  std::vector<std::pair<int64_t, BatchStepDone>> done_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 BatchManager::BatchManager(Store& store, const Clock& clock, Logger& log,
                            BatchManagerOptions options)
     : store_(store), clock_(clock), log_(log), opt_(std::move(options)) {
@@ -37,7 +152,20 @@ BatchManager::BatchManager(Store& store, const Clock& clock, Logger& log,
   }
 }
 
-BatchManager::~BatchManager() = default;
+BatchManager::~BatchManager() {
+  if (runner_) runner_->Stop();
+}
+
+Status BatchManager::Stop(int64_t grace_ms) {
+  if (!runner_) return Status::OK();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (!steps_.empty() && runner_->WaitFinished(until)) {
+    CS_RETURN_IF_ERROR(FinishSteps().status());
+  }
+  runner_->Stop();  // what still runs is given up: the next start adopts or polls it again
+  steps_.clear();
+  return Status::OK();
+}
 
 Status BatchManager::Start() {
   started_ = true;
@@ -67,7 +195,10 @@ Result<BatchApiClient> BatchManager::Client(const std::string& provider,
                                             const std::string& api_key_env,
                                             const ProviderOptions* options) {
   if (!http_) {
-    CS_ASSIGN_OR_RETURN(http_, MakeHttpEngine());
+    CS_ASSIGN_OR_RETURN(std::shared_ptr<HttpEngine> engine, MakeHttpEngine());
+    auto stoppable = std::make_shared<StoppableBatchHttp>(std::move(engine));
+    runner_ = std::make_unique<BatchStepRunner>(stoppable);
+    http_ = std::move(stoppable);
   }
   BatchTarget t;
   t.format = FormatOf(provider);
@@ -126,21 +257,22 @@ Result<GrantMsg> BatchManager::OnCall(const CallMsg& call) {
 }
 
 int64_t BatchManager::NextWakeMs(int64_t cap) const {
+  if (!steps_.empty()) return std::min<int64_t>(cap, kStepCheckMs);
   if (queued_ > 0) return std::min<int64_t>(cap, kQueueCheckMs);
   return cap;
 }
 
 Result<int64_t> BatchManager::Tick(bool idle) {
   if (!started_) return int64_t{0};
+  CS_ASSIGN_OR_RETURN(int64_t unparked, FinishSteps());
   const int64_t now = NowMs();
-  int64_t unparked = 0;
   CS_ASSIGN_OR_RETURN(std::vector<BatchRow> live, store_.LiveBatches());
   for (BatchRow& b : live) {
+    if (steps_.count(b.id) > 0) continue;  // its provider request is still running
     if (b.state == "creating") {
       CS_RETURN_IF_ERROR(Adopt(b));
     } else if (b.next_poll_ms <= now) {
-      CS_ASSIGN_OR_RETURN(int64_t n, Poll(b));
-      unparked += n;
+      CS_RETURN_IF_ERROR(Poll(b));
     }
   }
   if (queued_ == 0 && now < next_queue_check_ms_) return unparked;
@@ -217,15 +349,55 @@ Status BatchManager::Flush(const BatchQueueRow& q, const ModelInfo& info) {
   CS_RETURN_IF_ERROR(store_.Commit());
   const std::string tag = Str("codesweep-", b.id, "-", b.created_ms);
   HttpStep step;
+  step.kind = HttpStep::Kind::kCreate;
   step.batch = b;
   step.bucket = bucket;
   step.keys = std::move(keys);
   step.poll_ms = PollMs(info.options);
   Result<BatchApiClient> client = Client(b.provider, b.base_url, b.api_key_env, &info.options);
-  HttpStep::Done done;
-  // On the loop thread: dispatch waits for the upload and create (docs/batch.md, limits).
-  done.info = client.ok() ? client->Create(lines, tag) : Result<BatchInfo>(client.status());
-  return Created(step, done);
+  if (!client.ok()) {
+    HttpStep::Done done;
+    done.info = client.status();
+    return Created(step, done);
+  }
+  // The upload and create run off the loop; Created() commits the provider id once they end.
+  Post(std::move(step), [c = std::move(*client), lines = std::move(lines), tag]() mutable {
+    HttpStep::Done d;
+    d.info = c.Create(std::move(lines), tag);
+    return d;
+  });
+  return Status::OK();
+}
+
+void BatchManager::Post(HttpStep step, std::function<BatchStepDone()> work) {
+  const int64_t id = step.batch.id;
+  steps_.emplace(id, std::move(step));
+  runner_->Post(id, std::move(work));
+}
+
+Result<int64_t> BatchManager::FinishSteps() {
+  int64_t unparked = 0;
+  if (!runner_) return unparked;
+  for (auto& [id, done] : runner_->TakeFinished()) {
+    auto it = steps_.find(id);
+    if (it == steps_.end()) continue;
+    HttpStep step = std::move(it->second);
+    steps_.erase(it);
+    switch (step.kind) {
+      case HttpStep::Kind::kCreate:
+        CS_RETURN_IF_ERROR(Created(step, done));
+        break;
+      case HttpStep::Kind::kAdopt:
+        CS_RETURN_IF_ERROR(Adopted(step, done));
+        break;
+      case HttpStep::Kind::kPoll: {
+        CS_ASSIGN_OR_RETURN(int64_t n, Polled(step, done));
+        unparked += n;
+        break;
+      }
+    }
+  }
+  return unparked;
 }
 
 Status BatchManager::Created(HttpStep& step, HttpStep::Done& done) {
@@ -268,6 +440,9 @@ Status BatchManager::Created(HttpStep& step, HttpStep::Done& done) {
     return store_.Commit();
   }
   CS_RETURN_IF_ERROR(store_.RequeueBatchRequests(b.id).status());
+  // One row for a run of refusals (a queue limit or an unreachable provider refuses every
+  // batch_poll_s, for hours perhaps): the table does not grow with each try.
+  CS_RETURN_IF_ERROR(store_.FoldRefusedBatch(b).status());
   if (size) {
     split_[bucket] = std::max<int64_t>(1, static_cast<int64_t>(keys.size()) / 2);
     log_.Warn(Str("batch ", b.id, " refused for size (", m, "): split, at most ", split_[bucket],
@@ -304,10 +479,14 @@ Status BatchManager::Adopt(BatchRow& b) {
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
                                                     info != nullptr ? &info->options : nullptr));
   HttpStep step;
+  step.kind = HttpStep::Kind::kAdopt;
   step.batch = b;
-  HttpStep::Done done;
-  done.found = client.FindByTag(tag);
-  return Adopted(step, done);
+  Post(std::move(step), [c = std::move(client), tag]() mutable {
+    HttpStep::Done d;
+    d.found = c.FindByTag(tag);
+    return d;
+  });
+  return Status::OK();
 }
 
 Status BatchManager::Adopted(HttpStep& step, HttpStep::Done& done) {
@@ -342,7 +521,7 @@ Status BatchManager::Adopted(HttpStep& step, HttpStep::Done& done) {
   return store_.Commit();
 }
 
-Result<int64_t> BatchManager::Poll(BatchRow& b) {
+Status BatchManager::Poll(BatchRow& b) {
   const ModelInfo* info = nullptr;
   if (Result<const ModelInfo*> m = Model(b.variant_id); m.ok()) info = *m;
   CS_ASSIGN_OR_RETURN(BatchApiClient client, Client(b.provider, b.base_url, b.api_key_env,
@@ -352,17 +531,17 @@ Result<int64_t> BatchManager::Poll(BatchRow& b) {
   const bool cancel = b.cancel_requested_ms > 0 && !cancel_sent_[b.id];
   if (cancel) cancel_sent_[b.id] = true;
   HttpStep step;
+  step.kind = HttpStep::Kind::kPoll;
   step.batch = b;
   step.poll_ms = info != nullptr ? PollMs(info->options) : 30'000;
-  HttpStep::Done done;
-  done.info = client.Get(b.provider_id);
-  if (done.info.ok() && done.info->live() && cancel) {
-    done.cancel = client.Cancel(b.provider_id).status();
-  }
-  if (done.info.ok() && !done.info->live() && done.info->state != "failed") {
-    done.items = client.Results(*done.info);
-  }
-  return Polled(step, done);
+  Post(std::move(step), [c = std::move(client), id = b.provider_id, cancel]() mutable {
+    HttpStep::Done d;
+    d.info = c.Get(id);
+    if (d.info.ok() && d.info->live() && cancel) d.cancel = c.Cancel(id).status();
+    if (d.info.ok() && !d.info->live() && d.info->state != "failed") d.items = c.Results(*d.info);
+    return d;
+  });
+  return Status::OK();
 }
 
 Result<int64_t> BatchManager::Polled(HttpStep& step, HttpStep::Done& done) {
@@ -453,6 +632,7 @@ Result<int64_t> BatchManager::Collect(BatchRow& b, const BatchInfo& info,
     const bool tries_left = req->tries < opt_.max_tries;
     if (item.ok) {
       Result<LlmResponse> resp = ParseResponseBody(format, item.body);
+      std::string().swap(item.body);  // the answers are about once in memory, not twice
       if (resp.ok()) {
         resp->batch = true;
         resp->http_status = 200;

@@ -5,9 +5,10 @@
 // its answers into the call cache and makes the cells parked on them pending again. Every step is
 // in SQLite before it counts: a batch row is committed before the provider is asked to create it,
 // its provider id before the upload counts as done, and a batch's answers with the unparking of
-// its cells in one transaction. Owned by CoordinatorCore; single-threaded. Its provider requests
-// (upload and create, poll and results, the lookup after a restart) run on the coordinator loop
-// thread and block it for as long as the provider takes to answer (docs/batch.md, limits).
+// its cells in one transaction. Owned by CoordinatorCore; used by the coordinator loop only. Its
+// provider requests (upload and create, poll and results, the lookup after a restart) run on one
+// background thread of its own, one step per batch at a time; the loop collects a finished step on
+// a later Tick and does its database writes itself, so a slow provider never stalls dispatch.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,15 @@
 namespace codesweep {
 
 class HttpEngine;
+class BatchStepRunner;  // the background thread of provider requests (batch_manager.cc)
+
+// What one provider request step brought back (filled off the loop thread).
+struct BatchStepDone {
+  Result<BatchInfo> info = Status::Internal("no answer");
+  Result<std::vector<BatchItem>> items = std::vector<BatchItem>();
+  Result<std::optional<BatchInfo>> found = std::optional<BatchInfo>();
+  Status cancel;  // a poll: the answer to a cancel sent for the user
+};
 
 // What `codesweep batches cancel` did to one live batch.
 struct BatchCancel {
@@ -64,6 +74,10 @@ class BatchManager {
   // stops), then asks the provider to cancel each. When such a batch ends, its answers are kept
   // and the cells waiting for its other requests end failed (docs/batch.md).
   Result<std::vector<BatchCancel>> CancelLive(int64_t sweep_id);
+  // The coordinator stops: provider requests still running get `grace_ms` to end (their answers
+  // are written), then are given up (a batch left 'creating' is looked up by the next start, one
+  // being polled is polled again). No step runs after it.
+  Status Stop(int64_t grace_ms);
   // Cells that ended failed since the last call because the user cancelled their batch.
   int64_t TakeCancelledCells() { return std::exchange(cancelled_cells_, 0); }
   bool any_queued() const { return queued_ > 0; }
@@ -79,29 +93,29 @@ class BatchManager {
   Result<const ModelInfo*> Model(int64_t variant_id);
   Result<BatchApiClient> Client(const std::string& provider, const std::string& base_url,
                                 const std::string& api_key_env, const ProviderOptions* options);
-  // A provider request: the batch as it was before it, and what it brought back.
+  // A provider request running off the loop thread: the batch as it was when it began.
   struct HttpStep {
-    struct Done {
-      Result<BatchInfo> info = Status::Internal("no answer");
-      Result<std::vector<BatchItem>> items = std::vector<BatchItem>();
-      Result<std::optional<BatchInfo>> found = std::optional<BatchInfo>();
-      Status cancel;  // Poll: the answer to a cancel sent for the user
-    };
+    using Done = BatchStepDone;
+    enum class Kind { kCreate, kPoll, kAdopt };
+    Kind kind = Kind::kPoll;
     BatchRow batch;                 // as when the step began
-    BucketId bucket;                // Flush
-    std::vector<std::string> keys;  // Flush: the call keys sent in it
+    BucketId bucket;                // kCreate
+    std::vector<std::string> keys;  // kCreate: the call keys sent in it
     int64_t poll_ms = 30'000;
   };
 
   Status Flush(const BatchQueueRow& queue, const ModelInfo& info);
   Status Adopt(BatchRow& batch);  // a 'creating' row found on restart: look it up
-  // The database writes after a provider request (Polled returns the cells unparked).
+  // Hands `work` (provider requests only, no database) to the background thread.
+  void Post(HttpStep step, std::function<BatchStepDone()> work);
+  // The loop's side of finished steps: their database writes. Returns the cells unparked.
+  Result<int64_t> FinishSteps();
   Status Created(HttpStep& step, HttpStep::Done& done);
   Status Adopted(HttpStep& step, HttpStep::Done& done);
   Result<int64_t> Polled(HttpStep& step, HttpStep::Done& done);
   static int64_t RequestTokens(WireFormat format, const BatchRequestRow& r);
   Result<int64_t> EnqueuedTokens(const BucketId& bucket);  // of the bucket's live batches
-  Result<int64_t> Poll(BatchRow& batch);
+  Status Poll(BatchRow& batch);
   Result<int64_t> Collect(BatchRow& batch, const BatchInfo& info,
                           Result<std::vector<BatchItem>> items);
   int64_t NowMs() const { return clock_.WallMs(); }
@@ -110,7 +124,8 @@ class BatchManager {
   const Clock& clock_;
   Logger& log_;
   BatchManagerOptions opt_;
-  std::shared_ptr<HttpEngine> http_;
+  std::shared_ptr<HttpEngine> http_;         // stops waiting at once when the manager ends
+  std::unique_ptr<BatchStepRunner> runner_;  // started by the first step
   std::optional<PriceTable> prices_;
   std::unordered_map<int64_t, ModelInfo> models_;  // by variant id
   std::map<BucketId, int64_t> split_;              // bucket -> most requests per batch after a
@@ -118,6 +133,7 @@ class BatchManager {
   std::map<BucketId, int64_t> hold_until_ms_;      // bucket -> no flush before (queue limit)
   std::map<std::string, int64_t> poll_ms_;         // provider:model -> poll interval
   std::map<int64_t, bool> cancel_sent_;            // batch id -> cancel sent by this process
+  std::map<int64_t, HttpStep> steps_;              // batch id -> its provider request in flight
   int64_t cancelled_cells_ = 0;                    // see TakeCancelledCells
   int64_t queued_ = 0;                             // parked calls since the last flush check
   int64_t next_queue_check_ms_ = 0;

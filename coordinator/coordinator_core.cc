@@ -16,6 +16,7 @@ constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked 
 // How often the workers' last-seen times are written (`codesweep status` shows them, and counts
 // a lease as held only while its worker was seen within kLiveWorkerMs of the store's read side).
 constexpr int64_t kWorkerSeenWriteMs = 2'000;
+constexpr int64_t kBatchStopGraceMs = 2'000;  // provider requests in flight at a stop
 constexpr int kMaxCredit = 1'000'000;
 // A HELLO announcing more slots is held to this (a worker holds 10,000 calls in flight).
 constexpr int kMaxSlots = 16'384;
@@ -560,6 +561,7 @@ void CoordinatorCore::OnWake(const std::string& peer) {
 }
 
 void CoordinatorCore::Shutdown() {
+  Fail(batch_.Stop(kBatchStopGraceMs));
   for (const auto& [id, peer] : peers_) Fail(store_.SetWorkerState(id, "gone", NowMs()));
   MaybeBuildReportIndexes();
 }

@@ -43,6 +43,39 @@ BatchRow ReadBatch(const Stmt& s) {
   return b;
 }
 
+// Every column of batches, in ReadBatch's order. A literal (undefined at the end of the file):
+// statements are cached by the address of their text, so each query is one whole literal.
+#define CS_BATCH_SELECT                                                                      \
+  "SELECT id, provider, model, key_alias, base_url, api_key_env, sweep_id, provider_id,"     \
+  " input_file_id, state, n_requests, n_done, n_failed, bytes, est_tokens, cost_usd, error," \
+  " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id, cancel_requested_ms,"        \
+  " sync_cost_usd FROM batches"
+
+Result<std::vector<BatchRow>> ReadBatches(Stmt& s) {
+  std::vector<BatchRow> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadBatch(s));
+  }
+  return out;
+}
+
+Result<bool> BatchTableExists(store_internal::StoreDb& db, const char* name) {
+  CS_ASSIGN_OR_RETURN(Stmt has, db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                                           " AND name = ?1"));
+  return has.Bind(1, name).Step();
+}
+
+// The requests still sent in `batch_id` go back to the queue; returns how many.
+Result<int64_t> RequeueSent(store_internal::StoreDb& db, int64_t batch_id, int64_t now_ms) {
+  CS_ASSIGN_OR_RETURN(Stmt s,
+                      db.Prepare("UPDATE batch_requests SET state = 'queued', batch_id = 0,"
+                                 " updated_ms = ?2 WHERE batch_id = ?1 AND state = 'sent'"));
+  CS_RETURN_IF_ERROR(s.Bind(1, batch_id).Bind(2, now_ms).Run());
+  return static_cast<int64_t>(s.Changes());
+}
+
 // Cells parked on the given ended call become pending; their waits are answered.
 Status UnparkKey(store_internal::StoreDb& db, const std::string& call_key, int64_t now_ms,
                  int64_t* unparked) {
@@ -297,55 +330,54 @@ Status Store::UpdateBatch(const BatchRow& b) {
 }
 
 Result<std::vector<BatchRow>> Store::LiveBatches() {
-  CS_ASSIGN_OR_RETURN(
-      Stmt s, impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                                 " sweep_id, provider_id, input_file_id, state, n_requests,"
-                                 " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                                 " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
-                                 " cancel_requested_ms, sync_cost_usd FROM batches"
-                                 " WHERE state IN ('creating', 'submitted', 'in_progress')"
-                                 " ORDER BY id"));
-  std::vector<BatchRow> out;
-  while (true) {
-    CS_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadBatch(s));
-  }
-  return out;
+  CS_ASSIGN_OR_RETURN(Stmt s,
+                      impl_->db->Prepare(CS_BATCH_SELECT " WHERE state IN ('creating', 'submitted',"
+                                                         " 'in_progress') ORDER BY id"));
+  return ReadBatches(s);
 }
 
 Result<std::vector<BatchRow>> Store::ListBatches(int64_t sweep_id, int64_t limit) {
-  {  // a read-only tool on a database without migration 0018: no batches
-    CS_ASSIGN_OR_RETURN(Stmt has, impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
-                                                     " type = 'table' AND name = 'batches'"));
-    CS_ASSIGN_OR_RETURN(bool present, has.Step());
-    if (!present) return std::vector<BatchRow>();
-  }
-  CS_ASSIGN_OR_RETURN(
-      Stmt s, impl_->db->Prepare("SELECT id, provider, model, key_alias, base_url, api_key_env,"
-                                 " sweep_id, provider_id, input_file_id, state, n_requests,"
-                                 " n_done, n_failed, bytes, est_tokens, cost_usd, error,"
-                                 " created_ms, updated_ms, ended_ms, next_poll_ms, variant_id,"
-                                 " cancel_requested_ms, sync_cost_usd FROM batches"
-                                 " WHERE (?1 = 0 OR sweep_id = ?1) ORDER BY id DESC LIMIT ?2"));
+  // A read-only tool on a database without migration 0018: no batches.
+  CS_ASSIGN_OR_RETURN(bool present, BatchTableExists(*impl_->db, "batches"));
+  if (!present) return std::vector<BatchRow>();
+  CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare(CS_BATCH_SELECT " WHERE (?1 = 0 OR sweep_id = ?1)"
+                                                                 " ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, sweep_id).Bind(2, limit);
-  std::vector<BatchRow> out;
-  while (true) {
-    CS_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadBatch(s));
-  }
-  return out;
+  return ReadBatches(s);
 }
 
 Result<int64_t> Store::RequeueBatchRequests(int64_t batch_id) {
   const int64_t now = Impl::WallMs();
+  return impl_->Atomic([&]() -> Result<int64_t> { return RequeueSent(*impl_->db, batch_id, now); });
+}
+
+Result<int64_t> Store::FoldRefusedBatch(const BatchRow& b) {
+  const int64_t now = Impl::WallMs();
   return impl_->Atomic([&]() -> Result<int64_t> {
-    CS_ASSIGN_OR_RETURN(Stmt s, impl_->db->Prepare("UPDATE batch_requests SET state = 'queued',"
-                                                   " batch_id = 0, updated_ms = ?2"
-                                                   " WHERE batch_id = ?1 AND state = 'sent'"));
-    CS_RETURN_IF_ERROR(s.Bind(1, batch_id).Bind(2, now).Run());
-    return static_cast<int64_t>(s.Changes());
+    store_internal::StoreDb& db = *impl_->db;
+    CS_ASSIGN_OR_RETURN(Stmt prev, db.Prepare("SELECT id, state FROM batches WHERE provider = ?1"
+                                              " AND model = ?2 AND key_alias = ?3 AND"
+                                              " sweep_id = ?4 AND id < ?5 ORDER BY id DESC"
+                                              " LIMIT 1"));
+    prev.Bind(1, b.provider)
+        .Bind(2, b.model)
+        .Bind(3, b.key_alias)
+        .Bind(4, b.sweep_id)
+        .Bind(5, b.id);
+    CS_ASSIGN_OR_RETURN(bool row, prev.Step());
+    if (!row || prev.Text(1) != "refused") return b.id;
+    const int64_t into = prev.Int(0);
+    CS_ASSIGN_OR_RETURN(Stmt held, db.Prepare("SELECT 1 FROM batch_requests WHERE batch_id = ?1"
+                                              " LIMIT 1"));
+    CS_ASSIGN_OR_RETURN(bool holds, held.Bind(1, b.id).Step());
+    if (holds) return b.id;  // a request still names it (e.g. one too large for any batch)
+    CS_ASSIGN_OR_RETURN(Stmt fold, db.Prepare("UPDATE batches SET refusals = refusals + 1,"
+                                              " error = ?2, ended_ms = ?3, updated_ms = ?4"
+                                              " WHERE id = ?1"));
+    CS_RETURN_IF_ERROR(fold.Bind(1, into).Bind(2, b.error).Bind(3, b.ended_ms).Bind(4, now).Run());
+    CS_ASSIGN_OR_RETURN(Stmt del, db.Prepare("DELETE FROM batches WHERE id = ?1"));
+    CS_RETURN_IF_ERROR(del.Bind(1, b.id).Run());
+    return into;
   });
 }
 
@@ -414,10 +446,7 @@ Result<int64_t> Store::EndBatch(int64_t batch_id, const std::vector<BatchAnswer>
       return unparked;
     }
     // Requests the provider's results did not mention are sent again.
-    CS_ASSIGN_OR_RETURN(Stmt rest, db.Prepare("UPDATE batch_requests SET state = 'queued',"
-                                              " batch_id = 0, updated_ms = ?2"
-                                              " WHERE batch_id = ?1 AND state = 'sent'"));
-    CS_RETURN_IF_ERROR(rest.Bind(1, batch_id).Bind(2, now_ms).Run());
+    CS_RETURN_IF_ERROR(RequeueSent(db, batch_id, now_ms).status());
     return unparked;
   });
   if (out.ok() && cancelled_cells != nullptr) *cancelled_cells = failed;
@@ -441,13 +470,9 @@ Result<std::vector<BatchRow>> Store::RequestBatchCancel(int64_t sweep_id, int64_
 }
 
 Result<int64_t> Store::CountQueuedBatchRequests(int64_t sweep_id) {
-  {  // a read-only tool on a database without migration 0018: none
-    CS_ASSIGN_OR_RETURN(Stmt has,
-                        impl_->db->Prepare("SELECT 1 FROM sqlite_master WHERE"
-                                           " type = 'table' AND name = 'batch_requests'"));
-    CS_ASSIGN_OR_RETURN(bool present, has.Step());
-    if (!present) return int64_t{0};
-  }
+  // A read-only tool on a database without migration 0018: none.
+  CS_ASSIGN_OR_RETURN(bool present, BatchTableExists(*impl_->db, "batch_requests"));
+  if (!present) return int64_t{0};
   CS_ASSIGN_OR_RETURN(Stmt s,
                       impl_->db->Prepare("SELECT count(*) FROM batch_requests WHERE"
                                          " state = 'queued' AND (?1 = 0 OR sweep_id = ?1)"));
@@ -489,3 +514,5 @@ Result<std::vector<ExecutionRecord>> Store::CellExecutions(JobId job) {
 }
 
 }  // namespace codesweep
+
+#undef CS_BATCH_SELECT

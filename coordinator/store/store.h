@@ -377,6 +377,10 @@ class Store {
   // The sent requests of a batch go back to the queue (a batch the provider refused or that
   // was never created). Returns how many.
   Result<int64_t> RequeueBatchRequests(int64_t batch_id);
+  // `batch` was just refused and its requests queued again: when the previous row of its
+  // (provider, model, key alias, sweep) is refused too, that row takes this refusal (refusals + 1,
+  // the new error and end time) and `batch`'s row is deleted. Returns the row that stands for it.
+  Result<int64_t> FoldRefusedBatch(const BatchRow& batch);
   // A batch ended: answers go into the call cache, requests end (done, failed or queued again
   // for `resend`), its sent requests the provider did not mention are queued again, and the
   // cells parked on its ended requests become pending. Returns how many cells it unparked.

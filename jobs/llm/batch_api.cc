@@ -1,6 +1,7 @@
 // BatchApiClient: OpenAI Files + Batches and Anthropic Message Batches over HttpEngine.
 #include "jobs/llm/batch_api.h"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
@@ -54,6 +55,17 @@ bool RefusedForSize(int status, const std::string& body) {
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// "https://host:port/any/path" -> "https://host:port" (lower-cased scheme and host); "" when `url`
+// is not an absolute http(s) URL.
+std::string Origin(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "";
+  std::string out = url.substr(0, url.find('/', scheme + 3));
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.starts_with("http://") && !out.starts_with("https://")) return "";
+  return out.size() > scheme + 3 ? out : "";
+}
+
 }  // namespace
 
 int HttpStatusOf(const Status& status) {
@@ -75,7 +87,8 @@ Result<std::string> BatchApiClient::Send(const std::string& method, const std::s
                                          std::string body, const std::string& content_type) {
   HttpRequest req;
   req.method = method;
-  req.url = t_.base_url + path;
+  // An absolute URL the provider gave (Anthropic's results_url), else a path under the base URL.
+  req.url = path.starts_with("http://") || path.starts_with("https://") ? path : t_.base_url + path;
   req.body = std::move(body);
   req.timeout_ms = t_.timeout_ms;
   req.max_response_bytes = 1LL << 30;
@@ -147,41 +160,49 @@ Result<BatchInfo> BatchApiClient::ParseInfo(const std::string& body) const {
                  : Count(c, "expired") > 0  ? "expired"
                  : Count(c, "canceled") > 0 ? "cancelled"
                                             : "ended";
+    info.results_url = Text(j, "results_url");
   }
   return info;
 }
 
-Result<BatchInfo> BatchApiClient::Create(const std::vector<BatchLine>& lines,
-                                         const std::string& tag) {
+Result<BatchInfo> BatchApiClient::Create(std::vector<BatchLine> lines, const std::string& tag) {
   if (lines.empty()) return Status::InvalidArgument("batch API: no requests");
+  // The request body is written line by line and each line's own body is freed once written, so
+  // a batch is about once in memory while it is built, not once per step.
+  int64_t bytes = 0;
+  for (const BatchLine& l : lines) bytes += LineBytes(t_.format, l);
   if (t_.format == WireFormat::kAnthropic) {
-    json requests = json::array();
-    for (const BatchLine& l : lines) {
-      json params = Parse(l.body);
+    std::string body = "{\"requests\":[";
+    body.reserve(static_cast<size_t>(bytes) + 32);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      json params = Parse(lines[i].body);
       if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
-      requests.push_back({{"custom_id", l.custom_id}, {"params", std::move(params)}});
+      if (i > 0) body += ',';
+      body +=
+          "{\"custom_id\":" + Dump(json(lines[i].custom_id)) + ",\"params\":" + Dump(params) + '}';
+      std::string().swap(lines[i].body);
     }
-    CS_ASSIGN_OR_RETURN(std::string body,
-                        Send("POST", "/v1/messages/batches", Dump(json{{"requests", requests}}),
-                             "application/json"));
-    return ParseInfo(body);
+    body += "]}";
+    CS_ASSIGN_OR_RETURN(std::string answer,
+                        Send("POST", "/v1/messages/batches", std::move(body), "application/json"));
+    return ParseInfo(answer);
   }
-  std::string jsonl;
-  for (const BatchLine& l : lines) {
-    json params = Parse(l.body);
-    if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
-    jsonl += Dump(json{{"custom_id", l.custom_id},
-                       {"method", "POST"},
-                       {"url", "/v1/chat/completions"},
-                       {"body", std::move(params)}});
-    jsonl += '\n';
-  }
-  const std::string boundary = "codesweep-" + Sha256Hex(jsonl + tag).substr(0, 24);
+  // The JSONL is written into the multipart body directly. Every line is JSON on one line (no raw
+  // CR or LF inside), so "\r\n--boundary" never occurs in it, whatever the boundary is.
+  const std::string boundary = "codesweep-" + Sha256Hex(tag).substr(0, 24);
   std::string form;
+  form.reserve(static_cast<size_t>(bytes) + 512);
   form += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n";
   form += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + tag +
           ".jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n";
-  form += jsonl;
+  for (BatchLine& l : lines) {
+    json params = Parse(l.body);
+    if (!params.is_object()) return Status::InvalidArgument("batch line is not a JSON object");
+    form += "{\"custom_id\":" + Dump(json(l.custom_id)) +
+            ",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":" + Dump(params) +
+            "}\n";
+    std::string().swap(l.body);
+  }
   form += "\r\n--" + boundary + "--\r\n";
   CS_ASSIGN_OR_RETURN(std::string file_body, Send("POST", "/files", std::move(form),
                                                   "multipart/form-data; boundary=" + boundary));
@@ -307,8 +328,14 @@ Status BatchApiClient::ParseAnthropicLines(const std::string& text,
 Result<std::vector<BatchItem>> BatchApiClient::Results(const BatchInfo& info) {
   std::vector<BatchItem> items;
   if (t_.format == WireFormat::kAnthropic) {
-    CS_ASSIGN_OR_RETURN(std::string body,
-                        Send("GET", "/v1/messages/batches/" + info.id + "/results", "", ""));
+    // The batch object names its results (as the API documents); a URL on another host than the
+    // base URL is not sent the API key: the documented path is built instead.
+    const std::string origin = Origin(info.results_url);
+    const bool own = !origin.empty() && origin == Origin(t_.base_url);
+    CS_ASSIGN_OR_RETURN(
+        std::string body,
+        Send("GET", own ? info.results_url : "/v1/messages/batches/" + info.id + "/results", "",
+             ""));
     CS_RETURN_IF_ERROR(ParseAnthropicLines(body, &items));
     return items;
   }

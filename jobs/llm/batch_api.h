@@ -42,6 +42,7 @@ struct BatchInfo {
   std::string state;
   int64_t total = 0, done = 0, failed = 0;
   std::string output_file_id, error_file_id;  // OpenAI
+  std::string results_url;                    // Anthropic: where an ended batch's results are
   std::string error;                          // of a failed batch: "code: message; ..."
   bool live() const { return state == "in_progress"; }
 };
@@ -64,10 +65,13 @@ class BatchApiClient {
   // metadata {"codesweep_batch": tag}. HTTP errors come back as a Status whose message starts
   // with "HTTP <status>"; kResourceExhausted when the provider refused the batch for its size or
   // the queue limit (413, file_too_large, too_many_requests, token_limit_exceeded).
-  Result<BatchInfo> Create(const std::vector<BatchLine>& lines, const std::string& tag);
+  // Each line's body is freed as the request is written (the lines are taken).
+  Result<BatchInfo> Create(std::vector<BatchLine> lines, const std::string& tag);
   Result<BatchInfo> Get(const std::string& id);
   Result<BatchInfo> Cancel(const std::string& id);
-  // The ends of the requests of an ended (expired, cancelled) batch.
+  // The ends of the requests of an ended (expired, cancelled) batch. Anthropic: read from the
+  // batch's `results_url` (the request carries the API key, so only a URL on the base URL's scheme,
+  // host and port is followed; otherwise, or without one, the documented path is built).
   Result<std::vector<BatchItem>> Results(const BatchInfo& info);
   // OpenAI: a batch this client created with `tag` (found after a crash between the create
   // request and its commit), from the newest page of the batch list. Anthropic batches carry no

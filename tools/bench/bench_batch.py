@@ -157,10 +157,12 @@ def parked_memory(codesweep, llm, workdir, cells, tag):
             time.sleep(1)
             try:
                 parked = query(db, "SELECT count(*) FROM jobs WHERE state = 'parked'")
-                sent = query(db, "SELECT count(*) FROM batch_requests WHERE state = 'sent'")
+                # Cells with the same prompt share one call key: fewer requests than cells.
+                queued = query(db, "SELECT count(*) FROM batch_requests WHERE state = 'queued'")
+                creating = query(db, "SELECT count(*) FROM batches WHERE state = 'creating'")
             except sqlite3.Error:
                 continue
-            if parked >= cells and sent >= cells:
+            if parked >= cells and queued == 0 and creating == 0:
                 break
             if coord.poll() is not None:
                 raise RuntimeError("coordinator exited")
@@ -168,6 +170,7 @@ def parked_memory(codesweep, llm, workdir, cells, tag):
         mem = rss_kb(coord.pid)
         mem["seconds"] = time.monotonic() - t0
         mem["batches"] = query(db, "SELECT count(*) FROM batches WHERE provider_id <> ''")
+        mem["requests"] = query(db, "SELECT count(*) FROM batch_requests WHERE state = 'sent'")
         return mem
     finally:
         worker.kill()
@@ -231,12 +234,13 @@ def main():
                                          for k in mems[0]}))
                 print(f"\nCoordinator memory with every cell parked in live batches, medians of "
                       f"{a.reps}\n")
-                print("| parked cells | batches | coordinator VmRSS (MiB) | VmHWM (MiB) | "
-                      "time to park all (s) |")
-                print("|---|---|---|---|---|")
+                print("| parked cells | requests in live batches | batches | coordinator VmRSS "
+                      "(MiB) | VmHWM (MiB) | time to park all (s) |")
+                print("|---|---|---|---|---|---|")
                 for cells, m in rows:
-                    print(f"| {cells} | {m['batches']:.0f} | {m['VmRSS'] / 1024:.1f} | "
-                          f"{m['VmHWM'] / 1024:.1f} | {m['seconds']:.0f} |")
+                    print(f"| {cells} | {m['requests']:.0f} | {m['batches']:.0f} | "
+                          f"{m['VmRSS'] / 1024:.1f} | {m['VmHWM'] / 1024:.1f} | "
+                          f"{m['seconds']:.0f} |")
         finally:
             llm.stop()
 

@@ -102,6 +102,8 @@ Status PatchBatchConfig(const json& patch, BatchConfig* config) {
       s = num(&c.download_ms);
     else if (key == "endpoint_delay_ms")
       s = num(&c.endpoint_delay_ms);
+    else if (key == "results_elsewhere")
+      s = num(&c.results_elsewhere);
     else
       s = Status::InvalidArgument("batch config: unknown field " + key);
     if (!s.ok()) return s;
@@ -119,7 +121,8 @@ json BatchConfigToJson(const BatchConfig& c) {
           {"max_file_bytes", c.max_file_bytes},
           {"download_ms", c.download_ms},
           {"seed", c.seed},
-          {"endpoint_delay_ms", c.endpoint_delay_ms}};
+          {"endpoint_delay_ms", c.endpoint_delay_ms},
+          {"results_elsewhere", c.results_elsewhere}};
 }
 
 Result<std::map<std::string, FormPart>> ParseMultipart(const std::string& content_type,
@@ -170,7 +173,8 @@ bool BatchApi::Handles(const HttpIn& req) {
   const std::string& p = req.path;
   return p == "/v1/files" || p.starts_with("/v1/files/") || p == "/v1/batches" ||
          p.starts_with("/v1/batches/") || p == "/v1/messages/batches" ||
-         p.starts_with("/v1/messages/batches/") || p == "/admin/batches/config";
+         p.starts_with("/v1/messages/batches/") || p.starts_with("/fakellm/results/") ||
+         p == "/admin/batches/config";
 }
 
 std::string BatchApi::NewId(const std::string& prefix) {
@@ -417,24 +421,26 @@ json BatchApi::OpenAiBatchJson(const Batch& b) const {
 json BatchApi::AnthropicBatchJson(const Batch& b, const std::string& host) const {
   const bool ended = b.state != "in_progress" && b.state != "cancelling";
   const int64_t processing = ended ? 0 : static_cast<int64_t>(b.requests.size());
-  return {
-      {"id", b.id},
-      {"type", "message_batch"},
-      {"processing_status",
-       ended ? "ended" : (b.state == "cancelling" ? "canceling" : "in_progress")},
-      {"request_counts",
-       {{"processing", processing},
-        {"succeeded", b.succeeded},
-        {"errored", b.errored},
-        {"canceled", b.canceled},
-        {"expired", b.expired}}},
-      {"ended_at", TimeOrNull(ended ? b.ended_ms : 0, true)},
-      {"created_at", Rfc3339(b.created_ms)},
-      {"expires_at", Rfc3339(b.created_ms + 24 * 3600 * 1000LL)},
-      {"archived_at", nullptr},
-      {"cancel_initiated_at", TimeOrNull(b.cancel_ms, true)},
-      {"results_url", ended ? json("http://" + host + "/v1/messages/batches/" + b.id + "/results")
-                            : json(nullptr)}};
+  return {{"id", b.id},
+          {"type", "message_batch"},
+          {"processing_status",
+           ended ? "ended" : (b.state == "cancelling" ? "canceling" : "in_progress")},
+          {"request_counts",
+           {{"processing", processing},
+            {"succeeded", b.succeeded},
+            {"errored", b.errored},
+            {"canceled", b.canceled},
+            {"expired", b.expired}}},
+          {"ended_at", TimeOrNull(ended ? b.ended_ms : 0, true)},
+          {"created_at", Rfc3339(b.created_ms)},
+          {"expires_at", Rfc3339(b.created_ms + 24 * 3600 * 1000LL)},
+          {"archived_at", nullptr},
+          {"cancel_initiated_at", TimeOrNull(b.cancel_ms, true)},
+          {"results_url", ended ? json("http://" + host +
+                                       (config_.results_elsewhere != 0
+                                            ? "/fakellm/results/" + b.id
+                                            : "/v1/messages/batches/" + b.id + "/results"))
+                                : json(nullptr)}};
 }
 
 HttpOut BatchApi::OpenAiBatches(const HttpIn& req) {
@@ -580,8 +586,13 @@ HttpOut BatchApi::OpenAiBatches(const HttpIn& req) {
 
 HttpOut BatchApi::AnthropicBatches(const HttpIn& req) {
   std::vector<std::string> parts =
-      PathParts(req.path);  // v1 messages batches [id] [results|cancel]
+      PathParts(req.path);  // v1 messages batches [id] [results|cancel], or fakellm results id
   std::lock_guard<std::mutex> lock(mu_);
+  if (parts.size() == 3 && parts[0] == "fakellm") {  // a results_url (results_elsewhere)
+    parts = {"v1", "messages", "batches", parts[2], "results"};
+  } else if (config_.results_elsewhere != 0 && parts.size() == 5 && parts[4] == "results") {
+    return AnthropicError(404, "not_found_error", "read the results from the batch's results_url");
+  }
   if (req.method == "GET" && parts.size() == 3) {
     json data = json::array();
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) {

@@ -1,7 +1,8 @@
 // fakellm's batch APIs: OpenAI Files + Batches (POST /v1/files, GET /v1/files/{id}[/content],
 // DELETE /v1/files/{id}, POST /v1/batches, GET /v1/batches[/{id}], POST /v1/batches/{id}/cancel)
 // and Anthropic Message Batches (POST /v1/messages/batches, GET /v1/messages/batches[/{id}],
-// GET /v1/messages/batches/{id}/results, POST /v1/messages/batches/{id}/cancel), with the
+// GET /v1/messages/batches/{id}/results or its results_url, POST
+// /v1/messages/batches/{id}/cancel), with the
 // documented request and response shapes. A batch completes `delay_ms` after it was created
 // (its requests answered then, by the same logic as a synchronous call); configurable per-request
 // failures, expiry with part of the requests unanswered, and an enqueued-token limit. Every
@@ -35,6 +36,9 @@ struct BatchConfig {
   int64_t download_ms = 0;  // > 0: file contents and results stream out in pieces over this long
   uint64_t seed = 1;
   int64_t endpoint_delay_ms = 0;  // every batch endpoint answers this late (a slow provider)
+  // Anthropic: 1 = an ended batch's results are served only at its `results_url`, which is then
+  // /fakellm/results/{id} (the documented path answers 404): a client must follow results_url.
+  int64_t results_elsewhere = 0;
 };
 
 Status PatchBatchConfig(const nlohmann::json& patch, BatchConfig* config);

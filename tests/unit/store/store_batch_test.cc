@@ -2,6 +2,7 @@
 // (docs/batch.md): a parked cell is unfinished, and a batch the user cancelled fails the cells
 // waiting for its unanswered requests (retryable) while its answers are kept.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "coordinator/store/report_queries.h"
 #include "coordinator/store/store.h"
@@ -16,6 +17,22 @@ using testing_store::MakeFixture;
 using testing_store::TempDir;
 
 constexpr int64_t kNow = 1'700'000'000'000;
+
+// One integer read with a connection of its own (columns BatchRow does not carry).
+int64_t QueryInt(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  int64_t out = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      out = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close_v2(db);
+  return out;
+}
 
 // Leases the next pending job and parks it on `call_key` with its request queued.
 JobId Park(Store& store, int64_t sweep_id, const std::string& call_key) {
@@ -109,6 +126,61 @@ TEST(StoreBatch, UserCancelKeepsAnswersAndFailsTheCellsOfTheRest) {
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, 1);
   EXPECT_EQ(f.store->GetJob(waiting)->state, JobState::kPending);
+}
+
+// A provider that refuses every upload (a queue limit, or no connection) is tried every
+// batch_poll_s: consecutive refusals of one bucket are one `refused` row with a count, not a row
+// per try; a batch that was made ends the run, and the next refusal starts a new row.
+TEST(StoreBatch, ConsecutiveRefusalsAreFoldedIntoOneRow) {
+  TempDir dir;
+  Fixture f = MakeFixture(dir.File("a.db"));
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 1)).ok());
+  Park(*f.store, f.sweep_id, "k1");
+  auto refuse = [&](int64_t at) {
+    BatchRow b;
+    b.provider = "openai";
+    b.model = "m";
+    b.key_alias = "default";
+    b.sweep_id = f.sweep_id;
+    b.created_ms = at;
+    b.id = *f.store->CreateBatch(b, {"k1"});
+    b.state = "refused";
+    b.error = "HTTP 429 #" + std::to_string(at);
+    b.ended_ms = at;
+    EXPECT_TRUE(f.store->UpdateBatch(b).ok());
+    EXPECT_EQ(*f.store->RequeueBatchRequests(b.id), 1);
+    return std::make_pair(b.id, *f.store->FoldRefusedBatch(b));
+  };
+  auto [first, into1] = refuse(kNow);
+  EXPECT_EQ(into1, first);  // nothing before it: its own row
+  for (int i = 1; i <= 5; ++i) {
+    auto [id, into] = refuse(kNow + i);
+    EXPECT_NE(id, first);
+    EXPECT_EQ(into, first);
+  }
+  ASSERT_TRUE(f.store->Commit().ok());
+  std::vector<BatchRow> rows = *f.store->ListBatches(f.sweep_id, 100);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, "refused");
+  EXPECT_EQ(rows[0].error, "HTTP 429 #" + std::to_string(kNow + 5));
+  EXPECT_EQ(rows[0].ended_ms, kNow + 5);
+  EXPECT_EQ(QueryInt(dir.File("a.db"), "SELECT refusals FROM batches"), 6);
+  EXPECT_EQ(f.store->GetBatchRequest("k1")->value().state, "queued");
+  // A batch that was made ends the run of refusals.
+  BatchRow made;
+  made.provider = "openai";
+  made.model = "m";
+  made.key_alias = "default";
+  made.sweep_id = f.sweep_id;
+  made.id = *f.store->CreateBatch(made, {"k1"});
+  made.state = "in_progress";
+  made.provider_id = "batch_1";
+  ASSERT_TRUE(f.store->UpdateBatch(made).ok());
+  ASSERT_TRUE(f.store->EndBatch(made.id, {}, kNow + 10).ok());  // unanswered: queued again
+  auto [later, into2] = refuse(kNow + 20);
+  EXPECT_EQ(into2, later);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(f.store->ListBatches(f.sweep_id, 100)->size(), 3u);
 }
 
 }  // namespace
