@@ -380,6 +380,18 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
       out[std::get<std::string>(r.at(0))] = n;
       out["total"] = out["total"].get<int64_t>() + n;
     }
+    // Since 0020 a leased job counts as pending there (a lease moves no row): the leased ones,
+    // a few hundred in flight, are read from the partial index jobs_leased.
+    CS_ASSIGN_OR_RETURN(int64_t leased, Count(only_sweep ? "SELECT count(*) FROM jobs"
+                                                           " WHERE state = 'leased'"
+                                                         : "SELECT count(*) FROM jobs"
+                                                           " WHERE state = 'leased'"
+                                                           " AND +sweep_id = ?",
+                                              only_sweep ? std::vector<QueryValue>{} : id));
+    if (leased > 0 && out["leased"].get<int64_t>() == 0) {
+      out["leased"] = leased;
+      out["pending"] = out["pending"].get<int64_t>() - leased;
+    }
     return out;
   }
   const std::vector<QueryValue> none;
@@ -556,6 +568,10 @@ Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
   }
   if (!Param(p, "turns").empty()) w.Add("turns = ?", IntParam(p, "turns", -1));
   std::string sum = "n";
+  // Since 0020 view_states counts a leased job as pending (a lease moves no row), so the
+  // pending ones are the kept count less the leased ones, read through the partial index
+  // jobs_leased (the jobs in flight), and the leased ones are counted on the jobs.
+  if (status == "leased") return none;
   if (by_state && !status.empty()) w.Add("state = ?", status);
   if (by_result) {
     sum = status == "correct"     ? "correct"
@@ -566,6 +582,25 @@ Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
   CS_ASSIGN_OR_RETURN(int64_t n, Count("SELECT coalesce(sum(" + sum + "), 0) FROM " +
                                            (by_state ? "view_states" : "view_grain") + w.sql,
                                        w.params));
+  if (status == "pending") {
+    CS_ASSIGN_OR_RETURN(int64_t kept_leased,
+                        Count("SELECT count(*) FROM view_states WHERE state = 'leased'", {}));
+    if (kept_leased == 0) {  // a database at 0020: the leased jobs are among the pending ones
+      // The same filters on the jobs, each "+" so that the partial index of leased jobs serves.
+      Where leased;
+      leased.Add("state = 'leased'");
+      if (!sweep.empty()) leased.Add("+sweep_id = ?", SweepId(sweep));
+      if (!model.empty() || !sweep.empty())
+        leased.Add("+variant_id IN (" + IdList(VariantIds(sweep, model)) + ")");
+      for (const char* col : {"task", "complexity", "method"}) {
+        if (!Param(p, col).empty()) leased.Add(std::string("+") + col + " = ?", Param(p, col));
+      }
+      if (!Param(p, "turns").empty()) leased.Add("+turns = ?", IntParam(p, "turns", -1));
+      CS_ASSIGN_OR_RETURN(int64_t in_flight,
+                          Count("SELECT count(*) FROM jobs" + leased.sql, leased.params));
+      n -= in_flight;
+    }
+  }
   return std::optional<int64_t>(n);
 }
 
@@ -587,6 +622,8 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   } else if (status == "failed" || status == "dead") {
     // Spelled so that the partial index jobs_unfinished_error serves it.
     w.Add("j.state IN ('failed', 'dead') AND j.state = ?", status);
+  } else if (status == "leased") {
+    w.Add("j.state = 'leased'");  // the partial index jobs_leased: the jobs in flight
   } else if (!status.empty()) {
     w.Add("j.state = ?", status);
   }
@@ -671,11 +708,14 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     // A search counts like the page ("+" as below): one that tests cell by cell in id order, so
     // it stops after its first matches, and one that gathered its cells by reading each by id,
     // instead of walking a sweep-first index of every cell of the sweep and testing each
-    // against the gathered set (a rare word's count took 140 ms of CPU that way).
+    // against the gathered set (a rare word's count took 140 ms of CPU that way). So does the
+    // count of the leased cells, through the partial index of the jobs in flight.
     Where counted = w;
     for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
       size_t at = counted.sql.find(col);
-      if (!q.empty() && at != std::string::npos) counted.sql.insert(at, "+");
+      if ((!q.empty() || status == "leased") && at != std::string::npos) {
+        counted.sql.insert(at, "+");
+      }
     }
     CS_ASSIGN_OR_RETURN(int64_t matches,
                         Count("SELECT count(*) FROM (SELECT 1" + from + counted.sql + " LIMIT " +
