@@ -1,8 +1,9 @@
 -- 0020_view_states_newtable: view_states (0019) counts a leased job among the pending ones, so
--- that a lease moves no row and costs the coordinator nothing: of a job's two moves (leased,
--- then done or back to pending) only the second writes, one decrement, one probe and one upsert
--- instead of two of each (BENCHMARKS.md, "After migration 0020"). The viewer reads the leased jobs (a few hundred in flight) from the partial
--- index jobs_leased and takes them from the pending count (docs/view.md, docs/schema.md).
+-- that a lease, or a requeue, moves no row and costs the coordinator nothing: of a job's moves
+-- only those to done, failed, dead or parked write (one decrement, one probe and one upsert),
+-- not the lease before them (BENCHMARKS.md, "After migration 0020"). The viewer reads the leased
+-- jobs (a few hundred in flight) from the partial index jobs_leased and takes them from the
+-- pending count (docs/view.md, docs/schema.md).
 DROP TRIGGER view_states_add;
 DROP TRIGGER view_states_remove;
 DROP TRIGGER view_states_change;
