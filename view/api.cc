@@ -17,6 +17,7 @@ constexpr int64_t kCountCap = 10'000;      // the cell list counts matches up to
 constexpr int64_t kSearchCountCap = 200;   // ... and this many for a search of common words
 constexpr int64_t kSearchSetCap = 20'000;  // a search matching at most this many texts gathers them
 constexpr int64_t kPrefixWords = 16;       // the last word of a search stands for at most this many
+constexpr int64_t kComparePage = 100;      // Compare lists this many pairs at a time
 
 bool WordByte(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -307,8 +308,11 @@ Result<std::string> ViewApi::SearchQuery(const std::string& text) {
                            limit + ")",
                        {prefix, end}));
   if (words.rows.empty() || static_cast<int64_t>(words.rows.size()) > kPrefixWords) return phrase;
-  // The words as typed stay one of the phrases unless the index holds them as typed (FTS5 folds
-  // the case and accents of letters this lower-casing of ASCII leaves alone).
+  // The words as typed are one of the phrases when the index holds the last one as typed. When
+  // it does not, they can match nothing if that word is ASCII (folded exactly as above), and a
+  // phrase that matches nothing still costs every cell's test of an OR (the "step by ste" count
+  // took 1.75 times that of "step by step"); a word with other letters stays, since FTS5 folds
+  // their case and accents as this lower-casing does not.
   std::string out;
   bool typed = false;
   for (const auto& row : words.rows) {
@@ -317,7 +321,9 @@ Result<std::string> ViewApi::SearchQuery(const std::string& text) {
     typed = typed || *word == prefix;
     out += (out.empty() ? "" : " OR ") + FtsPhrase(text.substr(0, start) + *word);
   }
-  return typed ? out : phrase + (out.empty() ? "" : " OR " + out);
+  const bool ascii = std::all_of(prefix.begin(), prefix.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return typed || ascii ? out : phrase + (out.empty() ? "" : " OR " + out);
 }
 
 std::string ViewApi::ModelOf(int64_t variant_id) const {
@@ -373,6 +379,18 @@ Result<json> ViewApi::SweepStates(int64_t sweep_id, bool only_sweep) {
       const int64_t n = std::get<int64_t>(r.at(1));
       out[std::get<std::string>(r.at(0))] = n;
       out["total"] = out["total"].get<int64_t>() + n;
+    }
+    // Since 0020 a leased job counts as pending there (a lease moves no row): the leased ones,
+    // a few hundred in flight, are read from the partial index jobs_leased.
+    CS_ASSIGN_OR_RETURN(int64_t leased, Count(only_sweep ? "SELECT count(*) FROM jobs"
+                                                           " WHERE state = 'leased'"
+                                                         : "SELECT count(*) FROM jobs"
+                                                           " WHERE state = 'leased'"
+                                                           " AND +sweep_id = ?",
+                                              only_sweep ? std::vector<QueryValue>{} : id));
+    if (leased > 0 && out["leased"].get<int64_t>() == 0) {
+      out["leased"] = leased;
+      out["pending"] = out["pending"].get<int64_t>() - leased;
     }
     return out;
   }
@@ -550,6 +568,10 @@ Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
   }
   if (!Param(p, "turns").empty()) w.Add("turns = ?", IntParam(p, "turns", -1));
   std::string sum = "n";
+  // Since 0020 view_states counts a leased job as pending (a lease moves no row), so the
+  // pending ones are the kept count less the leased ones, read through the partial index
+  // jobs_leased (the jobs in flight), and the leased ones are counted on the jobs.
+  if (status == "leased") return none;
   if (by_state && !status.empty()) w.Add("state = ?", status);
   if (by_result) {
     sum = status == "correct"     ? "correct"
@@ -560,6 +582,25 @@ Result<std::optional<int64_t>> ViewApi::KeptCount(const Params& p) {
   CS_ASSIGN_OR_RETURN(int64_t n, Count("SELECT coalesce(sum(" + sum + "), 0) FROM " +
                                            (by_state ? "view_states" : "view_grain") + w.sql,
                                        w.params));
+  if (status == "pending") {
+    CS_ASSIGN_OR_RETURN(int64_t kept_leased,
+                        Count("SELECT count(*) FROM view_states WHERE state = 'leased'", {}));
+    if (kept_leased == 0) {  // a database at 0020: the leased jobs are among the pending ones
+      // The same filters on the jobs, each "+" so that the partial index of leased jobs serves.
+      Where leased;
+      leased.Add("state = 'leased'");
+      if (!sweep.empty()) leased.Add("+sweep_id = ?", SweepId(sweep));
+      if (!model.empty() || !sweep.empty())
+        leased.Add("+variant_id IN (" + IdList(VariantIds(sweep, model)) + ")");
+      for (const char* col : {"task", "complexity", "method"}) {
+        if (!Param(p, col).empty()) leased.Add(std::string("+") + col + " = ?", Param(p, col));
+      }
+      if (!Param(p, "turns").empty()) leased.Add("+turns = ?", IntParam(p, "turns", -1));
+      CS_ASSIGN_OR_RETURN(int64_t in_flight,
+                          Count("SELECT count(*) FROM jobs" + leased.sql, leased.params));
+      n -= in_flight;
+    }
+  }
   return std::optional<int64_t>(n);
 }
 
@@ -581,6 +622,8 @@ Result<std::string> ViewApi::Cells(const Params& p) {
   } else if (status == "failed" || status == "dead") {
     // Spelled so that the partial index jobs_unfinished_error serves it.
     w.Add("j.state IN ('failed', 'dead') AND j.state = ?", status);
+  } else if (status == "leased") {
+    w.Add("j.state = 'leased'");  // the partial index jobs_leased: the jobs in flight
   } else if (!status.empty()) {
     w.Add("j.state = ?", status);
   }
@@ -662,12 +705,17 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     out["matches"] = *kept;
     out["matches_capped"] = false;
   } else if (Param(p, "count") != "0") {
-    // A search that tests cell by cell counts in id order like the page ("+" as below), so it
-    // stops after its first matches instead of walking a sweep-first index.
+    // A search counts like the page ("+" as below): one that tests cell by cell in id order, so
+    // it stops after its first matches, and one that gathered its cells by reading each by id,
+    // instead of walking a sweep-first index of every cell of the sweep and testing each
+    // against the gathered set (a rare word's count took 140 ms of CPU that way). So does the
+    // count of the leased cells, through the partial index of the jobs in flight.
     Where counted = w;
     for (const char* col : {"j.sweep_id = ?", "j.variant_id IN ("}) {
       size_t at = counted.sql.find(col);
-      if (!few_matches && at != std::string::npos) counted.sql.insert(at, "+");
+      if ((!q.empty() || status == "leased") && at != std::string::npos) {
+        counted.sql.insert(at, "+");
+      }
     }
     CS_ASSIGN_OR_RETURN(int64_t matches,
                         Count("SELECT count(*) FROM (SELECT 1" + from + counted.sql + " LIMIT " +
@@ -893,6 +941,17 @@ Result<std::string> ViewApi::ResultsFromGrain(const Params& p) {
                    {"as_of_ms", NowMs()}});
 }
 
+// Compare: the cells of the same samples (sweep, task, turns, complexity, sample) under two
+// (model setting, method) sides, A and B, for one or more pairs of sides (dim=method without a
+// model: one pair per setting; dim=model without a method: one per method). Each sample gives
+// one row per pair: x and y, A's and B's outcome, '1' (a correct result), '0' (an incorrect one)
+// or ' ' (no result), for the samples where A or B has a result. The counts group the rows by
+// (x, y); the page lists the rows where they differ first, then those where both have the same
+// result, each in sample order (then pair), and only the page's cells are read.
+//
+// With the writer-kept view_outcomes (0020_view_outcomes_newtable.sql) the rows come from one
+// walk of the sweep's samples, a short string each, read here once for every pair; without it
+// (from=jobs, or a database before 0020) from the jobs and results. The unit test compares both.
 Result<std::string> ViewApi::Compare(const Params& p) {
   // dim = method: two methods on one model setting; dim = model: two settings with one method.
   const std::string sweep = Param(p, "sweep"), dim = Param(p, "dim");
@@ -900,58 +959,188 @@ Result<std::string> ViewApi::Compare(const Params& p) {
   if (sweep.empty() || a.empty() || b.empty() || (dim != "method" && dim != "model")) {
     return Status::InvalidArgument("choose a sweep and two methods or two models");
   }
-  Where w;
-  w.Add("ja.sweep_id = ?", SweepId(sweep));
-  std::string pair;
+  const int64_t sweep_id = SweepId(sweep);
+  CS_ASSIGN_OR_RETURN(bool kept, HasTable("view_outcomes"));
+  kept = kept && Param(p, "from") != "jobs";
+  // The (variant, method) of A and of B in each pair compared, in the order rows are listed.
+  struct Side {
+    int64_t variant = 0;
+    std::string method;
+  };
+  std::vector<std::pair<Side, Side>> pairs;
   if (dim == "method") {
-    w.Add("ja.method = ?", a);
-    w.params.insert(w.params.begin(), b);  // jb.method in the join comes first
-    pair = "jb.variant_id = ja.variant_id AND jb.method = ?";
-    w.Add("ja.variant_id IN (" + IdList(VariantIds(sweep, Param(p, "model"))) + ")");
+    for (int64_t v : VariantIds(sweep, Param(p, "model"))) pairs.push_back({{v, a}, {v, b}});
   } else {
-    w.Add("ja.variant_id IN (" + IdList(VariantIds(sweep, a)) + ")");
-    pair = "jb.method = ja.method AND jb.variant_id IN (" + IdList(VariantIds(sweep, b)) + ")";
-    if (!Param(p, "method").empty()) w.Add("ja.method = ?", Param(p, "method"));
+    std::vector<std::string> methods;
+    if (!Param(p, "method").empty()) {
+      methods.push_back(Param(p, "method"));
+    } else {
+      CS_ASSIGN_OR_RETURN(QueryRows rows,
+                          db_->QueryRowsOf(std::string("SELECT DISTINCT method FROM ") +
+                                               (kept ? "view_outcome_slots" : "jobs") +
+                                               " WHERE sweep_id = ? ORDER BY method",
+                                           {sweep_id}));
+      for (const auto& r : rows.rows) methods.push_back(std::get<std::string>(r.at(0)));
+    }
+    for (int64_t va : VariantIds(sweep, a)) {
+      for (int64_t vb : VariantIds(sweep, b)) {
+        for (const std::string& m : methods) pairs.push_back({{va, m}, {vb, m}});
+      }
+    }
   }
-  if (!Param(p, "task").empty()) w.Add("ja.task = ?", Param(p, "task"));
-  if (!Param(p, "turns").empty()) w.Add("ja.turns = ?", IntParam(p, "turns", -1));
-  const std::string from =
-      " FROM jobs ja JOIN jobs jb ON jb.sweep_id = ja.sweep_id AND jb.task = ja.task"
-      " AND jb.complexity = ja.complexity AND jb.sample = ja.sample AND jb.turns = ja.turns AND " +
-      pair + " LEFT JOIN results ra ON ra.job_id = ja.id LEFT JOIN results rb ON rb.job_id = jb.id";
-  // One pass over the pairs: the counts are window sums over all of them, taken before the
-  // disagreements-first order keeps 500.
-  CS_ASSIGN_OR_RETURN(
-      QueryRows rows,
-      db_->QueryRowsOf("SELECT ja.task, ja.complexity, ja.sample, ja.turns, ja.variant_id,"
-                       " ja.method, ja.id AS a_id, ja.state AS a_state, ra.correct AS a_correct,"
-                       " substr(ra.final_answer, 1, 80) AS a_answer, jb.id AS b_id,"
-                       " jb.state AS b_state, rb.correct AS b_correct,"
-                       " substr(rb.final_answer, 1, 80) AS b_answer,"
-                       " count(*) OVER () AS n_pairs,"
-                       " coalesce(sum(ra.correct AND rb.correct) OVER (), 0) AS n_both,"
-                       " coalesce(sum(ra.correct AND NOT rb.correct) OVER (), 0) AS n_only_a,"
-                       " coalesce(sum(rb.correct AND NOT ra.correct) OVER (), 0) AS n_only_b,"
-                       " coalesce(sum(NOT ra.correct AND NOT rb.correct) OVER (), 0) AS n_neither" +
-                           from + w.sql +
-                           " ORDER BY (coalesce(ra.correct, -1) = coalesce(rb.correct, -1)),"
-                           " ja.id LIMIT 500",
-                       w.params));
-  json pairs = RowsJson(rows);
-  json counts = {{"pairs", 0}, {"both_correct", 0}, {"only_a", 0}, {"only_b", 0}, {"neither", 0}};
-  if (!pairs.empty()) {
-    counts = {{"pairs", pairs[0]["n_pairs"]},
-              {"both_correct", pairs[0]["n_both"]},
-              {"only_a", pairs[0]["n_only_a"]},
-              {"only_b", pairs[0]["n_only_b"]},
-              {"neither", pairs[0]["n_neither"]}};
+  Where w;
+  w.Add("sweep_id = ?", sweep_id);
+  if (!Param(p, "task").empty()) w.Add("task = ?", Param(p, "task"));
+  if (!Param(p, "turns").empty()) w.Add("turns = ?", IntParam(p, "turns", -1));
+  // The samples in order: task, turns, complexity, sample (view_outcomes' primary key).
+  QueryRows samples;
+  // kept: each pair's positions (1-based, 0 = no result yet) in the strings of the sweep.
+  std::vector<std::pair<size_t, size_t>> at(pairs.size());
+  if (kept) {
+    CS_ASSIGN_OR_RETURN(QueryRows slots, db_->QueryRowsOf("SELECT variant_id, method, slot FROM"
+                                                          " view_outcome_slots WHERE sweep_id = ?",
+                                                          {sweep_id}));
+    auto slot = [&](const Side& s) -> size_t {
+      for (const auto& r : slots.rows) {
+        if (std::get<int64_t>(r.at(0)) == s.variant && std::get<std::string>(r.at(1)) == s.method)
+          return static_cast<size_t>(std::get<int64_t>(r.at(2)));
+      }
+      return 0;
+    };
+    for (size_t k = 0; k < pairs.size(); ++k) at[k] = {slot(pairs[k].first), slot(pairs[k].second)};
+    CS_ASSIGN_OR_RETURN(samples,
+                        db_->QueryRowsOf("SELECT task, turns, complexity, sample, outcomes FROM"
+                                         " view_outcomes" +
+                                             w.sql + " ORDER BY task, turns, complexity, sample",
+                                         w.params));
+  } else if (!pairs.empty()) {
+    // The straightforward way: every result of either side of every pair, gathered by sample.
+    // ?1 ... are the filters (w), then each pair's two sides.
+    std::vector<QueryValue> args = w.params;
+    std::string where = " WHERE j.sweep_id = ?1";
+    if (!Param(p, "task").empty()) where += " AND j.task = ?2";
+    if (!Param(p, "turns").empty()) where += " AND j.turns = ?" + std::to_string(args.size());
+    std::string values;
+    for (size_t k = 0; k < pairs.size(); ++k) {
+      values += std::string(values.empty() ? "" : ", ") + "(" + std::to_string(k);
+      for (int c = 1; c <= 4; ++c) values += ", ?" + std::to_string(args.size() + c);
+      values += ")";
+      args.insert(args.end(), {pairs[k].first.variant, pairs[k].first.method,
+                               pairs[k].second.variant, pairs[k].second.method});
+    }
+    CS_ASSIGN_OR_RETURN(
+        samples,
+        db_->QueryRowsOf(
+            "WITH p(k, va, ma, vb, mb) AS (VALUES " + values +
+                "), side AS (SELECT p.k, 0 AS b, j.task, j.turns, j.complexity, j.sample,"
+                " iif(r.correct, '1', '0') AS c FROM p JOIN jobs j ON j.variant_id = p.va AND"
+                " j.method = p.ma JOIN results r ON r.job_id = j.id" +
+                where +
+                " UNION ALL SELECT p.k, 1, j.task, j.turns, j.complexity, j.sample,"
+                " iif(r.correct, '1', '0') FROM p JOIN jobs j ON j.variant_id = p.vb AND"
+                " j.method = p.mb JOIN results r ON r.job_id = j.id" +
+                where +
+                ") SELECT task, turns, complexity, sample, k, max(iif(b, ' ', c)) AS x,"
+                " max(iif(b, c, ' ')) AS y FROM side GROUP BY task, turns, complexity, sample, k"
+                " ORDER BY task, turns, complexity, sample, k",
+            args));
   }
-  for (json& r : pairs) {
-    for (const char* k : {"n_pairs", "n_both", "n_only_a", "n_only_b", "n_neither"}) r.erase(k);
+  // Every row (sample index, pair, x, y) in order, to `fn`.
+  auto visit = [&](auto&& fn) {
+    for (size_t i = 0; i < samples.rows.size(); ++i) {
+      const auto& r = samples.rows[i];
+      if (!kept) {
+        fn(i, static_cast<size_t>(std::get<int64_t>(r.at(4))), std::get<std::string>(r.at(5)).at(0),
+           std::get<std::string>(r.at(6)).at(0));
+        continue;
+      }
+      const std::string& o = std::get<std::string>(r.at(4));
+      auto of = [&](size_t pos) { return pos == 0 || pos > o.size() ? ' ' : o[pos - 1]; };
+      for (size_t k = 0; k < pairs.size(); ++k) {
+        const char x = of(at[k].first), y = of(at[k].second);
+        if (x != ' ' || y != ' ') fn(i, k, x, y);
+      }
+    }
+  };
+  int64_t both = 0, only_a = 0, only_b = 0, neither = 0, a_finished = 0, b_finished = 0;
+  visit([&](size_t, size_t, char x, char y) {
+    if (x == ' ') {
+      ++b_finished;
+    } else if (y == ' ') {
+      ++a_finished;
+    } else {
+      (x == '1' ? (y == '1' ? both : only_a) : (y == '1' ? only_b : neither)) += 1;
+    }
+  });
+  const int64_t disagree = only_a + only_b + a_finished + b_finished;
+  const int64_t rows = disagree + both + neither;
+  // The page: rows [offset, offset + kComparePage) of the disagreements, then the agreements.
+  const int64_t offset = IntParam(p, "offset", 0);
+  std::vector<std::pair<size_t, size_t>> shown;  // (sample index, pair)
+  for (int agreeing = 0; agreeing < 2; ++agreeing) {
+    int64_t index = agreeing ? disagree : 0;
+    visit([&](size_t i, size_t k, char x, char y) {
+      if ((x == y) != static_cast<bool>(agreeing)) return;
+      if (index >= offset && static_cast<int64_t>(shown.size()) < kComparePage) {
+        shown.push_back({i, k});
+      }
+      ++index;
+    });
   }
-  json out = {{"pairs", std::move(pairs)}, {"counts", std::move(counts)}};
-  for (json& r : out["pairs"]) r["model"] = ModelOf(r["variant_id"].get<int64_t>());
-  return Dump(out);
+  json list = json::array();
+  if (!shown.empty()) {
+    // The page's cells, each a seek in jobs_view_pair and one result read.
+    std::vector<QueryValue> args = {sweep_id};
+    std::string values;
+    for (size_t n = 0; n < shown.size(); ++n) {
+      const auto& r = samples.rows[shown[n].first];
+      const auto& [sa, sb] = pairs[shown[n].second];
+      std::string row = "(" + std::to_string(n);
+      for (int c = 0; c < 8; ++c) row += ", ?" + std::to_string(args.size() + 1 + c);
+      values += (values.empty() ? "" : ", ") + row + ")";
+      args.insert(args.end(), {r.at(0), r.at(2), r.at(3), r.at(1), sa.variant, sa.method,
+                               sb.variant, sb.method});
+    }
+    CS_ASSIGN_OR_RETURN(
+        QueryRows cells,
+        db_->QueryRowsOf(
+            "WITH page(n, task, complexity, sample, turns, va, ma, vb, mb) AS (VALUES " + values +
+                ") SELECT page.task, page.complexity, page.sample, page.turns,"
+                " ja.id AS a_id, ja.state AS a_state, ra.correct AS a_correct,"
+                " substr(ra.final_answer, 1, 80) AS a_answer, jb.id AS b_id, jb.state AS b_state,"
+                " rb.correct AS b_correct, substr(rb.final_answer, 1, 80) AS b_answer FROM page"
+                " LEFT JOIN jobs ja ON ja.sweep_id = ?1 AND ja.task = page.task AND"
+                " ja.complexity = page.complexity AND ja.sample = page.sample AND"
+                " ja.turns = page.turns AND ja.method = page.ma AND ja.variant_id = page.va"
+                " LEFT JOIN results ra ON ra.job_id = ja.id"
+                " LEFT JOIN jobs jb ON jb.sweep_id = ?1 AND jb.task = page.task AND"
+                " jb.complexity = page.complexity AND jb.sample = page.sample AND"
+                " jb.turns = page.turns AND jb.method = page.mb AND jb.variant_id = page.vb"
+                " LEFT JOIN results rb ON rb.job_id = jb.id ORDER BY page.n",
+            args));
+    list = RowsJson(cells);
+    for (size_t n = 0; n < list.size() && n < shown.size(); ++n) {
+      const auto& [sa, sb] = pairs[shown[n].second];
+      list[n]["variant_id"] = sa.variant;
+      list[n]["model"] = ModelOf(sa.variant);
+      list[n]["method"] = sa.method;
+      list[n]["b_model"] = ModelOf(sb.variant);
+      list[n]["b_method"] = sb.method;
+    }
+  }
+  json counts = {{"pairs", both + only_a + only_b + neither},
+                 {"both_correct", both},
+                 {"only_a", only_a},
+                 {"only_b", only_b},
+                 {"neither", neither},
+                 {"only_a_finished", a_finished},
+                 {"only_b_finished", b_finished},
+                 {"disagree", disagree}};
+  return Dump(json{{"pairs", std::move(list)},
+                   {"counts", std::move(counts)},
+                   {"rows", rows},
+                   {"offset", offset},
+                   {"page_size", kComparePage}});
 }
 
 Result<std::string> ViewApi::Errors(const Params& p) {

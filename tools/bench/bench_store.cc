@@ -7,7 +7,10 @@
 //                    [--normal]  (synchronous=NORMAL instead of FULL)
 //                    [--nonempty]  (also: the same grid into a database that has jobs)
 //                    [--no-view-triggers]  (without the triggers that keep `codesweep view`'s
-//                                           tables, migrations 0013 and 0019: their write cost)
+//                                           tables, migrations 0013, 0019 and 0020: their write
+//                                           cost)
+//                    [--drop-triggers PREFIX]  (without the triggers whose names begin with PREFIX,
+//                                               e.g. view_states_; repeatable)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -38,6 +41,7 @@ struct Args {
   bool normal = false;
   bool nonempty = false;  // also time a load into a database that already has jobs
   bool view_triggers = true;
+  std::vector<std::string> drop_triggers;  // name prefixes
 };
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -242,8 +246,10 @@ void BenchLeaseComplete(const std::string& path, const Args& args) {
 }
 
 // Makes the database at `path` and drops the triggers that keep the viewer's tables (view_grain,
-// view_sweep_calls, view_states and the full-text indexes), so that the run shows what they cost.
-void DropViewTriggers(const std::string& path, const Args& args) {
+// view_sweep_calls, view_states, view_outcomes and the full-text indexes), or those whose names
+// begin with one of `prefixes`, so that the run shows what they cost.
+void DropViewTriggers(const std::string& path, const Args& args,
+                      const std::vector<std::string>& prefixes) {
   OpenStore(path, args).reset();
   auto db = store_internal::StoreDb::Open(path, false, false);
   if (!db.ok()) Die(db.status(), "open");
@@ -252,7 +258,7 @@ void DropViewTriggers(const std::string& path, const Args& args) {
     auto list = (*db)->Prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND (name LIKE 'view\\_%' ESCAPE"
         " '\\' OR name LIKE 'reply\\_search\\_%' ESCAPE '\\' OR name LIKE"
-        " 'answer\\_search\\_%' ESCAPE '\\')");
+        " 'answer\\_search\\_%' ESCAPE '\\') ORDER BY name");
     if (!list.ok()) Die(list.status(), "list triggers");
     while (true) {
       auto row = list->Step();
@@ -261,10 +267,15 @@ void DropViewTriggers(const std::string& path, const Args& args) {
       names.push_back(list->Text(0));
     }
   }
+  std::string dropped;
   for (const std::string& name : names) {
+    bool chosen = prefixes.empty();
+    for (const std::string& prefix : prefixes) chosen = chosen || name.starts_with(prefix);
+    if (!chosen) continue;
     if (Status s = (*db)->Exec("DROP TRIGGER " + name); !s.ok()) Die(s, "drop trigger");
+    dropped += " " + name;
   }
-  std::printf("view triggers  %zu dropped\n", names.size());
+  std::printf("view triggers  dropped:%s\n", dropped.c_str());
 }
 
 Args ParseArgs(int argc, char** argv) {
@@ -286,6 +297,8 @@ Args ParseArgs(int argc, char** argv) {
       a.nonempty = true;
     else if (flag == "--no-view-triggers")
       a.view_triggers = false;
+    else if (flag == "--drop-triggers")
+      a.drop_triggers.push_back(next());
     else {
       std::fprintf(stderr, "bench_store: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -306,7 +319,8 @@ int main(int argc, char** argv) {
     dir = mkdtemp(tmpl.data());
   }
   const std::string path = dir + "/bench.db";
-  if (!args.view_triggers) DropViewTriggers(path, args);
+  if (!args.view_triggers) DropViewTriggers(path, args, {});
+  if (!args.drop_triggers.empty()) DropViewTriggers(path, args, args.drop_triggers);
   BenchInsert(path, args);
   BenchReopenAndPage(path, args);
   BenchLeaseComplete(path, args);

@@ -10,7 +10,8 @@ server's memory is its peak resident set (VmHWM) at the end. "server CPU ms" is 
 its handler thread spent on the answer (also from Server-Timing): what the answer costs, whatever
 else the machine runs. Pairs marked "(old way)" run the
 query the viewer uses without the 0013 tables, on the same server, for the ratio.
-Usage: bench_view.py --codesweep build/codesweep --db /tmp/view1m.db [--skip-old]
+Usage: bench_view.py --codesweep build/codesweep --db /tmp/view1m.db [--skip-old] [--only REGEX]
+  --only REGEX: only the requests whose name matches (and the first page, unless --no-first)
 """
 import argparse
 import re
@@ -53,6 +54,14 @@ REQUESTS = [
      "&b=all_text&model=sim%3Asmall&task=game24"),
     ("Compare two models, one method", "/api/compare?sweep=bench&dim=model&a=sim%3Asmall"
      "&b=openai%3Agpt-4o&method=all_code&task=boxlift"),
+    ("Compare two methods on one model, every task", "/api/compare?sweep=bench&dim=method"
+     "&a=all_code&b=all_text&model=sim%3Asmall"),
+    ("  its next page", "/api/compare?sweep=bench&dim=method&a=all_code&b=all_text"
+     "&model=sim%3Asmall&offset=100"),
+    ("Compare two models, every method", "/api/compare?sweep=bench&dim=model&a=sim%3Asmall"
+     "&b=openai%3Agpt-4o"),
+    ("  (old way: from the jobs and results)", "/api/compare?sweep=bench&dim=method"
+     "&a=all_code&b=all_text&model=sim%3Asmall&task=game24&from=jobs"),
     ("Results tables (kept sums, view_grain)", "/api/results?sweep=bench"),
     ("  (old way: the report views)", "/api/results?sweep=bench&from=views"),
 ]
@@ -87,10 +96,13 @@ def main():
     ap.add_argument("--db", required=True)
     ap.add_argument("--skip-old", action="store_true",
                     help="leave out the \"(old way)\" rows (the substring scans take minutes)")
+    ap.add_argument("--only", default="", help="only the requests whose name matches this regex")
+    ap.add_argument("--no-first", action="store_true", help="leave out the first page")
+    ap.add_argument("--reps", type=int, default=3, help="timed runs of each request (median)")
     a = ap.parse_args()
     # The first page, 3 times, each on a server just started: the page, its script, the sweeps.
     first = []
-    for _ in range(3):
+    for _ in range(0 if a.no_first else 3):
         p, base = start(a.codesweep, a.db)
         try:
             t0 = time.perf_counter()
@@ -103,17 +115,23 @@ def main():
     print("| request | server ms (median of 3) | server CPU ms (median of 3) |"
           " client ms (median of 3) | server ms, cold |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| first page on a fresh server: / + /app.js + /api/sweeps | "
-          f"{statistics.median(s for s, _, _ in first):.0f} | "
-          f"{statistics.median(u for _, _, u in first):.1f} | "
-          f"{statistics.median(c for _, c, _ in first):.0f} | |")
+    if first:
+        print(f"| first page on a fresh server: / + /app.js + /api/sweeps | "
+              f"{statistics.median(s for s, _, _ in first):.0f} | "
+              f"{statistics.median(u for _, _, u in first):.1f} | "
+              f"{statistics.median(c for _, c, _ in first):.0f} | |")
     p, base = start(a.codesweep, a.db)
+    group = ""
     try:
         for name, path in REQUESTS:
             if a.skip_old and "old way" in name:
                 continue
+            if not name.startswith("  "):
+                group = name  # "  its count" rows go with the request above them
+            if a.only and not re.search(a.only, group):
+                continue
             cold = fetch(base, path)[0]
-            runs = [fetch(base, path) for _ in range(3)]
+            runs = [fetch(base, path) for _ in range(a.reps)]
             print(f"| {name} | {statistics.median(s for s, _, _ in runs):.1f} | "
                   f"{statistics.median(u for _, _, u in runs):.1f} | "
                   f"{statistics.median(c for _, c, _ in runs):.1f} | {cold:.1f} |")

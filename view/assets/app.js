@@ -394,15 +394,22 @@ PAGES.compare = async (out, r) => {
   if (!p.sweep || !p.a || !p.b) { out.append(el('p', { class: 'muted' }, 'Choose a sweep and two ' + dim + 's: the samples both ran are listed side by side, the ones they disagree on first.')); return; }
   const d = await api('compare', Object.assign({ dim }, p));
   const k = d.counts;
-  out.append(el('p', { 'data-field': 'counts' }, num(k.pairs) + ' shared samples: both correct ' + num(k.both_correct) + ', only A ' + num(k.only_a) + ', only B ' + num(k.only_b) + ', neither ' + num(k.neither)));
-  const mark = (st, c) => c === null ? st : c ? 'correct' : 'incorrect';
+  out.append(el('p', { 'data-field': 'counts' }, num(k.pairs) + ' shared samples with both results: both correct ' + num(k.both_correct) + ', only A ' + num(k.only_a) + ', only B ' + num(k.only_b) + ', neither ' + num(k.neither) +
+    '; only A has a result in ' + num(k.only_a_finished) + ', only B in ' + num(k.only_b_finished) + '.'));
+  const mark = (st, c) => c === null ? (st ?? 'no cell') : c ? 'correct' : 'incorrect';
+  const cellLink = (id, st, c) => id === null ? mark(st, c) : link('cell/' + id, {}, mark(st, c));
   out.append(table(['task', 'complexity', 'sample', 'turns', dim === 'method' ? 'model' : 'method', 'A: ' + p.a, 'A answer', 'B: ' + p.b, 'B answer'], d.pairs.map((x) => {
     const agree = (x.a_correct ?? -1) === (x.b_correct ?? -1);
     return el('tr', { class: agree ? null : 'disagree' }, td(x.task), td(x.complexity), numTd(x.sample), numTd(x.turns), td(dim === 'method' ? x.model : x.method),
-      td(link('cell/' + x.a_id, {}, mark(x.a_state, x.a_correct)), x.a_correct ? 'ok' : 'bad'), td(x.a_answer ?? ''),
-      td(link('cell/' + x.b_id, {}, mark(x.b_state, x.b_correct)), x.b_correct ? 'ok' : 'bad'), td(x.b_answer ?? ''));
+      td(cellLink(x.a_id, x.a_state, x.a_correct), x.a_correct ? 'ok' : 'bad'), td(x.a_answer ?? ''),
+      td(cellLink(x.b_id, x.b_state, x.b_correct), x.b_correct ? 'ok' : 'bad'), td(x.b_answer ?? ''));
   }), { id: 'pairs' }));
-  if (d.pairs.length === 500) out.append(el('p', { class: 'muted' }, 'The first 500 pairs are shown.'));
+  // Pages of d.page_size pairs: the ones where A and B differ first (d.counts.disagree of d.rows).
+  const from = d.offset, to = d.offset + d.pairs.length;
+  out.append(el('div', { class: 'pager', 'data-field': 'pager' },
+    'pairs ' + num(d.rows ? from + 1 : 0) + '–' + num(to) + ' of ' + num(d.rows) + ' ',
+    from > 0 ? link('compare', Object.assign({}, p, { dim, offset: Math.max(0, from - d.page_size) }), '← previous') : el('span', { class: 'muted' }, '← previous'), ' ',
+    to < d.rows ? link('compare', Object.assign({}, p, { dim, offset: to }), 'next →') : el('span', { class: 'muted' }, 'next →')));
 };
 
 PAGES.errors = async (out, r) => {

@@ -34,6 +34,19 @@ void Exec(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// One number from `sql` on the test database.
+int64_t QueryInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  int64_t out = -1;
+  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
 class ViewApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -285,6 +298,89 @@ TEST_F(ViewApiTest, CompareCountsAgreeWithThePairs) {
   EXPECT_EQ(Get(*s, "/api/compare?sweep=demo&dim=task&a=x&b=y").status, 400);
 }
 
+// Compare from the writer-kept outcome strings (view_outcomes, migration 0020) equals Compare
+// from the jobs and results themselves (from=jobs, the straightforward query), counts and every
+// page, before and after results are deleted, re-judged, added back, and added for new cells and
+// a new method while the viewer runs.
+TEST_F(ViewApiTest, CompareFromTheKeptOutcomesEqualsTheJobsAndFollowsEveryWrite) {
+  auto s = Server();
+  ASSERT_NE(s, nullptr);
+  const std::vector<std::string> queries = {
+      "dim=method&a=only_question&b=all_code&model=sim%3Alarge",
+      "dim=method&a=all_code&b=only_question",
+      "dim=method&a=all_code&b=only_question&offset=100",
+      "dim=method&a=all_code&b=only_question&offset=150",
+      "dim=method&a=only_question&b=only_question&model=sim%3Asmall",
+      "dim=method&a=only_question&b=new_method",
+      "dim=method&a=nosuch&b=all_code",
+      "dim=model&a=sim%3Alarge&b=sim%3Asmall",
+      "dim=model&a=sim%3Alarge&b=sim%3Asmall&offset=100",
+      "dim=model&a=sim%3Asmall&b=sim%3Alarge&method=all_code&task=game24",
+      "dim=model&a=sim%3Asmall&b=sim%3Alarge&turns=1&task=number_multiply",
+  };
+  auto same = [&](const std::string& when) {
+    for (const std::string& q : queries) {
+      SCOPED_TRACE(when + ": " + q);
+      const std::string url = "/api/compare?sweep=demo&" + q;
+      json kept = Json(Get(*s, url));
+      json jobs = Json(Get(*s, url + "&from=jobs"));
+      EXPECT_EQ(kept, jobs);
+      EXPECT_LE(kept["pairs"].size(), kept["page_size"].get<size_t>());
+    }
+  };
+  same("as filled");
+  // The counts against a plain self-join of the jobs, and each row's cells are its sample's.
+  json c = Json(Get(*s, "/api/compare?sweep=demo&dim=method&a=all_code&b=only_question"));
+  const std::string pair =
+      "FROM jobs a JOIN jobs b ON b.sweep_id = a.sweep_id AND b.task = a.task AND b.complexity ="
+      " a.complexity AND b.sample = a.sample AND b.turns = a.turns AND b.variant_id = a.variant_id"
+      " AND a.method = 'all_code' AND b.method = 'only_question'"
+      " JOIN results ra ON ra.job_id = a.id JOIN results rb ON rb.job_id = b.id";
+  EXPECT_EQ(c["counts"]["pairs"], QueryInt(db_, "SELECT count(*) " + pair));
+  EXPECT_EQ(c["counts"]["only_a"],
+            QueryInt(db_, "SELECT count(*) " + pair + " WHERE ra.correct AND NOT rb.correct"));
+  EXPECT_EQ(c["counts"]["only_a"], 90);
+  EXPECT_EQ(c["counts"]["disagree"], 90);
+  EXPECT_EQ(c["rows"], 180);
+  ASSERT_EQ(c["pairs"].size(), 100u);
+  for (const json& r : c["pairs"]) {
+    EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM jobs WHERE id = " + r["a_id"].dump() +
+                                " AND method = 'all_code' AND sample = " + r["sample"].dump() +
+                                " AND task = '" + r["task"].get<std::string>() + "'"),
+              1);
+    EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM jobs WHERE id = " + r["b_id"].dump() +
+                                " AND method = 'only_question' AND sample = " + r["sample"].dump() +
+                                " AND variant_id = " + r["variant_id"].dump()),
+              1);
+  }
+  EXPECT_EQ(c["pairs"][89]["b_correct"], 0);  // the 90 disagreements, then agreements
+  EXPECT_EQ(c["pairs"][90]["b_correct"], 1);
+  Exec(db_,
+       "CREATE TEMP TABLE keep AS SELECT * FROM results WHERE job_id IN (7, 8);"
+       "DELETE FROM results WHERE job_id IN (5, 6, 7, 8, 40, 41, 42);"
+       "UPDATE results SET correct = 1 - correct WHERE job_id IN (9, 10, 11, 100, 200, 300);"
+       "INSERT INTO results SELECT * FROM keep;"
+       // A new cell with a result and no partner, and a new method on an old sample.
+       "INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id, method,"
+       " turns, state, created_ms, updated_ms) SELECT randomblob(32), sweep_id, task,"
+       " complexity, sample + 1000, variant_id, method, turns, 'done', 0, 0 FROM jobs"
+       " WHERE id = 3;"
+       "INSERT INTO jobs (cell_key, sweep_id, task, complexity, sample, variant_id, method,"
+       " turns, state, created_ms, updated_ms) SELECT randomblob(32), sweep_id, task,"
+       " complexity, sample, variant_id, 'new_method', turns, 'done', 0, 0 FROM jobs"
+       " WHERE id IN (12, 13);"
+       "CREATE TEMP TABLE extra AS SELECT * FROM results WHERE job_id IN (1, 2, 3);"
+       "UPDATE extra SET job_id = job_id + 360, correct = 1 - correct;"
+       "INSERT INTO results SELECT * FROM extra;");
+  ASSERT_EQ(QueryInt(db_, "SELECT count(*) FROM results WHERE job_id > 360"), 3);
+  same("after writes");
+  EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM view_outcomes WHERE trim(outcomes) = ''"), 0);
+  // Every result of one sample's pair gone: its row goes.
+  Exec(db_, "DELETE FROM results WHERE job_id > 360;");
+  same("after the new cells lost their results");
+  EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM view_outcomes WHERE trim(outcomes) = ''"), 0);
+}
+
 TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
@@ -314,19 +410,6 @@ TEST_F(ViewApiTest, ErrorsGroupFailedCellsWithTheirRetryCommand) {
   EXPECT_EQ(Json(Get(*s, "/api/sweeps"))["sweeps"][0]["dead"], 1);
 }
 
-// One number from `sql` on the test database.
-int64_t QueryInt(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-  int64_t out = -1;
-  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
-}
-
 // The Sweeps page's states, the filter lists and the cell list's counts come from view_states
 // and view_grain (migrations 0013 and 0019), which the writer keeps: after jobs are added,
 // change state, lose their results and are deleted while the viewer runs, every count still
@@ -343,6 +426,9 @@ TEST_F(ViewApiTest, KeptCountsEqualTheJobsAndFollowEveryWrite) {
        "UPDATE jobs SET state = 'dead', last_error = 'gone' WHERE id = 13;"
        "UPDATE jobs SET state = 'leased' WHERE id = 14;"
        "UPDATE jobs SET state = 'done', last_error = '' WHERE id = 14;"  // back: one row again
+       // Two in flight (0020: a leased job is counted among the pending ones, and the viewer
+       // takes the leased ones from them), one of them on a new cell.
+       "UPDATE jobs SET state = 'leased' WHERE id IN (22, (SELECT max(id) FROM jobs));"
        "DELETE FROM results WHERE job_id = 15; UPDATE jobs SET method = 'all_code' WHERE id = 15;"
        "DELETE FROM results WHERE job_id IN (10, 11, 12, 13, 20, 21);"
        "UPDATE jobs SET state = 'pending' WHERE id IN (20, 21);"
@@ -357,6 +443,14 @@ TEST_F(ViewApiTest, KeptCountsEqualTheJobsAndFollowEveryWrite) {
       {"status=failed", "SELECT count(*) FROM jobs WHERE state = 'failed'"},
       {"status=pending&method=all_code",
        "SELECT count(*) FROM jobs WHERE state = 'pending' AND method = 'all_code'"},
+      {"status=pending", "SELECT count(*) FROM jobs WHERE state = 'pending'"},
+      {"status=leased", "SELECT count(*) FROM jobs WHERE state = 'leased'"},
+      {"status=leased&sweep=demo&model=sim%3Alarge",
+       "SELECT count(*) FROM jobs WHERE state = 'leased' AND variant_id IN (SELECT id FROM"
+       " variants WHERE model = 'sim:large')"},
+      {"status=pending&sweep=demo&model=sim%3Alarge",
+       "SELECT count(*) FROM jobs WHERE state = 'pending' AND variant_id IN (SELECT id FROM"
+       " variants WHERE model = 'sim:large')"},
       {"sweep=demo&status=done&complexity=2&turns=1",
        "SELECT count(*) FROM jobs WHERE state = 'done' AND complexity = '2' AND turns = 1"},
       {"status=correct&model=sim%3Asmall&task=game24",
@@ -382,9 +476,11 @@ TEST_F(ViewApiTest, KeptCountsEqualTheJobsAndFollowEveryWrite) {
         << state;
   }
   EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM view_states WHERE n <= 0"), 0);
+  EXPECT_EQ(QueryInt(db_, "SELECT count(*) FROM view_states WHERE state = 'leased'"), 0);
   EXPECT_EQ(QueryInt(db_,
                      "SELECT count(*) FROM (SELECT sweep_id, variant_id, task, method, turns,"
-                     " complexity, state, count(*) AS n FROM jobs GROUP BY 1, 2, 3, 4, 5, 6, 7"
+                     " complexity, iif(state = 'leased', 'pending', state), count(*) AS n"
+                     " FROM jobs GROUP BY 1, 2, 3, 4, 5, 6, 7"
                      " EXCEPT SELECT * FROM view_states)"),
             0);
   // The model settings and filter lists read from view_states equal those read from the jobs.
