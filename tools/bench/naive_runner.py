@@ -4,7 +4,7 @@ concurrent requests to an OpenAI-compatible /v1/chat/completions, retry on 429 (
 retry-after-ms / Retry-After, else 1 s) and on 5xx / connection errors (back-off, 5 tries).
 No rate limiter, no cache, no persistence. Standard library only (raw HTTP/1.1 keep-alive).
 
-Usage: naive_runner.py --url http://127.0.0.1:PORT/v1 --jobs N --concurrency C
+Usage: naive_runner.py --url http://127.0.0.1:PORT/v1 --jobs N --concurrency C [--prompts FILE]
 Prints one JSON line: wall_s, ok, failed, attempts, http_429.
 """
 
@@ -62,10 +62,13 @@ def retry_after_s(headers):
         return 1.0
 
 
-def request_body(i, model):
-    a, b = 10 + (i * 37) % 90, 10 + (i * 53) % 90
-    prompt = (f"What is {a} * {b}? Solve it step by step and give the final answer"
-              " surrounded by <<< and >>>, e.g. <<<123>>>.")
+def request_body(i, model, prompts=None):
+    if prompts:
+        prompt = prompts[i % len(prompts)]
+    else:
+        a, b = 10 + (i * 37) % 90, 10 + (i * 53) % 90
+        prompt = (f"What is {a} * {b}? Solve it step by step and give the final answer"
+                  " surrounded by <<< and >>>, e.g. <<<123>>>.")
     return json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
                        "temperature": 0, "max_tokens": 1024}).encode()
 
@@ -79,7 +82,8 @@ async def one_job(i, conn, args, stats):
     while True:
         stats["attempts"] += 1
         try:
-            status, hdrs, _ = await conn.post(path, request_body(i, args.model), headers)
+            status, hdrs, _ = await conn.post(path, request_body(i, args.model, args.prompts),
+                                              headers)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
             conn.close()
             status, hdrs = 0, {}
@@ -122,7 +126,13 @@ def main():
     ap.add_argument("--jobs", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--model", default="fake")
+    ap.add_argument("--prompts", default="",
+                    help="JSON list of prompts: job i asks prompts[i] (the same questions as the "
+                         "runner it is compared with); default: a synthetic multiplication")
     args = ap.parse_args()
+    if args.prompts:
+        with open(args.prompts) as f:
+            args.prompts = json.load(f)
     print(json.dumps(asyncio.run(run(args))))
 
 
