@@ -27,21 +27,33 @@ Coordinator::Coordinator(Store& store, WireContext& ctx, const Clock& clock, Log
 
 Coordinator::~Coordinator() = default;
 
-Status Coordinator::Bind(const std::string& endpoint) {
+Result<CoordinatorListener> Coordinator::Listen(WireContext& ctx, const std::string& endpoint,
+                                                const CoordinatorLoopOptions& options,
+                                                Logger& log) {
+  CoordinatorListener out;
   ChannelOptions o;
   o.watch_disconnects = true;
-  if (!opt_.curve_secret.empty()) {
+  if (!options.curve_secret.empty()) {
     // The ZAP handler must exist before the CURVE socket binds, or libzmq lets every key in.
-    if (!zap_) {
-      CS_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(ctx_, opt_.authorized_keys, log_));
-    }
-    o.curve_secret = opt_.curve_secret;
+    CS_ASSIGN_OR_RETURN(out.zap, ZapHandler::Start(ctx, options.authorized_keys, log));
+    o.curve_secret = options.curve_secret;
   }
-  CS_ASSIGN_OR_RETURN(router_, Channel::Bind(ctx_, Channel::Kind::kRouter, endpoint, o));
+  CS_ASSIGN_OR_RETURN(out.router, Channel::Bind(ctx, Channel::Kind::kRouter, endpoint, o));
+  return out;
+}
+
+Status Coordinator::Bind(const std::string& endpoint) {
+  CS_ASSIGN_OR_RETURN(CoordinatorListener listener, Listen(ctx_, endpoint, opt_, log_));
+  Adopt(std::move(listener));
+  return Status::OK();
+}
+
+void Coordinator::Adopt(CoordinatorListener listener) {
+  zap_ = std::move(listener.zap);
+  router_ = std::move(listener.router);
   log_.Info(zap_ ? Str("CURVE on; ", zap_->allowed_count(), " authorized worker keys")
                  : std::string("CURVE off: plaintext connections"));
   log_.Info(Str("coordinator listening on ", router_->endpoint()));
-  return Status::OK();
 }
 
 void Coordinator::SetAuthorizedKeys(std::set<std::string> keys) {

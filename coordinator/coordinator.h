@@ -29,14 +29,28 @@ struct CoordinatorLoopOptions {
   const TaskRegistry* tasks = nullptr;
 };
 
+// A bound ROUTER socket (and its ZAP handler under CURVE) not yet served. Bound before the sweep
+// is loaded, it lets workers started at the same time connect at once: their HELLOs wait in the
+// socket (the zmq I/O thread accepts them) instead of in the workers' reconnect back-off.
+struct CoordinatorListener {
+  std::unique_ptr<ZapHandler> zap;  // before router: outlives the socket it authenticates
+  std::unique_ptr<Channel> router;
+};
+
 class Coordinator {
  public:
+  // Binds `endpoint` with the CURVE settings of `options` ("tcp://127.0.0.1:0" picks a port).
+  static Result<CoordinatorListener> Listen(WireContext& ctx, const std::string& endpoint,
+                                            const CoordinatorLoopOptions& options, Logger& log);
+
   Coordinator(Store& store, WireContext& ctx, const Clock& clock, Logger& log,
               CoordinatorLoopOptions options, RateLimiter* limiter = nullptr);
   ~Coordinator();
 
   // Binds the ROUTER socket ("tcp://127.0.0.1:0" picks a free port; see endpoint()).
   Status Bind(const std::string& endpoint);
+  // Serves a socket bound earlier by Listen (with the same CURVE settings).
+  void Adopt(CoordinatorListener listener);
   std::string endpoint() const;
   // Serves until Stop(), or until every job is terminal when options.core.exit_when_done.
   Status Run();

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <future>
 
 #include "jobs/llm/http.h"
 #include "jobs/llm/provider_options.h"
@@ -37,13 +38,43 @@ Result<ProviderEnv> SharedProviderEnv(ProviderEnv env, const std::string& data_d
   return env;
 }
 
+// The sandbox, built on a thread of its own: Run waits for it (its error if it failed).
+class BackgroundSandbox final : public Executor {
+ public:
+  BackgroundSandbox(const SandboxOptions& options, Logger& log)
+      : built_(std::async(std::launch::async, [options, &log] {
+                 return MakeSandbox(options, log);
+               }).share()) {}
+  Status Ready() const { return built_.get().status(); }
+  Result<ExecResult> Run(const ExecRequest& request) override {
+    const Result<std::unique_ptr<Executor>>& e = built_.get();
+    if (!e.ok()) return e.status();
+    return (*e)->Run(request);
+  }
+
+ private:
+  std::shared_future<Result<std::unique_ptr<Executor>>> built_;
+};
+
 }  // namespace
+
+JobRuntime::~JobRuntime() { (void)Ready(); }  // the sandbox thread ends before what it uses
+
+Status JobRuntime::Ready() {
+  auto* background = dynamic_cast<BackgroundSandbox*>(executor_.get());
+  return background != nullptr ? background->Ready() : Status::OK();
+}
 
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(const RuntimeOptions& options, Logger& log) {
   std::unique_ptr<JobRuntime> rt(new JobRuntime());
   std::string data = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
-  CS_ASSIGN_OR_RETURN(rt->tasks_, TaskRegistry::Create(data));
-  CS_ASSIGN_OR_RETURN(rt->executor_, MakeSandbox(options.sandbox, log));
+  // Lazy: a task (and its dataset) is built when the sweep or the first job naming it needs it.
+  rt->tasks_ = TaskRegistry::CreateLazy(data);
+  if (options.sandbox_in_background) {
+    rt->executor_ = std::make_unique<BackgroundSandbox>(options.sandbox, log);
+  } else {
+    CS_ASSIGN_OR_RETURN(rt->executor_, MakeSandbox(options.sandbox, log));
+  }
   RealRunnerDeps deps;
   deps.tasks = rt->tasks_.get();
   deps.executor = rt->executor_.get();

@@ -27,11 +27,18 @@ struct RuntimeOptions {
   std::string data_dir;  // "" = DefaultDataDir()
   SandboxOptions sandbox;
   ProviderEnv env;  // secrets lookup (main reads the environment)
+  // Build the sandbox (its probe starts Python twice) on a thread of its own while the caller
+  // goes on with its start-up; Ready() waits for it. false: Create builds it before returning.
+  bool sandbox_in_background = false;
 };
 
 class JobRuntime {
  public:
+  // `log` must outlive the runtime.
   static Result<std::unique_ptr<JobRuntime>> Create(const RuntimeOptions& options, Logger& log);
+  ~JobRuntime();
+  // Waits for the sandbox; its error if it could not be built (then no job may run).
+  Status Ready();
   const TaskRegistry& tasks() const { return *tasks_; }
   const JobRunner& runner() const { return runner_; }
 

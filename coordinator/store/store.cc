@@ -63,7 +63,8 @@ Status NamePath(const Status& s, const std::string& path) {
 }
 
 // Applies the migrations of one version (a schema/sql file and its report/sql views file share
-// a number) in one transaction (a no-op if another process got there first).
+// a number), or of every version of a new database, in one transaction (a no-op if another
+// process got there first).
 Status ApplyMigration(StoreDb& db, const std::vector<const store_sql::Migration*>& group) {
   CS_RETURN_IF_ERROR(db.Begin());
   Result<int> version = ReadUserVersion(db);  // re-read under the write lock
@@ -73,17 +74,19 @@ Status ApplyMigration(StoreDb& db, const std::vector<const store_sql::Migration*
       if (s.ok()) s = db.Exec(m->sql).WithContext(std::string("migration ") + m->name);
       if (s.ok()) s = CheckForeignKeys(db).WithContext(std::string("migration ") + m->name);
     }
-    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(group.front()->version));
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(group.back()->version));
   }
   if (s.ok()) s = db.Commit();
   if (!s.ok()) db.Rollback();
   return s;
 }
 
-// Applies each migration version newer than the database, one transaction per version. A migration
-// may rebuild a table (SQLite's documented procedure: create, copy, drop, rename), so foreign keys
-// are off and legacy_alter_table is on while they run (the rename then leaves the views that name
-// the table alone), and each migration checks the foreign keys itself before it commits.
+// Applies each migration version newer than the database, one transaction per version; a new
+// database (version 0) gets them all in one transaction, so creating it costs one commit (one
+// WAL fsync with synchronous=FULL) instead of one per version, and it is either complete or
+// empty. A migration may rebuild a table (SQLite's documented procedure: create, copy, drop,
+// rename), so foreign keys are off and legacy_alter_table is on while they run (the rename then
+// leaves the views that name the table alone), and each migration checks the foreign keys itself.
 Status Migrate(StoreDb& db, int current, const std::string& path) {
   if (current >= Store::LatestSchemaVersion()) return Status::OK();
   CS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
@@ -91,7 +94,7 @@ Status Migrate(StoreDb& db, int current, const std::string& path) {
   std::vector<const store_sql::Migration*> group;  // kMigrations is in version order
   for (const store_sql::Migration& m : store_sql::kMigrations) {
     if (m.version <= current) continue;
-    if (!group.empty() && group.front()->version != m.version) {
+    if (current > 0 && !group.empty() && group.front()->version != m.version) {
       if (s.ok()) s = ApplyMigration(db, group);
       group.clear();
     }

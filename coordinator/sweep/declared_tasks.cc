@@ -49,7 +49,7 @@ Status AddTask(json decl, const json& grid, const std::string& where, const std:
   }
   Result<DeclaredTaskSpec> spec = ParseDeclaredTask(table, base_dir);
   if (!spec.ok()) return Status::InvalidArgument(where + ": " + spec.status().message());
-  if (builtin.Find(spec->name) != nullptr) {
+  if (builtin.Contains(spec->name)) {
     return Status::InvalidArgument(where + ": tasks." + spec->name +
                                    ": the name of a built-in task (declare it under another name)");
   }

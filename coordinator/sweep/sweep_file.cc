@@ -294,14 +294,19 @@ Status ParseTasks(const Ctx& ctx, const toml::node& node, const TaskRegistry& re
     const toml::node* name = t->get("name");
     if (name == nullptr) return ctx.Error(&e, where + ".name", "missing");
     CS_ASSIGN_OR_RETURN(tc.name, GetString(ctx, *name, where + ".name"));
-    const Task* task = registry.Find(tc.name);
-    if (task == nullptr) {
+    if (!registry.Contains(tc.name)) {
       std::string known;
-      for (const auto& tk : registry.tasks())
-        known += (known.empty() ? "" : ", ") + std::string(tk->name());
+      for (const std::string& tk : registry.names()) known += (known.empty() ? "" : ", ") + tk;
       return ctx.Error(name, where + ".name",
                        "unknown task \"" + tc.name + "\" (known: " + known + ")");
     }
+    // Built here on first use: a process loads only the tasks its sweeps name.
+    Result<const Task*> loaded = registry.Get(tc.name);
+    if (!loaded.ok()) {
+      return ctx.Error(name, where + ".name",
+                       "task \"" + tc.name + "\" cannot be loaded: " + loaded.status().message());
+    }
+    const Task* task = *loaded;
     if (const toml::node* c = t->get("complexity")) {
       CS_ASSIGN_OR_RETURN(tc.complexities, GetStringList(ctx, *c, where + ".complexity"));
       if (tc.complexities.empty()) return ctx.Error(c, where + ".complexity", "must not be empty");

@@ -55,6 +55,19 @@ class ReplayExecutor final : public Executor {
   size_t next_ = 0;
 };
 
+// A built-in task, built by the registry on the first job that names it in this process. One
+// whose dataset cannot be loaded here fails the job as retryable: another worker (with its own
+// data/ folder) may load it.
+Result<const Task*> BuiltinTask(const TaskRegistry& tasks, const std::string& name) {
+  if (!tasks.Contains(name)) return Status::InvalidArgument("unknown task " + name);
+  Result<const Task*> task = tasks.Get(name);
+  if (!task.ok()) {
+    return Status::Unavailable("task " + name +
+                               " cannot be loaded on this worker: " + task.status().message());
+  }
+  return task;
+}
+
 // Fills the verdict side of the outcome from the method's final answer.
 void Judge(const Task& task, const Instance& instance, const FinalAnswer& final, Outcome& out) {
   Verdict reply = task.Check(instance, final.reply);
@@ -200,8 +213,10 @@ Status RunCell(const JobSpec& spec, const RunnerDeps& deps, Outcome& out) {
   if (!spec.task_def.empty()) {
     CS_ASSIGN_OR_RETURN(declared, DeclaredRowTask::FromWire(spec.task_def, spec.task_row));
   }
-  const Task* task = declared ? declared.get() : deps.tasks->Find(spec.task);
-  if (task == nullptr) return Status::InvalidArgument("unknown task " + spec.task);
+  const Task* task = declared.get();
+  if (task == nullptr) {
+    CS_ASSIGN_OR_RETURN(task, BuiltinTask(*deps.tasks, spec.task));
+  }
   CS_ASSIGN_OR_RETURN(ExecLimits limits, ParseExecLimits(spec.sandbox_json));
   CS_ASSIGN_OR_RETURN(Instance instance, task->Generate(spec.complexity, spec.sample, spec.seed));
   CS_ASSIGN_OR_RETURN(std::unique_ptr<LlmClient> client, deps.make_client(spec, *task, instance));

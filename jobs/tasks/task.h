@@ -1,10 +1,11 @@
 // Task: one of the paper's 14 tasks. A task generates an instance from (complexity, sample, seed),
 // renders its prompt, checks an answer deterministically, and gives a reference Python solution.
-// Tasks are stateless after construction (datasets are loaded once, at registry creation) and
-// every method is safe to call from many threads at once.
+// Tasks are stateless after construction (datasets are loaded once, when the registry builds the
+// task) and every method is safe to call from many threads at once.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -79,19 +80,42 @@ class Task {
 // names. docs/tasks.md lists why each version was bumped.
 int TaskVersion(std::string_view task_name);
 
-// The registry of all tasks, built once (loads datasets from `data_dir`). Owns the tasks.
+// The registry of the built-in tasks. Create() loads every task (and its dataset) at once;
+// CreateLazy() loads none, and each task is built on its first Get/Find, once, so a process pays
+// only for the tasks its sweep or its jobs name (game24 checks 12,744 puzzles when it loads). Owns
+// the tasks. Get/Find/Contains/names/tasks are safe from many threads at once; Add is for setup.
 class TaskRegistry {
  public:
+  using Loader = std::function<Result<std::unique_ptr<Task>>()>;
+
+  TaskRegistry();  // empty; tests Add() their own tasks
+  ~TaskRegistry();
   // data_dir: the project's data/ folder. Fails if a dataset file is missing or malformed.
   static Result<std::unique_ptr<TaskRegistry>> Create(const std::string& data_dir);
-  const Task* Find(std::string_view name) const;  // nullptr if unknown
-  const std::vector<std::unique_ptr<Task>>& tasks() const { return tasks_; }
+  // Every built-in name registered, nothing loaded: a broken dataset is reported by the Get of
+  // its task (the error names the file).
+  static std::unique_ptr<TaskRegistry> CreateLazy(const std::string& data_dir);
 
-  // Registration (used by Create).
-  void Add(std::unique_ptr<Task> task) { tasks_.push_back(std::move(task)); }
+  // The task, built on first use: NotFound for a name not registered, else the load's error.
+  Result<const Task*> Get(std::string_view name) const;
+  const Task* Find(std::string_view name) const;  // nullptr if unknown or its load failed
+  bool Contains(std::string_view name) const;     // a registered name; loads nothing
+  std::vector<std::string> names() const;         // every registered name, in listing order
+  // Every task, loading those not loaded yet; the first load error fails it.
+  Result<std::vector<const Task*>> LoadAll() const;
+  // The tasks loaded so far, in listing order: all of them after Create() or LoadAll().
+  std::vector<const Task*> tasks() const;
+  int loaded_count() const;  // tasks built so far (tests)
+
+  // Registration: a built task (tests), or one built on first use.
+  void Add(std::unique_ptr<Task> task);
+  void AddLazy(std::string name, Loader loader);
 
  private:
-  std::vector<std::unique_ptr<Task>> tasks_;
+  struct Entry;
+  const Entry* FindEntry(std::string_view name) const;
+  static Result<const Task*> Load(const Entry& e);
+  std::vector<std::unique_ptr<Entry>> entries_;
 };
 
 // Finds the data/ directory: $CODESWEEP_DATA_DIR if set (read once in main and passed down),

@@ -5,8 +5,6 @@ retry-after-ms / Retry-After, else 1 s) and on 5xx / connection errors (back-off
 No rate limiter, no cache, no persistence. Standard library only (raw HTTP/1.1 keep-alive).
 
 Usage: naive_runner.py --url http://127.0.0.1:PORT/v1 --jobs N --concurrency C [--prompts FILE]
---prompts: a JSON list whose item i is job i's {"messages": [...], "max_tokens": N}, so that a
-side-by-side run sends exactly the requests the other runner sent (default: a built-in prompt).
 Prints one JSON line: wall_s, ok, failed, attempts, http_429.
 """
 
@@ -64,14 +62,13 @@ def retry_after_s(headers):
         return 1.0
 
 
-def request_body(i, model, prompts):
+def request_body(i, model, prompts=None):
     if prompts:
-        p = prompts[i % len(prompts)]
-        return json.dumps({"model": model, "messages": p["messages"], "temperature": 0,
-                           "max_tokens": p["max_tokens"]}).encode()
-    a, b = 10 + (i * 37) % 90, 10 + (i * 53) % 90
-    prompt = (f"What is {a} * {b}? Solve it step by step and give the final answer"
-              " surrounded by <<< and >>>, e.g. <<<123>>>.")
+        prompt = prompts[i % len(prompts)]
+    else:
+        a, b = 10 + (i * 37) % 90, 10 + (i * 53) % 90
+        prompt = (f"What is {a} * {b}? Solve it step by step and give the final answer"
+                  " surrounded by <<< and >>>, e.g. <<<123>>>.")
     return json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
                        "temperature": 0, "max_tokens": 1024}).encode()
 
@@ -85,7 +82,8 @@ async def one_job(i, conn, args, stats):
     while True:
         stats["attempts"] += 1
         try:
-            status, hdrs, _ = await conn.post(path, request_body(i, args.model, args.prompts), headers)
+            status, hdrs, _ = await conn.post(path, request_body(i, args.model, args.prompts),
+                                              headers)
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
             conn.close()
             status, hdrs = 0, {}
@@ -128,9 +126,13 @@ def main():
     ap.add_argument("--jobs", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--model", default="fake")
-    ap.add_argument("--prompts", default="", help="JSON list of each job's messages and max_tokens")
+    ap.add_argument("--prompts", default="",
+                    help="JSON list of prompts: job i asks prompts[i] (the same questions as the "
+                         "runner it is compared with); default: a synthetic multiplication")
     args = ap.parse_args()
-    args.prompts = json.load(open(args.prompts)) if args.prompts else []
+    if args.prompts:
+        with open(args.prompts) as f:
+            args.prompts = json.load(f)
     print(json.dumps(asyncio.run(run(args))))
 
 

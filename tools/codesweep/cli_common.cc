@@ -24,7 +24,7 @@ std::string ResolveDataDir(const std::string& flag_value) {
 }
 
 Result<std::unique_ptr<TaskRegistry>> LoadTasks(const std::string& data_dir_flag) {
-  return TaskRegistry::Create(ResolveDataDir(data_dir_flag));
+  return TaskRegistry::CreateLazy(ResolveDataDir(data_dir_flag));
 }
 
 std::string DefaultDbPath(const std::string& sweep_path) {

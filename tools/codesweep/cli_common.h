@@ -22,7 +22,8 @@ int PrintError(const std::string& command, const Status& status, int exit_code =
 // The data directory: --data-dir if given, else $CODESWEEP_DATA_DIR, else the built-in default.
 std::string ResolveDataDir(const std::string& flag_value);
 
-// Loads the task registry from the resolved data directory.
+// The task registry of the resolved data directory, lazy: a task is built when a sweep file or a
+// job names it (TaskRegistry::CreateLazy).
 Result<std::unique_ptr<TaskRegistry>> LoadTasks(const std::string& data_dir_flag);
 
 // "<dir>/<stem>.db" for a sweep file path ("examples/quickstart.toml" -> "quickstart.db").

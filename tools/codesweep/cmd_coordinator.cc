@@ -75,21 +75,21 @@ void ReloadKeys(const CoordFlags& f, Logger& log, Coordinator* coord) {
   coord->SetAuthorizedKeys(std::move(*keys));
 }
 
-// Serves the loaded sweep on f.bind until a signal stops it (or it is done, if asked).
-int Serve(const CoordFlags& f, LoadedSweep& sweep, StopSignals& signals, CoordinatorLoopOptions lo,
-          const TaskRegistry& tasks, Logger& log) {
+// Serves the loaded sweep on the socket bound to f.bind until a signal stops it (or it is done,
+// if asked).
+int Serve(const CoordFlags& f, LoadedSweep& sweep, StopSignals& signals, WireContext& ctx,
+          CoordinatorListener listener, CoordinatorLoopOptions lo, const TaskRegistry& tasks,
+          Logger& log) {
   SystemClock clock;
-  WireContext ctx;
   lo.core = sweep.core;
   lo.core.max_cells = f.setup.max_cells;
   lo.tasks = &tasks;  // `codesweep submit` hands it sweep files
   ClusterRateLimiter limiter(lo.core.rate);
   Coordinator coord(*sweep.store, ctx, clock, log, lo, &limiter);
-  Status s = coord.Bind(f.bind);
-  if (!s.ok()) return Fail(s);
+  coord.Adopt(std::move(listener));
   std::printf("listening on %s\n", coord.endpoint().c_str());
   std::fflush(stdout);
-  s = signals.Serve(coord);
+  Status s = signals.Serve(coord);
   if (!s.ok()) return Fail(s);
   Progress p = coord.progress();
   log.Info(Str("coordinator stopped: ", p.terminal, "/", p.total, " jobs finished"));
@@ -133,9 +133,14 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
     if (Status curve = SetUpCurve(*f, log, &lo); !curve.ok()) return Fail(curve);
     StopSignals signals([&](int, Coordinator* coord) { ReloadKeys(*f, log, coord); },
                         {SIGINT, SIGTERM, SIGHUP});
-    Result<std::unique_ptr<TaskRegistry>> tasks = TaskRegistry::Create(DefaultDataDir());
-    if (!tasks.ok()) return Fail(tasks.status());
-    Result<LoadedSweep> sweep = LoadSweep(f->setup, **tasks, signals.cancelled(), &log);
+    // Bound before the sweep is loaded: workers started with the coordinator connect at once and
+    // their HELLOs wait in the socket, answered when it serves ("listening on" is printed then).
+    WireContext ctx;
+    Result<CoordinatorListener> listener = Coordinator::Listen(ctx, f->bind, lo, log);
+    if (!listener.ok()) return Fail(listener.status());
+    // Lazy: the sweep file's parse builds the tasks it names (and reports a broken dataset).
+    std::unique_ptr<TaskRegistry> tasks = TaskRegistry::CreateLazy(DefaultDataDir());
+    Result<LoadedSweep> sweep = LoadSweep(f->setup, *tasks, signals.cancelled(), &log);
     if (!sweep.ok() && signals.cancelled()->load()) {  // asked to stop, and stopped cleanly
       log.Info(Str("stopped during the grid load: ", sweep.status().message()));
       return 0;
@@ -143,7 +148,7 @@ CommandAction SetupCoordinatorCommand(CLI::App& sub) {
     if (!sweep.ok()) return Fail(sweep.status());
     log.Info(Str("sweep ", sweep->config.name, ": ", sweep->grid.total, " cells, ",
                  sweep->grid.inserted, " new"));
-    return Serve(*f, *sweep, signals, std::move(lo), **tasks, log);
+    return Serve(*f, *sweep, signals, ctx, std::move(listener).value(), std::move(lo), *tasks, log);
   };
 }
 

@@ -298,6 +298,7 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
     }
     RuntimeOptions ro;
     ro.env = EnvironmentSecrets(&log);
+    ro.sandbox_in_background = true;  // its probe overlaps the sweep's load; Ready() before serving
     Result<std::unique_ptr<JobRuntime>> rt = JobRuntime::Create(ro, log);
     if (!rt.ok()) return Fail(rt.status());
     Result<LoadedSweep> sweep = LoadSweep(f->setup, (*rt)->tasks(), signals.cancelled(), &log);
@@ -327,6 +328,7 @@ CommandAction SetupRunFlags(CLI::App& sub, RunHooks hooks) {
                   static_cast<long long>(counts->total));
       return Finish(*f, sweep->config.name, 0, "");
     }
+    if (Status ready = (*rt)->Ready(); !ready.ok()) return Fail(ready);
     return Serve(*f, *sweep, signals, (*rt)->runner(), log);
   };
 }

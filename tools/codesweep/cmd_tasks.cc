@@ -40,15 +40,19 @@ class TaskSet {
  public:
   std::unique_ptr<TaskRegistry> builtin;
   SweepConfig sweep;
-  const Task* Find(std::string_view name) const {
+  // A declared task of the sweep, else a built-in one (built now); the error says which failed.
+  Result<const Task*> Get(const std::string& name) const {
     for (const TaskConfig& t : sweep.tasks) {
-      if (t.declared && t.name == name) return t.declared.get();
+      if (t.declared && t.name == name) return static_cast<const Task*>(t.declared.get());
     }
-    return builtin->Find(name);
+    if (!builtin->Contains(name)) {
+      return Status::NotFound("unknown task '" + name + "' (see `codesweep tasks`)");
+    }
+    return builtin->Get(name);
   }
-  std::vector<const Task*> All() const {
-    std::vector<const Task*> out;
-    for (const auto& t : builtin->tasks()) out.push_back(t.get());
+  // Every task: loads the built-in ones not loaded yet (a broken dataset fails the listing).
+  Result<std::vector<const Task*>> All() const {
+    CS_ASSIGN_OR_RETURN(std::vector<const Task*> out, builtin->LoadAll());
     for (const TaskConfig& t : sweep.tasks) {
       if (t.declared) out.push_back(t.declared.get());
     }
@@ -58,8 +62,8 @@ class TaskSet {
 
 Result<TaskSet> OpenRegistry(const TasksOptions& o) {
   TaskSet set;
-  CS_ASSIGN_OR_RETURN(set.builtin,
-                      TaskRegistry::Create(o.data_dir.empty() ? DefaultDataDir() : o.data_dir));
+  // Lazy: `tasks show/check NAME` builds only that task; the listing builds them all.
+  set.builtin = TaskRegistry::CreateLazy(o.data_dir.empty() ? DefaultDataDir() : o.data_dir);
   if (!o.sweep.empty()) {
     CS_ASSIGN_OR_RETURN(set.sweep, LoadSweepFile(o.sweep, *set.builtin));
   }
@@ -67,7 +71,12 @@ Result<TaskSet> OpenRegistry(const TasksOptions& o) {
 }
 
 int ListTasks(const TaskSet& reg) {
-  for (const Task* t : reg.All()) {
+  Result<std::vector<const Task*>> all = reg.All();
+  if (!all.ok()) {
+    std::fprintf(stderr, "codesweep tasks: %s\n", all.status().message().c_str());
+    return 2;
+  }
+  for (const Task* t : *all) {
     std::string levels;
     for (const std::string& l : t->complexity_levels()) levels += (levels.empty() ? "" : " ") + l;
     if (levels.empty()) levels = "(none)";
@@ -84,12 +93,12 @@ int ListTasks(const TaskSet& reg) {
 // Generates the instance named by the options; prints the error and returns nullopt on failure.
 std::optional<Instance> MakeInstance(const TaskSet& reg, const TasksOptions& o,
                                      const Task** task_out) {
-  const Task* task = reg.Find(o.task);
-  if (task == nullptr) {
-    std::fprintf(stderr, "codesweep tasks: unknown task '%s' (see `codesweep tasks`)\n",
-                 o.task.c_str());
+  Result<const Task*> found = reg.Get(o.task);
+  if (!found.ok()) {
+    std::fprintf(stderr, "codesweep tasks: %s\n", found.status().message().c_str());
     return std::nullopt;
   }
+  const Task* task = *found;
   std::string complexity;
   if (o.complexity) {
     complexity = *o.complexity;

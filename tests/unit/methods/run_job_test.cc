@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -86,6 +87,32 @@ TEST(RunJobTest, AnswerSourceIsRecorded) {
     EXPECT_EQ(o.answer_source, source) << reply;
     EXPECT_EQ(o.correct, source != "none") << reply;
   }
+}
+
+// Issue 16 §1: a worker builds a task on the first job naming it. One whose dataset cannot be
+// read on this worker fails the job retryably (another worker may have it), naming the task and
+// the file; an unknown name still fails for good.
+TEST(RunJobTest, ATaskThatCannotBeBuiltHereFailsTheJobRetryably) {
+  const std::string dir = ::testing::TempDir() + "/cs_run_job_empty_data";
+  std::filesystem::create_directories(dir);
+  JobSpec spec = FakeJob("only_question");
+  spec.task = "game24";
+  spec.complexity = "4";
+  Harness h({Reply("<<<1>>>")});
+  h.registry = TaskRegistry::CreateLazy(dir);
+  Outcome o = h.Run(spec);
+  EXPECT_TRUE(o.failed);
+  EXPECT_TRUE(o.retryable);
+  EXPECT_NE(o.error.find("task game24 cannot be loaded on this worker"), std::string::npos)
+      << o.error;
+  EXPECT_NE(o.error.find("puzzles_"), std::string::npos) << o.error;
+  spec.task = "no_such_task";
+  Harness unknown({Reply("<<<1>>>")});
+  unknown.registry = TaskRegistry::CreateLazy(dir);
+  Outcome u = unknown.Run(spec);
+  EXPECT_TRUE(u.failed);
+  EXPECT_FALSE(u.retryable);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(RunJobTest, CodeIsExecutedAndItsOutputJudged) {

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "jobs/sandbox/sandbox.h"
 #include "tests/unit/sweep/fake_task.h"
 
@@ -262,6 +264,38 @@ TEST_F(SweepFileTest, SandboxLimitsAreRangeChecked) {
 TEST_F(SweepFileTest, MissingFileIsNotFound) {
   auto c = LoadSweepFile("no/such/file.toml", registry_);
   EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
+}
+
+// Issue 16 §1 (start-up): parsing a sweep builds only the built-in tasks it names, so a process
+// does not load all 14 (and their datasets) to serve one.
+TEST(SweepFileLazyTasksTest, ParsingBuildsOnlyTheNamedTasks) {
+  std::unique_ptr<TaskRegistry> reg = TaskRegistry::CreateLazy(DefaultDataDir());
+  const std::string text =
+      "name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\nname = \"number_multiply\"\n"
+      "complexity = [\"1_2\"]\n[[tasks]]\nname = \"letters\"\n[models.\"sim:a\"]\n";
+  Result<SweepConfig> c = ParseSweep(text, "test.toml", *reg);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<std::string> built;
+  for (const Task* t : reg->tasks()) built.push_back(std::string(t->name()));
+  EXPECT_EQ(built, (std::vector<std::string>{"number_multiply", "letters"}));
+}
+
+// A named task whose dataset cannot be read is reported where the sweep names it, with the file;
+// a sweep that does not name it is not concerned.
+TEST(SweepFileLazyTasksTest, ABrokenDatasetIsReportedWhereTheSweepNamesItsTask) {
+  const std::string dir = ::testing::TempDir() + "/cs_lazy_sweep_empty_data";
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<TaskRegistry> reg = TaskRegistry::CreateLazy(dir);
+  const std::string head = "name = \"x\"\nmethods = [\"only_question\"]\n[[tasks]]\n";
+  Result<SweepConfig> bad =
+      ParseSweep(head + "name = \"game24\"\n[models.\"sim:a\"]\n", "test.toml", *reg);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("test.toml:4: tasks[0].name: task \"game24\""));
+  EXPECT_THAT(bad.status().message(), HasSubstr("puzzles_"));
+  Result<SweepConfig> good =
+      ParseSweep(head + "name = \"number_multiply\"\n[models.\"sim:a\"]\n", "test.toml", *reg);
+  EXPECT_TRUE(good.ok()) << good.status().ToString();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -9,12 +9,14 @@ With --second-rpm R a second model joins the sweep: its own fakellm at R request
 tokens/min), half the jobs each; the naive side runs one naive_runner per model with half the
 slots each (the static split such a script has), codesweep one sweep over both models.
 --trace DIR: the coordinator writes its grant/result trace (CODESWEEP_RATE_TRACE) there.
-Fair side by side: within a repetition both runners face a fakellm with the same seed (its
-latency draws follow the order of admission), and the naive runner sends the very prompts and
-max_tokens codesweep sent in that repetition (read from codesweep's database), so both pay the
-same tokens per request. Each repetition uses a new seed, so the medians are over different
-latency draws, not one draw repeated.
-Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3]
+Same work on both sides: the naive runner asks the prompts codesweep's jobs asked (read from the
+first codesweep database of the run; they were a shorter synthetic question, ~27 input tokens
+against ~38, before), and fakellm's latency draws (a function of the admission index and its
+--seed) use seed 1 + repetition, the same for both runners of a repetition, so the repetitions
+see different latency tails instead of the same one three times.
+--codesweep-base BIN: a second codesweep binary (e.g. the main branch's), run as system
+"codesweep_base" in each repetition, between codesweep and the naive runner.
+Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3] [--codesweep-base BIN]
 """
 
 import argparse
@@ -60,10 +62,10 @@ def limits(cfg):
     return out
 
 
-def start_fakellm(binary, cfg, work, rpm, tpm, seed):
-    cmd = [binary, "--port", "0", "--seed", str(seed), "--rpm", str(rpm), "--tpm", str(tpm),
-           "--burst-s", "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
-           "--sim-options", '{"p_code":0}']
+def start_fakellm(binary, cfg, work, rpm, tpm, seed=1):
+    cmd = [binary, "--port", "0", "--rpm", str(rpm), "--tpm", str(tpm), "--burst-s",
+           "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
+           "--seed", str(seed), "--sim-options", '{"p_code":0}']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True,
                          stderr=open(os.path.join(work, "fakellm.log"), "ab"))
     line = p.stdout.readline().strip()
@@ -115,6 +117,8 @@ def run_codesweep(binary, ports, cfg, work, seq):
     stop(coord)
     con = sqlite3.connect(f"file:{os.path.join(work, f'llm{seq}.db')}?mode=ro", uri=True)
     done = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    if not cfg.prompts_file:
+        save_prompts(con, cfg, work)
     con.close()
     if done != cfg.jobs or rc == "timeout":
         raise BenchError(f"codesweep: {done}/{cfg.jobs} done, coordinator rc {rc} ({work})")
@@ -125,29 +129,29 @@ def run_codesweep(binary, ports, cfg, work, seq):
     return wall, rc
 
 
-def codesweep_prompts(db, out):
-    """Writes the first request codesweep sent for each sample, in sample order, to out."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = con.execute("SELECT j.sample, c.request_json FROM calls c JOIN jobs j ON j.id = "
-                       "c.job_id WHERE c.idx = 0 GROUP BY j.sample ORDER BY j.sample").fetchall()
-    con.close()
-    prompts = []
-    for _, req in rows:
-        r = json.loads(req)
-        prompts.append({"messages": r["messages"], "max_tokens": r["gen"]["max_tokens"]})
-    with open(out, "w") as f:
-        json.dump(prompts, f)
+def save_prompts(con, cfg, work):
+    """The prompt of each sample of codesweep's sweep (one call per job), for the naive runner."""
+    by_sample = {}
+    for sample, request in con.execute(
+            "SELECT j.sample, c.request_json FROM calls c JOIN jobs j ON j.id = c.job_id"):
+        by_sample[sample] = json.loads(request)["messages"][0]["content"]
+    n = cfg.jobs // len(limits(cfg))
+    if sorted(by_sample) != list(range(n)):
+        raise BenchError(f"codesweep's calls cover samples {sorted(by_sample)[:5]}..., not 0..{n - 1}")
+    cfg.prompts_file = os.path.join(work, "prompts.json")
+    with open(cfg.prompts_file, "w") as f:
+        json.dump([by_sample[i] for i in range(n)], f)
 
 
-def run_naive(ports, cfg, prompts):
+def run_naive(ports, cfg):
     t0 = time.monotonic()
     n = len(ports)
+    prompts = ["--prompts", cfg.prompts_file] if cfg.prompts_file else []
     procs = [subprocess.Popen([sys.executable,
                                os.path.join(os.path.dirname(HERE), "naive_runner.py"),
                                "--url", f"http://127.0.0.1:{port}/v1", "--jobs",
-                               str(cfg.jobs // n), "--concurrency", str(cfg.concurrency // n),
-                               "--prompts", prompts],
-                              stdout=subprocess.PIPE, text=True) for port in ports]
+                               str(cfg.jobs // n), "--concurrency", str(cfg.concurrency // n)]
+                              + prompts, stdout=subprocess.PIPE, text=True) for port in ports]
     for p in procs:
         out, _ = p.communicate(timeout=cfg.timeout_s)
         if p.returncode != 0 or json.loads(out)["ok"] != cfg.jobs // n:
@@ -155,7 +159,7 @@ def run_naive(ports, cfg, prompts):
     return time.monotonic() - t0
 
 
-def one_run(system, cfg, work, seq, seed, prompts):
+def one_run(system, cfg, work, seq, seed):
     models = limits(cfg)
     fakes = []
     try:
@@ -163,11 +167,11 @@ def one_run(system, cfg, work, seq, seed, prompts):
             fakes.append(start_fakellm(cfg.fakellm, cfg, work, rpm, tpm, seed))
         ports = [port for _, port in fakes]
         t0_ms = time.monotonic() * 1000.0  # fakellm's admission times use the same clock
-        if system == "codesweep":
-            wall, rc = run_codesweep(cfg.codesweep, ports, cfg, work, seq)
-            codesweep_prompts(os.path.join(work, f"llm{seq}.db"), prompts)
+        if system.startswith("codesweep"):
+            binary = cfg.codesweep_base if system == "codesweep_base" else cfg.codesweep
+            wall, rc = run_codesweep(binary, ports, cfg, work, seq)
         else:
-            wall, rc = run_naive(ports, cfg, prompts), 0
+            wall, rc = run_naive(ports, cfg), 0
         sts = [stats(port) for port in ports]
     finally:
         for fake, _ in fakes:
@@ -183,6 +187,8 @@ def one_run(system, cfg, work, seq, seed, prompts):
     # shorten (after the last admission the limit no longer binds). Several models: what all
     # let through ÷ what all could have, each up to its own last admission.
     admit = [max((st["last_admit_ms"] - t0_ms) / 1000.0, 1e-3) for st in sts]
+    # Start-up, for any runner: from its start to the provider's first admission.
+    first_admit = min((st["first_admit_ms"] - t0_ms) / 1000.0 for st in sts)
     could_req = sum(rpm / 60.0 * (1.0 + a) for (_, rpm, _), a in zip(models, admit))
     could_tok = sum(tpm / 60.0 * (1.0 + a) for (_, _, tpm), a in zip(models, admit))
     # The binding limit of each model: its share of requests or of tokens, whichever is higher.
@@ -198,7 +204,7 @@ def one_run(system, cfg, work, seq, seed, prompts):
             "rpm_share": ok / minutes / rpm_all,
             "tpm_share": tokens / minutes / tpm_all,
             "jobs_per_min_share": cfg.jobs / minutes / rpm_all,
-            "to_last_admit_s": max(admit),
+            "to_first_admit_s": first_admit, "to_last_admit_s": max(admit), "seed": seed,
             "limit_share_to_last_admit": limit_share,
             "limit_share_per_model": used,
             "requests_share_whole": ok / could_req, "tokens_share_whole": tokens / could_tok,
@@ -223,19 +229,21 @@ def main():
     ap.add_argument("--rate-burst-s", type=float, default=1.0)
     ap.add_argument("--second-rpm", type=int, default=0, help="a second model at this limit")
     ap.add_argument("--trace", default="", help="directory for the coordinator's rate trace")
-    ap.add_argument("--seed", type=int, default=1, help="fakellm's seed in the first repetition")
+    ap.add_argument("--codesweep-base", default="", help="a second codesweep binary to compare")
     cfg = ap.parse_args()
+    cfg.prompts_file = ""  # set from the first codesweep run (save_prompts)
     work = tempfile.mkdtemp(prefix="codesweep-llm-")
     results = {"config": {k: v for k, v in vars(cfg).items()
-                          if k not in ("codesweep", "fakellm", "out", "trace")}, "runs": {}}
+                          if k not in ("codesweep", "fakellm", "out", "trace", "prompts_file",
+                                       "codesweep_base")},
+               "runs": {}}
     seq = 0
     for rep in range(cfg.reps):
-        prompts = os.path.join(work, f"prompts{rep}.json")  # written by codesweep's run
-        for system in ("codesweep", "naive"):
+        systems = ["codesweep"] + (["codesweep_base"] if cfg.codesweep_base else []) + ["naive"]
+        for system in systems:
             seq += 1
             log(f"llm rep {rep + 1}/{cfg.reps}: {system} (load {os.getloadavg()[0]:.1f})")
-            r = one_run(system, cfg, work, seq, cfg.seed + rep, prompts)
-            r["seed"] = cfg.seed + rep
+            r = one_run(system, cfg, work, seq, seed=1 + rep)
             r["load1"] = os.getloadavg()[0]
             results["runs"].setdefault(system, []).append(r)
             with open(cfg.out, "w") as f:
