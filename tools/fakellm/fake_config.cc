@@ -39,6 +39,7 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
   CS_RETURN_IF_ERROR(Take(patch, "latency_ms", &c.latency_ms));
   CS_RETURN_IF_ERROR(Take(patch, "latency_jitter_ms", &c.latency_jitter_ms));
   CS_RETURN_IF_ERROR(Take(patch, "latency_dist", &c.latency_dist));
+  CS_RETURN_IF_ERROR(Take(patch, "latency_key", &c.latency_key));
   CS_RETURN_IF_ERROR(Take(patch, "p_500", &c.p_500));
   CS_RETURN_IF_ERROR(Take(patch, "p_502", &c.p_502));
   CS_RETURN_IF_ERROR(Take(patch, "p_503", &c.p_503));
@@ -56,6 +57,9 @@ Status PatchConfig(const json& patch, FakeConfig* config) {
   if (c.latency_dist != "uniform" && c.latency_dist != "exponential") {
     return Status::InvalidArgument("latency_dist must be uniform or exponential");
   }
+  if (c.latency_key != "admission" && c.latency_key != "prompt") {
+    return Status::InvalidArgument("latency_key must be admission or prompt");
+  }
   *config = c;
   return Status::OK();
 }
@@ -68,6 +72,7 @@ json ConfigToJson(const FakeConfig& c) {
           {"latency_ms", c.latency_ms},
           {"latency_jitter_ms", c.latency_jitter_ms},
           {"latency_dist", c.latency_dist},
+          {"latency_key", c.latency_key},
           {"p_500", c.p_500},
           {"p_502", c.p_502},
           {"p_503", c.p_503},

@@ -19,7 +19,12 @@ struct FakeConfig {
   double burst_s = 60;            // bucket capacity in seconds of refill (60 = one minute's worth)
   int64_t latency_ms = 0;         // mean answer latency
   int64_t latency_jitter_ms = 0;  // uniform +/- (dist "uniform")
-  std::string latency_dist = "uniform";    // "uniform" or "exponential" (mean latency_ms)
+  std::string latency_dist = "uniform";  // "uniform" or "exponential" (mean latency_ms)
+  // What a request's latency draw is keyed by: "admission" (its admission count: every request
+  // draws anew) or "prompt" (its messages: the same prompt always waits as long, whichever
+  // client sends it and in whatever order; a side-by-side benchmark then compares scheduling,
+  // not two runners' luck with the draws).
+  std::string latency_key = "admission";
   double p_500 = 0, p_502 = 0, p_503 = 0;  // error-response rates
   double p_drop = 0;                       // headers sent, then the connection is closed
   double p_truncate = 0;                   // 200 with a JSON body cut in half

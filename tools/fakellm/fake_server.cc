@@ -128,6 +128,22 @@ std::optional<std::string> ScriptedServerError(const std::string& model,
   return std::nullopt;
 }
 
+// Which draw a request's latency takes: its admission count, or (latency_key "prompt") a hash of
+// its messages, so the same prompt waits as long whoever sends it and whenever.
+uint64_t LatencyDraw(const FakeConfig& c, const LlmRequest& request, uint64_t admission) {
+  if (c.latency_key != "prompt") return admission;
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over role, content, role, content, ...
+  auto mix = [&h](const std::string& text) {
+    for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ULL;
+    h = (h ^ 0xFFu) * 1099511628211ULL;  // a separator no UTF-8 text contains
+  };
+  for (const ChatMessage& m : request.messages) {
+    mix(m.role);
+    mix(m.content);
+  }
+  return h;
+}
+
 int64_t LatencyMs(const FakeConfig& c, Rng& rng) {
   if (c.latency_ms <= 0) return 0;
   if (c.latency_dist == "exponential") {
@@ -348,8 +364,9 @@ HttpOut FakeServer::Handle(WireFormat format, const HttpIn& req) {
   const uint64_t n = counter_.fetch_add(1);
   std::string body = BuildResponseBody(format, model, *answer, "fake-" + std::to_string(n));
   if (ApplyFault(format, c, c.seed * 0x9E3779B97F4A7C15ULL + n, body, res)) return res;
-  Rng rng(c.seed ^ (n * 0xD1B54A32D192ED03ULL));
+  Rng rng(c.seed ^ (LatencyDraw(c, *request, n) * 0xD1B54A32D192ED03ULL));
   res.delay_ms = LatencyMs(c, rng);
+  res.headers.emplace_back("x-fakellm-latency-ms", std::to_string(res.delay_ms));
   res.body = std::move(body);
   Count(alias, [&](KeyStats& s) {
     ++s.ok;

@@ -29,6 +29,9 @@ void AddFlags(CLI::App& app, ServerOptions& o, FakeConfig& c) {
   app.add_option("--latency-ms", c.latency_ms, "mean latency");
   app.add_option("--latency-jitter-ms", c.latency_jitter_ms, "uniform +/- jitter");
   app.add_option("--latency-dist", c.latency_dist, "uniform or exponential");
+  app.add_option("--latency-key", c.latency_key,
+                 "admission (each request draws anew) or prompt (the same messages, the same "
+                 "latency)");
   app.add_option("--p500", c.p_500, "rate of 500 responses");
   app.add_option("--p502", c.p_502, "rate of 502 responses");
   app.add_option("--p503", c.p_503, "rate of 503 responses");

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "jobs/llm/http.h"
@@ -108,7 +109,8 @@ class LlmAgainstFakeLlm : public ::testing::Test {
     ASSERT_GT(server_->port(), 0) << "fakellm did not start";
     Admin("/admin/config", R"({"rpm":0,"tpm":0,"burst_s":60,"p_500":0,"p_502":0,"p_503":0,
       "p_drop":0,"p_truncate":0,"p_slow":0,"p_oversize":0,"p_empty":0,"context_tokens":0,
-      "latency_ms":0,"valid_keys":""})");
+      "latency_ms":0,"latency_jitter_ms":0,"latency_dist":"uniform","latency_key":"admission",
+      "valid_keys":""})");
     Admin("/admin/reset-stats", "{}");
   }
 
@@ -337,6 +339,46 @@ TEST_F(LlmAgainstFakeLlm, LiveConfigRejectsUnknownFields) {
 // behind its pool and a few hundred idle keep-alive connections kept it busy. Now 2 I/O threads
 // hold every request of a burst at once, and the client engine runs them all without a thread
 // per call.
+// latency_key "prompt": a request's latency follows from its messages, so two runners compared
+// side by side wait the same for the same prompt; "admission" draws anew for every request.
+TEST_F(LlmAgainstFakeLlm, LatencyKeyedByPromptIsTheSameForTheSamePrompt) {
+  auto latency = [&](const std::string& prompt) {
+    HttpRequest req{.url = Url("/v1/chat/completions"),
+                    .headers = {{"Content-Type", "application/json"}},
+                    .body = json{
+                        {"model", "m"},
+                        {"messages", {{{"role", "user"}, {"content", prompt}}}},
+                        {"max_tokens",
+                         5}}.dump()};
+    Result<HttpResponse> r = (*engine_)->Send(req);
+    EXPECT_TRUE(r.ok() && r->status == 200);
+    if (!r.ok()) return std::string();
+    for (const auto& [k, v] : r->headers) {
+      if (k == "x-fakellm-latency-ms") return v;
+    }
+    ADD_FAILURE() << "no x-fakellm-latency-ms header";
+    return std::string();
+  };
+  Admin("/admin/config",
+        R"({"latency_ms":20,"latency_dist":"exponential","latency_key":"prompt"})");
+  const std::string a = latency("What is 6*7?");
+  EXPECT_EQ(latency("What is 6*7?"), a);
+  EXPECT_EQ(latency("What is 6*7?"), a);
+  std::set<std::string> seen = {a};
+  for (const char* p : {"What is 2*3?", "What is 9*9?", "What is 5*8?", "What is 7*7?"}) {
+    seen.insert(latency(p));
+  }
+  EXPECT_GT(seen.size(), 1u) << "every prompt drew the same latency";
+  Admin("/admin/config", R"({"latency_key":"admission"})");
+  std::set<std::string> drawn;
+  for (int i = 0; i < 5; ++i) drawn.insert(latency("What is 6*7?"));
+  EXPECT_GT(drawn.size(), 1u) << "admission: the same prompt drew the same latency 5 times";
+  HttpRequest bad{.url = Url("/admin/config"), .body = R"({"latency_key":"random"})"};
+  Result<HttpResponse> r = (*engine_)->Send(bad);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
 TEST_F(LlmAgainstFakeLlm, ManySlowRequestsAreHeldAtOnce) {
   Admin("/admin/config", R"({"latency_ms":1500})");
   constexpr int kCalls = 300;

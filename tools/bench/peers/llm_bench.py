@@ -11,9 +11,10 @@ slots each (the static split such a script has), codesweep one sweep over both m
 --trace DIR: the coordinator writes its grant/result trace (CODESWEEP_RATE_TRACE) there.
 Same work on both sides: the naive runner asks the prompts codesweep's jobs asked (read from the
 first codesweep database of the run; they were a shorter synthetic question, ~27 input tokens
-against ~38, before), and fakellm's latency draws (a function of the admission index and its
---seed) use seed 1 + repetition, the same for both runners of a repetition, so the repetitions
-see different latency tails instead of the same one three times.
+against ~38, before), and fakellm's latency draws are a function of the prompt and its --seed
+(--latency-key prompt: the same question waits as long on both sides) with seed 1 + repetition,
+the same for both runners of a repetition, so the repetitions see different latency tails
+instead of the same one three times.
 --codesweep-base BIN: a second codesweep binary (e.g. the main branch's), run as system
 "codesweep_base" in each repetition, between codesweep and the naive runner.
 Usage: llm_bench.py --out FILE --codesweep BIN --fakellm BIN [--reps 3] [--codesweep-base BIN]
@@ -65,7 +66,7 @@ def limits(cfg):
 def start_fakellm(binary, cfg, work, rpm, tpm, seed=1):
     cmd = [binary, "--port", "0", "--rpm", str(rpm), "--tpm", str(tpm), "--burst-s",
            "1", "--latency-ms", str(cfg.latency_ms), "--latency-dist", "exponential",
-           "--seed", str(seed), "--sim-options", '{"p_code":0}']
+           "--latency-key", "prompt", "--seed", str(seed), "--sim-options", '{"p_code":0}']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True,
                          stderr=open(os.path.join(work, "fakellm.log"), "ab"))
     line = p.stdout.readline().strip()
