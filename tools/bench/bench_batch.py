@@ -73,14 +73,14 @@ def model_block(model_id, base_url, batch, flush_s=0.2, poll_s=0.05):
     return text + "\n"
 
 
-def paper_sweep(path, host, batch, flush_s):
+def paper_sweep(path, host, batch, flush_s, poll_s):
     with open(os.path.join(ROOT, "examples", "paper-sim.toml")) as f:
         text = f.read()
     text = text[:text.index("[models.")]
     with open(path, "w") as f:
         f.write(text)
-        f.write(model_block("openai:fake", host + "/v1", batch, flush_s=flush_s))
-        f.write(model_block("anthropic:fake", host, batch, flush_s=flush_s))
+        f.write(model_block("openai:fake", host + "/v1", batch, flush_s=flush_s, poll_s=poll_s))
+        f.write(model_block("anthropic:fake", host, batch, flush_s=flush_s, poll_s=poll_s))
 
 
 def query(db, sql):
@@ -91,9 +91,9 @@ def query(db, sql):
         con.close()
 
 
-def run_grid(codesweep, llm, workdir, batch, rep, flush_s):
+def run_grid(codesweep, llm, workdir, batch, rep, flush_s, poll_s):
     sweep = os.path.join(workdir, f"paper-{'batch' if batch else 'sync'}.toml")
-    paper_sweep(sweep, llm.host, batch, flush_s)
+    paper_sweep(sweep, llm.host, batch, flush_s, poll_s)
     db = os.path.join(workdir, f"grid-{'batch' if batch else 'sync'}-{rep}.db")
     before = llm.stats()
     t0 = time.monotonic()
@@ -188,7 +188,12 @@ def main():
     ap.add_argument("--parked", type=int, default=100_000)
     ap.add_argument("--skip-grid", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--poll-s", type=float, default=0,
+                    help="batch_poll_s of the grid (default: a twentieth of the batch delay, at "
+                         "least 0.05 s; polls are most of a batch's requests)")
     a = ap.parse_args()
+    if a.poll_s <= 0:
+        a.poll_s = max(0.05, a.delay_ms / 1000.0 / 20)
     codesweep = os.path.join(a.build, "codesweep")
     with tempfile.TemporaryDirectory() as workdir:
         llm = FakeLlm(os.path.join(a.build, "fakellm"), workdir)
@@ -199,14 +204,14 @@ def main():
                 for rep in range(a.reps):
                     for batch in (False, True):
                         runs[batch].append(run_grid(codesweep, llm, workdir, batch, rep,
-                                                     a.flush_s))
+                                                     a.flush_s, a.poll_s))
                         print(f"# rep {rep} {'batch' if batch else 'sync'}: {runs[batch][-1]}",
                               flush=True)
                 med = {b: {k: statistics.median(r[k] for r in runs[b]) for k in runs[b][0]}
                        for b in runs}
                 s, b = med[False], med[True]
                 print(f"\nPaper-sim grid, {s['cells']:.0f} cells, medians of {a.reps}; batch delay "
-                      f"{a.delay_ms} ms, batch_flush_s {a.flush_s}\n")
+                      f"{a.delay_ms} ms, batch_flush_s {a.flush_s}, batch_poll_s {a.poll_s}\n")
                 print("| | synchronous | batch mode | batch / sync |")
                 print("|---|---|---|---|")
                 print(f"| dollars paid | {s['dollars']:.4f} | {b['dollars']:.4f} | "
