@@ -665,12 +665,13 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     few_matches = way == "set" || (way != "walk" && docs <= kSearchSetCap);
     // Since 0022 the writer indexes at each commit what it wrote; rows another tool wrote since
     // (calls above view_search_mark, results in view_answer_backlog: a few) are not indexed
-    // yet and are matched as substrings, gathered once.
+    // yet and are matched as substrings, gathered once. CROSS JOIN: the backlog first (SQLite
+    // would rather scan every result).
     CS_ASSIGN_OR_RETURN(bool backlog, HasTable("view_search_mark"));
     const std::string tail =
         "SELECT job_id FROM calls WHERE id > (SELECT reply_indexed_to FROM view_search_mark) AND"
         " response_json LIKE ? ESCAPE '\\' UNION SELECT b.job_id FROM view_answer_backlog b"
-        " JOIN results r ON r.job_id = b.job_id WHERE r.final_answer LIKE ? ESCAPE '\\'";
+        " CROSS JOIN results r ON r.job_id = b.job_id WHERE r.final_answer LIKE ? ESCAPE '\\'";
     // CROSS JOIN: the cell's calls first, then a seek for each in the index (SQLite would rather
     // read the whole list of the words for every cell).
     w.Add(few_matches ? "j.id IN (SELECT c.job_id FROM reply_search f JOIN calls c ON c.id ="
