@@ -663,16 +663,31 @@ Result<std::string> ViewApi::Cells(const Params& p) {
     // search=set or search=walk chooses the way (tests and tools/bench/bench_view.py).
     const std::string way = Param(p, "search");
     few_matches = way == "set" || (way != "walk" && docs <= kSearchSetCap);
+    // Since 0022 the writer indexes at each commit what it wrote; rows another tool wrote since
+    // (calls above view_search_mark, results in view_answer_backlog: a few) are not indexed
+    // yet and are matched as substrings, gathered once. CROSS JOIN: the backlog first (SQLite
+    // would rather scan every result).
+    CS_ASSIGN_OR_RETURN(bool backlog, HasTable("view_search_mark"));
+    const std::string tail =
+        "SELECT job_id FROM calls WHERE id > (SELECT reply_indexed_to FROM view_search_mark) AND"
+        " response_json LIKE ? ESCAPE '\\' UNION SELECT b.job_id FROM view_answer_backlog b"
+        " CROSS JOIN results r ON r.job_id = b.job_id WHERE r.final_answer LIKE ? ESCAPE '\\'";
     // CROSS JOIN: the cell's calls first, then a seek for each in the index (SQLite would rather
     // read the whole list of the words for every cell).
     w.Add(few_matches ? "j.id IN (SELECT c.job_id FROM reply_search f JOIN calls c ON c.id ="
                         " f.rowid WHERE reply_search MATCH ? UNION SELECT rowid FROM"
-                        " answer_search WHERE answer_search MATCH ?)"
+                        " answer_search WHERE answer_search MATCH ?" +
+                            (backlog ? " UNION " + tail : std::string()) + ")"
                       : "(EXISTS (SELECT 1 FROM answer_search WHERE answer_search MATCH ? AND"
                         " rowid = j.id) OR EXISTS (SELECT 1 FROM calls c CROSS JOIN reply_search"
-                        " f ON f.rowid = c.id WHERE c.job_id = j.id AND reply_search MATCH ?))",
+                        " f ON f.rowid = c.id WHERE c.job_id = j.id AND reply_search MATCH ?)" +
+                            (backlog ? " OR j.id IN (" + tail + ")" : std::string()) + ")",
           match);
     w.params.push_back(match);
+    if (backlog) {
+      w.params.push_back(Contains(q));
+      w.params.push_back(Contains(q));
+    }
   } else if (!q.empty()) {
     // No index yet (a database before 0013), or nothing the index has words for ("<>"): a
     // substring scan of every reply.

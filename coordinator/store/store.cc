@@ -154,6 +154,22 @@ Status Store::Impl::LoadLeaseCounter() {
   return Status::OK();
 }
 
+Status Store::Impl::IndexSearchBacklog() {
+  // Ascending ids: FTS5 appends them to its pending words, written as one segment at commit.
+  for (const char* sql :
+       {"INSERT INTO reply_search (rowid, response_json) SELECT id, response_json FROM calls"
+        " WHERE id > (SELECT reply_indexed_to FROM view_search_mark) ORDER BY id",
+        "UPDATE view_search_mark SET reply_indexed_to = (SELECT max(id) FROM calls)"
+        " WHERE reply_indexed_to < (SELECT ifnull(max(id), 0) FROM calls)",
+        "INSERT INTO answer_search (rowid, final_answer) SELECT r.job_id, r.final_answer"
+        " FROM view_answer_backlog b JOIN results r ON r.job_id = b.job_id ORDER BY b.job_id",
+        "DELETE FROM view_answer_backlog"}) {
+    CS_ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql));
+    CS_RETURN_IF_ERROR(stmt.Run());
+  }
+  return Status::OK();
+}
+
 Status Store::Impl::CommitNow() {
   if (!lost_writes.ok()) {
     Status lost = lost_writes;
@@ -167,6 +183,12 @@ Status Store::Impl::CommitNow() {
     if (!built.ok()) {
       db->Rollback();  // never commit the jobs table without its indexes
       return built.status().WithContext("commit (jobs indexes)");
+    }
+  }
+  if (search_backlog) {
+    if (Status s = IndexSearchBacklog(); !s.ok()) {
+      db->Rollback();  // never commit replies or answers the viewer's search cannot find
+      return s.WithContext("commit (full-text indexes)");
     }
   }
   if (next_lease != persisted_next_lease) {
@@ -285,6 +307,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   impl->db = std::move(db);
   impl->options = options;
   CS_RETURN_IF_ERROR(NamePath(impl->LoadLeaseCounter(), path));
+  if (!options.read_only) {
+    CS_ASSIGN_OR_RETURN(Stmt has,
+                        impl->db->Prepare("SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                          " ('view_search_mark', 'view_answer_backlog',"
+                                          " 'reply_search', 'answer_search')"));
+    CS_ASSIGN_OR_RETURN(bool row, has.Step());
+    impl->search_backlog = row && has.Int(0) == 4;
+  }
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

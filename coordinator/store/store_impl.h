@@ -41,6 +41,9 @@ struct Store::Impl {
   // While a grid load into an empty jobs table is open (BeginCellLoad): the jobs indexes it
   // dropped (name, CREATE INDEX statement), rebuilt by FinishCellLoad or before any commit.
   std::vector<std::pair<std::string, std::string>> deferred_job_indexes;
+  // The database has the full-text indexes and their backlog (migrations 0013 and 0022): every
+  // commit indexes the calls and results written since the last one (IndexSearchBacklog).
+  bool search_backlog = false;
 
   Status RequireWritable() const;
   // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).
@@ -55,6 +58,9 @@ struct Store::Impl {
   Status EnterBulkCache();
   // Builds the deferred jobs indexes; returns how many duplicate cells it removed first.
   Result<int64_t> BuildDeferredJobIndexes();
+  // Adds the replies and final answers not indexed yet to reply_search and answer_search, one
+  // statement each (0022_view_search_newtable.sql), inside the open transaction.
+  Status IndexSearchBacklog();
   Status LoadLeaseCounter();
   static int64_t WallMs();
 };

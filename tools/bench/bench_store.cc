@@ -7,8 +7,9 @@
 //                    [--normal]  (synchronous=NORMAL instead of FULL)
 //                    [--nonempty]  (also: the same grid into a database that has jobs)
 //                    [--no-view-triggers]  (without the triggers that keep `codesweep view`'s
-//                                           tables, migrations 0013, 0019 and 0020: their write
-//                                           cost)
+//                                           tables, migrations 0013, 0019 and 0020, nor the
+//                                           full-text indexing at each commit (0022): their
+//                                           write cost)
 //                    [--drop-triggers PREFIX]  (without the triggers whose names begin with PREFIX,
 //                                               e.g. view_states_; repeatable)
 #include <sys/resource.h>
@@ -274,6 +275,16 @@ void DropViewTriggers(const std::string& path, const Args& args,
     if (!chosen) continue;
     if (Status s = (*db)->Exec("DROP TRIGGER " + name); !s.ok()) Die(s, "drop trigger");
     dropped += " " + name;
+  }
+  if (prefixes.empty()) {
+    // Since 0022 the store's commit fills the full-text indexes from these two tables; without
+    // them it does not (Store::Open looks for them).
+    for (const char* table : {"view_search_mark", "view_answer_backlog"}) {
+      if (Status s = (*db)->Exec(std::string("DROP TABLE IF EXISTS ") + table); !s.ok()) {
+        Die(s, "drop table");
+      }
+      dropped += std::string(" ") + table;
+    }
   }
   std::printf("view triggers  dropped:%s\n", dropped.c_str());
 }

@@ -6,8 +6,9 @@ the migrations' SQL files in this tree, then a
 sweep "bench" of N synthetic cells is appended with plain SQL: 4 tasks x 4 levels x 5 methods x
 3 models, about 96% done, 2% failed, 1% dead, 1% pending; one call per cell (a ~300-byte request
 and reply), an execution for every cell that used code, one attempt per leased cell.
-The writer's triggers (0013_view_newtable.sql) keep the full-text index and the sums as the rows go
-in, as they do for a coordinator.
+The writer's triggers (0013_view_newtable.sql) keep the sums as the rows go in, and each batch of
+rows is added to the full-text indexes as the store's commit does (0022_view_search_newtable.sql),
+as they are for a coordinator.
 Usage: make_view_db.py [--codesweep build/codesweep] --out /tmp/view1m.db [--cells 1000000]
 """
 import argparse
@@ -121,6 +122,18 @@ def main():
                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", execs)
         for x in (jobs, attempts, results, calls, execs):
             x.clear()
+        # Since 0022 the store's commit fills the full-text indexes (Store::Commit): the same.
+        if db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'view_search_mark'"
+                      ).fetchone()[0]:
+            db.execute("INSERT INTO reply_search (rowid, response_json) SELECT id, response_json"
+                       " FROM calls WHERE id > (SELECT reply_indexed_to FROM view_search_mark)"
+                       " ORDER BY id")
+            db.execute("UPDATE view_search_mark SET reply_indexed_to = (SELECT max(id) FROM calls)"
+                       " WHERE reply_indexed_to < (SELECT ifnull(max(id), 0) FROM calls)")
+            db.execute("INSERT INTO answer_search (rowid, final_answer) SELECT r.job_id,"
+                       " r.final_answer FROM view_answer_backlog b JOIN results r"
+                       " ON r.job_id = b.job_id ORDER BY b.job_id")
+            db.execute("DELETE FROM view_answer_backlog")
 
     for i in range(a.cells):
         job = first_id + i
