@@ -5,7 +5,8 @@
 //      are given their row the way dispatch does (DeclaredCatalog::Fill: one pread each);
 //   2. the declared scorer's share of a sim-model cell (RunJob, only_question);
 //   3. a Python scorer's verdict in the sandbox's fork-server mode (p50, p90): the whole program
-//      per verdict beside a warm server that loaded the scorer once.
+//      per verdict beside a warm server that loaded the scorer once; back to back, and spaced
+//      50 ms apart as verdicts come in a sweep (each after a model's reply).
 // Medians of 3 runs; peak resident memory of the process.
 //   build/bench/bench_declared_sweep [rows]
 //   build/bench/bench_declared_sweep python      (step 3 only)
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "coordinator/store/store.h"
@@ -110,8 +112,13 @@ int PythonScorerVerdicts() {
   const ExecRequest whole{PythonScorerProgram(py, "4", row, "It is <<<4>>>"), ExecLimits{}, ""};
   const ExecRequest warm{PythonScorerCall(py, "4", row, "It is <<<4>>>"), ExecLimits{}, py.source};
   std::string tier;
-  auto verdicts = [&](const ExecRequest& request, std::vector<double>& ms) {
-    for (int i = 0; i < 210; ++i) {
+  // gap_ms: the pause before each verdict (0: back to back). In a sweep a slot's verdicts each
+  // follow a model's reply, never back to back; a pause lets the server's set-up for the next
+  // run happen before it is asked for.
+  auto verdicts = [&](const ExecRequest& request, std::vector<double>& ms, int n = 200,
+                      int gap_ms = 0) {
+    for (int i = 0; i < n + 10; ++i) {
+      if (gap_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = BenchClock::now();
       Result<ExecResult> r = (*sandbox)->Run(request);
       double took = Seconds(t0, BenchClock::now()) * 1e3;
@@ -127,14 +134,15 @@ int PythonScorerVerdicts() {
   };
   // The floor: a fork-server run of `pass` (no scorer, no verdict), the round trip alone.
   std::vector<double> floor_cpu;  // the child's CPU ms of each `pass` run
-  auto floor = [&](std::vector<double>& ms) {
-    for (int i = 0; i < 210; ++i) {
+  auto floor = [&](std::vector<double>& ms, int n = 200, int gap_ms = 0) {
+    for (int i = 0; i < n + 10; ++i) {
+      if (gap_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = BenchClock::now();
       Result<ExecResult> r = (*sandbox)->Run({"pass\n", ExecLimits{}, ""});
       double took = Seconds(t0, BenchClock::now()) * 1e3;
       if (!r.ok() || r->status != ExecStatus::kOk) return false;
       if (i >= 10) ms.push_back(took);
-      if (i >= 10) floor_cpu.push_back(static_cast<double>(r->cpu_ms));
+      if (i >= 10 && gap_ms == 0) floor_cpu.push_back(static_cast<double>(r->cpu_ms));
     }
     return true;
   };
@@ -174,19 +182,25 @@ int PythonScorerVerdicts() {
   };
   std::printf("load average at the start: %s\n", LoadAverage().c_str());
   std::vector<double> whole_p50, whole_p90, warm_p50, warm_p90, floor_p50;
+  std::vector<double> spaced_p50, spaced_p90, spaced_floor_p50;  // 50 ms apart
+  constexpr int kGapMs = 50;
   for (int run = 0; run < 3; ++run) {
-    std::vector<double> a, b, c;
+    std::vector<double> a, b, c, d, e;
     if (!verdicts(whole, a) || !verdicts(warm, b) || !floor(c)) return 1;
+    if (!verdicts(warm, d, 100, kGapMs) || !floor(e, 100, kGapMs)) return 1;
     whole_p50.push_back(Percentile(a, 0.5));
     whole_p90.push_back(Percentile(a, 0.9));
     warm_p50.push_back(Percentile(b, 0.5));
     warm_p90.push_back(Percentile(b, 0.9));
     floor_p50.push_back(Percentile(c, 0.5));
+    spaced_p50.push_back(Percentile(d, 0.5));
+    spaced_p90.push_back(Percentile(d, 0.9));
+    spaced_floor_p50.push_back(Percentile(e, 0.5));
     std::printf(
         "  run %d: whole program p50 %.1f ms p90 %.1f ms; warm p50 %.1f ms p90 %.1f ms; "
-        "`pass` p50 %.1f ms\n",
+        "`pass` p50 %.1f ms; %d ms apart: warm p50 %.1f ms p90 %.1f ms, `pass` p50 %.1f ms\n",
         run + 1, whole_p50.back(), whole_p90.back(), warm_p50.back(), warm_p90.back(),
-        floor_p50.back());
+        floor_p50.back(), kGapMs, spaced_p50.back(), spaced_p90.back(), spaced_floor_p50.back());
   }
   double child_faults = 0, server_faults = 0;
   if (!faults(child_faults, server_faults)) return 1;
@@ -198,12 +212,15 @@ int PythonScorerVerdicts() {
       "  the floor, a fork-server run of `pass`: p50 %.1f ms (its child's CPU, as the kernel "
       "counts "
       "it: p50 %.0f ms)\n"
+      "  verdicts %d ms apart (as after a model's reply), medians of 3 runs of 100: warm server "
+      "p50 %.1f ms, p90 %.1f ms; `pass` p50 %.1f ms\n"
       "  page faults of one round trip (a probe that prints them; load does not change them): "
       "child %.0f, server %.0f\n"
       "  target: warm server p50 < 10 ms (issue 15); uptime load average at the end: %s\n",
       tier.c_str(), Median(whole_p50), Median(whole_p90), Median(warm_p50), Median(warm_p90),
-      Median(whole_p50) / Median(warm_p50), Median(floor_p50), Median(floor_cpu), child_faults,
-      server_faults, LoadAverage().c_str());
+      Median(whole_p50) / Median(warm_p50), Median(floor_p50), Median(floor_cpu), kGapMs,
+      Median(spaced_p50), Median(spaced_p90), Median(spaced_floor_p50), child_faults, server_faults,
+      LoadAverage().c_str());
   return 0;
 }
 

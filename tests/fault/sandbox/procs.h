@@ -43,4 +43,27 @@ inline std::vector<int> LabelledPids(const std::string& label, const std::string
   return out;
 }
 
+// The parent of `pid` (field 4 of its stat), 0 when it is gone.
+inline int ParentPid(int pid) {
+  std::string stat = ReadAll("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string state;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// `pid` as its own (innermost) pid namespace numbers it (the last field of NSpid), 0 if gone.
+inline int InnermostPid(int pid) {
+  std::string status = ReadAll("/proc/" + std::to_string(pid) + "/status");
+  size_t at = status.find("\nNSpid:");
+  if (at == std::string::npos) return 0;
+  std::istringstream line(status.substr(at + 7, status.find('\n', at + 1) - at - 7));
+  int last = 0;
+  for (int n = 0; line >> n;) last = n;
+  return last;
+}
+
 }  // namespace codesweep::testing

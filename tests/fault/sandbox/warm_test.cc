@@ -1,14 +1,19 @@
 // Warm servers of fork-server mode (ExecRequest::prelude, docs/sandbox.md): the prelude is loaded
 // once and each run is a fork of it, so what one run changes is not seen by the next; a warm
 // server killed from outside (a real SIGKILL) is replaced by the next run; a prelude that fails
-// gives the result the whole program gives in fresh mode. Tier A only; skipped elsewhere.
+// gives the result the whole program gives in fresh mode. The child a server forks ahead for its
+// next run runs that one run only, and one killed while it waits is replaced. Tier A only;
+// skipped elsewhere.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "jobs/sandbox/sandbox.h"
 #include "tests/fault/sandbox/procs.h"
@@ -25,6 +30,32 @@ constexpr const char* kPrelude =
     "TOKEN = random.getrandbits(62)\n"
     "runs = []\n";
 constexpr const char* kBump = "runs.append(1)\nprint(len(runs), TOKEN)\n";
+
+// The host's pids of a sandbox's one fork server and of the child it forked ahead for its next run
+// (0 while there is none): that child is the labelled interpreter whose parent is one too.
+struct ServerPids {
+  int server = 0, next = 0;
+};
+ServerPids FindServer(const std::string& label) {
+  std::vector<int> pythons = LabelledPids(label, "python3");
+  ServerPids out;
+  for (int pid : pythons) {
+    bool has_parent = std::count(pythons.begin(), pythons.end(), ParentPid(pid)) > 0;
+    (has_parent ? out.next : out.server) = pid;
+  }
+  return out;
+}
+
+// The server forks the next run's child right after it replies: wait for it (up to 5 s).
+ServerPids WaitForNextChild(const std::string& label) {
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  ServerPids pids = FindServer(label);
+  while (pids.next == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pids = FindServer(label);
+  }
+  return pids;
+}
 
 class WarmTest : public ::testing::Test {
  protected:
@@ -71,10 +102,11 @@ TEST_F(WarmTest, EachRunIsAForkOfTheLoadedPrelude) {
 TEST_F(WarmTest, KilledWarmServerIsRestarted) {
   ExecResult first = Run(kPrelude, kBump);
   ASSERT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
-  // The only interpreter left between runs is the warm server (the idle plain one became it).
-  std::vector<int> servers = LabelledPids(label_, "python3");
-  ASSERT_EQ(servers.size(), 1u);
-  ASSERT_EQ(kill(servers[0], SIGKILL), 0);
+  // The only server left between runs is the warm one (the idle plain one became it).
+  ServerPids before = WaitForNextChild(label_);
+  ASSERT_NE(before.server, 0);
+  ASSERT_EQ(LabelledPids(label_, "python3").size(), 2u) << "a server and its next run's child";
+  ASSERT_EQ(kill(before.server, SIGKILL), 0);
   // Gone with its bubblewrap (which holds the label too): nothing of it is left to answer.
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
   while (!LabelledPids(label_).empty() && Clock::now() < deadline) {
@@ -85,9 +117,9 @@ TEST_F(WarmTest, KilledWarmServerIsRestarted) {
   ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
   EXPECT_EQ(next.stdout_text.substr(0, 2), "1 ");
   EXPECT_NE(next.stdout_text, first.stdout_text) << "the prelude was not loaded again";
-  std::vector<int> now = LabelledPids(label_, "python3");
-  ASSERT_EQ(now.size(), 1u);
-  EXPECT_NE(now[0], servers[0]);
+  ServerPids now = WaitForNextChild(label_);
+  ASSERT_NE(now.server, 0);
+  EXPECT_NE(now.server, before.server);
 
   // A run that kills its own warm server fails; the next run has a new one.
   ExecResult killer = Run(kPrelude, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n");
@@ -96,6 +128,60 @@ TEST_F(WarmTest, KilledWarmServerIsRestarted) {
   ASSERT_EQ(again.status, ExecStatus::kOk) << again.stderr_text;
   EXPECT_EQ(again.stdout_text.substr(0, 2), "1 ");
   EXPECT_NE(again.stdout_text, next.stdout_text) << "the prelude was not loaded again";
+}
+
+// The child a server forks ahead is the next run's own process and runs that run only: each run
+// is a process of its own, forked after the last one ended, in plain and warm servers alike.
+TEST_F(WarmTest, EachRunHasTheChildForkedAfterTheLastRun) {
+  for (const std::string prelude : {"", kPrelude}) {
+    const std::string code = prelude.empty() ? "import os\nprint(os.getpid())\n"
+                                             : "import os\nprint(os.getpid(), len(runs))\n";
+    ExecResult first = Run(prelude, code);
+    ASSERT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
+    std::set<std::string> seen = {first.stdout_text};
+    for (int i = 0; i < 3; ++i) {
+      ServerPids ahead = WaitForNextChild(label_);
+      ASSERT_NE(ahead.next, 0) << "no child forked ahead";
+      int inner = InnermostPid(ahead.next);
+      ExecResult r = Run(prelude, code);
+      ASSERT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
+      EXPECT_EQ(r.stdout_text.substr(0, r.stdout_text.find_first_of(" \n")), std::to_string(inner))
+          << "the run was not the child forked ahead for it";
+      if (!prelude.empty()) {
+        EXPECT_EQ(r.stdout_text.substr(r.stdout_text.find(' ')), " 0\n");
+      }
+      EXPECT_TRUE(seen.insert(r.stdout_text).second) << "a child ran twice: " << r.stdout_text;
+      EXPECT_FALSE(Alive(ahead.next)) << "the run's child outlived its run";
+      ServerPids after = WaitForNextChild(label_);
+      EXPECT_EQ(after.server, ahead.server);
+      EXPECT_NE(after.next, ahead.next);
+    }
+  }
+}
+
+// A child forked ahead that is killed while it waits (a real SIGKILL from outside, just before
+// the run or long enough before it to be gone) is replaced: the run still runs, on the same server.
+TEST_F(WarmTest, KilledChildForkedAheadIsReplaced) {
+  for (const std::string prelude : {"", kPrelude}) {
+    const std::string code = prelude.empty() ? "print('ran')\n" : kBump;
+    ExecResult first = Run(prelude, code);
+    ASSERT_EQ(first.status, ExecStatus::kOk) << first.stderr_text;
+    for (bool wait_for_death : {false, true}) {
+      ServerPids ahead = WaitForNextChild(label_);
+      ASSERT_NE(ahead.next, 0) << "no child forked ahead";
+      ASSERT_EQ(kill(ahead.next, SIGKILL), 0);
+      Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+      while (wait_for_death && Alive(ahead.next) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      ExecResult r = Run(prelude, code);
+      ASSERT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
+      EXPECT_EQ(r.stdout_text, first.stdout_text);
+      ServerPids after = WaitForNextChild(label_);
+      EXPECT_EQ(after.server, ahead.server) << "the server was replaced";
+      EXPECT_NE(after.next, 0);
+    }
+  }
 }
 
 // What fresh mode gives for the whole program (prelude then code), fork-server mode gives too:
