@@ -26,6 +26,15 @@ const char* const kCorpus[] = {
     "def f(n):\n    return 1 if n < 2 else n * f(n - 1)\nprint(f(30))\n",
 };
 
+// A tier-A fork-server sandbox with nothing preloaded.
+Result<std::unique_ptr<Executor>> ForkServer() {
+  SandboxOptions options;
+  options.tier = "A";
+  options.mode = "forkserver";
+  options.preload = {};
+  return MakeSandbox(options, Logger::Null());
+}
+
 TEST(Modes, FreshAndForkServerAgree) {
   SandboxOptions fresh_options;
   fresh_options.tier = "A";
@@ -49,11 +58,7 @@ TEST(Modes, FreshAndForkServerAgree) {
 }
 
 TEST(Modes, ForkServerSurvivesCodeThatKillsIt) {
-  SandboxOptions options;
-  options.tier = "A";
-  options.mode = "forkserver";
-  options.preload = {};
-  auto server = MakeSandbox(options, Logger::Null());
+  auto server = ForkServer();
   if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
   auto killer = (*server)->Run({"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", {}});
   ASSERT_TRUE(killer.ok());
@@ -69,11 +74,7 @@ TEST(Modes, ForkServerSurvivesCodeThatKillsIt) {
 // (BENCHMARKS.md, "Python scorer verdicts on warm servers"). The code runs before the epilogue,
 // so it sees what the epilogue would otherwise have imported afterwards.
 TEST(Modes, ForkServerChildImportsNothingOfItsOwn) {
-  SandboxOptions options;
-  options.tier = "A";
-  options.mode = "forkserver";
-  options.preload = {};
-  auto server = MakeSandbox(options, Logger::Null());
+  auto server = ForkServer();
   if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
   for (int i = 0; i < 2; ++i) {
     auto r = (*server)->Run(
@@ -87,11 +88,7 @@ TEST(Modes, ForkServerChildImportsNothingOfItsOwn) {
 // server no longer imports it when no preload does), by a preload, or by a warm server's
 // prelude. No two runs draw the same numbers.
 TEST(Modes, ForkServerRunsNeverShareARandomStream) {
-  SandboxOptions options;
-  options.tier = "A";
-  options.mode = "forkserver";
-  options.preload = {};
-  auto server = MakeSandbox(options, Logger::Null());
+  auto server = ForkServer();
   if (!server.ok()) GTEST_SKIP() << "tier A unavailable: " << server.status().ToString();
   const char* draw = "import random\nprint(random.getrandbits(64))\n";
   for (const char* prelude : {"", "import random\n"}) {
