@@ -227,18 +227,25 @@ int WaitInterpreter(pid_t interpreter, const sigset_t& waitset) {
   }
 }
 
-// Ends this process the way the interpreter ended, so the parent sees its real wait status.
+}  // namespace
+
+// Unblocks `term` alone: a SIGTERM the parent sent after the interpreter had ended (its deadline
+// and the interpreter's SIGKILL crossing) is still pending in the monitor's blocked set, and
+// unblocking everything would deliver it first, reporting 15 instead of the interpreter's status.
 [[noreturn]] void ExitLike(int status) {
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   int term = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
   signal(term, SIG_DFL);
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, term);
+  sigprocmask(SIG_UNBLOCK, &only, nullptr);
   kill(getpid(), term);
   kill(getpid(), SIGKILL);  // a signal whose default is not to terminate
   _exit(128 + term);
 }
+
+namespace {
 
 [[noreturn]] void RunMonitor(const ChildPlan& plan, const ChildArgv& args) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) Fail(plan, "subreaper", errno);

@@ -57,4 +57,8 @@ ChildArgv MakeChildArgv(ChildPlan& plan);
 
 [[noreturn]] void RunChild(const ChildPlan& plan, const ChildArgv& args);
 
+// Ends the calling process the way `status` (a wait status) says, so its parent sees that status;
+// signals other than the one re-raised stay blocked. The monitor's last step.
+[[noreturn]] void ExitLike(int status);
+
 }  // namespace codesweep

@@ -11,6 +11,7 @@
 
 #include <fstream>
 
+#include "jobs/sandbox/child.h"
 #include "jobs/sandbox/profile.h"
 #include "jobs/sandbox/sandbox.h"
 #include "jobs/sandbox/scratch.h"
@@ -175,6 +176,48 @@ TEST(Scratch, RemoveTreeDoesNotFollowSymlinks) {
   kept >> text;
   EXPECT_EQ(text, "keep");
   ASSERT_TRUE(RemoveTree(host).ok());
+}
+
+// The monitor's last step when the parent's deadline SIGTERM crossed the interpreter's SIGKILL:
+// the SIGTERM is still pending in the blocked set, and the exit must still report the SIGKILL.
+TEST(MonitorExit, APendingBlockedSigtermDoesNotReplaceTheInterpretersStatus) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    kill(getpid(), SIGTERM);
+    ExitLike(SIGKILL);  // the wait status of "killed by SIGKILL" is the signal number itself
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+TEST(MonitorExit, AnExitStatusAndOtherSignalsPassThrough) {
+  for (int want : {0, 3, SIGUSR1, SIGTERM}) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      sigset_t all;
+      sigfillset(&all);
+      sigprocmask(SIG_BLOCK, &all, nullptr);
+      ExitLike(want == 0 || want == 3 ? (want << 8) : want);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    if (want == 0 || want == 3) {
+      ASSERT_TRUE(WIFEXITED(status)) << want;
+      EXPECT_EQ(WEXITSTATUS(status), want);
+    } else {
+      ASSERT_TRUE(WIFSIGNALED(status)) << want;
+      EXPECT_EQ(WTERMSIG(status), want);
+    }
+  }
 }
 
 }  // namespace
