@@ -265,14 +265,15 @@ void CoordinatorCore::OnBatchCall(const std::string& peer, const CallMsg& m) {
   Send(peer, std::move(*grant));
 }
 
+bool CoordinatorCore::NothingElseRunnable() const {
+  return lease_owner_.empty() && buffer_.empty() && lanes_.deferred() == 0 && store_drained_;
+}
+
 void CoordinatorCore::TickBatches() {
   SteadyTime now = clock_.Now();
   if (MsBetween(batch_ticked_, now) < 20) return;
   batch_ticked_ = now;
-  // Nothing else can run: no lease is out and the last read of pending jobs found none.
-  const bool idle =
-      lease_owner_.empty() && buffer_.empty() && lanes_.deferred() == 0 && now < fetch_idle_until_;
-  Result<int64_t> unparked = batch_.Tick(idle);
+  Result<int64_t> unparked = batch_.Tick(NothingElseRunnable());
   if (!unparked.ok()) return Fail(unparked.status());
   // Cells whose batch the user cancelled (`codesweep batches cancel`) ended failed.
   if (const int64_t failed = batch_.TakeCancelledCells(); failed > 0) {
@@ -385,6 +386,7 @@ void CoordinatorCore::OnResult(const std::string& peer, const ResultMsg& m) {
     ++progress_.parked;
     if (auto it = peers_.find(peer); it != peers_.end()) it->second.last_progress = clock_.Now();
     fetch_idle_until_ = {};
+    store_drained_ = false;
   } else if (*r == CompleteResult::kAccepted) {
     if (variant != 0) NoteForBreaker(variant, m.outcome);
     if (auto it = peers_.find(peer); it != peers_.end()) {
@@ -601,6 +603,7 @@ void CoordinatorCore::Reread() {
   lanes_.Clear();
   cursor_ = JobId(0);
   fetch_idle_until_ = {};
+  store_drained_ = false;
 }
 
 void CoordinatorCore::Tick() {
@@ -679,7 +682,10 @@ bool CoordinatorCore::Refill() {
       for (JobRow& r : *rows) {
         if (opt_.sweep_id == 0 || r.sweep_id == opt_.sweep_id) buffer_.push_back(std::move(r));
       }
-      if (!buffer_.empty()) return true;
+      if (!buffer_.empty()) {
+        store_drained_ = false;
+        return true;
+      }
       --pass;  // a page of other sweeps' jobs: keep paging
       continue;
     }
@@ -687,6 +693,7 @@ bool CoordinatorCore::Refill() {
     cursor_ = JobId(0);  // wrap around: requeued jobs sit behind the cursor
   }
   fetch_idle_until_ = now + Millis(opt_.idle_fetch_ms);
+  store_drained_ = true;
   return false;
 }
 

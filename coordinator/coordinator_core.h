@@ -131,6 +131,9 @@ class CoordinatorCore {
   // Every job in scope is terminal, or a budget stopped the rest and none is leased any more;
   // nothing is held.
   bool Finished() const;
+  // No lease is out, no job is buffered or deferred, and the pending jobs were read to the end
+  // with none found: nothing but a batch flush can make progress (batch queues then flush).
+  bool NothingElseRunnable() const;
   Progress progress() const;
   // A store failure makes the coordinator stop; this is it (OK while healthy).
   const Status& fatal() const { return fatal_; }
@@ -229,6 +232,10 @@ class CoordinatorCore {
   std::deque<JobRow> buffer_;
   JobId cursor_{0};
   SteadyTime fetch_idle_until_{};
+  // The last read of pending jobs found none, and nothing has made a job runnable since (a park,
+  // a re-read). Unlike fetch_idle_until_ it does not run out: the loop's wait is idle_fetch_ms,
+  // so a Tick comes just as that window closes and would never see it open.
+  bool store_drained_ = false;
   // When requeued jobs' back-offs run out (wall ms, earliest first): each is a re-read of the
   // pending jobs at that moment, so they are dispatched then without waiting for the idle
   // re-read. One entry per requeue with a back-off; popped when due.

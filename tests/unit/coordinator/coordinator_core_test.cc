@@ -452,6 +452,41 @@ TEST_F(CoreTest, FinishesWhenEveryJobIsTerminal) {
   EXPECT_EQ(report_index(), "1");
 }
 
+// Batch queues flush when nothing else can run. The run loop waits idle_fetch_ms between turns,
+// so its Tick comes just as the idle re-read's window closes: the state must still say "nothing
+// else runnable" then (it said so only inside the window, and batches waited seconds for a
+// frame to land in it).
+TEST_F(CoreTest, NothingElseRunnableHoldsAcrossTheLoopsIdleWait) {
+  auto idle_turns = [&] {
+    int idle = 0;
+    for (int turn = 0; turn < 5; ++turn) {
+      Step();
+      clock_.Advance(Millis(opt_.idle_fetch_ms));  // the loop's wait when nothing happens
+      idle += core_->NothingElseRunnable() ? 1 : 0;
+    }
+    return idle;
+  };
+  Hello("w1");
+  core_->OnMessage("w1", CreditMsg{kCells});
+  auto jobs = Of<JobMsg>(Step());
+  ASSERT_EQ(jobs.size(), static_cast<size_t>(kCells));
+  for (size_t i = 1; i < jobs.size(); ++i) {
+    core_->OnMessage("w1", ResultMsg{jobs[i].spec.job.value(), jobs[i].lease, 1, Verdict(true)});
+  }
+  core_->MaybeCommit(true);
+  EXPECT_EQ(idle_turns(), 0);  // a lease is out
+  // Its worker is gone: the job is pending again, and no worker is there to read it.
+  core_->OnDisconnected("w1");
+  EXPECT_EQ(idle_turns(), 0);
+  Hello("w2");
+  core_->OnMessage("w2", CreditMsg{kCells});
+  auto again = Of<JobMsg>(Step());
+  ASSERT_EQ(again.size(), 1u);
+  core_->OnMessage("w2", ResultMsg{again[0].spec.job.value(), again[0].lease, 2, Verdict(true)});
+  core_->MaybeCommit(true);
+  EXPECT_EQ(idle_turns(), 5);
+}
+
 // A reached budget: no more JOBs, the leased ones finish, then `run` may end; a new start with a
 // raised budget clears the stop and dispatches again.
 TEST_F(CoreTest, ReachedBudgetStopsDispatchAndLeasedJobsFinish) {
