@@ -1,6 +1,9 @@
 #include "coordinator/store/sqlite_db.h"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "base/utf8.h"
 
@@ -44,21 +47,31 @@ StatusCode CodeFor(int rc) {
 // transaction, and the record holds every page the write touches: ~15-20 pages for a lease or a
 // completion with the jobs indexes. At SQLite's default of 64 KiB it spilled, and from then on
 // every write of the transaction paid one pwrite per page (BENCHMARKS.md, issue 16 section 4).
-constexpr int kStmtJournalSpillBytes = 4 << 20;
+constexpr int64_t kStmtJournalMemoryBytes = 4 << 20;
 
 // The largest write the VFS shim below passes on at once.
 constexpr int kMaxWriteBytes = 64 << 10;
 
-// Why a VFS shim: when an in-memory statement journal spills, SQLite (3.40, memjournal.c) copies
-// it to the temp file in writes of its chunk size, which is the spill threshold; the unix VFS
-// masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &= 0x1ffff), so a write of
-// 128 KiB or more comes out short (a 4 MiB one as 0 bytes) and is reported as SQLITE_FULL. That is
-// how the 4 MiB threshold alone made a grid load's CREATE UNIQUE INDEX fail ("database or disk is
-// full"): its statement journal grew past 4 MiB. The shim splits the writes to temp journals into
-// pieces the unix VFS takes whole; every other file is the underlying VFS's own.
+// Why a VFS shim, and why the statement journal lives in it rather than in SQLite's own memory
+// journal (SQLITE_CONFIG_STMTJRNL_SPILL, set to 0 here: every statement journal is opened
+// through the VFS):
+// - SQLite 3.40's memory journal (memjournal.c) allocates its data in chunks as large as the
+//   spill threshold, and frees them whenever a savepoint is released: with a 4 MiB threshold
+//   every store write allocated, and under ASan also poisoned and unpoisoned, a 4 MiB chunk,
+//   which made the sanitized coordinator ~30x slower per job.
+// - When that journal spills, it copies itself to the temp file in writes of its chunk size,
+//   and the unix VFS masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &=
+//   0x1ffff), so a write of 128 KiB or more comes out short (a 4 MiB one as 0 bytes) and is
+//   reported as SQLITE_FULL; that is how a grid load's CREATE UNIQUE INDEX once failed.
+// Here a statement journal is a growable buffer (kept per thread between transactions) up to
+// kStmtJournalMemoryBytes; past that it spills to a real temp file, and writes to temp journals
+// are split into pieces the unix VFS takes whole. Every other file is the underlying VFS's own.
 struct SplitFile {
-  sqlite3_file base;   // pMethods = &kSplitMethods
-  sqlite3_file* real;  // the underlying VFS's file, in the same allocation, right after this
+  sqlite3_file base;          // pMethods = &kMemMethods (in memory) or &kSplitMethods
+  sqlite3_file* real;         // the underlying VFS's file, in the same allocation, right after this
+  std::vector<char>* memory;  // the statement journal while in memory; null once spilled
+  sqlite3_vfs* real_vfs;
+  int flags;
 };
 
 sqlite3_file* RealFile(sqlite3_file* f) { return reinterpret_cast<SplitFile*>(f)->real; }
@@ -122,6 +135,78 @@ int SplitDeviceCharacteristics(sqlite3_file* f) {
   return r->pMethods->xDeviceCharacteristics(r);
 }
 
+extern const sqlite3_io_methods kSplitMethods;
+
+// A thread's statement-journal buffer between transactions: its capacity is reused.
+thread_local std::vector<char> t_spare_journal;
+
+std::vector<char>* TakeJournalBuffer() {
+  auto* buffer = new std::vector<char>(std::move(t_spare_journal));
+  buffer->clear();
+  return buffer;
+}
+
+void ReturnJournalBuffer(std::vector<char>* buffer) {
+  if (buffer->capacity() > t_spare_journal.capacity()) t_spare_journal = std::move(*buffer);
+  delete buffer;
+}
+
+int MemClose(sqlite3_file* f) {
+  auto* file = reinterpret_cast<SplitFile*>(f);
+  ReturnJournalBuffer(file->memory);
+  file->memory = nullptr;
+  return SQLITE_OK;
+}
+int MemRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+  const std::vector<char>& m = *reinterpret_cast<SplitFile*>(f)->memory;
+  const int64_t size = static_cast<int64_t>(m.size());
+  const int64_t have = off >= size ? 0 : std::min<int64_t>(n, size - off);
+  if (have > 0) std::memcpy(buf, m.data() + off, static_cast<size_t>(have));
+  if (have == n) return SQLITE_OK;
+  std::memset(static_cast<char*>(buf) + have, 0, static_cast<size_t>(n - have));
+  return SQLITE_IOERR_SHORT_READ;
+}
+int MemWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  auto* file = reinterpret_cast<SplitFile*>(f);
+  std::vector<char>& m = *file->memory;
+  if (off + n > kStmtJournalMemoryBytes) {
+    // Spill: the real temp file takes what is in memory, then this write and all later ones.
+    sqlite3_vfs* real = file->real_vfs;
+    file->real->pMethods = nullptr;
+    int rc = real->xOpen(real, nullptr, file->real, file->flags, nullptr);
+    if (rc != SQLITE_OK) {
+      if (file->real->pMethods != nullptr) file->real->pMethods->xClose(file->real);
+      return rc;
+    }
+    file->base.pMethods = &kSplitMethods;
+    rc = m.empty() ? SQLITE_OK : SplitWrite(f, m.data(), static_cast<int>(m.size()), 0);
+    ReturnJournalBuffer(file->memory);
+    file->memory = nullptr;
+    return rc == SQLITE_OK ? SplitWrite(f, buf, n, off) : rc;
+  }
+  if (static_cast<size_t>(off + n) > m.size()) m.resize(static_cast<size_t>(off + n));
+  std::memcpy(m.data() + off, buf, static_cast<size_t>(n));
+  return SQLITE_OK;
+}
+int MemTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  std::vector<char>& m = *reinterpret_cast<SplitFile*>(f)->memory;
+  if (static_cast<size_t>(size) < m.size()) m.resize(static_cast<size_t>(size));
+  return SQLITE_OK;
+}
+int MemSync(sqlite3_file*, int) { return SQLITE_OK; }
+int MemFileSize(sqlite3_file* f, sqlite3_int64* size) {
+  *size = static_cast<sqlite3_int64>(reinterpret_cast<SplitFile*>(f)->memory->size());
+  return SQLITE_OK;
+}
+int MemLock(sqlite3_file*, int) { return SQLITE_OK; }
+int MemCheckReservedLock(sqlite3_file*, int* out) {
+  *out = 0;
+  return SQLITE_OK;
+}
+int MemFileControl(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
+int MemSectorSize(sqlite3_file*) { return 4096; }
+int MemDeviceCharacteristics(sqlite3_file*) { return 0; }
+
 // Version 1: temp journals need no shared memory or memory mapping.
 const sqlite3_io_methods kSplitMethods = {1,
                                           SplitClose,
@@ -142,6 +227,25 @@ const sqlite3_io_methods kSplitMethods = {1,
                                           nullptr,
                                           nullptr,
                                           nullptr};
+const sqlite3_io_methods kMemMethods = {1,
+                                        MemClose,
+                                        MemRead,
+                                        MemWrite,
+                                        MemTruncate,
+                                        MemSync,
+                                        MemFileSize,
+                                        MemLock,
+                                        MemLock,
+                                        MemCheckReservedLock,
+                                        MemFileControl,
+                                        MemSectorSize,
+                                        MemDeviceCharacteristics,
+                                        nullptr,
+                                        nullptr,
+                                        nullptr,
+                                        nullptr,
+                                        nullptr,
+                                        nullptr};
 
 int SplitOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
               int* out_flags) {
@@ -153,6 +257,15 @@ int SplitOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int f
   split->base.pMethods = nullptr;
   split->real = reinterpret_cast<sqlite3_file*>(split + 1);
   split->real->pMethods = nullptr;
+  split->memory = nullptr;
+  split->real_vfs = real;
+  split->flags = flags;
+  if (name == nullptr) {  // SQLite names neither statement journals nor temp databases' journals
+    split->memory = TakeJournalBuffer();
+    split->base.pMethods = &kMemMethods;
+    if (out_flags != nullptr) *out_flags = flags;
+    return SQLITE_OK;
+  }
   int rc = real->xOpen(real, name, split->real, flags, out_flags);
   // SQLite closes a file whose pMethods is set, even when the open failed.
   if (split->real->pMethods != nullptr) split->base.pMethods = &kSplitMethods;
@@ -194,17 +307,17 @@ int SplitCurrentTimeInt64(sqlite3_vfs* vfs, sqlite3_int64* out) {
 
 constexpr const char* kVfsName = "codesweep";
 
-// Raises the statement-journal spill threshold (process-wide; SQLite takes it only before it
-// initializes, so on the first open) and registers the shim; returns the VFS name to open with,
-// or nullptr (the default VFS) if the shim could not be registered.
+// Hands every statement journal to the shim (the spill threshold is process-wide, and SQLite
+// takes it only before it initializes, so on the first open) and registers the shim; returns the
+// VFS name to open with, or nullptr (the default VFS) if the shim could not be registered.
 const char* StoreVfs() {
   static const char* const name = []() -> const char* {
     static sqlite3_vfs vfs;
     // The threshold needs the shim: set it only once the shim is in place. The register call
     // initializes SQLite, which ends the window for sqlite3_config; so configure first and undo
     // the setting (shutdown, configure, initialize) in the unlikely case the shim fails.
-    const bool spill =
-        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStmtJournalSpillBytes) == SQLITE_OK;
+    // 0: SQLite keeps no statement journal in its own memory; the shim's buffer holds it.
+    const bool spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0) == SQLITE_OK;
     sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
     if (real != nullptr && real->iVersion >= 2) {
       vfs.iVersion = 2;
