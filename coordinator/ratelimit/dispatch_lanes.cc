@@ -70,12 +70,6 @@ int64_t DispatchLanes::WaitMs(int lane) const {
   return broker_.GrantWaitMs(lanes_[lane].bucket, lanes_[lane].on_the_way);
 }
 
-int64_t DispatchLanes::NotLeased(const BucketKey& bucket) const {
-  auto it = lane_index_.find(bucket);
-  if (it == lane_index_.end()) return -1;
-  return Left(it->second);
-}
-
 int64_t DispatchLanes::Left(int lane) const {
   const Lane& l = lanes_[lane];
   return std::max<int64_t>(l.unfinished - l.leased - l.ended, 0);

@@ -69,8 +69,6 @@ class DispatchLanes {
 
   int lanes() const { return static_cast<int>(lanes_.size()); }
   int64_t deferred() const { return static_cast<int64_t>(deferred_ids_.size()); }
-  // Jobs of `bucket`'s lane known to be unfinished and not leased (-1: no such lane).
-  int64_t NotLeased(const BucketKey& bucket) const;
 
  private:
   struct Lane {
