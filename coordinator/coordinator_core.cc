@@ -62,7 +62,8 @@ CoordinatorCore::CoordinatorCore(Store& store, const Clock& clock, Logger& log,
       log_(log),
       opt_(options),
       broker_(store, clock, limiter, options.use_cache),
-      lanes_(broker_, opt_.fetch_page),
+      lanes_(broker_, clock, opt_.fetch_page,
+             [this] { return store_.UnfinishedByVariant(opt_.sweep_id); }),
       batch_(store, clock, log, options.batch) {}
 
 Status CoordinatorCore::Start() {

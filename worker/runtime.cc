@@ -97,7 +97,7 @@ ProviderEnv EnvironmentSecrets(Logger* log) {
 }
 
 SignalWatcher::SignalWatcher(std::function<void(int)> on_signal, std::vector<int> signals)
-    : handler_(std::move(on_signal)) {
+    : handler_(std::move(on_signal)), wake_signal_(signals.empty() ? 0 : signals.front()) {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : signals) sigaddset(&set, sig);
@@ -106,7 +106,7 @@ SignalWatcher::SignalWatcher(std::function<void(int)> on_signal, std::vector<int
     timespec ts{0, 100'000'000};
     while (!done_.load()) {
       int sig = sigtimedwait(&set, nullptr, &ts);
-      if (sig <= 0) continue;
+      if (sig <= 0 || done_.load()) continue;  // after done_: the destructor's wake-up
       std::lock_guard<std::mutex> lock(mu_);
       if (handler_) handler_(sig);
     }
@@ -120,6 +120,10 @@ void SignalWatcher::set_handler(std::function<void(int)> on_signal) {
 
 SignalWatcher::~SignalWatcher() {
   done_.store(true);
+  // Wake the thread now rather than at its next 100 ms timeout: every process exit waited for
+  // it, 50 ms on average (the peer benchmark times the coordinator until it exits). The signal
+  // goes to that thread only, where it is blocked and waited for, and is not handled.
+  if (wake_signal_ > 0) pthread_kill(thread_.native_handle(), wake_signal_);
   thread_.join();
 }
 

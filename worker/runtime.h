@@ -59,6 +59,7 @@ class SignalWatcher {
 
  private:
   std::function<void(int)> handler_;
+  const int wake_signal_;  // one of the watched signals (0: none), sent to end the thread
   std::atomic<bool> done_{false};
   std::mutex mu_;
   std::thread thread_;

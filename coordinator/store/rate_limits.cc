@@ -88,4 +88,20 @@ Result<std::vector<RateLimitRow>> Store::LearnedRateLimits() {
   return out;
 }
 
+Result<std::vector<std::pair<int64_t, int64_t>>> Store::UnfinishedByVariant(int64_t sweep_id) {
+  // view_states counts a leased cell among the pending ones (0020_view_states_newtable.sql).
+  CS_ASSIGN_OR_RETURN(Stmt stmt,
+                      impl_->db->Prepare("SELECT variant_id, sum(n) FROM view_states"
+                                         " WHERE state = 'pending' AND (?1 = 0 OR sweep_id = ?1)"
+                                         " GROUP BY variant_id"));
+  stmt.Bind(1, sweep_id);
+  std::vector<std::pair<int64_t, int64_t>> out;
+  while (true) {
+    CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.emplace_back(stmt.Int(0), stmt.Int(1));
+  }
+  return out;
+}
+
 }  // namespace codesweep

@@ -408,6 +408,10 @@ class Store {
   // Each bucket's key and learned token ratios (est_ratio, input_share, learned_samples; the
   // other fields stay default): what a coordinator seeds its limiter with. Writer side only.
   Result<std::vector<RateLimitRow>> LearnedRateLimits();
+  // Cells not yet finished (pending or leased) per variant id, of sweep `sweep_id` (0: every
+  // sweep), from the writer-kept counts (view_states): a few rows per grid combination, never a
+  // walk over the jobs. Writer side only. DispatchLanes ranks the buckets by what is left.
+  Result<std::vector<std::pair<int64_t, int64_t>>> UnfinishedByVariant(int64_t sweep_id);
 
   // ---- read side ----
   // `filter` narrows the cells (read_filter.h); `now_ms` > 0 fills orphaned and recent.

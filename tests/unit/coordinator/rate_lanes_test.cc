@@ -21,12 +21,26 @@ class RateLanesTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("cs_ratelanes_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
+    Build(kPerModel, kPerModel, 60, kSlots);
+  }
+  // A sweep of `slow_jobs` jobs of openai:slow (`slow_rpm` requests/min) and `fast_jobs` of
+  // openai:fast (1,200/min), in the order slow, fast, slow, ... while both have jobs left, and a
+  // worker w1 with `slots` slots.
+  void Build(int slow_jobs, int fast_jobs, int slow_rpm, int slots) {
+    core_.reset();
+    limiter_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_ / "db");
+    model_of_.clear();
+    variants_.clear();
+    running_.clear();
+    granted_.clear();
     Result<std::unique_ptr<Store>> s = Store::Open((dir_ / "db").string(), {});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    // openai:fast at 1,200 requests/min, openai:slow at 60 (one call per second).
     std::string config = R"({"models":[{"id":"openai:fast","key_alias":"K","limits":{"rpm":1200}},)"
-                         R"({"id":"openai:slow","key_alias":"K","limits":{"rpm":60}}]})";
+                         R"({"id":"openai:slow","key_alias":"K","limits":{"rpm":)" +
+                         std::to_string(slow_rpm) + "}}]}";
     Result<int64_t> sid = store_->UpsertSweep({"t", 7, 3, "t.toml", "", config});
     ASSERT_TRUE(sid.ok());
     std::vector<CellRow> cells;
@@ -38,9 +52,11 @@ class RateLanesTest : public ::testing::Test {
       model_of_[*vid] = model;
       variants_.push_back(*vid);
     }
-    for (int i = 0; i < 2 * kPerModel; ++i) {  // slow, fast, slow, fast, ... in job id order
-      cells.push_back({CellKey("cell" + std::to_string(i)), "game24", "4", i, variants_[i % 2],
-                       "only_question", 1});
+    for (int i = 0, slow = 0, fast = 0; slow < slow_jobs || fast < fast_jobs; ++i) {
+      const bool is_slow = fast >= fast_jobs || (slow < slow_jobs && (slow <= fast));
+      cells.push_back({CellKey("cell" + std::to_string(i)), "game24", "4", i,
+                       variants_[is_slow ? 0 : 1], "only_question", 1});
+      ++(is_slow ? slow : fast);
     }
     ASSERT_TRUE(store_->BeginCellLoad().ok());
     ASSERT_TRUE(store_->InsertCells(*sid, cells).ok());
@@ -54,7 +70,7 @@ class RateLanesTest : public ::testing::Test {
     ASSERT_TRUE(core_->Start().ok());
     HelloMsg h;
     h.worker_id = "w1";
-    h.slots = kSlots;
+    h.slots = slots;
     core_->OnMessage("w1", h);
   }
   void TearDown() override {
@@ -173,6 +189,55 @@ TEST_F(RateLanesTest, SlowModelJobsStillGoWhenNothingElseIsPending) {
   // Every slow job ran, one a second, once the fast ones were done: nothing is left behind.
   EXPECT_EQ(slow_done, kPerModel);
   EXPECT_EQ(core_->progress().terminal, 2 * kPerModel);
+}
+
+// Two models that both have room in their buckets, and fewer slots than their limits could use
+// (the peer benchmark's two-model sweep: 32 slots, 1,200 + 600 requests/min at 1 s latency):
+// which model gets a freed slot decides when the sweep ends. The 600/min model has as many jobs
+// as the 1,200/min one, so it needs twice as long: each second its bucket's whole budget must
+// go out, and the fast model takes the slots left. Before, the buffer's order (slow, fast, ...)
+// split the slots half and half: 6 slow jobs a second of the 9 its bucket held, so the slow
+// model, and with it the sweep, ended later.
+TEST_F(RateLanesTest, ModelWithTheMostWorkLeftGetsTheSlotsItsBucketCanUse) {
+  Build(40, 40, 600, 12);
+  core_->OnMessage("w1", CreditMsg{12});
+  std::vector<std::string> first = Step();
+  ASSERT_EQ(first.size(), 12u);  // before any CALL: the sweep's order
+  for (int second = 1; second <= 3; ++second) {
+    clock_.Advance(Millis(1'000));
+    Finish("fast");
+    Finish("slow");
+    std::vector<std::string> leased = Step();
+    ASSERT_EQ(leased.size(), 12u) << "second " << second;
+    // The slow bucket (600/min, 0.9 s of refill: 9 requests) is full again each second.
+    EXPECT_EQ(Count(leased, "slow"), 9) << "second " << second;
+    EXPECT_EQ(Count(leased, "fast"), 3) << "second " << second;
+  }
+}
+
+// The order follows the work left, not the limit: with few jobs of the slow model and many of
+// the fast one, the fast model's bucket is the one the sweep waits for, and it takes the slots
+// while it can use them; the slow model's few jobs still run (at the end here).
+TEST_F(RateLanesTest, FastModelGoesFirstWhenItHasTheMostWorkLeft) {
+  Build(10, 100, 600, 12);
+  core_->OnMessage("w1", CreditMsg{12});
+  std::vector<std::string> first = Step();
+  ASSERT_EQ(Count(first, "slow"), 6);  // before any CALL: the sweep's order
+  clock_.Advance(Millis(1'000));
+  Finish("fast");
+  Finish("slow");
+  std::vector<std::string> leased = Step();
+  ASSERT_EQ(leased.size(), 12u);
+  EXPECT_EQ(Count(leased, "fast"), 12) << "slow jobs leased: " << Count(leased, "slow");
+  int done = 0;
+  for (int second = 0; second < 60 && core_->progress().terminal < 110; ++second) {
+    clock_.Advance(Millis(1'000));
+    Finish("fast");
+    Finish("slow");
+    (void)Step();
+    done = static_cast<int>(core_->progress().terminal);
+  }
+  EXPECT_EQ(done, 110);
 }
 
 }  // namespace

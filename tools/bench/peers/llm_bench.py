@@ -206,6 +206,9 @@ def one_run(system, cfg, work, seq, seed):
             "tpm_share": tokens / minutes / tpm_all,
             "jobs_per_min_share": cfg.jobs / minutes / rpm_all,
             "to_first_admit_s": first_admit, "to_last_admit_s": max(admit), "seed": seed,
+            # Per model (the order of limits()): where a two-model run's time goes.
+            "first_admit_per_model_s": [(st["first_admit_ms"] - t0_ms) / 1000.0 for st in sts],
+            "last_admit_per_model_s": admit,
             "limit_share_to_last_admit": limit_share,
             "limit_share_per_model": used,
             "requests_share_whole": ok / could_req, "tokens_share_whole": tokens / could_tok,
