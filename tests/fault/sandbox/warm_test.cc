@@ -46,7 +46,8 @@ ServerPids FindServer(const std::string& label) {
   return out;
 }
 
-// The server forks the next run's child right after it replies: wait for it (up to 5 s).
+// The server forks the next run's child during a run (or right after it replies, when the run
+// left something to sweep): wait for it (up to 5 s).
 ServerPids WaitForNextChild(const std::string& label) {
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
   ServerPids pids = FindServer(label);
@@ -131,8 +132,8 @@ TEST_F(WarmTest, KilledWarmServerIsRestarted) {
 }
 
 // The child a server forks ahead is the next run's own process and runs that run only: each run
-// is a process of its own, forked after the last one ended, in plain and warm servers alike.
-TEST_F(WarmTest, EachRunHasTheChildForkedAfterTheLastRun) {
+// is a process of its own, gone when its run ends, in plain and warm servers alike.
+TEST_F(WarmTest, EachRunHasTheChildForkedAheadForIt) {
   for (const std::string prelude : {"", kPrelude}) {
     const std::string code = prelude.empty() ? "import os\nprint(os.getpid())\n"
                                              : "import os\nprint(os.getpid(), len(runs))\n";
@@ -181,6 +182,97 @@ TEST_F(WarmTest, KilledChildForkedAheadIsReplaced) {
       EXPECT_EQ(after.server, ahead.server) << "the server was replaced";
       EXPECT_NE(after.next, 0);
     }
+  }
+}
+
+// Runs back to back (each asked for as soon as the last one replied): each is a process of its
+// own that sees nothing another run set, in plain and warm servers alike.
+TEST_F(WarmTest, RunsBackToBackShareNothing) {
+  const std::string code =
+      "import builtins, os, sys\n"
+      "print(getattr(builtins, 'cs_mark', None), 'cs_mark' in sys.modules, os.getpid())\n"
+      "builtins.cs_mark = 1\nsys.modules['cs_mark'] = sys\n";
+  for (const std::string prelude : {"", kPrelude}) {
+    std::set<std::string> pids;
+    for (int i = 0; i < 6; ++i) {
+      ExecResult r = Run(prelude, code);
+      ASSERT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
+      EXPECT_EQ(r.stdout_text.substr(0, 11), "None False ") << r.stdout_text;
+      EXPECT_TRUE(pids.insert(r.stdout_text.substr(11)).second) << "a child ran twice";
+    }
+  }
+}
+
+// The next run's child is forked while a run goes on, so a run sees it (the one process of its
+// pid namespace that is neither the namespace's init, nor its server, nor itself) and the next
+// run is that process. Unless the run leaves something behind: the sweep after it (kill(-1))
+// then kills what it left, the next run's child with it, and the next run is a later fork. Each
+// way the next run starts with nothing of the last one left, in plain and warm servers alike.
+TEST_F(WarmTest, SweepKillsWhatARunLeavesAndTheChildForkedBesideIt) {
+  // The other processes of the run's pid namespace, then its own pid.
+  const std::string others =
+      "import os\n"
+      "def others():\n"
+      "    me = (1, os.getpid(), os.getppid())\n"
+      "    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) not in "
+      "me)\n";
+  auto pid_list = [](const std::string& line) {
+    std::vector<int> out;
+    std::string digits;
+    for (char c : line + " ") {
+      if (c >= '0' && c <= '9') {
+        digits += c;
+      } else if (!digits.empty()) {
+        out.push_back(std::stoi(digits));
+        digits.clear();
+      }
+    }
+    return out;
+  };
+  for (const std::string prelude : {"", kPrelude}) {
+    ExecResult clean = Run(prelude, others + "print(others())\n");
+    ASSERT_EQ(clean.status, ExecStatus::kOk) << clean.stderr_text;
+    std::vector<int> beside = pid_list(clean.stdout_text);
+    ASSERT_EQ(beside.size(), 1u) << "not one next child beside the run: " << clean.stdout_text;
+    // This run is that child; it leaves a direct child, and a setsid'd grandchild whose parent
+    // has ended, both sleeping, and a chain that forks and ends by turns.
+    ExecResult leaves = Run(prelude, others +
+                                         "import time\n"
+                                         "print(os.getpid(), others())\n"
+                                         "if os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n"
+                                         "if os.fork() == 0:\n    os.setsid()\n"
+                                         "    if os.fork() == 0:\n        time.sleep(60)\n"
+                                         "    os._exit(0)\n"
+                                         "if os.fork() == 0:\n    os.setsid()\n"
+                                         "    while True:\n        if os.fork() != 0:\n"
+                                         "            os._exit(0)\n        time.sleep(0.005)\n"
+                                         "time.sleep(0.2)\n"
+                                         "print(others(), flush=True)\n");
+    ASSERT_EQ(leaves.status, ExecStatus::kOk) << leaves.stderr_text;
+    std::string first_line = leaves.stdout_text.substr(0, leaves.stdout_text.find('\n'));
+    std::vector<int> mine = pid_list(first_line);
+    ASSERT_EQ(mine.size(), 2u) << leaves.stdout_text;
+    EXPECT_EQ(mine[0], beside[0]) << "the run was not the child forked beside the last one";
+    int successor = mine[1];
+    std::vector<int> left = pid_list(leaves.stdout_text.substr(first_line.size()));
+    ASSERT_GE(left.size(), 3u) << "the run left less than it meant to: " << leaves.stdout_text;
+    // The next run: none of what the last one left or saw beside it is alive (the sweep reaps,
+    // so their pids are gone from /proc), and it is not the child forked beside the last run.
+    ExecResult next = Run(prelude, others + "print(os.getpid(), others())\n");
+    ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
+    std::vector<int> now = pid_list(next.stdout_text);
+    ASSERT_EQ(now.size(), 2u) << next.stdout_text;
+    EXPECT_NE(now[0], successor) << "a child that lived beside a run's leftovers ran the next run";
+    for (int pid : left) {
+      EXPECT_NE(std::count(now.begin(), now.end(), pid), 1)
+          << "left by a run, still there: " << pid;
+    }
+    // And from the host: the server and its next run's child, nothing else.
+    EXPECT_EQ(LabelledPids(label_, "python3").size(), 2u);
+    // A clean run again keeps the child forked beside it for the next run.
+    ExecResult after = Run(prelude, others + "print(os.getpid())\n");
+    ASSERT_EQ(after.status, ExecStatus::kOk) << after.stderr_text;
+    EXPECT_EQ(after.stdout_text, std::to_string(now[1]) + "\n");
   }
 }
 
