@@ -22,6 +22,7 @@ inline constexpr const char* kForkServerPy = R"PY(
 # virtual machine: what each child uses of its own (atexit, linecache, _signal) is imported here
 # once, and random is not imported here (a child reseeds it if something loaded it).
 import os, sys, socket, signal, _signal, resource, types, traceback, select, json, atexit, linecache
+import time
 import gc
 # sweep() below (kill(-1)) kills every process this one may signal: safe only as one of the first
 # processes of the sandbox's own pid namespace (its init is pid 1, this server pid 2). Anywhere
@@ -252,18 +253,19 @@ def reap(keep):
         pass
 
 # Relays a run to its child and waits for the child's end, killing it (and its session) on
-# "kill". With `ahead`, forks the next run's child right after the relay, so its fork and
-# set-up happen while this run goes on. Returns the wait status, its rusage, whether the child
+# "kill". With `beside`, forks the next run's child right after the relay, so its fork and
+# set-up happen while this run goes on. A subreaper (`ahead`) reaps the run's ended orphans
+# every 50 ms meanwhile. Returns the wait status, its rusage, whether the child
 # took the request (a child killed while it waited for one never ran the code; the run is then
-# given to a new one), and the next run's child (None without `ahead`).
-def run(current, header, src, fds, ahead):
+# given to a new one), and the next run's child (None without `beside`).
+def run(current, header, src, fds, beside):
     pid, ours = current
     try:
         socket.send_fds(ours, [header], fds)
         ours.sendall(src)
     except OSError:
         pass
-    successor = spawn() if ahead else None
+    successor = spawn() if beside else None
     pidfd = os.pidfd_open(pid)
     stopped = False
     keep = (pid, successor[0]) if successor is not None else (pid,)
@@ -295,13 +297,21 @@ def run(current, header, src, fds, ahead):
     ours.close()
     return status, ru, took or stopped, successor
 
+# A request that the server waited less than this many seconds for (after its reply, and the
+# fork of the next child if it forked one then) comes back to back: its run's successor is
+# forked beside it, as the next request will likely not leave the time to fork it after the
+# reply. Later ones leave that time: the successor is forked after the reply, and nothing of its
+# fork and set-up competes with the run for the CPU.
+BACK_TO_BACK = 0.02
 ahead = become_subreaper()
 gc.collect()
 next_child = None
 while True:
     if next_child is None:
         next_child = spawn()
+    idle_from = time.monotonic()
     msg, fds, _, _ = socket.recv_fds(sock, 64, 2)
+    beside = ahead and time.monotonic() - idle_from < BACK_TO_BACK
     header = recv_exact(sock, 64, msg) if msg else None
     words = header.split() if header else []
     is_warm = words[:1] == [b'warm']
@@ -321,7 +331,7 @@ while True:
     for attempt in range(2):
         if next_child is None:
             next_child = spawn()
-        status, ru, took, next_child = run(next_child, header, src, fds, ahead)
+        status, ru, took, next_child = run(next_child, header, src, fds, beside)
         if took:
             break
     for fd in fds:
