@@ -2,11 +2,9 @@
 // preloads modules (argv), and per request on fd 3 (a 64-byte header with two fds for
 // stdout/stderr, then the code) runs the code in a child forked for that run alone: new session,
 // rlimits, reseeded random/numpy, a fresh __main__ (or a copy-on-write one of the warm module).
-// The child is forked ahead: as soon as a request is relayed to its child the server forks the
-// next run's child, which does its set-up beside the run and waits on a socketpair of its own for
-// the request the server relays to it (the limits are applied once it has it). The server is a
-// child subreaper, so everything a run leaves is among its children: the sweep after a run keeps
-// the next run's child only when nothing else is there (see docs/sandbox.md "Modes"). Replies:
+// The child is forked ahead: right after a reply the server forks the next run's child, which
+// does its set-up and waits on a socketpair of its own for the request the server relays to it
+// (the limits are applied once it has it). Replies:
 // "exit <status> <utime_ms> <stime_ms> <maxrss_kb>\n". "kill" during a run kills everything in the
 // sandbox but the server (kill(-1) inside the pid namespace). A header that starts with "warm"
 // runs its code (a prelude, ExecRequest::prelude) in the server itself, output to the two fds,
@@ -22,7 +20,6 @@ inline constexpr const char* kForkServerPy = R"PY(
 # virtual machine: what each child uses of its own (atexit, linecache, _signal) is imported here
 # once, and random is not imported here (a child reseeds it if something loaded it).
 import os, sys, socket, signal, _signal, resource, types, traceback, select, json, atexit, linecache
-import time
 import gc
 # sweep() below (kill(-1)) kills every process this one may signal: safe only as one of the first
 # processes of the sandbox's own pid namespace (its init is pid 1, this server pid 2). Anywhere
@@ -144,7 +141,7 @@ def child(ours):
     # Once, while it waits, what a run's own machinery does (a compile; json's parse and dump,
     # as a Python scorer's call does): the pages that writes are copied now, not during the run.
     # Nothing of it is kept, and none of the run's code runs.
-    # Skipped when the request is already there: the run would wait for it.
+    # Skipped when the request is already there (runs back to back): the run would wait for it.
     if not select.select([ours], [], [], 0)[0]:
         compile(b'_x = f(a, b["c"], [1, 2.5, "d"])\nif _x:\n    print(_x)\n', name, 'exec')
         json.dumps(json.loads('{"a": [1, 2.5, "b", null, true], "c": {"d": "e"}}'),
@@ -205,81 +202,24 @@ def drop(next_child):
         pass
     os.waitpid(pid, 0)
 
-# Whether the server can fork a run's successor while the run is going on: it must then tell,
-# after the run, whether anything but that successor is left, without a kill(-1) (which would
-# kill the successor too). As a child subreaper the server is the parent of every process a run
-# leaves behind (one whose parent ends is handed to the server, not to the namespace's init), alive
-# or a zombie until the server reaps it, so its list of children tells (others() below). Without
-# it (no prctl through ctypes, no /proc/.../children) a run's successor is forked after its sweep.
-def become_subreaper():
-    had = set(sys.modules)
-    try:
-        import ctypes
-        ok = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-        ok = ok and os.path.exists('/proc/self/task/%d/children' % os.getpid())
-    except Exception:
-        ok = False
-    for name in set(sys.modules) - had:  # a run sees the modules it would see otherwise
-        del sys.modules[name]
-    return ok
-
-# The server's children (of each of its threads), alive or not yet reaped: every process a run
-# started is one, or a descendant of one.
-def children():
-    pids = []
-    for tid in os.listdir('/proc/self/task'):
-        fd = os.open('/proc/self/task/%s/children' % tid, os.O_RDONLY)
-        try:
-            pids += os.read(fd, 65536).split()
-        finally:
-            os.close(fd)
-    return [int(p) for p in pids]
-
-# Whether any process but `keep` (a pid) is left of the runs. Any doubt counts as one left.
-def others(keep):
-    try:
-        return any(p != keep for p in children())
-    except (OSError, ValueError):
-        return True
-
-# Reaps the processes a run left that have ended (as init would: a subreaper's orphans are its
-# own to reap), but for those in `keep`, so that they do not count against the process limit.
-def reap(keep):
-    try:
-        for p in children():
-            if p not in keep:
-                os.waitpid(p, os.WNOHANG)
-    except (OSError, ValueError):
-        pass
-
 # Relays a run to its child and waits for the child's end, killing it (and its session) on
-# "kill". With `beside`, forks the next run's child right after the relay, so its fork and
-# set-up happen while this run goes on. A subreaper (`ahead`) reaps the run's ended orphans
-# every 50 ms meanwhile. Returns the wait status, its rusage, whether the child
-# took the request (a child killed while it waited for one never ran the code; the run is then
-# given to a new one), and the next run's child (None without `beside`).
-def run(current, header, src, fds, beside):
-    pid, ours = current
+# "kill". Returns the wait status, its rusage, and whether the child took the request (a child
+# killed while it waited for one never ran the code; the run is then given to a new one).
+def run(next_child, header, src, fds):
+    pid, ours = next_child
     try:
         socket.send_fds(ours, [header], fds)
         ours.sendall(src)
     except OSError:
         pass
-    successor = spawn() if beside else None
     pidfd = os.pidfd_open(pid)
     stopped = False
-    keep = (pid, successor[0]) if successor is not None else (pid,)
     while True:
-        ready, _, _ = select.select([pidfd, sock], [], [], 0.05 if ahead else None)
+        ready, _, _ = select.select([pidfd, sock], [], [])
         if pidfd in ready:
             break
-        if not ready:
-            reap(keep)
-            continue
         if not sock.recv(16):
-            drop(current)
-            if successor is not None:
-                drop(successor)
+            drop(next_child)
             sweep()
             sys.exit(0)
         stopped = True
@@ -295,23 +235,14 @@ def run(current, header, src, fds, beside):
     except OSError:
         took = False
     ours.close()
-    return status, ru, took or stopped, successor
+    return status, ru, took or stopped
 
-# A request that the server waited less than this many seconds for (after its reply, and the
-# fork of the next child if it forked one then) comes back to back: its run's successor is
-# forked beside it, as the next request will likely not leave the time to fork it after the
-# reply. Later ones leave that time: the successor is forked after the reply, and nothing of its
-# fork and set-up competes with the run for the CPU.
-BACK_TO_BACK = 0.02
-ahead = become_subreaper()
 gc.collect()
 next_child = None
 while True:
     if next_child is None:
         next_child = spawn()
-    idle_from = time.monotonic()
     msg, fds, _, _ = socket.recv_fds(sock, 64, 2)
-    beside = ahead and time.monotonic() - idle_from < BACK_TO_BACK
     header = recv_exact(sock, 64, msg) if msg else None
     words = header.split() if header else []
     is_warm = words[:1] == [b'warm']
@@ -331,19 +262,13 @@ while True:
     for attempt in range(2):
         if next_child is None:
             next_child = spawn()
-        status, ru, took, next_child = run(next_child, header, src, fds, beside)
+        status, ru, took = run(next_child, header, src, fds)
+        next_child = None
         if took:
             break
     for fd in fds:
         os.close(fd)
-    # The sweep: nothing of this run may outlive it. A successor forked during the run is kept
-    # only when nothing else is left; else kill(-1) takes it with the rest, and the next run's
-    # child is forked after the sweep.
-    if next_child is None or others(next_child[0]):
-        if next_child is not None:
-            next_child[1].close()
-            next_child = None
-        sweep()
+    sweep()
     sock.sendall(b'exit %d %d %d %d\n' % (status, int(ru.ru_utime * 1000),
                                          int(ru.ru_stime * 1000), ru.ru_maxrss))
 )PY";

@@ -46,8 +46,7 @@ ServerPids FindServer(const std::string& label) {
   return out;
 }
 
-// The server forks the next run's child during a run (or right after it replies, when the run
-// left something to sweep): wait for it (up to 5 s).
+// The server forks the next run's child right after it replies: wait for it (up to 5 s).
 ServerPids WaitForNextChild(const std::string& label) {
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
   ServerPids pids = FindServer(label);
@@ -132,8 +131,8 @@ TEST_F(WarmTest, KilledWarmServerIsRestarted) {
 }
 
 // The child a server forks ahead is the next run's own process and runs that run only: each run
-// is a process of its own, gone when its run ends, in plain and warm servers alike.
-TEST_F(WarmTest, EachRunHasTheChildForkedAheadForIt) {
+// is a process of its own, forked after the last one ended, in plain and warm servers alike.
+TEST_F(WarmTest, EachRunHasTheChildForkedAfterTheLastRun) {
   for (const std::string prelude : {"", kPrelude}) {
     const std::string code = prelude.empty() ? "import os\nprint(os.getpid())\n"
                                              : "import os\nprint(os.getpid(), len(runs))\n";
@@ -203,81 +202,36 @@ TEST_F(WarmTest, RunsBackToBackShareNothing) {
   }
 }
 
-// Runs back to back: the next run's child is forked while a run goes on, so a run sees it (the
-// one process of its pid namespace that is neither the namespace's init, nor its server, nor
-// itself) and, when the run left nothing, the next run is that process. A run that leaves
-// something behind: the sweep after it (kill(-1)) kills what it left and the next run's child
-// with it, and the next run is a later fork. Each way the next run starts with nothing of the
-// last one left, in plain and warm servers alike.
-TEST_F(WarmTest, SweepKillsWhatARunLeavesAndTheChildForkedBesideIt) {
-  // The run's own pid, then the other processes of its pid namespace.
+// A run that leaves processes behind (a direct child, a setsid'd grandchild whose parent has
+// ended, a chain that forks and ends by turns): the sweep after it kills them all before the
+// reply, so the next run, asked for right after, sees no process in its pid namespace but the
+// namespace's init, its server and itself, in plain and warm servers alike.
+TEST_F(WarmTest, SweepKillsWhatARunLeaves) {
   const std::string others =
       "import os\n"
       "def others():\n"
       "    me = (1, os.getpid(), os.getppid())\n"
       "    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) not in "
       "me)\n";
-  const std::string show = others + "print(os.getpid(), *others())\n";
-  auto pids = [](const std::string& text) {
-    std::vector<int> out;
-    std::string digits;
-    for (char c : text + " ") {
-      if (c >= '0' && c <= '9') {
-        digits += c;
-      } else if (!digits.empty()) {
-        out.push_back(std::stoi(digits));
-        digits.clear();
-      }
-    }
-    return out;
-  };
+  const std::string leave =
+      "import time\n"
+      "if os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n"
+      "if os.fork() == 0:\n    os.setsid()\n"
+      "    if os.fork() == 0:\n        time.sleep(60)\n"
+      "    os._exit(0)\n"
+      "if os.fork() == 0:\n    os.setsid()\n"
+      "    while True:\n        if os.fork() != 0:\n"
+      "            os._exit(0)\n        time.sleep(0.005)\n"
+      "time.sleep(0.2)\n"
+      "print(len(others()), flush=True)\n";
   for (const std::string prelude : {"", kPrelude}) {
-    ASSERT_EQ(Run(prelude, "pass\n").status, ExecStatus::kOk);  // loads the prelude
-    // Clean runs, one right after the other (nothing between them but the test's own work).
-    std::vector<ExecResult> clean;
-    for (int i = 0; i < 6; ++i) clean.push_back(Run(prelude, show));
-    int beside = 0;
-    for (size_t i = 0; i < clean.size(); ++i) {
-      ASSERT_EQ(clean[i].status, ExecStatus::kOk) << clean[i].stderr_text;
-      std::vector<int> seen = pids(clean[i].stdout_text);
-      ASSERT_LE(seen.size(), 2u) << "more than one process beside a run: " << clean[i].stdout_text;
-      if (seen.size() < 2 || i + 1 == clean.size()) continue;
-      ++beside;
-      EXPECT_EQ(pids(clean[i + 1].stdout_text)[0], seen[1])
-          << "the child forked beside a run that left nothing did not run the next run";
-    }
-    EXPECT_GT(beside, 0) << "no run back to back had the next run's child forked beside it";
-    // This run leaves a direct child and a setsid'd grandchild whose parent has ended, both
-    // sleeping, and a chain that forks and ends by turns.
-    ExecResult leaves = Run(prelude, show +
-                                         "import time\n"
-                                         "if os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n"
-                                         "if os.fork() == 0:\n    os.setsid()\n"
-                                         "    if os.fork() == 0:\n        time.sleep(60)\n"
-                                         "    os._exit(0)\n"
-                                         "if os.fork() == 0:\n    os.setsid()\n"
-                                         "    while True:\n        if os.fork() != 0:\n"
-                                         "            os._exit(0)\n        time.sleep(0.005)\n"
-                                         "time.sleep(0.2)\n"
-                                         "print(*others(), flush=True)\n");
-    ExecResult next = Run(prelude, show);
-    ASSERT_EQ(leaves.status, ExecStatus::kOk) << leaves.stderr_text;
-    ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
-    std::string first_line = leaves.stdout_text.substr(0, leaves.stdout_text.find('\n'));
-    std::vector<int> mine = pids(first_line);
-    std::vector<int> left = pids(leaves.stdout_text.substr(first_line.size()));
-    ASSERT_GE(left.size(), 3u) << "the run left less than it meant to: " << leaves.stdout_text;
-    // The next run: nothing the last one left is there (the sweep reaps: their pids are gone
-    // from /proc), at most its own next child is beside it, and it is not a child that lived
-    // beside the last run's leftovers.
-    std::vector<int> now = pids(next.stdout_text);
-    ASSERT_LE(now.size(), 2u) << "left by the last run: " << next.stdout_text;
-    for (int pid : left) {
-      EXPECT_EQ(std::count(now.begin(), now.end(), pid), 0)
-          << "left by a run, still there: " << pid;
-    }
-    if (mine.size() == 2) {
-      EXPECT_NE(now[0], mine[1]) << "a child that lived beside a run's leftovers ran the next run";
+    for (int i = 0; i < 2; ++i) {
+      ExecResult leaves = Run(prelude, others + leave);
+      ExecResult next = Run(prelude, others + "print(others())\n");
+      ASSERT_EQ(leaves.status, ExecStatus::kOk) << leaves.stderr_text;
+      EXPECT_GE(std::stoi(leaves.stdout_text), 3) << "the run left less than it meant to";
+      ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
+      EXPECT_EQ(next.stdout_text, "[]\n") << "left by the last run";
     }
     // And from the host: the server and its next run's child, nothing else.
     ServerPids after = WaitForNextChild(label_);
