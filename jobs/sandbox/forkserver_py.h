@@ -141,8 +141,11 @@ def child(ours):
     # Once, while it waits, what a run's own machinery does (a compile; json's parse and dump,
     # as a Python scorer's call does): the pages that writes are copied now, not during the run.
     # Nothing of it is kept, and none of the run's code runs.
-    compile(b'_x = f(a, b["c"], [1, 2.5, "d"])\nif _x:\n    print(_x)\n', name, 'exec')
-    json.dumps(json.loads('{"a": [1, 2.5, "b", null, true], "c": {"d": "e"}}'), allow_nan=False)
+    # Skipped when the request is already there (runs back to back): the run would wait for it.
+    if not select.select([ours], [], [], 0)[0]:
+        compile(b'_x = f(a, b["c"], [1, 2.5, "d"])\nif _x:\n    print(_x)\n', name, 'exec')
+        json.dumps(json.loads('{"a": [1, 2.5, "b", null, true], "c": {"d": "e"}}'),
+                   allow_nan=False)
     msg, fds, _, _ = socket.recv_fds(ours, 64, 2)
     header = recv_exact(ours, 64, msg) if msg else None
     if header is None or len(fds) != 2:

@@ -2,7 +2,8 @@
 // once and each run is a fork of it, so what one run changes is not seen by the next; a warm
 // server killed from outside (a real SIGKILL) is replaced by the next run; a prelude that fails
 // gives the result the whole program gives in fresh mode. The child a server forks ahead for its
-// next run runs that one run only, and one killed while it waits is replaced. Tier A only;
+// next run runs that one run only, and one killed while it waits is replaced. Runs back to back
+// share nothing, and what a run leaves running is gone before the next one starts. Tier A only;
 // skipped elsewhere.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <thread>
@@ -181,6 +183,62 @@ TEST_F(WarmTest, KilledChildForkedAheadIsReplaced) {
       EXPECT_EQ(after.server, ahead.server) << "the server was replaced";
       EXPECT_NE(after.next, 0);
     }
+  }
+}
+
+// Runs back to back (each asked for as soon as the last one replied): each is a process of its
+// own that sees nothing another run set, in plain and warm servers alike.
+TEST_F(WarmTest, RunsBackToBackShareNothing) {
+  const std::string code =
+      "import builtins, os, sys\n"
+      "print(getattr(builtins, 'cs_mark', None), 'cs_mark' in sys.modules, os.getpid())\n"
+      "builtins.cs_mark = 1\nsys.modules['cs_mark'] = sys\n";
+  for (const std::string prelude : {"", kPrelude}) {
+    std::set<std::string> pids;
+    for (int i = 0; i < 6; ++i) {
+      ExecResult r = Run(prelude, code);
+      ASSERT_EQ(r.status, ExecStatus::kOk) << r.stderr_text;
+      EXPECT_EQ(r.stdout_text.substr(0, 11), "None False ") << r.stdout_text;
+      EXPECT_TRUE(pids.insert(r.stdout_text.substr(11)).second) << "a child ran twice";
+    }
+  }
+}
+
+// A run that leaves processes behind (a direct child, a setsid'd grandchild whose parent has
+// ended, a chain that forks and ends by turns): the sweep after it kills them all before the
+// reply, so the next run, asked for right after, sees no process in its pid namespace but the
+// namespace's init, its server and itself, in plain and warm servers alike.
+TEST_F(WarmTest, SweepKillsWhatARunLeaves) {
+  const std::string others =
+      "import os\n"
+      "def others():\n"
+      "    me = (1, os.getpid(), os.getppid())\n"
+      "    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) not in "
+      "me)\n";
+  const std::string leave =
+      "import time\n"
+      "if os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n"
+      "if os.fork() == 0:\n    os.setsid()\n"
+      "    if os.fork() == 0:\n        time.sleep(60)\n"
+      "    os._exit(0)\n"
+      "if os.fork() == 0:\n    os.setsid()\n"
+      "    while True:\n        if os.fork() != 0:\n"
+      "            os._exit(0)\n        time.sleep(0.005)\n"
+      "time.sleep(0.2)\n"
+      "print(len(others()), flush=True)\n";
+  for (const std::string prelude : {"", kPrelude}) {
+    for (int i = 0; i < 2; ++i) {
+      ExecResult leaves = Run(prelude, others + leave);
+      ExecResult next = Run(prelude, others + "print(others())\n");
+      ASSERT_EQ(leaves.status, ExecStatus::kOk) << leaves.stderr_text;
+      EXPECT_GE(std::atoi(leaves.stdout_text.c_str()), 3) << "the run left less than it meant to";
+      ASSERT_EQ(next.status, ExecStatus::kOk) << next.stderr_text;
+      EXPECT_EQ(next.stdout_text, "[]\n") << "left by the last run";
+    }
+    // And from the host: the server and its next run's child, nothing else.
+    ServerPids after = WaitForNextChild(label_);
+    EXPECT_NE(after.next, 0);
+    EXPECT_EQ(LabelledPids(label_, "python3").size(), 2u);
   }
 }
 
