@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/trace.h"
 #include "schema/codec.h"
 
 namespace codesweep {
@@ -69,6 +70,9 @@ void Coordinator::Flush() {
   for (Outgoing& out : core_.TakeOutbox()) {
     // A peer that is gone (ROUTER_MANDATORY) simply misses the message; it re-syncs on HELLO.
     (void)router_->Send(out.peer, Encode(out.msg));
+    if (const auto* job = std::get_if<JobMsg>(&out.msg); job && DispatchTraceOn()) {
+      TraceEvent("job_sent", job->spec.job.value(), job->lease);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/hash.h"
+#include "base/trace.h"
 #include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/method_templates.h"
 #include "jobs/llm/llm_client.h"
@@ -513,7 +514,9 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
   }
   const int64_t jobs = had + stats.inserted;
   CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
+  TraceEvent("grid_inserted", stats.sweep_id, stats.inserted);
   CS_RETURN_IF_ERROR(store.Commit());
+  TraceEvent("grid_committed", stats.sweep_id, stats.inserted);
   return stats;
 }
 
