@@ -33,7 +33,8 @@ void TraceEvent(const char* event, int64_t a, int64_t b) {
                               static_cast<long long>(us), static_cast<int>(getpid()), event,
                               static_cast<long long>(a), static_cast<long long>(b));
   if (n <= 0) return;
-  const size_t len = static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1;
+  const size_t len =
+      static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1;
   (void)!write(fd, line, len);  // one write: lines of several processes never interleave
 }
 

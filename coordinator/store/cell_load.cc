@@ -287,13 +287,16 @@ void WatchCancel(sqlite3* db, const std::atomic<bool>* cancel) {
 Status Store::BeginCellLoad(const std::atomic<bool>* cancel) {
   WatchCancel(impl_->db->raw(), cancel);
   CS_RETURN_IF_ERROR(impl_->BeginWrite());
-  CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   if (!impl_->deferred_job_indexes.empty()) return Status::OK();  // already open
   {
     CS_ASSIGN_OR_RETURN(Stmt any, impl_->db->Prepare("SELECT 1 FROM jobs LIMIT 1"));
     CS_ASSIGN_OR_RETURN(bool has_jobs, any.Step());
-    if (has_jobs) return Status::OK();  // indexes stay; new cells go in row by row
+    // Indexes stay; new cells go in row by row (InsertCells enlarges the page cache for a batch
+    // of 1,000 cells or more: a few cells added to a running sweep skip the enlarging and the
+    // shrinking and malloc_trim that Commit then does).
+    if (has_jobs) return Status::OK();
   }
+  CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   std::vector<std::pair<std::string, std::string>> indexes;  // name, CREATE statement
   {
     CS_ASSIGN_OR_RETURN(

@@ -265,7 +265,8 @@ class Store {
   // an empty jobs table the jobs indexes are dropped at the start and each is built with one
   // sort at the end (instead of a random B-tree insert per cell into the cell-key index), but
   // for the report-only index, which BuildReportIndexes builds when the sweep is done; into
-  // a table with jobs it only enlarges the page cache. Between the two calls only InsertCells
+  // a table with jobs it changes nothing (InsertCells enlarges the page cache for batches of
+  // 1,000 cells or more). Between the two calls only InsertCells
   // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
   // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
   // finishes an open load itself, so no transaction ever commits without the indexes.

@@ -173,6 +173,36 @@ TEST(StoreDispatch, LeaseAndCompleteRecordsEverything) {
   EXPECT_EQ((*rows)[0].last_finished_ms, kNow + 10);
 }
 
+// A transaction that changed nothing commits without writing: no WAL frame, so no fsync. Every
+// commit used to empty the full-text backlog with a bare DELETE, whose truncate path rewrote
+// the empty table's root page: the variant upsert of each `codesweep submit` and every group
+// commit paid a WAL fsync for nothing (issue 16: a lone job's dispatch paid two).
+TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
+  TempDir dir;
+  const std::string db = dir.File("a.db");
+  Fixture f = MakeFixture(db);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  auto lease = f.store->LeaseJob(job, "w1", kNow + 3000);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  // A result passes through the answer backlog, which this commit indexes and empties.
+  ASSERT_TRUE(f.store->CompleteJob(job, *lease, Verdict(true), kNow + 10, 0).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  const auto wal_size = std::filesystem::file_size(db + "-wal");
+  ASSERT_GT(wal_size, 0u);
+  // The variant is stored already: its upsert opens a write transaction, changes nothing and
+  // commits.
+  auto again = f.store->UpsertVariant(testing_store::SimVariant());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, f.variant_id);
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
+  // A real write still reaches the WAL.
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 2, 3)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_GT(std::filesystem::file_size(db + "-wal"), wal_size);
+}
+
 TEST(StoreDispatch, FencingRejectsStaleAndDuplicateResults) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));

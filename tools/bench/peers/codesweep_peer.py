@@ -148,6 +148,7 @@ class Codesweep:
             return [e for e in events if e[2] == name and (pid is None or e[1] == pid)]
         recv, parsed = of("submit_recv", coord), of("submit_parsed", coord)
         inserted, committed = of("grid_inserted", coord), of("grid_committed", coord)
+        staged, followed = of("grid_staged", coord), of("grid_followed", coord)
         done, sends = of("submit_done", coord), of("client_send")
         if not (len(recv) == len(parsed) == len(done) == len(sends) == n) or \
                 any(e[4] != 1 for e in done):
@@ -172,7 +173,10 @@ class Codesweep:
                 t[ev] = first.get((ev, job))
             if any(v is None for v in t.values()):
                 raise BenchError(f"codesweep trace: job {job} (submit {k}) incomplete: {t}")
-            rows.append({key: v / 1e6 for key, v in t.items()})
+            # Finer stages of the grid load, where the binary traces them (optional).
+            t["staged"] = last_before(staged, done[k][0])
+            t["followed"] = last_before(followed, done[k][0])
+            rows.append({key: (None if v is None else v / 1e6) for key, v in t.items()})
         return rows
 
     def kill_metrics(self, n, killed, t_kill):

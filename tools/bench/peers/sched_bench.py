@@ -141,12 +141,24 @@ def codesweep_rep(binary, work, cfg):
 PACED_STAGES = [
     ("parse", "recv", "parsed"),             # SUBMIT frame decoded -> sweep file parsed
     ("expand_insert", "parsed", "inserted"),  # grid expansion + INSERTs, before the commit
+    ("variants_sweep", "parsed", "staged"),   # ... of which variants, sweep row, digest, count
+    ("follow", "staged", "followed"),         # ... stored jobs follow the current variants
+    ("cells", "followed", "inserted"),        # ... cell keys hashed and INSERTed
     ("commit", "inserted", "committed"),      # the grid load's COMMIT (WAL fsync)
     ("to_lease", "committed", "lease"),       # read of the pending job + the lease write
     ("to_send", "lease", "job_sent"),         # the JOB frame handed to ZeroMQ
     ("wire", "job_sent", "job_recv"),         # loopback TCP to the worker's loop
     ("worker", "job_recv", "job_start"),      # worker loop -> slot -> the run begins
 ]
+
+
+def stages(rows, p):
+    out = {}
+    for name, a, b in PACED_STAGES:
+        d = [r[b] - r[a] for r in rows if r[a] is not None and r[b] is not None]
+        if d:
+            out[name] = 1000 * pct(d, p)
+    return out
 
 
 def codesweep_paced(cs, cfg):
@@ -168,10 +180,7 @@ def codesweep_paced(cs, cfg):
            "client_p99_ms": 1000 * pct(from_client, 99),
            "store_p50_ms": 1000 * pct(store_ms, 50), "store_p99_ms": 1000 * pct(store_ms, 99),
            "submit_p50_ms": 1000 * pct(submit_s, 50), "submit_p99_ms": 1000 * pct(submit_s, 99),
-           "stages_p50_ms": {name: 1000 * pct([r[b] - r[a] for r in rows], 50)
-                             for name, a, b in PACED_STAGES},
-           "stages_p99_ms": {name: 1000 * pct([r[b] - r[a] for r in rows], 99)
-                             for name, a, b in PACED_STAGES}}
+           "stages_p50_ms": stages(rows, 50), "stages_p99_ms": stages(rows, 99)}
     log("codesweep paced: p50 %.3f ms p99 %.3f ms; stages p50 %s" % (
         out["p50_ms"], out["p99_ms"],
         " ".join(f"{k}={v:.3f}" for k, v in out["stages_p50_ms"].items())))
