@@ -28,10 +28,11 @@ void TraceEvent(const char* event, int64_t a, int64_t b) {
   const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
+  static const int pid = static_cast<int>(getpid());  // the trace is not kept across a fork
   char line[160];
-  const int n = std::snprintf(line, sizeof line, "%lld %d %s %lld %lld\n",
-                              static_cast<long long>(us), static_cast<int>(getpid()), event,
-                              static_cast<long long>(a), static_cast<long long>(b));
+  const int n =
+      std::snprintf(line, sizeof line, "%lld %d %s %lld %lld\n", static_cast<long long>(us), pid,
+                    event, static_cast<long long>(a), static_cast<long long>(b));
   if (n <= 0) return;
   const size_t len =
       static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1;

@@ -499,11 +499,7 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
       m.max_cells > 0 ? std::min(m.max_cells, opt_.max_cells) : opt_.max_cells;
   CS_RETURN_IF_ERROR(CheckGridSize(config, max_cells));
   // Which stored sweep it is (by name), if any: budgets and a single-sweep coordinator need it.
-  CS_ASSIGN_OR_RETURN(auto stored, store_.ListSweeps());
-  int64_t existing = 0;
-  for (const auto& [sid, rec] : stored) {
-    if (rec.name == config.name) existing = sid;
-  }
+  CS_ASSIGN_OR_RETURN(const int64_t existing, store_.SweepIdByName(config.name));
   if (opt_.sweep_id != 0 && existing != opt_.sweep_id) {
     return Status::FailedPrecondition(
         Str(path, ": this coordinator serves only its own sweep (--exit-when-done); sweep \"",
@@ -523,7 +519,10 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
   MaybeCommit(true);
   if (!fatal_.ok()) return fatal_;
   CS_ASSIGN_OR_RETURN(ExpandStats grid, ExpandIntoStore(config, store_));
-  sweeps_.erase(grid.sweep_id);  // its seed, text or name may have changed
+  // Its seed, text or name may have changed: dispatch reads them from here (no re-read of every
+  // sweep's row on the way to the lease).
+  sweeps_[grid.sweep_id] =
+      SweepRecord{config.name, config.seed, config.max_attempts, config.path, config.text, {}};
   if (grid.sweep_id == opt_.budget.sweep_id && opt_.budget.sweep_id != 0) {
     BudgetOptions& b = opt_.budget;
     b.max_cost_usd = config.max_cost_usd;

@@ -236,7 +236,7 @@ class CoordinatorCore {
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> runnable_at_;
   std::unordered_map<int64_t, VariantRecord> variants_;
   std::unordered_map<int64_t, std::string> method_templates_;  // id -> definition_json
-  std::unordered_map<int64_t, SweepRecord> sweeps_;
+  std::unordered_map<int64_t, SweepRecord> sweeps_;  // config_json is empty after a SUBMIT
   std::deque<Outgoing> held_acks_;
   SteadyTime limits_snapshot_{};
   std::vector<Outgoing> outbox_;

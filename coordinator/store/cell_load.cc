@@ -87,6 +87,14 @@ Result<int64_t> Store::StageSweep(const SweepRecord& sweep) {
 Result<int64_t> Store::UpsertVariant(const VariantRecord& variant) {
   const std::string gen_json = GenToJson(variant.gen).dump();
   const std::string hash = VariantHash(variant, gen_json);
+  {
+    // Stored already (every submit of a running sweep): no write transaction, no commit.
+    CS_ASSIGN_OR_RETURN(Stmt sel,
+                        impl_->db->Prepare("SELECT id FROM variants WHERE content_hash = ?1"));
+    sel.Bind(1, hash);
+    CS_ASSIGN_OR_RETURN(bool row, sel.Step());
+    if (row) return sel.Int(0);
+  }
   Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
     {
       CS_ASSIGN_OR_RETURN(
@@ -403,6 +411,13 @@ Status Store::SetGridDigest(int64_t sweep_id, const std::string& digest) {
     stmt.Bind(1, GridDigestKey(sweep_id)).Bind(2, digest);
     return stmt.Run();
   });
+}
+
+Result<int64_t> Store::SweepIdByName(const std::string& name) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("SELECT id FROM sweeps WHERE name = ?1"));
+  stmt.Bind(1, name);
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : int64_t{0};
 }
 
 Result<std::vector<std::pair<int64_t, SweepRecord>>> Store::ListSweeps() {

@@ -245,7 +245,8 @@ class Store {
   // UpsertSweep without the commit: the row joins the group transaction, so a grid load
   // commits it with the sweep's first jobs and no interrupted load leaves a sweep without jobs.
   Result<int64_t> StageSweep(const SweepRecord& sweep);
-  Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
+  // Dedups on content; a new variant is committed at once, a stored one only read.
+  Result<int64_t> UpsertVariant(const VariantRecord& variant);
   Result<VariantRecord> GetVariant(int64_t variant_id);
   // A declared method's definition (method_templates table), deduplicated on content_hash;
   // returns its id. Joins the group transaction (a grid load commits it with its cells).
@@ -285,6 +286,8 @@ class Store {
   Result<std::string> GridDigest(int64_t sweep_id);
   Status SetGridDigest(int64_t sweep_id, const std::string& digest);
   Result<std::vector<std::pair<int64_t, SweepRecord>>> ListSweeps();
+  // The id of the sweep of that name; 0 when there is none.
+  Result<int64_t> SweepIdByName(const std::string& name);
 
   // ---- dispatch (coordinator loop) ----
   // Pending jobs with not_before <= now, in id order after `after_job`, at most `limit`.

@@ -176,7 +176,8 @@ TEST(StoreDispatch, LeaseAndCompleteRecordsEverything) {
 // A transaction that changed nothing commits without writing: no WAL frame, so no fsync. Every
 // commit used to empty the full-text backlog with a bare DELETE, whose truncate path rewrote
 // the empty table's root page: the variant upsert of each `codesweep submit` and every group
-// commit paid a WAL fsync for nothing (issue 16: a lone job's dispatch paid two).
+// commit paid a WAL fsync for nothing (issue 16: a lone job's dispatch paid two). A stored
+// variant's upsert opens no transaction at all.
 TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
   TempDir dir;
   const std::string db = dir.File("a.db");
@@ -190,13 +191,17 @@ TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
   ASSERT_TRUE(f.store->Commit().ok());
   const auto wal_size = std::filesystem::file_size(db + "-wal");
   ASSERT_GT(wal_size, 0u);
-  // The variant is stored already: its upsert opens a write transaction, changes nothing and
-  // commits.
+  // Cells stored already: the insert opens a write transaction and changes nothing.
+  auto none = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0);
+  EXPECT_TRUE(f.store->has_pending_writes());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
   auto again = f.store->UpsertVariant(testing_store::SimVariant());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(*again, f.variant_id);
-  ASSERT_TRUE(f.store->Commit().ok());
-  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
+  EXPECT_FALSE(f.store->has_pending_writes());
   // A real write still reaches the WAL.
   ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 2, 3)).ok());
   ASSERT_TRUE(f.store->Commit().ok());

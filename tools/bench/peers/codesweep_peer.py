@@ -130,6 +130,10 @@ class Codesweep:
                           " ON a.job_id = j.id WHERE j.sample >= 1 GROUP BY j.id")
         return [r[0] / 1000.0 for r in rows]
 
+    def traced(self):
+        """The binary wrote the dispatch trace (builds from before it do not)."""
+        return os.path.exists(self.trace) and os.path.getsize(self.trace) > 0
+
     def paced_trace(self, n):
         """Per paced submit, from the dispatch trace, in seconds: the stages of the path and the
         end-to-end figures. The k-th SUBMIT the coordinator received made the cell of sample
