@@ -631,6 +631,7 @@ void CoordinatorCore::Tick() {
   if (MsBetween(workers_seen_written_, now) >= kWorkerSeenWriteMs) RecordWorkersSeen(now);
   if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
   if (fatal_.ok()) TickBatches();
+  store_.CheckpointIfDue();  // off the next job's way (the loop has sent this turn's JOBs)
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;
     FromBroker(broker_.Snapshot());

@@ -208,6 +208,34 @@ TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
   EXPECT_GT(std::filesystem::file_size(db + "-wal"), wal_size);
 }
 
+// The coordinator checkpoints the write-ahead log between loop turns once it holds 500 frames,
+// so the commit that would reach SQLite's 1,000-frame threshold (and checkpoint, fsyncing the
+// database) is rarely one a submitted job waits for. After that checkpoint the log starts over
+// from its beginning: the next commit does not make the file grow.
+TEST(StoreDispatch, CheckpointIfDueRestartsTheWalBeforeTheThreshold) {
+  TempDir dir;
+  const std::string db = dir.File("a.db");
+  Fixture f = MakeFixture(db);
+  EXPECT_FALSE(f.store->CheckpointIfDue());  // a few frames only
+  auto frames = [&] {  // 4 KiB pages: a frame is the page and its 24-byte header
+    return (std::filesystem::file_size(db + "-wal") - 32) / (4096 + 24);
+  };
+  int next = 0;
+  while (frames() < 550) {  // each commit adds far fewer than 450 frames
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 300)).ok());
+    ASSERT_TRUE(f.store->Commit().ok());
+    next += 300;
+    ASSERT_LT(frames(), 1000u);
+  }
+  const auto wal_size = std::filesystem::file_size(db + "-wal");
+  EXPECT_TRUE(f.store->CheckpointIfDue());
+  EXPECT_FALSE(f.store->CheckpointIfDue());  // done: the count starts again
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 1)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
+  EXPECT_EQ(*f.store->CountJobs(std::nullopt, f.sweep_id), next + 1);
+}
+
 TEST(StoreDispatch, FencingRejectsStaleAndDuplicateResults) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));
