@@ -237,7 +237,7 @@ class Store {
 
   // ---- transactions (group commit) ----
   Status Commit();  // no-op when nothing is pending
-  // Checkpoints the write-ahead log (passive: never waits for readers) when it holds 500 frames
+  // Checkpoints the write-ahead log (passive: never waits for readers) when it holds 900 frames
   // or more and no transaction is open; true if it did. The coordinator calls it between loop
   // turns, so the commit that takes the log to SQLite's 1,000-frame threshold (and would
   // checkpoint itself, fsyncing the database) is rarely the one a submitted job waits for.

@@ -208,7 +208,7 @@ TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
   EXPECT_GT(std::filesystem::file_size(db + "-wal"), wal_size);
 }
 
-// The coordinator checkpoints the write-ahead log between loop turns once it holds 500 frames,
+// The coordinator checkpoints the write-ahead log between loop turns once it holds 900 frames,
 // so the commit that would reach SQLite's 1,000-frame threshold (and checkpoint, fsyncing the
 // database) is rarely one a submitted job waits for. After that checkpoint the log starts over
 // from its beginning: the next commit does not make the file grow.
@@ -221,10 +221,10 @@ TEST(StoreDispatch, CheckpointIfDueRestartsTheWalBeforeTheThreshold) {
     return (std::filesystem::file_size(db + "-wal") - 32) / (4096 + 24);
   };
   int next = 0;
-  while (frames() < 550) {  // each commit adds far fewer than 450 frames
-    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 300)).ok());
+  while (frames() < 920) {  // each commit adds far fewer than 80 frames
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 50)).ok());
     ASSERT_TRUE(f.store->Commit().ok());
-    next += 300;
+    next += 50;
     ASSERT_LT(frames(), 1000u);
   }
   const auto wal_size = std::filesystem::file_size(db + "-wal");
