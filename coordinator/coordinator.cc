@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/trace.h"
 #include "schema/codec.h"
 
 namespace codesweep {
@@ -69,6 +70,9 @@ void Coordinator::Flush() {
   for (Outgoing& out : core_.TakeOutbox()) {
     // A peer that is gone (ROUTER_MANDATORY) simply misses the message; it re-syncs on HELLO.
     (void)router_->Send(out.peer, Encode(out.msg));
+    if (const auto* job = std::get_if<JobMsg>(&out.msg); job && DispatchTraceOn()) {
+      TraceEvent("job_sent", job->spec.job.value(), job->lease);
+    }
   }
 }
 
@@ -95,6 +99,11 @@ Status Coordinator::Run() {
     // its peer sent before closing (a last RESULT) are taken first.
     for (const std::string& peer : closed) core_.OnDisconnected(peer);
     CS_ASSIGN_OR_RETURN(closed, router_->TakeDisconnected());
+    // The jobs this turn's frames made runnable (a SUBMIT's cells, committed by now; credit
+    // back from a result) go out first: not after the timers' work nor after the group commit's
+    // fsync, which the leases need no more than before (a lease is fenced, not acknowledged).
+    core_.Dispatch();
+    Flush();
     core_.Tick();
     core_.Dispatch();
     core_.MaybeCommit(false);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/trace.h"
 #include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/grid.h"
 #include "coordinator/sweep/sweep_file.h"
@@ -12,7 +13,6 @@
 namespace codesweep {
 namespace {
 
-constexpr int64_t kExpiryCheckMs = 500;  // how often expired leases are looked for
 // How often the workers' last-seen times are written (`codesweep status` shows them, and counts
 // a lease as held only while its worker was seen within kLiveWorkerMs of the store's read side).
 constexpr int64_t kWorkerSeenWriteMs = 2'000;
@@ -47,6 +47,7 @@ Status CoordinatorOptions::Validate() const {
   CS_RETURN_IF_ERROR(positive(idle_fetch_ms, "idle_fetch_ms"));
   CS_RETURN_IF_ERROR(positive(max_cells, "max_cells (--max-cells)"));
   CS_RETURN_IF_ERROR(positive(limits_snapshot_ms, "limits_snapshot_ms"));
+  CS_RETURN_IF_ERROR(positive(expiry_check_ms, "expiry_check_ms"));
   CS_RETURN_IF_ERROR(positive(rate.burst_ms, "rate.burst_ms (--rate-burst-s)"));
   if (restart_grace_ms < 0 || requeue_backoff_ms < 0 || sweep_id < 0 || stall_ms < 0) {
     return Status::InvalidArgument(
@@ -480,6 +481,7 @@ void CoordinatorCore::LosePeer(const std::string& id, const std::string& reason,
 }
 
 void CoordinatorCore::OnSubmit(const std::string& peer, const SubmitMsg& m) {
+  TraceEvent("submit_recv");
   Result<SubmittedMsg> r = Submit(m);
   if (!r.ok()) {
     log_.Warn(Str("submit refused: ", r.status().message()));
@@ -495,15 +497,12 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
   if (tasks_ == nullptr) return Status::FailedPrecondition("this coordinator takes no submits");
   const std::string path = m.path.empty() ? std::string("<submitted>") : m.path;
   CS_ASSIGN_OR_RETURN(SweepConfig config, ParseSweep(m.text, path, *tasks_));
+  TraceEvent("submit_parsed");
   const int64_t max_cells =
       m.max_cells > 0 ? std::min(m.max_cells, opt_.max_cells) : opt_.max_cells;
   CS_RETURN_IF_ERROR(CheckGridSize(config, max_cells));
   // Which stored sweep it is (by name), if any: budgets and a single-sweep coordinator need it.
-  CS_ASSIGN_OR_RETURN(auto stored, store_.ListSweeps());
-  int64_t existing = 0;
-  for (const auto& [sid, rec] : stored) {
-    if (rec.name == config.name) existing = sid;
-  }
+  CS_ASSIGN_OR_RETURN(const int64_t existing, store_.SweepIdByName(config.name));
   if (opt_.sweep_id != 0 && existing != opt_.sweep_id) {
     return Status::FailedPrecondition(
         Str(path, ": this coordinator serves only its own sweep (--exit-when-done); sweep \"",
@@ -523,7 +522,10 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
   MaybeCommit(true);
   if (!fatal_.ok()) return fatal_;
   CS_ASSIGN_OR_RETURN(ExpandStats grid, ExpandIntoStore(config, store_));
-  sweeps_.erase(grid.sweep_id);  // its seed, text or name may have changed
+  // Its seed, text or name may have changed: dispatch reads them from here (no re-read of every
+  // sweep's row on the way to the lease).
+  sweeps_[grid.sweep_id] =
+      SweepRecord{config.name, config.seed, config.max_attempts, config.path, config.text, {}};
   if (grid.sweep_id == opt_.budget.sweep_id && opt_.budget.sweep_id != 0) {
     BudgetOptions& b = opt_.budget;
     b.max_cost_usd = config.max_cost_usd;
@@ -543,6 +545,7 @@ Result<SubmittedMsg> CoordinatorCore::Submit(const SubmitMsg& m) {
     }
   }
   Reread();  // stored jobs may now point at the sweep's current variants
+  TraceEvent("submit_done", grid.sweep_id, grid.inserted);
   SubmittedMsg out;
   out.sweep_id = grid.sweep_id;
   out.name = config.name;
@@ -625,13 +628,14 @@ void CoordinatorCore::Tick() {
   }
   for (const std::string& id : lost) LosePeer(id, "silent", opt_.requeue_backoff_ms);
   ThrottleStalled(now);
-  if (MsBetween(last_expiry_check_, now) >= kExpiryCheckMs) {
+  if (MsBetween(last_expiry_check_, now) >= opt_.expiry_check_ms) {
     last_expiry_check_ = now;
     ExpireLeases();
   }
   if (MsBetween(workers_seen_written_, now) >= kWorkerSeenWriteMs) RecordWorkersSeen(now);
   if (fatal_.ok()) FromBroker(broker_.GrantWaiting());
   if (fatal_.ok()) TickBatches();
+  store_.CheckpointIfDue();  // off the next job's way (the loop has sent this turn's JOBs)
   if (MsBetween(limits_snapshot_, now) >= opt_.limits_snapshot_ms) {
     limits_snapshot_ = now;
     FromBroker(broker_.Snapshot());
@@ -741,6 +745,7 @@ bool CoordinatorCore::LeaseOne(Peer& p, const JobRow& row) {
     return false;
   }
   spec.replay_executions = std::move(*replay);
+  TraceEvent("lease", row.job.value(), lease->value());
   AddLease(p, row.job.value(), LeaseInfo{lease->value(), until, row.variant_id});
   lanes_.OnLeased(row.job.value(), row.variant_id);
   --p.credit;
@@ -833,7 +838,7 @@ std::vector<Outgoing> CoordinatorCore::TakeOutbox() {
 }
 
 int64_t CoordinatorCore::NextWakeMs() const {
-  int64_t wake = std::min<int64_t>(opt_.hb_ms / 2, kExpiryCheckMs);
+  int64_t wake = std::min<int64_t>(opt_.hb_ms / 2, opt_.expiry_check_ms);
   if (!runnable_at_.empty()) wake = std::min<int64_t>(wake, runnable_at_.top() - NowMs());
   if (!held_acks_.empty() || store_.has_pending_writes()) {
     int64_t since = MsBetween(last_commit_, clock_.Now());

@@ -70,6 +70,7 @@ struct CoordinatorOptions {
   int64_t idle_fetch_ms = 100;
   int64_t max_cells = 10'000'000;      // a SUBMIT of a larger grid is refused (--max-cells)
   int64_t limits_snapshot_ms = 1'000;  // how often live limiter state goes to rate_limits
+  int64_t expiry_check_ms = 500;       // how often expired leases are looked for
   // A worker holding leases with no accepted result, CALL or CALL_RESULT for this long (and no
   // call waiting at the coordinator) is stalled: its leases are requeued (no attempt spent) and
   // it may hold one job until it returns a result. 0 = never.
@@ -242,7 +243,7 @@ class CoordinatorCore {
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> runnable_at_;
   std::unordered_map<int64_t, VariantRecord> variants_;
   std::unordered_map<int64_t, std::string> method_templates_;  // id -> definition_json
-  std::unordered_map<int64_t, SweepRecord> sweeps_;
+  std::unordered_map<int64_t, SweepRecord> sweeps_;  // config_json is empty after a SUBMIT
   std::deque<Outgoing> held_acks_;
   SteadyTime limits_snapshot_{};
   std::vector<Outgoing> outbox_;

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "base/hash.h"
+#include "base/trace.h"
 #include "schema/codec.h"
 #include "worker/fiber.h"
 
@@ -173,6 +174,7 @@ void SlotMain(int slot, SlotBox& box, LoopInbox& inbox, const JobRunner& runner,
     auto* job = std::get_if<JobMsg>(&*m);
     if (!job) continue;
     ++stats.jobs_started;
+    TraceEvent("job_start", job->spec.job.value(), job->lease);
     gate.SetJob(job->spec.job.value(), job->lease);
     Outcome outcome = RunGuarded(runner, job->spec, gate);
     inbox.Put(slot, Encode(ResultMsg{job->spec.job.value(), job->lease, job->attempt, outcome}));
@@ -295,6 +297,7 @@ struct Worker::Loop {
     if (auto* wel = std::get_if<WelcomeMsg>(&*m)) {
       OnWelcome(*wel);
     } else if (auto* job = std::get_if<JobMsg>(&*m)) {
+      TraceEvent("job_recv", job->spec.job.value(), job->lease);
       outstanding = std::max(outstanding - 1, 0);
       if (!draining) queue.push_back(std::move(*job));
     } else if (auto* ack = std::get_if<AckMsg>(&*m)) {

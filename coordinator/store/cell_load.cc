@@ -87,6 +87,14 @@ Result<int64_t> Store::StageSweep(const SweepRecord& sweep) {
 Result<int64_t> Store::UpsertVariant(const VariantRecord& variant) {
   const std::string gen_json = GenToJson(variant.gen).dump();
   const std::string hash = VariantHash(variant, gen_json);
+  {
+    // Stored already (every submit of a running sweep): no write transaction, no commit.
+    CS_ASSIGN_OR_RETURN(Stmt sel,
+                        impl_->db->Prepare("SELECT id FROM variants WHERE content_hash = ?1"));
+    sel.Bind(1, hash);
+    CS_ASSIGN_OR_RETURN(bool row, sel.Step());
+    if (row) return sel.Int(0);
+  }
   Result<int64_t> id = impl_->Atomic([&]() -> Result<int64_t> {
     {
       CS_ASSIGN_OR_RETURN(
@@ -287,13 +295,16 @@ void WatchCancel(sqlite3* db, const std::atomic<bool>* cancel) {
 Status Store::BeginCellLoad(const std::atomic<bool>* cancel) {
   WatchCancel(impl_->db->raw(), cancel);
   CS_RETURN_IF_ERROR(impl_->BeginWrite());
-  CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   if (!impl_->deferred_job_indexes.empty()) return Status::OK();  // already open
   {
     CS_ASSIGN_OR_RETURN(Stmt any, impl_->db->Prepare("SELECT 1 FROM jobs LIMIT 1"));
     CS_ASSIGN_OR_RETURN(bool has_jobs, any.Step());
-    if (has_jobs) return Status::OK();  // indexes stay; new cells go in row by row
+    // Indexes stay; new cells go in row by row (InsertCells enlarges the page cache for a batch
+    // of 1,000 cells or more: a few cells added to a running sweep skip the enlarging and the
+    // shrinking and malloc_trim that Commit then does).
+    if (has_jobs) return Status::OK();
   }
+  CS_RETURN_IF_ERROR(impl_->EnterBulkCache());
   std::vector<std::pair<std::string, std::string>> indexes;  // name, CREATE statement
   {
     CS_ASSIGN_OR_RETURN(
@@ -400,6 +411,13 @@ Status Store::SetGridDigest(int64_t sweep_id, const std::string& digest) {
     stmt.Bind(1, GridDigestKey(sweep_id)).Bind(2, digest);
     return stmt.Run();
   });
+}
+
+Result<int64_t> Store::SweepIdByName(const std::string& name) {
+  CS_ASSIGN_OR_RETURN(Stmt stmt, impl_->db->Prepare("SELECT id FROM sweeps WHERE name = ?1"));
+  stmt.Bind(1, name);
+  CS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : int64_t{0};
 }
 
 Result<std::vector<std::pair<int64_t, SweepRecord>>> Store::ListSweeps() {

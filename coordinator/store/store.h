@@ -237,6 +237,11 @@ class Store {
 
   // ---- transactions (group commit) ----
   Status Commit();  // no-op when nothing is pending
+  // Checkpoints the write-ahead log (passive: never waits for readers) when it holds 900 frames
+  // or more and no transaction is open; true if it did. The coordinator calls it between loop
+  // turns, so the commit that takes the log to SQLite's 1,000-frame threshold (and would
+  // checkpoint itself, fsyncing the database) is rarely the one a submitted job waits for.
+  bool CheckpointIfDue();
   bool has_pending_writes() const;
 
   // ---- sweeps and grid ----
@@ -245,7 +250,8 @@ class Store {
   // UpsertSweep without the commit: the row joins the group transaction, so a grid load
   // commits it with the sweep's first jobs and no interrupted load leaves a sweep without jobs.
   Result<int64_t> StageSweep(const SweepRecord& sweep);
-  Result<int64_t> UpsertVariant(const VariantRecord& variant);  // dedups on content; commits
+  // Dedups on content; a new variant is committed at once, a stored one only read.
+  Result<int64_t> UpsertVariant(const VariantRecord& variant);
   Result<VariantRecord> GetVariant(int64_t variant_id);
   // A declared method's definition (method_templates table), deduplicated on content_hash;
   // returns its id. Joins the group transaction (a grid load commits it with its cells).
@@ -265,7 +271,8 @@ class Store {
   // an empty jobs table the jobs indexes are dropped at the start and each is built with one
   // sort at the end (instead of a random B-tree insert per cell into the cell-key index), but
   // for the report-only index, which BuildReportIndexes builds when the sweep is done; into
-  // a table with jobs it only enlarges the page cache. Between the two calls only InsertCells
+  // a table with jobs it changes nothing (InsertCells enlarges the page cache for batches of
+  // 1,000 cells or more). Between the two calls only InsertCells
   // may run. FinishCellLoad returns how many cells it dropped as duplicates of earlier ones
   // (which InsertCells counted as new: the unique index was not there to ignore them). Commit()
   // finishes an open load itself, so no transaction ever commits without the indexes.
@@ -284,6 +291,8 @@ class Store {
   Result<std::string> GridDigest(int64_t sweep_id);
   Status SetGridDigest(int64_t sweep_id, const std::string& digest);
   Result<std::vector<std::pair<int64_t, SweepRecord>>> ListSweeps();
+  // The id of the sweep of that name; 0 when there is none.
+  Result<int64_t> SweepIdByName(const std::string& name);
 
   // ---- dispatch (coordinator loop) ----
   // Pending jobs with not_before <= now, in id order after `after_job`, at most `limit`.

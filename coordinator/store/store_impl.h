@@ -44,6 +44,12 @@ struct Store::Impl {
   // The database has the full-text indexes and their backlog (migrations 0013 and 0022): every
   // commit indexes the calls and results written since the last one (IndexSearchBacklog).
   bool search_backlog = false;
+  // Frames in the write-ahead log after the last commit (the WAL hook, Store::Open): the WAL is
+  // checkpointed by the commit that takes it to kWalCheckpointFrames, as SQLite's automatic
+  // checkpoint would, or earlier, between the coordinator's loop turns (CheckpointIfDue).
+  int wal_frames = 0;
+  // The WAL hook: SQLite's automatic checkpoint rule (which a hook turns off) plus the count.
+  static int WalHook(void* impl, sqlite3* db, const char* name, int frames);
 
   Status RequireWritable() const;
   // Ensures the group transaction is open (BEGIN IMMEDIATE on the first write).

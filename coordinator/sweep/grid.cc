@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/hash.h"
+#include "base/trace.h"
 #include "coordinator/sweep/declared_tasks.h"
 #include "coordinator/sweep/method_templates.h"
 #include "jobs/llm/llm_client.h"
@@ -350,25 +351,32 @@ namespace {
 bool Cancelled(const ExpandOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
 
 // Hashes the grid's cells into batches on a second thread (stopped early by Cancel) while the
-// caller's thread inserts them.
+// caller's thread inserts them. A grid of one batch or less is hashed on the caller's thread in
+// the constructor: there is nothing to overlap, and a thread start and two hand-overs would be
+// most of the time of a small load (a grid extended by a few cells, `codesweep submit`).
 class CellProducer {
  public:
+  static constexpr size_t kBatch = 50'000;
   CellProducer(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
                const std::map<std::string, int64_t>& template_ids, const LegacyKeyOptions& legacy)
-      : template_ids_(template_ids),
-        thread_([this, &c, &variant_ids, &legacy] { Produce(c, variant_ids, legacy); }) {}
+      : template_ids_(template_ids) {
+    if (GridSize(c) <= static_cast<int64_t>(kBatch)) {
+      Produce(c, variant_ids, legacy);  // one Push at most: never waits for a consumer
+    } else {
+      thread_ = std::thread([this, &c, &variant_ids, &legacy] { Produce(c, variant_ids, legacy); });
+    }
+  }
   ~CellProducer() {
     queue_.Cancel();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   std::optional<std::vector<CellRow>> Next() { return queue_.Pop(); }
 
  private:
-  static constexpr size_t kBatch = 50'000;
   void Produce(const SweepConfig& c, const std::vector<int64_t>& variant_ids,
                const LegacyKeyOptions& legacy) {
     std::vector<CellRow> batch;
-    batch.reserve(kBatch);
+    batch.reserve(static_cast<size_t>(std::min<int64_t>(GridSize(c), kBatch)));
     ForEachCell(
         c,
         [&](const GridCell& g) {
@@ -391,7 +399,7 @@ class CellProducer {
   }
   const std::map<std::string, int64_t>& template_ids_;  // declared method -> its stored row
   BatchQueue queue_;
-  std::thread thread_;  // last: starts once the queue exists
+  std::thread thread_;  // started in the constructor's body, once the queue exists
 };
 
 // Ends the open load's transaction with its indexes built; counts the duplicates it dropped.
@@ -485,6 +493,7 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
   const std::string digest = LoadDigest(c, variant_ids);
   CS_ASSIGN_OR_RETURN(std::string saved, store.GridDigest(stats.sweep_id));
   CS_ASSIGN_OR_RETURN(const int64_t had, store.CountJobs(std::nullopt, stats.sweep_id));
+  TraceEvent("grid_staged", stats.sweep_id);
   if (saved == digest + " " + std::to_string(had)) {
     stats.total = GridSize(c);
     CS_RETURN_IF_ERROR(store.Commit());
@@ -503,6 +512,7 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
         template_ids[t.name],
         store.UpsertMethodTemplate(MethodTemplateHash(t), t.name, MethodTemplateJson(t)));
   }
+  TraceEvent("grid_followed", stats.sweep_id);
   Status loaded = LoadCells(c, variant_ids, template_ids, legacy_options, store, options, &stats);
   if (!loaded.ok()) {
     store.AbortCellLoad();
@@ -513,7 +523,9 @@ Result<ExpandStats> ExpandIntoStore(const SweepConfig& c, Store& store,
   }
   const int64_t jobs = had + stats.inserted;
   CS_RETURN_IF_ERROR(store.SetGridDigest(stats.sweep_id, digest + " " + std::to_string(jobs)));
+  TraceEvent("grid_inserted", stats.sweep_id, stats.inserted);
   CS_RETURN_IF_ERROR(store.Commit());
+  TraceEvent("grid_committed", stats.sweep_id, stats.inserted);
   return stats;
 }
 

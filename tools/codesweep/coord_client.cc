@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "base/trace.h"
 #include "schema/codec.h"
 #include "transport/wire.h"
 
@@ -35,6 +36,7 @@ Result<SubmittedMsg> AskCoordinator(const CoordClientOptions& o, const Message& 
   WireContext ctx;
   CS_ASSIGN_OR_RETURN(std::unique_ptr<Channel> ch,
                       Channel::Connect(ctx, Channel::Kind::kDealer, o.connect, co));
+  TraceEvent("client_send");
   CS_RETURN_IF_ERROR(ch->Send(Encode(msg)));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   Envelope env;

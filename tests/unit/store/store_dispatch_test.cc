@@ -236,6 +236,69 @@ TEST(StoreDispatch, LeaseAndCompleteRecordsEverything) {
   EXPECT_EQ((*rows)[0].last_finished_ms, kNow + 10);
 }
 
+// A transaction that changed nothing commits without writing: no WAL frame, so no fsync. Every
+// commit used to empty the full-text backlog with a bare DELETE, whose truncate path rewrote
+// the empty table's root page: the variant upsert of each `codesweep submit` and every group
+// commit paid a WAL fsync for nothing (issue 16: a lone job's dispatch paid two). A stored
+// variant's upsert opens no transaction at all.
+TEST(StoreDispatch, CommitOfNothingWritesNoWalFrame) {
+  TempDir dir;
+  const std::string db = dir.File("a.db");
+  Fixture f = MakeFixture(db);
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2)).ok());
+  JobId job = (*f.store->FetchPending(kNow, JobId(0), 1))[0].job;
+  auto lease = f.store->LeaseJob(job, "w1", kNow + 3000);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  // A result passes through the answer backlog, which this commit indexes and empties.
+  ASSERT_TRUE(f.store->CompleteJob(job, *lease, Verdict(true), kNow + 10, 0).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  const auto wal_size = std::filesystem::file_size(db + "-wal");
+  ASSERT_GT(wal_size, 0u);
+  // Cells stored already: the insert opens a write transaction and changes nothing.
+  auto none = f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 2));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0);
+  EXPECT_TRUE(f.store->has_pending_writes());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
+  auto again = f.store->UpsertVariant(testing_store::SimVariant());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, f.variant_id);
+  EXPECT_FALSE(f.store->has_pending_writes());
+  // A real write still reaches the WAL.
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 2, 3)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_GT(std::filesystem::file_size(db + "-wal"), wal_size);
+}
+
+// The coordinator checkpoints the write-ahead log between loop turns once it holds 900 frames,
+// so the commit that would reach SQLite's 1,000-frame threshold (and checkpoint, fsyncing the
+// database) is rarely one a submitted job waits for. After that checkpoint the log starts over
+// from its beginning: the next commit does not make the file grow.
+TEST(StoreDispatch, CheckpointIfDueRestartsTheWalBeforeTheThreshold) {
+  TempDir dir;
+  const std::string db = dir.File("a.db");
+  Fixture f = MakeFixture(db);
+  EXPECT_FALSE(f.store->CheckpointIfDue());  // a few frames only
+  auto frames = [&] {  // 4 KiB pages: a frame is the page and its 24-byte header
+    return (std::filesystem::file_size(db + "-wal") - 32) / (4096 + 24);
+  };
+  int next = 0;
+  while (frames() < 920) {  // each commit adds far fewer than 80 frames
+    ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 50)).ok());
+    ASSERT_TRUE(f.store->Commit().ok());
+    next += 50;
+    ASSERT_LT(frames(), 1000u);
+  }
+  const auto wal_size = std::filesystem::file_size(db + "-wal");
+  EXPECT_TRUE(f.store->CheckpointIfDue());
+  EXPECT_FALSE(f.store->CheckpointIfDue());  // done: the count starts again
+  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, next, next + 1)).ok());
+  ASSERT_TRUE(f.store->Commit().ok());
+  EXPECT_EQ(std::filesystem::file_size(db + "-wal"), wal_size);
+  EXPECT_EQ(*f.store->CountJobs(std::nullopt, f.sweep_id), next + 1);
+}
+
 TEST(StoreDispatch, FencingRejectsStaleAndDuplicateResults) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));

@@ -8,7 +8,9 @@ Metrics come from the job store (SQLite, opened read-only): attempts.started_ms 
 Bulk jobs enter by grid expansion of a sweep file at coordinator start. The paced-latency
 scenario hands the running coordinator its sweep extended by one cell at a time with
 `codesweep submit SWEEP.toml --connect ...` (the path users have); the coordinator expands it,
-commits and dispatches the new cell in the same loop turn.
+commits and dispatches the new cell in the same loop turn. Its latencies come from the dispatch
+trace (CODESWEEP_DISPATCH_TRACE, base/trace.h): microsecond wall-clock events written by the
+coordinator, the workers and `codesweep submit` into one file (paced_trace()).
 """
 
 import os
@@ -43,10 +45,17 @@ class Codesweep:
         self.workers = []
         self.seq = 0
 
-    def start(self, n, latency_ms, exit_when_done=True):
+    def start(self, n, latency_ms, exit_when_done=True, trace=None):
         """Writes a sweep of n cells and starts coordinator + 2 workers. Returns enqueue
-        seconds: process start to listening, i.e. startup + grid expansion into the store."""
+        seconds: process start to listening, i.e. startup + grid expansion into the store.
+        trace: a file for the dispatch trace of every process (None: off)."""
         self.seq += 1
+        self.trace = trace
+        env = dict(os.environ)
+        env.pop("CODESWEEP_DISPATCH_TRACE", None)
+        if trace:
+            env["CODESWEEP_DISPATCH_TRACE"] = trace
+        self.env = env
         name = f"bench{self.seq}"
         sweep = os.path.join(self.work, f"{name}.toml")
         with open(sweep, "w") as f:
@@ -58,7 +67,7 @@ class Codesweep:
         cmd = [self.binary, "coordinator", sweep, "--db", self.db, "--bind",
                f"tcp://127.0.0.1:{port}"] + (["--exit-when-done"] if exit_when_done else [])
         t0 = time.time()
-        self.coord = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+        self.coord = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env,
                                       stderr=open(os.path.join(self.work, f"{name}.coord.log"),
                                                   "ab"), start_new_session=True, text=True)
         line = self.coord.stdout.readline()
@@ -67,7 +76,8 @@ class Codesweep:
             raise BenchError(f"codesweep coordinator did not start: {line!r}")
         self.workers = [spawn([self.binary, "worker", "--connect", f"tcp://127.0.0.1:{port}",
                                "--slots", "1", "--id", f"w{i}"],
-                              os.path.join(self.work, f"{name}.w{i}.log")) for i in range(2)]
+                              os.path.join(self.work, f"{name}.w{i}.log"), env=env)
+                        for i in range(2)]
         self.sampler = MemSampler({"broker": [self.coord.pid],
                                    "workers": [w.pid for w in self.workers]})
         return enqueue_s
@@ -108,15 +118,70 @@ class Codesweep:
             f.write(SWEEP.format(name=self.name, n=i + 2, latency_ms=0))
         t0 = time.time()
         r = subprocess.run([self.binary, "submit", sweep, "--connect", self.endpoint],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=self.env)
         if r.returncode != 0 or "1 new" not in r.stdout:
             raise BenchError(f"codesweep submit failed: {r.stdout!r} {r.stderr!r}")
         return time.time() - t0
 
     def paced_latencies(self):
+        """The store's millisecond figure: lease - insert (attempts.started_ms - jobs.created_ms),
+        quantised to 1 ms; kept for comparison with runs before the trace."""
         rows = self.query("SELECT MIN(a.started_ms) - j.created_ms FROM jobs j JOIN attempts a"
                           " ON a.job_id = j.id WHERE j.sample >= 1 GROUP BY j.id")
         return [r[0] / 1000.0 for r in rows]
+
+    def traced(self):
+        """The binary wrote the dispatch trace (builds from before it do not)."""
+        return os.path.exists(self.trace) and os.path.getsize(self.trace) > 0
+
+    def paced_trace(self, n):
+        """Per paced submit, from the dispatch trace, in seconds: the stages of the path and the
+        end-to-end figures. The k-th SUBMIT the coordinator received made the cell of sample
+        k + 1 (the bench waits for each `submit` to return before the next)."""
+        events = []
+        with open(self.trace) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 5:
+                    events.append((int(parts[0]), int(parts[1]), parts[2], int(parts[3]),
+                                   int(parts[4])))
+        events.sort()
+        coord = self.coord.pid
+
+        def of(name, pid=None):
+            return [e for e in events if e[2] == name and (pid is None or e[1] == pid)]
+        recv, parsed = of("submit_recv", coord), of("submit_parsed", coord)
+        inserted, committed = of("grid_inserted", coord), of("grid_committed", coord)
+        staged, followed = of("grid_staged", coord), of("grid_followed", coord)
+        done, sends = of("submit_done", coord), of("client_send")
+        if not (len(recv) == len(parsed) == len(done) == len(sends) == n) or \
+                any(e[4] != 1 for e in done):
+            raise BenchError(f"codesweep trace: {len(recv)} submits received, {len(done)} done,"
+                             f" {len(sends)} sent for {n}")
+        job_of = {s: j for j, s in self.query("SELECT id, sample FROM jobs WHERE sample >= 1")}
+        first = {}
+        for e in events:  # the first lease, send, receipt and start of each job
+            if e[2] in ("lease", "job_sent", "job_recv", "job_start"):
+                first.setdefault((e[2], e[3]), e[0])
+        # The grid load's insert and commit of submit k: the last ones before its SUBMITTED.
+        def last_before(evs, t1):
+            before = [e[0] for e in evs if e[0] <= t1]
+            return before[-1] if before else None
+        rows = []
+        for k in range(n):
+            job = job_of[k + 1]
+            t = {"client_send": sends[k][0], "recv": recv[k][0], "parsed": parsed[k][0],
+                 "inserted": last_before(inserted, done[k][0]),
+                 "committed": last_before(committed, done[k][0]), "done": done[k][0]}
+            for ev in ("lease", "job_sent", "job_recv", "job_start"):
+                t[ev] = first.get((ev, job))
+            if any(v is None for v in t.values()):
+                raise BenchError(f"codesweep trace: job {job} (submit {k}) incomplete: {t}")
+            # Finer stages of the grid load, where the binary traces them (optional).
+            t["staged"] = last_before(staged, done[k][0])
+            t["followed"] = last_before(followed, done[k][0])
+            rows.append({key: (None if v is None else v / 1e6) for key, v in t.items()})
+        return rows
 
     def kill_metrics(self, n, killed, t_kill):
         done = self.done_count()

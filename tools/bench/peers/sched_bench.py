@@ -5,11 +5,13 @@ Per system and repetition, 2 single-slot worker processes each:
          end), peak PSS of broker/coordinator and of the 2 workers (sampled every 100 ms);
   sleep  burst of M jobs of 50 ms: drain rate (ideal: 2 slots / 50 ms = 40 jobs/s);
   paced  K no-op jobs submitted one at a time at R/s into an idle system: dispatch latency
-         = worker start - submit (codesweep: lease - insert, ms resolution);
+         = worker start - submit (codesweep: the job's start in the worker - the coordinator's
+         receipt of the SUBMIT, from the microsecond dispatch trace; METHOD.md);
   kill   burst of M 50 ms jobs; kill -9 of worker 0 once 40 % are done; wait up to 40 s:
          jobs lost (never finished), jobs run twice (started twice; codesweep: leased twice),
          time to recover (kill to the last finish of a job the killed worker held).
-Usage: sched_bench.py --out FILE --codesweep BIN [--reps 3] [--systems a,b] [--quick]
+Usage: sched_bench.py --out FILE --codesweep BIN [--reps 3] [--systems a,b]
+                      [--scenarios noop,sleep,paced,kill]
 """
 
 import argparse
@@ -53,19 +55,24 @@ def python_peer_rep(cls, work, cfg):
     try:
         p.start()
         warm_up(p)
-        sampler = MemSampler({"broker": p.broker_pids(), "workers": p.worker_pids()})
-        t0 = time.time()
-        p.submit_burst("noop", cfg.noop, 0.0)
-        enq = time.time() - t0
-        wait_events(p, "noop", cfg.noop, 120, sampler)
-        out["noop"] = dict(common.drain_metrics(read_events(p.joblog, "noop"), cfg.noop),
-                           enqueue_rate=cfg.noop / enq, broker_mb=sampler.peak["broker"] / 1024,
-                           workers_mb=sampler.peak["workers"] / 1024)
-        p.submit_burst("sleep", cfg.sleep, 0.05)
-        wait_events(p, "sleep", cfg.sleep, 120)
-        out["sleep"] = common.drain_metrics(read_events(p.joblog, "sleep"), cfg.sleep)
-        out["paced"] = paced(p, cfg)
-        out["kill"] = kill_run(p, cfg)
+        if "noop" in cfg.scenarios:
+            sampler = MemSampler({"broker": p.broker_pids(), "workers": p.worker_pids()})
+            t0 = time.time()
+            p.submit_burst("noop", cfg.noop, 0.0)
+            enq = time.time() - t0
+            wait_events(p, "noop", cfg.noop, 120, sampler)
+            out["noop"] = dict(common.drain_metrics(read_events(p.joblog, "noop"), cfg.noop),
+                               enqueue_rate=cfg.noop / enq,
+                               broker_mb=sampler.peak["broker"] / 1024,
+                               workers_mb=sampler.peak["workers"] / 1024)
+        if "sleep" in cfg.scenarios:
+            p.submit_burst("sleep", cfg.sleep, 0.05)
+            wait_events(p, "sleep", cfg.sleep, 120)
+            out["sleep"] = common.drain_metrics(read_events(p.joblog, "sleep"), cfg.sleep)
+        if "paced" in cfg.scenarios:
+            out["paced"] = paced(p, cfg)
+        if "kill" in cfg.scenarios:
+            out["kill"] = kill_run(p, cfg)
     finally:
         p.stop()
     return out
@@ -100,18 +107,23 @@ def codesweep_rep(binary, work, cfg):
     cs = Codesweep(work, binary)
     out = {}
     try:
-        enq = cs.start(cfg.noop, 0)
-        cs.wait_done(cfg.noop, 120)
-        out["noop"] = dict(cs.drain_metrics(cfg.noop), enqueue_rate=cfg.noop / enq,
-                           broker_mb=cs.sampler.peak["broker"] / 1024,
-                           workers_mb=cs.sampler.peak["workers"] / 1024)
-        cs.stop()
-        cs.start(cfg.sleep, 50)
-        cs.wait_done(cfg.sleep, 120)
-        out["sleep"] = cs.drain_metrics(cfg.sleep)
-        cs.stop()
-        out["paced"] = codesweep_paced(cs, cfg)
-        cs.stop()
+        if "noop" in cfg.scenarios:
+            enq = cs.start(cfg.noop, 0)
+            cs.wait_done(cfg.noop, 120)
+            out["noop"] = dict(cs.drain_metrics(cfg.noop), enqueue_rate=cfg.noop / enq,
+                               broker_mb=cs.sampler.peak["broker"] / 1024,
+                               workers_mb=cs.sampler.peak["workers"] / 1024)
+            cs.stop()
+        if "sleep" in cfg.scenarios:
+            cs.start(cfg.sleep, 50)
+            cs.wait_done(cfg.sleep, 120)
+            out["sleep"] = cs.drain_metrics(cfg.sleep)
+            cs.stop()
+        if "paced" in cfg.scenarios:
+            out["paced"] = codesweep_paced(cs, cfg)
+            cs.stop()
+        if "kill" not in cfg.scenarios:
+            return out
         cs.start(cfg.sleep, 50)
         cs.wait_done(int(cfg.sleep * 0.4), 120)
         t_kill = kill_worker(cs.worker_pids()[0])
@@ -125,8 +137,33 @@ def codesweep_rep(binary, work, cfg):
     return out
 
 
+# The stages of codesweep's paced path, from its dispatch trace: (name, from event, to event).
+PACED_STAGES = [
+    ("parse", "recv", "parsed"),             # SUBMIT frame decoded -> sweep file parsed
+    ("expand_insert", "parsed", "inserted"),  # grid expansion + INSERTs, before the commit
+    ("variants_sweep", "parsed", "staged"),   # ... of which variants, sweep row, digest, count
+    ("follow", "staged", "followed"),         # ... stored jobs follow the current variants
+    ("cells", "followed", "inserted"),        # ... cell keys hashed and INSERTed
+    ("commit", "inserted", "committed"),      # the grid load's COMMIT (WAL fsync)
+    ("to_lease", "committed", "lease"),       # read of the pending job + the lease write
+    ("to_send", "lease", "job_sent"),         # the JOB frame handed to ZeroMQ
+    ("wire", "job_sent", "job_recv"),         # loopback TCP to the worker's loop
+    ("worker", "job_recv", "job_start"),      # worker loop -> slot -> the run begins
+]
+
+
+def stages(rows, p):
+    out = {}
+    for name, a, b in PACED_STAGES:
+        d = [r[b] - r[a] for r in rows if r[a] is not None and r[b] is not None]
+        if d:
+            out[name] = 1000 * pct(d, p)
+    return out
+
+
 def codesweep_paced(cs, cfg):
-    cs.start(1, 0, exit_when_done=False)
+    trace = os.path.join(cs.work, "dispatch.trace")
+    cs.start(1, 0, exit_when_done=False, trace=trace)
     cs.wait_done(1, 60)
     t0 = time.time()
     submit_s = []
@@ -134,9 +171,26 @@ def codesweep_paced(cs, cfg):
         time.sleep(max(0.0, t0 + i / cfg.paced_rate - time.time()))
         submit_s.append(cs.submit_cell(i))
     cs.wait_done(cfg.paced + 1, 60)
-    lat = cs.paced_latencies()
-    return {"p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
-            "submit_p50_ms": 1000 * pct(submit_s, 50), "submit_p99_ms": 1000 * pct(submit_s, 99)}
+    store_ms = cs.paced_latencies()
+    if not cs.traced():  # a binary from before the dispatch trace: the store's ms figure only
+        return {"p50_ms": 1000 * pct(store_ms, 50), "p99_ms": 1000 * pct(store_ms, 99),
+                "store_p50_ms": 1000 * pct(store_ms, 50),
+                "store_p99_ms": 1000 * pct(store_ms, 99), "resolution": "ms, lease - insert",
+                "submit_p50_ms": 1000 * pct(submit_s, 50),
+                "submit_p99_ms": 1000 * pct(submit_s, 99)}
+    rows = cs.paced_trace(cfg.paced)
+    lat = [r["job_start"] - r["recv"] for r in rows]
+    from_client = [r["job_start"] - r["client_send"] for r in rows]
+    out = {"resolution": "us, SUBMIT received - job started in the worker","p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
+           "client_p50_ms": 1000 * pct(from_client, 50),
+           "client_p99_ms": 1000 * pct(from_client, 99),
+           "store_p50_ms": 1000 * pct(store_ms, 50), "store_p99_ms": 1000 * pct(store_ms, 99),
+           "submit_p50_ms": 1000 * pct(submit_s, 50), "submit_p99_ms": 1000 * pct(submit_s, 99),
+           "stages_p50_ms": stages(rows, 50), "stages_p99_ms": stages(rows, 99)}
+    log("codesweep paced: p50 %.3f ms p99 %.3f ms; stages p50 %s" % (
+        out["p50_ms"], out["p99_ms"],
+        " ".join(f"{k}={v:.3f}" for k, v in out["stages_p50_ms"].items())))
+    return out
 
 
 def main():
@@ -149,7 +203,14 @@ def main():
     ap.add_argument("--sleep", type=int, default=200)
     ap.add_argument("--paced", type=int, default=100)
     ap.add_argument("--paced-rate", type=float, default=20.0)
+    ap.add_argument("--scenarios", default="noop,sleep,paced,kill",
+                    help="a subset to run (e.g. paced); the report needs all four")
+    ap.add_argument("--codesweep-alt", action="append", default=[], metavar="NAME=BIN",
+                    help="another codesweep binary, run as system NAME (side by side)")
     cfg = ap.parse_args()
+    cfg.scenarios = cfg.scenarios.split(",")
+    binaries = {"codesweep": cfg.codesweep}
+    binaries.update(a.split("=", 1) for a in cfg.codesweep_alt)
     root = tempfile.mkdtemp(prefix="codesweep-peers-")
     os.chmod(root, 0o755)  # the private PostgreSQL cluster runs as user postgres
     results = {"config": vars(cfg), "runs": {}}
@@ -161,8 +222,8 @@ def main():
             log(f"rep {rep + 1}/{cfg.reps}: {system} (load {os.getloadavg()[0]:.1f})")
             t0 = time.time()
             try:
-                if system == "codesweep":
-                    r = codesweep_rep(cfg.codesweep, work, cfg)
+                if system in binaries:
+                    r = codesweep_rep(binaries[system], work, cfg)
                 else:
                     r = python_peer_rep(PEERS[system], work, cfg)
             except Exception as e:  # noqa: BLE001  (reported and fatal below)
