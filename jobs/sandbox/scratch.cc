@@ -103,7 +103,11 @@ int RemoveStaleRunDirs(const std::string& parent, int64_t min_age_s) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st;
     if (!fd.valid() || fstat(fd.get(), &st) != 0) continue;
-    if (std::time(nullptr) - st.st_ctime < min_age_s) continue;
+    // The fine-grained clock: a file's ctime can be finer than time()'s coarse one, which can
+    // then lag behind a ctime just written (a directory made "in the future" was never reaped).
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec - st.st_ctime < min_age_s) continue;
     if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a worker or monitor holds it
     removed += RemoveTree(path).ok() ? 1 : 0;
   }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "coordinator/store/report_queries.h"
 #include "coordinator/store/store.h"
@@ -36,17 +37,24 @@ int OpenSqliteTempFiles() {
   return n;
 }
 
+// Inserts `n` cells, commits them and reads them back as pending jobs.
+std::vector<JobRow> PendingJobs(Fixture& f, int n) {
+  EXPECT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, n)).ok());
+  EXPECT_TRUE(f.store->Commit().ok());
+  auto page = f.store->FetchPending(kNow, JobId(0), n);
+  EXPECT_TRUE(page.ok()) << page.status().ToString();
+  return page.ok() ? *page : std::vector<JobRow>{};
+}
+
 // Every store write is a SAVEPOINT inside the group transaction; the undo record of one that
 // touches more than 64 KiB of pages used to spill to a temp file, after which every later
 // operation of the transaction paid a pwrite per page it touched (issue 16, section 4).
 TEST(StoreDispatch, SavepointUndoRecordsStayInMemory) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));
-  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 3000)).ok());
-  ASSERT_TRUE(f.store->Commit().ok());
-  auto page = f.store->FetchPending(kNow, JobId(0), 3000);
-  ASSERT_TRUE(page.ok());
-  for (const JobRow& r : *page) ASSERT_TRUE(f.store->LeaseJob(r.job, "w1", kNow + 1000).ok());
+  for (const JobRow& r : PendingJobs(f, 3000)) {
+    ASSERT_TRUE(f.store->LeaseJob(r.job, "w1", kNow + 1000).ok());
+  }
   ASSERT_TRUE(f.store->Commit().ok());
   // One operation that rewrites every job row (hundreds of pages), inside a group transaction.
   ASSERT_TRUE(f.store->ExtendAllLeases(kNow + 2000).ok());
@@ -84,13 +92,10 @@ TEST(StoreDispatch, UndoRecordPastTheMemoryLimitSpillsAndTheWriteSucceeds) {
 TEST(StoreDispatch, StoreWritesAllocateNoJournalChunkEach) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));
-  ASSERT_TRUE(f.store->InsertCells(f.sweep_id, Cells(f.variant_id, 0, 300)).ok());
-  ASSERT_TRUE(f.store->Commit().ok());
-  auto page = f.store->FetchPending(kNow, JobId(0), 300);
-  ASSERT_TRUE(page.ok());
+  const std::vector<JobRow> page = PendingJobs(f, 300);
   sqlite3_int64 current = 0, largest = 0;
   sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &current, &largest, /*resetFlag=*/1);
-  for (const JobRow& r : *page) ASSERT_TRUE(f.store->LeaseJob(r.job, "w1", kNow + 1000).ok());
+  for (const JobRow& r : page) ASSERT_TRUE(f.store->LeaseJob(r.job, "w1", kNow + 1000).ok());
   ASSERT_TRUE(f.store->Commit().ok());
   sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &current, &largest, /*resetFlag=*/0);
   EXPECT_LT(largest, 1 << 20) << "SQLite allocated " << largest << " bytes at once";
