@@ -58,7 +58,7 @@ constexpr int kMaxWriteBytes = 64 << 10;
 // - SQLite 3.40's memory journal (memjournal.c) allocates its data in chunks as large as the
 //   spill threshold, and frees them whenever a savepoint is released: with a 4 MiB threshold
 //   every store write allocated, and under ASan also poisoned and unpoisoned, a 4 MiB chunk,
-//   which made the sanitized coordinator ~30x slower per job.
+//   which cost the sanitized coordinator 5x its CPU per job (BENCHMARKS.md, CI section).
 // - When that journal spills, it copies itself to the temp file in writes of its chunk size,
 //   and the unix VFS masks every write length to 17 bits (os_unix.c, seekAndWriteFd: nBuf &=
 //   0x1ffff), so a write of 128 KiB or more comes out short (a 4 MiB one as 0 bytes) and is

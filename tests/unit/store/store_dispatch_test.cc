@@ -87,8 +87,8 @@ TEST(StoreDispatch, UndoRecordPastTheMemoryLimitSpillsAndTheWriteSucceeds) {
 
 // SQLite's own in-memory statement journal allocates its data in chunks as large as the spill
 // threshold and frees them at every released savepoint: with the 4 MiB threshold each store write
-// allocated 4 MiB (under ASan also poisoned it), which made the sanitized coordinator ~30x
-// slower per job. The shim's journal buffer is reused instead.
+// allocated 4 MiB (under ASan also poisoned it), which cost the sanitized coordinator 5x its CPU
+// per job. The shim's journal buffer is reused instead.
 TEST(StoreDispatch, StoreWritesAllocateNoJournalChunkEach) {
   TempDir dir;
   Fixture f = MakeFixture(dir.File("a.db"));
